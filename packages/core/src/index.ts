@@ -1,0 +1,34 @@
+export { HeraldError, isHeraldError } from './errors.ts';
+export type { HeraldErrorCode, HeraldErrorOptions } from './errors.ts';
+export { assertValidEnvelope, attributesOf, eventFromAttributes } from './envelope.ts';
+export type { CloudEvent, StoredEvent } from './envelope.ts';
+export { defineEvent } from './define-event.ts';
+export type { CreateEventOptions, EventData, EventDefinition } from './define-event.ts';
+export { murmur2, partitionFor } from './partitioner.ts';
+export { assignPartitions } from './assignment.ts';
+export type { MemberSubscription } from './assignment.ts';
+export { DEFAULT_READ_LIMIT, DEFAULT_SESSION_TIMEOUT_MS, faultInjection } from './event-log.ts';
+export type {
+  AppendOptions,
+  AppendResult,
+  CreateTopicOptions,
+  EventLog,
+  FaultInjectable,
+  GroupDescription,
+  GroupMember,
+  GroupPartitionState,
+  LogCapabilities,
+  PartitionInfo,
+  PartitionOffset,
+  ReadOptions,
+  ReadPosition,
+  RetentionPolicy,
+  StartPosition,
+  SubscribeOptions,
+  Subscription,
+  TopicDescription,
+  TopicInfo,
+  TopicPartition,
+} from './event-log.ts';
+export { DEFAULT_LOG_URL, openEventLog } from './open-event-log.ts';
+export type { LogBackendModule } from './open-event-log.ts';
