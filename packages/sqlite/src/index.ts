@@ -1,0 +1,4 @@
+export { SqliteLog, openLogFromUrl, openSqliteLog, parseSqliteUrl } from './sqlite-log.ts';
+export type { SqliteLogOptions } from './sqlite-log.ts';
+export type { IntegrityCheck } from './integrity.ts';
+export { EVENTS_TABLE_DDL, SCHEMA_VERSION } from './schema.ts';

@@ -1,0 +1,89 @@
+/**
+ * The embedded log's tables. One database file holds the log, the consumer groups and (in the
+ * runtime) the services' own tables, so a handler's writes, its inbox entry, its emitted events
+ * and its offset commit can share one transaction.
+ *
+ * Bump SCHEMA_VERSION when the layout changes; `openSqliteLog` refuses a file written by a
+ * newer Herald instead of misreading it.
+ */
+export const SCHEMA_VERSION = 1;
+
+/**
+ * Events, clustered by (topic, partition, offset) so appends go to the end of a partition's
+ * range and a partition reads sequentially. `attributes` is the CloudEvents context (JSON
+ * text, without data); `data` the payload bytes exactly as produced; `size` what retention by
+ * bytes counts. `timestamp` is the log-append time in ms and never decreases within a
+ * partition, which lets timestamp seeks binary-search offsets without a second index.
+ */
+export const EVENTS_TABLE_DDL = `CREATE TABLE IF NOT EXISTS herald_events (
+  topic_id INTEGER NOT NULL,
+  partition INTEGER NOT NULL,
+  offset INTEGER NOT NULL,
+  timestamp INTEGER NOT NULL,
+  attributes TEXT NOT NULL,
+  data BLOB,
+  size INTEGER NOT NULL,
+  PRIMARY KEY (topic_id, partition, offset)
+) WITHOUT ROWID`;
+
+export const SCHEMA_DDL = [
+  `CREATE TABLE IF NOT EXISTS herald_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,
+  `CREATE TABLE IF NOT EXISTS herald_topics (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    partitions INTEGER NOT NULL,
+    retention_ms INTEGER,
+    retention_bytes INTEGER,
+    created_at INTEGER NOT NULL
+  )`,
+  // Per partition: the next offset to assign, the first retained offset, the bytes retained,
+  // and the last append time (so timestamps never go backwards within a partition).
+  `CREATE TABLE IF NOT EXISTS herald_partitions (
+    topic_id INTEGER NOT NULL,
+    partition INTEGER NOT NULL,
+    next_offset INTEGER NOT NULL DEFAULT 0,
+    low_offset INTEGER NOT NULL DEFAULT 0,
+    bytes INTEGER NOT NULL DEFAULT 0,
+    last_timestamp INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (topic_id, partition)
+  ) WITHOUT ROWID`,
+  EVENTS_TABLE_DDL,
+  // generation: bumped on every membership change; assigned_generation: the generation the
+  // current target assignment was computed for.
+  `CREATE TABLE IF NOT EXISTS herald_groups (
+    name TEXT PRIMARY KEY,
+    generation INTEGER NOT NULL DEFAULT 0,
+    assigned_generation INTEGER NOT NULL DEFAULT -1
+  ) WITHOUT ROWID`,
+  `CREATE TABLE IF NOT EXISTS herald_members (
+    group_name TEXT NOT NULL,
+    member_id TEXT NOT NULL,
+    client_id TEXT NOT NULL,
+    topics TEXT NOT NULL,
+    session_timeout_ms INTEGER NOT NULL,
+    heartbeat_at INTEGER NOT NULL,
+    joined_at INTEGER NOT NULL,
+    PRIMARY KEY (group_name, member_id)
+  ) WITHOUT ROWID`,
+  // owner: the member that holds the partition now (NULL: free to claim); target: the member
+  // the current assignment gives it to. A partition moves only when its owner releases it or
+  // expires, so no two live members ever process it. epoch: bumped on every change of owner;
+  // commits carry the epoch they were made under, which is how a stale member is fenced.
+  `CREATE TABLE IF NOT EXISTS herald_assignments (
+    group_name TEXT NOT NULL,
+    topic_id INTEGER NOT NULL,
+    partition INTEGER NOT NULL,
+    owner TEXT,
+    target TEXT,
+    epoch INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY (group_name, topic_id, partition)
+  ) WITHOUT ROWID`,
+  `CREATE TABLE IF NOT EXISTS herald_offsets (
+    group_name TEXT NOT NULL,
+    topic_id INTEGER NOT NULL,
+    partition INTEGER NOT NULL,
+    committed INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (group_name, topic_id, partition)
+  ) WITHOUT ROWID`,
+];

@@ -1,0 +1,633 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import {
+  type AppendOptions,
+  type AppendResult,
+  type CloudEvent,
+  type CreateTopicOptions,
+  type EventLog,
+  type FaultInjectable,
+  type GroupDescription,
+  type LogCapabilities,
+  type ReadOptions,
+  type ReadPosition,
+  type StoredEvent,
+  type SubscribeOptions,
+  type Subscription,
+  type TopicDescription,
+  type TopicInfo,
+  DEFAULT_READ_LIMIT,
+  HeraldError,
+  assertValidEnvelope,
+  attributesOf,
+  eventFromAttributes,
+  faultInjection,
+  partitionFor,
+} from '@herald/core';
+import { ChangeNotifier, notifyLocalCommit } from './change-notifier.ts';
+import { checkIntegrity, type IntegrityCheck } from './integrity.ts';
+import { SCHEMA_DDL, SCHEMA_VERSION } from './schema.ts';
+import { SqliteSubscription, describeGroup, listGroups } from './sqlite-subscription.ts';
+import { toHeraldError } from './sqlite-errors.ts';
+import { WriteQueue } from './write-queue.ts';
+
+export interface SqliteLogOptions {
+  /** The database file; created with its folder when missing. */
+  readonly path: string;
+  /**
+   * `full` (default): an acknowledged append survives power loss, if the disk honours fsync.
+   * `normal`: faster; survives process crashes, but a power loss may roll back a suffix of
+   * recent acknowledgements (never a hole, never corruption).
+   */
+  readonly synchronous?: 'full' | 'normal';
+  /** How long a write waits for another process's write lock before failing. Default 5000 ms. */
+  readonly busyTimeoutMs?: number;
+  /** How often a waiting reader looks for commits made by other processes. Default 5 ms. */
+  readonly pollIntervalMs?: number;
+  /**
+   * Check run on open. `quick` (default): SQLite's quick_check plus Herald's own checks of
+   * every partition's bounds; `full`: integrity_check and a dense-offset count per partition;
+   * `off`: none. A failed check throws CORRUPT_LOG and the file is not served.
+   */
+  readonly integrityCheck?: IntegrityCheck;
+  /** How often retention runs in the background. Default 60 000 ms; 0 disables the timer. */
+  readonly retentionIntervalMs?: number;
+  /** Largest record (attributes + data) accepted. Default 1 MiB. */
+  readonly maxRecordBytes?: number;
+  /** Shown in consumer group descriptions. Default `<host>:<pid>`. */
+  readonly clientId?: string;
+}
+
+interface TopicRow {
+  readonly id: number;
+  readonly name: string;
+  readonly partitions: number;
+  readonly retention_ms: number | null;
+  readonly retention_bytes: number | null;
+}
+
+interface EncodedEvent {
+  readonly partition: number;
+  readonly attributes: string;
+  readonly data: Uint8Array | null;
+  readonly size: number;
+}
+
+interface EventRow {
+  readonly offset: number;
+  readonly timestamp: number;
+  readonly attributes: string;
+  readonly data: Uint8Array | null;
+}
+
+const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+const MAX_PARTITIONS = 10_000;
+
+/** @internal Shared with subscriptions: the connection, prepared statements, topic cache. */
+export interface SqliteLogInternals {
+  readonly db: DatabaseSync;
+  readonly path: string;
+  readonly writes: WriteQueue;
+  readonly notifier: ChangeNotifier;
+  readonly clientId: string;
+  topic(name: string): TopicRow;
+  topicById(id: number): TopicRow;
+  resolveStart(topicId: number, partition: number, from: ReadPosition): number;
+  readRows(topicId: number, partition: number, fromOffset: number, limit: number): readonly EventRow[];
+  toStoredEvent(topic: string, partition: number, row: EventRow): StoredEvent;
+  afterCommit(): void;
+}
+
+/**
+ * The embedded log: topics, partitions and consumer groups in one SQLite file (WAL mode).
+ * Several processes on one host can open the same file; their appends are serialised by
+ * SQLite's write lock and their consumer groups coordinate through tables (see
+ * `sqlite-subscription.ts`).
+ *
+ * Durability: an append resolves after the transaction holding it committed; concurrent
+ * appends in one process share that transaction and its fsync (group commit).
+ */
+export class SqliteLog implements EventLog, FaultInjectable {
+  readonly capabilities: LogCapabilities;
+  readonly path: string;
+  readonly #db: DatabaseSync;
+  readonly #writes: WriteQueue;
+  readonly #notifier: ChangeNotifier;
+  readonly #internals: SqliteLogInternals;
+  readonly #topics = new Map<string, TopicRow>();
+  readonly #subscriptions = new Set<SqliteSubscription>();
+  readonly #statements: {
+    readonly topicByName: StatementSync;
+    readonly topicById: StatementSync;
+    readonly partition: StatementSync;
+    readonly readFrom: StatementSync;
+    readonly timestampAt: StatementSync;
+    readonly insert: StatementSync;
+    readonly advance: StatementSync;
+  };
+  readonly #maxRecordBytes: number;
+  #retentionTimer: NodeJS.Timeout | undefined;
+  #roundRobin = 0;
+  #closed = false;
+
+  /** Use {@link openSqliteLog}. */
+  constructor(db: DatabaseSync, path: string, options: SqliteLogOptions) {
+    this.#db = db;
+    this.path = path;
+    this.#maxRecordBytes = options.maxRecordBytes ?? 1024 * 1024;
+    this.capabilities = {
+      durable: true,
+      multiProcess: true,
+      timestampSeek: true,
+      retention: true,
+      maxRecordBytes: this.#maxRecordBytes,
+    };
+    this.#writes = new WriteQueue(db);
+    this.#notifier = new ChangeNotifier(db, path, options.pollIntervalMs ?? 5);
+    this.#statements = {
+      topicByName: db.prepare(
+        'SELECT id, name, partitions, retention_ms, retention_bytes FROM herald_topics WHERE name = ?',
+      ),
+      topicById: db.prepare(
+        'SELECT id, name, partitions, retention_ms, retention_bytes FROM herald_topics WHERE id = ?',
+      ),
+      partition: db.prepare(
+        'SELECT next_offset, low_offset, last_timestamp FROM herald_partitions WHERE topic_id = ? AND partition = ?',
+      ),
+      readFrom: db.prepare(
+        `SELECT offset, timestamp, attributes, data FROM herald_events
+         WHERE topic_id = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT ?`,
+      ),
+      timestampAt: db.prepare(
+        'SELECT timestamp FROM herald_events WHERE topic_id = ? AND partition = ? AND offset = ?',
+      ),
+      insert: db.prepare(
+        `INSERT INTO herald_events (topic_id, partition, offset, timestamp, attributes, data, size)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ),
+      advance: db.prepare(
+        `UPDATE herald_partitions SET next_offset = ?, bytes = bytes + ?, last_timestamp = ?
+         WHERE topic_id = ? AND partition = ?`,
+      ),
+    };
+    const clientId = options.clientId ?? `${process.env['HOSTNAME'] ?? 'localhost'}:${process.pid}`;
+    this.#internals = {
+      db,
+      path,
+      writes: this.#writes,
+      notifier: this.#notifier,
+      clientId,
+      topic: (name) => this.#topic(name),
+      topicById: (id) => {
+        const row = this.#statements.topicById.get(id) as TopicRow | undefined;
+        if (row === undefined) throw new HeraldError('UNKNOWN_TOPIC', `no topic with id ${id}`);
+        return row;
+      },
+      resolveStart: (topicId, partition, from) => this.#resolveStart(topicId, partition, from),
+      readRows: (topicId, partition, fromOffset, limit) =>
+        this.#statements.readFrom.all(topicId, partition, fromOffset, limit) as unknown as EventRow[],
+      toStoredEvent: (topic, partition, row) => toStoredEvent(topic, partition, row),
+      afterCommit: () => notifyLocalCommit(path),
+    };
+    const interval = options.retentionIntervalMs ?? 60_000;
+    if (interval > 0) {
+      this.#retentionTimer = setInterval(() => {
+        this.enforceRetention().catch(() => {
+          // Retention retries at the next interval; a failing disk surfaces on appends.
+        });
+      }, interval);
+      this.#retentionTimer.unref();
+    }
+  }
+
+  async createTopic(name: string, options: CreateTopicOptions): Promise<TopicInfo> {
+    this.#assertOpen();
+    if (!TOPIC_NAME.test(name)) {
+      throw new HeraldError(
+        'INVALID_ARGUMENT',
+        `topic name "${name}" must be 1-249 characters of letters, digits, ".", "_" and "-"`,
+      );
+    }
+    const { partitions, retention = {} } = options;
+    if (!Number.isSafeInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
+      throw new HeraldError('INVALID_ARGUMENT', `partitions must be an integer from 1 to ${MAX_PARTITIONS}`);
+    }
+    for (const [key, value] of Object.entries(retention)) {
+      if (value !== undefined && (!Number.isSafeInteger(value) || (value as number) <= 0)) {
+        throw new HeraldError('INVALID_ARGUMENT', `retention.${key} must be a positive integer`);
+      }
+    }
+    await this.#writes.run((db) => {
+      if (this.#statements.topicByName.get(name) !== undefined) {
+        throw new HeraldError('TOPIC_EXISTS', `topic "${name}" already exists`);
+      }
+      const { lastInsertRowid } = db
+        .prepare(
+          'INSERT INTO herald_topics (name, partitions, retention_ms, retention_bytes, created_at) VALUES (?, ?, ?, ?, ?)',
+        )
+        .run(name, partitions, retention.ms ?? null, retention.bytes ?? null, Date.now());
+      const insertPartition = db.prepare('INSERT INTO herald_partitions (topic_id, partition) VALUES (?, ?)');
+      for (let p = 0; p < partitions; p++) insertPartition.run(lastInsertRowid, p);
+    });
+    return topicInfo(this.#topic(name));
+  }
+
+  listTopics(): Promise<readonly TopicInfo[]> {
+    this.#assertOpen();
+    const rows = this.#db
+      .prepare('SELECT id, name, partitions, retention_ms, retention_bytes FROM herald_topics ORDER BY name')
+      .all() as unknown as TopicRow[];
+    return Promise.resolve(rows.map(topicInfo));
+  }
+
+  describeTopic(name: string): Promise<TopicDescription> {
+    this.#assertOpen();
+    const topic = this.#topic(name);
+    const partitionInfo = (
+      this.#db
+        .prepare(
+          'SELECT partition, low_offset, next_offset FROM herald_partitions WHERE topic_id = ? ORDER BY partition',
+        )
+        .all(topic.id) as unknown as { partition: number; low_offset: number; next_offset: number }[]
+    ).map((row) => ({ partition: row.partition, earliest: row.low_offset, latest: row.next_offset }));
+    return Promise.resolve({ ...topicInfo(topic), partitionInfo });
+  }
+
+  async append(topic: string, event: CloudEvent, options: AppendOptions = {}): Promise<AppendResult> {
+    const [result] = await this.#append(topic, [event], options.partition);
+    return result!;
+  }
+
+  appendBatch(topic: string, events: readonly CloudEvent[]): Promise<readonly AppendResult[]> {
+    if (events.length === 0) {
+      this.#assertOpen();
+      this.#topic(topic);
+      return Promise.resolve([]);
+    }
+    return this.#append(topic, events, undefined);
+  }
+
+  /**
+   * Validates and encodes everything before queueing, so a batch with one bad event stores
+   * nothing; the queued operation then only assigns offsets and inserts.
+   */
+  async #append(topic: string, events: readonly CloudEvent[], partition: number | undefined) {
+    this.#assertOpen();
+    const row = this.#topic(topic);
+    if (partition !== undefined && (!Number.isSafeInteger(partition) || partition < 0 || partition >= row.partitions)) {
+      throw new HeraldError('INVALID_ARGUMENT', `topic "${topic}" has no partition ${partition}`);
+    }
+    const encoded: EncodedEvent[] = events.map((event) => {
+      assertValidEnvelope(event);
+      const attributes = JSON.stringify(attributesOf(event));
+      const data = event.data === undefined ? null : event.data.slice();
+      const size = Buffer.byteLength(attributes) + (data?.byteLength ?? 0);
+      if (size > this.#maxRecordBytes) {
+        throw new HeraldError(
+          'TOO_LARGE',
+          `event ${event.id} is ${size} bytes; the log accepts at most ${this.#maxRecordBytes}`,
+        );
+      }
+      const target =
+        partition ??
+        (event.partitionkey === undefined
+          ? this.#roundRobin++ % row.partitions
+          : partitionFor(event.partitionkey, row.partitions));
+      return { partition: target, attributes, data, size };
+    });
+    const results = await this.#writes.run(() => this.#insert(row, encoded));
+    notifyLocalCommit(this.path);
+    return results;
+  }
+
+  /** Runs inside the write transaction: assigns dense offsets and never-decreasing timestamps. */
+  #insert(topic: TopicRow, events: readonly EncodedEvent[]): AppendResult[] {
+    const { partition: readPartition, insert, advance } = this.#statements;
+    const heads = new Map<number, { next: number; bytes: number; timestamp: number }>();
+    const now = Date.now();
+    const results: AppendResult[] = [];
+    for (const event of events) {
+      let head = heads.get(event.partition);
+      if (head === undefined) {
+        const current = readPartition.get(topic.id, event.partition) as
+          | { next_offset: number; last_timestamp: number }
+          | undefined;
+        if (current === undefined) throw new HeraldError('UNKNOWN_TOPIC', `topic "${topic.name}" was deleted`);
+        head = { next: current.next_offset, bytes: 0, timestamp: Math.max(now, current.last_timestamp) };
+        heads.set(event.partition, head);
+      }
+      insert.run(topic.id, event.partition, head.next, head.timestamp, event.attributes, event.data, event.size);
+      results.push({ topic: topic.name, partition: event.partition, offset: head.next, timestamp: head.timestamp });
+      head.next++;
+      head.bytes += event.size;
+    }
+    for (const [partition, head] of heads) advance.run(head.next, head.bytes, head.timestamp, topic.id, partition);
+    return results;
+  }
+
+  read(topic: string, options: ReadOptions): Promise<readonly StoredEvent[]> {
+    this.#assertOpen();
+    const row = this.#topic(topic);
+    const { partition, from, limit = DEFAULT_READ_LIMIT } = options;
+    if (!Number.isSafeInteger(partition) || partition < 0 || partition >= row.partitions) {
+      throw new HeraldError('INVALID_ARGUMENT', `topic "${topic}" has no partition ${partition}`);
+    }
+    if (!Number.isSafeInteger(limit) || limit < 1) {
+      throw new HeraldError('INVALID_ARGUMENT', 'limit must be a positive integer');
+    }
+    const start = this.#resolveStart(row.id, partition, from);
+    const rows = this.#statements.readFrom.all(row.id, partition, start, limit) as unknown as EventRow[];
+    return Promise.resolve(rows.map((r) => toStoredEvent(topic, partition, r)));
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    this.#assertOpen();
+    const subscription = new SqliteSubscription(this.#internals, options, () =>
+      this.#subscriptions.delete(subscription),
+    );
+    this.#subscriptions.add(subscription);
+    try {
+      await subscription.join();
+    } catch (error) {
+      this.#subscriptions.delete(subscription);
+      throw error;
+    }
+    return subscription;
+  }
+
+  listGroups(): Promise<readonly string[]> {
+    this.#assertOpen();
+    return Promise.resolve(listGroups(this.#db));
+  }
+
+  describeGroup(group: string): Promise<GroupDescription> {
+    this.#assertOpen();
+    return Promise.resolve(describeGroup(this.#db, group));
+  }
+
+  /**
+   * Deletes events past each topic's retention, by time and by size, oldest first. It never
+   * deletes an event a consumer group has not committed yet: a group's committed offset holds
+   * retention back (`heldBack` reports where), so no consumer silently loses events.
+   * Returns how many events were deleted.
+   */
+  async enforceRetention(now: number = Date.now()): Promise<{ deleted: number; heldBack: string[] }> {
+    this.#assertOpen();
+    const topics = this.#db
+      .prepare(
+        'SELECT id, name, partitions, retention_ms, retention_bytes FROM herald_topics WHERE retention_ms IS NOT NULL OR retention_bytes IS NOT NULL',
+      )
+      .all() as unknown as TopicRow[];
+    let deleted = 0;
+    const heldBack: string[] = [];
+    for (const topic of topics) {
+      for (let partition = 0; partition < topic.partitions; partition++) {
+        const outcome = await this.#writes.run((db) => this.#trimPartition(db, topic, partition, now));
+        deleted += outcome.deleted;
+        if (outcome.heldBackBy !== undefined) heldBack.push(`${topic.name}/${partition}: ${outcome.heldBackBy}`);
+      }
+    }
+    return { deleted, heldBack };
+  }
+
+  #trimPartition(db: DatabaseSync, topic: TopicRow, partition: number, now: number) {
+    const head = db
+      .prepare('SELECT next_offset, low_offset, bytes FROM herald_partitions WHERE topic_id = ? AND partition = ?')
+      .get(topic.id, partition) as { next_offset: number; low_offset: number; bytes: number };
+    let cut = head.low_offset;
+    if (topic.retention_ms !== null) {
+      cut = Math.max(cut, this.#firstOffsetAtOrAfter(topic.id, partition, now - topic.retention_ms, head));
+    }
+    if (topic.retention_bytes !== null && head.bytes > topic.retention_bytes) {
+      let excess = head.bytes - topic.retention_bytes;
+      const sizes = db
+        .prepare('SELECT offset, size FROM herald_events WHERE topic_id = ? AND partition = ? ORDER BY offset')
+        .iterate(topic.id, partition) as Iterable<{ offset: number; size: number }>;
+      for (const row of sizes) {
+        if (excess <= 0) break;
+        excess -= row.size;
+        cut = Math.max(cut, row.offset + 1);
+      }
+    }
+    const slowest = db
+      .prepare(
+        'SELECT group_name, committed FROM herald_offsets WHERE topic_id = ? AND partition = ? ORDER BY committed LIMIT 1',
+      )
+      .get(topic.id, partition) as { group_name: string; committed: number } | undefined;
+    let heldBackBy: string | undefined;
+    if (slowest !== undefined && slowest.committed < cut) {
+      heldBackBy = `group ${slowest.group_name} has committed only up to ${slowest.committed}`;
+      cut = slowest.committed;
+    }
+    if (cut <= head.low_offset) return { deleted: 0, heldBackBy };
+    const removed = db
+      .prepare(
+        'DELETE FROM herald_events WHERE topic_id = ? AND partition = ? AND offset < ? RETURNING size',
+      )
+      .all(topic.id, partition, cut) as unknown as { size: number }[];
+    const bytes = removed.reduce((sum, r) => sum + r.size, 0);
+    db.prepare(
+      'UPDATE herald_partitions SET low_offset = ?, bytes = bytes - ? WHERE topic_id = ? AND partition = ?',
+    ).run(cut, bytes, topic.id, partition);
+    return { deleted: removed.length, heldBackBy };
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    await Promise.allSettled([...this.#subscriptions].map((s) => s.close()));
+    this.#closed = true;
+    if (this.#retentionTimer !== undefined) clearInterval(this.#retentionTimer);
+    this.#writes.close();
+    this.#notifier.close();
+    this.#db.close();
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** See `FaultInjectable`: simulates this client's process dying or stalling. */
+  readonly [faultInjection] = {
+    crash: (): void => {
+      if (this.#closed) return;
+      this.#closed = true;
+      for (const subscription of this.#subscriptions) subscription.abandon();
+      if (this.#retentionTimer !== undefined) clearInterval(this.#retentionTimer);
+      this.#writes.abandon();
+      this.#notifier.close();
+      this.#db.close();
+    },
+    freeze: (): void => {
+      for (const subscription of this.#subscriptions) subscription.freeze();
+    },
+    thaw: (): void => {
+      for (const subscription of this.#subscriptions) subscription.thaw();
+    },
+  };
+
+  #assertOpen(): void {
+    if (this.#closed) throw new HeraldError('CLOSED', 'the log is closed');
+  }
+
+  #topic(name: string): TopicRow {
+    const cached = this.#topics.get(name);
+    if (cached !== undefined) return cached;
+    const row = this.#statements.topicByName.get(name) as TopicRow | undefined;
+    if (row === undefined) throw new HeraldError('UNKNOWN_TOPIC', `topic "${name}" does not exist`, { details: { topic: name } });
+    const copy = { ...row };
+    this.#topics.set(name, copy);
+    return copy;
+  }
+
+  #resolveStart(topicId: number, partition: number, from: ReadPosition): number {
+    const head = this.#statements.partition.get(topicId, partition) as {
+      next_offset: number;
+      low_offset: number;
+    };
+    if (from === 'earliest') return head.low_offset;
+    if (from === 'latest') return head.next_offset;
+    if ('offset' in from) {
+      if (!Number.isSafeInteger(from.offset) || from.offset < 0) {
+        throw new HeraldError('INVALID_ARGUMENT', 'offset must be a non-negative integer');
+      }
+      return Math.max(from.offset, head.low_offset);
+    }
+    if (!Number.isFinite(from.timestamp)) throw new HeraldError('INVALID_ARGUMENT', 'timestamp must be a number');
+    return this.#firstOffsetAtOrAfter(topicId, partition, from.timestamp, head);
+  }
+
+  /** Binary search over offsets: timestamps never decrease within a partition. */
+  #firstOffsetAtOrAfter(
+    topicId: number,
+    partition: number,
+    timestamp: number,
+    head: { next_offset: number; low_offset: number },
+  ): number {
+    let low = head.low_offset;
+    let high = head.next_offset;
+    while (low < high) {
+      const middle = Math.floor((low + high) / 2);
+      const row = this.#statements.timestampAt.get(topicId, partition, middle) as { timestamp: number } | undefined;
+      if (row === undefined || row.timestamp >= timestamp) high = middle;
+      else low = middle + 1;
+    }
+    return low;
+  }
+}
+
+function topicInfo(row: TopicRow): TopicInfo {
+  const retention: { ms?: number; bytes?: number } = {};
+  if (row.retention_ms !== null) retention.ms = row.retention_ms;
+  if (row.retention_bytes !== null) retention.bytes = row.retention_bytes;
+  return { name: row.name, partitions: row.partitions, retention };
+}
+
+function toStoredEvent(topic: string, partition: number, row: EventRow): StoredEvent {
+  const attributes = JSON.parse(row.attributes) as Record<string, string>;
+  return {
+    ...eventFromAttributes(attributes, row.data ?? undefined),
+    topic,
+    partition,
+    offset: row.offset,
+    timestamp: row.timestamp,
+  };
+}
+
+/**
+ * Opens (creating if needed) the embedded log in `options.path`. Sets WAL mode and the
+ * durability mode, creates the tables, and runs the integrity check; a damaged file throws
+ * CORRUPT_LOG and is left untouched for inspection.
+ *
+ * @example
+ * await using log = await openSqliteLog({ path: '.herald/herald.db' });
+ * await log.createTopic('orders', { partitions: 4 });
+ */
+export async function openSqliteLog(options: SqliteLogOptions): Promise<SqliteLog> {
+  if (typeof options.path !== 'string' || options.path.length === 0) {
+    throw new HeraldError('INVALID_ARGUMENT', 'the SQLite log needs a file path');
+  }
+  const path = resolve(options.path);
+  mkdirSync(dirname(path), { recursive: true });
+  let db: DatabaseSync;
+  try {
+    db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 5000 });
+  } catch (error) {
+    throw toHeraldError(error, `cannot open the log file ${path}`);
+  }
+  try {
+    db.exec('PRAGMA journal_mode = WAL');
+    db.exec(`PRAGMA synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+    checkIntegrity(db, path, options.integrityCheck ?? 'quick');
+    db.exec('BEGIN IMMEDIATE');
+    try {
+      for (const ddl of SCHEMA_DDL) db.exec(ddl);
+      const version = db.prepare("SELECT value FROM herald_meta WHERE key = 'schema_version'").get() as
+        | { value: string }
+        | undefined;
+      if (version === undefined) {
+        db.prepare("INSERT INTO herald_meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
+      } else if (Number(version.value) > SCHEMA_VERSION) {
+        throw new HeraldError(
+          'UNSUPPORTED',
+          `${path} was written by a newer Herald (schema ${version.value}; this one reads up to ${SCHEMA_VERSION})`,
+        );
+      }
+      db.exec('COMMIT');
+    } catch (error) {
+      db.exec('ROLLBACK');
+      throw error;
+    }
+    checkIntegrity(db, path, options.integrityCheck ?? 'quick', { heraldOnly: true });
+  } catch (error) {
+    db.close();
+    throw toHeraldError(error, `cannot open the log file ${path}`);
+  }
+  return new SqliteLog(db, path, options);
+}
+
+const URL_OPTIONS = new Set(['synchronous', 'integrity', 'busyTimeoutMs', 'pollIntervalMs', 'clientId']);
+
+/**
+ * Opens the log a `sqlite:` URL names: `sqlite:./.herald/herald.db`, `sqlite:///var/lib/herald.db`,
+ * with options as query parameters (`?synchronous=normal&integrity=full`).
+ */
+export function openLogFromUrl(url: string): Promise<SqliteLog> {
+  return openSqliteLog(parseSqliteUrl(url));
+}
+
+export function parseSqliteUrl(url: string): SqliteLogOptions {
+  if (!url.startsWith('sqlite:')) throw new HeraldError('INVALID_ARGUMENT', `not a sqlite: URL: "${url}"`);
+  let rest = url.slice('sqlite:'.length);
+  if (rest.startsWith('//')) rest = rest.slice(2);
+  const [path = '', query = ''] = rest.split('?', 2);
+  if (path.length === 0) {
+    throw new HeraldError('INVALID_ARGUMENT', `"${url}" names no file; expected e.g. sqlite:./.herald/herald.db`);
+  }
+  const params = new URLSearchParams(query);
+  const options: { -readonly [K in keyof SqliteLogOptions]: SqliteLogOptions[K] } = { path: decodeURIComponent(path) };
+  for (const [key, value] of params) {
+    if (!URL_OPTIONS.has(key)) {
+      throw new HeraldError('INVALID_ARGUMENT', `unknown option "${key}" in "${url}"; known: ${[...URL_OPTIONS].join(', ')}`);
+    }
+    if (key === 'synchronous') {
+      if (value !== 'full' && value !== 'normal') {
+        throw new HeraldError('INVALID_ARGUMENT', `synchronous must be "full" or "normal", got "${value}"`);
+      }
+      options.synchronous = value;
+    } else if (key === 'integrity') {
+      if (value !== 'quick' && value !== 'full' && value !== 'off') {
+        throw new HeraldError('INVALID_ARGUMENT', `integrity must be "quick", "full" or "off", got "${value}"`);
+      }
+      options.integrityCheck = value;
+    } else if (key === 'clientId') {
+      options.clientId = value;
+    } else {
+      const n = Number(value);
+      if (!Number.isSafeInteger(n) || n < 0) throw new HeraldError('INVALID_ARGUMENT', `${key} must be a non-negative integer`);
+      if (key === 'busyTimeoutMs') options.busyTimeoutMs = n;
+      else options.pollIntervalMs = Math.max(1, n);
+    }
+  }
+  return options;
+}

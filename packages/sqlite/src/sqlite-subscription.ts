@@ -1,0 +1,608 @@
+import { randomUUID } from 'node:crypto';
+import type { DatabaseSync } from 'node:sqlite';
+import {
+  type GroupDescription,
+  type GroupPartitionState,
+  type PartitionOffset,
+  type StartPosition,
+  type StoredEvent,
+  type SubscribeOptions,
+  type Subscription,
+  type TopicPartition,
+  DEFAULT_SESSION_TIMEOUT_MS,
+  HeraldError,
+  assignPartitions,
+} from '@herald/core';
+import type { SqliteLogInternals } from './sqlite-log.ts';
+
+/*
+ * Consumer groups on one SQLite file, shared by any number of processes.
+ *
+ * Membership is a lease: every member heartbeats (a row in herald_members) every third of its
+ * session timeout. Any member that notices another's lease expired deletes it and frees its
+ * partitions. Every join, leave and expiry bumps the group's generation; the first member to
+ * see a generation without an assignment computes one (`assignPartitions`, deterministic) and
+ * writes each partition's `target`.
+ *
+ * A partition changes hands in two steps, so no two live members ever process it:
+ *   1. its owner sees `target` is someone else, stops delivering it, awaits `onRevoked` (the
+ *      router finishes and commits in-flight work there), then sets `owner = NULL`;
+ *   2. the target sees it free and claims it (`owner = me`, `epoch + 1`), starting from the
+ *      group's committed offset.
+ * A member whose lease expired loses its partitions without step 1. Commits are accepted only
+ * from the partition's current owner with the epoch it claimed under, so a member that was
+ * paused past its session timeout cannot move the group's position when it wakes up: it gets
+ * FENCED, drops what it held and rejoins as a new member.
+ *
+ * Every coordination step is one write transaction; offsets and ownership never disagree.
+ */
+
+interface Owned {
+  readonly topic: string;
+  readonly topicId: number;
+  readonly partition: number;
+  readonly epoch: number;
+  /** Next offset to fetch. */
+  cursor: number;
+  revoking: boolean;
+}
+
+interface AssignmentRow {
+  readonly topic_id: number;
+  readonly partition: number;
+  readonly owner: string | null;
+  readonly target: string | null;
+  readonly epoch: number;
+}
+
+interface Claim {
+  readonly topicId: number;
+  readonly partition: number;
+  readonly epoch: number;
+  readonly committed: number | null;
+}
+
+type Coordination =
+  | { readonly fenced: true }
+  | { readonly fenced: false; readonly generation: number; readonly claims: readonly Claim[]; readonly mine: readonly AssignmentRow[] };
+
+/** How often a member re-reads its group while a handover it takes part in is under way. */
+const REBALANCE_POLL_MS = 20;
+/** How often a member checks, with a cheap read, whether its group's membership changed. */
+const GENERATION_POLL_MS = 100;
+
+const key = (topicId: number, partition: number) => `${topicId}:${partition}`;
+
+export class SqliteSubscription implements Subscription {
+  readonly group: string;
+  readonly #log: SqliteLogInternals;
+  readonly #options: SubscribeOptions;
+  readonly #topics: readonly string[];
+  readonly #sessionTimeoutMs: number;
+  readonly #heartbeatMs: number;
+  readonly #maxBuffered: number;
+  readonly #startAt: StartPosition;
+  readonly #onClosed: () => void;
+  #memberId = randomUUID();
+  readonly #owned = new Map<string, Owned>();
+  #buffer: StoredEvent[] = [];
+  #state: 'joining' | 'active' | 'frozen' | 'closed' = 'joining';
+  #timer: NodeJS.Timeout | undefined;
+  #lastHeartbeat = 0;
+  #seenGeneration = -1;
+  #pending = false;
+  #coordinating: Promise<void> | undefined;
+  #waiter: (() => void) | undefined;
+  #cancelNotify: (() => void) | undefined;
+  #rotation = 0;
+  #closing: Promise<void> | undefined;
+
+  constructor(log: SqliteLogInternals, options: SubscribeOptions, onClosed: () => void) {
+    if (typeof options.group !== 'string' || options.group.length === 0 || options.group.length > 255) {
+      throw new HeraldError('INVALID_ARGUMENT', 'a consumer group needs a name of 1 to 255 characters');
+    }
+    if (!Array.isArray(options.topics) || options.topics.length === 0) {
+      throw new HeraldError('INVALID_ARGUMENT', 'subscribe needs at least one topic');
+    }
+    const sessionTimeoutMs = options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
+    if (!Number.isSafeInteger(sessionTimeoutMs) || sessionTimeoutMs < 30) {
+      throw new HeraldError('INVALID_ARGUMENT', 'sessionTimeoutMs must be an integer of at least 30');
+    }
+    for (const topic of options.topics) log.topic(topic);
+    this.group = options.group;
+    this.#log = log;
+    this.#options = options;
+    this.#topics = [...new Set(options.topics)];
+    this.#sessionTimeoutMs = sessionTimeoutMs;
+    this.#heartbeatMs = Math.max(10, Math.floor(sessionTimeoutMs / 3));
+    this.#maxBuffered = Math.max(1, options.maxBufferedEvents ?? 500);
+    this.#startAt = options.startAt ?? 'earliest';
+    this.#onClosed = onClosed;
+  }
+
+  get memberId(): string {
+    return this.#memberId;
+  }
+
+  assignment(): readonly TopicPartition[] {
+    return [...this.#owned.values()]
+      .filter((o) => !o.revoking)
+      .map((o) => ({ topic: o.topic, partition: o.partition }));
+  }
+
+  /** Registers this member and takes its first assignment. */
+  async join(): Promise<void> {
+    await this.#register();
+    this.#state = 'active';
+    await this.#coordinate();
+    this.#schedule();
+    const signal = this.#options.signal;
+    if (signal !== undefined) {
+      if (signal.aborted) await this.close();
+      else signal.addEventListener('abort', () => void this.close(), { once: true });
+    }
+  }
+
+  async commit(positions: StoredEvent | readonly PartitionOffset[]): Promise<void> {
+    if (this.#state === 'closed') throw new HeraldError('CLOSED', 'the subscription is closed');
+    const list: readonly PartitionOffset[] = Array.isArray(positions)
+      ? positions
+      : [
+          {
+            topic: (positions as StoredEvent).topic,
+            partition: (positions as StoredEvent).partition,
+            offset: (positions as StoredEvent).offset + 1,
+          },
+        ];
+    const checked = list.map((p) => {
+      if (!Number.isSafeInteger(p.offset) || p.offset < 0) {
+        throw new HeraldError('INVALID_ARGUMENT', `cannot commit offset ${String(p.offset)}`);
+      }
+      const topicId = this.#log.topic(p.topic).id;
+      const owned = this.#owned.get(key(topicId, p.partition));
+      if (owned === undefined) throw this.#fenced(p);
+      return { ...p, topicId, epoch: owned.epoch };
+    });
+    const memberId = this.#memberId;
+    await this.#log.writes.run((db) => {
+      const ownerOf = db.prepare(
+        'SELECT owner, epoch FROM herald_assignments WHERE group_name = ? AND topic_id = ? AND partition = ?',
+      );
+      const upsert = db.prepare(
+        `INSERT INTO herald_offsets (group_name, topic_id, partition, committed, updated_at) VALUES (?, ?, ?, ?, ?)
+         ON CONFLICT (group_name, topic_id, partition)
+         DO UPDATE SET committed = max(committed, excluded.committed), updated_at = excluded.updated_at`,
+      );
+      const now = Date.now();
+      for (const p of checked) {
+        const row = ownerOf.get(this.group, p.topicId, p.partition) as { owner: string | null; epoch: number } | undefined;
+        if (row?.owner !== memberId || row.epoch !== p.epoch) throw this.#fenced(p);
+        upsert.run(this.group, p.topicId, p.partition, p.offset, now);
+      }
+    });
+    this.#log.afterCommit();
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<StoredEvent> {
+    return {
+      next: async () => {
+        const event = await this.#nextEvent();
+        return event === undefined ? { done: true, value: undefined } : { done: false, value: event };
+      },
+      return: () => Promise.resolve({ done: true, value: undefined }),
+    };
+  }
+
+  batches(): AsyncIterable<readonly StoredEvent[]> {
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next: async () => {
+          const batch = await this.#nextBatch();
+          return batch === undefined ? { done: true, value: undefined } : { done: false, value: batch };
+        },
+        return: () => Promise.resolve({ done: true, value: undefined }),
+      }),
+    };
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#leave();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** The process "died": stop everything, write nothing (the lease will expire). */
+  abandon(): void {
+    this.#state = 'closed';
+    this.#stopTimers();
+    this.#wake();
+    this.#onClosed();
+  }
+
+  /** The process "stalled": no heartbeats, no deliveries, until thaw(). */
+  freeze(): void {
+    if (this.#state !== 'active') return;
+    this.#state = 'frozen';
+    this.#stopTimers();
+  }
+
+  thaw(): void {
+    if (this.#state !== 'frozen') return;
+    this.#state = 'active';
+    this.#lastHeartbeat = 0;
+    this.#schedule(0);
+    this.#wake();
+  }
+
+  // ---- delivery ----
+
+  async #nextEvent(): Promise<StoredEvent | undefined> {
+    if (this.#buffer.length === 0) {
+      const batch = await this.#nextBatch();
+      if (batch === undefined) return undefined;
+      this.#buffer = [...batch, ...this.#buffer];
+    }
+    return this.#buffer.shift();
+  }
+
+  /** Resolves with the next ready events, or undefined once the subscription is closed. */
+  async #nextBatch(): Promise<readonly StoredEvent[] | undefined> {
+    for (;;) {
+      if (this.#state === 'closed') return undefined;
+      if (this.#state === 'active') {
+        if (this.#buffer.length === 0) this.#fetch();
+        if (this.#buffer.length > 0) {
+          const batch = this.#buffer;
+          this.#buffer = [];
+          return batch;
+        }
+      }
+      await new Promise<void>((resolve) => {
+        this.#waiter = resolve;
+        if (this.#state === 'active') this.#cancelNotify = this.#log.notifier.once(() => this.#wake());
+      });
+    }
+  }
+
+  /** Reads the next chunk of each owned partition, round-robin, up to the buffer bound. */
+  #fetch(): void {
+    const partitions = [...this.#owned.values()].filter((o) => !o.revoking);
+    if (partitions.length === 0) return;
+    const perPartition = Math.max(1, Math.ceil(this.#maxBuffered / partitions.length));
+    this.#rotation = (this.#rotation + 1) % partitions.length;
+    for (let i = 0; i < partitions.length && this.#buffer.length < this.#maxBuffered; i++) {
+      const owned = partitions[(this.#rotation + i) % partitions.length]!;
+      const room = Math.min(perPartition, this.#maxBuffered - this.#buffer.length);
+      const rows = this.#log.readRows(owned.topicId, owned.partition, owned.cursor, room);
+      for (const row of rows) this.#buffer.push(this.#log.toStoredEvent(owned.topic, owned.partition, row));
+      if (rows.length > 0) owned.cursor = rows[rows.length - 1]!.offset + 1;
+    }
+  }
+
+  #wake(): void {
+    this.#cancelNotify?.();
+    this.#cancelNotify = undefined;
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    waiter?.();
+  }
+
+  #dropBuffered(predicate: (event: StoredEvent) => boolean): void {
+    this.#buffer = this.#buffer.filter((event) => !predicate(event));
+  }
+
+  // ---- coordination ----
+
+  #schedule(delay?: number): void {
+    if (this.#state !== 'active') return;
+    clearTimeout(this.#timer);
+    const next = delay ?? (this.#pending ? REBALANCE_POLL_MS : Math.min(GENERATION_POLL_MS, this.#heartbeatMs));
+    this.#timer = setTimeout(() => void this.#onTimer(), next);
+    this.#timer.unref();
+  }
+
+  async #onTimer(): Promise<void> {
+    if (this.#state !== 'active') return;
+    try {
+      const due = this.#pending || Date.now() - this.#lastHeartbeat >= this.#heartbeatMs || this.#generationChanged();
+      if (due) await this.#coordinate();
+    } catch {
+      // A busy or failing disk: the next heartbeat tries again; the lease tolerates misses.
+    }
+    this.#schedule();
+  }
+
+  #generationChanged(): boolean {
+    const row = this.#log.db.prepare('SELECT generation FROM herald_groups WHERE name = ?').get(this.group) as
+      | { generation: number }
+      | undefined;
+    return row === undefined || row.generation !== this.#seenGeneration;
+  }
+
+  async #register(): Promise<void> {
+    const now = Date.now();
+    await this.#log.writes.run((db) => {
+      db.prepare('INSERT OR IGNORE INTO herald_groups (name) VALUES (?)').run(this.group);
+      db.prepare(
+        `INSERT INTO herald_members (group_name, member_id, client_id, topics, session_timeout_ms, heartbeat_at, joined_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+      ).run(this.group, this.#memberId, this.#log.clientId, JSON.stringify(this.#topics), this.#sessionTimeoutMs, now, now);
+      db.prepare('UPDATE herald_groups SET generation = generation + 1 WHERE name = ?').run(this.group);
+    });
+    this.#lastHeartbeat = now;
+  }
+
+  /** One heartbeat: one coordination transaction, then the local consequences. Never concurrent. */
+  #coordinate(): Promise<void> {
+    this.#coordinating ??= this.#coordinateOnce().finally(() => {
+      this.#coordinating = undefined;
+    });
+    return this.#coordinating;
+  }
+
+  async #coordinateOnce(): Promise<void> {
+    const result = await this.#log.writes.run((db) => this.#coordinationStep(db));
+    if (this.#state === 'closed') return;
+    this.#lastHeartbeat = Date.now();
+    if (result.fenced) {
+      // Our lease expired while we were stalled: everything we held belongs to others now.
+      this.#owned.clear();
+      this.#buffer = [];
+      this.#memberId = randomUUID();
+      await this.#register();
+      this.#pending = true;
+      return;
+    }
+    this.#seenGeneration = result.generation;
+    const assigned: TopicPartition[] = [];
+    for (const claim of result.claims) {
+      const topic = this.#log.topicById(claim.topicId).name;
+      const cursor = claim.committed ?? this.#log.resolveStart(claim.topicId, claim.partition, this.#startAt);
+      this.#owned.set(key(claim.topicId, claim.partition), {
+        topic,
+        topicId: claim.topicId,
+        partition: claim.partition,
+        epoch: claim.epoch,
+        cursor,
+        revoking: false,
+      });
+      assigned.push({ topic, partition: claim.partition });
+    }
+    const rows = new Map(result.mine.map((row) => [key(row.topic_id, row.partition), row]));
+    const revoke: Owned[] = [];
+    for (const [k, owned] of this.#owned) {
+      const row = rows.get(k);
+      if (row?.owner !== this.#memberId || row.epoch !== owned.epoch) {
+        // Taken from us without a handover (our lease expired): drop silently.
+        this.#owned.delete(k);
+        this.#dropBuffered((e) => e.topic === owned.topic && e.partition === owned.partition);
+      } else if (row.target !== this.#memberId && !owned.revoking) {
+        owned.revoking = true;
+        this.#dropBuffered((e) => e.topic === owned.topic && e.partition === owned.partition);
+        revoke.push(owned);
+      }
+    }
+    this.#pending =
+      revoke.length > 0 ||
+      [...this.#owned.values()].some((o) => o.revoking) ||
+      result.mine.some((row) => row.target === this.#memberId && row.owner !== this.#memberId);
+    if (assigned.length > 0) {
+      this.#options.onAssigned?.(assigned);
+      this.#wake();
+    }
+    if (revoke.length > 0) void this.#release(revoke);
+  }
+
+  #coordinationStep(db: DatabaseSync): Coordination {
+    const now = Date.now();
+    const group = this.group;
+    const me = this.#memberId;
+    const beat = db
+      .prepare('UPDATE herald_members SET heartbeat_at = ? WHERE group_name = ? AND member_id = ?')
+      .run(now, group, me);
+    if (beat.changes === 0) return { fenced: true };
+
+    const expired = db
+      .prepare('SELECT member_id FROM herald_members WHERE group_name = ? AND heartbeat_at + session_timeout_ms < ?')
+      .all(group, now) as unknown as { member_id: string }[];
+    for (const { member_id } of expired) {
+      db.prepare('DELETE FROM herald_members WHERE group_name = ? AND member_id = ?').run(group, member_id);
+      db.prepare(
+        'UPDATE herald_assignments SET owner = NULL, epoch = epoch + 1 WHERE group_name = ? AND owner = ?',
+      ).run(group, member_id);
+    }
+    if (expired.length > 0) db.prepare('UPDATE herald_groups SET generation = generation + 1 WHERE name = ?').run(group);
+
+    const state = db
+      .prepare('SELECT generation, assigned_generation FROM herald_groups WHERE name = ?')
+      .get(group) as { generation: number; assigned_generation: number };
+    if (state.generation !== state.assigned_generation) this.#assign(db);
+
+    const claims = (
+      db
+        .prepare(
+          `UPDATE herald_assignments SET owner = ?, epoch = epoch + 1
+           WHERE group_name = ? AND target = ? AND owner IS NULL RETURNING topic_id, partition, epoch`,
+        )
+        .all(me, group, me) as unknown as { topic_id: number; partition: number; epoch: number }[]
+    ).map((row) => {
+      const committed = db
+        .prepare('SELECT committed FROM herald_offsets WHERE group_name = ? AND topic_id = ? AND partition = ?')
+        .get(group, row.topic_id, row.partition) as { committed: number } | undefined;
+      return { topicId: row.topic_id, partition: row.partition, epoch: row.epoch, committed: committed?.committed ?? null };
+    });
+    const mine = db
+      .prepare(
+        `SELECT topic_id, partition, owner, target, epoch FROM herald_assignments
+         WHERE group_name = ? AND (owner = ? OR target = ?)`,
+      )
+      .all(group, me, me) as unknown as AssignmentRow[];
+    return { fenced: false, generation: state.generation, claims, mine };
+  }
+
+  /** Computes the target of every partition for the current membership. */
+  #assign(db: DatabaseSync): void {
+    const group = this.group;
+    const members = (
+      db.prepare('SELECT member_id, topics FROM herald_members WHERE group_name = ?').all(group) as unknown as {
+        member_id: string;
+        topics: string;
+      }[]
+    ).map((m) => ({ memberId: m.member_id, topics: JSON.parse(m.topics) as string[] }));
+    const topicNames = [...new Set(members.flatMap((m) => m.topics))];
+    const partitions: TopicPartition[] = [];
+    const ids = new Map<string, number>();
+    for (const name of topicNames) {
+      const topic = db.prepare('SELECT id, partitions FROM herald_topics WHERE name = ?').get(name) as
+        | { id: number; partitions: number }
+        | undefined;
+      if (topic === undefined) continue;
+      ids.set(name, topic.id);
+      for (let p = 0; p < topic.partitions; p++) partitions.push({ topic: name, partition: p });
+    }
+    const plan = assignPartitions(members, partitions);
+    db.prepare('UPDATE herald_assignments SET target = NULL WHERE group_name = ?').run(group);
+    const setTarget = db.prepare(
+      `INSERT INTO herald_assignments (group_name, topic_id, partition, owner, target, epoch) VALUES (?, ?, ?, NULL, ?, 0)
+       ON CONFLICT (group_name, topic_id, partition) DO UPDATE SET target = excluded.target`,
+    );
+    for (const [memberId, owned] of plan) {
+      for (const tp of owned) setTarget.run(group, ids.get(tp.topic)!, tp.partition, memberId);
+    }
+    db.prepare('UPDATE herald_groups SET assigned_generation = generation WHERE name = ?').run(group);
+  }
+
+  /** Step 1 of a handover: let the consumer finish (`onRevoked`), then free the partitions. */
+  async #release(partitions: readonly Owned[]): Promise<void> {
+    try {
+      await this.#options.onRevoked?.(partitions.map((o) => ({ topic: o.topic, partition: o.partition })));
+    } catch {
+      // The handover goes on: uncommitted work is redelivered to the next owner.
+    }
+    if (this.#state === 'closed' || this.#state === 'frozen') return;
+    const me = this.#memberId;
+    try {
+      await this.#log.writes.run((db) => {
+        const free = db.prepare(
+          `UPDATE herald_assignments SET owner = NULL, epoch = epoch + 1
+           WHERE group_name = ? AND topic_id = ? AND partition = ? AND owner = ? AND epoch = ?`,
+        );
+        for (const o of partitions) free.run(this.group, o.topicId, o.partition, me, o.epoch);
+      });
+    } finally {
+      for (const o of partitions) this.#owned.delete(key(o.topicId, o.partition));
+      this.#log.afterCommit();
+    }
+  }
+
+  async #leave(): Promise<void> {
+    if (this.#state === 'closed') return;
+    const wasActive = this.#state !== 'joining';
+    this.#state = 'closed';
+    this.#stopTimers();
+    this.#wake();
+    try {
+      const held = [...this.#owned.values()].filter((o) => !o.revoking);
+      if (held.length > 0) {
+        try {
+          await this.#options.onRevoked?.(held.map((o) => ({ topic: o.topic, partition: o.partition })));
+        } catch {
+          // Leaving goes on; uncommitted work is redelivered to the next owner.
+        }
+      }
+      if (wasActive || this.#owned.size > 0) {
+        const me = this.#memberId;
+        await this.#log.writes.run((db) => {
+          db.prepare('DELETE FROM herald_members WHERE group_name = ? AND member_id = ?').run(this.group, me);
+          db.prepare(
+            'UPDATE herald_assignments SET owner = NULL, epoch = epoch + 1 WHERE group_name = ? AND owner = ?',
+          ).run(this.group, me);
+          db.prepare('UPDATE herald_groups SET generation = generation + 1 WHERE name = ?').run(this.group);
+        });
+        this.#log.afterCommit();
+      }
+    } finally {
+      this.#owned.clear();
+      this.#buffer = [];
+      this.#onClosed();
+    }
+  }
+
+  #stopTimers(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    this.#cancelNotify?.();
+    this.#cancelNotify = undefined;
+  }
+
+  #fenced(p: TopicPartition): HeraldError {
+    return new HeraldError(
+      'FENCED',
+      `member ${this.#memberId} of group "${this.group}" no longer owns ${p.topic}/${p.partition}; its commit was refused`,
+      { details: { group: this.group, topic: p.topic, partition: p.partition } },
+    );
+  }
+}
+
+/** Every group that has members or committed offsets. */
+export function listGroups(db: DatabaseSync): string[] {
+  return (
+    db
+      .prepare('SELECT name FROM herald_groups UNION SELECT group_name FROM herald_offsets ORDER BY 1')
+      .all() as unknown as { name: string }[]
+  ).map((row) => row.name);
+}
+
+/** Members, ownership, committed offsets and lag of one group. An unknown group is empty. */
+export function describeGroup(db: DatabaseSync, group: string): GroupDescription {
+  const members = (
+    db
+      .prepare(
+        'SELECT member_id, client_id, heartbeat_at FROM herald_members WHERE group_name = ? ORDER BY joined_at, member_id',
+      )
+      .all(group) as unknown as { member_id: string; client_id: string; heartbeat_at: number }[]
+  ).map((m) => ({
+    memberId: m.member_id,
+    clientId: m.client_id,
+    lastHeartbeat: m.heartbeat_at,
+    partitions: (
+      db
+        .prepare(
+          `SELECT t.name AS topic, a.partition FROM herald_assignments a JOIN herald_topics t ON t.id = a.topic_id
+           WHERE a.group_name = ? AND a.owner = ? ORDER BY t.name, a.partition`,
+        )
+        .all(group, m.member_id) as unknown as TopicPartition[]
+    ).map((tp) => ({ topic: tp.topic, partition: tp.partition })),
+  }));
+  const partitions = (
+    db
+      .prepare(
+        `SELECT t.name AS topic, p.partition, o.committed, p.next_offset, p.low_offset
+         FROM herald_partitions p JOIN herald_topics t ON t.id = p.topic_id
+         LEFT JOIN herald_offsets o ON o.group_name = ? AND o.topic_id = p.topic_id AND o.partition = p.partition
+         WHERE p.topic_id IN (
+           SELECT topic_id FROM herald_assignments WHERE group_name = ?
+           UNION SELECT topic_id FROM herald_offsets WHERE group_name = ?)
+         ORDER BY t.name, p.partition`,
+      )
+      .all(group, group, group) as unknown as {
+      topic: string;
+      partition: number;
+      committed: number | null;
+      next_offset: number;
+      low_offset: number;
+    }[]
+  ).map(
+    (row): GroupPartitionState => ({
+      topic: row.topic,
+      partition: row.partition,
+      committed: row.committed,
+      latest: row.next_offset,
+      lag: Math.max(0, row.next_offset - (row.committed ?? row.low_offset)),
+    }),
+  );
+  return { group, members, partitions };
+}

@@ -1,0 +1,113 @@
+import type { DatabaseSync } from 'node:sqlite';
+import { HeraldError, isHeraldError } from '@herald/core';
+import { toHeraldError } from './sqlite-errors.ts';
+
+/** One unit of work that must commit atomically: an append, a batch, an offset commit. */
+export type WriteOperation<T> = (db: DatabaseSync) => T;
+
+interface Pending {
+  readonly operation: WriteOperation<unknown>;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/** Operations folded into one transaction at most; the rest go to the next one. */
+const MAX_OPERATIONS_PER_TRANSACTION = 4096;
+
+/**
+ * Group commit. Operations queued during one turn of the event loop run in one
+ * `BEGIN IMMEDIATE … COMMIT`, so concurrent producers share one fsync. Each operation runs in
+ * its own savepoint: one that throws (a fenced commit, a full disk) is rolled back and rejected
+ * alone, and the others still commit. A promise resolves only after COMMIT returned, i.e. once
+ * the write is durable under the connection's `synchronous` setting; when COMMIT itself fails,
+ * every operation of that transaction is rejected and nothing of it is stored.
+ */
+export class WriteQueue {
+  readonly #db: DatabaseSync;
+  #pending: Pending[] = [];
+  #scheduled = false;
+  #closed = false;
+
+  constructor(db: DatabaseSync) {
+    this.#db = db;
+  }
+
+  run<T>(operation: WriteOperation<T>): Promise<T> {
+    if (this.#closed) return Promise.reject(new HeraldError('CLOSED', 'the log is closed'));
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.push({ operation, resolve: resolve as (value: unknown) => void, reject });
+      if (!this.#scheduled) {
+        this.#scheduled = true;
+        setImmediate(() => this.#flush());
+      }
+    });
+  }
+
+  /** Runs what is queued now; later operations are refused with CLOSED. */
+  close(): void {
+    if (this.#closed) return;
+    while (this.#pending.length > 0) this.#flushOnce();
+    this.#closed = true;
+  }
+
+  /** Drops what is queued without running it (a simulated crash). */
+  abandon(): void {
+    this.#closed = true;
+    const dropped = this.#pending;
+    this.#pending = [];
+    for (const p of dropped) p.reject(new HeraldError('CLOSED', 'the log was stopped'));
+  }
+
+  #flush(): void {
+    this.#scheduled = false;
+    if (this.#closed) return;
+    this.#flushOnce();
+    if (this.#pending.length > 0 && !this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.#flush());
+    }
+  }
+
+  #flushOnce(): void {
+    const batch = this.#pending.splice(0, MAX_OPERATIONS_PER_TRANSACTION);
+    if (batch.length === 0) return;
+    const db = this.#db;
+    const outcomes: { ok: boolean; value: unknown }[] = [];
+    try {
+      db.exec('BEGIN IMMEDIATE');
+    } catch (error) {
+      for (const p of batch) p.reject(toHeraldError(error, 'could not start a write transaction'));
+      return;
+    }
+    try {
+      for (const p of batch) {
+        db.exec('SAVEPOINT op');
+        try {
+          outcomes.push({ ok: true, value: p.operation(db) });
+          db.exec('RELEASE op');
+        } catch (error) {
+          db.exec('ROLLBACK TO op');
+          db.exec('RELEASE op');
+          outcomes.push({ ok: false, value: error });
+        }
+      }
+      db.exec('COMMIT');
+    } catch (error) {
+      if (db.isTransaction) {
+        try {
+          db.exec('ROLLBACK');
+        } catch {
+          // The connection already rolled back (e.g. SQLITE_FULL aborts the transaction).
+        }
+      }
+      const failure = toHeraldError(error, 'the write transaction failed; nothing of it was stored');
+      for (const p of batch) p.reject(failure);
+      return;
+    }
+    batch.forEach((p, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) p.resolve(outcome.value);
+      else p.reject(isHeraldError(outcome.value) ? outcome.value : toHeraldError(outcome.value, 'write failed'));
+    });
+  }
+}
