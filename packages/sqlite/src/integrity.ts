@@ -54,7 +54,11 @@ export function checkIntegrity(
     for (const p of partitions) {
       const where = `${p.name}/${p.partition}`;
       if (mode === 'full') {
-        const b = bounds.get(p.topic_id, p.partition) as { first: number | null; last: number | null; n: number };
+        const b = bounds.get(p.topic_id, p.partition) as {
+          first: number | null;
+          last: number | null;
+          n: number;
+        };
         if (b.n !== p.next_offset - p.low_offset) {
           problems.push(`${where}: ${b.n} events stored for offsets ${p.low_offset}..${p.next_offset - 1}`);
         }

@@ -275,7 +275,10 @@ export class SqliteLog implements EventLog, FaultInjectable {
   async #append(topic: string, events: readonly CloudEvent[], partition: number | undefined) {
     this.#assertOpen();
     const row = this.#topic(topic);
-    if (partition !== undefined && (!Number.isSafeInteger(partition) || partition < 0 || partition >= row.partitions)) {
+    if (
+      partition !== undefined &&
+      (!Number.isSafeInteger(partition) || partition < 0 || partition >= row.partitions)
+    ) {
       throw new HeraldError('INVALID_ARGUMENT', `topic "${topic}" has no partition ${partition}`);
     }
     const encoded: EncodedEvent[] = events.map((event) => {
@@ -311,18 +314,32 @@ export class SqliteLog implements EventLog, FaultInjectable {
       let head = heads.get(event.partition);
       if (head === undefined) {
         const current = readPartition.get(topic.id, event.partition) as
-          | { next_offset: number; last_timestamp: number }
-          | undefined;
-        if (current === undefined) throw new HeraldError('UNKNOWN_TOPIC', `topic "${topic.name}" was deleted`);
+          { next_offset: number; last_timestamp: number } | undefined;
+        if (current === undefined)
+          throw new HeraldError('UNKNOWN_TOPIC', `topic "${topic.name}" was deleted`);
         head = { next: current.next_offset, bytes: 0, timestamp: Math.max(now, current.last_timestamp) };
         heads.set(event.partition, head);
       }
-      insert.run(topic.id, event.partition, head.next, head.timestamp, event.attributes, event.data, event.size);
-      results.push({ topic: topic.name, partition: event.partition, offset: head.next, timestamp: head.timestamp });
+      insert.run(
+        topic.id,
+        event.partition,
+        head.next,
+        head.timestamp,
+        event.attributes,
+        event.data,
+        event.size,
+      );
+      results.push({
+        topic: topic.name,
+        partition: event.partition,
+        offset: head.next,
+        timestamp: head.timestamp,
+      });
       head.next++;
       head.bytes += event.size;
     }
-    for (const [partition, head] of heads) advance.run(head.next, head.bytes, head.timestamp, topic.id, partition);
+    for (const [partition, head] of heads)
+      advance.run(head.next, head.bytes, head.timestamp, topic.id, partition);
     return results;
   }
 
@@ -385,7 +402,8 @@ export class SqliteLog implements EventLog, FaultInjectable {
       for (let partition = 0; partition < topic.partitions; partition++) {
         const outcome = await this.#writes.run((db) => this.#trimPartition(db, topic, partition, now));
         deleted += outcome.deleted;
-        if (outcome.heldBackBy !== undefined) heldBack.push(`${topic.name}/${partition}: ${outcome.heldBackBy}`);
+        if (outcome.heldBackBy !== undefined)
+          heldBack.push(`${topic.name}/${partition}: ${outcome.heldBackBy}`);
       }
     }
     return { deleted, heldBack };
@@ -393,7 +411,9 @@ export class SqliteLog implements EventLog, FaultInjectable {
 
   #trimPartition(db: DatabaseSync, topic: TopicRow, partition: number, now: number) {
     const head = db
-      .prepare('SELECT next_offset, low_offset, bytes FROM herald_partitions WHERE topic_id = ? AND partition = ?')
+      .prepare(
+        'SELECT next_offset, low_offset, bytes FROM herald_partitions WHERE topic_id = ? AND partition = ?',
+      )
       .get(topic.id, partition) as { next_offset: number; low_offset: number; bytes: number };
     let cut = head.low_offset;
     if (topic.retention_ms !== null) {
@@ -402,7 +422,9 @@ export class SqliteLog implements EventLog, FaultInjectable {
     if (topic.retention_bytes !== null && head.bytes > topic.retention_bytes) {
       let excess = head.bytes - topic.retention_bytes;
       const sizes = db
-        .prepare('SELECT offset, size FROM herald_events WHERE topic_id = ? AND partition = ? ORDER BY offset')
+        .prepare(
+          'SELECT offset, size FROM herald_events WHERE topic_id = ? AND partition = ? ORDER BY offset',
+        )
         .iterate(topic.id, partition) as Iterable<{ offset: number; size: number }>;
       for (const row of sizes) {
         if (excess <= 0) break;
@@ -422,9 +444,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
     }
     if (cut <= head.low_offset) return { deleted: 0, heldBackBy };
     const removed = db
-      .prepare(
-        'DELETE FROM herald_events WHERE topic_id = ? AND partition = ? AND offset < ? RETURNING size',
-      )
+      .prepare('DELETE FROM herald_events WHERE topic_id = ? AND partition = ? AND offset < ? RETURNING size')
       .all(topic.id, partition, cut) as unknown as { size: number }[];
     const bytes = removed.reduce((sum, r) => sum + r.size, 0);
     db.prepare(
@@ -474,7 +494,8 @@ export class SqliteLog implements EventLog, FaultInjectable {
     const cached = this.#topics.get(name);
     if (cached !== undefined) return cached;
     const row = this.#statements.topicByName.get(name) as TopicRow | undefined;
-    if (row === undefined) throw new HeraldError('UNKNOWN_TOPIC', `topic "${name}" does not exist`, { details: { topic: name } });
+    if (row === undefined)
+      throw new HeraldError('UNKNOWN_TOPIC', `topic "${name}" does not exist`, { details: { topic: name } });
     const copy = { ...row };
     this.#topics.set(name, copy);
     return copy;
@@ -493,7 +514,8 @@ export class SqliteLog implements EventLog, FaultInjectable {
       }
       return Math.max(from.offset, head.low_offset);
     }
-    if (!Number.isFinite(from.timestamp)) throw new HeraldError('INVALID_ARGUMENT', 'timestamp must be a number');
+    if (!Number.isFinite(from.timestamp))
+      throw new HeraldError('INVALID_ARGUMENT', 'timestamp must be a number');
     return this.#firstOffsetAtOrAfter(topicId, partition, from.timestamp, head);
   }
 
@@ -508,7 +530,8 @@ export class SqliteLog implements EventLog, FaultInjectable {
     let high = head.next_offset;
     while (low < high) {
       const middle = Math.floor((low + high) / 2);
-      const row = this.#statements.timestampAt.get(topicId, partition, middle) as { timestamp: number } | undefined;
+      const row = this.#statements.timestampAt.get(topicId, partition, middle) as
+        { timestamp: number } | undefined;
       if (row === undefined || row.timestamp >= timestamp) high = middle;
       else low = middle + 1;
     }
@@ -563,10 +586,11 @@ export async function openSqliteLog(options: SqliteLogOptions): Promise<SqliteLo
     try {
       for (const ddl of SCHEMA_DDL) db.exec(ddl);
       const version = db.prepare("SELECT value FROM herald_meta WHERE key = 'schema_version'").get() as
-        | { value: string }
-        | undefined;
+        { value: string } | undefined;
       if (version === undefined) {
-        db.prepare("INSERT INTO herald_meta (key, value) VALUES ('schema_version', ?)").run(String(SCHEMA_VERSION));
+        db.prepare("INSERT INTO herald_meta (key, value) VALUES ('schema_version', ?)").run(
+          String(SCHEMA_VERSION),
+        );
       } else if (Number(version.value) > SCHEMA_VERSION) {
         throw new HeraldError(
           'UNSUPPORTED',
@@ -602,13 +626,21 @@ export function parseSqliteUrl(url: string): SqliteLogOptions {
   if (rest.startsWith('//')) rest = rest.slice(2);
   const [path = '', query = ''] = rest.split('?', 2);
   if (path.length === 0) {
-    throw new HeraldError('INVALID_ARGUMENT', `"${url}" names no file; expected e.g. sqlite:./.herald/herald.db`);
+    throw new HeraldError(
+      'INVALID_ARGUMENT',
+      `"${url}" names no file; expected e.g. sqlite:./.herald/herald.db`,
+    );
   }
   const params = new URLSearchParams(query);
-  const options: { -readonly [K in keyof SqliteLogOptions]: SqliteLogOptions[K] } = { path: decodeURIComponent(path) };
+  const options: { -readonly [K in keyof SqliteLogOptions]: SqliteLogOptions[K] } = {
+    path: decodeURIComponent(path),
+  };
   for (const [key, value] of params) {
     if (!URL_OPTIONS.has(key)) {
-      throw new HeraldError('INVALID_ARGUMENT', `unknown option "${key}" in "${url}"; known: ${[...URL_OPTIONS].join(', ')}`);
+      throw new HeraldError(
+        'INVALID_ARGUMENT',
+        `unknown option "${key}" in "${url}"; known: ${[...URL_OPTIONS].join(', ')}`,
+      );
     }
     if (key === 'synchronous') {
       if (value !== 'full' && value !== 'normal') {
@@ -617,14 +649,18 @@ export function parseSqliteUrl(url: string): SqliteLogOptions {
       options.synchronous = value;
     } else if (key === 'integrity') {
       if (value !== 'quick' && value !== 'full' && value !== 'off') {
-        throw new HeraldError('INVALID_ARGUMENT', `integrity must be "quick", "full" or "off", got "${value}"`);
+        throw new HeraldError(
+          'INVALID_ARGUMENT',
+          `integrity must be "quick", "full" or "off", got "${value}"`,
+        );
       }
       options.integrityCheck = value;
     } else if (key === 'clientId') {
       options.clientId = value;
     } else {
       const n = Number(value);
-      if (!Number.isSafeInteger(n) || n < 0) throw new HeraldError('INVALID_ARGUMENT', `${key} must be a non-negative integer`);
+      if (!Number.isSafeInteger(n) || n < 0)
+        throw new HeraldError('INVALID_ARGUMENT', `${key} must be a non-negative integer`);
       if (key === 'busyTimeoutMs') options.busyTimeoutMs = n;
       else options.pollIntervalMs = Math.max(1, n);
     }

@@ -64,7 +64,12 @@ interface Claim {
 
 type Coordination =
   | { readonly fenced: true }
-  | { readonly fenced: false; readonly generation: number; readonly claims: readonly Claim[]; readonly mine: readonly AssignmentRow[] };
+  | {
+      readonly fenced: false;
+      readonly generation: number;
+      readonly claims: readonly Claim[];
+      readonly mine: readonly AssignmentRow[];
+    };
 
 /** How often a member re-reads its group while a handover it takes part in is under way. */
 const REBALANCE_POLL_MS = 20;
@@ -101,18 +106,19 @@ export class SqliteSubscription implements Subscription {
     if (typeof options.group !== 'string' || options.group.length === 0 || options.group.length > 255) {
       throw new HeraldError('INVALID_ARGUMENT', 'a consumer group needs a name of 1 to 255 characters');
     }
-    if (!Array.isArray(options.topics) || options.topics.length === 0) {
-      throw new HeraldError('INVALID_ARGUMENT', 'subscribe needs at least one topic');
+    const topics = [...new Set<unknown>(options.topics ?? [])];
+    if (topics.length === 0 || topics.some((t) => typeof t !== 'string')) {
+      throw new HeraldError('INVALID_ARGUMENT', 'subscribe needs a list of one or more topic names');
     }
     const sessionTimeoutMs = options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
     if (!Number.isSafeInteger(sessionTimeoutMs) || sessionTimeoutMs < 30) {
       throw new HeraldError('INVALID_ARGUMENT', 'sessionTimeoutMs must be an integer of at least 30');
     }
-    for (const topic of options.topics) log.topic(topic);
+    for (const topic of topics as string[]) log.topic(topic);
     this.group = options.group;
     this.#log = log;
     this.#options = options;
-    this.#topics = [...new Set(options.topics)];
+    this.#topics = topics as string[];
     this.#sessionTimeoutMs = sessionTimeoutMs;
     this.#heartbeatMs = Math.max(10, Math.floor(sessionTimeoutMs / 3));
     this.#maxBuffered = Math.max(1, options.maxBufferedEvents ?? 500);
@@ -175,7 +181,8 @@ export class SqliteSubscription implements Subscription {
       );
       const now = Date.now();
       for (const p of checked) {
-        const row = ownerOf.get(this.group, p.topicId, p.partition) as { owner: string | null; epoch: number } | undefined;
+        const row = ownerOf.get(this.group, p.topicId, p.partition) as
+          { owner: string | null; epoch: number } | undefined;
         if (row?.owner !== memberId || row.epoch !== p.epoch) throw this.#fenced(p);
         upsert.run(this.group, p.topicId, p.partition, p.offset, now);
       }
@@ -299,7 +306,8 @@ export class SqliteSubscription implements Subscription {
   #schedule(delay?: number): void {
     if (this.#state !== 'active') return;
     clearTimeout(this.#timer);
-    const next = delay ?? (this.#pending ? REBALANCE_POLL_MS : Math.min(GENERATION_POLL_MS, this.#heartbeatMs));
+    const next =
+      delay ?? (this.#pending ? REBALANCE_POLL_MS : Math.min(GENERATION_POLL_MS, this.#heartbeatMs));
     this.#timer = setTimeout(() => void this.#onTimer(), next);
     this.#timer.unref();
   }
@@ -307,7 +315,8 @@ export class SqliteSubscription implements Subscription {
   async #onTimer(): Promise<void> {
     if (this.#state !== 'active') return;
     try {
-      const due = this.#pending || Date.now() - this.#lastHeartbeat >= this.#heartbeatMs || this.#generationChanged();
+      const due =
+        this.#pending || Date.now() - this.#lastHeartbeat >= this.#heartbeatMs || this.#generationChanged();
       if (due) await this.#coordinate();
     } catch {
       // A busy or failing disk: the next heartbeat tries again; the lease tolerates misses.
@@ -316,9 +325,9 @@ export class SqliteSubscription implements Subscription {
   }
 
   #generationChanged(): boolean {
-    const row = this.#log.db.prepare('SELECT generation FROM herald_groups WHERE name = ?').get(this.group) as
-      | { generation: number }
-      | undefined;
+    const row = this.#log.db
+      .prepare('SELECT generation FROM herald_groups WHERE name = ?')
+      .get(this.group) as { generation: number } | undefined;
     return row === undefined || row.generation !== this.#seenGeneration;
   }
 
@@ -329,7 +338,15 @@ export class SqliteSubscription implements Subscription {
       db.prepare(
         `INSERT INTO herald_members (group_name, member_id, client_id, topics, session_timeout_ms, heartbeat_at, joined_at)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      ).run(this.group, this.#memberId, this.#log.clientId, JSON.stringify(this.#topics), this.#sessionTimeoutMs, now, now);
+      ).run(
+        this.group,
+        this.#memberId,
+        this.#log.clientId,
+        JSON.stringify(this.#topics),
+        this.#sessionTimeoutMs,
+        now,
+        now,
+      );
       db.prepare('UPDATE herald_groups SET generation = generation + 1 WHERE name = ?').run(this.group);
     });
     this.#lastHeartbeat = now;
@@ -406,7 +423,9 @@ export class SqliteSubscription implements Subscription {
     if (beat.changes === 0) return { fenced: true };
 
     const expired = db
-      .prepare('SELECT member_id FROM herald_members WHERE group_name = ? AND heartbeat_at + session_timeout_ms < ?')
+      .prepare(
+        'SELECT member_id FROM herald_members WHERE group_name = ? AND heartbeat_at + session_timeout_ms < ?',
+      )
       .all(group, now) as unknown as { member_id: string }[];
     for (const { member_id } of expired) {
       db.prepare('DELETE FROM herald_members WHERE group_name = ? AND member_id = ?').run(group, member_id);
@@ -414,7 +433,8 @@ export class SqliteSubscription implements Subscription {
         'UPDATE herald_assignments SET owner = NULL, epoch = epoch + 1 WHERE group_name = ? AND owner = ?',
       ).run(group, member_id);
     }
-    if (expired.length > 0) db.prepare('UPDATE herald_groups SET generation = generation + 1 WHERE name = ?').run(group);
+    if (expired.length > 0)
+      db.prepare('UPDATE herald_groups SET generation = generation + 1 WHERE name = ?').run(group);
 
     const state = db
       .prepare('SELECT generation, assigned_generation FROM herald_groups WHERE name = ?')
@@ -430,9 +450,16 @@ export class SqliteSubscription implements Subscription {
         .all(me, group, me) as unknown as { topic_id: number; partition: number; epoch: number }[]
     ).map((row) => {
       const committed = db
-        .prepare('SELECT committed FROM herald_offsets WHERE group_name = ? AND topic_id = ? AND partition = ?')
+        .prepare(
+          'SELECT committed FROM herald_offsets WHERE group_name = ? AND topic_id = ? AND partition = ?',
+        )
         .get(group, row.topic_id, row.partition) as { committed: number } | undefined;
-      return { topicId: row.topic_id, partition: row.partition, epoch: row.epoch, committed: committed?.committed ?? null };
+      return {
+        topicId: row.topic_id,
+        partition: row.partition,
+        epoch: row.epoch,
+        committed: committed?.committed ?? null,
+      };
     });
     const mine = db
       .prepare(
@@ -447,7 +474,9 @@ export class SqliteSubscription implements Subscription {
   #assign(db: DatabaseSync): void {
     const group = this.group;
     const members = (
-      db.prepare('SELECT member_id, topics FROM herald_members WHERE group_name = ?').all(group) as unknown as {
+      db
+        .prepare('SELECT member_id, topics FROM herald_members WHERE group_name = ?')
+        .all(group) as unknown as {
         member_id: string;
         topics: string;
       }[]
@@ -457,8 +486,7 @@ export class SqliteSubscription implements Subscription {
     const ids = new Map<string, number>();
     for (const name of topicNames) {
       const topic = db.prepare('SELECT id, partitions FROM herald_topics WHERE name = ?').get(name) as
-        | { id: number; partitions: number }
-        | undefined;
+        { id: number; partitions: number } | undefined;
       if (topic === undefined) continue;
       ids.set(name, topic.id);
       for (let p = 0; p < topic.partitions; p++) partitions.push({ topic: name, partition: p });
@@ -595,14 +623,12 @@ export function describeGroup(db: DatabaseSync, group: string): GroupDescription
       next_offset: number;
       low_offset: number;
     }[]
-  ).map(
-    (row): GroupPartitionState => ({
-      topic: row.topic,
-      partition: row.partition,
-      committed: row.committed,
-      latest: row.next_offset,
-      lag: Math.max(0, row.next_offset - (row.committed ?? row.low_offset)),
-    }),
-  );
+  ).map((row): GroupPartitionState => ({
+    topic: row.topic,
+    partition: row.partition,
+    committed: row.committed,
+    latest: row.next_offset,
+    lag: Math.max(0, row.next_offset - (row.committed ?? row.low_offset)),
+  }));
   return { group, members, partitions };
 }

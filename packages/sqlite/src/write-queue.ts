@@ -107,7 +107,8 @@ export class WriteQueue {
     batch.forEach((p, i) => {
       const outcome = outcomes[i]!;
       if (outcome.ok) p.resolve(outcome.value);
-      else p.reject(isHeraldError(outcome.value) ? outcome.value : toHeraldError(outcome.value, 'write failed'));
+      else
+        p.reject(isHeraldError(outcome.value) ? outcome.value : toHeraldError(outcome.value, 'write failed'));
     });
   }
 }
