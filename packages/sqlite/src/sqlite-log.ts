@@ -233,15 +233,15 @@ export class SqliteLog implements EventLog, FaultInjectable {
     return topicInfo(this.#topic(name));
   }
 
-  listTopics(): Promise<readonly TopicInfo[]> {
+  async listTopics(): Promise<readonly TopicInfo[]> {
     this.#assertOpen();
     const rows = this.#db
       .prepare('SELECT id, name, partitions, retention_ms, retention_bytes FROM herald_topics ORDER BY name')
       .all() as unknown as TopicRow[];
-    return Promise.resolve(rows.map(topicInfo));
+    return rows.map(topicInfo);
   }
 
-  describeTopic(name: string): Promise<TopicDescription> {
+  async describeTopic(name: string): Promise<TopicDescription> {
     this.#assertOpen();
     const topic = this.#topic(name);
     const partitionInfo = (
@@ -251,7 +251,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
         )
         .all(topic.id) as unknown as { partition: number; low_offset: number; next_offset: number }[]
     ).map((row) => ({ partition: row.partition, earliest: row.low_offset, latest: row.next_offset }));
-    return Promise.resolve({ ...topicInfo(topic), partitionInfo });
+    return { ...topicInfo(topic), partitionInfo };
   }
 
   async append(topic: string, event: CloudEvent, options: AppendOptions = {}): Promise<AppendResult> {
@@ -259,11 +259,11 @@ export class SqliteLog implements EventLog, FaultInjectable {
     return result!;
   }
 
-  appendBatch(topic: string, events: readonly CloudEvent[]): Promise<readonly AppendResult[]> {
+  async appendBatch(topic: string, events: readonly CloudEvent[]): Promise<readonly AppendResult[]> {
     if (events.length === 0) {
       this.#assertOpen();
       this.#topic(topic);
-      return Promise.resolve([]);
+      return [];
     }
     return this.#append(topic, events, undefined);
   }
@@ -343,7 +343,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
     return results;
   }
 
-  read(topic: string, options: ReadOptions): Promise<readonly StoredEvent[]> {
+  async read(topic: string, options: ReadOptions): Promise<readonly StoredEvent[]> {
     this.#assertOpen();
     const row = this.#topic(topic);
     const { partition, from, limit = DEFAULT_READ_LIMIT } = options;
@@ -355,7 +355,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
     }
     const start = this.#resolveStart(row.id, partition, from);
     const rows = this.#statements.readFrom.all(row.id, partition, start, limit) as unknown as EventRow[];
-    return Promise.resolve(rows.map((r) => toStoredEvent(topic, partition, r)));
+    return rows.map((r) => toStoredEvent(topic, partition, r));
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
@@ -373,14 +373,14 @@ export class SqliteLog implements EventLog, FaultInjectable {
     return subscription;
   }
 
-  listGroups(): Promise<readonly string[]> {
+  async listGroups(): Promise<readonly string[]> {
     this.#assertOpen();
-    return Promise.resolve(listGroups(this.#db));
+    return listGroups(this.#db);
   }
 
-  describeGroup(group: string): Promise<GroupDescription> {
+  async describeGroup(group: string): Promise<GroupDescription> {
     this.#assertOpen();
-    return Promise.resolve(describeGroup(this.#db, group));
+    return describeGroup(this.#db, group);
   }
 
   /**
@@ -616,7 +616,7 @@ const URL_OPTIONS = new Set(['synchronous', 'integrity', 'busyTimeoutMs', 'pollI
  * Opens the log a `sqlite:` URL names: `sqlite:./.herald/herald.db`, `sqlite:///var/lib/herald.db`,
  * with options as query parameters (`?synchronous=normal&integrity=full`).
  */
-export function openLogFromUrl(url: string): Promise<SqliteLog> {
+export async function openLogFromUrl(url: string): Promise<SqliteLog> {
   return openSqliteLog(parseSqliteUrl(url));
 }
 

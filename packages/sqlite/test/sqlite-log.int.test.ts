@@ -220,7 +220,7 @@ describe('processes sharing one log file', { timeout: 60_000 }, () => {
     const first = await received;
     const latency = Date.now() - Number(appender.lines[0]);
     assert.equal(first.done, false);
-    assert.equal((first.value).id, 'cross-1');
+    assert.equal(first.value.id, 'cross-1');
     // Polling PRAGMA data_version every 5 ms; the bound is generous for a loaded 2-core machine.
     assert.ok(latency < 2000, `took ${latency} ms`);
   });
