@@ -86,7 +86,8 @@ const MAX_PARTITIONS = 10_000;
 
 /** @internal Shared with subscriptions: the connection, prepared statements, topic cache. */
 export interface SqliteLogInternals {
-  readonly db: DatabaseSync;
+  /** The reader connection (committed data only). Writes go through `writes`. */
+  readonly reader: DatabaseSync;
   readonly path: string;
   readonly writes: WriteQueue;
   readonly notifier: ChangeNotifier;
@@ -111,7 +112,10 @@ export interface SqliteLogInternals {
 export class SqliteLog implements EventLog, FaultInjectable {
   readonly capabilities: LogCapabilities;
   readonly path: string;
+  /** The writer connection: used only by the write queue, inside its transactions. */
   readonly #db: DatabaseSync;
+  /** The reader connection: sees committed data only, never a write in progress. */
+  readonly #reader: DatabaseSync;
   readonly #writes: WriteQueue;
   readonly #notifier: ChangeNotifier;
   readonly #internals: SqliteLogInternals;
@@ -121,6 +125,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
     readonly topicByName: StatementSync;
     readonly topicById: StatementSync;
     readonly partition: StatementSync;
+    readonly head: StatementSync;
     readonly readFrom: StatementSync;
     readonly timestampAt: StatementSync;
     readonly insert: StatementSync;
@@ -132,8 +137,9 @@ export class SqliteLog implements EventLog, FaultInjectable {
   #closed = false;
 
   /** Use {@link openSqliteLog}. */
-  constructor(db: DatabaseSync, path: string, options: SqliteLogOptions) {
+  constructor(db: DatabaseSync, reader: DatabaseSync, path: string, options: SqliteLogOptions) {
     this.#db = db;
+    this.#reader = reader;
     this.path = path;
     this.#maxRecordBytes = options.maxRecordBytes ?? 1024 * 1024;
     this.capabilities = {
@@ -144,22 +150,25 @@ export class SqliteLog implements EventLog, FaultInjectable {
       maxRecordBytes: this.#maxRecordBytes,
     };
     this.#writes = new WriteQueue(db);
-    this.#notifier = new ChangeNotifier(db, path, options.pollIntervalMs ?? 5);
+    this.#notifier = new ChangeNotifier(reader, path, options.pollIntervalMs ?? 5);
     this.#statements = {
-      topicByName: db.prepare(
+      topicByName: reader.prepare(
         'SELECT id, name, partitions, retention_ms, retention_bytes FROM herald_topics WHERE name = ?',
       ),
-      topicById: db.prepare(
+      topicById: reader.prepare(
         'SELECT id, name, partitions, retention_ms, retention_bytes FROM herald_topics WHERE id = ?',
       ),
-      partition: db.prepare(
+      partition: reader.prepare(
         'SELECT next_offset, low_offset, last_timestamp FROM herald_partitions WHERE topic_id = ? AND partition = ?',
       ),
-      readFrom: db.prepare(
+      head: db.prepare(
+        'SELECT next_offset, last_timestamp FROM herald_partitions WHERE topic_id = ? AND partition = ?',
+      ),
+      readFrom: reader.prepare(
         `SELECT offset, timestamp, attributes, data FROM herald_events
          WHERE topic_id = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT ?`,
       ),
-      timestampAt: db.prepare(
+      timestampAt: reader.prepare(
         'SELECT timestamp FROM herald_events WHERE topic_id = ? AND partition = ? AND offset = ?',
       ),
       insert: db.prepare(
@@ -173,7 +182,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
     };
     const clientId = options.clientId ?? `${process.env['HOSTNAME'] ?? 'localhost'}:${process.pid}`;
     this.#internals = {
-      db,
+      reader,
       path,
       writes: this.#writes,
       notifier: this.#notifier,
@@ -235,7 +244,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
 
   async listTopics(): Promise<readonly TopicInfo[]> {
     this.#assertOpen();
-    const rows = this.#db
+    const rows = this.#reader
       .prepare('SELECT id, name, partitions, retention_ms, retention_bytes FROM herald_topics ORDER BY name')
       .all() as unknown as TopicRow[];
     return rows.map(topicInfo);
@@ -245,7 +254,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
     this.#assertOpen();
     const topic = this.#topic(name);
     const partitionInfo = (
-      this.#db
+      this.#reader
         .prepare(
           'SELECT partition, low_offset, next_offset FROM herald_partitions WHERE topic_id = ? ORDER BY partition',
         )
@@ -306,7 +315,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
 
   /** Runs inside the write transaction: assigns dense offsets and never-decreasing timestamps. */
   #insert(topic: TopicRow, events: readonly EncodedEvent[]): AppendResult[] {
-    const { partition: readPartition, insert, advance } = this.#statements;
+    const { head: readPartition, insert, advance } = this.#statements;
     const heads = new Map<number, { next: number; bytes: number; timestamp: number }>();
     const now = Date.now();
     const results: AppendResult[] = [];
@@ -375,12 +384,12 @@ export class SqliteLog implements EventLog, FaultInjectable {
 
   async listGroups(): Promise<readonly string[]> {
     this.#assertOpen();
-    return listGroups(this.#db);
+    return listGroups(this.#reader);
   }
 
   async describeGroup(group: string): Promise<GroupDescription> {
     this.#assertOpen();
-    return describeGroup(this.#db, group);
+    return describeGroup(this.#reader, group);
   }
 
   /**
@@ -391,7 +400,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
    */
   async enforceRetention(now: number = Date.now()): Promise<{ deleted: number; heldBack: string[] }> {
     this.#assertOpen();
-    const topics = this.#db
+    const topics = this.#reader
       .prepare(
         'SELECT id, name, partitions, retention_ms, retention_bytes FROM herald_topics WHERE retention_ms IS NOT NULL OR retention_bytes IS NOT NULL',
       )
@@ -458,8 +467,9 @@ export class SqliteLog implements EventLog, FaultInjectable {
     await Promise.allSettled([...this.#subscriptions].map((s) => s.close()));
     this.#closed = true;
     if (this.#retentionTimer !== undefined) clearInterval(this.#retentionTimer);
-    this.#writes.close();
+    await this.#writes.close();
     this.#notifier.close();
+    this.#reader.close();
     this.#db.close();
   }
 
@@ -476,6 +486,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
       if (this.#retentionTimer !== undefined) clearInterval(this.#retentionTimer);
       this.#writes.abandon();
       this.#notifier.close();
+      this.#reader.close();
       this.#db.close();
     },
     freeze: (): void => {
@@ -607,7 +618,14 @@ export async function openSqliteLog(options: SqliteLogOptions): Promise<SqliteLo
     db.close();
     throw toHeraldError(error, `cannot open the log file ${path}`);
   }
-  return new SqliteLog(db, path, options);
+  let reader: DatabaseSync;
+  try {
+    reader = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 5000 });
+  } catch (error) {
+    db.close();
+    throw toHeraldError(error, `cannot open the log file ${path}`);
+  }
+  return new SqliteLog(db, reader, path, options);
 }
 
 const URL_OPTIONS = new Set(['synchronous', 'integrity', 'busyTimeoutMs', 'pollIntervalMs', 'clientId']);

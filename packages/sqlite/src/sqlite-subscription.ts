@@ -325,7 +325,7 @@ export class SqliteSubscription implements Subscription {
   }
 
   #generationChanged(): boolean {
-    const row = this.#log.db
+    const row = this.#log.reader
       .prepare('SELECT generation FROM herald_groups WHERE name = ?')
       .get(this.group) as { generation: number } | undefined;
     return row === undefined || row.generation !== this.#seenGeneration;

@@ -2,8 +2,12 @@ import type { DatabaseSync } from 'node:sqlite';
 import { HeraldError, isHeraldError } from '@herald/core';
 import { toHeraldError } from './sqlite-errors.ts';
 
-/** One unit of work that must commit atomically: an append, a batch, an offset commit. */
-export type WriteOperation<T> = (db: DatabaseSync) => T;
+/**
+ * One unit of work that must commit atomically: an append, a batch, an offset commit, a store
+ * transaction. It may be async, but then every write of this process waits for it: keep I/O
+ * that is not this database outside (call the payment gateway first, then record the outcome).
+ */
+export type WriteOperation<T> = (db: DatabaseSync) => T | Promise<T>;
 
 interface Pending {
   readonly operation: WriteOperation<unknown>;
@@ -15,7 +19,8 @@ interface Pending {
 const MAX_OPERATIONS_PER_TRANSACTION = 4096;
 
 /**
- * Group commit. Operations queued during one turn of the event loop run in one
+ * Group commit on the writer connection (readers use another connection, so they never see
+ * uncommitted rows). Operations queued during one turn of the event loop run in one
  * `BEGIN IMMEDIATE … COMMIT`, so concurrent producers share one fsync. Each operation runs in
  * its own savepoint: one that throws (a fenced commit, a full disk) is rolled back and rejected
  * alone, and the others still commit. A promise resolves only after COMMIT returned, i.e. once
@@ -26,6 +31,7 @@ export class WriteQueue {
   readonly #db: DatabaseSync;
   #pending: Pending[] = [];
   #scheduled = false;
+  #flushing: Promise<void> | undefined;
   #closed = false;
 
   constructor(db: DatabaseSync) {
@@ -36,17 +42,15 @@ export class WriteQueue {
     if (this.#closed) return Promise.reject(new HeraldError('CLOSED', 'the log is closed'));
     return new Promise<T>((resolve, reject) => {
       this.#pending.push({ operation, resolve: resolve as (value: unknown) => void, reject });
-      if (!this.#scheduled) {
-        this.#scheduled = true;
-        setImmediate(() => this.#flush());
-      }
+      this.#schedule();
     });
   }
 
   /** Runs what is queued now; later operations are refused with CLOSED. */
-  close(): void {
+  async close(): Promise<void> {
     if (this.#closed) return;
-    while (this.#pending.length > 0) this.#flushOnce();
+    await this.#flushing;
+    while (this.#pending.length > 0) await this.#flushOnce();
     this.#closed = true;
   }
 
@@ -58,17 +62,20 @@ export class WriteQueue {
     for (const p of dropped) p.reject(new HeraldError('CLOSED', 'the log was stopped'));
   }
 
-  #flush(): void {
-    this.#scheduled = false;
-    if (this.#closed) return;
-    this.#flushOnce();
-    if (this.#pending.length > 0 && !this.#scheduled) {
-      this.#scheduled = true;
-      setImmediate(() => this.#flush());
-    }
+  #schedule(): void {
+    if (this.#scheduled || this.#flushing !== undefined) return;
+    this.#scheduled = true;
+    setImmediate(() => {
+      this.#scheduled = false;
+      if (this.#closed) return;
+      this.#flushing = this.#flushOnce().finally(() => {
+        this.#flushing = undefined;
+        if (this.#pending.length > 0) this.#schedule();
+      });
+    });
   }
 
-  #flushOnce(): void {
+  async #flushOnce(): Promise<void> {
     const batch = this.#pending.splice(0, MAX_OPERATIONS_PER_TRANSACTION);
     if (batch.length === 0) return;
     const db = this.#db;
@@ -83,7 +90,8 @@ export class WriteQueue {
       for (const p of batch) {
         db.exec('SAVEPOINT op');
         try {
-          outcomes.push({ ok: true, value: p.operation(db) });
+          const value = p.operation(db);
+          outcomes.push({ ok: true, value: value instanceof Promise ? await value : value });
           db.exec('RELEASE op');
         } catch (error) {
           db.exec('ROLLBACK TO op');
