@@ -4,7 +4,14 @@
 //
 // Options (environment): HERALD_LOG (default sqlite:./.herald/herald.db), TOUR_ORDERS (how many
 // orders to place, default unlimited), TOUR_INTERVAL_MS (default 1000).
-import { DEFAULT_LOG_URL, type EventLog, defineEvent, isHeraldError, openEventLog } from '@herald/core';
+import {
+  DEFAULT_LOG_URL,
+  type EventData,
+  type EventLog,
+  defineEvent,
+  isHeraldError,
+  openEventLog,
+} from '@herald/core';
 import { z } from 'zod';
 
 const OrderPlaced = defineEvent({
@@ -36,7 +43,11 @@ console.log('  consumers → groups tour.inventory and tour.email, each with its
 console.log('In another terminal: npx herald tail tour.orders --follow   |   npx herald groups tour.email');
 
 /** A consumer: handles each order, then commits, so a restart resumes after the last commit. */
-async function consume(group: string, describe: (data: z.infer<typeof OrderPlaced.schema>) => string, delayMs: number) {
+async function consume(
+  group: string,
+  describe: (data: EventData<typeof OrderPlaced>) => string,
+  delayMs: number,
+) {
   const subscription = await log.subscribe({ group, topics: ['tour.orders'], signal: stop.signal });
   let handled = 0;
   for await (const event of subscription) {
@@ -66,7 +77,11 @@ await Promise.all([
   produce(),
   consume('tour.inventory', (o) => `reserved stock for ${o.orderId}`, 0),
   // The email service is slower; it falls behind and catches up without slowing anyone else.
-  consume('tour.email', (o) => `emailed ${o.customerId} about ${o.orderId} (${(o.total / 100).toFixed(2)} EUR)`, 250),
+  consume(
+    'tour.email',
+    (o) => `emailed ${o.customerId} about ${o.orderId} (${(o.total / 100).toFixed(2)} EUR)`,
+    250,
+  ),
 ]);
 await log.close();
 console.log('tour finished');

@@ -25,7 +25,9 @@ export type HeraldErrorCode =
   /** The backend could not be reached or refused the write (disk full, I/O error, broker down). */
   | 'BACKEND_UNAVAILABLE'
   /** A record is larger than the backend accepts. */
-  | 'TOO_LARGE';
+  | 'TOO_LARGE'
+  /** The same event id arrived again with a different payload (a producer bug), or a write raced another. */
+  | 'CONFLICT';
 
 export interface HeraldErrorOptions {
   cause?: unknown;

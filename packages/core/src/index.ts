@@ -32,3 +32,4 @@ export type {
 } from './event-log.ts';
 export { DEFAULT_LOG_URL, openEventLog } from './open-event-log.ts';
 export type { LogBackendModule } from './open-event-log.ts';
+export * from './runtime/index.ts';

@@ -2,3 +2,4 @@ export { SqliteLog, openLogFromUrl, openSqliteLog, parseSqliteUrl } from './sqli
 export type { SqliteLogOptions } from './sqlite-log.ts';
 export type { IntegrityCheck } from './integrity.ts';
 export { EVENTS_TABLE_DDL, SCHEMA_VERSION } from './schema.ts';
+export { SqliteStore, openSqliteStore } from './sqlite-store.ts';

@@ -32,6 +32,10 @@ import { SqliteSubscription, describeGroup, listGroups } from './sqlite-subscrip
 import { toHeraldError } from './sqlite-errors.ts';
 import { WriteQueue } from './write-queue.ts';
 
+/** @internal Package-private access for the store (not exported from the package). */
+export const transactWithLog = Symbol('herald.sqlite.transact');
+export const readerConnection = Symbol('herald.sqlite.reader');
+
 export interface SqliteLogOptions {
   /** The database file; created with its folder when missing. */
   readonly path: string;
@@ -282,6 +286,18 @@ export class SqliteLog implements EventLog, FaultInjectable {
    * nothing; the queued operation then only assigns offsets and inserts.
    */
   async #append(topic: string, events: readonly CloudEvent[], partition: number | undefined) {
+    const [row, encoded] = this.#encode(topic, events, partition);
+    const results = await this.#writes.run(() => this.#insert(row, encoded));
+    notifyLocalCommit(this.path);
+    return results;
+  }
+
+  /** Validates and encodes events for a topic; throws before anything is written. */
+  #encode(
+    topic: string,
+    events: readonly CloudEvent[],
+    partition: number | undefined,
+  ): [TopicRow, EncodedEvent[]] {
     this.#assertOpen();
     const row = this.#topic(topic);
     if (
@@ -308,9 +324,37 @@ export class SqliteLog implements EventLog, FaultInjectable {
           : partitionFor(event.partitionkey, row.partitions));
       return { partition: target, attributes, data, size };
     });
-    const results = await this.#writes.run(() => this.#insert(row, encoded));
-    notifyLocalCommit(this.path);
-    return results;
+    return [row, encoded];
+  }
+
+  /**
+   * @internal For `SqliteStore`: runs `fn` in one write transaction on the writer connection,
+   * with an `append` that joins it — the store's outbox is the log itself. Subscribers are told
+   * after the commit.
+   */
+  async [transactWithLog]<T>(
+    fn: (
+      db: DatabaseSync,
+      append: (topic: string, event: CloudEvent, partition?: number) => AppendResult,
+    ) => T | Promise<T>,
+  ): Promise<T> {
+    this.#assertOpen();
+    let appended = false;
+    const result = await this.#writes.run((db) =>
+      fn(db, (topic, event, partition) => {
+        const [row, encoded] = this.#encode(topic, [event], partition);
+        appended = true;
+        return this.#insert(row, encoded)[0]!;
+      }),
+    );
+    if (appended) notifyLocalCommit(this.path);
+    return result;
+  }
+
+  /** @internal For `SqliteStore`: the reader connection (committed data only). */
+  get [readerConnection](): DatabaseSync {
+    this.#assertOpen();
+    return this.#reader;
   }
 
   /** Runs inside the write transaction: assigns dense offsets and never-decreasing timestamps. */

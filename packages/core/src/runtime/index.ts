@@ -1,0 +1,20 @@
+export { PermanentFailure, compose } from './handler.ts';
+export type { Handler, HandlerContext, Middleware } from './handler.ts';
+export { createProducer } from './producer.ts';
+export type {
+  BatchItem,
+  Producer,
+  ProducerOptions,
+  Publish,
+  PublishMiddleware,
+  PublishOptions,
+} from './producer.ts';
+export { Router, createRouter, fingerprintOf } from './router.ts';
+export type { RouteOptions, RouterOptions, TypedHandler } from './router.ts';
+export type { DeliveryKey, FailureRecord, InboxOutcome, Store, StoreTransaction } from './store.ts';
+export { backoffDelay, isPermanent, retry } from './middleware/retry.ts';
+export type { RetryOptions } from './middleware/retry.ts';
+export { DEAD_LETTER_ATTRIBUTES, deadLetter, deadLetterTopicOf } from './middleware/dead-letter.ts';
+export type { DeadLetterOptions } from './middleware/dead-letter.ts';
+export { idempotency } from './middleware/idempotency.ts';
+export { timeout } from './middleware/timeout.ts';

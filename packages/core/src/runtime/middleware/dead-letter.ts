@@ -1,0 +1,92 @@
+import type { CloudEvent, StoredEvent } from '../../envelope.ts';
+import { isHeraldError } from '../../errors.ts';
+import type { Middleware } from '../handler.ts';
+
+export interface DeadLetterOptions {
+  /** The dead-letter topic of a topic. Default `<topic>.dead-letter`. */
+  readonly topicFor?: (topic: string) => string;
+}
+
+/** Extension attributes a dead-lettered event carries (names are CloudEvents-legal). */
+export const DEAD_LETTER_ATTRIBUTES = {
+  error: 'dlerror',
+  code: 'dlcode',
+  attempts: 'dlattempts',
+  group: 'dlgroup',
+  topic: 'dltopic',
+  partition: 'dlpartition',
+  offset: 'dloffset',
+  firstFailure: 'dlfirstfailure',
+  lastFailure: 'dllastfailure',
+} as const;
+
+export const deadLetterTopicOf = (topic: string): string => `${topic}.dead-letter`;
+
+/**
+ * Parks an event whose handling failed for good (retries used up, a permanent failure, poison)
+ * in `<topic>.dead-letter`, so the partition moves on. The parked event keeps its original
+ * attributes, id, key and exact data bytes, plus failure metadata as `dl*` extensions: the
+ * error, its code, the attempts, the group, the original topic/partition/offset and the first
+ * and last failure times. The dead-letter topic is created on first use with the partitions of
+ * the original topic (same key → same partition).
+ *
+ * Put it outermost, outside `retry`. Shutdown is not a failure: an event interrupted by a stop
+ * is redelivered, not parked.
+ */
+export function deadLetter(options: DeadLetterOptions = {}): Middleware {
+  const topicFor = options.topicFor ?? deadLetterTopicOf;
+  const created = new Set<string>();
+  return (next) => async (event, context) => {
+    try {
+      await next(event, context);
+    } catch (error) {
+      if (context.signal.aborted) throw error;
+      const failures = context.failures;
+      const now = Date.now();
+      const target = topicFor(event.topic);
+      if (!created.has(target)) {
+        const source = await context.log.describeTopic(event.topic);
+        await context.log.createTopic(target, { partitions: source.partitions }).catch((e: unknown) => {
+          if (!isHeraldError(e, 'TOPIC_EXISTS')) throw e;
+        });
+        created.add(target);
+      }
+      await context.log.append(
+        target,
+        parked(event, error, context.group, context.attempt, failures?.firstFailureAt ?? now, now),
+        {
+          partition: event.partition % (await context.log.describeTopic(target)).partitions,
+        },
+      );
+    }
+  };
+}
+
+function parked(
+  event: StoredEvent,
+  error: unknown,
+  group: string,
+  attempts: number,
+  firstFailureAt: number,
+  lastFailureAt: number,
+): CloudEvent {
+  const { topic, partition, offset, timestamp: _timestamp, extensions, ...attributes } = event;
+  const message = error instanceof Error ? error.message : String(error);
+  const code = isHeraldError(error) ? error.code : error instanceof Error ? error.name : 'Error';
+  const A = DEAD_LETTER_ATTRIBUTES;
+  return {
+    ...attributes,
+    extensions: {
+      ...extensions,
+      [A.error]: message.slice(0, 2000),
+      [A.code]: code,
+      [A.attempts]: String(attempts),
+      [A.group]: group,
+      [A.topic]: topic,
+      [A.partition]: String(partition),
+      [A.offset]: String(offset),
+      [A.firstFailure]: new Date(firstFailureAt).toISOString(),
+      [A.lastFailure]: new Date(lastFailureAt).toISOString(),
+    },
+  };
+}

@@ -1,0 +1,52 @@
+import { HeraldError } from '../../errors.ts';
+import type { Middleware } from '../handler.ts';
+import { fingerprintOf } from '../router.ts';
+import type { Store } from '../store.ts';
+
+/**
+ * Gives each event one effect per group, however often it is delivered. The handler's first
+ * `ctx.transaction` also records (group, event id) in the store's inbox, atomically with the
+ * handler's own writes and emitted events; a redelivered event finds it and is skipped. A
+ * handler that uses no transaction gets its inbox entry recorded after it finished.
+ *
+ * The same id with a different payload is not dropped silently: it fails with `CONFLICT`, a
+ * permanent failure that `deadLetter` parks for a person to look at.
+ *
+ * @example router.use(deadLetter(), retry(), idempotency({ store }))
+ */
+export function idempotency(options: { readonly store: Store }): Middleware {
+  const { store } = options;
+  return (next) => async (event, context) => {
+    const fingerprint = fingerprintOf(event);
+    const conflict = () =>
+      new HeraldError(
+        'CONFLICT',
+        `event ${event.id} was handled before by ${context.group} with a different payload; this one is not applied`,
+        { details: { eventId: event.id, group: context.group } },
+      );
+    const status = await store.inboxStatus(context.group, event.id, fingerprint);
+    if (status === 'duplicate') return;
+    if (status === 'conflict') throw conflict();
+    let recorded = false;
+    await next(event, {
+      ...context,
+      transaction: (fn) =>
+        store.transaction(async (tx) => {
+          if (!recorded) {
+            const outcome = await tx.recordHandled(context.group, event.id, fingerprint);
+            if (outcome === 'conflict') throw conflict();
+            if (outcome === 'duplicate')
+              throw new HeraldError('CONFLICT', `event ${event.id} was handled concurrently`);
+          }
+          const result = await fn(tx);
+          recorded = true;
+          return result;
+        }),
+    });
+    if (!recorded) {
+      await store.transaction(async (tx) => {
+        await tx.recordHandled(context.group, event.id, fingerprint);
+      });
+    }
+  };
+}

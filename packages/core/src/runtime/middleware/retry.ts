@@ -1,0 +1,70 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isHeraldError } from '../../errors.ts';
+import { type Middleware, PermanentFailure } from '../handler.ts';
+
+export interface RetryOptions {
+  /** Attempts in all, the first included. Default 5. */
+  readonly maxAttempts?: number;
+  /** Delay before the second attempt. Default 100 ms. */
+  readonly initialDelayMs?: number;
+  /** Upper bound of one delay. Default 30 000 ms. */
+  readonly maxDelayMs?: number;
+  /** Growth per attempt. Default 2. */
+  readonly multiplier?: number;
+  /** Whether an error is worth retrying. Default: all but permanent ones (see below). */
+  readonly retryable?: (error: unknown) => boolean;
+  /** Random source, replaceable in tests. Default Math.random. */
+  readonly random?: () => number;
+}
+
+/** Errors that retrying cannot fix: the handler said so, or the event itself is poison. */
+export function isPermanent(error: unknown): boolean {
+  return (
+    error instanceof PermanentFailure ||
+    isHeraldError(error, 'DECODE_FAILED') ||
+    isHeraldError(error, 'VALIDATION_FAILED') ||
+    isHeraldError(error, 'CONFLICT')
+  );
+}
+
+/** Exponential backoff with full jitter: a random delay in [0, min(max, initial × multiplier^(n-1))]. */
+export function backoffDelay(attempt: number, options: RetryOptions = {}): number {
+  const initial = options.initialDelayMs ?? 100;
+  const ceiling = Math.min(
+    options.maxDelayMs ?? 30_000,
+    initial * (options.multiplier ?? 2) ** (attempt - 1),
+  );
+  return Math.round((options.random ?? Math.random)() * ceiling);
+}
+
+/**
+ * Retries a failing handler with exponential backoff and jitter. Delays are timers, which run on
+ * the monotonic clock: a wall-clock jump neither shortens nor stretches them.
+ *
+ * It does not block other keys: the router runs keys concurrently, so while one key waits here
+ * the rest of the partition keeps flowing; later events of the same key wait behind it, so
+ * per-key order holds. Attempts are counted by the runtime (`ctx.recordFailure`, kept in the
+ * store when the router has one), never read from event headers; after a crash the count goes
+ * on where it was. Permanent failures (`PermanentFailure`, poison events) are not retried.
+ *
+ * @example router.use(deadLetter(), retry({ maxAttempts: 5, initialDelayMs: 200 }))
+ */
+export function retry(options: RetryOptions = {}): Middleware {
+  const maxAttempts = options.maxAttempts ?? 5;
+  const retryable = options.retryable ?? ((error: unknown) => !isPermanent(error));
+  return (next) => async (event, context) => {
+    let ctx = context;
+    for (;;) {
+      try {
+        await next(event, ctx);
+        return;
+      } catch (error) {
+        if (context.signal.aborted) throw error;
+        const failures = await ctx.recordFailure(error);
+        if (!retryable(error) || failures.attempts >= maxAttempts) throw error;
+        await sleep(backoffDelay(failures.attempts, options), undefined, { signal: context.signal });
+        ctx = { ...ctx, attempt: failures.attempts + 1, failures };
+      }
+    }
+  };
+}

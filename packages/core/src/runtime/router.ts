@@ -1,0 +1,401 @@
+import { createHash } from 'node:crypto';
+import type { EventDefinition } from '../define-event.ts';
+import type { StoredEvent } from '../envelope.ts';
+import { HeraldError, isHeraldError } from '../errors.ts';
+import type { EventLog, PartitionOffset, StartPosition, Subscription, TopicPartition } from '../event-log.ts';
+import { type Handler, type HandlerContext, type Middleware, compose } from './handler.ts';
+import type { DeliveryKey, FailureRecord, Store } from './store.ts';
+
+export interface RouterOptions {
+  readonly log: EventLog;
+  /**
+   * The consumer group, named `<service>.<purpose>` (e.g. `inventory.reservations`). Renaming
+   * it makes a new group that starts again from `startAt`: a full replay of its topics.
+   */
+  readonly group: string;
+  readonly topics: readonly string[];
+  /** Where a new group starts. Default `earliest` (a new service backfills history). */
+  readonly startAt?: StartPosition;
+  /** The service's store: inbox, attempt counts, transactions. */
+  readonly store?: Store;
+  /** Router-level middleware, outermost first; wraps every route's own middleware. */
+  readonly middleware?: readonly Middleware[];
+  /**
+   * Events delivered but not finished, over all keys and partitions. When reached, the router
+   * stops fetching: memory follows work in flight, not lag. Default 256.
+   */
+  readonly maxInFlight?: number;
+  readonly sessionTimeoutMs?: number;
+  /** How often finished work is committed. Default 100 ms. */
+  readonly commitIntervalMs?: number;
+  /** An event no route handles: `skip` it (default; it is committed) or `fail` the router. */
+  readonly unrouted?: 'skip' | 'fail';
+  /**
+   * Declared effects: `auto` (default) suppresses them for history the group reads before it
+   * went live (backfill); `suppress` always (a rebuild); `perform` never suppresses.
+   */
+  readonly effects?: 'auto' | 'suppress' | 'perform';
+}
+
+/** A typed handler: validated data first, then the raw event and the context. */
+export type TypedHandler<Data> = (
+  data: Data,
+  event: StoredEvent,
+  context: HandlerContext,
+) => Promise<void> | void;
+
+export interface RouteOptions {
+  /** Middleware for this route only, inside the router's middleware. */
+  readonly middleware?: readonly Middleware[];
+}
+
+interface PartitionWork {
+  readonly topic: string;
+  readonly partition: number;
+  /** Offsets delivered and not yet finished. */
+  readonly pending: Set<number>;
+  /** Per-key chains: the next event of a key starts when the previous one finished. */
+  readonly chains: Map<string, Promise<void>>;
+  readonly abort: AbortController;
+  highest: number;
+  committed: number;
+  /** Offsets below this were written before the group went live: backfill. */
+  replayUntil: number;
+}
+
+const BACKFILL_COLLECTION = 'herald.backfill';
+
+/**
+ * Runs handlers for one consumer group.
+ *
+ * Ordering and concurrency: events of one key (`partitionkey`; events without one share a
+ * per-partition key) are handled one at a time in offset order; different keys and partitions
+ * run concurrently, at most `maxInFlight` events at once. A key that is retrying (see `retry`)
+ * holds back only later events of the same key.
+ *
+ * Commits: a partition's offset is committed up to its oldest unfinished event, so a crash
+ * redelivers exactly what was not finished (at-least-once; the idempotency middleware turns
+ * that into one effect). An error that escapes every middleware stops the router: nothing is
+ * committed past the failed event. Put `deadLetter()` outermost to keep going instead.
+ *
+ * Shutdown (`stop`, the AbortSignal, or SIGTERM with `stopOnSignals`): stop fetching, finish
+ * work in flight, commit, leave the group.
+ */
+export class Router {
+  readonly #options: RouterOptions;
+  readonly #routes = new Map<string, Handler>();
+  readonly #middleware: Middleware[];
+  readonly #work = new Map<string, PartitionWork>();
+  readonly #stopping = new AbortController();
+  #subscription: Subscription | undefined;
+  #inFlight = 0;
+  #slotFreed: (() => void) | undefined;
+  #failure: unknown;
+  #commitTimer: NodeJS.Timeout | undefined;
+  #running: Promise<void> | undefined;
+
+  constructor(options: RouterOptions) {
+    if (options.topics.length === 0)
+      throw new HeraldError('INVALID_ARGUMENT', 'a router needs at least one topic');
+    const maxInFlight = options.maxInFlight ?? 256;
+    if (!Number.isSafeInteger(maxInFlight) || maxInFlight < 1) {
+      throw new HeraldError('INVALID_ARGUMENT', 'maxInFlight must be a positive integer');
+    }
+    this.#options = options;
+    this.#middleware = [...(options.middleware ?? [])];
+  }
+
+  get group(): string {
+    return this.#options.group;
+  }
+
+  /** Adds router-level middleware (inside what was given at construction). */
+  use(...middleware: Middleware[]): this {
+    this.#middleware.push(...middleware);
+    return this;
+  }
+
+  /**
+   * Routes events of a type. With a definition, data is decoded and validated first; an event
+   * that does not decode or validate is poison (`DECODE_FAILED` / `VALIDATION_FAILED`), which
+   * `retry` never retries and `deadLetter` parks.
+   */
+  on<Data>(definition: EventDefinition<Data>, handler: TypedHandler<Data>, options?: RouteOptions): this;
+  on(type: string, handler: Handler, options?: RouteOptions): this;
+  on<Data>(
+    route: EventDefinition<Data> | string,
+    handler: TypedHandler<Data> | Handler,
+    options: RouteOptions = {},
+  ): this {
+    const type = typeof route === 'string' ? route : route.type;
+    if (this.#routes.has(type))
+      throw new HeraldError('INVALID_ARGUMENT', `a route for ${type} exists already`);
+    const inner: Handler =
+      typeof route === 'string'
+        ? (handler as Handler)
+        : async (event, context) => {
+            const data = route.decode(event.data);
+            await (handler as TypedHandler<Data>)(data, event, context);
+          };
+    this.#routes.set(type, compose(options.middleware ?? [], inner));
+    return this;
+  }
+
+  /**
+   * Joins the group and handles events until stopped. Resolves after a graceful shutdown;
+   * rejects with the error that stopped it otherwise.
+   */
+  run(options: { signal?: AbortSignal; stopOnSignals?: boolean } = {}): Promise<void> {
+    if (this.#running !== undefined)
+      throw new HeraldError('INVALID_ARGUMENT', 'the router is running already');
+    const onSignal = () => void this.stop();
+    if (options.stopOnSignals === true) {
+      process.once('SIGTERM', onSignal);
+      process.once('SIGINT', onSignal);
+    }
+    options.signal?.addEventListener('abort', onSignal, { once: true });
+    this.#running = this.#run().finally(() => {
+      process.off('SIGTERM', onSignal);
+      process.off('SIGINT', onSignal);
+      options.signal?.removeEventListener('abort', onSignal);
+    });
+    return this.#running;
+  }
+
+  /** Stops fetching, finishes work in flight, commits and leaves the group. */
+  async stop(): Promise<void> {
+    this.#stopping.abort();
+    await this.#subscription?.close();
+    await this.#running?.catch(() => undefined);
+  }
+
+  async #run(): Promise<void> {
+    const { log, group, topics } = this.#options;
+    const handle = compose(this.#middleware, (event, context) => this.#dispatch(event, context));
+    const subscription = await log.subscribe({
+      group,
+      topics,
+      ...(this.#options.startAt === undefined ? {} : { startAt: this.#options.startAt }),
+      ...(this.#options.sessionTimeoutMs === undefined
+        ? {}
+        : { sessionTimeoutMs: this.#options.sessionTimeoutMs }),
+      maxBufferedEvents: Math.min(this.#options.maxInFlight ?? 256, 500),
+      onRevoked: (partitions) => this.#drain(partitions),
+    });
+    this.#subscription = subscription;
+    if (this.#stopping.signal.aborted) await subscription.close();
+    this.#commitTimer = setInterval(() => void this.#commit(), this.#options.commitIntervalMs ?? 100);
+    try {
+      for await (const batch of subscription.batches()) {
+        for (const event of batch) {
+          if (this.#stopping.signal.aborted) break;
+          while (this.#inFlight >= (this.#options.maxInFlight ?? 256)) {
+            await new Promise<void>((resolve) => (this.#slotFreed = resolve));
+          }
+          await this.#start(event, handle);
+        }
+        if (this.#stopping.signal.aborted) break;
+      }
+    } finally {
+      clearInterval(this.#commitTimer);
+      // Leaving the group runs onRevoked, which drains and commits every partition.
+      await subscription.close();
+      await this.#drain(null);
+    }
+    if (this.#failure !== undefined) throw this.#failure;
+  }
+
+  async #start(event: StoredEvent, handle: Handler): Promise<void> {
+    const work = await this.#partition(event);
+    const key = event.partitionkey ?? '';
+    work.pending.add(event.offset);
+    work.highest = Math.max(work.highest, event.offset);
+    this.#inFlight++;
+    const previous = work.chains.get(key) ?? Promise.resolve();
+    const next = previous.then(() => this.#handle(event, work, handle));
+    work.chains.set(key, next);
+    void next.finally(() => {
+      if (work.chains.get(key) === next) work.chains.delete(key);
+    });
+  }
+
+  async #handle(event: StoredEvent, work: PartitionWork, handle: Handler): Promise<void> {
+    let finished = false;
+    try {
+      if (this.#failure !== undefined || work.abort.signal.aborted) return;
+      const context = await this.#context(event, work);
+      await handle(event, context);
+      finished = true;
+      if (this.#options.store !== undefined && context.failures !== undefined) {
+        await this.#options.store.clearFailures(this.#deliveryKey(event));
+      }
+    } catch (error) {
+      // While stopping or handing the partition over, an unfinished event is simply redelivered.
+      const leaving = this.#stopping.signal.aborted || work.abort.signal.aborted;
+      if (!leaving && this.#failure === undefined) {
+        this.#failure = error;
+        this.#stopping.abort();
+        void this.#subscription?.close();
+      }
+    } finally {
+      if (finished) work.pending.delete(event.offset);
+      this.#inFlight--;
+      const wake = this.#slotFreed;
+      this.#slotFreed = undefined;
+      wake?.();
+    }
+  }
+
+  /** The innermost handler: the route for the event's type. */
+  async #dispatch(event: StoredEvent, context: HandlerContext): Promise<void> {
+    const route = this.#routes.get(event.type);
+    if (route !== undefined) return route(event, context);
+    if (this.#options.unrouted === 'fail') {
+      throw new HeraldError('UNSUPPORTED', `group ${this.group} has no route for event type ${event.type}`);
+    }
+  }
+
+  async #context(event: StoredEvent, work: PartitionWork): Promise<HandlerContext> {
+    const { store, log, group } = this.#options;
+    const key = this.#deliveryKey(event);
+    let failures = store === undefined ? undefined : await store.failures(key);
+    const memory = this.#failuresInMemory;
+    failures ??= memory.get(`${key.topic}/${key.partition}/${key.offset}`);
+    const effects = this.#options.effects ?? 'auto';
+    const replaying = effects === 'suppress' || (effects === 'auto' && event.offset < work.replayUntil);
+    const signal = AbortSignal.any([this.#stopping.signal, work.abort.signal]);
+    return {
+      group,
+      attempt: (failures?.attempts ?? 0) + 1,
+      signal,
+      replaying,
+      log,
+      failures,
+      transaction: (fn) => {
+        if (store === undefined) {
+          return Promise.reject(new HeraldError('UNSUPPORTED', `the router of group ${group} has no store`));
+        }
+        return store.transaction(fn);
+      },
+      effect: async (name, fn) => {
+        if (replaying) return undefined;
+        return fn(`${group}/${event.id}/${name}`);
+      },
+      recordFailure: async (error) => {
+        const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+        if (store !== undefined) return store.recordFailure(key, message);
+        const id = `${key.topic}/${key.partition}/${key.offset}`;
+        const now = Date.now();
+        const previous = memory.get(id);
+        const record: FailureRecord = {
+          attempts: (previous?.attempts ?? 0) + 1,
+          firstFailureAt: previous?.firstFailureAt ?? now,
+          lastFailureAt: now,
+          lastError: message,
+        };
+        memory.set(id, record);
+        return record;
+      },
+    };
+  }
+
+  /** Attempt counts when the router has no store (lost on restart; give it a store to keep them). */
+  readonly #failuresInMemory = new Map<string, FailureRecord>();
+
+  #deliveryKey(event: StoredEvent): DeliveryKey {
+    return { group: this.group, topic: event.topic, partition: event.partition, offset: event.offset };
+  }
+
+  async #partition(event: StoredEvent): Promise<PartitionWork> {
+    const id = `${event.topic}/${event.partition}`;
+    let work = this.#work.get(id);
+    if (work === undefined) {
+      work = {
+        topic: event.topic,
+        partition: event.partition,
+        pending: new Set(),
+        chains: new Map(),
+        abort: new AbortController(),
+        highest: event.offset - 1,
+        committed: event.offset,
+        replayUntil: await this.#replayUntil(event.topic, event.partition, event.offset),
+      };
+      this.#work.set(id, work);
+    }
+    return work;
+  }
+
+  /**
+   * Where live history starts for a partition. When the group first reads a partition it never
+   * committed on, everything already in it is backfill; the boundary is kept in the store (if
+   * any) so a restart mid-backfill still knows it.
+   */
+  async #replayUntil(topic: string, partition: number, firstOffset: number): Promise<number> {
+    const { store, log, group } = this.#options;
+    const id = `${group}/${topic}/${partition}`;
+    const saved = await store?.get<{ until: number }>(BACKFILL_COLLECTION, id);
+    if (saved !== undefined) return saved.until;
+    const description = await log.describeGroup(group);
+    const state = description.partitions.find((p) => p.topic === topic && p.partition === partition);
+    if (state?.committed != null) return 0;
+    const until = Math.max(state?.latest ?? 0, firstOffset);
+    await store?.transaction((tx) => tx.put(BACKFILL_COLLECTION, id, { until }));
+    return until;
+  }
+
+  /** Commits every partition up to its oldest unfinished event. */
+  async #commit(only?: readonly TopicPartition[] | null): Promise<void> {
+    const subscription = this.#subscription;
+    if (subscription === undefined) return;
+    const positions: PartitionOffset[] = [];
+    for (const work of this.#work.values()) {
+      if (only != null && !only.some((p) => p.topic === work.topic && p.partition === work.partition))
+        continue;
+      const watermark = work.pending.size === 0 ? work.highest + 1 : Math.min(...work.pending);
+      if (watermark > work.committed)
+        positions.push({ topic: work.topic, partition: work.partition, offset: watermark });
+    }
+    if (positions.length === 0) return;
+    try {
+      await subscription.commit(positions);
+      for (const p of positions) {
+        const work = this.#work.get(`${p.topic}/${p.partition}`);
+        if (work !== undefined) work.committed = Math.max(work.committed, p.offset);
+      }
+    } catch (error) {
+      // FENCED: the partitions moved on; the new owner redoes what we did not commit.
+      if (!isHeraldError(error, 'FENCED') && !isHeraldError(error, 'CLOSED')) throw error;
+    }
+  }
+
+  /**
+   * Before partitions leave this member (rebalance or shutdown): wait for their work in flight,
+   * commit it, forget them. `null` means every partition.
+   */
+  async #drain(partitions: readonly TopicPartition[] | null): Promise<void> {
+    const selected = [...this.#work.entries()].filter(
+      ([, w]) =>
+        partitions === null || partitions.some((p) => p.topic === w.topic && p.partition === w.partition),
+    );
+    if (this.#failure !== undefined) for (const [, w] of selected) w.abort.abort();
+    await Promise.allSettled(selected.flatMap(([, w]) => [...w.chains.values()]));
+    await this.#commit(selected.map(([, w]) => ({ topic: w.topic, partition: w.partition }))).catch(
+      () => undefined,
+    );
+    for (const [id] of selected) this.#work.delete(id);
+  }
+}
+
+/** A fingerprint of an event's payload, to tell a redelivery from a different event reusing an id. */
+export function fingerprintOf(event: StoredEvent): string {
+  const hash = createHash('sha256');
+  hash.update(event.type);
+  hash.update('\0');
+  if (event.data !== undefined) hash.update(event.data);
+  return hash.digest('base64url');
+}
+
+/** @example const router = createRouter({ log, group: 'inventory.reservations', topics: ['orders'] }); */
+export function createRouter(options: RouterOptions): Router {
+  return new Router(options);
+}

@@ -1,0 +1,83 @@
+import type { CloudEvent } from '../envelope.ts';
+import type { AppendOptions, AppendResult } from '../event-log.ts';
+
+/** What recording an event in a group's inbox found. */
+export type InboxOutcome =
+  /** Not handled before: recorded now. */
+  | 'first'
+  /** Handled before with the same payload: skip it, it already had its effect. */
+  | 'duplicate'
+  /** Handled before with a different payload under the same id: a producer bug, flagged. */
+  | 'conflict';
+
+/**
+ * One atomic unit of a service's work: its own state, the events it emits and its inbox entry
+ * commit together or not at all. This is the transactional outbox: an event emitted here is
+ * published if and only if the transaction commits.
+ *
+ * State is kept as JSON documents by (collection, id), so the same service code runs on every
+ * store (SQLite, Postgres).
+ */
+export interface StoreTransaction {
+  /** Appends an event atomically with the transaction. Resolves with its position once known. */
+  emit(topic: string, event: CloudEvent, options?: AppendOptions): Promise<AppendResult | undefined>;
+  get<T = unknown>(collection: string, id: string): Promise<T | undefined>;
+  put(collection: string, id: string, value: unknown): Promise<void>;
+  /** Returns whether a document was deleted. */
+  delete(collection: string, id: string): Promise<boolean>;
+  /** Documents of a collection ordered by id, optionally those whose id starts with `prefix`. */
+  list<T = unknown>(
+    collection: string,
+    options?: { readonly prefix?: string; readonly limit?: number },
+  ): Promise<{ id: string; value: T }[]>;
+  /**
+   * Records that `group` handled event `eventId`, whose payload has `fingerprint`. Written in the
+   * same transaction as the handler's effects, so a redelivered event finds it and has no
+   * second effect.
+   */
+  recordHandled(group: string, eventId: string, fingerprint: string): Promise<InboxOutcome>;
+}
+
+/**
+ * A service's transactional state. `transaction` runs `fn` and commits everything it did; a
+ * throw rolls everything back. Keep I/O to other systems outside the function: on SQLite the
+ * transaction holds the database's write lock while it runs.
+ */
+export interface Store extends AsyncDisposable {
+  transaction<T>(fn: (tx: StoreTransaction) => Promise<T> | T): Promise<T>;
+  /** Reads a document outside any transaction (committed state). */
+  get<T = unknown>(collection: string, id: string): Promise<T | undefined>;
+  list<T = unknown>(
+    collection: string,
+    options?: { readonly prefix?: string; readonly limit?: number },
+  ): Promise<{ id: string; value: T }[]>;
+  /** Whether `group` already handled `eventId`, without recording anything. */
+  inboxStatus(
+    group: string,
+    eventId: string,
+    fingerprint: string,
+  ): Promise<'unseen' | 'duplicate' | 'conflict'>;
+  /**
+   * Failed attempts of one delivery, kept by the runtime (never read from event headers), so a
+   * poison event reaches the dead-letter topic even if the process crashes between attempts.
+   */
+  recordFailure(key: DeliveryKey, error: string): Promise<FailureRecord>;
+  failures(key: DeliveryKey): Promise<FailureRecord | undefined>;
+  clearFailures(key: DeliveryKey): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** Identifies one delivery of one event to one group. */
+export interface DeliveryKey {
+  readonly group: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+}
+
+export interface FailureRecord {
+  readonly attempts: number;
+  readonly firstFailureAt: number;
+  readonly lastFailureAt: number;
+  readonly lastError: string;
+}

@@ -1,0 +1,218 @@
+import type { DatabaseSync } from 'node:sqlite';
+import {
+  type DeliveryKey,
+  type FailureRecord,
+  type InboxOutcome,
+  type Store,
+  type StoreTransaction,
+  HeraldError,
+} from '@herald/core';
+import { type SqliteLog, readerConnection, transactWithLog } from './sqlite-log.ts';
+
+const STORE_DDL = [
+  `CREATE TABLE IF NOT EXISTS herald_documents (
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (collection, id)
+  ) WITHOUT ROWID`,
+  `CREATE TABLE IF NOT EXISTS herald_inbox (
+    group_name TEXT NOT NULL,
+    event_id TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    handled_at INTEGER NOT NULL,
+    PRIMARY KEY (group_name, event_id)
+  ) WITHOUT ROWID`,
+  `CREATE TABLE IF NOT EXISTS herald_failures (
+    group_name TEXT NOT NULL,
+    topic TEXT NOT NULL,
+    partition INTEGER NOT NULL,
+    offset INTEGER NOT NULL,
+    attempts INTEGER NOT NULL,
+    first_failure_at INTEGER NOT NULL,
+    last_failure_at INTEGER NOT NULL,
+    last_error TEXT NOT NULL,
+    PRIMARY KEY (group_name, topic, partition, offset)
+  ) WITHOUT ROWID`,
+];
+
+const COLLECTION = /^[A-Za-z0-9._-]{1,128}$/;
+
+function checkCollection(collection: string): void {
+  if (!COLLECTION.test(collection)) {
+    throw new HeraldError(
+      'INVALID_ARGUMENT',
+      `collection "${collection}" must be 1-128 of letters, digits, ".", "_", "-"`,
+    );
+  }
+}
+
+function encodeValue(value: unknown): string {
+  const text = JSON.stringify(value);
+  if (text === undefined) throw new HeraldError('INVALID_ARGUMENT', 'a document must be JSON-serialisable');
+  return text;
+}
+
+function list(db: DatabaseSync, collection: string, options: { prefix?: string; limit?: number } = {}) {
+  checkCollection(collection);
+  const limit = options.limit ?? -1;
+  const rows = (options.prefix === undefined
+    ? db
+        .prepare('SELECT id, value FROM herald_documents WHERE collection = ? ORDER BY id LIMIT ?')
+        .all(collection, limit)
+    : db
+        .prepare(
+          `SELECT id, value FROM herald_documents WHERE collection = ? AND substr(id, 1, ?) = ? ORDER BY id LIMIT ?`,
+        )
+        .all(collection, options.prefix.length, options.prefix, limit)) as unknown as {
+    id: string;
+    value: string;
+  }[];
+  return rows.map((row) => ({ id: row.id, value: JSON.parse(row.value) as unknown }));
+}
+
+function inboxStatus(db: DatabaseSync, group: string, eventId: string, fingerprint: string) {
+  const row = db
+    .prepare('SELECT fingerprint FROM herald_inbox WHERE group_name = ? AND event_id = ?')
+    .get(group, eventId) as { fingerprint: string } | undefined;
+  if (row === undefined) return 'unseen' as const;
+  return row.fingerprint === fingerprint ? ('duplicate' as const) : ('conflict' as const);
+}
+
+/**
+ * The Store on the embedded log's own file. A transaction is one SQLite write transaction on
+ * the log's writer connection, so a service's documents, its inbox entries and the events it
+ * emits commit together: the outbox is the log itself, with nothing to relay.
+ *
+ * While a transaction's function runs, every other write of this process waits for it: do
+ * network calls before or after, never inside.
+ *
+ * @example
+ * const store = await openSqliteStore(log);
+ * await store.transaction(async (tx) => {
+ *   await tx.put('orders', order.id, order);
+ *   await tx.emit('orders', OrderPlaced.create(order, { source: '/orders', key: order.id }));
+ * });
+ */
+export class SqliteStore implements Store {
+  readonly #log: SqliteLog;
+
+  constructor(log: SqliteLog) {
+    this.#log = log;
+  }
+
+  transaction<T>(fn: (tx: StoreTransaction) => Promise<T> | T): Promise<T> {
+    return this.#log[transactWithLog](async (db, append) => {
+      const tx: StoreTransaction = {
+        emit: async (topic, event, options) => append(topic, event, options?.partition),
+        get: async <V>(collection: string, id: string) => {
+          checkCollection(collection);
+          const row = db
+            .prepare('SELECT value FROM herald_documents WHERE collection = ? AND id = ?')
+            .get(collection, id) as { value: string } | undefined;
+          return row === undefined ? undefined : (JSON.parse(row.value) as V);
+        },
+        put: async (collection, id, value) => {
+          checkCollection(collection);
+          db.prepare(
+            `INSERT INTO herald_documents (collection, id, value, updated_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (collection, id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+          ).run(collection, id, encodeValue(value), Date.now());
+        },
+        delete: async (collection, id) => {
+          checkCollection(collection);
+          return (
+            db.prepare('DELETE FROM herald_documents WHERE collection = ? AND id = ?').run(collection, id)
+              .changes > 0
+          );
+        },
+        list: async <V>(collection: string, options?: { prefix?: string; limit?: number }) =>
+          list(db, collection, options) as { id: string; value: V }[],
+        recordHandled: async (group, eventId, fingerprint): Promise<InboxOutcome> => {
+          const status = inboxStatus(db, group, eventId, fingerprint);
+          if (status !== 'unseen') return status;
+          db.prepare(
+            'INSERT INTO herald_inbox (group_name, event_id, fingerprint, handled_at) VALUES (?, ?, ?, ?)',
+          ).run(group, eventId, fingerprint, Date.now());
+          return 'first';
+        },
+      };
+      return fn(tx);
+    });
+  }
+
+  async get<T = unknown>(collection: string, id: string): Promise<T | undefined> {
+    checkCollection(collection);
+    const row = this.#log[readerConnection]
+      .prepare('SELECT value FROM herald_documents WHERE collection = ? AND id = ?')
+      .get(collection, id) as { value: string } | undefined;
+    return row === undefined ? undefined : (JSON.parse(row.value) as T);
+  }
+
+  async list<T = unknown>(collection: string, options?: { prefix?: string; limit?: number }) {
+    return list(this.#log[readerConnection], collection, options) as { id: string; value: T }[];
+  }
+
+  async inboxStatus(group: string, eventId: string, fingerprint: string) {
+    return inboxStatus(this.#log[readerConnection], group, eventId, fingerprint);
+  }
+
+  recordFailure(key: DeliveryKey, error: string): Promise<FailureRecord> {
+    return this.#log[transactWithLog]((db) => {
+      const now = Date.now();
+      db.prepare(
+        `INSERT INTO herald_failures (group_name, topic, partition, offset, attempts, first_failure_at, last_failure_at, last_error)
+         VALUES (?, ?, ?, ?, 1, ?, ?, ?)
+         ON CONFLICT (group_name, topic, partition, offset) DO UPDATE SET
+           attempts = attempts + 1, last_failure_at = excluded.last_failure_at, last_error = excluded.last_error`,
+      ).run(key.group, key.topic, key.partition, key.offset, now, now, error.slice(0, 2000));
+      return readFailure(db, key)!;
+    });
+  }
+
+  async failures(key: DeliveryKey): Promise<FailureRecord | undefined> {
+    return readFailure(this.#log[readerConnection], key);
+  }
+
+  async clearFailures(key: DeliveryKey): Promise<void> {
+    await this.#log[transactWithLog]((db) => {
+      db.prepare(
+        'DELETE FROM herald_failures WHERE group_name = ? AND topic = ? AND partition = ? AND offset = ?',
+      ).run(key.group, key.topic, key.partition, key.offset);
+    });
+  }
+
+  /** The store shares the log's connection; closing the log closes it. */
+  async close(): Promise<void> {}
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+}
+
+function readFailure(db: DatabaseSync, key: DeliveryKey): FailureRecord | undefined {
+  const row = db
+    .prepare(
+      `SELECT attempts, first_failure_at, last_failure_at, last_error FROM herald_failures
+       WHERE group_name = ? AND topic = ? AND partition = ? AND offset = ?`,
+    )
+    .get(key.group, key.topic, key.partition, key.offset) as
+    { attempts: number; first_failure_at: number; last_failure_at: number; last_error: string } | undefined;
+  return row === undefined
+    ? undefined
+    : {
+        attempts: row.attempts,
+        firstFailureAt: row.first_failure_at,
+        lastFailureAt: row.last_failure_at,
+        lastError: row.last_error,
+      };
+}
+
+/** Opens the store on an embedded log's file, creating its tables. */
+export async function openSqliteStore(log: SqliteLog): Promise<SqliteStore> {
+  await log[transactWithLog]((db) => {
+    for (const ddl of STORE_DDL) db.exec(ddl);
+  });
+  return new SqliteStore(log);
+}
