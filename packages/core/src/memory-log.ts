@@ -1,0 +1,1139 @@
+import { Buffer } from 'node:buffer';
+import { randomUUID } from 'node:crypto';
+import { assignPartitions } from './assignment.ts';
+import { assertValidEnvelope, attributesOf } from './envelope.ts';
+import type { CloudEvent, StoredEvent } from './envelope.ts';
+import { HeraldError } from './errors.ts';
+import { DEFAULT_READ_LIMIT, DEFAULT_SESSION_TIMEOUT_MS, faultInjection } from './event-log.ts';
+import type {
+  AppendOptions,
+  AppendResult,
+  CreateTopicOptions,
+  EventLog,
+  FaultInjectable,
+  GroupDescription,
+  GroupMember,
+  GroupPartitionState,
+  LogCapabilities,
+  PartitionOffset,
+  ReadOptions,
+  ReadPosition,
+  RetentionPolicy,
+  StartPosition,
+  SubscribeOptions,
+  Subscription,
+  TopicDescription,
+  TopicInfo,
+  TopicPartition,
+} from './event-log.ts';
+import { partitionFor } from './partitioner.ts';
+
+/*
+ * The in-memory log. One `Broker` holds the state that a real broker (or the SQLite file)
+ * holds: topics with their events, and consumer groups. Each `MemoryLog` is a client of a
+ * broker, the way a process is a client of Kafka or of the shared SQLite file; several clients
+ * on one broker share topics and groups.
+ *
+ * Every broker operation below is synchronous and therefore atomic; in the SQLite backend each
+ * one is a single write transaction over the tables named in its comment. Broker operations
+ * never call back into clients synchronously: notifications are queued as microtasks, as if
+ * they crossed a network.
+ *
+ * ## Consumer-group protocol (shared with the SQLite backend)
+ *
+ * State per group:
+ *   members   (memberId, clientId, topics, sessionTimeoutMs, lastHeartbeat)
+ *   owners    (topic, partition) → (memberId, epoch)     at most one owner per partition
+ *   committed (topic, partition) → next offset to read   only ever increases
+ *   generation                                          bumped on every membership change
+ *
+ * 1. Expiry ("reap"): a member whose `lastHeartbeat` is older than its `sessionTimeoutMs` is
+ *    dead. Every group operation reaps first: it deletes dead members and their owner rows
+ *    and bumps the generation. A member heartbeating late reaps itself, so a member paused
+ *    past its session timeout is fenced even if nobody else noticed.
+ * 2. Join / leave bump the generation. Leaving deletes the member's owner rows at once, so
+ *    the others take over without waiting for a timeout.
+ * 3. Target assignment = `assignPartitions(live members, partitions of their topics)`; every
+ *    member computes the same answer from the same membership.
+ * 4. Each member reconciles what it owns with its target, after every membership change and
+ *    on every heartbeat (interval ≈ sessionTimeoutMs / 3):
+ *    a. partitions it owns but is no longer targeted for: stop delivering them, drop what is
+ *       buffered for them, await `onRevoked`, then delete its owner rows (release);
+ *    b. partitions it is targeted for and nobody owns: insert an owner row with a fresh epoch
+ *       (claim), start reading at the committed offset (else `startAt`), call `onAssigned`.
+ *    A partition owned by another live member is never claimed: ownership moves only by
+ *    release, leave or expiry, so no partition is delivered by two live members.
+ * 5. Commit succeeds only while the owner row of each partition is (this member, the epoch
+ *    under which the committed events were delivered); otherwise `FENCED`. A stale member
+ *    therefore never moves the group's position, even after it rejoined and got the same
+ *    partition back under a new epoch. A commit lower than the committed offset is ignored.
+ * 6. A member that finds it was expired (its heartbeat or commit is refused) drops all its
+ *    partitions, calls `onRevoked` for them after the fact (commits for them throw
+ *    `FENCED`), and rejoins as a fresh member with the same id.
+ */
+
+/** Largest record the memory log accepts by default, like Kafka's default `message.max.bytes`. */
+const DEFAULT_MAX_RECORD_BYTES = 1_048_576;
+const DEFAULT_MAX_BUFFERED_EVENTS = 500;
+const MAX_PARTITIONS = 10_000;
+/** Kafka's rule for topic names. */
+const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+const BROKER_NAME = /^[A-Za-z0-9._-]+$/;
+
+/**
+ * The shared state of in-memory logs: topics, events and consumer groups. Clients opened on
+ * the same broker share one log, as processes sharing a real broker do.
+ * Create one with {@link createMemoryBroker}; pass it to {@link openMemoryLog}.
+ */
+export interface MemoryBroker {
+  readonly kind: 'herald.memory-broker';
+}
+
+/** Creates an empty broker that several {@link openMemoryLog} clients can share. */
+export function createMemoryBroker(): MemoryBroker {
+  return new Broker();
+}
+
+export interface MemoryLogOptions {
+  /** The broker to connect to; without one, the client gets a private broker. */
+  readonly broker?: MemoryBroker;
+  /** Shown as `clientId` of this client's group members. */
+  readonly clientId?: string;
+  /** Records larger than this are refused with `TOO_LARGE`. Default 1 MiB. */
+  readonly maxRecordBytes?: number;
+}
+
+/**
+ * Opens an in-memory log client. Nothing survives the broker: `capabilities.durable` is false.
+ *
+ * @example
+ * const broker = createMemoryBroker();
+ * await using producer = await openMemoryLog({ broker });
+ * await using consumer = await openMemoryLog({ broker }); // sees the producer's topics and events
+ */
+export async function openMemoryLog(options: MemoryLogOptions = {}): Promise<MemoryLog> {
+  return Promise.resolve(new MemoryLog(options));
+}
+
+const namedBrokers = new Map<string, Broker>();
+
+/**
+ * Opens a memory log by URL: `memory:` gets a fresh private broker; `memory:<name>` the broker
+ * of that name, shared by every client in this process that opens the same name, for the
+ * lifetime of the process. Names use letters, digits, `.`, `_` and `-`.
+ * This is what `openEventLog('memory:…')` calls.
+ */
+export async function openLogFromUrl(url: string): Promise<MemoryLog> {
+  const match = /^memory:(.*)$/is.exec(url);
+  const name = match?.[1];
+  if (name === undefined || (name !== '' && !BROKER_NAME.test(name))) {
+    throw new HeraldError(
+      'INVALID_ARGUMENT',
+      `unsupported memory log URL "${url}": expected "memory:" or "memory:<name>" (letters, digits, ".", "_", "-")`,
+    );
+  }
+  if (name === '') return openMemoryLog();
+  let broker = namedBrokers.get(name);
+  if (broker === undefined) {
+    broker = new Broker();
+    namedBrokers.set(name, broker);
+  }
+  return openMemoryLog({ broker });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Broker: topics, events, groups.
+
+interface TopicState {
+  readonly name: string;
+  readonly retention: RetentionPolicy;
+  /** Per partition, the events by offset (no retention: offset = index). */
+  readonly partitions: StoredEvent[][];
+}
+
+interface MemberRow {
+  readonly memberId: string;
+  readonly clientId: string;
+  readonly topics: readonly string[];
+  readonly sessionTimeoutMs: number;
+  lastHeartbeat: number;
+}
+
+interface OwnerRow {
+  readonly memberId: string;
+  /** Unique per claim within the group; commits must name the epoch they were delivered under. */
+  readonly epoch: number;
+}
+
+interface GroupState {
+  generation: number;
+  lastEpoch: number;
+  readonly members: Map<string, MemberRow>;
+  readonly owners: Map<string, OwnerRow>;
+  readonly committed: Map<string, number>;
+}
+
+interface BrokerListener {
+  readonly topics: ReadonlySet<string>;
+  readonly group: string;
+  /** Events were appended to one of `topics`. */
+  onAppend(): void;
+  /** The group's membership or ownership changed. */
+  onGroupChange(): void;
+}
+
+interface CommitPosition extends PartitionOffset {
+  readonly epoch: number;
+}
+
+const tpKey = (topic: string, partition: number): string => `${topic}#${partition}`;
+
+const compareTp = (a: TopicPartition, b: TopicPartition): number =>
+  a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1;
+
+class Broker implements MemoryBroker {
+  readonly kind = 'herald.memory-broker';
+  readonly topics = new Map<string, TopicState>();
+  readonly groups = new Map<string, GroupState>();
+  readonly listeners = new Set<BrokerListener>();
+
+  topic(name: string): TopicState {
+    const topic = this.topics.get(name);
+    if (topic === undefined) {
+      throw new HeraldError('UNKNOWN_TOPIC', `topic "${name}" does not exist`, { details: { topic: name } });
+    }
+    return topic;
+  }
+
+  partition(topic: string, partition: number): StoredEvent[] {
+    const state = this.topic(topic);
+    const events = state.partitions[partition];
+    if (events === undefined || !Number.isInteger(partition)) {
+      throw new HeraldError(
+        'INVALID_ARGUMENT',
+        `topic "${topic}" has partitions 0..${state.partitions.length - 1}, not ${String(partition)}`,
+        { details: { topic, partition } },
+      );
+    }
+    return events;
+  }
+
+  /** Appends validated, copied events; all or nothing because nothing here can fail. */
+  append(
+    topic: string,
+    placed: readonly { readonly event: CloudEvent; readonly partition: number }[],
+  ): AppendResult[] {
+    const state = this.topic(topic);
+    const results = placed.map(({ event, partition }) => {
+      const events = state.partitions[partition]!;
+      const previous = events.at(-1)?.timestamp ?? 0;
+      // Timestamps never decrease within a partition, so a timestamp seek is a binary search.
+      const timestamp = Math.max(Date.now(), previous);
+      const offset = events.length;
+      events.push(Object.freeze(copyEvent(event, { topic, partition, offset, timestamp })));
+      return { topic, partition, offset, timestamp };
+    });
+    this.notify((listener) => listener.topics.has(topic), 'append');
+    return results;
+  }
+
+  /** First offset at or after `position` in one partition. */
+  resolve(topic: string, partition: number, position: ReadPosition): number {
+    const events = this.partition(topic, partition);
+    if (position === 'earliest') return 0;
+    if (position === 'latest') return events.length;
+    if ('offset' in position) return Math.min(position.offset, events.length);
+    let low = 0;
+    let high = events.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (events[middle]!.timestamp < position.timestamp) low = middle + 1;
+      else high = middle;
+    }
+    return low;
+  }
+
+  group(name: string): GroupState {
+    let group = this.groups.get(name);
+    if (group === undefined) {
+      group = { generation: 0, lastEpoch: 0, members: new Map(), owners: new Map(), committed: new Map() };
+      this.groups.set(name, group);
+    }
+    return group;
+  }
+
+  /** Protocol step 1. SQLite: DELETE expired members and their owner rows; bump generation. */
+  reap(name: string, now: number): void {
+    const group = this.group(name);
+    let changed = false;
+    for (const member of group.members.values()) {
+      if (now - member.lastHeartbeat > member.sessionTimeoutMs) {
+        this.removeMember(group, member.memberId);
+        changed = true;
+      }
+    }
+    if (changed) this.membershipChanged(name, group);
+  }
+
+  /** Protocol step 2. */
+  join(name: string, member: Omit<MemberRow, 'lastHeartbeat'>): void {
+    const now = Date.now();
+    this.reap(name, now);
+    const group = this.group(name);
+    group.members.set(member.memberId, { ...member, lastHeartbeat: now });
+    this.membershipChanged(name, group);
+  }
+
+  /** Protocol step 2: the member's partitions are free at once. */
+  leave(name: string, memberId: string): void {
+    const group = this.group(name);
+    if (!group.members.has(memberId)) return;
+    this.removeMember(group, memberId);
+    this.membershipChanged(name, group);
+  }
+
+  /** False when the member has expired (possibly reaped by this very call): it must rejoin. */
+  heartbeat(name: string, memberId: string): boolean {
+    const now = Date.now();
+    this.reap(name, now);
+    const member = this.group(name).members.get(memberId);
+    if (member === undefined) return false;
+    member.lastHeartbeat = now;
+    return true;
+  }
+
+  isMember(name: string, memberId: string): boolean {
+    return this.group(name).members.has(memberId);
+  }
+
+  /** Protocol step 3. */
+  target(name: string, memberId: string): TopicPartition[] {
+    const group = this.group(name);
+    const members = [...group.members.values()];
+    return assignPartitions(members, this.partitionsOf(members)).get(memberId) ?? [];
+  }
+
+  /** Protocol step 4b: the new owner row's epoch, or undefined when the partition is not free for it. */
+  claim(name: string, memberId: string, tp: TopicPartition): number | undefined {
+    this.reap(name, Date.now());
+    const group = this.group(name);
+    const key = tpKey(tp.topic, tp.partition);
+    if (!group.members.has(memberId) || group.owners.has(key)) return undefined;
+    if (!this.target(name, memberId).some((t) => tpKey(t.topic, t.partition) === key)) return undefined;
+    const epoch = ++group.lastEpoch;
+    group.owners.set(key, { memberId, epoch });
+    return epoch;
+  }
+
+  /** Protocol step 4a: deletes the owner rows still held under the given epochs; wakes waiting claimers. */
+  release(
+    name: string,
+    memberId: string,
+    held: readonly { readonly key: string; readonly epoch: number }[],
+  ): void {
+    const group = this.group(name);
+    for (const { key, epoch } of held) {
+      const owner = group.owners.get(key);
+      if (owner?.memberId === memberId && owner.epoch === epoch) group.owners.delete(key);
+    }
+    this.notify((listener) => listener.group === name, 'group');
+  }
+
+  owns(name: string, memberId: string, key: string, epoch: number): boolean {
+    const owner = this.group(name).owners.get(key);
+    return owner?.memberId === memberId && owner.epoch === epoch;
+  }
+
+  /** Protocol step 5: all positions or none. */
+  commit(name: string, memberId: string, positions: readonly CommitPosition[]): void {
+    this.reap(name, Date.now());
+    const group = this.group(name);
+    for (const position of positions) {
+      if (!this.owns(name, memberId, tpKey(position.topic, position.partition), position.epoch)) {
+        throw new HeraldError(
+          'FENCED',
+          `member ${memberId} no longer owns ${position.topic}/${position.partition} in group "${name}"`,
+          { details: { group: name, memberId, topic: position.topic, partition: position.partition } },
+        );
+      }
+      const latest = this.partition(position.topic, position.partition).length;
+      if (position.offset > latest) {
+        throw new HeraldError(
+          'INVALID_ARGUMENT',
+          `cannot commit offset ${position.offset} beyond the end (${latest}) of ${position.topic}/${position.partition}`,
+          { details: { topic: position.topic, partition: position.partition } },
+        );
+      }
+    }
+    for (const position of positions) {
+      const key = tpKey(position.topic, position.partition);
+      const current = group.committed.get(key);
+      if (current === undefined || position.offset > current) group.committed.set(key, position.offset);
+    }
+  }
+
+  committed(name: string, topic: string, partition: number): number | undefined {
+    return this.groups.get(name)?.committed.get(tpKey(topic, partition));
+  }
+
+  describe(name: string): GroupDescription {
+    if (!this.groups.has(name)) return { group: name, members: [], partitions: [] };
+    this.reap(name, Date.now());
+    const group = this.group(name);
+    const owned = new Map<string, TopicPartition[]>();
+    for (const [key, owner] of group.owners) {
+      const list = owned.get(owner.memberId) ?? [];
+      list.push(parseTpKey(key));
+      owned.set(owner.memberId, list);
+    }
+    const members: GroupMember[] = [...group.members.values()]
+      .sort((a, b) => (a.memberId < b.memberId ? -1 : 1))
+      .map((member) => ({
+        memberId: member.memberId,
+        clientId: member.clientId,
+        lastHeartbeat: member.lastHeartbeat,
+        partitions: (owned.get(member.memberId) ?? []).sort(compareTp),
+      }));
+    const keys = new Set<string>(group.committed.keys());
+    for (const tp of this.partitionsOf([...group.members.values()])) keys.add(tpKey(tp.topic, tp.partition));
+    const partitions: GroupPartitionState[] = [...keys]
+      .map(parseTpKey)
+      .sort(compareTp)
+      .map(({ topic, partition }) => {
+        const committed = group.committed.get(tpKey(topic, partition)) ?? null;
+        const latest = this.partition(topic, partition).length;
+        // Nothing committed yet: every retained event (from earliest, 0 here) is still to be handled.
+        return { topic, partition, committed, latest, lag: latest - (committed ?? 0) };
+      });
+    return { group: name, members, partitions };
+  }
+
+  listGroups(): string[] {
+    return [...this.groups]
+      .filter(([, group]) => group.members.size > 0 || group.committed.size > 0)
+      .map(([name]) => name)
+      .sort();
+  }
+
+  private partitionsOf(members: readonly MemberRow[]): TopicPartition[] {
+    const topics = new Set(members.flatMap((member) => member.topics));
+    return [...topics].flatMap((topic) =>
+      this.topic(topic).partitions.map((_, partition) => ({ topic, partition })),
+    );
+  }
+
+  private removeMember(group: GroupState, memberId: string): void {
+    group.members.delete(memberId);
+    for (const [key, owner] of group.owners) if (owner.memberId === memberId) group.owners.delete(key);
+  }
+
+  private membershipChanged(name: string, group: GroupState): void {
+    group.generation++;
+    this.notify((listener) => listener.group === name, 'group');
+  }
+
+  private notify(select: (listener: BrokerListener) => boolean, what: 'append' | 'group'): void {
+    const selected = [...this.listeners].filter(select);
+    if (selected.length === 0) return;
+    queueMicrotask(() => {
+      for (const listener of selected) {
+        if (what === 'append') listener.onAppend();
+        else listener.onGroupChange();
+      }
+    });
+  }
+}
+
+function parseTpKey(key: string): TopicPartition {
+  const at = key.lastIndexOf('#');
+  return { topic: key.slice(0, at), partition: Number(key.slice(at + 1)) };
+}
+
+type Position = Pick<StoredEvent, 'topic' | 'partition' | 'offset' | 'timestamp'>;
+
+const OPTIONAL_ATTRIBUTES = [
+  'time',
+  'subject',
+  'datacontenttype',
+  'dataschema',
+  'partitionkey',
+  'traceparent',
+  'tracestate',
+] as const;
+
+/**
+ * A fresh object with only the CloudEvent attributes of `event` (never other properties it may
+ * carry, such as the position of a re-appended StoredEvent), its own extensions object and its
+ * own copy of the data bytes, so neither the caller nor a reader can change what is stored.
+ */
+function copyEvent(event: CloudEvent, position: Position): StoredEvent {
+  const copy: Record<string, unknown> = {
+    specversion: event.specversion,
+    id: event.id,
+    source: event.source,
+    type: event.type,
+  };
+  for (const name of OPTIONAL_ATTRIBUTES) if (event[name] !== undefined) copy[name] = event[name];
+  if (event.extensions !== undefined && Object.keys(event.extensions).length > 0) {
+    copy['extensions'] = { ...event.extensions };
+  }
+  if (event.data !== undefined) copy['data'] = new Uint8Array(event.data);
+  copy['topic'] = position.topic;
+  copy['partition'] = position.partition;
+  copy['offset'] = position.offset;
+  copy['timestamp'] = position.timestamp;
+  return copy as unknown as StoredEvent;
+}
+
+/** A stored event's own copy, for handing to a reader. */
+const copyStored = (event: StoredEvent): StoredEvent => copyEvent(event, event);
+
+function recordBytes(event: CloudEvent): number {
+  let bytes = event.data?.byteLength ?? 0;
+  for (const [name, value] of Object.entries(attributesOf(event))) {
+    bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
+  }
+  return bytes;
+}
+
+function invalid(message: string, details: Record<string, unknown> = {}): HeraldError {
+  return new HeraldError('INVALID_ARGUMENT', message, { details });
+}
+
+function checkPosition(position: unknown, allowOffset: boolean): ReadPosition {
+  if (position === 'earliest' || position === 'latest') return position;
+  if (typeof position === 'object' && position !== null) {
+    if ('timestamp' in position && Number.isFinite(position.timestamp)) return position as ReadPosition;
+    if (
+      allowOffset &&
+      'offset' in position &&
+      Number.isSafeInteger(position.offset) &&
+      (position.offset as number) >= 0
+    ) {
+      return position as ReadPosition;
+    }
+  }
+  const expected = allowOffset
+    ? `'earliest', 'latest', { timestamp } or { offset }`
+    : `'earliest', 'latest' or { timestamp }`;
+  return invalidPosition(position, expected);
+}
+
+function invalidPosition(position: unknown, expected: string): never {
+  throw invalid(`invalid position ${JSON.stringify(position)}: expected ${expected}`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client.
+
+let clientCount = 0;
+
+/** What a client's subscriptions share with it. */
+interface ClientState {
+  readonly broker: Broker;
+  readonly clientId: string;
+  closed: boolean;
+  /** Fault injection: as after kill -9. */
+  crashed: boolean;
+  /** Fault injection: as under SIGSTOP, until thawed. */
+  frozen: boolean;
+  readonly subscriptions: Set<MemorySubscription>;
+}
+
+function assertClientOpen(client: ClientState): void {
+  if (client.closed || client.crashed) {
+    throw new HeraldError(
+      'CLOSED',
+      client.crashed ? 'the memory log client has crashed' : 'the memory log is closed',
+    );
+  }
+}
+
+/**
+ * An EventLog kept in memory, for tests, examples and `HERALD_LOG=memory:`. It implements the
+ * full contract — partitions, consumer groups with rebalancing, session timeouts and fencing —
+ * so code tested against it behaves the same on the durable backends. Retention policies are
+ * stored but not enforced (`capabilities.retention` is false).
+ *
+ * Breaking out of a `for await` over a subscription does not close it; `close()` (or
+ * `await using`) does.
+ */
+export class MemoryLog implements EventLog, FaultInjectable {
+  readonly capabilities: LogCapabilities;
+  /** Shown as the `clientId` of this client's group members. */
+  readonly clientId: string;
+  readonly [faultInjection]: FaultInjectable[typeof faultInjection];
+  private readonly client: ClientState;
+  private readonly broker: Broker;
+  private readonly roundRobin = new Map<string, number>();
+
+  constructor(options: MemoryLogOptions = {}) {
+    const broker = options.broker ?? new Broker();
+    if (!(broker instanceof Broker)) throw invalid('broker must come from createMemoryBroker()');
+    const maxRecordBytes = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
+    if (!Number.isSafeInteger(maxRecordBytes) || maxRecordBytes < 1) {
+      throw invalid(`maxRecordBytes must be a positive integer, got ${String(maxRecordBytes)}`);
+    }
+    this.broker = broker;
+    this.clientId = options.clientId ?? `memory-client-${++clientCount}`;
+    this.client = {
+      broker,
+      clientId: this.clientId,
+      closed: false,
+      crashed: false,
+      frozen: false,
+      subscriptions: new Set(),
+    };
+    this.capabilities = Object.freeze({
+      durable: false,
+      multiProcess: false,
+      timestampSeek: true,
+      retention: false,
+      maxRecordBytes,
+    });
+    this[faultInjection] = {
+      crash: () => this.crash(),
+      freeze: () => this.freeze(),
+      thaw: () => this.thaw(),
+    };
+  }
+
+  async createTopic(name: string, options: CreateTopicOptions): Promise<TopicInfo> {
+    this.assertOpen();
+    if (typeof name !== 'string' || !TOPIC_NAME.test(name) || name === '.' || name === '..') {
+      throw invalid(`invalid topic name "${String(name)}": use 1 to 249 letters, digits, ".", "_" or "-"`, {
+        topic: name,
+      });
+    }
+    const partitions = options?.partitions;
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
+      throw invalid(`partitions must be an integer from 1 to ${MAX_PARTITIONS}, got ${String(partitions)}`);
+    }
+    const retention: { ms?: number; bytes?: number } = {};
+    for (const field of ['ms', 'bytes'] as const) {
+      const value = options.retention?.[field];
+      if (value === undefined) continue;
+      if (!Number.isSafeInteger(value) || value < 1) {
+        throw invalid(`retention.${field} must be a positive integer, got ${String(value)}`);
+      }
+      retention[field] = value;
+    }
+    if (this.broker.topics.has(name)) {
+      throw new HeraldError('TOPIC_EXISTS', `topic "${name}" already exists`, { details: { topic: name } });
+    }
+    const topic: TopicState = {
+      name,
+      retention: Object.freeze(retention),
+      partitions: Array.from({ length: partitions }, () => []),
+    };
+    this.broker.topics.set(name, topic);
+    return Promise.resolve(topicInfo(topic));
+  }
+
+  async listTopics(): Promise<readonly TopicInfo[]> {
+    this.assertOpen();
+    return Promise.resolve(
+      [...this.broker.topics.values()].map(topicInfo).sort((a, b) => (a.name < b.name ? -1 : 1)),
+    );
+  }
+
+  async describeTopic(name: string): Promise<TopicDescription> {
+    this.assertOpen();
+    const topic = this.broker.topic(name);
+    return Promise.resolve({
+      ...topicInfo(topic),
+      partitionInfo: topic.partitions.map((events, partition) => ({
+        partition,
+        earliest: 0,
+        latest: events.length,
+      })),
+    });
+  }
+
+  async append(topic: string, event: CloudEvent, options: AppendOptions = {}): Promise<AppendResult> {
+    this.assertOpen();
+    const placed = this.place(topic, [event], options.partition);
+    return Promise.resolve(this.broker.append(topic, placed)[0]!);
+  }
+
+  async appendBatch(topic: string, events: readonly CloudEvent[]): Promise<readonly AppendResult[]> {
+    this.assertOpen();
+    if (!Array.isArray(events)) throw invalid('appendBatch expects an array of events');
+    if (events.length === 0) {
+      this.broker.topic(topic);
+      return Promise.resolve([]);
+    }
+    return Promise.resolve(this.broker.append(topic, this.place(topic, events, undefined)));
+  }
+
+  async read(topic: string, options: ReadOptions): Promise<readonly StoredEvent[]> {
+    this.assertOpen();
+    const limit = options.limit ?? DEFAULT_READ_LIMIT;
+    if (!Number.isSafeInteger(limit) || limit < 1)
+      throw invalid(`limit must be a positive integer, got ${limit}`);
+    const events = this.broker.partition(topic, options.partition);
+    const from = this.broker.resolve(topic, options.partition, checkPosition(options.from, true));
+    return Promise.resolve(events.slice(from, from + limit).map(copyStored));
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    this.assertOpen();
+    if (typeof options.group !== 'string' || options.group.length === 0) {
+      throw invalid('group must be a non-empty string');
+    }
+    if (!Array.isArray(options.topics) || options.topics.length === 0) {
+      throw invalid('topics must name at least one topic');
+    }
+    const topics = [...new Set<string>(options.topics)].sort();
+    for (const topic of topics) this.broker.topic(topic);
+    const sessionTimeoutMs = options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
+    if (!Number.isSafeInteger(sessionTimeoutMs) || sessionTimeoutMs < 1) {
+      throw invalid(`sessionTimeoutMs must be a positive integer, got ${String(sessionTimeoutMs)}`);
+    }
+    const maxBufferedEvents = options.maxBufferedEvents ?? DEFAULT_MAX_BUFFERED_EVENTS;
+    if (!Number.isSafeInteger(maxBufferedEvents) || maxBufferedEvents < 1) {
+      throw invalid(`maxBufferedEvents must be a positive integer, got ${String(maxBufferedEvents)}`);
+    }
+    const startAt = checkPosition(options.startAt ?? 'earliest', false) as StartPosition;
+    if (options.signal?.aborted) {
+      throw new HeraldError('CLOSED', 'the subscription signal was already aborted', {
+        cause: options.signal.reason,
+      });
+    }
+    const subscription = new MemorySubscription(this.client, {
+      ...options,
+      topics,
+      startAt,
+      sessionTimeoutMs,
+      maxBufferedEvents,
+    });
+    this.client.subscriptions.add(subscription);
+    await subscription.start();
+    return subscription;
+  }
+
+  async listGroups(): Promise<readonly string[]> {
+    this.assertOpen();
+    return Promise.resolve(this.broker.listGroups());
+  }
+
+  async describeGroup(group: string): Promise<GroupDescription> {
+    this.assertOpen();
+    return Promise.resolve(this.broker.describe(group));
+  }
+
+  /**
+   * Closes every subscription (each calls `onRevoked` for what it owns and leaves its group),
+   * then refuses further use with `CLOSED`. After `crash()` it only releases local resources:
+   * a killed process leaves nothing behind but members that will expire.
+   */
+  async close(): Promise<void> {
+    if (this.client.closed) return;
+    this.client.closed = true;
+    this.client.frozen = false;
+    await Promise.all([...this.client.subscriptions].map((subscription) => subscription.close()));
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  private assertOpen(): void {
+    assertClientOpen(this.client);
+  }
+
+  /** Validates every event (nothing is stored if one is invalid) and picks each one's partition. */
+  private place(
+    topic: string,
+    events: readonly CloudEvent[],
+    partition: number | undefined,
+  ): { event: CloudEvent; partition: number }[] {
+    const state = this.broker.topic(topic);
+    const count = state.partitions.length;
+    if (partition !== undefined) this.broker.partition(topic, partition);
+    for (const event of events) {
+      assertValidEnvelope(event);
+      const bytes = recordBytes(event);
+      if (bytes > this.capabilities.maxRecordBytes) {
+        throw new HeraldError(
+          'TOO_LARGE',
+          `event ${event.id} is ${bytes} bytes; the memory log accepts at most ${this.capabilities.maxRecordBytes}`,
+          { details: { id: event.id, bytes, maxRecordBytes: this.capabilities.maxRecordBytes } },
+        );
+      }
+    }
+    return events.map((event) => {
+      if (partition !== undefined) return { event, partition };
+      if (event.partitionkey !== undefined)
+        return { event, partition: partitionFor(event.partitionkey, count) };
+      const next = this.roundRobin.get(topic) ?? 0;
+      this.roundRobin.set(topic, next + 1);
+      return { event, partition: next % count };
+    });
+  }
+
+  private crash(): void {
+    this.client.crashed = true;
+    for (const subscription of this.client.subscriptions) subscription.stopTimers();
+  }
+
+  private freeze(): void {
+    this.client.frozen = true;
+  }
+
+  private thaw(): void {
+    if (!this.client.frozen) return;
+    this.client.frozen = false;
+    for (const subscription of this.client.subscriptions) subscription.resume();
+  }
+}
+
+function topicInfo(topic: TopicState): TopicInfo {
+  return { name: topic.name, partitions: topic.partitions.length, retention: { ...topic.retention } };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Subscription: one group member.
+
+interface HeldPartition {
+  readonly tp: TopicPartition;
+  readonly key: string;
+  readonly epoch: number;
+  /** Next offset to fetch (ahead of the committed offset by what was delivered). */
+  position: number;
+  /** `onRevoked` is running: nothing more is delivered from it; commits still succeed. */
+  revoking: boolean;
+}
+
+interface MemberSettings extends SubscribeOptions {
+  readonly startAt: StartPosition;
+  readonly sessionTimeoutMs: number;
+  readonly maxBufferedEvents: number;
+}
+
+class MemorySubscription implements Subscription {
+  readonly group: string;
+  readonly memberId: string;
+  private readonly client: ClientState;
+  private readonly broker: Broker;
+  private readonly settings: MemberSettings;
+  private readonly listener: BrokerListener;
+  private readonly held = new Map<string, HeldPartition>();
+  /** Partitions lost by expiry, awaiting their after-the-fact `onRevoked`. */
+  private lost: TopicPartition[] = [];
+  private pending: StoredEvent[] = [];
+  /** The ownership epoch each delivered event was delivered under (protocol step 5). */
+  private readonly deliveredUnder = new WeakMap<StoredEvent, number>();
+  private waiters: (() => void)[] = [];
+  private state: 'active' | 'closing' | 'closed' = 'active';
+  private closing: Promise<void> | undefined;
+  private timer: ReturnType<typeof setInterval> | undefined;
+  private reconciling: Promise<void> | undefined;
+  private dirty = false;
+  private nextPartition = 0;
+  /** A failure of `onRevoked`/`onAssigned`, reported to the iterating consumer. */
+  private failure: { readonly error: unknown } | undefined;
+  private readonly abort = (): void => void this.close();
+
+  constructor(client: ClientState, settings: MemberSettings) {
+    this.client = client;
+    this.broker = client.broker;
+    this.settings = settings;
+    this.group = settings.group;
+    this.memberId = `${client.clientId}-${randomUUID()}`;
+    this.listener = {
+      topics: new Set(settings.topics),
+      group: settings.group,
+      onAppend: () => this.wake(),
+      onGroupChange: () => void this.reconcile(),
+    };
+  }
+
+  /** Joins the group and claims what is free; partitions held by others arrive once they release them. */
+  async start(): Promise<void> {
+    this.broker.listeners.add(this.listener);
+    this.join();
+    const interval = Math.max(1, Math.floor(this.settings.sessionTimeoutMs / 3));
+    this.timer = setInterval(() => this.heartbeat(), interval);
+    this.settings.signal?.addEventListener('abort', this.abort, { once: true });
+    await this.reconcile();
+  }
+
+  assignment(): readonly TopicPartition[] {
+    return [...this.held.values()].filter((held) => !held.revoking).map((held) => held.tp);
+  }
+
+  async *[Symbol.asyncIterator](): AsyncGenerator<StoredEvent, void, undefined> {
+    this.assertUsable();
+    while (true) {
+      const batch = await this.nextBatch(1);
+      if (batch === undefined) return;
+      yield batch[0]!;
+    }
+  }
+
+  async *batches(): AsyncGenerator<readonly StoredEvent[], void, undefined> {
+    this.assertUsable();
+    while (true) {
+      const batch = await this.nextBatch(this.settings.maxBufferedEvents);
+      if (batch === undefined) return;
+      yield batch;
+    }
+  }
+
+  async commit(positions: StoredEvent | readonly PartitionOffset[]): Promise<void> {
+    this.assertUsable();
+    const requested: { position: PartitionOffset; deliveredUnder: number | undefined }[] = isOffsetList(
+      positions,
+    )
+      ? positions.map((position) => ({ position, deliveredUnder: undefined }))
+      : [
+          {
+            position: {
+              topic: positions.topic,
+              partition: positions.partition,
+              offset: positions.offset + 1,
+            },
+            deliveredUnder: this.deliveredUnder.get(positions),
+          },
+        ];
+    const commits: CommitPosition[] = [];
+    for (const { position, deliveredUnder } of requested) {
+      if (!Number.isSafeInteger(position.offset) || position.offset < 0) {
+        throw invalid(`cannot commit offset ${String(position.offset)}: offsets are non-negative integers`);
+      }
+      const held = this.held.get(tpKey(position.topic, position.partition));
+      if (held === undefined || (deliveredUnder !== undefined && deliveredUnder !== held.epoch)) {
+        throw new HeraldError(
+          'FENCED',
+          `member ${this.memberId} does not own ${position.topic}/${position.partition} in group "${this.group}"` +
+            (held === undefined ? '' : ' under the assignment that delivered this event'),
+          {
+            details: {
+              group: this.group,
+              memberId: this.memberId,
+              topic: position.topic,
+              partition: position.partition,
+            },
+          },
+        );
+      }
+      commits.push({ ...position, epoch: held.epoch });
+    }
+    try {
+      this.broker.commit(this.group, this.memberId, commits);
+    } catch (error) {
+      if (error instanceof HeraldError && error.code === 'FENCED') this.markLost();
+      throw error;
+    }
+    return Promise.resolve();
+  }
+
+  /**
+   * Stops delivery, calls `onRevoked` for the partitions it owns (their work in flight can
+   * still be committed), then leaves the group so that other members take them over at once.
+   */
+  async close(): Promise<void> {
+    this.closing ??= this.shutdown();
+    return this.closing;
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** Called by crash(): no more heartbeats, as in a killed process. */
+  stopTimers(): void {
+    clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Called by thaw(): heartbeat at once (finding out whether it expired meanwhile), then deliver again. */
+  resume(): void {
+    this.heartbeat();
+    this.wake();
+  }
+
+  private async shutdown(): Promise<void> {
+    this.state = 'closing';
+    this.stopTimers();
+    this.settings.signal?.removeEventListener('abort', this.abort);
+    this.wake();
+    if (!this.client.crashed) {
+      await this.reconciling;
+      this.pending = [];
+      const owned = [...this.held.values()];
+      if (owned.length > 0 && this.broker.isMember(this.group, this.memberId)) {
+        await this.callback(() => this.settings.onRevoked?.(owned.map((held) => held.tp)));
+      }
+      this.broker.leave(this.group, this.memberId);
+    }
+    this.held.clear();
+    this.broker.listeners.delete(this.listener);
+    this.state = 'closed';
+    this.client.subscriptions.delete(this);
+  }
+
+  private get paused(): boolean {
+    return this.client.crashed || this.client.frozen;
+  }
+
+  /** While closing, `onRevoked` may still commit, even when the whole log is closing. */
+  private assertUsable(): void {
+    if (this.state === 'closed')
+      throw new HeraldError('CLOSED', `the subscription of group "${this.group}" is closed`);
+    if (this.client.crashed) assertClientOpen(this.client);
+  }
+
+  private join(): void {
+    const { group, topics, sessionTimeoutMs } = this.settings;
+    this.broker.join(group, {
+      memberId: this.memberId,
+      clientId: this.client.clientId,
+      topics,
+      sessionTimeoutMs,
+    });
+  }
+
+  private heartbeat(): void {
+    if (this.paused || this.state !== 'active') return;
+    if (!this.broker.heartbeat(this.group, this.memberId)) this.markLost();
+    void this.reconcile();
+  }
+
+  /** Protocol step 6, the synchronous half: stop delivering everything at once. */
+  private markLost(): void {
+    for (const held of this.held.values()) if (!held.revoking) this.lost.push(held.tp);
+    this.held.clear();
+    this.pending = [];
+  }
+
+  /** Runs reconciliation passes until nothing changed during the last one; never rejects. */
+  private reconcile(): Promise<void> {
+    this.dirty = true;
+    if (this.reconciling === undefined) {
+      this.reconciling = this.reconcileLoop().finally(() => {
+        this.reconciling = undefined;
+        if (this.dirty && this.state === 'active' && !this.paused) void this.reconcile();
+      });
+    }
+    return this.reconciling;
+  }
+
+  private async reconcileLoop(): Promise<void> {
+    await Promise.resolve();
+    while (this.dirty && this.state === 'active' && !this.paused) {
+      this.dirty = false;
+      await this.reconcileOnce();
+    }
+  }
+
+  /** Protocol steps 4 and 6, one pass. */
+  private async reconcileOnce(): Promise<void> {
+    if (!this.broker.isMember(this.group, this.memberId)) {
+      this.markLost();
+      const lost = this.lost;
+      this.lost = [];
+      if (lost.length > 0) await this.callback(() => this.settings.onRevoked?.(lost));
+      if (this.state !== 'active' || this.paused) return;
+      this.join();
+    }
+
+    const target = new Set(
+      this.broker.target(this.group, this.memberId).map((tp) => tpKey(tp.topic, tp.partition)),
+    );
+    const revoke = [...this.held.values()].filter((held) => !target.has(held.key));
+    if (revoke.length > 0) {
+      for (const held of revoke) held.revoking = true;
+      const keys = new Set(revoke.map((held) => held.key));
+      this.pending = this.pending.filter((event) => !keys.has(tpKey(event.topic, event.partition)));
+      await this.callback(() => this.settings.onRevoked?.(revoke.map((held) => held.tp)));
+      if (this.client.crashed) return;
+      this.broker.release(this.group, this.memberId, revoke);
+      for (const held of revoke) if (this.held.get(held.key) === held) this.held.delete(held.key);
+      this.dirty = true;
+      return;
+    }
+
+    const claimed: TopicPartition[] = [];
+    for (const tp of this.broker.target(this.group, this.memberId)) {
+      const key = tpKey(tp.topic, tp.partition);
+      if (this.held.has(key)) continue;
+      const epoch = this.broker.claim(this.group, this.memberId, tp);
+      if (epoch === undefined) continue;
+      const committed = this.broker.committed(this.group, tp.topic, tp.partition);
+      const position = committed ?? this.broker.resolve(tp.topic, tp.partition, this.settings.startAt);
+      this.held.set(key, { tp, key, epoch, position, revoking: false });
+      claimed.push(tp);
+    }
+    if (claimed.length > 0) {
+      await this.callback(() => this.settings.onAssigned?.(claimed));
+      this.wake();
+    }
+  }
+
+  private async callback(run: () => void | Promise<void>): Promise<void> {
+    try {
+      await run();
+    } catch (error) {
+      this.failure = { error };
+      this.wake();
+    }
+  }
+
+  private wake(): void {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  /** Up to `max` events, or undefined once the subscription is closing. */
+  private async nextBatch(max: number): Promise<StoredEvent[] | undefined> {
+    while (true) {
+      if (this.failure !== undefined) {
+        const { error } = this.failure;
+        this.failure = undefined;
+        throw error;
+      }
+      if (this.state !== 'active') return undefined;
+      if (!this.paused) {
+        if (this.pending.length === 0) this.fill();
+        if (this.pending.length > 0) return this.pending.splice(0, max);
+      }
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+  }
+
+  /** Fetches up to `maxBufferedEvents` from owned partitions, taking turns between them. */
+  private fill(): void {
+    const partitions = [...this.held.values()].filter((held) => !held.revoking);
+    if (partitions.length === 0) return;
+    if (partitions.some((held) => !this.broker.owns(this.group, this.memberId, held.key, held.epoch))) {
+      // Ownership only disappears when this member expired: it must not deliver anything more.
+      this.markLost();
+      void this.reconcile();
+      return;
+    }
+    let budget = this.settings.maxBufferedEvents;
+    const share = Math.max(1, Math.ceil(budget / partitions.length));
+    const first = this.nextPartition++ % partitions.length;
+    for (let i = 0; i < partitions.length && budget > 0; i++) {
+      const held = partitions[(first + i) % partitions.length]!;
+      const events = this.broker.partition(held.tp.topic, held.tp.partition);
+      const slice = events.slice(held.position, held.position + Math.min(share, budget));
+      for (const event of slice) {
+        const copy = copyStored(event);
+        this.deliveredUnder.set(copy, held.epoch);
+        this.pending.push(copy);
+      }
+      held.position += slice.length;
+      budget -= slice.length;
+    }
+  }
+}
+
+function isOffsetList(
+  positions: StoredEvent | readonly PartitionOffset[],
+): positions is readonly PartitionOffset[] {
+  return Array.isArray(positions);
+}
