@@ -91,7 +91,8 @@ export class SqliteSubscription implements Subscription {
   #memberId = randomUUID();
   readonly #owned = new Map<string, Owned>();
   #buffer: StoredEvent[] = [];
-  #state: 'joining' | 'active' | 'frozen' | 'closed' = 'joining';
+  /** `closing`: leaving the group; nothing more is delivered, but `onRevoked` may still commit. */
+  #state: 'joining' | 'active' | 'frozen' | 'closing' | 'closed' = 'joining';
   #timer: NodeJS.Timeout | undefined;
   #lastHeartbeat = 0;
   #seenGeneration = -1;
@@ -258,7 +259,7 @@ export class SqliteSubscription implements Subscription {
   /** Resolves with the next ready events, or undefined once the subscription is closed. */
   async #nextBatch(): Promise<readonly StoredEvent[] | undefined> {
     for (;;) {
-      if (this.#state === 'closed') return undefined;
+      if (this.#state === 'closed' || this.#state === 'closing') return undefined;
       if (this.#state === 'active') {
         if (this.#buffer.length === 0) this.#fetch();
         if (this.#buffer.length > 0) {
@@ -362,7 +363,7 @@ export class SqliteSubscription implements Subscription {
 
   async #coordinateOnce(): Promise<void> {
     const result = await this.#log.writes.run((db) => this.#coordinationStep(db));
-    if (this.#state === 'closed') return;
+    if (this.#state === 'closed' || this.#state === 'closing') return;
     this.#lastHeartbeat = Date.now();
     if (result.fenced) {
       // Our lease expired while we were stalled: everything we held belongs to others now.
@@ -510,7 +511,7 @@ export class SqliteSubscription implements Subscription {
     } catch {
       // The handover goes on: uncommitted work is redelivered to the next owner.
     }
-    if (this.#state === 'closed' || this.#state === 'frozen') return;
+    if (this.#state !== 'active') return;
     const me = this.#memberId;
     try {
       await this.#log.writes.run((db) => {
@@ -527,9 +528,9 @@ export class SqliteSubscription implements Subscription {
   }
 
   async #leave(): Promise<void> {
-    if (this.#state === 'closed') return;
+    if (this.#state === 'closed' || this.#state === 'closing') return;
     const wasActive = this.#state !== 'joining';
-    this.#state = 'closed';
+    this.#state = 'closing';
     this.#stopTimers();
     this.#wake();
     try {
@@ -553,6 +554,7 @@ export class SqliteSubscription implements Subscription {
         this.#log.afterCommit();
       }
     } finally {
+      this.#state = 'closed';
       this.#owned.clear();
       this.#buffer = [];
       this.#onClosed();

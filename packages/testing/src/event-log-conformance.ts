@@ -1046,6 +1046,39 @@ export function describeEventLogConformance(target: ConformanceTarget): void {
         },
       );
 
+      void it(
+        'on close, calls onRevoked before leaving and lets it commit the work in flight',
+        options,
+        async () => {
+          await using env = await target.setup();
+          const log = await env.open();
+          await log.createTopic('orders', { partitions: 1 });
+          await log.appendBatch(
+            'orders',
+            Array.from({ length: 5 }, (_, i) => makeEvent(i)),
+          );
+          let inFlight: StoredEvent | undefined;
+          let commitError: unknown;
+          const holder: { subscription?: Subscription } = {};
+          holder.subscription = await log.subscribe({
+            group: 'billing',
+            topics: ['orders'],
+            onRevoked: async () => {
+              try {
+                if (inFlight !== undefined) await holder.subscription!.commit(inFlight);
+              } catch (error) {
+                commitError = error;
+              }
+            },
+          });
+          const events = await collect(holder.subscription, 5, DEADLINE_MS);
+          inFlight = events[3];
+          await holder.subscription.close();
+          assert.equal(commitError, undefined, 'the commit made in onRevoked during close succeeded');
+          assert.equal(await committedOf(log, 'billing', 'orders', 0), 4);
+        },
+      );
+
       void it('never moves a committed offset back', options, async () => {
         await using env = await target.setup();
         const log = await env.open();
