@@ -141,6 +141,32 @@ export interface GroupPartitionState extends TopicPartition {
   readonly latest: number;
   /** Events appended but not yet committed by the group. */
   readonly lag: number;
+  /**
+   * Set by `resetGroup`: offsets below it were handled before the reset and are now re-read as
+   * a replay, during which the router suppresses declared effects.
+   */
+  readonly replayUntil?: number;
+}
+
+/** Where `resetGroup` moves a group. */
+export type ResetTarget =
+  | 'earliest'
+  | 'latest'
+  | { readonly timestamp: number }
+  | { readonly offsets: readonly PartitionOffset[] };
+
+export interface ResetGroupOptions {
+  readonly to: ResetTarget;
+  /** Only these topics; default every topic the group has positions or members on. */
+  readonly topics?: readonly string[];
+  /** Compute and return the plan without changing anything. */
+  readonly dryRun?: boolean;
+}
+
+/** One partition of a reset: where the group was and where it will start. */
+export interface GroupResetPlan extends TopicPartition {
+  readonly from: number | null;
+  readonly to: number;
 }
 
 export interface GroupDescription {
@@ -193,6 +219,13 @@ export interface EventLog extends AsyncDisposable {
 
   listGroups(): Promise<readonly string[]>;
   describeGroup(group: string): Promise<GroupDescription>;
+  /**
+   * Moves a group's committed offsets: the one deliberate way they go back. Refused with
+   * CONFLICT while the group has live members (stop its consumers first). What the group had
+   * handled before is marked as a replay (`replayUntil`), so declared effects do not fire again.
+   * Backends that cannot do it leave it out; callers get UNSUPPORTED.
+   */
+  resetGroup?(group: string, options: ResetGroupOptions): Promise<readonly GroupResetPlan[]>;
 
   /** Closes subscriptions (leaving their groups) and releases the backend's resources. */
   close(): Promise<void>;

@@ -84,6 +84,7 @@ export const SCHEMA_DDL = [
     partition INTEGER NOT NULL,
     committed INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
+    replay_until INTEGER,
     PRIMARY KEY (group_name, topic_id, partition)
   ) WITHOUT ROWID`,
 ];

@@ -9,6 +9,8 @@ import {
   type EventLog,
   type FaultInjectable,
   type GroupDescription,
+  type GroupResetPlan,
+  type ResetGroupOptions,
   type LogCapabilities,
   type ReadOptions,
   type ReadPosition,
@@ -434,6 +436,69 @@ export class SqliteLog implements EventLog, FaultInjectable {
   async describeGroup(group: string): Promise<GroupDescription> {
     this.#assertOpen();
     return describeGroup(this.#reader, group);
+  }
+
+  async resetGroup(group: string, options: ResetGroupOptions): Promise<readonly GroupResetPlan[]> {
+    this.#assertOpen();
+    const { to, dryRun = false } = options;
+    const current = describeGroup(this.#reader, group);
+    const topics = options.topics ?? [...new Set(current.partitions.map((p) => p.topic))];
+    if (topics.length === 0) {
+      throw new HeraldError(
+        'INVALID_ARGUMENT',
+        `group "${group}" has no positions; name the topics to reset`,
+      );
+    }
+    const plan: GroupResetPlan[] = [];
+    for (const name of topics) {
+      const topic = this.#topic(name);
+      for (let partition = 0; partition < topic.partitions; partition++) {
+        const from =
+          current.partitions.find((p) => p.topic === name && p.partition === partition)?.committed ?? null;
+        let target: number;
+        if (typeof to === 'object' && 'offsets' in to) {
+          const wanted = to.offsets.find((p) => p.topic === name && p.partition === partition);
+          if (wanted === undefined) continue;
+          const head = this.#statements.partition.get(topic.id, partition) as {
+            next_offset: number;
+            low_offset: number;
+          };
+          if (!Number.isSafeInteger(wanted.offset) || wanted.offset < 0 || wanted.offset > head.next_offset) {
+            throw new HeraldError('INVALID_ARGUMENT', `${name}/${partition} has no offset ${wanted.offset}`);
+          }
+          target = Math.max(wanted.offset, head.low_offset);
+        } else {
+          target = this.#resolveStart(topic.id, partition, to);
+        }
+        plan.push({ topic: name, partition, from, to: target });
+      }
+    }
+    if (dryRun) return plan;
+    await this.#writes.run((db) => {
+      const live = db
+        .prepare(
+          'SELECT count(*) AS n FROM herald_members WHERE group_name = ? AND heartbeat_at + session_timeout_ms >= ?',
+        )
+        .get(group, Date.now()) as { n: number };
+      if (live.n > 0) {
+        throw new HeraldError(
+          'CONFLICT',
+          `group "${group}" has ${live.n} live member(s); stop its consumers before resetting`,
+        );
+      }
+      const upsert = db.prepare(
+        `INSERT INTO herald_offsets (group_name, topic_id, partition, committed, updated_at, replay_until)
+         VALUES (?, ?, ?, ?, ?, ?)
+         ON CONFLICT (group_name, topic_id, partition) DO UPDATE SET committed = excluded.committed,
+           updated_at = excluded.updated_at,
+           replay_until = max(coalesce(replay_until, 0), coalesce(excluded.replay_until, 0))`,
+      );
+      for (const p of plan) {
+        const replayUntil = p.from !== null && p.from > p.to ? p.from : null;
+        upsert.run(group, this.#topic(p.topic).id, p.partition, p.to, Date.now(), replayUntil);
+      }
+    });
+    return plan;
   }
 
   /**

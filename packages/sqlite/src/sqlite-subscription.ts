@@ -610,7 +610,7 @@ export function describeGroup(db: DatabaseSync, group: string): GroupDescription
   const partitions = (
     db
       .prepare(
-        `SELECT t.name AS topic, p.partition, o.committed, p.next_offset, p.low_offset
+        `SELECT t.name AS topic, p.partition, o.committed, o.replay_until, p.next_offset, p.low_offset
          FROM herald_partitions p JOIN herald_topics t ON t.id = p.topic_id
          LEFT JOIN herald_offsets o ON o.group_name = ? AND o.topic_id = p.topic_id AND o.partition = p.partition
          WHERE p.topic_id IN (
@@ -622,6 +622,7 @@ export function describeGroup(db: DatabaseSync, group: string): GroupDescription
       topic: string;
       partition: number;
       committed: number | null;
+      replay_until: number | null;
       next_offset: number;
       low_offset: number;
     }[]
@@ -631,6 +632,7 @@ export function describeGroup(db: DatabaseSync, group: string): GroupDescription
     committed: row.committed,
     latest: row.next_offset,
     lag: Math.max(0, row.next_offset - (row.committed ?? row.low_offset)),
+    ...(row.replay_until === null ? {} : { replayUntil: row.replay_until }),
   }));
   return { group, members, partitions };
 }

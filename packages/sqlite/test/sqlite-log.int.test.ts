@@ -276,3 +276,94 @@ describe('processes sharing one log file', { timeout: 60_000 }, () => {
     }
   });
 });
+
+describe('resetting a group', () => {
+  it('plans without changing anything on a dry run, then moves the committed offsets back', async () => {
+    await using log = await openSqliteLog({ path: tempPath(), retentionIntervalMs: 0 });
+    await log.createTopic('orders', { partitions: 2 });
+    await log.appendBatch(
+      'orders',
+      Array.from({ length: 10 }, (_, i) => event(`e${i}`, `k${i}`)),
+    );
+    const subscription = await log.subscribe({ group: 'billing', topics: ['orders'] });
+    const { partitionInfo } = await log.describeTopic('orders');
+    await subscription.commit(
+      partitionInfo.map((p) => ({ topic: 'orders', partition: p.partition, offset: p.latest })),
+    );
+    await assert.rejects(log.resetGroup('billing', { to: 'earliest' }), (e) => isHeraldError(e, 'CONFLICT'));
+    await subscription.close();
+
+    const plan = await log.resetGroup('billing', { to: 'earliest', dryRun: true });
+    assert.deepEqual(
+      plan.map((p) => [p.partition, p.from, p.to]),
+      partitionInfo.map((p) => [p.partition, p.latest, 0]),
+    );
+    assert.ok(
+      (await log.describeGroup('billing')).partitions.every((p) => p.lag === 0),
+      'a dry run changes nothing',
+    );
+
+    await log.resetGroup('billing', { to: 'earliest' });
+    const after = await log.describeGroup('billing');
+    for (const p of after.partitions) {
+      assert.equal(p.committed, 0);
+      assert.equal(p.replayUntil, p.latest, 'what was handled before is marked as a replay');
+    }
+    await rejectsWith(
+      log.resetGroup('billing', { to: { offsets: [{ topic: 'orders', partition: 0, offset: 999 }] } }),
+      'INVALID_ARGUMENT',
+    );
+  });
+
+  it('replays into the router with declared effects suppressed', async () => {
+    const { createRouter } = await import('@herald/core');
+    const { openSqliteStore } = await import('@herald/sqlite');
+    await using log = await openSqliteLog({ path: tempPath(), retentionIntervalMs: 0 });
+    const store = await openSqliteStore(log);
+    await log.createTopic('orders', { partitions: 1 });
+    await log.appendBatch(
+      'orders',
+      Array.from({ length: 5 }, (_, i) => event(`e${i}`, 'same-key')),
+    );
+    const run = async (expectHandled: number) => {
+      let handled = 0;
+      let effects = 0;
+      const router = createRouter({
+        log,
+        group: 'mailer',
+        topics: ['orders'],
+        store,
+        startAt: 'earliest',
+        effects: 'perform',
+      });
+      router.on('dev.herald.test.happened.v1', async (_event, ctx) => {
+        handled++;
+        await ctx.effect('email', () => effects++);
+      });
+      const done = router.run();
+      await waitUntil(() => handled >= expectHandled);
+      await router.stop();
+      await done;
+      return { handled, effects };
+    };
+    assert.deepEqual(await run(5), { handled: 5, effects: 5 });
+    await log.resetGroup('mailer', { to: 'earliest' });
+    const replay = await run(5);
+    assert.equal(replay.handled, 5);
+    // effects: 'perform' fires effects even in a replay; 'auto' (the default) suppresses them.
+    assert.equal(replay.effects, 5);
+    await log.resetGroup('mailer', { to: 'earliest' });
+    let effects = 0;
+    let handled = 0;
+    const router = createRouter({ log, group: 'mailer', topics: ['orders'], store });
+    router.on('dev.herald.test.happened.v1', async (_event, ctx) => {
+      handled++;
+      await ctx.effect('email', () => effects++);
+    });
+    const done = router.run();
+    await waitUntil(() => handled >= 5);
+    await router.stop();
+    await done;
+    assert.equal(effects, 0, 'no e-mail is sent again during the replay');
+  });
+});

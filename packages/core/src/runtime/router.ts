@@ -334,10 +334,12 @@ export class Router {
     const { store, log, group } = this.#options;
     const id = `${group}/${topic}/${partition}`;
     const saved = await store?.get<{ until: number }>(BACKFILL_COLLECTION, id);
-    if (saved !== undefined) return saved.until;
     const description = await log.describeGroup(group);
     const state = description.partitions.find((p) => p.topic === topic && p.partition === partition);
-    if (state?.committed != null) return 0;
+    // After `resetGroup`, what the group had handled before is a replay.
+    const replayed = state?.replayUntil ?? 0;
+    if (saved !== undefined) return Math.max(saved.until, replayed);
+    if (state?.committed != null) return replayed;
     const until = Math.max(state?.latest ?? 0, firstOffset);
     await store?.transaction((tx) => tx.put(BACKFILL_COLLECTION, id, { until }));
     return until;
