@@ -87,14 +87,14 @@ export function defineEvent<Schema extends StandardSchemaV1>(definition: {
         details: { type, issues },
       });
     }
-    return result.value as Data;
+    return result.value;
   };
 
   const encode = (data: Data): Uint8Array => encoder.encode(JSON.stringify(parse(data)));
 
   return {
     type,
-    schema: schema as StandardSchemaV1<unknown, Data>,
+    schema: schema,
     parse,
     encode,
     decode(bytes) {

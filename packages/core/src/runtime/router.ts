@@ -202,7 +202,8 @@ export class Router {
       await subscription.close();
       await this.#drain(null);
     }
-    if (this.#failure !== undefined) throw this.#failure;
+    const failure = this.#failure;
+    if (failure !== undefined) throw failure instanceof Error ? failure : new Error(String(failure));
   }
 
   async #start(event: StoredEvent, handle: Handler): Promise<void> {
