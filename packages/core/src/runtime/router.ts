@@ -203,7 +203,7 @@ export class Router {
       await this.#drain(null);
     }
     const failure = this.#failure;
-    if (failure !== undefined) throw failure instanceof Error ? failure : new Error(String(failure));
+    if (failure !== undefined) throw failure instanceof Error ? failure : new Error(JSON.stringify(failure));
   }
 
   async #start(event: StoredEvent, handle: Handler): Promise<void> {
