@@ -1057,22 +1057,21 @@ export function describeEventLogConformance(target: ConformanceTarget): void {
             'orders',
             Array.from({ length: 5 }, (_, i) => makeEvent(i)),
           );
-          let inFlight: StoredEvent | undefined;
           let commitError: unknown;
-          const holder: { subscription?: Subscription } = {};
+          const holder: { subscription?: Subscription; inFlight?: StoredEvent } = {};
           holder.subscription = await log.subscribe({
             group: 'billing',
             topics: ['orders'],
             onRevoked: async () => {
               try {
-                if (inFlight !== undefined) await holder.subscription!.commit(inFlight);
+                if (holder.inFlight !== undefined) await holder.subscription!.commit(holder.inFlight);
               } catch (error) {
                 commitError = error;
               }
             },
           });
           const events = await collect(holder.subscription, 5, DEADLINE_MS);
-          inFlight = events[3];
+          holder.inFlight = events[3];
           await holder.subscription.close();
           assert.equal(commitError, undefined, 'the commit made in onRevoked during close succeeded');
           assert.equal(await committedOf(log, 'billing', 'orders', 0), 4);
