@@ -15,7 +15,9 @@ export function assignPartitions(
   members: readonly MemberSubscription[],
   partitions: readonly TopicPartition[],
 ): Map<string, TopicPartition[]> {
-  const sorted = [...members].sort((a, b) => (a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0));
+  const sorted = [...members].sort((a, b) =>
+    a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0,
+  );
   const result = new Map<string, TopicPartition[]>(sorted.map((m) => [m.memberId, []]));
   const ordered = [...partitions].sort((a, b) =>
     a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1,

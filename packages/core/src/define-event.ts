@@ -75,11 +75,16 @@ export function defineEvent<Schema extends StandardSchemaV1>(definition: {
   const parse = (data: unknown): Data => {
     const result = schema['~standard'].validate(data);
     if (result instanceof Promise) {
-      throw new HeraldError('UNSUPPORTED', `the schema of ${type} validates asynchronously; Herald needs a synchronous schema`);
+      throw new HeraldError(
+        'UNSUPPORTED',
+        `the schema of ${type} validates asynchronously; Herald needs a synchronous schema`,
+      );
     }
     if (result.issues) {
       const issues = result.issues.map((issue) => ({
-        path: (issue.path ?? []).map((segment) => (typeof segment === 'object' ? segment.key : segment)).join('.'),
+        path: (issue.path ?? [])
+          .map((segment) => (typeof segment === 'object' ? segment.key : segment))
+          .join('.'),
         message: issue.message,
       }));
       const summary = issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ');
@@ -103,7 +108,10 @@ export function defineEvent<Schema extends StandardSchemaV1>(definition: {
       try {
         value = JSON.parse(decoder.decode(bytes));
       } catch (cause) {
-        throw new HeraldError('DECODE_FAILED', `${type} data is not UTF-8 JSON`, { cause, details: { type } });
+        throw new HeraldError('DECODE_FAILED', `${type} data is not UTF-8 JSON`, {
+          cause,
+          details: { type },
+        });
       }
       return parse(value);
     },

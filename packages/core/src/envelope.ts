@@ -127,7 +127,10 @@ export function attributesOf(event: CloudEvent): Record<string, string> {
 }
 
 /** The inverse of `attributesOf`: rebuilds an event from stored attributes and data bytes. */
-export function eventFromAttributes(attributes: Readonly<Record<string, string>>, data?: Uint8Array): CloudEvent {
+export function eventFromAttributes(
+  attributes: Readonly<Record<string, string>>,
+  data?: Uint8Array,
+): CloudEvent {
   const extensions: Record<string, string> = {};
   let hasExtensions = false;
   const event: Record<string, unknown> = {};

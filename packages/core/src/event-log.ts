@@ -150,10 +150,7 @@ export interface GroupPartitionState extends TopicPartition {
 
 /** Where `resetGroup` moves a group. */
 export type ResetTarget =
-  | 'earliest'
-  | 'latest'
-  | { readonly timestamp: number }
-  | { readonly offsets: readonly PartitionOffset[] };
+  'earliest' | 'latest' | { readonly timestamp: number } | { readonly offsets: readonly PartitionOffset[] };
 
 export interface ResetGroupOptions {
   readonly to: ResetTarget;

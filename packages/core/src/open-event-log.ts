@@ -25,7 +25,9 @@ const BACKENDS: Readonly<Record<string, string>> = {
  * Throws `INVALID_ARGUMENT` for a URL no backend handles, and says which package to install
  * when the backend is not installed.
  */
-export async function openEventLog(url: string = process.env['HERALD_LOG'] ?? DEFAULT_LOG_URL): Promise<EventLog> {
+export async function openEventLog(
+  url: string = process.env['HERALD_LOG'] ?? DEFAULT_LOG_URL,
+): Promise<EventLog> {
   const scheme = /^([a-z][a-z0-9+.-]*:)/i.exec(url)?.[1]?.toLowerCase();
   const specifier = scheme === undefined ? undefined : BACKENDS[scheme];
   if (specifier === undefined) {

@@ -1,6 +1,7 @@
 import type { CloudEvent, StoredEvent } from '../../envelope.ts';
 import { isHeraldError } from '../../errors.ts';
 import type { Middleware } from '../handler.ts';
+import type { FailureRecord } from '../store.ts';
 
 export interface DeadLetterOptions {
   /** The dead-letter topic of a topic. Default `<topic>.dead-letter`. */
@@ -37,11 +38,18 @@ export function deadLetter(options: DeadLetterOptions = {}): Middleware {
   const topicFor = options.topicFor ?? deadLetterTopicOf;
   const created = new Set<string>();
   return (next) => async (event, context) => {
+    // `context.failures` is a snapshot from before the first attempt; the attempts made inside
+    // (by `retry`) are the ones their `recordFailure` calls return.
+    let recorded: FailureRecord | undefined;
     try {
-      await next(event, context);
+      await next(event, {
+        ...context,
+        recordFailure: async (error) => (recorded = await context.recordFailure(error)),
+      });
     } catch (error) {
       if (context.signal.aborted) throw error;
-      const failures = context.failures;
+      const failures = recorded ?? context.failures;
+      const attempts = recorded?.attempts ?? context.attempt;
       const now = Date.now();
       const target = topicFor(event.topic);
       if (!created.has(target)) {
@@ -53,7 +61,7 @@ export function deadLetter(options: DeadLetterOptions = {}): Middleware {
       }
       await context.log.append(
         target,
-        parked(event, error, context.group, context.attempt, failures?.firstFailureAt ?? now, now),
+        parked(event, error, context.group, attempts, failures?.firstFailureAt ?? now, now),
         {
           partition: event.partition % (await context.log.describeTopic(target)).partitions,
         },
