@@ -7,6 +7,7 @@ import {
   type StoreTransaction,
   HeraldError,
 } from '@herald/core';
+import { sqliteCode } from './sqlite-errors.ts';
 import { type SqliteLog, readerConnection, transactWithLog } from './sqlite-log.ts';
 
 const STORE_DDL = [
@@ -103,7 +104,10 @@ export class SqliteStore implements Store {
   }
 
   transaction<T>(fn: (tx: StoreTransaction) => Promise<T> | T): Promise<T> {
-    return this.#log[transactWithLog](async (db, append) => {
+    // What `fn` throws itself (a business rule, a PermanentFailure) reaches the caller as it was
+    // thrown; only SQLite's own failures are mapped to Herald's codes by the write queue.
+    let thrown: { error: unknown } | undefined;
+    const run = this.#log[transactWithLog](async (db, append) => {
       const tx: StoreTransaction = {
         emit: async (topic, event, options) => append(topic, event, options?.partition),
         get: async <V>(collection: string, id: string) => {
@@ -138,7 +142,15 @@ export class SqliteStore implements Store {
           return 'first';
         },
       };
-      return fn(tx);
+      try {
+        return await fn(tx);
+      } catch (error) {
+        if (sqliteCode(error) === undefined) thrown = { error };
+        throw error;
+      }
+    });
+    return run.catch((error: unknown) => {
+      throw thrown === undefined ? error : thrown.error;
     });
   }
 

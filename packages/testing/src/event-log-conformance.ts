@@ -36,6 +36,19 @@ export interface ConformanceTarget {
   readonly name: string;
   /** A fresh, empty log for one test; disposing it closes clients still open and removes what it made. */
   setup(): Promise<ConformanceEnvironment>;
+  /**
+   * Longest topic name the target's logs accept. Default 249 (Kafka's limit); a target whose
+   * logs add a namespace prefix to every name on the cluster accepts that many fewer.
+   */
+  readonly maxTopicNameLength?: number;
+  /**
+   * Deadline for anything involving a rebalance or a delivery, default 10 000 ms; and the
+   * timeout of each test, default 30 000 ms. A broker whose group coordinator enforces a
+   * minimum session timeout (Kafka: 6 s) needs longer ones; tests poll, so a fast backend
+   * never waits for them.
+   */
+  readonly deadlineMs?: number;
+  readonly testTimeoutMs?: number;
 }
 
 /**
@@ -43,14 +56,15 @@ export interface ConformanceTarget {
  * backend's rebalance goes through its storage and the machine may be loaded; tests poll, so a
  * fast backend finishes long before it.
  */
-const DEADLINE_MS = 10_000;
+const DEFAULT_DEADLINE_MS = 10_000;
 /** Session timeout for members a test lets die; deaths are noticed within a few of these. */
 const SHORT_SESSION_MS = 1_000;
 /** Long enough that a takeover seen before it cannot be a session expiry. */
 const LONG_SESSION_MS = 30_000;
 /** How long a test watches to be sure that nothing more arrives. */
 const QUIET_MS = 250;
-const TEST_TIMEOUT_MS = 30_000;
+const DEFAULT_TEST_TIMEOUT_MS = 30_000;
+const KAFKA_MAX_TOPIC_NAME = 249;
 
 const encoder = new TextEncoder();
 
@@ -149,7 +163,9 @@ function skipUnless(t: TestContext, condition: boolean, reason: string): boolean
  * });
  */
 export function describeEventLogConformance(target: ConformanceTarget): void {
-  const options = { timeout: TEST_TIMEOUT_MS };
+  const options = { timeout: target.testTimeoutMs ?? DEFAULT_TEST_TIMEOUT_MS };
+  const DEADLINE_MS = target.deadlineMs ?? DEFAULT_DEADLINE_MS;
+  const maxName = target.maxTopicNameLength ?? KAFKA_MAX_TOPIC_NAME;
 
   void describe(`EventLog conformance: ${target.name}`, () => {
     void describe('topics', () => {
@@ -208,7 +224,7 @@ export function describeEventLogConformance(target: ConformanceTarget): void {
       void it('refuses invalid topic names and partition counts with INVALID_ARGUMENT', options, async () => {
         await using env = await target.setup();
         const log = await env.open();
-        for (const name of ['', 'has space', 'slash/name', 'x'.repeat(250), 'ümlaut']) {
+        for (const name of ['', 'has space', 'slash/name', 'x'.repeat(maxName + 1), 'ümlaut']) {
           await assert.rejects(
             log.createTopic(name, { partitions: 1 }),
             heraldError('INVALID_ARGUMENT'),
@@ -224,7 +240,7 @@ export function describeEventLogConformance(target: ConformanceTarget): void {
         }
         assert.deepEqual(await log.listTopics(), []);
         await log.createTopic('Orders.v1_dead-letter', { partitions: 1 });
-        await log.createTopic('y'.repeat(249), { partitions: 1 });
+        await log.createTopic('y'.repeat(maxName), { partitions: 1 });
       });
 
       void it('reports UNKNOWN_TOPIC for a topic that does not exist', options, async () => {
@@ -1071,7 +1087,7 @@ export function describeEventLogConformance(target: ConformanceTarget): void {
             },
           });
           const events = await collect(holder.subscription, 5, DEADLINE_MS);
-          holder.inFlight = events[3];
+          holder.inFlight = events[3]!;
           await holder.subscription.close();
           assert.equal(commitError, undefined, 'the commit made in onRevoked during close succeeded');
           assert.equal(await committedOf(log, 'billing', 'orders', 0), 4);

@@ -172,6 +172,15 @@ export class Router {
   async #run(): Promise<void> {
     const { log, group, topics } = this.#options;
     const handle = compose(this.#middleware, (event, context) => this.#dispatch(event, context));
+    // Taken before joining: events appended from now on are live for this router.
+    for (const topic of topics) {
+      const description = await log.describeTopic(topic).catch((error: unknown) => {
+        if (isHeraldError(error, 'UNKNOWN_TOPIC')) return undefined;
+        throw error;
+      });
+      for (const p of description?.partitionInfo ?? [])
+        this.#historyEnd.set(`${topic}/${p.partition}`, p.latest);
+    }
     const subscription = await log.subscribe({
       group,
       topics,
@@ -223,11 +232,16 @@ export class Router {
   async #handle(event: StoredEvent, work: PartitionWork, handle: Handler): Promise<void> {
     let finished = false;
     try {
-      if (this.#failure !== undefined || work.abort.signal.aborted) return;
-      const context = await this.#context(event, work);
+      // Stopping: events still queued behind their key are not started (they stay uncommitted
+      // and are redelivered); only handlers already running are finished.
+      if (this.#failure !== undefined || work.abort.signal.aborted || this.#stopping.signal.aborted) return;
+      // Set when an attempt of this delivery recorded a failure (`context.failures` is a snapshot
+      // from before it): once finished, the count is cleared, so a replay starts at attempt 1.
+      const delivery = { failed: false };
+      const context = await this.#context(event, work, delivery);
       await handle(event, context);
       finished = true;
-      if (this.#options.store !== undefined && context.failures !== undefined) {
+      if (this.#options.store !== undefined && (context.failures !== undefined || delivery.failed)) {
         await this.#options.store.clearFailures(this.#deliveryKey(event));
       }
     } catch (error) {
@@ -256,7 +270,11 @@ export class Router {
     }
   }
 
-  async #context(event: StoredEvent, work: PartitionWork): Promise<HandlerContext> {
+  async #context(
+    event: StoredEvent,
+    work: PartitionWork,
+    delivery: { failed: boolean },
+  ): Promise<HandlerContext> {
     const { store, log, group } = this.#options;
     const key = this.#deliveryKey(event);
     let failures = store === undefined ? undefined : await store.failures(key);
@@ -283,6 +301,7 @@ export class Router {
         return fn(`${group}/${event.id}/${name}`);
       },
       recordFailure: async (error) => {
+        delivery.failed = true;
         const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
         if (store !== undefined) return store.recordFailure(key, message);
         const id = `${key.topic}/${key.partition}/${key.offset}`;
@@ -303,6 +322,9 @@ export class Router {
   /** Attempt counts when the router has no store (lost on restart; give it a store to keep them). */
   readonly #failuresInMemory = new Map<string, FailureRecord>();
 
+  /** Per partition, the offset the next event got when the router started: history ends there. */
+  readonly #historyEnd = new Map<string, number>();
+
   #deliveryKey(event: StoredEvent): DeliveryKey {
     return { group: this.group, topic: event.topic, partition: event.partition, offset: event.offset };
   }
@@ -319,7 +341,7 @@ export class Router {
         abort: new AbortController(),
         highest: event.offset - 1,
         committed: event.offset,
-        replayUntil: await this.#replayUntil(event.topic, event.partition, event.offset),
+        replayUntil: await this.#replayUntil(event.topic, event.partition),
       };
       this.#work.set(id, work);
     }
@@ -328,10 +350,11 @@ export class Router {
 
   /**
    * Where live history starts for a partition. When the group first reads a partition it never
-   * committed on, everything already in it is backfill; the boundary is kept in the store (if
-   * any) so a restart mid-backfill still knows it.
+   * committed on, what the partition held when this router started is backfill (not what it
+   * holds at that first read, which already includes the event being read); the boundary is
+   * kept in the store (if any) so a restart mid-backfill still knows it.
    */
-  async #replayUntil(topic: string, partition: number, firstOffset: number): Promise<number> {
+  async #replayUntil(topic: string, partition: number): Promise<number> {
     const { store, log, group } = this.#options;
     const id = `${group}/${topic}/${partition}`;
     const saved = await store?.get<{ until: number }>(BACKFILL_COLLECTION, id);
@@ -341,7 +364,7 @@ export class Router {
     const replayed = state?.replayUntil ?? 0;
     if (saved !== undefined) return Math.max(saved.until, replayed);
     if (state?.committed != null) return replayed;
-    const until = Math.max(state?.latest ?? 0, firstOffset);
+    const until = this.#historyEnd.get(`${topic}/${partition}`) ?? 0;
     await store?.transaction((tx) => tx.put(BACKFILL_COLLECTION, id, { until }));
     return until;
   }

@@ -1,5 +1,7 @@
+import diagnostics from 'node:diagnostics_channel';
 import type { CloudEvent, StoredEvent } from '../../envelope.ts';
 import { isHeraldError } from '../../errors.ts';
+import type { AppendResult } from '../../event-log.ts';
 import type { Middleware } from '../handler.ts';
 import type { FailureRecord } from '../store.ts';
 
@@ -22,6 +24,26 @@ export const DEAD_LETTER_ATTRIBUTES = {
 } as const;
 
 export const deadLetterTopicOf = (topic: string): string => `${topic}.dead-letter`;
+
+/**
+ * The `node:diagnostics_channel` on which `deadLetter` publishes a `DeadLetterMessage` after each
+ * event it parked. Nothing is built when nobody subscribes. The `metrics` middleware counts
+ * dead letters from it.
+ *
+ * @example diagnostics_channel.subscribe(DEAD_LETTER_CHANNEL, (m) => console.warn((m as DeadLetterMessage).event.id));
+ */
+export const DEAD_LETTER_CHANNEL = 'herald:dead-letter';
+
+/** What `DEAD_LETTER_CHANNEL` carries: the event as the group received it (the same object) and where it was parked. */
+export interface DeadLetterMessage {
+  readonly event: StoredEvent;
+  readonly group: string;
+  readonly error: unknown;
+  readonly attempts: number;
+  readonly parked: AppendResult;
+}
+
+const deadLetterChannel = diagnostics.channel(DEAD_LETTER_CHANNEL);
 
 /**
  * Parks an event whose handling failed for good (retries used up, a permanent failure, poison)
@@ -59,13 +81,23 @@ export function deadLetter(options: DeadLetterOptions = {}): Middleware {
         });
         created.add(target);
       }
-      await context.log.append(
+      const result = await context.log.append(
         target,
         parked(event, error, context.group, attempts, failures?.firstFailureAt ?? now, now),
         {
           partition: event.partition % (await context.log.describeTopic(target)).partitions,
         },
       );
+      if (deadLetterChannel.hasSubscribers) {
+        const message: DeadLetterMessage = {
+          event,
+          group: context.group,
+          error,
+          attempts,
+          parked: result,
+        };
+        deadLetterChannel.publish(message);
+      }
     }
   };
 }

@@ -30,8 +30,10 @@ export function idempotency(options: { readonly store: Store }): Middleware {
     let recorded = false;
     await next(event, {
       ...context,
+      // Through the transaction this middleware was given, so outer middleware that wraps it
+      // (tracing injects trace context into emitted events) still applies.
       transaction: (fn) =>
-        store.transaction(async (tx) => {
+        context.transaction(async (tx) => {
           if (!recorded) {
             const outcome = await tx.recordHandled(context.group, event.id, fingerprint);
             if (outcome === 'conflict') throw conflict();
