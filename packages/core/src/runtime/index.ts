@@ -14,7 +14,16 @@ export type { RouteOptions, RouterOptions, TypedHandler } from './router.ts';
 export type { DeliveryKey, FailureRecord, InboxOutcome, Store, StoreTransaction } from './store.ts';
 export { backoffDelay, isPermanent, retry } from './middleware/retry.ts';
 export type { RetryOptions } from './middleware/retry.ts';
-export { DEAD_LETTER_ATTRIBUTES, deadLetter, deadLetterTopicOf } from './middleware/dead-letter.ts';
-export type { DeadLetterOptions } from './middleware/dead-letter.ts';
+export {
+  DEAD_LETTER_ATTRIBUTES,
+  DEAD_LETTER_CHANNEL,
+  deadLetter,
+  deadLetterTopicOf,
+} from './middleware/dead-letter.ts';
+export type { DeadLetterMessage, DeadLetterOptions } from './middleware/dead-letter.ts';
 export { idempotency } from './middleware/idempotency.ts';
 export { timeout } from './middleware/timeout.ts';
+export { extractTraceContext, injectTraceContext, tracing, tracingPublish } from './middleware/tracing.ts';
+export type { TracingOptions } from './middleware/tracing.ts';
+export { metrics, registerLagMetrics, renderMetrics } from './middleware/metrics.ts';
+export type { MetricsMiddleware, MetricsOptions } from './middleware/metrics.ts';

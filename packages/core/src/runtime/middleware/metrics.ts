@@ -1,0 +1,219 @@
+import diagnostics from 'node:diagnostics_channel';
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { StoredEvent } from '../../envelope.ts';
+import { HeraldError } from '../../errors.ts';
+import type { EventLog } from '../../event-log.ts';
+import type { Handler, Middleware } from '../handler.ts';
+import { DEAD_LETTER_CHANNEL, type DeadLetterMessage } from './dead-letter.ts';
+
+export interface MetricsOptions {
+  /**
+   * Where the metrics are registered. Default: a new registry for this call (read it from the
+   * middleware's `registry`). Routers may share one registry: each `metrics()` call on it reuses
+   * the metrics already there.
+   */
+  readonly registry?: Registry;
+  /** Starts every metric name instead of `herald_`. */
+  readonly prefix?: string;
+}
+
+/** The `metrics` middleware and the registry its metrics live in. */
+export type MetricsMiddleware = Middleware & { readonly registry: Registry };
+
+type EventLabel = 'group' | 'topic' | 'type';
+type LagLabel = 'group' | 'topic' | 'partition';
+
+const DEFAULT_PREFIX = 'herald_';
+
+/**
+ * Prometheus metrics of handling, labelled by consumer group, topic and event type:
+ *
+ * - `herald_events_processed_total`: handler calls that succeeded;
+ * - `herald_events_failed_total`: handler calls that threw (an attempt interrupted by a shutdown
+ *   is neither: it is redelivered);
+ * - `herald_events_retried_total`: handler calls that were a second or later attempt;
+ * - `herald_handler_duration_seconds`: a histogram of the calls that succeeded or failed;
+ * - `herald_events_dead_lettered_total`: events `deadLetter` parked. Counted from
+ *   `DEAD_LETTER_CHANNEL`, for events this middleware saw, wherever it sits in the chain.
+ *
+ * Put it inside `retry` so that it sees every attempt; outermost it sees one call per delivery
+ * (and no retries, except attempts resumed after a restart).
+ *
+ * @example
+ * const measured = metrics();
+ * router.use(deadLetter(), retry(), measured, idempotency({ store }));
+ * http.createServer(async (_, res) => {
+ *   const { contentType, body } = await renderMetrics(measured.registry);
+ *   res.writeHead(200, { 'content-type': contentType }).end(body);
+ * });
+ */
+export function metrics(options: MetricsOptions = {}): MetricsMiddleware {
+  const registry = options.registry ?? new Registry();
+  const prefix = options.prefix ?? DEFAULT_PREFIX;
+  const labelNames: EventLabel[] = ['group', 'topic', 'type'];
+  const processed = counter(
+    registry,
+    `${prefix}events_processed_total`,
+    'Handler calls that succeeded.',
+    labelNames,
+  );
+  const failed = counter(registry, `${prefix}events_failed_total`, 'Handler calls that threw.', labelNames);
+  const retried = counter(
+    registry,
+    `${prefix}events_retried_total`,
+    'Handler calls that were a second or later attempt.',
+    labelNames,
+  );
+  const duration = histogram(
+    registry,
+    `${prefix}handler_duration_seconds`,
+    'Duration of handler calls that succeeded or failed.',
+    labelNames,
+  );
+  const deadLettered = countDeadLetters(
+    counter(
+      registry,
+      `${prefix}events_dead_lettered_total`,
+      'Events parked in a dead-letter topic.',
+      labelNames,
+    ),
+  );
+  const middleware =
+    (next: Handler): Handler =>
+    async (event, context) => {
+      const labels = { group: context.group, topic: event.topic, type: event.type };
+      deadLettered.saw(event, context.group);
+      if (context.attempt > 1) retried.inc(labels);
+      const stopTimer = duration.startTimer(labels);
+      try {
+        await next(event, context);
+      } catch (error) {
+        if (!context.signal.aborted) {
+          stopTimer();
+          failed.inc(labels);
+        }
+        throw error;
+      }
+      stopTimer();
+      processed.inc(labels);
+    };
+  return Object.assign(middleware, { registry });
+}
+
+/**
+ * Counts `DEAD_LETTER_CHANNEL` messages about events seen through `saw` (the channel is
+ * process-wide; several routers with their own registries each count only their own events).
+ * The subscription holds the counter weakly and ends itself once the middleware is gone.
+ */
+function countDeadLetters(deadLettered: Counter<EventLabel>): {
+  saw(event: StoredEvent, group: string): void;
+} {
+  const state: DeadLetterCount = { deadLettered, seen: new WeakMap() };
+  subscribeWeakly(new WeakRef(state));
+  return {
+    saw(event, group) {
+      const groups = state.seen.get(event);
+      if (groups === undefined) state.seen.set(event, new Set([group]));
+      else groups.add(group);
+    },
+  };
+}
+
+interface DeadLetterCount {
+  readonly deadLettered: Counter<EventLabel>;
+  readonly seen: WeakMap<StoredEvent, Set<string>>;
+}
+
+/** Its own scope, so that the subscriber's closure cannot keep `state` alive. */
+function subscribeWeakly(ref: WeakRef<DeadLetterCount>): void {
+  const onMessage = (message: unknown): void => {
+    const current = ref.deref();
+    if (current === undefined) {
+      diagnostics.unsubscribe(DEAD_LETTER_CHANNEL, onMessage);
+      return;
+    }
+    const { event, group } = message as DeadLetterMessage;
+    if (current.seen.get(event)?.has(group) === true) {
+      current.deadLettered.inc({ group, topic: event.topic, type: event.type });
+    }
+  };
+  diagnostics.subscribe(DEAD_LETTER_CHANNEL, onMessage);
+}
+
+/**
+ * Registers the gauge `herald_consumer_lag` {group, topic, partition}: events appended but not
+ * yet committed by each group, read from `log.describeGroup` when the registry is collected
+ * (on each scrape), so it costs nothing between scrapes. A failing `describeGroup` fails the
+ * scrape rather than reporting stale lag.
+ *
+ * Call it once per registry with every group to watch.
+ *
+ * @example registerLagMetrics(log, ['inventory.reservations', 'payments.charges'], registry);
+ */
+export function registerLagMetrics(
+  log: EventLog,
+  groups: readonly string[],
+  registry: Registry,
+  options: { readonly prefix?: string } = {},
+): Gauge<LagLabel> {
+  const name = `${options.prefix ?? DEFAULT_PREFIX}consumer_lag`;
+  if (registry.getSingleMetric(name) !== undefined) {
+    throw new HeraldError(
+      'INVALID_ARGUMENT',
+      `${name} is registered already; call registerLagMetrics once per registry with every group`,
+    );
+  }
+  const gauge: Gauge<LagLabel> = new Gauge({
+    name,
+    help: 'Events appended to a partition but not yet committed by the consumer group.',
+    labelNames: ['group', 'topic', 'partition'],
+    registers: [registry],
+    collect: async () => {
+      const descriptions = await Promise.all(groups.map((group) => log.describeGroup(group)));
+      gauge.reset();
+      for (const description of descriptions) {
+        for (const p of description.partitions) {
+          gauge.set({ group: description.group, topic: p.topic, partition: String(p.partition) }, p.lag);
+        }
+      }
+    },
+  });
+  return gauge;
+}
+
+/**
+ * The Prometheus text exposition of a registry and its content type, for a `/metrics` endpoint.
+ *
+ * @example const { contentType, body } = await renderMetrics(registry);
+ */
+export async function renderMetrics(registry: Registry): Promise<{ contentType: string; body: string }> {
+  return { contentType: registry.contentType, body: await registry.metrics() };
+}
+
+function counter(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: EventLabel[],
+): Counter<EventLabel> {
+  const existing = registry.getSingleMetric(name);
+  if (existing instanceof Counter) return existing;
+  if (existing !== undefined) throw notOurs(name);
+  return new Counter({ name, help, labelNames, registers: [registry] });
+}
+
+function histogram(
+  registry: Registry,
+  name: string,
+  help: string,
+  labelNames: EventLabel[],
+): Histogram<EventLabel> {
+  const existing = registry.getSingleMetric(name);
+  if (existing instanceof Histogram) return existing;
+  if (existing !== undefined) throw notOurs(name);
+  return new Histogram({ name, help, labelNames, registers: [registry] });
+}
+
+function notOurs(name: string): HeraldError {
+  return new HeraldError('INVALID_ARGUMENT', `the registry has a metric ${name} of another type`);
+}

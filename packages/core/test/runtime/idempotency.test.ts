@@ -1,0 +1,216 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { TEST_TYPE, makeEvent, readAll, waitFor } from '@herald/testing';
+import { openMemoryLog } from '../../src/memory.ts';
+import { deadLetter } from '../../src/runtime/middleware/dead-letter.ts';
+import { idempotency } from '../../src/runtime/middleware/idempotency.ts';
+import { retry } from '../../src/runtime/middleware/retry.ts';
+import { createRouter } from '../../src/runtime/router.ts';
+import { MemoryStore } from './fixtures/memory-store.ts';
+import { bytes, start, waitForNoLag } from './fixtures/harness.ts';
+
+const GROUP = 'inventory.reservations';
+
+async function setup() {
+  const log = await openMemoryLog();
+  await log.createTopic('orders', { partitions: 1 });
+  await log.createTopic('inventory', { partitions: 1 });
+  const store = new MemoryStore(log);
+  return { log, store };
+}
+
+void describe('idempotency', () => {
+  void it('gives an event delivered twice (same id, same payload) one effect', async () => {
+    const { log, store } = await setup();
+    await using _log = log;
+    const event = makeEvent(1, 'sku-1');
+    await log.appendBatch('orders', [event, makeEvent(2, 'sku-1'), event]);
+    let calls = 0;
+    const router = createRouter({
+      log,
+      group: GROUP,
+      topics: ['orders'],
+      store,
+      middleware: [deadLetter(), retry({ maxAttempts: 3, initialDelayMs: 2 }), idempotency({ store })],
+    });
+    router.on(TEST_TYPE, async (e, ctx) => {
+      calls++;
+      await ctx.transaction(async (tx) => {
+        const count = (await tx.get<number>('effects', e.id)) ?? 0;
+        await tx.put('effects', e.id, count + 1);
+      });
+    });
+    const run = start(router);
+    await waitForNoLag(log, GROUP);
+    await run.stop();
+    assert.equal(calls, 2, 'the duplicate reached the handler');
+    assert.equal(await store.get('effects', 'event-1'), 1);
+    assert.equal(await store.get('effects', 'event-2'), 1);
+    assert.deepEqual(store.handled(GROUP).sort(), ['event-1', 'event-2']);
+    assert.equal(
+      (await log.listTopics()).some((t) => t.name === 'orders.dead-letter'),
+      false,
+    );
+  });
+
+  void it('flags the same id with a different payload as CONFLICT and parks it instead of dropping it', async () => {
+    const { log, store } = await setup();
+    await using _log = log;
+    const original = makeEvent(1, 'sku-1', { data: bytes('{"i":1,"qty":2}') });
+    const impostor = makeEvent(1, 'sku-1', { data: bytes('{"i":1,"qty":200}') });
+    await log.appendBatch('orders', [original, impostor]);
+    const applied: string[] = [];
+    const router = createRouter({
+      log,
+      group: GROUP,
+      topics: ['orders'],
+      store,
+      middleware: [deadLetter(), retry({ maxAttempts: 3, initialDelayMs: 2 }), idempotency({ store })],
+    });
+    router.on(TEST_TYPE, async (e, ctx) => {
+      await ctx.transaction((tx) => tx.put('effects', e.id, new TextDecoder().decode(e.data)));
+      applied.push(new TextDecoder().decode(e.data));
+    });
+    const run = start(router);
+    await waitForNoLag(log, GROUP);
+    await waitFor(
+      async () => (await log.listTopics()).some((t) => t.name === 'orders.dead-letter'),
+      5000,
+      'a dead letter',
+    );
+    await run.stop();
+    assert.deepEqual(applied, ['{"i":1,"qty":2}']);
+    assert.equal(await store.get('effects', 'event-1'), '{"i":1,"qty":2}');
+    const [parked] = await readAll(log, 'orders.dead-letter');
+    assert.equal(parked?.extensions?.['dlcode'], 'CONFLICT');
+    assert.equal(parked?.extensions?.['dlattempts'], '1', 'a conflict is not retried');
+    assert.equal(new TextDecoder().decode(parked?.data), '{"i":1,"qty":200}');
+  });
+
+  void it('records nothing of an attempt that threw inside its transaction, and the retry applies it once', async () => {
+    const { log, store } = await setup();
+    await using _log = log;
+    await log.append('orders', makeEvent(1, 'sku-1'));
+    let attempts = 0;
+    const router = createRouter({
+      log,
+      group: GROUP,
+      topics: ['orders'],
+      store,
+      middleware: [retry({ maxAttempts: 3, initialDelayMs: 2 }), idempotency({ store })],
+    });
+    router.on(TEST_TYPE, async (e, ctx) => {
+      attempts++;
+      await ctx.transaction(async (tx) => {
+        await tx.put('stock', 'sku-1', { reserved: 1 });
+        await tx.emit('inventory', makeEvent(1000, 'sku-1', { id: `reserved-${e.id}` }));
+        if (attempts === 1) throw new Error('crash inside the transaction');
+      });
+    });
+    const run = start(router);
+    await waitForNoLag(log, GROUP);
+    await run.stop();
+    assert.equal(attempts, 2);
+    assert.deepEqual(await store.get('stock', 'sku-1'), { reserved: 1 });
+    assert.deepEqual(
+      (await readAll(log, 'inventory')).map((e) => e.id),
+      ['reserved-event-1'],
+      'the rolled-back attempt emitted nothing; the retry emitted once',
+    );
+    assert.deepEqual(store.handled(GROUP), ['event-1']);
+  });
+
+  void it('does not apply a committed transaction again when the handler fails after it', async () => {
+    const { log, store } = await setup();
+    await using _log = log;
+    await log.append('orders', makeEvent(1, 'sku-1'));
+    let attempts = 0;
+    const router = createRouter({
+      log,
+      group: GROUP,
+      topics: ['orders'],
+      store,
+      middleware: [retry({ maxAttempts: 3, initialDelayMs: 2 }), idempotency({ store })],
+    });
+    router.on(TEST_TYPE, async (e, ctx) => {
+      attempts++;
+      await ctx.transaction(async (tx) => {
+        await tx.put('effects', e.id, ((await tx.get<number>('effects', e.id)) ?? 0) + 1);
+      });
+      if (attempts === 1) throw new Error('failed after the commit');
+    });
+    const run = start(router);
+    await waitForNoLag(log, GROUP);
+    await run.stop();
+    assert.equal(await store.get('effects', 'event-1'), 1);
+  });
+
+  void it('records the inbox entry once when a handler runs several transactions', async () => {
+    const { log, store } = await setup();
+    await using _log = log;
+    await log.append('orders', makeEvent(1, 'sku-1'));
+    const router = createRouter({
+      log,
+      group: GROUP,
+      topics: ['orders'],
+      store,
+      middleware: [idempotency({ store })],
+    });
+    router.on(TEST_TYPE, async (_e, ctx) => {
+      await ctx.transaction((tx) => tx.put('a', '1', 1));
+      await ctx.transaction((tx) => tx.put('b', '1', 1));
+    });
+    const run = start(router);
+    await waitForNoLag(log, GROUP);
+    await run.stop();
+    assert.equal(await store.get('a', '1'), 1);
+    assert.equal(await store.get('b', '1'), 1);
+    assert.deepEqual(store.handled(GROUP), ['event-1']);
+  });
+
+  void it('records a handler that uses no transaction after it finished, so a redelivery skips it', async () => {
+    const { log, store } = await setup();
+    await using _log = log;
+    const event = makeEvent(1, 'sku-1');
+    await log.appendBatch('orders', [event, event]);
+    let calls = 0;
+    const router = createRouter({
+      log,
+      group: GROUP,
+      topics: ['orders'],
+      store,
+      middleware: [idempotency({ store })],
+    });
+    router.on(TEST_TYPE, async () => {
+      calls++;
+    });
+    const run = start(router);
+    await waitForNoLag(log, GROUP);
+    await run.stop();
+    assert.equal(calls, 1);
+    assert.deepEqual(store.handled(GROUP), ['event-1']);
+  });
+
+  void it('keeps inboxes of different groups apart', async () => {
+    const { log, store } = await setup();
+    await using _log = log;
+    await log.append('orders', makeEvent(1));
+    const calls: string[] = [];
+    for (const group of ['inventory.reservations', 'email.confirmations']) {
+      const router = createRouter({
+        log,
+        group,
+        topics: ['orders'],
+        store,
+        middleware: [idempotency({ store })],
+      });
+      router.on(TEST_TYPE, async () => {
+        calls.push(group);
+      });
+      const run = start(router);
+      await waitForNoLag(log, group);
+      await run.stop();
+    }
+    assert.deepEqual(calls, ['inventory.reservations', 'email.confirmations']);
+  });
+});
