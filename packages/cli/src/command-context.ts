@@ -1,0 +1,69 @@
+import { DEFAULT_LOG_URL, HeraldError, openEventLog } from '@herald/core';
+import type { EventLog } from '@herald/core';
+
+/**
+ * Everything the CLI touches outside its arguments, so that tests can run it in-process and
+ * `main` can wire it to the real process.
+ */
+export interface CliIo {
+  /** Writes to standard output. A returned promise means "wait before writing more". */
+  readonly stdout: (text: string) => void | Promise<void>;
+  readonly stderr: (text: string) => void | Promise<void>;
+  /** `HERALD_LOG` selects the log (default {@link DEFAULT_LOG_URL}); `HERALD_DEBUG` adds stack traces to internal errors. */
+  readonly env: Readonly<Record<string, string | undefined>>;
+  /**
+   * All of standard input, or undefined when nothing is piped in (a terminal). Only `publish`
+   * without `--data` calls it.
+   */
+  readonly readStdin?: () => Promise<Uint8Array | undefined>;
+  /** Aborted on SIGINT/SIGTERM: `tail --follow` stops, closes the log and exits 0. */
+  readonly signal?: AbortSignal;
+  /** The clock `--since <duration>` counts back from. Defaults to `Date.now`. */
+  readonly now?: () => number;
+}
+
+/** What a command receives besides its arguments. */
+export interface CommandContext {
+  readonly io: CliIo;
+  /** The log URL in effect, for messages. */
+  readonly logUrl: string;
+  /** Writes one or more lines to standard output, waiting when the reader is slow. */
+  out(text: string): Promise<void>;
+  /**
+   * Opens the log `HERALD_LOG` names, runs `use`, and closes the log afterwards. A failure to
+   * open is rethrown as a `HeraldError` naming the URL, with the same code (`BACKEND_UNAVAILABLE`
+   * for errors that were not HeraldErrors, such as a file system error).
+   */
+  withLog<T>(use: (log: EventLog) => Promise<T>): Promise<T>;
+}
+
+/** Builds the context for one `run`. */
+export function createCommandContext(io: CliIo): CommandContext {
+  const configured = io.env['HERALD_LOG'];
+  const logUrl = configured === undefined || configured === '' ? DEFAULT_LOG_URL : configured;
+  return {
+    io,
+    logUrl,
+    async out(text) {
+      await io.stdout(text.endsWith('\n') ? text : `${text}\n`);
+    },
+    async withLog(use) {
+      let log: EventLog;
+      try {
+        log = await openEventLog(logUrl);
+      } catch (error) {
+        const code = error instanceof HeraldError ? error.code : 'BACKEND_UNAVAILABLE';
+        const message = error instanceof Error ? error.message : String(error);
+        throw new HeraldError(code, `cannot open HERALD_LOG=${logUrl}: ${message}`, {
+          cause: error,
+          details: error instanceof HeraldError ? error.details : {},
+        });
+      }
+      try {
+        return await use(log);
+      } finally {
+        await log.close();
+      }
+    },
+  };
+}

@@ -1,0 +1,112 @@
+import type { GroupDescription } from '@herald/core';
+import { EXIT_FAILURE, EXIT_OK, expectPositionals, parseCommandLine, printable } from './arguments.ts';
+import type { CommandContext } from './command-context.ts';
+import { formatTable } from './format-table.ts';
+
+/** Help of `herald groups`. */
+export const GROUPS_HELP = `Usage:
+  herald groups [--json]
+  herald groups <group> [--json]
+
+Without a group: every consumer group with its number of live members and its total lag.
+With a group: its members (id, client id, last heartbeat, partitions owned) and, per partition,
+the committed offset (the next offset the group will read; "-" if it never committed), the
+latest offset and the lag (events appended but not yet committed).
+
+Options:
+  --json       Print JSON: for the list, [{"group","members","lag"}]; for one group, its
+               description as the EventLog API returns it (lastHeartbeat in ms since the epoch).
+  -h, --help   Show this help.
+`;
+
+const COMMAND = 'herald groups';
+
+/** `herald groups [<group>]`: consumer groups, their members, positions and lag. */
+export async function runGroupsCommand(args: readonly string[], context: CommandContext): Promise<number> {
+  const { values, positionals } = parseCommandLine(COMMAND, args, {
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help === true) {
+    await context.out(GROUPS_HELP);
+    return EXIT_OK;
+  }
+  const [group] = expectPositionals(COMMAND, positionals, ['<group>?']);
+  const json = values.json === true;
+  return group === undefined ? listGroups(context, json) : describeGroup(context, group, json);
+}
+
+async function listGroups(context: CommandContext, json: boolean): Promise<number> {
+  const groups = await context.withLog(async (log) => {
+    const names = await log.listGroups();
+    const descriptions: GroupDescription[] = [];
+    for (const name of names) descriptions.push(await log.describeGroup(name));
+    return descriptions;
+  });
+  const summaries = groups.map((g) => ({
+    group: g.group,
+    members: g.members.length,
+    lag: g.partitions.reduce((sum, p) => sum + p.lag, 0),
+  }));
+  if (json) {
+    await context.out(JSON.stringify(summaries));
+  } else if (summaries.length === 0) {
+    await context.out('no consumer groups');
+  } else {
+    const rows = summaries.map((s) => [s.group, String(s.members), String(s.lag)]);
+    await context.out(formatTable([['GROUP', 'MEMBERS', 'LAG'], ...rows]));
+  }
+  return EXIT_OK;
+}
+
+async function describeGroup(context: CommandContext, group: string, json: boolean): Promise<number> {
+  const description = await context.withLog(async (log) => {
+    const names = await log.listGroups();
+    return names.includes(group) ? log.describeGroup(group) : undefined;
+  });
+  if (description === undefined) {
+    await context.io.stderr(`herald: no consumer group "${printable(group)}" (see 'herald groups')\n`);
+    return EXIT_FAILURE;
+  }
+  if (json) {
+    await context.out(JSON.stringify(description));
+    return EXIT_OK;
+  }
+  const now = context.io.now?.() ?? Date.now();
+  const members =
+    description.members.length === 0
+      ? 'no live members'
+      : formatTable([
+          ['MEMBER', 'CLIENT', 'LAST HEARTBEAT', 'PARTITIONS'],
+          ...description.members.map((m) => [
+            m.memberId,
+            m.clientId === '' ? '-' : m.clientId,
+            `${new Date(m.lastHeartbeat).toISOString()} (${ago(now - m.lastHeartbeat)})`,
+            m.partitions.length === 0 ? '-' : m.partitions.map((p) => `${p.topic}/${p.partition}`).join(','),
+          ]),
+        ]);
+  const partitions =
+    description.partitions.length === 0
+      ? 'no partitions'
+      : formatTable([
+          ['TOPIC', 'PARTITION', 'COMMITTED', 'LATEST', 'LAG'],
+          ...description.partitions.map((p) => [
+            p.topic,
+            String(p.partition),
+            p.committed === null ? '-' : String(p.committed),
+            String(p.latest),
+            String(p.lag),
+          ]),
+        ]);
+  await context.out(`${formatTable([['group', description.group]])}\n\n${members}\n\n${partitions}`);
+  return EXIT_OK;
+}
+
+function ago(ms: number): string {
+  if (ms < 1_000) return 'just now';
+  const seconds = Math.round(ms / 1_000);
+  if (seconds < 120) return `${seconds}s ago`;
+  const minutes = Math.round(seconds / 60);
+  if (minutes < 120) return `${minutes}m ago`;
+  return `${Math.round(minutes / 60)}h ago`;
+}

@@ -1,0 +1,165 @@
+import { once } from 'node:events';
+import { HeraldError } from '@herald/core';
+import packageJson from '../package.json' with { type: 'json' };
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, printable } from './arguments.ts';
+import { createCommandContext } from './command-context.ts';
+import type { CliIo, CommandContext } from './command-context.ts';
+import { GROUPS_HELP, runGroupsCommand } from './groups-command.ts';
+import { PUBLISH_HELP, runPublishCommand } from './publish-command.ts';
+import { TAIL_HELP, runTailCommand } from './tail-command.ts';
+import { TOPICS_HELP, runTopicsCommand } from './topics-command.ts';
+
+/** Help of `herald` itself. */
+export const HERALD_HELP = `Usage: herald <command> [options]
+
+Commands:
+  topics create <name> --partitions <n>   Create a topic
+  topics list                             List topics
+  topics describe <name>                  Partitions with their earliest and latest offsets
+  publish <topic> --type <type>           Append one JSON event (--data or standard input)
+  tail <topic>                            Print events (from the beginning; --follow to wait)
+  groups [<group>]                        Consumer groups, members, committed offsets, lag
+
+Run 'herald <command> --help' for the options of a command.
+
+Options:
+  -h, --help     Show this help.
+  --version      Print herald's version.
+
+Environment:
+  HERALD_LOG     The log to use (default sqlite:./.herald/herald.db; also memory:).
+  HERALD_DEBUG   Set to 1 to print stack traces of internal errors.
+
+Exit status: 0 done, 1 the operation failed, 2 the command line was wrong.
+`;
+
+type Command = (args: readonly string[], context: CommandContext) => Promise<number>;
+
+const COMMANDS: Readonly<Record<string, { readonly run: Command; readonly help: string }>> = {
+  topics: { run: runTopicsCommand, help: TOPICS_HELP },
+  publish: { run: runPublishCommand, help: PUBLISH_HELP },
+  tail: { run: runTailCommand, help: TAIL_HELP },
+  groups: { run: runGroupsCommand, help: GROUPS_HELP },
+};
+
+/**
+ * Runs one herald command line (without `node` and the script path) and resolves to its exit
+ * status. Never throws and never prints a stack trace for an expected failure: usage mistakes
+ * are one line on stderr with status 2, failures of the operation (unknown topic, bad
+ * `HERALD_LOG`, backend errors) one line with status 1.
+ *
+ * @example const status = await run(['topics', 'list'], { stdout: (t) => void out.push(t), stderr, env: {} });
+ */
+export async function run(argv: readonly string[], io: CliIo): Promise<number> {
+  const context = createCommandContext(io);
+  try {
+    return await dispatch(argv, context);
+  } catch (error) {
+    await io.stderr(`herald: ${describeError(error, io)}\n`);
+    return error instanceof UsageError ? EXIT_USAGE : EXIT_FAILURE;
+  }
+}
+
+async function dispatch(argv: readonly string[], context: CommandContext): Promise<number> {
+  const [first, ...rest] = argv;
+  if (first === undefined) {
+    await context.io.stderr(HERALD_HELP);
+    return EXIT_USAGE;
+  }
+  if (first === '-h' || first === '--help') {
+    await context.out(HERALD_HELP);
+    return EXIT_OK;
+  }
+  if (first === '--version') {
+    await context.out(packageJson.version);
+    return EXIT_OK;
+  }
+  if (first === 'help') {
+    const topic = rest[0] === undefined ? undefined : COMMANDS[rest[0]];
+    if (rest[0] !== undefined && topic === undefined)
+      throw new UsageError('herald', `unknown command "${rest[0]}"`);
+    await context.out(topic?.help ?? HERALD_HELP);
+    return EXIT_OK;
+  }
+  if (first.startsWith('-')) throw new UsageError('herald', `unknown option ${first}`);
+  const command = Object.hasOwn(COMMANDS, first) ? COMMANDS[first] : undefined;
+  if (command === undefined) {
+    throw new UsageError(
+      'herald',
+      `unknown command "${first}": expected ${Object.keys(COMMANDS).join(', ')}`,
+    );
+  }
+  return command.run(rest, context);
+}
+
+function describeError(error: unknown, io: CliIo): string {
+  if (error instanceof UsageError) return `${printable(error.message)} (see '${error.command} --help')`;
+  if (error instanceof HeraldError) {
+    const hint = error.code === 'UNKNOWN_TOPIC' ? " (see 'herald topics list')" : '';
+    return `${printable(error.message)}${hint}${debugDetails(error, io)}`;
+  }
+  const message = error instanceof Error ? error.message : String(error);
+  return `internal error: ${printable(message)}${debugDetails(error, io)}`;
+}
+
+function debugDetails(error: unknown, io: CliIo): string {
+  if (io.env['HERALD_DEBUG'] === undefined || io.env['HERALD_DEBUG'] === '') return '';
+  return `\n${error instanceof Error ? (error.stack ?? error.message) : String(error)}${
+    error instanceof Error && error.cause !== undefined
+      ? `\ncaused by: ${debugDetails(error.cause, io).trim()}`
+      : ''
+  }`;
+}
+
+/**
+ * Runs herald as the current process: arguments from `process.argv`, real stdio, SIGINT and
+ * SIGTERM stop a running `tail --follow` (a second signal exits at once with status 130), and
+ * a closed standard output (`herald tail | head`) ends the command quietly. Sets
+ * `process.exitCode` rather than exiting, so pending output is flushed.
+ */
+export async function main(): Promise<void> {
+  const controller = new AbortController();
+  const onSignal = (): void => {
+    if (controller.signal.aborted) process.exit(130);
+    controller.abort();
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
+  const io: CliIo = {
+    stdout: streamWriter(process.stdout, () => controller.abort()),
+    stderr: streamWriter(process.stderr, () => undefined),
+    env: process.env,
+    readStdin: readProcessStdin,
+    signal: controller.signal,
+  };
+  try {
+    process.exitCode = await run(process.argv.slice(2), io);
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+}
+
+function streamWriter(stream: NodeJS.WriteStream, onClosed: () => void): (text: string) => Promise<void> {
+  let closed = false;
+  stream.on('error', () => {
+    closed = true;
+    onClosed();
+  });
+  return async (text) => {
+    if (closed) return;
+    if (stream.write(text)) return;
+    try {
+      await once(stream, 'drain');
+    } catch {
+      closed = true;
+    }
+  };
+}
+
+async function readProcessStdin(): Promise<Uint8Array | undefined> {
+  if (process.stdin.isTTY) return undefined;
+  const chunks: Buffer[] = [];
+  for await (const chunk of process.stdin) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}

@@ -1,0 +1,89 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { openEventLog } from '@herald/core';
+import type { GroupDescription } from '@herald/core';
+import { runHerald, uniqueName } from './run-herald.ts';
+
+/** A log with topic `orders` (2 partitions, 3 events in partition 0) and group `billing.invoices` that committed 2 of them. */
+async function logWithGroup(): Promise<{ url: string; close: () => Promise<void>; memberId: string }> {
+  const url = `memory:${uniqueName()}`;
+  const log = await openEventLog(url);
+  await log.createTopic('orders', { partitions: 2 });
+  for (let i = 0; i < 3; i++) {
+    await log.append(
+      'orders',
+      { specversion: '1.0', id: `e-${i}`, source: '/t', type: 't.v1' },
+      { partition: 0 },
+    );
+  }
+  const subscription = await log.subscribe({ group: 'billing.invoices', topics: ['orders'] });
+  let seen = 0;
+  for await (const event of subscription) {
+    seen += 1;
+    if (seen === 2) {
+      await subscription.commit(event);
+      break;
+    }
+  }
+  return { url, memberId: subscription.memberId, close: () => log.close() };
+}
+
+describe('herald groups', () => {
+  it('lists groups with their members and total lag', async () => {
+    const { url, close } = await logWithGroup();
+    try {
+      const table = await runHerald(['groups'], { log: url });
+      assert.equal(table.status, 0, table.stderr);
+      assert.equal(table.stdout, 'GROUP             MEMBERS  LAG\nbilling.invoices  1        1\n');
+      const json = await runHerald(['groups', '--json'], { log: url });
+      assert.deepEqual(JSON.parse(json.stdout), [{ group: 'billing.invoices', members: 1, lag: 1 }]);
+    } finally {
+      await close();
+    }
+  });
+
+  it('describes members and, per partition, committed offset, latest and lag', async () => {
+    const { url, close, memberId } = await logWithGroup();
+    try {
+      const json = await runHerald(['groups', 'billing.invoices', '--json'], { log: url });
+      assert.equal(json.status, 0, json.stderr);
+      const description = JSON.parse(json.stdout) as GroupDescription;
+      assert.equal(description.group, 'billing.invoices');
+      assert.deepEqual(
+        description.members.map((m) => [m.memberId, m.partitions.length]),
+        [[memberId, 2]],
+      );
+      const p0 = description.partitions.find((p) => p.topic === 'orders' && p.partition === 0);
+      assert.deepEqual(p0, { topic: 'orders', partition: 0, committed: 2, latest: 3, lag: 1 });
+
+      const table = await runHerald(['groups', 'billing.invoices'], { log: url });
+      assert.equal(table.status, 0);
+      assert.match(table.stdout, /^group +billing\.invoices\n\nMEMBER +CLIENT +LAST HEARTBEAT +PARTITIONS\n/);
+      assert.ok(table.stdout.includes(memberId));
+      assert.match(table.stdout, /orders\/0,orders\/1/);
+      assert.match(table.stdout, /\nTOPIC +PARTITION +COMMITTED +LATEST +LAG\norders +0 +2 +3 +1\n/);
+    } finally {
+      await close();
+    }
+  });
+
+  it('says when there are no groups', async () => {
+    assert.deepEqual(await runHerald(['groups']), { status: 0, stdout: 'no consumer groups\n', stderr: '' });
+    assert.deepEqual(await runHerald(['groups', '--json']), { status: 0, stdout: '[]\n', stderr: '' });
+  });
+
+  it('fails with status 1 for an unknown group', async () => {
+    const result = await runHerald(['groups', 'nobody']);
+    assert.deepEqual(result, {
+      status: 1,
+      stdout: '',
+      stderr: `herald: no consumer group "nobody" (see 'herald groups')\n`,
+    });
+  });
+
+  it('takes at most one group', async () => {
+    const result = await runHerald(['groups', 'a', 'b']);
+    assert.equal(result.status, 2);
+    assert.equal(result.stderr, `herald: unexpected argument "b" (see 'herald groups --help')\n`);
+  });
+});
