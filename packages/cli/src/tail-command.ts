@@ -149,8 +149,9 @@ interface Cursor {
  * Reads the events of `topic` with `EventLog.read` only (no consumer group), merging partitions
  * by append timestamp: the next event is always the oldest head among partitions that have
  * unread events buffered, and a partition that has events left but an empty buffer is read
- * before anything else is yielded. Within a partition, offset order is kept. When following,
- * partitions are polled every 50–500 ms (backing off while nothing arrives).
+ * before anything else is yielded (equal timestamps: lower partition first). Within a partition,
+ * offset order is kept. When following, partitions are polled every 50–500 ms (backing off
+ * while nothing arrives).
  *
  * Throws `UNKNOWN_TOPIC` for a missing topic, `INVALID_ARGUMENT` for a partition it lacks.
  */

@@ -445,10 +445,17 @@ async function seedClicks(): Promise<string> {
     datacontenttype: 'application/json',
     data: new TextEncoder().encode(JSON.stringify({ n })),
   });
-  for (let n = 0; n < 3; n++) await log.append('clicks', click(n), { partition: n % 2 });
+  // Each in a later millisecond, so that the merge of the two partitions has one right order.
+  for (let n = 0; n < 3; n++) {
+    await log.append('clicks', click(n), { partition: n % 2 });
+    await delay(3);
+  }
   await delay(20);
   const boundary = new Date().toISOString();
   await delay(20);
-  for (let n = 3; n < 5; n++) await log.append('clicks', click(n), { partition: n % 2 });
+  for (let n = 3; n < 5; n++) {
+    await log.append('clicks', click(n), { partition: n % 2 });
+    await delay(3);
+  }
   return boundary;
 }

@@ -691,7 +691,13 @@ export async function openSqliteLog(options: SqliteLogOptions): Promise<SqliteLo
     throw new HeraldError('INVALID_ARGUMENT', 'the SQLite log needs a file path');
   }
   const path = resolve(options.path);
-  mkdirSync(dirname(path), { recursive: true });
+  try {
+    mkdirSync(dirname(path), { recursive: true });
+  } catch (error) {
+    throw new HeraldError('BACKEND_UNAVAILABLE', `cannot create the folder of the log file ${path}`, {
+      cause: error,
+    });
+  }
   let db: DatabaseSync;
   try {
     db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 5000 });

@@ -4,11 +4,11 @@ import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace } f
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
 import { W3CTraceContextPropagator } from '@opentelemetry/core';
 import {
-  BasicTracerProvider,
   InMemorySpanExporter,
   type ReadableSpan,
   SimpleSpanProcessor,
-} from '@opentelemetry/sdk-trace-base';
+  TracerProvider,
+} from '@opentelemetry/sdk-trace';
 import { TEST_TYPE, makeEvent, waitFor } from '@herald/testing';
 import type { CloudEvent, StoredEvent } from '../../src/envelope.ts';
 import type { EventLog } from '../../src/event-log.ts';
@@ -95,10 +95,10 @@ void describe('tracing without an OpenTelemetry SDK', () => {
 
 void describe('tracing with an OpenTelemetry SDK', () => {
   const exporter = new InMemorySpanExporter();
-  const provider = new BasicTracerProvider({ spanProcessors: [new SimpleSpanProcessor(exporter)] });
+  const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });
   const tracer = provider.getTracer('herald-test');
-  // Registered through the @opentelemetry/api copy @herald/core resolves: an API refuses globals
-  // registered by an older copy (NodeTracerProvider.register() uses the SDK's own).
+  // Registered the way an application does: one @opentelemetry/api in the tree (core declares
+  // it as a peer dependency), so Herald's spans reach the SDK the application set up.
   before(() => {
     trace.setGlobalTracerProvider(provider);
     context.setGlobalContextManager(new AsyncLocalStorageContextManager().enable());
