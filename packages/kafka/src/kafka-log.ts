@@ -1,0 +1,786 @@
+import { Buffer } from 'node:buffer';
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  DEFAULT_READ_LIMIT,
+  DEFAULT_SESSION_TIMEOUT_MS,
+  HeraldError,
+  attributesOf,
+  faultInjection,
+  isHeraldError,
+  partitionFor,
+} from '@herald/core';
+import type {
+  AppendOptions,
+  AppendResult,
+  CloudEvent,
+  CreateTopicOptions,
+  EventLog,
+  FaultInjectable,
+  GroupDescription,
+  GroupMember,
+  GroupPartitionState,
+  LogCapabilities,
+  ReadOptions,
+  ReadPosition,
+  RetentionPolicy,
+  StartPosition,
+  StoredEvent,
+  SubscribeOptions,
+  Subscription,
+  TopicDescription,
+  TopicInfo,
+  TopicPartition,
+} from '@herald/core';
+import { Admin, ConfigResourceTypes } from '@platformatic/kafka';
+import type { MessageToProduce } from '@platformatic/kafka';
+import { decodeCloudEvent, encodeCloudEvent } from './cloud-event-binding.ts';
+import { hasKafkaError, toHeraldError } from './kafka-errors.ts';
+import { clientOptions, resolveKafkaLogOptions } from './kafka-log-options.ts';
+import type { KafkaLogOptions, ResolvedKafkaLogOptions } from './kafka-log-options.ts';
+import { KafkaSubscription, localHeartbeats } from './kafka-subscription.ts';
+import type { KafkaLogInternals } from './kafka-subscription.ts';
+import { parseKafkaUrl } from './kafka-url.ts';
+import { EARLIEST, KafkaWire, LATEST, fetchedRecords } from './kafka-wire.ts';
+import type { FetchedRecord } from './kafka-wire.ts';
+import { TimestampedProducer } from './timestamped-producer.ts';
+
+/** Kafka's rule for topic names: at most 249 of these characters, and not `.` or `..`. */
+const TOPIC_NAME = /^[A-Za-z0-9._-]+$/;
+const MAX_TOPIC_NAME = 249;
+const MAX_PARTITIONS = 10_000;
+const DEFAULT_MAX_BUFFERED_EVENTS = 500;
+/** Room in a topic's `max.message.bytes` for the record batch and header overhead around one event. */
+const RECORD_OVERHEAD_BYTES = 65_536;
+const READ_MAX_BYTES = 4 * 1024 * 1024;
+const TOPIC_READY_TIMEOUT_MS = 10_000;
+
+interface SessionBounds {
+  readonly min: number;
+  readonly max: number;
+}
+
+/**
+ * Herald's EventLog on Apache Kafka.
+ *
+ * - Topics are Kafka topics, created through the admin API with `retention.ms` /
+ *   `retention.bytes` from the retention policy, `message.timestamp.type=LogAppendTime` (an
+ *   event's timestamp is when the broker appended it) and room for records of
+ *   `maxRecordBytes`.
+ * - Events travel in the CloudEvents Kafka binary binding (`ce_*` headers, `content-type`,
+ *   key = partitionkey, value = data), so kcat and any Kafka client read and write them.
+ * - Appends go through an idempotent producer with acks=all: an append resolves only once
+ *   every in-sync replica has the record, and a retried request is never written twice.
+ *   The partition is the one named, else `partitionFor(partitionkey)` (Kafka's own
+ *   partitioner), else round-robin.
+ * - Consumer groups are Kafka consumer groups (classic protocol, eager rebalancing), driven by
+ *   Herald so that `onRevoked` runs before partitions move and stale members are fenced; see
+ *   `kafka-subscription.ts`. Offsets are committed only when the consumer commits.
+ *
+ * Differences from the embedded log, stated in `docs/kafka.md`: session timeouts are raised to
+ * the broker's `group.min.session.timeout.ms` (6 s by default); `appendBatch` is atomic per
+ * partition, not across partitions; records that are not CloudEvents fail to decode.
+ */
+export class KafkaLog implements EventLog, FaultInjectable {
+  readonly capabilities: LogCapabilities;
+  readonly clientId: string;
+  readonly namespace: string;
+  readonly [faultInjection]: FaultInjectable[typeof faultInjection];
+  readonly #options: ResolvedKafkaLogOptions;
+  readonly #admin: Admin;
+  readonly #wire: KafkaWire;
+  readonly #producer: TimestampedProducer;
+  readonly #internals: KafkaLogInternals;
+  readonly #subscriptions = new Set<KafkaSubscription>();
+  readonly #roundRobin = new Map<string, number>();
+  #sessionBounds: Promise<SessionBounds> | undefined;
+  #closed = false;
+  #crashed = false;
+
+  /** Use {@link openKafkaLog}. */
+  constructor(options: KafkaLogOptions) {
+    const resolved = resolveKafkaLogOptions(options);
+    this.#options = resolved;
+    this.clientId = resolved.clientId;
+    this.namespace = resolved.namespace;
+    this.capabilities = Object.freeze({
+      durable: true,
+      multiProcess: true,
+      timestampSeek: true,
+      retention: true,
+      maxRecordBytes: resolved.maxRecordBytes,
+    });
+    const base = clientOptions(resolved);
+    this.#admin = new Admin(base);
+    this.#wire = new KafkaWire(base, this.#admin);
+    this.#producer = new TimestampedProducer({
+      ...base,
+      idempotent: true,
+      // The library retries an idempotent producer forever unless told otherwise.
+      retries: Math.max(2, resolved.retries),
+    });
+    this.#internals = {
+      options: resolved,
+      admin: this.#wire,
+      openWire: (requestTimeoutMs) => new KafkaWire(clientOptions(resolved, requestTimeoutMs)),
+      wireTopic: (topic) => this.#namespaced(topic),
+      heraldTopic: (wireTopic) => wireTopic.slice(this.namespace.length),
+      wireGroup: (group) => this.namespace + group,
+      decode: (topic, partition, record) => toStoredEvent(topic, partition, record),
+    };
+    this[faultInjection] = {
+      crash: () => this.#crash(),
+      freeze: () => {
+        for (const subscription of this.#subscriptions) subscription.freeze();
+      },
+      thaw: () => {
+        for (const subscription of this.#subscriptions) subscription.thaw();
+      },
+    };
+  }
+
+  /** Checks that a broker answers; rejects with BACKEND_UNAVAILABLE when none does. */
+  async connect(): Promise<void> {
+    try {
+      await this.#wire.metadata([], true);
+    } catch (error) {
+      throw toHeraldError(error, `no Kafka broker answered at ${this.#options.brokers.join(', ')}`);
+    }
+  }
+
+  async createTopic(name: string, options: CreateTopicOptions): Promise<TopicInfo> {
+    this.#assertOpen();
+    const wireName = this.#checkTopicName(name);
+    const partitions = options?.partitions;
+    if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
+      throw invalid(`partitions must be an integer from 1 to ${MAX_PARTITIONS}, got ${String(partitions)}`);
+    }
+    const configs = [
+      { name: 'message.timestamp.type', value: 'LogAppendTime' },
+      { name: 'max.message.bytes', value: String(this.#options.maxRecordBytes + RECORD_OVERHEAD_BYTES) },
+    ];
+    for (const field of ['ms', 'bytes'] as const) {
+      const value = options.retention?.[field];
+      if (value === undefined) continue;
+      if (!Number.isSafeInteger(value) || value < 1) {
+        throw invalid(`retention.${field} must be a positive integer, got ${String(value)}`);
+      }
+      configs.push({ name: `retention.${field}`, value: String(value) });
+    }
+    let created;
+    try {
+      [created] = await this.#admin.createTopics({
+        topics: [{ topic: wireName, partitions, replicas: -1 }],
+        configs,
+      });
+    } catch (error) {
+      if (hasKafkaError(error, 'TOPIC_ALREADY_EXISTS')) {
+        throw new HeraldError('TOPIC_EXISTS', `topic "${name}" already exists`, {
+          cause: error,
+          details: { topic: name },
+        });
+      }
+      throw toHeraldError(error, `cannot create topic "${name}"`, { topic: name });
+    }
+    await this.#whenReady(wireName, partitions);
+    return {
+      name,
+      partitions,
+      retention: retentionOf(Object.entries(created?.configuration ?? {})),
+    };
+  }
+
+  async listTopics(): Promise<readonly TopicInfo[]> {
+    this.#assertOpen();
+    try {
+      const names = (await this.#admin.listTopics()).filter(
+        (topic) =>
+          topic.startsWith(this.namespace) && topic.length > this.namespace.length && !topic.startsWith('__'),
+      );
+      if (names.length === 0) return [];
+      const metadata = await this.#wire.metadata(names, true);
+      const retention = await this.#retention(names);
+      return names
+        .map((wireName) => ({
+          name: wireName.slice(this.namespace.length),
+          partitions: metadata.topics.get(wireName)?.partitionsCount ?? 0,
+          retention: retention.get(wireName) ?? {},
+        }))
+        .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+    } catch (error) {
+      throw toHeraldError(error, 'cannot list topics');
+    }
+  }
+
+  async describeTopic(name: string): Promise<TopicDescription> {
+    this.#assertOpen();
+    const wireName = this.#lookupName(name);
+    try {
+      const topic = await this.#wire.topic(wireName, true);
+      const partitions = Array.from({ length: topic.partitionsCount }, (_, partition) => partition);
+      const [retention, earliest, latest] = await Promise.all([
+        this.#retention([wireName]),
+        this.#wire.listOffsets(wireName, partitions, EARLIEST),
+        this.#wire.listOffsets(wireName, partitions, LATEST),
+      ]);
+      return {
+        name,
+        partitions: topic.partitionsCount,
+        retention: retention.get(wireName) ?? {},
+        partitionInfo: partitions.map((partition) => ({
+          partition,
+          earliest: earliest.get(partition) ?? 0,
+          latest: latest.get(partition) ?? 0,
+        })),
+      };
+    } catch (error) {
+      throw toHeraldError(error, `cannot describe topic "${name}"`, { topic: name });
+    }
+  }
+
+  async append(topic: string, event: CloudEvent, options: AppendOptions = {}): Promise<AppendResult> {
+    this.#assertOpen();
+    const [result] = await this.#append(topic, [event], options.partition);
+    return result!;
+  }
+
+  async appendBatch(topic: string, events: readonly CloudEvent[]): Promise<readonly AppendResult[]> {
+    this.#assertOpen();
+    if (!Array.isArray(events)) throw invalid('appendBatch expects an array of events');
+    if (events.length === 0) {
+      await this.#partitionCount(topic);
+      return [];
+    }
+    return this.#append(topic, events, undefined);
+  }
+
+  async read(topic: string, options: ReadOptions): Promise<readonly StoredEvent[]> {
+    this.#assertOpen();
+    const limit = options.limit ?? DEFAULT_READ_LIMIT;
+    if (!Number.isSafeInteger(limit) || limit < 1)
+      throw invalid(`limit must be a positive integer, got ${String(limit)}`);
+    const count = await this.#partitionCount(topic);
+    const { partition } = options;
+    checkPartition(topic, partition, count);
+    const from = checkPosition(options.from, true);
+    const wireName = this.#namespaced(topic);
+    try {
+      let offset: number;
+      if (from === 'latest') return [];
+      if (from === 'earliest')
+        offset = (await this.#wire.listOffsets(wireName, [partition], EARLIEST)).get(partition) ?? 0;
+      else if ('timestamp' in from) {
+        offset =
+          (
+            await this.#wire.listOffsets(
+              wireName,
+              [partition],
+              BigInt(Math.max(0, Math.floor(from.timestamp))),
+            )
+          ).get(partition) ?? 0;
+      } else offset = from.offset;
+      const events: StoredEvent[] = [];
+      while (events.length < limit) {
+        const fetched = (
+          await this.#wire.fetch(wireName, [{ partition, offset }], {
+            maxWaitMs: 0,
+            maxBytes: READ_MAX_BYTES,
+            partitionMaxBytes: READ_MAX_BYTES,
+          })
+        ).get(partition);
+        if (fetched === undefined) break;
+        if (fetched.errorCode === 1) {
+          // OFFSET_OUT_OF_RANGE: before the oldest retained event, start there; past the end, nothing.
+          const start = Number(fetched.logStartOffset);
+          if (offset < start) {
+            offset = start;
+            continue;
+          }
+          break;
+        }
+        if (fetched.errorCode !== 0)
+          throw new HeraldError(
+            'BACKEND_UNAVAILABLE',
+            `fetch of ${topic}/${partition} failed (Kafka error ${fetched.errorCode})`,
+          );
+        const records = fetchedRecords(fetched, offset);
+        for (const record of records.slice(0, limit - events.length))
+          events.push(toStoredEvent(topic, partition, record));
+        const end = Number(fetched.lastStableOffset >= 0n ? fetched.lastStableOffset : fetched.highWatermark);
+        const last = (fetched.records ?? []).at(-1);
+        const next = last === undefined ? offset : Number(last.firstOffset) + last.lastOffsetDelta + 1;
+        if (next <= offset || next >= end) break;
+        offset = next;
+      }
+      return events;
+    } catch (error) {
+      throw toHeraldError(error, `cannot read ${topic}/${partition}`, { topic, partition });
+    }
+  }
+
+  async subscribe(options: SubscribeOptions): Promise<Subscription> {
+    this.#assertOpen();
+    if (typeof options?.group !== 'string' || options.group.length === 0 || options.group.length > 200) {
+      throw invalid('group must be a name of 1 to 200 characters');
+    }
+    if (!Array.isArray(options.topics) || options.topics.length === 0) {
+      throw invalid('topics must name at least one topic');
+    }
+    const topics = [...new Set<string>(options.topics)].sort();
+    for (const topic of topics) await this.#partitionCount(topic);
+    const requested = options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
+    if (!Number.isSafeInteger(requested) || requested < 1) {
+      throw invalid(`sessionTimeoutMs must be a positive integer, got ${String(requested)}`);
+    }
+    const maxBufferedEvents = options.maxBufferedEvents ?? DEFAULT_MAX_BUFFERED_EVENTS;
+    if (!Number.isSafeInteger(maxBufferedEvents) || maxBufferedEvents < 1) {
+      throw invalid(`maxBufferedEvents must be a positive integer, got ${String(maxBufferedEvents)}`);
+    }
+    const startAt = checkPosition(options.startAt ?? 'earliest', false) as StartPosition;
+    if (options.signal?.aborted === true) {
+      throw new HeraldError('CLOSED', 'the subscription signal was already aborted', {
+        cause: options.signal.reason,
+      });
+    }
+    const bounds = await this.#groupSessionBounds();
+    const subscription = new KafkaSubscription(
+      this.#internals,
+      {
+        group: options.group,
+        topics,
+        startAt,
+        sessionTimeoutMs: Math.min(bounds.max, Math.max(bounds.min, requested)),
+        maxBufferedEvents,
+        onRevoked: options.onRevoked,
+        onAssigned: options.onAssigned,
+        signal: options.signal,
+      },
+      () => this.#subscriptions.delete(subscription),
+    );
+    this.#subscriptions.add(subscription);
+    await subscription.start();
+    return subscription;
+  }
+
+  async listGroups(): Promise<readonly string[]> {
+    this.#assertOpen();
+    try {
+      const groups = await this.#admin.listGroups();
+      return [...groups.values()]
+        .filter((group) => group.id.startsWith(this.namespace) && group.id.length > this.namespace.length)
+        .filter((group) => group.state !== 'Dead')
+        .map((group) => group.id.slice(this.namespace.length))
+        .sort();
+    } catch (error) {
+      throw toHeraldError(error, 'cannot list consumer groups');
+    }
+  }
+
+  async describeGroup(group: string): Promise<GroupDescription> {
+    this.#assertOpen();
+    if (typeof group !== 'string' || group.length === 0) throw invalid('group must be a non-empty string');
+    const wireGroup = this.namespace + group;
+    try {
+      const now = Date.now();
+      let described;
+      try {
+        described = (await this.#admin.describeGroups({ groups: [wireGroup] })).get(wireGroup);
+      } catch (error) {
+        if (!hasKafkaError(error, 'GROUP_ID_NOT_FOUND')) throw error;
+      }
+      const committed = await this.#committed(wireGroup);
+      const members: GroupMember[] = [];
+      const subscribed = new Set<string>();
+      for (const member of described?.members.values() ?? []) {
+        for (const topic of member.metadata?.topics ?? []) subscribed.add(topic);
+        const partitions: TopicPartition[] = [];
+        for (const { topic, partitions: owned } of member.assignments?.values() ?? []) {
+          if (!this.#inNamespace(topic)) continue;
+          for (const partition of owned)
+            partitions.push({ topic: topic.slice(this.namespace.length), partition });
+        }
+        members.push({
+          memberId: member.id,
+          clientId: member.clientId,
+          lastHeartbeat: localHeartbeats.get(member.id) ?? now,
+          partitions: partitions.sort(compareTp),
+        });
+      }
+      members.sort((a, b) => (a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0));
+      const wanted = new Map<string, Set<number>>();
+      for (const [topic, partitions] of committed) {
+        if (this.#inNamespace(topic)) wanted.set(topic, new Set(partitions.keys()));
+      }
+      for (const topic of subscribed)
+        if (this.#inNamespace(topic) && !wanted.has(topic)) wanted.set(topic, new Set());
+      const states: GroupPartitionState[] = [];
+      for (const [topic, partitions] of [...wanted].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+        let count: number;
+        try {
+          count = (await this.#wire.topic(topic)).partitionsCount;
+        } catch (error) {
+          if (isHeraldError(error, 'UNKNOWN_TOPIC')) continue;
+          throw error;
+        }
+        for (let p = 0; p < count; p++) partitions.add(p);
+        const all = [...partitions].filter((p) => p < count).sort((a, b) => a - b);
+        const [earliest, latest] = await Promise.all([
+          this.#wire.listOffsets(topic, all, EARLIEST),
+          this.#wire.listOffsets(topic, all, LATEST),
+        ]);
+        for (const partition of all) {
+          const done = committed.get(topic)?.get(partition) ?? null;
+          const end = latest.get(partition) ?? 0;
+          states.push({
+            topic: topic.slice(this.namespace.length),
+            partition,
+            committed: done,
+            latest: end,
+            lag: Math.max(0, end - (done ?? earliest.get(partition) ?? 0)),
+          });
+        }
+      }
+      return { group, members, partitions: states };
+    } catch (error) {
+      throw toHeraldError(error, `cannot describe group "${group}"`, { group });
+    }
+  }
+
+  /**
+   * Closes every subscription (each calls `onRevoked` for what it owns and leaves its group),
+   * then the producer and admin connections. Later calls refuse with `CLOSED`.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    await Promise.allSettled([...this.#subscriptions].map((subscription) => subscription.close()));
+    await Promise.allSettled([this.#producer.close(true), this.#admin.close()]);
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  /** As kill -9: every connection drops, nothing is sent; group members stay until their sessions expire. */
+  #crash(): void {
+    if (this.#crashed || this.#closed) return;
+    this.#crashed = true;
+    for (const subscription of this.#subscriptions) subscription.crash();
+    void this.#producer.close(true).catch(() => undefined);
+    void this.#admin.close().catch(() => undefined);
+  }
+
+  #assertOpen(): void {
+    if (this.#closed || this.#crashed) {
+      throw new HeraldError(
+        'CLOSED',
+        this.#crashed ? 'the Kafka log client has crashed' : 'the Kafka log is closed',
+      );
+    }
+  }
+
+  #namespaced(topic: string): string {
+    return this.namespace + topic;
+  }
+
+  #inNamespace(wireName: string): boolean {
+    return wireName.startsWith(this.namespace) && wireName.length > this.namespace.length;
+  }
+
+  /** A valid Herald topic name for this namespace, as named on the cluster; else INVALID_ARGUMENT. */
+  #checkTopicName(name: string): string {
+    const max = MAX_TOPIC_NAME - this.namespace.length;
+    if (
+      typeof name !== 'string' ||
+      !TOPIC_NAME.test(name) ||
+      name.length > max ||
+      name === '.' ||
+      name === '..'
+    ) {
+      throw invalid(
+        `invalid topic name "${String(name)}": use 1 to ${max} letters, digits, ".", "_" or "-"`,
+        { topic: name },
+      );
+    }
+    return this.#namespaced(name);
+  }
+
+  /** A name to look up: one that cannot exist on Kafka is simply unknown. */
+  #lookupName(name: string): string {
+    if (
+      typeof name !== 'string' ||
+      !TOPIC_NAME.test(name) ||
+      this.namespace.length + name.length > MAX_TOPIC_NAME
+    ) {
+      throw new HeraldError('UNKNOWN_TOPIC', `topic "${String(name)}" does not exist`, {
+        details: { topic: name },
+      });
+    }
+    return this.#namespaced(name);
+  }
+
+  async #partitionCount(topic: string): Promise<number> {
+    const wireName = this.#lookupName(topic);
+    try {
+      return (await this.#wire.topic(wireName)).partitionsCount;
+    } catch (error) {
+      throw toHeraldError(error, `cannot look up topic "${topic}"`, { topic });
+    }
+  }
+
+  /** Validates and encodes every event before sending any, so one bad event sends none. */
+  async #append(
+    topic: string,
+    events: readonly CloudEvent[],
+    partition: number | undefined,
+  ): Promise<AppendResult[]> {
+    const count = await this.#partitionCount(topic);
+    if (partition !== undefined) checkPartition(topic, partition, count);
+    const wireName = this.#namespaced(topic);
+    const timestamp = Date.now();
+    const messages: MessageToProduce[] = events.map((event) => {
+      const record = encodeCloudEvent(event);
+      const bytes = recordBytes(event);
+      if (bytes > this.capabilities.maxRecordBytes) {
+        throw new HeraldError(
+          'TOO_LARGE',
+          `event ${event.id} is ${bytes} bytes; this Kafka log accepts at most ${this.capabilities.maxRecordBytes}`,
+          { details: { id: event.id, bytes, maxRecordBytes: this.capabilities.maxRecordBytes } },
+        );
+      }
+      return {
+        topic: wireName,
+        partition: partition ?? this.#partitionOf(event, wireName, count),
+        ...(record.key === null ? {} : { key: record.key }),
+        ...(record.value === null ? {} : { value: record.value }),
+        headers: record.headers,
+        timestamp: BigInt(timestamp),
+      };
+    });
+    let produced;
+    try {
+      produced = await this.#producer.send({ messages });
+    } catch (error) {
+      if (this.#closed || this.#crashed)
+        throw new HeraldError('CLOSED', 'the Kafka log was closed during the append', { cause: error });
+      throw toHeraldError(error, `append to "${topic}" was not acknowledged`, { topic });
+    }
+    // One record batch per partition: its records have consecutive offsets from the batch's
+    // base offset, in input order, and share the batch's append time.
+    const batches = new Map<number, { base: number; time: number }>();
+    for (const entry of produced.offsets ?? []) {
+      const time = this.#producer.appendTime(wireName, entry.partition, entry.offset);
+      batches.set(entry.partition, { base: Number(entry.offset), time: time ?? timestamp });
+    }
+    const next = new Map<number, number>();
+    return messages.map((message) => {
+      const p = message.partition!;
+      const batch = batches.get(p);
+      if (batch === undefined)
+        throw new HeraldError('BACKEND_UNAVAILABLE', `the broker did not report an offset for ${topic}/${p}`);
+      const index = next.get(p) ?? 0;
+      next.set(p, index + 1);
+      return { topic, partition: p, offset: batch.base + index, timestamp: batch.time };
+    });
+  }
+
+  #partitionOf(event: CloudEvent, wireName: string, count: number): number {
+    if (event.partitionkey !== undefined) return partitionFor(event.partitionkey, count);
+    const next = this.#roundRobin.get(wireName) ?? 0;
+    this.#roundRobin.set(wireName, next + 1);
+    return next % count;
+  }
+
+  /** Waits until the new topic has a leader for every partition, so every client can use it at once. */
+  async #whenReady(wireName: string, partitions: number): Promise<void> {
+    const deadline = Date.now() + TOPIC_READY_TIMEOUT_MS;
+    while (true) {
+      try {
+        const topic = await this.#wire.topic(wireName, true);
+        if (
+          topic.partitionsCount === partitions &&
+          topic.partitions.every((p) => p !== undefined && p.leader >= 0)
+        )
+          return;
+      } catch (error) {
+        if (!isHeraldError(error, 'UNKNOWN_TOPIC'))
+          throw toHeraldError(error, `topic "${wireName}" was created but cannot be read`);
+      }
+      if (Date.now() > deadline) {
+        throw new HeraldError(
+          'TIMEOUT',
+          `topic "${wireName}" was created but has no leaders after ${TOPIC_READY_TIMEOUT_MS} ms`,
+        );
+      }
+      await sleep(50);
+    }
+  }
+
+  async #retention(wireNames: readonly string[]): Promise<Map<string, RetentionPolicy>> {
+    const described = await this.#admin.describeConfigs({
+      resources: wireNames.map((resourceName) => ({
+        resourceType: ConfigResourceTypes.TOPIC,
+        resourceName,
+        configurationKeys: ['retention.ms', 'retention.bytes'],
+      })),
+    });
+    return new Map(
+      described.map((resource) => [
+        resource.resourceName,
+        retentionOf(resource.configs.map((config) => [config.name, config.value])),
+      ]),
+    );
+  }
+
+  /** The group's committed offsets, by topic and partition (only partitions it committed). */
+  async #committed(wireGroup: string): Promise<Map<string, Map<number, number>>> {
+    const committed = new Map<string, Map<number, number>>();
+    let groups;
+    try {
+      groups = await this.#admin.listConsumerGroupOffsets({ groups: [wireGroup] });
+    } catch (error) {
+      if (hasKafkaError(error, 'GROUP_ID_NOT_FOUND')) return committed;
+      throw error;
+    }
+    for (const group of groups) {
+      for (const topic of group.topics) {
+        for (const partition of topic.partitions) {
+          if (partition.committedOffset < 0n) continue;
+          const byPartition = committed.get(topic.name) ?? new Map<number, number>();
+          byPartition.set(partition.partitionIndex, Number(partition.committedOffset));
+          committed.set(topic.name, byPartition);
+        }
+      }
+    }
+    return committed;
+  }
+
+  /** The broker's bounds on classic group session timeouts (6 s to 30 min by default). */
+  #groupSessionBounds(): Promise<SessionBounds> {
+    this.#sessionBounds ??= (async () => {
+      try {
+        const metadata = await this.#wire.metadata([]);
+        const broker = [...metadata.brokers.keys()][0];
+        if (broker === undefined) return { min: 1, max: Number.MAX_SAFE_INTEGER };
+        const [described] = await this.#admin.describeConfigs({
+          resources: [
+            {
+              resourceType: ConfigResourceTypes.BROKER,
+              resourceName: String(broker),
+              configurationKeys: ['group.min.session.timeout.ms', 'group.max.session.timeout.ms'],
+            },
+          ],
+        });
+        const value = (name: string, fallback: number): number => {
+          const found = Number(described?.configs.find((config) => config.name === name)?.value);
+          return Number.isSafeInteger(found) && found > 0 ? found : fallback;
+        };
+        return {
+          min: value('group.min.session.timeout.ms', 1),
+          max: value('group.max.session.timeout.ms', Number.MAX_SAFE_INTEGER),
+        };
+      } catch {
+        // Not allowed to read broker configs: the broker itself refuses a timeout out of bounds at JoinGroup.
+        return { min: 1, max: Number.MAX_SAFE_INTEGER };
+      }
+    })();
+    return this.#sessionBounds;
+  }
+}
+
+/**
+ * Opens a Kafka log client and checks that a broker answers (BACKEND_UNAVAILABLE otherwise).
+ *
+ * @example
+ * await using log = await openKafkaLog({ brokers: ['127.0.0.1:9092'], clientId: 'orders' });
+ * await log.createTopic('orders', { partitions: 8, retention: { ms: 7 * 86_400_000 } });
+ */
+export async function openKafkaLog(options: KafkaLogOptions): Promise<KafkaLog> {
+  const log = new KafkaLog(options);
+  try {
+    await log.connect();
+  } catch (error) {
+    await log.close();
+    throw error;
+  }
+  return log;
+}
+
+/**
+ * Opens the log a `kafka://host:port[,host:port]?clientId=…` URL names (see `parseKafkaUrl`).
+ * This is what `openEventLog('kafka://…')` calls.
+ */
+export async function openLogFromUrl(url: string): Promise<KafkaLog> {
+  return openKafkaLog(parseKafkaUrl(url));
+}
+
+function toStoredEvent(topic: string, partition: number, record: FetchedRecord): StoredEvent {
+  let event: CloudEvent;
+  try {
+    event = decodeCloudEvent(record);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new HeraldError(
+      'DECODE_FAILED',
+      `record ${topic}/${partition}@${record.offset} is not a CloudEvent: ${reason}`,
+      {
+        cause: error,
+        details: { topic, partition, offset: record.offset },
+      },
+    );
+  }
+  return { ...event, topic, partition, offset: record.offset, timestamp: record.timestamp };
+}
+
+function retentionOf(configs: readonly (readonly [string, string | null | undefined])[]): RetentionPolicy {
+  const retention: { ms?: number; bytes?: number } = {};
+  for (const [name, value] of configs) {
+    const number = Number(value);
+    if (!Number.isSafeInteger(number) || number < 0) continue;
+    if (name === 'retention.ms') retention.ms = number;
+    if (name === 'retention.bytes') retention.bytes = number;
+  }
+  return retention;
+}
+
+function recordBytes(event: CloudEvent): number {
+  let bytes = event.data?.byteLength ?? 0;
+  for (const [name, value] of Object.entries(attributesOf(event)))
+    bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
+  return bytes;
+}
+
+function invalid(message: string, details: Record<string, unknown> = {}): HeraldError {
+  return new HeraldError('INVALID_ARGUMENT', message, { details });
+}
+
+function checkPartition(topic: string, partition: unknown, count: number): asserts partition is number {
+  if (typeof partition !== 'number' || !Number.isInteger(partition) || partition < 0 || partition >= count) {
+    throw invalid(`topic "${topic}" has partitions 0..${count - 1}, not ${String(partition)}`, {
+      topic,
+      partition,
+    });
+  }
+}
+
+function checkPosition(position: unknown, allowOffset: boolean): ReadPosition {
+  if (position === 'earliest' || position === 'latest') return position;
+  if (typeof position === 'object' && position !== null) {
+    if ('timestamp' in position && Number.isFinite(position.timestamp)) return position as ReadPosition;
+    if (
+      allowOffset &&
+      'offset' in position &&
+      Number.isSafeInteger(position.offset) &&
+      (position.offset as number) >= 0
+    ) {
+      return position as ReadPosition;
+    }
+  }
+  const expected = allowOffset
+    ? `'earliest', 'latest', { timestamp } or { offset }`
+    : `'earliest', 'latest' or { timestamp }`;
+  throw invalid(`invalid position ${JSON.stringify(position)}: expected ${expected}`);
+}
+
+function compareTp(a: TopicPartition, b: TopicPartition): number {
+  return a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1;
+}
