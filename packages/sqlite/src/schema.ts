@@ -10,17 +10,27 @@ export const SCHEMA_VERSION = 1;
 
 /**
  * Events, clustered by (topic, partition, offset) so appends go to the end of a partition's
- * range and a partition reads sequentially. `attributes` is the CloudEvents context (JSON
- * text, without data); `data` the payload bytes exactly as produced; `size` what retention by
- * bytes counts. `timestamp` is the log-append time in ms and never decreases within a
- * partition, which lets timestamp seeks binary-search offsets without a second index.
+ * range and a partition reads sequentially. The CloudEvents context attributes have their own
+ * columns (see `event-row.ts`); `data` holds the payload bytes exactly as produced; `size` is
+ * what retention by bytes counts. `timestamp` is the log-append time in ms and never decreases
+ * within a partition, which lets timestamp seeks binary-search offsets without a second index.
  */
 export const EVENTS_TABLE_DDL = `CREATE TABLE IF NOT EXISTS herald_events (
   topic_id INTEGER NOT NULL,
   partition INTEGER NOT NULL,
   offset INTEGER NOT NULL,
   timestamp INTEGER NOT NULL,
-  attributes TEXT NOT NULL,
+  id TEXT NOT NULL,
+  source TEXT NOT NULL,
+  type TEXT NOT NULL,
+  time TEXT,
+  subject TEXT,
+  datacontenttype TEXT,
+  dataschema TEXT,
+  partitionkey TEXT,
+  traceparent TEXT,
+  tracestate TEXT,
+  extensions TEXT,
   data BLOB,
   size INTEGER NOT NULL,
   PRIMARY KEY (topic_id, partition, offset)

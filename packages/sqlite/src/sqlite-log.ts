@@ -22,12 +22,11 @@ import {
   DEFAULT_READ_LIMIT,
   HeraldError,
   assertValidEnvelope,
-  attributesOf,
-  eventFromAttributes,
   faultInjection,
   partitionFor,
 } from '@herald/core';
 import { ChangeNotifier, notifyLocalCommit } from './change-notifier.ts';
+import { EVENT_ATTRIBUTE_COLUMNS, type EventRow, decodeEventRow, encodeEventRow } from './event-row.ts';
 import { checkIntegrity, type IntegrityCheck } from './integrity.ts';
 import { SCHEMA_DDL, SCHEMA_VERSION } from './schema.ts';
 import { SqliteSubscription, describeGroup, listGroups } from './sqlite-subscription.ts';
@@ -75,16 +74,7 @@ interface TopicRow {
 
 interface EncodedEvent {
   readonly partition: number;
-  readonly attributes: string;
-  readonly data: Uint8Array | null;
-  readonly size: number;
-}
-
-interface EventRow {
-  readonly offset: number;
-  readonly timestamp: number;
-  readonly attributes: string;
-  readonly data: Uint8Array | null;
+  readonly row: EventRow;
 }
 
 const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
@@ -101,8 +91,13 @@ export interface SqliteLogInternals {
   topic(name: string): TopicRow;
   topicById(id: number): TopicRow;
   resolveStart(topicId: number, partition: number, from: ReadPosition): number;
-  readRows(topicId: number, partition: number, fromOffset: number, limit: number): readonly EventRow[];
-  toStoredEvent(topic: string, partition: number, row: EventRow): StoredEvent;
+  /** Up to `limit` events of one partition from `fromOffset`, in offset order (committed data only). */
+  readEvents(
+    topic: Pick<TopicRow, 'id' | 'name'>,
+    partition: number,
+    fromOffset: number,
+    limit: number,
+  ): StoredEvent[];
   afterCommit(): void;
 }
 
@@ -171,21 +166,22 @@ export class SqliteLog implements EventLog, FaultInjectable {
         'SELECT next_offset, last_timestamp FROM herald_partitions WHERE topic_id = ? AND partition = ?',
       ),
       readFrom: reader.prepare(
-        `SELECT offset, timestamp, attributes, data FROM herald_events
+        `SELECT offset, timestamp, ${EVENT_ATTRIBUTE_COLUMNS} FROM herald_events
          WHERE topic_id = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT ?`,
       ),
       timestampAt: reader.prepare(
         'SELECT timestamp FROM herald_events WHERE topic_id = ? AND partition = ? AND offset = ?',
       ),
       insert: db.prepare(
-        `INSERT INTO herald_events (topic_id, partition, offset, timestamp, attributes, data, size)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO herald_events (topic_id, partition, offset, timestamp, ${EVENT_ATTRIBUTE_COLUMNS}, size)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       advance: db.prepare(
         `UPDATE herald_partitions SET next_offset = ?, bytes = bytes + ?, last_timestamp = ?
          WHERE topic_id = ? AND partition = ?`,
       ),
     };
+    this.#statements.readFrom.setReturnArrays(true);
     const clientId = options.clientId ?? `${process.env['HOSTNAME'] ?? 'localhost'}:${process.pid}`;
     this.#internals = {
       reader,
@@ -200,9 +196,8 @@ export class SqliteLog implements EventLog, FaultInjectable {
         return row;
       },
       resolveStart: (topicId, partition, from) => this.#resolveStart(topicId, partition, from),
-      readRows: (topicId, partition, fromOffset, limit) =>
-        this.#statements.readFrom.all(topicId, partition, fromOffset, limit) as unknown as EventRow[],
-      toStoredEvent: (topic, partition, row) => toStoredEvent(topic, partition, row),
+      readEvents: (topic, partition, fromOffset, limit) =>
+        this.#readEvents(topic, partition, fromOffset, limit),
       afterCommit: () => notifyLocalCommit(path),
     };
     const interval = options.retentionIntervalMs ?? 60_000;
@@ -310,13 +305,11 @@ export class SqliteLog implements EventLog, FaultInjectable {
     }
     const encoded: EncodedEvent[] = events.map((event) => {
       assertValidEnvelope(event);
-      const attributes = JSON.stringify(attributesOf(event));
-      const data = event.data === undefined ? null : event.data.slice();
-      const size = Buffer.byteLength(attributes) + (data?.byteLength ?? 0);
-      if (size > this.#maxRecordBytes) {
+      const eventRow = encodeEventRow(event);
+      if (eventRow.size > this.#maxRecordBytes) {
         throw new HeraldError(
           'TOO_LARGE',
-          `event ${event.id} is ${size} bytes; the log accepts at most ${this.#maxRecordBytes}`,
+          `event ${event.id} is ${eventRow.size} bytes; the log accepts at most ${this.#maxRecordBytes}`,
         );
       }
       const target =
@@ -324,7 +317,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
         (event.partitionkey === undefined
           ? this.#roundRobin++ % row.partitions
           : partitionFor(event.partitionkey, row.partitions));
-      return { partition: target, attributes, data, size };
+      return { partition: target, row: eventRow };
     });
     return [row, encoded];
   }
@@ -375,14 +368,25 @@ export class SqliteLog implements EventLog, FaultInjectable {
         head = { next: current.next_offset, bytes: 0, timestamp: Math.max(now, current.last_timestamp) };
         heads.set(event.partition, head);
       }
+      const r = event.row;
       insert.run(
         topic.id,
         event.partition,
         head.next,
         head.timestamp,
-        event.attributes,
-        event.data,
-        event.size,
+        r.id,
+        r.source,
+        r.type,
+        r.time,
+        r.subject,
+        r.datacontenttype,
+        r.dataschema,
+        r.partitionkey,
+        r.traceparent,
+        r.tracestate,
+        r.extensions,
+        r.data,
+        r.size,
       );
       results.push({
         topic: topic.name,
@@ -391,7 +395,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
         timestamp: head.timestamp,
       });
       head.next++;
-      head.bytes += event.size;
+      head.bytes += event.row.size;
     }
     for (const [partition, head] of heads)
       advance.run(head.next, head.bytes, head.timestamp, topic.id, partition);
@@ -409,8 +413,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
       throw new HeraldError('INVALID_ARGUMENT', 'limit must be a positive integer');
     }
     const start = this.#resolveStart(row.id, partition, from);
-    const rows = this.#statements.readFrom.all(row.id, partition, start, limit) as unknown as EventRow[];
-    return rows.map((r) => toStoredEvent(topic, partition, r));
+    return this.#readEvents(row, partition, start, limit);
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
@@ -621,6 +624,23 @@ export class SqliteLog implements EventLog, FaultInjectable {
     return copy;
   }
 
+  #readEvents(
+    topic: Pick<TopicRow, 'id' | 'name'>,
+    partition: number,
+    fromOffset: number,
+    limit: number,
+  ): StoredEvent[] {
+    const rows = this.#statements.readFrom.all(
+      topic.id,
+      partition,
+      fromOffset,
+      limit,
+    ) as unknown as unknown[][];
+    const events = new Array<StoredEvent>(rows.length);
+    for (let i = 0; i < rows.length; i++) events[i] = decodeEventRow(topic.name, partition, rows[i]!);
+    return events;
+  }
+
   #resolveStart(topicId: number, partition: number, from: ReadPosition): number {
     const head = this.#statements.partition.get(topicId, partition) as {
       next_offset: number;
@@ -664,17 +684,6 @@ function topicInfo(row: TopicRow): TopicInfo {
   if (row.retention_ms !== null) retention.ms = row.retention_ms;
   if (row.retention_bytes !== null) retention.bytes = row.retention_bytes;
   return { name: row.name, partitions: row.partitions, retention };
-}
-
-function toStoredEvent(topic: string, partition: number, row: EventRow): StoredEvent {
-  const attributes = JSON.parse(row.attributes) as Record<string, string>;
-  return {
-    ...eventFromAttributes(attributes, row.data ?? undefined),
-    topic,
-    partition,
-    offset: row.offset,
-    timestamp: row.timestamp,
-  };
 }
 
 /**

@@ -247,13 +247,18 @@ export class SqliteSubscription implements Subscription {
 
   // ---- delivery ----
 
+  /** Events handed out one at a time from the current batch (an index, not shift(): O(1) each). */
+  #current: readonly StoredEvent[] = [];
+  #currentIndex = 0;
+
   async #nextEvent(): Promise<StoredEvent | undefined> {
-    if (this.#buffer.length === 0) {
+    while (this.#currentIndex >= this.#current.length) {
       const batch = await this.#nextBatch();
       if (batch === undefined) return undefined;
-      this.#buffer = [...batch, ...this.#buffer];
+      this.#current = batch;
+      this.#currentIndex = 0;
     }
-    return this.#buffer.shift();
+    return this.#current[this.#currentIndex++]!;
   }
 
   /** Resolves with the next ready events, or undefined once the subscription is closed. */
@@ -284,9 +289,14 @@ export class SqliteSubscription implements Subscription {
     for (let i = 0; i < partitions.length && this.#buffer.length < this.#maxBuffered; i++) {
       const owned = partitions[(this.#rotation + i) % partitions.length]!;
       const room = Math.min(perPartition, this.#maxBuffered - this.#buffer.length);
-      const rows = this.#log.readRows(owned.topicId, owned.partition, owned.cursor, room);
-      for (const row of rows) this.#buffer.push(this.#log.toStoredEvent(owned.topic, owned.partition, row));
-      if (rows.length > 0) owned.cursor = rows[rows.length - 1]!.offset + 1;
+      const events = this.#log.readEvents(
+        { id: owned.topicId, name: owned.topic },
+        owned.partition,
+        owned.cursor,
+        room,
+      );
+      for (const event of events) this.#buffer.push(event);
+      if (events.length > 0) owned.cursor = events[events.length - 1]!.offset + 1;
     }
   }
 
@@ -298,8 +308,11 @@ export class SqliteSubscription implements Subscription {
     waiter?.();
   }
 
+  /** Forgets events not yet handed out that match (their partition was revoked or lost). */
   #dropBuffered(predicate: (event: StoredEvent) => boolean): void {
     this.#buffer = this.#buffer.filter((event) => !predicate(event));
+    this.#current = this.#current.slice(this.#currentIndex).filter((event) => !predicate(event));
+    this.#currentIndex = 0;
   }
 
   // ---- coordination ----
@@ -368,7 +381,7 @@ export class SqliteSubscription implements Subscription {
     if (result.fenced) {
       // Our lease expired while we were stalled: everything we held belongs to others now.
       this.#owned.clear();
-      this.#buffer = [];
+      this.#dropBuffered(() => true);
       this.#memberId = randomUUID();
       await this.#register();
       this.#pending = true;
@@ -556,7 +569,7 @@ export class SqliteSubscription implements Subscription {
     } finally {
       this.#state = 'closed';
       this.#owned.clear();
-      this.#buffer = [];
+      this.#dropBuffered(() => true);
       this.#onClosed();
     }
   }
