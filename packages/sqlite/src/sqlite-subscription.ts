@@ -193,9 +193,15 @@ export class SqliteSubscription implements Subscription {
 
   [Symbol.asyncIterator](): AsyncIterator<StoredEvent> {
     return {
-      next: async () => {
-        const event = await this.#nextEvent();
-        return event === undefined ? { done: true, value: undefined } : { done: false, value: event };
+      // The hot path of per-event consumption: an event already fetched is handed out as a
+      // settled promise, without an async function per event.
+      next: () => {
+        if (this.#currentIndex < this.#current.length) {
+          return Promise.resolve({ done: false, value: this.#current[this.#currentIndex++]! });
+        }
+        return this.#nextEvent().then((event): IteratorResult<StoredEvent> =>
+          event === undefined ? { done: true, value: undefined } : { done: false, value: event },
+        );
       },
       return: () => Promise.resolve({ done: true, value: undefined }),
     };
