@@ -8,6 +8,8 @@
 const SEED = 0x9747b28c;
 const M = 0x5bd1e995;
 const encoder = new TextEncoder();
+/** Reused for string keys up to its size (UTF-8 needs at most 3 bytes per UTF-16 unit). */
+let scratch = new Uint8Array(256);
 
 /** Kafka's 32-bit murmur2 (signed result, as Java's `int`). */
 export function murmur2(data: Uint8Array): number {
@@ -47,6 +49,13 @@ export function partitionFor(key: string | Uint8Array, partitions: number): numb
   if (!Number.isSafeInteger(partitions) || partitions < 1) {
     throw new RangeError(`partitions must be a positive integer, got ${String(partitions)}`);
   }
-  const bytes = typeof key === 'string' ? encoder.encode(key) : key;
+  if (partitions === 1) return 0;
+  let bytes: Uint8Array;
+  if (typeof key === 'string') {
+    if (key.length * 3 > scratch.length) scratch = new Uint8Array(key.length * 3);
+    bytes = scratch.subarray(0, encoder.encodeInto(key, scratch).written);
+  } else {
+    bytes = key;
+  }
   return (murmur2(bytes) & 0x7fffffff) % partitions;
 }

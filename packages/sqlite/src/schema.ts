@@ -3,10 +3,10 @@
  * runtime) the services' own tables, so a handler's writes, its inbox entry, its emitted events
  * and its offset commit can share one transaction.
  *
- * Bump SCHEMA_VERSION when the layout changes; `openSqliteLog` refuses a file written by a
- * newer Herald instead of misreading it.
+ * Bump SCHEMA_VERSION when the layout changes; `openSqliteLog` refuses a file of any other
+ * version instead of misreading it (version 1 kept attributes as one JSON column).
  */
-export const SCHEMA_VERSION = 1;
+export const SCHEMA_VERSION = 2;
 
 /**
  * Events, clustered by (topic, partition, offset) so appends go to the end of a partition's

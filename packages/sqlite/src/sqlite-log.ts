@@ -726,10 +726,11 @@ export async function openSqliteLog(options: SqliteLogOptions): Promise<SqliteLo
         db.prepare("INSERT INTO herald_meta (key, value) VALUES ('schema_version', ?)").run(
           String(SCHEMA_VERSION),
         );
-      } else if (Number(version.value) > SCHEMA_VERSION) {
+      } else if (Number(version.value) !== SCHEMA_VERSION) {
         throw new HeraldError(
           'UNSUPPORTED',
-          `${path} was written by a newer Herald (schema ${version.value}; this one reads up to ${SCHEMA_VERSION})`,
+          `${path} has log schema ${version.value}; this Herald reads schema ${SCHEMA_VERSION} only ` +
+            `(${Number(version.value) > SCHEMA_VERSION ? 'upgrade Herald' : 'replay it into a new file'})`,
         );
       }
       db.exec('COMMIT');

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import {
   type GroupDescription,
   type GroupPartitionState,
@@ -102,6 +102,8 @@ export class SqliteSubscription implements Subscription {
   #cancelNotify: (() => void) | undefined;
   #rotation = 0;
   #closing: Promise<void> | undefined;
+  /** Prepared once: commits are the hot path of consumption. */
+  #commitStatements: { ownerOf: StatementSync; upsert: StatementSync } | undefined;
 
   constructor(log: SqliteLogInternals, options: SubscribeOptions, onClosed: () => void) {
     if (typeof options.group !== 'string' || options.group.length === 0 || options.group.length > 255) {
@@ -172,14 +174,16 @@ export class SqliteSubscription implements Subscription {
     });
     const memberId = this.#memberId;
     await this.#log.writes.run((db) => {
-      const ownerOf = db.prepare(
-        'SELECT owner, epoch FROM herald_assignments WHERE group_name = ? AND topic_id = ? AND partition = ?',
-      );
-      const upsert = db.prepare(
-        `INSERT INTO herald_offsets (group_name, topic_id, partition, committed, updated_at) VALUES (?, ?, ?, ?, ?)
+      const { ownerOf, upsert } = (this.#commitStatements ??= {
+        ownerOf: db.prepare(
+          'SELECT owner, epoch FROM herald_assignments WHERE group_name = ? AND topic_id = ? AND partition = ?',
+        ),
+        upsert: db.prepare(
+          `INSERT INTO herald_offsets (group_name, topic_id, partition, committed, updated_at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (group_name, topic_id, partition)
          DO UPDATE SET committed = max(committed, excluded.committed), updated_at = excluded.updated_at`,
-      );
+        ),
+      });
       const now = Date.now();
       for (const p of checked) {
         const row = ownerOf.get(this.group, p.topicId, p.partition) as

@@ -137,6 +137,19 @@ describe('opening a log file', () => {
     assert.match(error.message, /newest stored offset is 6, expected 9/);
   });
 
+  it('refuses a file of another log schema version instead of misreading it', async () => {
+    const path = tempPath();
+    {
+      await using log = await openSqliteLog({ path });
+      await log.createTopic('orders', { partitions: 1 });
+    }
+    const db = new DatabaseSync(path);
+    db.exec("UPDATE herald_meta SET value = '1' WHERE key = 'schema_version'");
+    db.close();
+    const error = await rejectsWith(openSqliteLog({ path }), 'UNSUPPORTED');
+    assert.match(error.message, /schema 1/);
+  });
+
   it('reads back what another connection appended after reopening', async () => {
     const path = tempPath();
     {
