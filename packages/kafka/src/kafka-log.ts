@@ -160,7 +160,12 @@ export class KafkaLog implements EventLog, FaultInjectable {
     ];
     for (const field of ['ms', 'bytes'] as const) {
       const value = options.retention?.[field];
-      if (value === undefined) continue;
+      // No retention means keep forever, as on every backend; Kafka's broker default would
+      // otherwise delete records after 7 days.
+      if (value === undefined) {
+        configs.push({ name: `retention.${field}`, value: '-1' });
+        continue;
+      }
       if (!Number.isSafeInteger(value) || value < 1) {
         throw invalid(`retention.${field} must be a positive integer, got ${String(value)}`);
       }

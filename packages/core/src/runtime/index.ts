@@ -10,7 +10,7 @@ export type {
   PublishOptions,
 } from './producer.ts';
 export { Router, createRouter, fingerprintOf } from './router.ts';
-export type { RouteOptions, RouterOptions, TypedHandler } from './router.ts';
+export type { EventDecoder, RouteOptions, RouterOptions, TypedHandler } from './router.ts';
 export type { DeliveryKey, FailureRecord, InboxOutcome, Store, StoreTransaction } from './store.ts';
 export { backoffDelay, isPermanent, retry } from './middleware/retry.ts';
 export type { RetryOptions } from './middleware/retry.ts';
@@ -27,3 +27,24 @@ export { extractTraceContext, injectTraceContext, tracing, tracingPublish } from
 export type { TracingOptions } from './middleware/tracing.ts';
 export { metrics, registerLagMetrics, renderMetrics } from './middleware/metrics.ts';
 export type { MetricsMiddleware, MetricsOptions } from './middleware/metrics.ts';
+export {
+  AUDIT_COLLECTION,
+  DEFAULT_MAX_REDRIVES,
+  REDRIVE_ATTRIBUTE,
+  REDRIVE_COLLECTION,
+  auditId,
+  deadLetterMetadataOf,
+  redrive,
+  redriveRecordId,
+  redrivenEvent,
+} from './redrive.ts';
+export type {
+  DeadLetterMetadata,
+  RedriveAuditEntry,
+  RedriveHistoryItem,
+  RedriveOptions,
+  RedriveOutcome,
+  RedrivePosition,
+  RedriveRecord,
+  RedriveResult,
+} from './redrive.ts';

@@ -35,6 +35,25 @@ export interface RouterOptions {
    * went live (backfill); `suppress` always (a rebuild); `perform` never suppresses.
    */
   readonly effects?: 'auto' | 'suppress' | 'perform';
+  /**
+   * Reads events whose type has no route of its own, and decodes data for typed routes: with a
+   * decoder (e.g. `@herald/schemas`' event reader), a route for `….v2` also receives older and
+   * newer versions of the same event, upcast or read as the decoder's policy says. Without one,
+   * routes match event types exactly and data is decoded by the route's definition.
+   */
+  readonly decoder?: EventDecoder;
+}
+
+/**
+ * Decides which typed route reads an event of another version, and decodes its data for that
+ * route. Throwing `DECODE_FAILED` / `VALIDATION_FAILED` marks the event as poison, like a
+ * definition's own `decode`.
+ */
+export interface EventDecoder {
+  /** The route type (one of `routeTypes`) that handles events of `eventType`, or undefined for none. */
+  route(eventType: string, routeTypes: Iterable<string>): string | undefined;
+  /** The data `definition`'s route receives for `event`. */
+  decode<Data>(event: StoredEvent, definition: EventDefinition<Data>): Data;
 }
 
 /** A typed handler: validated data first, then the raw event and the context. */
@@ -57,6 +76,11 @@ interface PartitionWork {
   /** Per-key chains: the next event of a key starts when the previous one finished. */
   readonly chains: Map<string, Promise<void>>;
   readonly abort: AbortController;
+  /**
+   * Aborted on shutdown or when the partition is taken away: every handler's `signal`. Combined
+   * once per partition, not per event: `AbortSignal.any` with long-lived sources is costly.
+   */
+  readonly signal: AbortSignal;
   highest: number;
   committed: number;
   /** Offsets below this were written before the group went live: backfill. */
@@ -134,7 +158,8 @@ export class Router {
       typeof route === 'string'
         ? (handler as Handler)
         : async (event, context) => {
-            const data = route.decode(event.data);
+            const decoder = this.#options.decoder;
+            const data = decoder === undefined ? route.decode(event.data) : decoder.decode(event, route);
             await (handler as TypedHandler<Data>)(data, event, context);
           };
     this.#routes.set(type, compose(options.middleware ?? [], inner));
@@ -216,7 +241,7 @@ export class Router {
   }
 
   async #start(event: StoredEvent, handle: Handler): Promise<void> {
-    const work = await this.#partition(event);
+    const work = this.#work.get(`${event.topic}/${event.partition}`) ?? (await this.#partition(event));
     const key = event.partitionkey ?? '';
     work.pending.add(event.offset);
     work.highest = Math.max(work.highest, event.offset);
@@ -263,7 +288,12 @@ export class Router {
 
   /** The innermost handler: the route for the event's type. */
   async #dispatch(event: StoredEvent, context: HandlerContext): Promise<void> {
-    const route = this.#routes.get(event.type);
+    let route = this.#routes.get(event.type);
+    const decoder = this.#options.decoder;
+    if (route === undefined && decoder !== undefined) {
+      const type = decoder.route(event.type, this.#routes.keys());
+      if (type !== undefined) route = this.#routes.get(type);
+    }
     if (route !== undefined) return route(event, context);
     if (this.#options.unrouted === 'fail') {
       throw new HeraldError('UNSUPPORTED', `group ${this.group} has no route for event type ${event.type}`);
@@ -282,11 +312,10 @@ export class Router {
     failures ??= memory.get(`${key.topic}/${key.partition}/${key.offset}`);
     const effects = this.#options.effects ?? 'auto';
     const replaying = effects === 'suppress' || (effects === 'auto' && event.offset < work.replayUntil);
-    const signal = AbortSignal.any([this.#stopping.signal, work.abort.signal]);
     return {
       group,
       attempt: (failures?.attempts ?? 0) + 1,
-      signal,
+      signal: work.signal,
       replaying,
       log,
       failures,
@@ -333,12 +362,14 @@ export class Router {
     const id = `${event.topic}/${event.partition}`;
     let work = this.#work.get(id);
     if (work === undefined) {
+      const abort = new AbortController();
       work = {
         topic: event.topic,
         partition: event.partition,
         pending: new Set(),
         chains: new Map(),
-        abort: new AbortController(),
+        abort,
+        signal: AbortSignal.any([this.#stopping.signal, abort.signal]),
         highest: event.offset - 1,
         committed: event.offset,
         replayUntil: await this.#replayUntil(event.topic, event.partition),

@@ -32,18 +32,23 @@ export function idempotency(options: { readonly store: Store }): Middleware {
       ...context,
       // Through the transaction this middleware was given, so outer middleware that wraps it
       // (tracing injects trace context into emitted events) still applies.
-      transaction: (fn) =>
-        context.transaction(async (tx) => {
-          if (!recorded) {
+      // `recorded` is set once the transaction has committed, not when its function returned: a
+      // store that retries a transaction (Postgres on a serialization failure) runs the function
+      // again, and the inbox entry must be part of the run that commits.
+      transaction: async (fn) => {
+        const record = !recorded;
+        const result = await context.transaction(async (tx) => {
+          if (record) {
             const outcome = await tx.recordHandled(context.group, event.id, fingerprint);
             if (outcome === 'conflict') throw conflict();
             if (outcome === 'duplicate')
               throw new HeraldError('CONFLICT', `event ${event.id} was handled concurrently`);
           }
-          const result = await fn(tx);
-          recorded = true;
-          return result;
-        }),
+          return fn(tx);
+        });
+        recorded = true;
+        return result;
+      },
     });
     if (!recorded) {
       await store.transaction(async (tx) => {
