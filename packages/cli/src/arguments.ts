@@ -111,16 +111,53 @@ export function parseDuration(value: string): number | undefined {
  * it), or a duration before `now` (`10m`, `2h`, `1h30m`).
  */
 export function parseSince(command: string, value: string, now: number): number {
+  return parseTimestamp(command, '--since', value, now);
+}
+
+/** Like {@link parseSince}, for any option taking a time: `option` names it in the message. */
+export function parseTimestamp(command: string, option: string, value: string, now: number): number {
   const duration = parseDuration(value);
   if (duration !== undefined) return now - duration;
   const timestamp = ISO_TIMESTAMP.test(value) ? Date.parse(value) : Number.NaN;
   if (Number.isNaN(timestamp)) {
     throw new UsageError(
       command,
-      `--since must be an ISO timestamp (2025-01-31T12:00:00Z) or a duration (30s, 10m, 2h, 1d), got "${printable(value)}"`,
+      `${option} must be an ISO timestamp (2025-01-31T12:00:00Z) or a duration (30s, 10m, 2h, 1d), got "${printable(value)}"`,
     );
   }
   return timestamp;
+}
+
+const POSITION = /^(\d+):(\d+)$/;
+const TOPIC_POSITION = /^(.+):(\d+):(\d+)$/;
+
+/** Parses `<partition>:<offset>` (e.g. `0:42`), a position within one topic. */
+export function parsePosition(command: string, value: string): { partition: number; offset: number } {
+  const match = POSITION.exec(value);
+  const partition = Number(match?.[1]);
+  const offset = Number(match?.[2]);
+  if (match === null || !Number.isSafeInteger(partition) || !Number.isSafeInteger(offset)) {
+    throw new UsageError(command, `expected <partition>:<offset> such as 0:42, got "${printable(value)}"`);
+  }
+  return { partition, offset };
+}
+
+/** Parses `<topic>:<partition>:<offset>` (e.g. `orders:0:42`) given to `option`. */
+export function parseTopicPosition(
+  command: string,
+  option: string,
+  value: string,
+): { topic: string; partition: number; offset: number } {
+  const match = TOPIC_POSITION.exec(value);
+  const partition = Number(match?.[2]);
+  const offset = Number(match?.[3]);
+  if (match === null || !Number.isSafeInteger(partition) || !Number.isSafeInteger(offset)) {
+    throw new UsageError(
+      command,
+      `${option} takes <topic>:<partition>:<offset> such as orders:0:42, got "${printable(value)}"`,
+    );
+  }
+  return { topic: match[1]!, partition, offset };
 }
 
 /**

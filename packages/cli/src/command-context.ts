@@ -1,5 +1,7 @@
+import { hostname, userInfo } from 'node:os';
 import { DEFAULT_LOG_URL, HeraldError, openEventLog } from '@herald/core';
-import type { EventLog } from '@herald/core';
+import type { EventLog, Store } from '@herald/core';
+import { SqliteLog, openSqliteStore } from '@herald/sqlite';
 
 /**
  * Everything the CLI touches outside its arguments, so that tests can run it in-process and
@@ -35,6 +37,11 @@ export interface CommandContext {
    * for errors that were not HeraldErrors, such as a file system error).
    */
   withLog<T>(use: (log: EventLog) => Promise<T>): Promise<T>;
+  /**
+   * Like `withLog`, with the log's Store when it has one: for the embedded SQLite log, the
+   * SqliteStore on the same file (redrive records, audit). Other backends get undefined.
+   */
+  withStore<T>(use: (log: EventLog, store: Store | undefined) => Promise<T>): Promise<T>;
 }
 
 /** Builds the context for one `run`. */
@@ -65,5 +72,19 @@ export function createCommandContext(io: CliIo): CommandContext {
         await log.close();
       }
     },
+    withStore(use) {
+      return this.withLog(async (log) =>
+        use(log, log instanceof SqliteLog ? await openSqliteStore(log) : undefined),
+      );
+    },
   };
+}
+
+/** Who runs this command, for audit records: `<os user>@<host name>`. */
+export function currentActor(): string {
+  try {
+    return `${userInfo().username}@${hostname()}`;
+  } catch {
+    return `unknown@${hostname()}`;
+  }
 }

@@ -2,16 +2,22 @@ import type { GroupDescription } from '@herald/core';
 import { EXIT_FAILURE, EXIT_OK, expectPositionals, parseCommandLine, printable } from './arguments.ts';
 import type { CommandContext } from './command-context.ts';
 import { formatTable } from './format-table.ts';
+import { runGroupsResetCommand } from './groups-reset-command.ts';
 
 /** Help of `herald groups`. */
 export const GROUPS_HELP = `Usage:
   herald groups [--json]
   herald groups <group> [--json]
+  herald groups reset <group> (--to-earliest | --to-latest | --to-time <time> | --to-offset <t>:<p>:<o>...)
+                      [--topic <topic>...] [--dry-run] [--json]
 
 Without a group: every consumer group with its number of live members and its total lag.
 With a group: its members (id, client id, last heartbeat, partitions owned) and, per partition,
 the committed offset (the next offset the group will read; "-" if it never committed), the
 latest offset and the lag (events appended but not yet committed).
+
+'herald groups reset' moves a group's committed offsets; see 'herald groups reset --help'.
+(To describe a group named "reset", write 'herald groups -- reset'.)
 
 Options:
   --json       Print JSON: for the list, [{"group","members","lag"}]; for one group, its
@@ -23,6 +29,7 @@ const COMMAND = 'herald groups';
 
 /** `herald groups [<group>]`: consumer groups, their members, positions and lag. */
 export async function runGroupsCommand(args: readonly string[], context: CommandContext): Promise<number> {
+  if (args[0] === 'reset') return runGroupsResetCommand(args.slice(1), context);
   const { values, positionals } = parseCommandLine(COMMAND, args, {
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },

@@ -4,8 +4,11 @@ import packageJson from '../package.json' with { type: 'json' };
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, printable } from './arguments.ts';
 import { createCommandContext } from './command-context.ts';
 import type { CliIo, CommandContext } from './command-context.ts';
+import { DLQ_HELP, runDlqCommand } from './dlq-command.ts';
 import { GROUPS_HELP, runGroupsCommand } from './groups-command.ts';
 import { PUBLISH_HELP, runPublishCommand } from './publish-command.ts';
+import { SCHEMA_HELP, runSchemaCommand } from './schema-command.ts';
+import { ASYNCAPI_HELP, runAsyncApiCommand } from './asyncapi-command.ts';
 import { TAIL_HELP, runTailCommand } from './tail-command.ts';
 import { TOPICS_HELP, runTopicsCommand } from './topics-command.ts';
 
@@ -19,6 +22,13 @@ Commands:
   publish <topic> --type <type>           Append one JSON event (--data or standard input)
   tail <topic>                            Print events (from the beginning; --follow to wait)
   groups [<group>]                        Consumer groups, members, committed offsets, lag
+  groups reset <group> --to-…             Move a group's committed offsets (--dry-run to plan)
+  dlq list [<dlq-topic>]                  Dead-letter topics, or the entries of one
+  dlq show <dlq-topic> <partition>:<offset>
+                                          One dead-lettered event with its failure
+  dlq redrive <dlq-topic> <p>:<o>…|--all  Append dead-lettered events to their topic again
+  schema register|list|show|check         Schema registry; decode stored events (CI gate)
+  asyncapi --system <module>              AsyncAPI 3.0 document of a system
 
 Run 'herald <command> --help' for the options of a command.
 
@@ -40,6 +50,9 @@ const COMMANDS: Readonly<Record<string, { readonly run: Command; readonly help: 
   publish: { run: runPublishCommand, help: PUBLISH_HELP },
   tail: { run: runTailCommand, help: TAIL_HELP },
   groups: { run: runGroupsCommand, help: GROUPS_HELP },
+  dlq: { run: runDlqCommand, help: DLQ_HELP },
+  schema: { run: runSchemaCommand, help: SCHEMA_HELP },
+  asyncapi: { run: runAsyncApiCommand, help: ASYNCAPI_HELP },
 };
 
 /**

@@ -6,7 +6,10 @@ import {
   parseCommandLine,
   parseDuration,
   parseInteger,
+  parsePosition,
   parseSince,
+  parseTimestamp,
+  parseTopicPosition,
   printable,
 } from '../src/arguments.ts';
 
@@ -152,6 +155,64 @@ describe('parseSince', () => {
       assert.match(
         usageMessage(() => parseSince('herald tail', value, now)),
         /--since must be an ISO timestamp/,
+        value,
+      );
+    }
+  });
+});
+
+describe('parseTimestamp', () => {
+  const now = Date.parse('2025-06-01T12:00:00Z');
+
+  it('reads durations and ISO timestamps like --since, naming its own option when it refuses', () => {
+    assert.equal(parseTimestamp('herald groups reset', '--to-time', '1h30m', now), now - 5_400_000);
+    assert.equal(
+      parseTimestamp('herald groups reset', '--to-time', '2025-01-31T12:00:00Z', now),
+      Date.parse('2025-01-31T12:00:00Z'),
+    );
+    assert.match(
+      usageMessage(() => parseTimestamp('herald groups reset', '--to-time', 'noon', now)),
+      /^--to-time must be an ISO timestamp .*got "noon"$/,
+    );
+  });
+});
+
+describe('parsePosition', () => {
+  it('reads <partition>:<offset>', () => {
+    assert.deepEqual(parsePosition('herald dlq show', '0:42'), { partition: 0, offset: 42 });
+    assert.deepEqual(parsePosition('herald dlq show', '12:0'), { partition: 12, offset: 0 });
+  });
+
+  it('refuses anything else, quoting it', () => {
+    for (const value of ['0', '0:', ':1', '-1:2', '0:1.5', '0:1:2', 'a:b', '', '99999999999999999:1']) {
+      assert.match(
+        usageMessage(() => parsePosition('herald dlq show', value)),
+        /^expected <partition>:<offset> such as 0:42, got "/,
+        value,
+      );
+    }
+  });
+});
+
+describe('parseTopicPosition', () => {
+  it('reads <topic>:<partition>:<offset>, the topic being everything before the last two numbers', () => {
+    assert.deepEqual(parseTopicPosition('herald groups reset', '--to-offset', 'orders:1:7'), {
+      topic: 'orders',
+      partition: 1,
+      offset: 7,
+    });
+    assert.deepEqual(parseTopicPosition('herald groups reset', '--to-offset', 'orders.dead-letter:0:0'), {
+      topic: 'orders.dead-letter',
+      partition: 0,
+      offset: 0,
+    });
+  });
+
+  it('refuses a value without topic, partition and offset', () => {
+    for (const value of ['orders:1', ':1:2', 'orders:x:1', 'orders:1:-1', '1:2']) {
+      assert.match(
+        usageMessage(() => parseTopicPosition('herald groups reset', '--to-offset', value)),
+        /^--to-offset takes <topic>:<partition>:<offset> such as orders:0:42, got "/,
         value,
       );
     }

@@ -24,6 +24,10 @@ describe('herald', () => {
       [['publish', '--help'], /herald publish <topic> --type <type>/],
       [['tail', '--help'], /herald tail <topic>/],
       [['groups', '--help'], /herald groups \[--json\]/],
+      [['groups', 'reset', '--help'], /herald groups reset <group> \(--to-earliest/],
+      [['dlq', '--help'], /herald dlq list \[<dlq-topic>\]/],
+      [['dlq', 'redrive', '--help'], /herald dlq redrive <dlq-topic>/],
+      [['help', 'dlq'], /herald dlq show <dlq-topic> <partition>:<offset>/],
       [['help', 'tail'], /herald tail <topic>/],
     ] as const) {
       const result = await runHerald(argv);
@@ -51,11 +55,13 @@ describe('herald', () => {
   });
 
   it('refuses an unknown command or option with one line and status 2', async () => {
+    const unknown = await runHerald(['frobnicate']);
+    assert.equal(unknown.status, 2);
+    assert.match(
+      unknown.stderr,
+      /^herald: unknown command "frobnicate": expected topics, publish, tail, groups, dlq(, [a-z]+)* \(see 'herald --help'\)\n$/,
+    );
     for (const [argv, message] of [
-      [
-        ['frobnicate'],
-        `herald: unknown command "frobnicate": expected topics, publish, tail, groups (see 'herald --help')\n`,
-      ],
       [['--nope'], `herald: unknown option --nope (see 'herald --help')\n`],
       [['tail', 'orders', '--nope'], `herald: unknown option --nope (see 'herald tail --help')\n`],
       [

@@ -229,7 +229,9 @@ export class SqliteLog implements EventLog, FaultInjectable {
       }
     }
     await this.#writes.run((db) => {
-      if (this.#statements.topicByName.get(name) !== undefined) {
+      // On the writer connection: a topic created earlier in the same group-committed transaction
+      // is not visible to the reader yet.
+      if (db.prepare('SELECT 1 FROM herald_topics WHERE name = ?').get(name) !== undefined) {
         throw new HeraldError('TOPIC_EXISTS', `topic "${name}" already exists`);
       }
       const { lastInsertRowid } = db
