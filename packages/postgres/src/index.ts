@@ -1,0 +1,5 @@
+export { PostgresStore, openPostgresStore } from './postgres-store.ts';
+export type { PostgresIsolation, PostgresStoreOptions } from './postgres-store.ts';
+export { startOutboxRelay } from './outbox-relay.ts';
+export type { OutboxRelay, OutboxRelayOptions } from './outbox-relay.ts';
+export { DEFAULT_SCHEMA } from './schema.ts';

@@ -1,0 +1,593 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import pg from 'pg';
+import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
+import {
+  type DeliveryKey,
+  type FailureRecord,
+  type InboxOutcome,
+  type Store,
+  type StoreTransaction,
+  HeraldError,
+  assertValidEnvelope,
+  attributesOf,
+  isHeraldError,
+} from '@herald/core';
+import { classify, isPostgresError, toHeraldError } from './postgres-errors.ts';
+import { type SchemaNames, createTables, schemaNames } from './schema.ts';
+
+/** Isolation level of store transactions. */
+export type PostgresIsolation = 'serializable' | 'repeatable read' | 'read committed';
+
+interface StoreTuning {
+  /**
+   * Schema holding Herald's tables (created when missing). Default `herald`. One outbox and one
+   * relay per schema.
+   */
+  readonly schema?: string;
+  /**
+   * Default `serializable`: transactions behave as if they ran one at a time, as on SQLite, so a
+   * read-modify-write (`get` then `put`) never loses an update. Serialization failures and
+   * deadlocks are retried (see `maxAttempts`).
+   */
+  readonly isolation?: PostgresIsolation;
+  /**
+   * Runs of a transaction before a serialization failure or deadlock is reported as `CONFLICT`.
+   * Default 10. The transaction's function runs again on each retry, so it must not do I/O
+   * outside the store.
+   */
+  readonly maxAttempts?: number;
+  /** Largest event `tx.emit` accepts (attributes as JSON + data), in bytes. Default 1 MiB. */
+  readonly maxEventBytes?: number;
+}
+
+/**
+ * Where the store connects: an existing `pg.Pool` (the caller keeps owning it: `close()` leaves
+ * it open) or a connection string (the store opens a pool and `close()` ends it).
+ */
+export type PostgresStoreOptions = StoreTuning &
+  (
+    | { readonly pool: Pool; readonly connectionString?: never }
+    | { readonly connectionString: string; readonly pool?: never }
+  );
+
+/** @internal Package-private: what the outbox relay needs from a store. */
+export const relayAccess = Symbol('herald.postgres.relayAccess');
+
+/** One emitted event, encoded, waiting for its transaction's commit. */
+interface PendingRow {
+  readonly topic: string;
+  readonly partition: number | null;
+  readonly attributes: string;
+  readonly data: Buffer | null;
+}
+
+interface TransactionState {
+  open: boolean;
+  /** The first statement that failed: the server has aborted the transaction since. */
+  failure: unknown;
+  readonly outbox: PendingRow[];
+}
+
+type Attempt<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly retry: boolean; readonly error: unknown };
+
+const COLLECTION = /^[A-Za-z0-9._-]{1,128}$/;
+const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+const DEFAULT_MAX_EVENT_BYTES = 1_048_576;
+
+function checkCollection(collection: string): void {
+  if (!COLLECTION.test(collection)) {
+    throw new HeraldError(
+      'INVALID_ARGUMENT',
+      `collection "${collection}" must be 1-128 of letters, digits, ".", "_", "-"`,
+    );
+  }
+}
+
+function encodeValue(value: unknown): string {
+  const text = JSON.stringify(value);
+  if (text === undefined) throw new HeraldError('INVALID_ARGUMENT', 'a document must be JSON-serialisable');
+  return text;
+}
+
+function checkLimit(limit: number | undefined): number | null {
+  if (limit === undefined) return null;
+  if (!Number.isSafeInteger(limit) || limit < 0) {
+    throw new HeraldError('INVALID_ARGUMENT', `limit must be a non-negative integer, got ${limit}`);
+  }
+  return limit;
+}
+
+/** Full jitter, doubling from 8 ms, capped at 1 s: contenders spread out instead of colliding again. */
+function backoffMs(attempt: number): number {
+  return Math.random() * Math.min(1000, 4 * 2 ** attempt);
+}
+
+type Query = <R extends QueryResultRow>(sql: string, params: unknown[]) => Promise<QueryResult<R>>;
+
+/**
+ * The Store on Postgres: documents, inbox, failure records and the transactional outbox, in
+ * one schema. A transaction is `BEGIN … COMMIT` on one pooled connection.
+ *
+ * The outbox: `tx.emit` validates and encodes the event and keeps it with the transaction;
+ * just before `COMMIT` the store takes a transaction-scoped advisory lock and inserts the
+ * transaction's events, so outbox ids are allocated and become visible in commit order, and a
+ * relay reading them in id order never overtakes a row that commits later (ADR 0007). The lock
+ * is held only for that insert and the commit. `emit` resolves `undefined`: an event's position
+ * in the log is known only once `startOutboxRelay` has published it.
+ *
+ * Transactions are serializable by default; a serialization failure or deadlock runs the whole
+ * function again (bounded by `maxAttempts`), so keep I/O to other systems outside it.
+ *
+ * @example
+ * const store = await openPostgresStore({ connectionString: process.env.DATABASE_URL! });
+ * await store.transaction(async (tx) => {
+ *   await tx.put('orders', order.id, order);
+ *   await tx.emit('orders', OrderPlaced.create(order, { source: '/orders', key: order.id }));
+ * });
+ * await using relay = startOutboxRelay({ store, log });
+ */
+export class PostgresStore implements Store {
+  readonly #pool: Pool;
+  readonly #ownsPool: boolean;
+  readonly #names: SchemaNames;
+  readonly #begin: string;
+  readonly #maxAttempts: number;
+  readonly #maxEventBytes: number;
+  #closed = false;
+
+  /** Use `openPostgresStore`, which also creates the tables. */
+  constructor(pool: Pool, ownsPool: boolean, names: SchemaNames, tuning: StoreTuning) {
+    const maxAttempts = tuning.maxAttempts ?? 10;
+    if (!Number.isSafeInteger(maxAttempts) || maxAttempts < 1) {
+      throw new HeraldError('INVALID_ARGUMENT', 'maxAttempts must be a positive integer');
+    }
+    const maxEventBytes = tuning.maxEventBytes ?? DEFAULT_MAX_EVENT_BYTES;
+    if (!Number.isSafeInteger(maxEventBytes) || maxEventBytes < 1) {
+      throw new HeraldError('INVALID_ARGUMENT', 'maxEventBytes must be a positive integer');
+    }
+    this.#pool = pool;
+    this.#ownsPool = ownsPool;
+    this.#names = names;
+    this.#begin = `BEGIN ISOLATION LEVEL ${(tuning.isolation ?? 'serializable').toUpperCase()}`;
+    this.#maxAttempts = maxAttempts;
+    this.#maxEventBytes = maxEventBytes;
+  }
+
+  /** The schema holding this store's tables. */
+  get schema(): string {
+    return this.#names.schema;
+  }
+
+  /** @internal */
+  get [relayAccess](): { readonly pool: Pool; readonly names: SchemaNames } {
+    this.#checkOpen();
+    return { pool: this.#pool, names: this.#names };
+  }
+
+  async transaction<T>(fn: (tx: StoreTransaction) => Promise<T> | T): Promise<T> {
+    this.#checkOpen();
+    for (let attempt = 1; ; attempt++) {
+      const outcome = await this.#attempt(fn);
+      if (outcome.ok) return outcome.value;
+      if (!outcome.retry) throw outcome.error;
+      if (attempt >= this.#maxAttempts) {
+        throw new HeraldError(
+          'CONFLICT',
+          `a store transaction failed ${attempt} times on serialization failures or deadlocks and was given up; ` +
+            'nothing of it was committed (contention on the same rows: retry later, or raise maxAttempts)',
+          { cause: outcome.error, details: { attempts: attempt } },
+        );
+      }
+      await sleep(backoffMs(attempt));
+    }
+  }
+
+  async #attempt<T>(fn: (tx: StoreTransaction) => Promise<T> | T): Promise<Attempt<T>> {
+    let client: PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      return { ok: false, retry: false, error: toHeraldError(error, 'starting a store transaction') };
+    }
+    const state: TransactionState = { open: true, failure: undefined, outbox: [] };
+    let committed = false;
+    let broken = false;
+    // A checked-out connection that drops emits 'error' on the client: without a listener that
+    // would end the process. The transaction fails instead, and the connection is discarded.
+    const onConnectionError = (error: Error) => {
+      state.failure ??= error;
+      broken = true;
+    };
+    client.on('error', onConnectionError);
+    const failed = (error: unknown, doing: string): Attempt<T> => {
+      const failure = state.failure ?? error;
+      if (classify(failure) === 'retry') return { ok: false, retry: true, error: failure };
+      return { ok: false, retry: false, error: toHeraldError(error, doing) };
+    };
+    try {
+      try {
+        await client.query(this.#begin);
+      } catch (error) {
+        broken = true;
+        return failed(error, 'starting a store transaction');
+      }
+      let value: T;
+      try {
+        value = await fn(this.#transactionView(client, state));
+      } catch (error) {
+        state.open = false;
+        // A statement of this transaction failed retryably: run it again, whatever `fn` made of
+        // that failure. Otherwise what `fn` threw reaches the caller as it was thrown.
+        if (state.failure !== undefined && classify(state.failure) === 'retry') {
+          return { ok: false, retry: true, error: state.failure };
+        }
+        return { ok: false, retry: false, error };
+      }
+      state.open = false;
+      // `fn` caught a failed statement and carried on: Postgres has aborted the transaction, so
+      // it must not be reported as committed.
+      if (state.failure !== undefined) return failed(state.failure, 'a statement of the transaction');
+      try {
+        if (state.outbox.length > 0) await this.#insertOutbox(client, state.outbox);
+      } catch (error) {
+        return failed(error, 'writing the outbox');
+      }
+      try {
+        const result = await client.query('COMMIT');
+        if (result.command !== 'COMMIT') {
+          return {
+            ok: false,
+            retry: false,
+            error: new HeraldError(
+              'CONFLICT',
+              'Postgres rolled the transaction back instead of committing it',
+            ),
+          };
+        }
+        committed = true;
+      } catch (error) {
+        if (classify(error) === 'retry') return { ok: false, retry: true, error };
+        const mapped = toHeraldError(error, 'committing a store transaction');
+        // The server refused the commit: nothing was committed.
+        if (classify(error) !== 'unavailable') return { ok: false, retry: false, error: mapped };
+        // The connection failed during COMMIT: the transaction may or may not have committed.
+        broken = true;
+        return {
+          ok: false,
+          retry: false,
+          error: new HeraldError(mapped.code, mapped.message, {
+            cause: error,
+            details: { ...mapped.details, commitOutcome: 'unknown' },
+          }),
+        };
+      }
+      return { ok: true, value };
+    } finally {
+      if (!committed && !broken) {
+        await client.query('ROLLBACK').catch(() => (broken = true));
+      }
+      client.removeListener('error', onConnectionError);
+      client.release(broken);
+    }
+  }
+
+  /**
+   * Inserts a committing transaction's events. The advisory lock is transaction-scoped: held
+   * from here through COMMIT, released only once the commit is visible, so the next writer's
+   * ids are higher than every id visible before it. NOTIFY is delivered at commit, never for a
+   * rollback.
+   */
+  async #insertOutbox(client: PoolClient, rows: readonly PendingRow[]): Promise<void> {
+    const names = this.#names;
+    await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0)), pg_notify($2, '')", [
+      names.commitLock,
+      names.channel,
+    ]);
+    await client.query(
+      `INSERT INTO ${names.outbox} (topic, partition, attributes, data)
+       SELECT u.topic, u.partition, u.attributes::jsonb, u.data
+       FROM unnest($1::text[], $2::integer[], $3::text[], $4::bytea[]) WITH ORDINALITY
+         AS u(topic, partition, attributes, data, position)
+       ORDER BY u.position`,
+      [
+        rows.map((r) => r.topic),
+        rows.map((r) => r.partition),
+        rows.map((r) => r.attributes),
+        rows.map((r) => r.data),
+      ],
+    );
+  }
+
+  #transactionView(client: PoolClient, state: TransactionState): StoreTransaction {
+    const names = this.#names;
+    const query: Query = async (sql, params) => {
+      if (!state.open) {
+        throw new HeraldError(
+          'CLOSED',
+          'this store transaction has ended; use its tx only inside the transaction function',
+        );
+      }
+      if (state.failure !== undefined) {
+        // Postgres ignores every statement after a failed one; say which one failed instead.
+        const first = toHeraldError(state.failure, 'an earlier statement of this store transaction');
+        throw new HeraldError(first.code, `${first.message} (the transaction is aborted)`, {
+          cause: state.failure,
+          details: first.details,
+        });
+      }
+      try {
+        return await client.query(sql, params);
+      } catch (error) {
+        state.failure ??= error;
+        throw toHeraldError(error, 'a store transaction statement');
+      }
+    };
+    return {
+      emit: async (topic, event, options) => {
+        if (!state.open) {
+          throw new HeraldError(
+            'CLOSED',
+            'this store transaction has ended; emit inside the transaction function',
+          );
+        }
+        state.outbox.push(this.#encode(topic, event, options?.partition));
+        return undefined;
+      },
+      get: async <V>(collection: string, id: string) => {
+        checkCollection(collection);
+        const { rows } = await query<{ value: V }>(
+          `SELECT value FROM ${names.documents} WHERE collection = $1 AND id = $2`,
+          [collection, id],
+        );
+        return rows[0]?.value;
+      },
+      put: async (collection, id, value) => {
+        checkCollection(collection);
+        await query(
+          `INSERT INTO ${names.documents} (collection, id, value) VALUES ($1, $2, $3::jsonb)
+           ON CONFLICT (collection, id) DO UPDATE SET value = excluded.value, updated_at = now()`,
+          [collection, id, encodeValue(value)],
+        );
+      },
+      delete: async (collection, id) => {
+        checkCollection(collection);
+        const result = await query(`DELETE FROM ${names.documents} WHERE collection = $1 AND id = $2`, [
+          collection,
+          id,
+        ]);
+        return (result.rowCount ?? 0) > 0;
+      },
+      list: async <V>(collection: string, options?: { prefix?: string; limit?: number }) =>
+        listDocuments<V>(query, names, collection, options),
+      recordHandled: async (group, eventId, fingerprint): Promise<InboxOutcome> => {
+        // Race-safe through the primary key: a concurrent insert of the same entry waits for the
+        // other transaction; if that one commits, this one sees a conflict (or, serializable,
+        // fails retryably and finds the entry when it runs again).
+        const inserted = await query(
+          `INSERT INTO ${names.inbox} (group_name, event_id, fingerprint) VALUES ($1, $2, $3)
+           ON CONFLICT (group_name, event_id) DO NOTHING`,
+          [group, eventId, fingerprint],
+        );
+        if (inserted.rowCount === 1) return 'first';
+        const status = await inboxStatus(query, names, group, eventId, fingerprint);
+        if (status === 'unseen') {
+          throw new HeraldError(
+            'CONFLICT',
+            `the inbox entry of ${eventId} for ${group} vanished during the transaction`,
+          );
+        }
+        return status;
+      },
+    };
+  }
+
+  #encode(
+    topic: string,
+    event: Parameters<StoreTransaction['emit']>[1],
+    partition: number | undefined,
+  ): PendingRow {
+    if (!TOPIC_NAME.test(topic)) {
+      throw new HeraldError(
+        'INVALID_ARGUMENT',
+        `topic "${topic}" must be 1-249 of letters, digits, ".", "_", "-"`,
+      );
+    }
+    if (
+      partition !== undefined &&
+      (!Number.isSafeInteger(partition) || partition < 0 || partition > 2 ** 31 - 1)
+    ) {
+      throw new HeraldError('INVALID_ARGUMENT', `partition must be a non-negative integer, got ${partition}`);
+    }
+    assertValidEnvelope(event);
+    const attributes = attributesOf(event);
+    for (const [name, value] of Object.entries(attributes)) {
+      // CloudEvents forbids control characters in strings; jsonb cannot hold U+0000 at all.
+      if (value.includes('\u0000')) {
+        throw new HeraldError('INVALID_ENVELOPE', `CloudEvent attribute "${name}" contains U+0000`, {
+          details: { attribute: name },
+        });
+      }
+    }
+    const json = JSON.stringify(attributes);
+    // Copied: the caller may reuse its buffer before the transaction commits.
+    const data = event.data === undefined ? null : Buffer.from(event.data);
+    const bytes = Buffer.byteLength(json) + (data?.length ?? 0);
+    if (bytes > this.#maxEventBytes) {
+      throw new HeraldError(
+        'TOO_LARGE',
+        `event ${event.id} is ${bytes} bytes; the store accepts at most ${this.#maxEventBytes} (maxEventBytes)`,
+        { details: { topic, bytes, maxEventBytes: this.#maxEventBytes } },
+      );
+    }
+    return { topic, partition: partition ?? null, attributes: json, data };
+  }
+
+  /** A query on any pooled connection, outside transactions (committed state). */
+  #query: Query = async (sql, params) => {
+    this.#checkOpen();
+    try {
+      return await this.#pool.query(sql, params);
+    } catch (error) {
+      throw toHeraldError(error, 'a store query');
+    }
+  };
+
+  async get<T = unknown>(collection: string, id: string): Promise<T | undefined> {
+    checkCollection(collection);
+    const { rows } = await this.#query<{ value: T }>(
+      `SELECT value FROM ${this.#names.documents} WHERE collection = $1 AND id = $2`,
+      [collection, id],
+    );
+    return rows[0]?.value;
+  }
+
+  async list<T = unknown>(collection: string, options?: { prefix?: string; limit?: number }) {
+    return listDocuments<T>(this.#query, this.#names, collection, options);
+  }
+
+  async inboxStatus(group: string, eventId: string, fingerprint: string) {
+    return inboxStatus(this.#query, this.#names, group, eventId, fingerprint);
+  }
+
+  async recordFailure(key: DeliveryKey, error: string): Promise<FailureRecord> {
+    const now = Date.now();
+    const { rows } = await this.#query<FailureRow>(
+      `INSERT INTO ${this.#names.failures} AS f
+         (group_name, topic, partition, "offset", attempts, first_failure_at, last_failure_at, last_error)
+       VALUES ($1, $2, $3, $4, 1, $5, $5, $6)
+       ON CONFLICT (group_name, topic, partition, "offset") DO UPDATE SET
+         attempts = f.attempts + 1, last_failure_at = excluded.last_failure_at, last_error = excluded.last_error
+       RETURNING attempts, first_failure_at, last_failure_at, last_error`,
+      [key.group, key.topic, key.partition, key.offset, now, error.slice(0, 2000)],
+    );
+    return failureRecord(rows[0]!);
+  }
+
+  async failures(key: DeliveryKey): Promise<FailureRecord | undefined> {
+    const { rows } = await this.#query<FailureRow>(
+      `SELECT attempts, first_failure_at, last_failure_at, last_error FROM ${this.#names.failures}
+       WHERE group_name = $1 AND topic = $2 AND partition = $3 AND "offset" = $4`,
+      [key.group, key.topic, key.partition, key.offset],
+    );
+    return rows[0] === undefined ? undefined : failureRecord(rows[0]);
+  }
+
+  async clearFailures(key: DeliveryKey): Promise<void> {
+    await this.#query(
+      `DELETE FROM ${this.#names.failures}
+       WHERE group_name = $1 AND topic = $2 AND partition = $3 AND "offset" = $4`,
+      [key.group, key.topic, key.partition, key.offset],
+    );
+  }
+
+  /** Events committed to the outbox and not yet published by the relay. */
+  async outboxBacklog(): Promise<number> {
+    const { rows } = await this.#query<{ n: string }>(`SELECT count(*) AS n FROM ${this.#names.outbox}`, []);
+    return Number(rows[0]!.n);
+  }
+
+  /**
+   * Ends the pool the store opened from a connection string (a pool passed in stays open: its
+   * owner ends it). Transactions still running finish on their connections first.
+   */
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#ownsPool) await this.#pool.end();
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.close();
+  }
+
+  #checkOpen(): void {
+    if (this.#closed) throw new HeraldError('CLOSED', 'the Postgres store is closed');
+  }
+}
+
+interface FailureRow {
+  readonly attempts: number;
+  readonly first_failure_at: string;
+  readonly last_failure_at: string;
+  readonly last_error: string;
+}
+
+function failureRecord(row: FailureRow): FailureRecord {
+  return {
+    attempts: row.attempts,
+    firstFailureAt: Number(row.first_failure_at),
+    lastFailureAt: Number(row.last_failure_at),
+    lastError: row.last_error,
+  };
+}
+
+async function listDocuments<V>(
+  query: Query,
+  names: SchemaNames,
+  collection: string,
+  options: { prefix?: string; limit?: number } = {},
+): Promise<{ id: string; value: V }[]> {
+  checkCollection(collection);
+  const limit = checkLimit(options.limit);
+  const { rows } =
+    options.prefix === undefined
+      ? await query<{ id: string; value: V }>(
+          `SELECT id, value FROM ${names.documents} WHERE collection = $1 ORDER BY id LIMIT $2`,
+          [collection, limit],
+        )
+      : await query<{ id: string; value: V }>(
+          `SELECT id, value FROM ${names.documents}
+           WHERE collection = $1 AND starts_with(id, $2) ORDER BY id LIMIT $3`,
+          [collection, options.prefix, limit],
+        );
+  return rows.map((row) => ({ id: row.id, value: row.value }));
+}
+
+async function inboxStatus(
+  query: Query,
+  names: SchemaNames,
+  group: string,
+  eventId: string,
+  fingerprint: string,
+): Promise<'unseen' | 'duplicate' | 'conflict'> {
+  const { rows } = await query<{ fingerprint: string }>(
+    `SELECT fingerprint FROM ${names.inbox} WHERE group_name = $1 AND event_id = $2`,
+    [group, eventId],
+  );
+  const row = rows[0];
+  if (row === undefined) return 'unseen';
+  return row.fingerprint === fingerprint ? 'duplicate' : 'conflict';
+}
+
+/**
+ * Opens the Store on Postgres, creating its schema and tables when missing.
+ *
+ * @example
+ * await using store = await openPostgresStore({ connectionString: 'postgres://app@db/orders', schema: 'orders' });
+ */
+export async function openPostgresStore(options: PostgresStoreOptions): Promise<PostgresStore> {
+  const names = schemaNames(options.schema);
+  if ((options.pool === undefined) === (options.connectionString === undefined)) {
+    throw new HeraldError(
+      'INVALID_ARGUMENT',
+      'openPostgresStore needs exactly one of pool and connectionString',
+    );
+  }
+  const ownsPool = options.pool === undefined;
+  const pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString });
+  // A pooled connection that dies while idle (server restart) is replaced on next use; without a
+  // listener the pool's 'error' event would end the process.
+  if (ownsPool) pool.on('error', () => undefined);
+  try {
+    const store = new PostgresStore(pool, ownsPool, names, options);
+    await createTables(pool, names);
+    return store;
+  } catch (error) {
+    if (ownsPool) await pool.end().catch(() => undefined);
+    throw isHeraldError(error) || !isPostgresError(error)
+      ? error
+      : toHeraldError(error, 'creating the store tables');
+  }
+}
