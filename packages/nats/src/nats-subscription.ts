@@ -1,0 +1,804 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { DEFAULT_SESSION_TIMEOUT_MS, HeraldError, isHeraldError } from '@herald/core';
+import type {
+  PartitionOffset,
+  ReadPosition,
+  StartPosition,
+  StoredEvent,
+  SubscribeOptions,
+  Subscription,
+  TopicPartition,
+} from '@herald/core';
+import type { JetStreamClient, JetStreamManager, StreamState } from '@nats-io/jetstream';
+import type { MsgHdrs, NatsConnection, Subscription as CoreSubscription } from '@nats-io/transport-node';
+import {
+  addMember,
+  coordinationStep,
+  emptyGroup,
+  parseGroup,
+  parseOffset,
+  raiseEpoch,
+  releasePartitions,
+  removeMember,
+  serializeGroup,
+  serializeOffset,
+} from './group-state.ts';
+import type { GroupRecord, OffsetRecord, PartitionRecord } from './group-state.ts';
+import type { KvBucket } from './kv-bucket.ts';
+import { toHeraldError } from './nats-errors.ts';
+import type { NatsNames } from './nats-names.ts';
+import { PartitionFeed } from './partition-feed.ts';
+import type { FeedHost } from './partition-feed.ts';
+import type { TopicRecord } from './topic-record.ts';
+
+/*
+ * A consumer-group member on NATS. Coordination follows the embedded log (ADR 0005) with the
+ * group's record in one KV key, changed only by compare-and-set (group-state.ts):
+ *
+ * - The member heartbeats (rewrites the record with its `heartbeatAt`) every third of its
+ *   session timeout; a heartbeat also expires other members, assigns partitions after a
+ *   membership change, and claims free partitions targeted at this member.
+ * - Every write to the record is also a NATS message on the key's subject; members subscribe
+ *   to it and re-read the record when it changes, so a handover takes a few round trips, not a
+ *   heartbeat. (The message is only a hint: a write that lost its compare-and-set is seen too.)
+ * - Handover is two-step: the owner stops delivering, awaits `onRevoked`, then frees the
+ *   partition; the target claims it only when it is free.
+ * - Fencing: before reading a claimed partition, the new owner raises the epoch in the
+ *   partition's offset record. A commit is a compare-and-set on that record that requires the
+ *   committer's epoch, so a member that lost a partition (paused past its session timeout)
+ *   gets FENCED and never moves the group's position, even before it notices.
+ */
+
+/** A partition's position: the earliest retained offset and the next offset to be written. */
+export interface StreamPosition {
+  readonly earliest: number;
+  readonly latest: number;
+  readonly state: StreamState;
+}
+
+/** @internal What a subscription needs from its log. */
+export interface NatsLogInternals {
+  readonly nc: NatsConnection;
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  readonly names: NatsNames;
+  readonly groups: KvBucket;
+  readonly clientId: string;
+  topic(name: string): Promise<TopicRecord>;
+  ensureStream(topic: TopicRecord, partition: number): Promise<StreamState>;
+  position(topic: TopicRecord, partition: number): Promise<StreamPosition>;
+  resolveStart(topic: TopicRecord, partition: number, from: ReadPosition): Promise<number>;
+  toStoredEvent(
+    topic: string,
+    partition: number,
+    headers: MsgHdrs | undefined,
+    data: Uint8Array,
+    sequence: number,
+    timestamp: number,
+  ): StoredEvent;
+}
+
+interface Owned {
+  readonly topic: string;
+  readonly partition: number;
+  /** The epoch this member claimed the partition under; commits carry it. */
+  epoch: number;
+  /** `activating`: fencing and finding the start; `active`: delivering; `revoking`: handing over. */
+  state: 'activating' | 'active' | 'revoking';
+  /** `onRevoked` has finished: the partition only waits to be freed in the record. */
+  released: boolean;
+  /** The next offset to deliver, once active. */
+  cursor: number;
+  feed: PartitionFeed | undefined;
+}
+
+/** How often a member re-reads its group while a handover it takes part in is under way. */
+const REBALANCE_POLL_MS = 100;
+/** Compare-and-set attempts of one coordination write before it waits for the next heartbeat. */
+const CAS_ATTEMPTS = 20;
+const MIN_SESSION_TIMEOUT_MS = 100;
+
+const keyOf = (topic: string, partition: number): string => `${topic}/${partition}`;
+
+/** The partition's offset record carries a newer epoch than our claim. */
+class Superseded extends Error {
+  readonly epoch: number;
+
+  constructor(epoch: number) {
+    super(`superseded by epoch ${epoch}`);
+    this.epoch = epoch;
+  }
+}
+
+export class NatsSubscription implements Subscription, FeedHost {
+  readonly group: string;
+  readonly #log: NatsLogInternals;
+  readonly #options: SubscribeOptions;
+  readonly #topics: readonly string[];
+  readonly #sessionTimeoutMs: number;
+  readonly #heartbeatMs: number;
+  readonly #maxBuffered: number;
+  readonly #startAt: StartPosition;
+  readonly #onClosed: () => void;
+  readonly #key: string;
+  #memberId = randomUUID();
+  readonly #owned = new Map<string, Owned>();
+  #buffer: StoredEvent[] = [];
+  #reserved = 0;
+  /** Decoding failures waiting to be thrown to the consumer, each releasing its feed once thrown. */
+  #failures: { readonly feed: PartitionFeed; readonly error: unknown; readonly thrown: () => void }[] = [];
+  #state: 'joining' | 'active' | 'frozen' | 'closing' | 'closed' = 'joining';
+  /** Just thawed: nothing is delivered until the first coordination has reconciled ownership. */
+  #thawing = false;
+  #timer: NodeJS.Timeout | undefined;
+  #lastHeartbeat = 0;
+  #pending = false;
+  #coordinating: Promise<void> | undefined;
+  #dirty = false;
+  #wantWrite = false;
+  #waiter: (() => void) | undefined;
+  readonly #roomWaiters = new Set<() => void>();
+  #watch: CoreSubscription | undefined;
+  #closing: Promise<void> | undefined;
+  readonly #activations = new Set<Promise<void>>();
+  /** Feeds still removing their consumers; leaving waits for them before the connection closes. */
+  readonly #stopping = new Set<Promise<void>>();
+
+  constructor(log: NatsLogInternals, options: SubscribeOptions, onClosed: () => void) {
+    if (typeof options?.group !== 'string' || options.group.length === 0 || options.group.length > 255) {
+      throw new HeraldError('INVALID_ARGUMENT', 'a consumer group needs a name of 1 to 255 characters');
+    }
+    const topics = [...new Set<unknown>(options.topics ?? [])];
+    if (topics.length === 0 || topics.some((t) => typeof t !== 'string')) {
+      throw new HeraldError('INVALID_ARGUMENT', 'subscribe needs a list of one or more topic names');
+    }
+    const sessionTimeoutMs = options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
+    if (!Number.isSafeInteger(sessionTimeoutMs) || sessionTimeoutMs < MIN_SESSION_TIMEOUT_MS) {
+      throw new HeraldError(
+        'INVALID_ARGUMENT',
+        `sessionTimeoutMs must be an integer of at least ${MIN_SESSION_TIMEOUT_MS} (heartbeats cross the network)`,
+      );
+    }
+    const maxBuffered = options.maxBufferedEvents ?? 500;
+    if (!Number.isSafeInteger(maxBuffered) || maxBuffered < 1) {
+      throw new HeraldError('INVALID_ARGUMENT', 'maxBufferedEvents must be a positive integer');
+    }
+    this.group = options.group;
+    this.#log = log;
+    this.#options = options;
+    this.#topics = (topics as string[]).sort();
+    this.#sessionTimeoutMs = sessionTimeoutMs;
+    this.#heartbeatMs = Math.max(10, Math.floor(sessionTimeoutMs / 3));
+    this.#maxBuffered = maxBuffered;
+    this.#startAt = options.startAt ?? 'earliest';
+    this.#onClosed = onClosed;
+    this.#key = log.names.groupKey(options.group);
+  }
+
+  get memberId(): string {
+    return this.#memberId;
+  }
+
+  assignment(): readonly TopicPartition[] {
+    return [...this.#owned.values()]
+      .filter((o) => o.state === 'active')
+      .map((o) => ({ topic: o.topic, partition: o.partition }));
+  }
+
+  /** Checks that every topic exists (`UNKNOWN_TOPIC`). */
+  async validate(): Promise<void> {
+    for (const topic of this.#topics) await this.#log.topic(topic);
+  }
+
+  /** Registers this member, takes its first assignment and starts heartbeating. */
+  async join(): Promise<void> {
+    await this.#register();
+    this.#state = 'active';
+    this.#watch = this.#log.nc.subscribe(this.#log.groups.subjectOf(this.#key), {
+      callback: () => this.#poke(),
+    });
+    await this.#coordinate(true);
+    await Promise.all(this.#activations);
+    this.#schedule();
+    const signal = this.#options.signal;
+    if (signal !== undefined) {
+      if (signal.aborted) await this.close();
+      else signal.addEventListener('abort', () => void this.close(), { once: true });
+    }
+  }
+
+  async commit(positions: StoredEvent | readonly PartitionOffset[]): Promise<void> {
+    if (this.#state === 'closed') throw new HeraldError('CLOSED', 'the subscription is closed');
+    const list: readonly PartitionOffset[] = Array.isArray(positions)
+      ? positions
+      : [
+          {
+            topic: (positions as StoredEvent).topic,
+            partition: (positions as StoredEvent).partition,
+            offset: (positions as StoredEvent).offset + 1,
+          },
+        ];
+    const checked = list.map((p) => {
+      if (!Number.isSafeInteger(p.offset) || p.offset < 0) {
+        throw new HeraldError('INVALID_ARGUMENT', `cannot commit offset ${String(p.offset)}`);
+      }
+      const owned = this.#owned.get(keyOf(p.topic, p.partition));
+      if (owned === undefined || owned.state === 'activating') throw this.#fenced(p);
+      return { position: p, epoch: owned.epoch };
+    });
+    await Promise.all(checked.map(({ position, epoch }) => this.#commitOne(position, epoch)));
+  }
+
+  [Symbol.asyncIterator](): AsyncIterator<StoredEvent> {
+    return {
+      next: async () => {
+        const event = await this.#nextEvent();
+        return event === undefined ? { done: true, value: undefined } : { done: false, value: event };
+      },
+      return: () => Promise.resolve({ done: true, value: undefined }),
+    };
+  }
+
+  batches(): AsyncIterable<readonly StoredEvent[]> {
+    return {
+      [Symbol.asyncIterator]: () => ({
+        next: async () => {
+          const batch = await this.#nextBatch();
+          return batch === undefined ? { done: true, value: undefined } : { done: false, value: batch };
+        },
+        return: () => Promise.resolve({ done: true, value: undefined }),
+      }),
+    };
+  }
+
+  close(): Promise<void> {
+    this.#closing ??= this.#leave();
+    return this.#closing;
+  }
+
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.close();
+  }
+
+  /** The process "died": stop everything and write nothing (the lease will expire). */
+  abandon(): void {
+    this.#state = 'closed';
+    this.#stopTimers();
+    this.#watch?.unsubscribe();
+    for (const owned of this.#owned.values()) owned.feed?.abandon();
+    this.#wake();
+    this.#onClosed();
+  }
+
+  /** The process "stalled": no heartbeats, no deliveries, until thaw(). */
+  freeze(): void {
+    if (this.#state !== 'active') return;
+    this.#state = 'frozen';
+    this.#stopTimers();
+    for (const owned of this.#owned.values()) this.#stopFeed(owned);
+  }
+
+  thaw(): void {
+    if (this.#state !== 'frozen') return;
+    this.#state = 'active';
+    this.#thawing = true;
+    void this.#coordinate(true).finally(() => {
+      this.#thawing = false;
+      if (this.#state !== 'active') return;
+      for (const owned of this.#owned.values()) if (owned.state === 'active') this.#startFeed(owned);
+      this.#schedule();
+      this.#wake();
+    });
+  }
+
+  // ---- delivery (FeedHost) ----
+
+  async reserve(feed: PartitionFeed): Promise<number> {
+    for (;;) {
+      if (feed.stopped) return 0;
+      const feeding = [...this.#owned.values()].filter((o) => o.feed !== undefined).length;
+      const share = Math.max(1, Math.floor(this.#maxBuffered / Math.max(1, feeding)));
+      const room = this.#maxBuffered - this.#buffer.length - this.#reserved;
+      if (room >= 1) {
+        const granted = Math.min(room, share);
+        this.#reserved += granted;
+        return granted;
+      }
+      await new Promise<void>((resolve) => this.#roomWaiters.add(resolve));
+    }
+  }
+
+  unreserve(count: number): void {
+    if (count <= 0) return;
+    this.#reserved -= count;
+    this.#signalRoom();
+  }
+
+  deliver(feed: PartitionFeed, event: StoredEvent): void {
+    this.#reserved--;
+    const owned = this.#owned.get(keyOf(feed.topic, feed.partition));
+    if (owned?.feed !== feed || owned.state !== 'active' || feed.stopped) {
+      this.#signalRoom();
+      return;
+    }
+    owned.cursor = event.offset + 1;
+    this.#buffer.push(event);
+    this.#wake();
+  }
+
+  fail(feed: PartitionFeed, error: unknown): Promise<void> {
+    const { promise, resolve } = Promise.withResolvers<void>();
+    this.#failures.push({ feed, error, thrown: resolve });
+    this.#wake();
+    return promise;
+  }
+
+  async #nextEvent(): Promise<StoredEvent | undefined> {
+    if (!(await this.#ready())) return undefined;
+    const event = this.#buffer.shift();
+    this.#signalRoom();
+    return event;
+  }
+
+  async #nextBatch(): Promise<readonly StoredEvent[] | undefined> {
+    if (!(await this.#ready())) return undefined;
+    const batch = this.#buffer;
+    this.#buffer = [];
+    this.#signalRoom();
+    return batch;
+  }
+
+  /**
+   * Resolves true once events are ready, false once the subscription is closed; throws a
+   * partition's decoding failure after the events before it were taken.
+   */
+  async #ready(): Promise<boolean> {
+    for (;;) {
+      if (this.#state === 'closed' || this.#state === 'closing') return false;
+      if (this.#state === 'active' && !this.#thawing) {
+        if (this.#buffer.length > 0) return true;
+        const failure = this.#failures.shift();
+        if (failure !== undefined) {
+          failure.thrown();
+          throw isHeraldError(failure.error)
+            ? failure.error
+            : toHeraldError(failure.error, `group "${this.group}": delivery failed`);
+        }
+      }
+      await new Promise<void>((resolve) => {
+        this.#waiter = resolve;
+      });
+    }
+  }
+
+  #wake(): void {
+    const waiter = this.#waiter;
+    this.#waiter = undefined;
+    waiter?.();
+  }
+
+  #signalRoom(): void {
+    const waiters = [...this.#roomWaiters];
+    this.#roomWaiters.clear();
+    for (const resolve of waiters) resolve();
+  }
+
+  #startFeed(owned: Owned): void {
+    if (this.#state !== 'active' || this.#thawing || owned.state !== 'active' || owned.feed !== undefined)
+      return;
+    const topic = () => this.#log.topic(owned.topic);
+    const feed = new PartitionFeed(
+      {
+        js: this.#log.js,
+        jsm: this.#log.jsm,
+        ensureStream: async () => this.#log.ensureStream(await topic(), owned.partition),
+        earliest: async () => (await this.#log.position(await topic(), owned.partition)).earliest,
+        toStoredEvent: (headers, data, sequence, timestamp) =>
+          this.#log.toStoredEvent(owned.topic, owned.partition, headers, data, sequence, timestamp),
+      },
+      this,
+      this.#log.names.stream(owned.topic, owned.partition),
+      owned.topic,
+      owned.partition,
+      owned.cursor,
+    );
+    owned.feed = feed;
+    feed.start();
+    // Pulls in progress were sized for fewer partitions: make them ask again for their new share.
+    for (const other of this.#owned.values()) if (other !== owned) other.feed?.interrupt();
+  }
+
+  #stopFeed(owned: Owned): void {
+    const feed = owned.feed;
+    owned.feed = undefined;
+    this.#signalRoom();
+    if (feed === undefined) return;
+    const stopping = feed.stop().finally(() => this.#stopping.delete(stopping));
+    this.#stopping.add(stopping);
+  }
+
+  #dropBuffered(owned: Owned): void {
+    const mine = (tp: TopicPartition) => tp.topic === owned.topic && tp.partition === owned.partition;
+    this.#buffer = this.#buffer.filter((e) => !mine(e));
+    this.#failures = this.#failures.filter((f) => !mine(f.feed));
+    this.#signalRoom();
+  }
+
+  // ---- coordination ----
+
+  get #running(): boolean {
+    return this.#state === 'active' || this.#state === 'frozen';
+  }
+
+  /** A write to the group record was seen: re-read it. */
+  #poke(): void {
+    if (this.#state === 'active') void this.#coordinate(false);
+  }
+
+  #schedule(): void {
+    if (this.#state !== 'active') return;
+    clearTimeout(this.#timer);
+    const untilHeartbeat = Math.max(0, this.#lastHeartbeat + this.#heartbeatMs - Date.now());
+    const delay = this.#pending ? Math.min(REBALANCE_POLL_MS, untilHeartbeat) : untilHeartbeat;
+    this.#timer = setTimeout(() => {
+      const due = Date.now() - this.#lastHeartbeat >= this.#heartbeatMs;
+      void this.#coordinate(due).finally(() => this.#schedule());
+    }, delay);
+    this.#timer.unref();
+  }
+
+  /** Runs coordination rounds one at a time until none is wanted; a failed round waits for the next. */
+  #coordinate(write: boolean): Promise<void> {
+    this.#dirty = true;
+    this.#wantWrite ||= write;
+    this.#coordinating ??= (async () => {
+      try {
+        while (this.#dirty && this.#state === 'active') {
+          this.#dirty = false;
+          const heartbeat = this.#wantWrite;
+          this.#wantWrite = false;
+          try {
+            await this.#coordinateOnce(heartbeat);
+          } catch {
+            // The server is unreachable or busy: the next heartbeat tries again; the lease tolerates misses.
+          }
+        }
+      } finally {
+        this.#coordinating = undefined;
+      }
+    })();
+    return this.#coordinating;
+  }
+
+  async #register(): Promise<void> {
+    const now = Date.now();
+    const member = {
+      clientId: this.#log.clientId,
+      topics: this.#topics,
+      sessionTimeoutMs: this.#sessionTimeoutMs,
+      heartbeatAt: now,
+      joinedAt: now,
+    };
+    await this.#change(
+      (record) => addMember(record ?? emptyGroup(this.group), this.#memberId, member),
+      'join',
+    );
+    this.#lastHeartbeat = now;
+  }
+
+  /**
+   * One coordination round: read the record, run a heartbeat step, write it when it changed
+   * something (or a heartbeat is due), then act on the outcome locally. The partitions it
+   * claimed are activated in the background (`#activations`).
+   */
+  async #coordinateOnce(heartbeat: boolean): Promise<void> {
+    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+      if (!this.#running) return;
+      const entry = await this.#log.groups.get(this.#key);
+      const record = entry === null ? undefined : parseGroup(entry.value);
+      if (!this.#running) return;
+      if (entry === null || record === undefined || !(this.#memberId in record.members)) {
+        if (this.#state === 'active') await this.#rejoin();
+        return;
+      }
+      const now = Date.now();
+      const step = coordinationStep(record, this.#memberId, now, await this.#partitionCounts(record));
+      if (!step.changed && !heartbeat && now - this.#lastHeartbeat < this.#heartbeatMs) {
+        this.#apply(record, []);
+        return;
+      }
+      // A stalled process writes nothing: no heartbeat may keep a frozen member's lease alive.
+      if (this.#state !== 'active') return;
+      const revision = await this.#log.groups.update(this.#key, serializeGroup(step.record), entry.revision);
+      if (revision === null) {
+        // Another member wrote first: read again, after a pause that keeps members from colliding again.
+        await sleep(Math.random() * 5 * (attempt + 1));
+        continue;
+      }
+      this.#lastHeartbeat = now;
+      if (!this.#running) return;
+      this.#apply(step.record, step.claims);
+      return;
+    }
+    throw new HeraldError('CONFLICT', `group "${this.group}": too many concurrent changes to its record`);
+  }
+
+  /** Brings local ownership in line with the record and starts activating new claims. */
+  #apply(record: GroupRecord, claims: readonly PartitionRecord[]): void {
+    const me = this.#memberId;
+    const activating: Owned[] = [];
+    for (const claim of claims) {
+      const key = keyOf(claim.topic, claim.partition);
+      const previous = this.#owned.get(key);
+      if (previous !== undefined) this.#drop(previous);
+      const owned: Owned = {
+        topic: claim.topic,
+        partition: claim.partition,
+        epoch: claim.epoch,
+        state: 'activating',
+        released: false,
+        cursor: 0,
+        feed: undefined,
+      };
+      this.#owned.set(key, owned);
+      activating.push(owned);
+    }
+    const byKey = new Map(record.partitions.map((p) => [keyOf(p.topic, p.partition), p]));
+    const revoke: Owned[] = [];
+    for (const [key, owned] of this.#owned) {
+      const row = byKey.get(key);
+      if (row?.owner !== me || row.epoch !== owned.epoch) {
+        // Taken from us without a handover (our lease expired): drop silently.
+        this.#drop(owned);
+        this.#owned.delete(key);
+      } else if (row.target !== me && owned.state !== 'revoking') {
+        owned.state = 'revoking';
+        this.#stopFeed(owned);
+        this.#dropBuffered(owned);
+        revoke.push(owned);
+      }
+    }
+    // Owned in the record but not here (a release that did not reach the server): free them.
+    const stray = record.partitions.filter(
+      (p) => p.owner === me && !this.#owned.has(keyOf(p.topic, p.partition)),
+    );
+    this.#pending =
+      [...this.#owned.values()].some((o) => o.state !== 'active') ||
+      stray.length > 0 ||
+      record.partitions.some((p) => p.target === me && p.owner !== me);
+    if (revoke.length > 0) void this.#revoke(revoke);
+    if (stray.length > 0 || [...this.#owned.values()].some((o) => o.released)) void this.#free(stray);
+    if (activating.length > 0) {
+      const activation = this.#activate(activating).finally(() => this.#activations.delete(activation));
+      this.#activations.add(activation);
+    }
+  }
+
+  /** Fences each claimed partition, finds where it starts, then starts delivering it. */
+  async #activate(claimed: readonly Owned[]): Promise<void> {
+    const ready = await Promise.all(claimed.map((owned) => this.#activateOne(owned)));
+    const assigned = claimed
+      .filter((_, i) => ready[i])
+      .map((o) => ({ topic: o.topic, partition: o.partition }));
+    if (assigned.length > 0) {
+      this.#options.onAssigned?.(assigned);
+      this.#wake();
+    }
+  }
+
+  async #activateOne(owned: Owned): Promise<boolean> {
+    const key = keyOf(owned.topic, owned.partition);
+    const current = () => this.#running && this.#owned.get(key) === owned && owned.state === 'activating';
+    for (let failures = 0; current(); failures++) {
+      try {
+        const committed = await this.#fence(owned);
+        const topic = await this.#log.topic(owned.topic);
+        const cursor = committed ?? (await this.#log.resolveStart(topic, owned.partition, this.#startAt));
+        if (!current()) return false;
+        owned.cursor = cursor;
+        owned.state = 'active';
+        this.#startFeed(owned);
+        this.#pending = [...this.#owned.values()].some((o) => o.state !== 'active');
+        return true;
+      } catch (error) {
+        if (error instanceof Superseded) {
+          // Either a newer claim (then the record no longer says we own it under our epoch and
+          // nothing changes: drop it), or a leftover of a deleted group record: claim above it.
+          const from = owned.epoch;
+          const raised = await this.#change(
+            (record) =>
+              record === undefined ? undefined : raiseEpoch(record, this.#memberId, owned, error.epoch + 1),
+            'claim',
+          ).catch(() => false);
+          if (raised) {
+            owned.epoch = error.epoch + 1;
+            continue;
+          }
+          if (this.#owned.get(key) === owned && owned.epoch === from) this.#drop(owned);
+          if (this.#owned.get(key) === owned) this.#owned.delete(key);
+          return false;
+        }
+        await sleep(Math.min(2000, 25 * 2 ** failures));
+      }
+    }
+    return false;
+  }
+
+  /**
+   * Raises the epoch in the partition's offset record to the one we claimed under, so commits
+   * of any earlier owner are refused from now on; returns the committed offset.
+   */
+  async #fence(owned: Owned): Promise<number | null> {
+    const key = this.#log.names.offsetKey(this.group, owned.topic, owned.partition);
+    for (;;) {
+      const entry = await this.#log.groups.get(key);
+      const record = entry === null ? undefined : parseOffset(entry.value);
+      if (record !== undefined && record.epoch > owned.epoch) throw new Superseded(record.epoch);
+      if (record !== undefined && record.epoch === owned.epoch) return record.committed;
+      const next: OffsetRecord = {
+        committed: record?.committed ?? null,
+        epoch: owned.epoch,
+        updatedAt: Date.now(),
+        ...(record?.replayUntil === undefined ? {} : { replayUntil: record.replayUntil }),
+      };
+      if ((await this.#log.groups.update(key, serializeOffset(next), entry?.revision ?? 0)) !== null) {
+        return next.committed;
+      }
+    }
+  }
+
+  async #commitOne(position: PartitionOffset, epoch: number): Promise<void> {
+    const key = this.#log.names.offsetKey(this.group, position.topic, position.partition);
+    try {
+      for (;;) {
+        const entry = await this.#log.groups.get(key);
+        const record = entry === null ? undefined : parseOffset(entry.value);
+        if (record === undefined || record.epoch !== epoch) throw this.#fenced(position);
+        if (record.committed !== null && position.offset <= record.committed) return;
+        const next: OffsetRecord = { ...record, committed: position.offset, updatedAt: Date.now() };
+        if ((await this.#log.groups.update(key, serializeOffset(next), entry!.revision)) !== null) return;
+      }
+    } catch (error) {
+      if (isHeraldError(error)) throw error;
+      throw toHeraldError(
+        error,
+        `cannot commit ${position.topic}/${position.partition} for group "${this.group}"`,
+      );
+    }
+  }
+
+  /** Step 1 of a handover: let the consumer finish (`onRevoked`), then free the partitions. */
+  async #revoke(partitions: readonly Owned[]): Promise<void> {
+    try {
+      await this.#options.onRevoked?.(partitions.map((o) => ({ topic: o.topic, partition: o.partition })));
+    } catch {
+      // The handover goes on: uncommitted work is redelivered to the next owner.
+    }
+    for (const owned of partitions) owned.released = true;
+    if (this.#running) await this.#free([]);
+  }
+
+  /** Frees, in one write, the released partitions and the given strays this member still owns. */
+  async #free(stray: readonly PartitionRecord[]): Promise<void> {
+    const released = [...this.#owned.values()].filter((o) => o.released);
+    const list = [
+      ...released.map((o) => ({ topic: o.topic, partition: o.partition, epoch: o.epoch })),
+      ...stray.map((p) => ({ topic: p.topic, partition: p.partition, epoch: p.epoch })),
+    ];
+    if (list.length === 0) return;
+    try {
+      await this.#change(
+        (record) => (record === undefined ? undefined : releasePartitions(record, this.#memberId, list)),
+        'release',
+      );
+      for (const owned of released) {
+        const key = keyOf(owned.topic, owned.partition);
+        if (this.#owned.get(key) === owned) this.#owned.delete(key);
+      }
+    } catch {
+      // Still owned in the record: the next coordination round sees the released flags and tries again.
+    }
+  }
+
+  /** Our lease expired while we were stalled: everything we held belongs to others now. */
+  async #rejoin(): Promise<void> {
+    for (const owned of this.#owned.values()) this.#drop(owned);
+    this.#owned.clear();
+    this.#buffer = [];
+    this.#signalRoom();
+    this.#memberId = randomUUID();
+    await this.#register();
+    this.#pending = true;
+  }
+
+  async #leave(): Promise<void> {
+    if (this.#state === 'closed' || this.#state === 'closing') return;
+    const joined = this.#state !== 'joining';
+    this.#state = 'closing';
+    this.#stopTimers();
+    this.#watch?.unsubscribe();
+    for (const owned of this.#owned.values()) this.#stopFeed(owned);
+    this.#wake();
+    try {
+      const held = [...this.#owned.values()].filter((o) => o.state === 'active');
+      if (held.length > 0) {
+        try {
+          await this.#options.onRevoked?.(held.map((o) => ({ topic: o.topic, partition: o.partition })));
+        } catch {
+          // Leaving goes on; uncommitted work is redelivered to the next owner.
+        }
+      }
+      await this.#coordinating;
+      if (joined) {
+        await this.#change(
+          (record) => (record === undefined ? undefined : removeMember(record, this.#memberId)),
+          'leave',
+        );
+      }
+      await Promise.allSettled([...this.#stopping]);
+    } finally {
+      this.#state = 'closed';
+      this.#owned.clear();
+      this.#buffer = [];
+      this.#signalRoom();
+      this.#onClosed();
+    }
+  }
+
+  /**
+   * Applies `change` to the group record with compare-and-set until it sticks; resolves true
+   * when it wrote. `change` returning undefined or the record itself means nothing to write.
+   */
+  async #change(
+    change: (record: GroupRecord | undefined) => GroupRecord | undefined,
+    what: string,
+  ): Promise<boolean> {
+    try {
+      for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
+        const entry = await this.#log.groups.get(this.#key);
+        const current = entry === null ? undefined : parseGroup(entry.value);
+        const next = change(current);
+        if (next === undefined || next === current) return false;
+        if ((await this.#log.groups.update(this.#key, serializeGroup(next), entry?.revision ?? 0)) !== null)
+          return true;
+        await sleep(Math.random() * 10);
+      }
+    } catch (error) {
+      throw toHeraldError(error, `group "${this.group}": cannot ${what}`);
+    }
+    throw new HeraldError('CONFLICT', `group "${this.group}": cannot ${what}, too many concurrent changes`);
+  }
+
+  async #partitionCounts(record: GroupRecord): Promise<Map<string, number>> {
+    const counts = new Map<string, number>();
+    const topics = new Set(Object.values(record.members).flatMap((m) => m.topics));
+    for (const topic of topics) {
+      try {
+        counts.set(topic, (await this.#log.topic(topic)).partitions);
+      } catch (error) {
+        if (!isHeraldError(error, 'UNKNOWN_TOPIC')) throw error;
+      }
+    }
+    return counts;
+  }
+
+  #drop(owned: Owned): void {
+    owned.state = 'revoking';
+    this.#stopFeed(owned);
+    this.#dropBuffered(owned);
+  }
+
+  #stopTimers(): void {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+  }
+
+  #fenced(p: TopicPartition): HeraldError {
+    return new HeraldError(
+      'FENCED',
+      `member ${this.#memberId} of group "${this.group}" no longer owns ${p.topic}/${p.partition}; its commit was refused`,
+      { details: { group: this.group, topic: p.topic, partition: p.partition } },
+    );
+  }
+}
