@@ -1,0 +1,81 @@
+// Configuration from the environment, validated at start: a typo stops the process with a clear
+// message instead of running with a default nobody wanted.
+import { DEFAULT_LOG_URL } from '@herald/core';
+import { DEFAULT_CATALOG_PATH } from './catalog-file.ts';
+import type { RateLimitOptions } from './http/rate-limit.ts';
+import { type FaultUpdate, faultsConfigSchema } from './services/faults.ts';
+import type { DownstreamService } from './topology.ts';
+import { DEFAULT_PARTITIONS } from './topology.ts';
+
+/** Settings of `main.ts` and `service-main.ts`, from the environment. */
+export interface EnvConfig {
+  /** HERALD_LOG, default `sqlite:./.herald/herald.db`. */
+  readonly logUrl: string;
+  /** PORT, default 3000. */
+  readonly port: number;
+  /** HOST, default 127.0.0.1 (set 0.0.0.0 to listen on every interface). */
+  readonly host: string;
+  /** HERALD_CATALOG, default `apps/orders/catalog.json`. */
+  readonly catalogPath: string;
+  /** HERALD_ADMIN_TOKEN; generated at start when unset. */
+  readonly adminToken: string | undefined;
+  /** HERALD_FAULTS: JSON, e.g. `{"payment":{"latencyMs":50,"errorRate":0.1}}`. */
+  readonly faults: Partial<Record<DownstreamService, FaultUpdate>>;
+  /** HERALD_PARTITIONS: partitions of topics created at start, default 4. */
+  readonly partitions: number;
+  /** HERALD_SESSION_TIMEOUT_MS: consumer-group session timeout, default the log's (10 s). */
+  readonly sessionTimeoutMs: number | undefined;
+  /** HERALD_RATE_LIMIT: requests per second per client (bursts of twice that); 0 = off. Default 200. */
+  readonly rateLimit: RateLimitOptions;
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const text = env[name];
+  if (text === undefined || text === '') return fallback;
+  const value = Number(text);
+  if (!Number.isSafeInteger(value) || value < min || value > max) {
+    throw new Error(`${name} must be an integer from ${min} to ${max}, not ${JSON.stringify(text)}`);
+  }
+  return value;
+}
+
+/** Reads and checks the environment; throws naming the variable that is wrong. */
+export function configFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
+  let faults: Partial<Record<DownstreamService, FaultUpdate>> = {};
+  const faultsText = env['HERALD_FAULTS'];
+  if (faultsText !== undefined && faultsText !== '') {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(faultsText);
+    } catch {
+      throw new Error('HERALD_FAULTS must be JSON, e.g. {"payment":{"latencyMs":50,"errorRate":0.1}}');
+    }
+    const result = faultsConfigSchema.safeParse(parsed);
+    if (!result.success) {
+      throw new Error(
+        `HERALD_FAULTS: ${result.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`,
+      );
+    }
+    faults = result.data;
+  }
+  const sessionTimeoutMs = env['HERALD_SESSION_TIMEOUT_MS'];
+  const rate = integer(env, 'HERALD_RATE_LIMIT', 200, 0, 1_000_000);
+  const token = env['HERALD_ADMIN_TOKEN'];
+  if (token !== undefined && token !== '' && token.length < 16) {
+    throw new Error('HERALD_ADMIN_TOKEN must be at least 16 characters');
+  }
+  return {
+    logUrl: env['HERALD_LOG'] || DEFAULT_LOG_URL,
+    port: integer(env, 'PORT', 3000, 0, 65_535),
+    host: env['HOST'] || '127.0.0.1',
+    catalogPath: env['HERALD_CATALOG'] || DEFAULT_CATALOG_PATH,
+    adminToken: token === '' ? undefined : token,
+    faults,
+    partitions: integer(env, 'HERALD_PARTITIONS', DEFAULT_PARTITIONS, 1, 256),
+    sessionTimeoutMs:
+      sessionTimeoutMs === undefined || sessionTimeoutMs === ''
+        ? undefined
+        : integer(env, 'HERALD_SESSION_TIMEOUT_MS', 10_000, 500, 600_000),
+    rateLimit: { perSecond: rate, burst: rate * 2 },
+  };
+}

@@ -1,0 +1,26 @@
+// Loyalty points: one point per whole major unit of a confirmed order's total.
+import { type Currency, majorUnits } from './money.ts';
+
+/** A customer's points and how many confirmed orders earned them. */
+export interface LoyaltyAccount {
+  readonly customerId: string;
+  readonly points: number;
+  readonly orders: number;
+}
+
+/** Points an order earns: 1 per whole major unit (19.99 EUR → 19, 500 JPY → 500). */
+export function pointsFor(total: number, currency: Currency): number {
+  return majorUnits(total, currency);
+}
+
+/** The account after a confirmed order, and the points it earned. */
+export function awardPoints(
+  account: LoyaltyAccount | undefined,
+  customerId: string,
+  total: number,
+  currency: Currency,
+): { readonly account: LoyaltyAccount; readonly points: number } {
+  const points = pointsFor(total, currency);
+  const current = account ?? { customerId, points: 0, orders: 0 };
+  return { account: { customerId, points: current.points + points, orders: current.orders + 1 }, points };
+}

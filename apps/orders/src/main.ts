@@ -1,0 +1,76 @@
+// `npm start`: the whole order system in one process on the embedded log — the API, the saga,
+// inventory, payment, fraud, notification, loyalty and analytics, each in its own consumer
+// group. Seeds the catalog and stock from catalog.json on first start; stops gracefully on
+// SIGTERM/SIGINT (stop taking requests, finish and commit work in flight, close the log).
+//
+// Environment: HERALD_LOG (default sqlite:./.herald/herald.db), PORT (3000), HOST (127.0.0.1),
+// HERALD_CATALOG, HERALD_ADMIN_TOKEN (generated and printed when unset), HERALD_FAULTS,
+// HERALD_PARTITIONS, HERALD_SESSION_TIMEOUT_MS, HERALD_RATE_LIMIT, and OTEL_* for tracing.
+import { configFromEnv } from './config.ts';
+import { consoleLogger, orExit } from './console-logger.ts';
+import { openOrderSystem } from './system.ts';
+import { startTelemetry } from './telemetry.ts';
+
+const telemetry = startTelemetry('herald-orders');
+const config = await orExit(() => configFromEnv());
+const system = await orExit(() =>
+  openOrderSystem({
+    logUrl: config.logUrl,
+    catalogPath: config.catalogPath,
+    partitions: config.partitions,
+    faults: config.faults,
+    logger: consoleLogger,
+    ...(config.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: config.sessionTimeoutMs }),
+    http: {
+      rateLimit: config.rateLimit,
+      ...(config.adminToken === undefined ? {} : { adminToken: config.adminToken }),
+    },
+  }),
+);
+const api = system.api!;
+await orExit(async () => {
+  try {
+    await api.app.listen({ port: config.port, host: config.host });
+  } catch (error) {
+    await system.stop();
+    throw error;
+  }
+});
+const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${(api.app.server.address() as { port: number }).port}`;
+
+console.log(`
+Herald order system on ${config.logUrl}
+  API        ${base}            OpenAPI: ${base}/openapi.json
+  health     ${base}/healthz   ${base}/readyz   metrics: ${base}/metrics
+  services   ${system.runners.map((r) => `${r.service.name} (${r.service.groups.join(', ')})`).join('\n             ')}
+  tracing    ${telemetry?.description ?? 'off (set OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_EXPORTER to export traces)'}
+  admin      ${base}/admin/faults with "Authorization: Bearer ${api.generatedToken ? `${api.adminToken}" (generated; set HERALD_ADMIN_TOKEN to choose one)` : '<HERALD_ADMIN_TOKEN>"'}
+
+Place an order and watch it converge:
+  curl -si ${base}/orders -H 'content-type: application/json' \\
+    -d '{"customerId":"ada","items":[{"sku":"LAMP-01","quantity":1}],"shippingCountry":"DE"}'
+  curl -s '${base}/orders/<orderId>?wait=5'
+  curl -sN ${base}/orders/<orderId>/events
+Look at the log:  npx herald tail orders --follow
+Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight work is finished and committed first.
+`);
+
+let stopping = false;
+const shutdown = (signal: string) => {
+  if (stopping) return;
+  stopping = true;
+  console.log(`${signal}: stopping — no new requests; finishing and committing work in flight`);
+  void (async () => {
+    try {
+      await system.stop();
+      await telemetry?.shutdown();
+      console.log('stopped');
+      process.exit(0);
+    } catch (error) {
+      console.error('shutdown failed', error);
+      process.exit(1);
+    }
+  })();
+};
+process.once('SIGTERM', () => shutdown('SIGTERM'));
+process.once('SIGINT', () => shutdown('SIGINT'));

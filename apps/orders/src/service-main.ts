@@ -1,0 +1,78 @@
+// One process per service on a shared embedded log file (or several services in one process):
+//
+//   node apps/orders/src/service-main.ts <service> [<service> …]
+//
+// services: orders (the API on PORT + the saga + the order view), inventory, payment, fraud,
+// notification, loyalty, analytics. Every process opens the same HERALD_LOG file; consumer
+// groups coordinate through it, so a second process of one service shares its partitions, and
+// a killed one's partitions move to the survivors after HERALD_SESSION_TIMEOUT_MS. Prints
+// "ready: <services>" once its consumers run. Environment as for main.ts.
+import { configFromEnv } from './config.ts';
+import { consoleLogger, orExit } from './console-logger.ts';
+import { openOrderSystem } from './system.ts';
+import { startTelemetry } from './telemetry.ts';
+import { SERVICES, type ServiceName, isServiceName } from './topology.ts';
+
+const names = process.argv.slice(2);
+const unknown = names.filter((n) => !isServiceName(n));
+if (names.length === 0 || unknown.length > 0) {
+  console.error(
+    `usage: node apps/orders/src/service-main.ts <service> [<service> …]\n  services: ${SERVICES.join(', ')}` +
+      (unknown.length > 0 ? `\n  unknown: ${unknown.join(', ')}` : ''),
+  );
+  process.exit(2);
+}
+const services = [...new Set(names)] as ServiceName[];
+
+const telemetry = startTelemetry(`herald-orders-${services.join('-')}`);
+const config = await orExit(() => configFromEnv());
+const system = await orExit(() =>
+  openOrderSystem({
+    logUrl: config.logUrl,
+    catalogPath: config.catalogPath,
+    partitions: config.partitions,
+    faults: config.faults,
+    services,
+    logger: consoleLogger,
+    ...(config.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: config.sessionTimeoutMs }),
+    http: {
+      rateLimit: config.rateLimit,
+      ...(config.adminToken === undefined ? {} : { adminToken: config.adminToken }),
+    },
+  }),
+);
+if (system.api !== undefined) {
+  const { app } = system.api;
+  await orExit(async () => {
+    try {
+      await app.listen({ port: config.port, host: config.host });
+    } catch (error) {
+      await system.stop();
+      throw error;
+    }
+  });
+  console.log(
+    `orders API on http://${config.host}:${(system.api.app.server.address() as { port: number }).port}`,
+  );
+  if (system.api.generatedToken) console.log(`admin token (generated): ${system.api.adminToken}`);
+}
+console.log(`ready: ${services.join(', ')} on ${config.logUrl}`);
+
+let stopping = false;
+const shutdown = () => {
+  if (stopping) return;
+  stopping = true;
+  void (async () => {
+    try {
+      await system.stop();
+      await telemetry?.shutdown();
+      console.log(`stopped: ${services.join(', ')}`);
+      process.exit(0);
+    } catch (error) {
+      console.error('shutdown failed', error);
+      process.exit(1);
+    }
+  })();
+};
+process.once('SIGTERM', shutdown);
+process.once('SIGINT', shutdown);

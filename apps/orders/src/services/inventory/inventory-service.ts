@@ -1,0 +1,175 @@
+// Inventory: owns stock per SKU and the reservation of each order. Reserves all lines of a
+// placed order or none; releases them when the order is rejected (compensation); lets them go
+// when it is confirmed.
+import { type Store, type StoreTransaction, createRouter } from '@herald/core';
+import type { CatalogItem } from '../../domain/catalog.ts';
+import {
+  type StockLevel,
+  type StockLine,
+  commitStock,
+  describeShortages,
+  releaseStock,
+  reserveStock,
+} from '../../domain/inventory.ts';
+import {
+  OrderConfirmed,
+  OrderPlaced,
+  OrderRejected,
+  StockReleased,
+  StockReservationFailed,
+  StockReserved,
+  TOPICS,
+  eventIdOf,
+} from '../../events.ts';
+import { COLLECTIONS, GROUPS } from '../../topology.ts';
+import { type Service, type ServiceContext, consumerMiddleware, routerDefaults } from '../service-kit.ts';
+
+const SOURCE = '/inventory';
+
+/** What inventory keeps per order. */
+export interface Reservation {
+  readonly orderId: string;
+  readonly lines: readonly StockLine[];
+  readonly status: 'reserved' | 'failed' | 'released' | 'committed' | 'cancelled';
+}
+
+async function levelsOf(tx: StoreTransaction, lines: readonly StockLine[]): Promise<Map<string, StockLevel>> {
+  const levels = new Map<string, StockLevel>();
+  for (const { sku } of lines) {
+    const level = await tx.get<StockLevel>(COLLECTIONS.stock, sku);
+    if (level !== undefined) levels.set(sku, level);
+  }
+  return levels;
+}
+
+async function putLevels(tx: StoreTransaction, levels: readonly StockLevel[]): Promise<void> {
+  for (const level of levels) await tx.put(COLLECTIONS.stock, level.sku, level);
+}
+
+/**
+ * Seeds stock from the catalog once per store (the first start); later starts keep the stock
+ * as the orders left it.
+ */
+export async function seedStock(store: Store, catalog: readonly CatalogItem[]): Promise<boolean> {
+  return store.transaction(async (tx) => {
+    if ((await tx.get(COLLECTIONS.seeded, 'inventory')) !== undefined) return false;
+    for (const item of catalog) {
+      const level: StockLevel = { sku: item.sku, available: item.initialStock, reserved: 0 };
+      await tx.put(COLLECTIONS.stock, item.sku, level);
+    }
+    await tx.put(COLLECTIONS.seeded, 'inventory', { at: new Date().toISOString(), items: catalog.length });
+    return true;
+  });
+}
+
+/** The inventory service: group `inventory.reservations` on topic `orders`. */
+export function inventoryService(
+  context: ServiceContext,
+  options: { readonly catalog: readonly CatalogItem[] },
+): Service {
+  const { log, store } = context;
+  const build = () => {
+    const router = createRouter({
+      log,
+      group: GROUPS.inventory,
+      topics: [TOPICS.orders],
+      store,
+      middleware: consumerMiddleware(context, 'inventory', { injectFaults: true }),
+      ...routerDefaults(context),
+    });
+
+    router.on(OrderPlaced, async (order, _event, ctx) => {
+      const lines = order.items.map(({ sku, quantity }) => ({ sku, quantity }));
+      const key = order.orderId;
+      await ctx.transaction(async (tx) => {
+        // A reservation exists only if this order was handled under another event id: leave it.
+        if ((await tx.get(COLLECTIONS.reservations, key)) !== undefined) return;
+        const outcome = reserveStock(await levelsOf(tx, lines), lines);
+        if (outcome.ok) {
+          await putLevels(tx, outcome.levels);
+          await tx.put(COLLECTIONS.reservations, key, {
+            orderId: key,
+            lines,
+            status: 'reserved',
+          } satisfies Reservation);
+          await tx.emit(
+            TOPICS.inventory,
+            StockReserved.create(
+              { orderId: key, lines },
+              { source: SOURCE, key, id: eventIdOf(key, 'stock-reserved') },
+            ),
+          );
+        } else {
+          await tx.put(COLLECTIONS.reservations, key, {
+            orderId: key,
+            lines,
+            status: 'failed',
+          } satisfies Reservation);
+          await tx.emit(
+            TOPICS.inventory,
+            StockReservationFailed.create(
+              {
+                orderId: key,
+                shortages: [...outcome.shortages],
+                detail: describeShortages(outcome.shortages),
+              },
+              { source: SOURCE, key, id: eventIdOf(key, 'stock-reservation-failed') },
+            ),
+          );
+        }
+      });
+    });
+
+    // Compensation. OrderRejected comes after OrderPlaced in the same partition (same key), so
+    // the reservation it undoes is always decided by then.
+    router.on(OrderRejected, async ({ orderId }, _event, ctx) => {
+      await ctx.transaction(async (tx) => {
+        const reservation = await tx.get<Reservation>(COLLECTIONS.reservations, orderId);
+        if (reservation === undefined) {
+          await tx.put(COLLECTIONS.reservations, orderId, {
+            orderId,
+            lines: [],
+            status: 'cancelled',
+          } satisfies Reservation);
+          return;
+        }
+        if (reservation.status !== 'reserved') return;
+        await putLevels(tx, releaseStock(await levelsOf(tx, reservation.lines), reservation.lines));
+        await tx.put(COLLECTIONS.reservations, orderId, {
+          ...reservation,
+          status: 'released',
+        } satisfies Reservation);
+        await tx.emit(
+          TOPICS.inventory,
+          StockReleased.create(
+            { orderId, lines: [...reservation.lines] },
+            { source: SOURCE, key: orderId, id: eventIdOf(orderId, 'stock-released') },
+          ),
+        );
+      });
+    });
+
+    router.on(OrderConfirmed, async ({ orderId }, _event, ctx) => {
+      await ctx.transaction(async (tx) => {
+        const reservation = await tx.get<Reservation>(COLLECTIONS.reservations, orderId);
+        if (reservation?.status !== 'reserved') return;
+        await putLevels(tx, commitStock(await levelsOf(tx, reservation.lines), reservation.lines));
+        await tx.put(COLLECTIONS.reservations, orderId, {
+          ...reservation,
+          status: 'committed',
+        } satisfies Reservation);
+      });
+    });
+    return router;
+  };
+  return {
+    name: 'inventory',
+    groups: [GROUPS.inventory],
+    routers: [build],
+    prepare: async () => {
+      if (await seedStock(store, options.catalog)) {
+        context.logger.info(`inventory: seeded stock of ${options.catalog.length} SKUs from the catalog`);
+      }
+    },
+  };
+}

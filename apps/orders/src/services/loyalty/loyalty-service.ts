@@ -1,0 +1,50 @@
+// Loyalty (added later): points per customer for confirmed orders. It was added without a line
+// changed in any producer: it is one more consumer group on `orders`. Started on a log with
+// history, it backfills from the beginning — the same points as if it had run from the start —
+// and its declared effect (the points e-mail) is suppressed for that history: customers are not
+// mailed about old orders. New orders after it went live get their e-mail.
+import { createRouter } from '@herald/core';
+import { type LoyaltyAccount, awardPoints, pointsFor } from '../../domain/loyalty.ts';
+import { pointsMessage } from '../../domain/notification.ts';
+import { OrderConfirmed, PointsAwarded, TOPICS, eventIdOf } from '../../events.ts';
+import { COLLECTIONS, GROUPS } from '../../topology.ts';
+import { SimulatedMailbox } from '../notification/simulated-mailbox.ts';
+import { type Service, type ServiceContext, consumerMiddleware, routerDefaults } from '../service-kit.ts';
+
+const SOURCE = '/loyalty';
+
+/** The loyalty service: group `loyalty.points` on topic `orders`. */
+export function loyaltyService(context: ServiceContext): Service {
+  const { log, store } = context;
+  const mailbox = new SimulatedMailbox(store);
+  const build = () => {
+    const router = createRouter({
+      log,
+      group: GROUPS.loyalty,
+      topics: [TOPICS.orders],
+      store,
+      middleware: consumerMiddleware(context, 'loyalty', { injectFaults: true }),
+      ...routerDefaults(context),
+    });
+    router.on(OrderConfirmed, async (order, _event, ctx) => {
+      const { orderId, customerId, total, currency } = order;
+      await ctx.effect('points-mail', (key) =>
+        mailbox.send(pointsMessage(customerId, orderId, pointsFor(total, currency)), key),
+      );
+      await ctx.transaction(async (tx) => {
+        const current = await tx.get<LoyaltyAccount>(COLLECTIONS.loyaltyAccounts, customerId);
+        const { account, points } = awardPoints(current, customerId, total, currency);
+        await tx.put(COLLECTIONS.loyaltyAccounts, customerId, account);
+        await tx.emit(
+          TOPICS.loyalty,
+          PointsAwarded.create(
+            { orderId, customerId, points, balance: account.points },
+            { source: SOURCE, key: orderId, id: eventIdOf(orderId, 'points-awarded') },
+          ),
+        );
+      });
+    });
+    return router;
+  };
+  return { name: 'loyalty', groups: [GROUPS.loyalty], routers: [build] };
+}

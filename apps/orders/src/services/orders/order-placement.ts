@@ -1,0 +1,178 @@
+// Placing an order (the command behind `POST /orders`): prices it from the catalog and, in ONE
+// store transaction, stores it pending, appends OrderPlaced and records the idempotency key
+// with the answer. The answer exists only if the transaction committed, so there is never an
+// accepted order without its durable event, and a retried request finds the first answer.
+import { createHash, randomUUID } from 'node:crypto';
+import { context } from '@opentelemetry/api';
+import {
+  type AppendResult,
+  type Publish,
+  type PublishMiddleware,
+  type Store,
+  type StoreTransaction,
+  HeraldError,
+} from '@herald/core';
+import type { CatalogItem } from '../../domain/catalog.ts';
+import { type OrderProblem, type OrderRequest, type PlacedOrder, createOrder } from '../../domain/order.ts';
+import { OrderPlaced, TOPICS, eventIdOf } from '../../events.ts';
+import { COLLECTIONS } from '../../topology.ts';
+
+const SOURCE = '/orders';
+
+/** The 202 answer. */
+export interface AcceptedOrder {
+  readonly orderId: string;
+  readonly status: 'pending';
+  /** `orders:<partition>:<offset>`: where OrderPlaced is in the log. */
+  readonly consistencyToken: string;
+  readonly links: { readonly self: string; readonly consistent: string; readonly events: string };
+}
+
+/** What the orders service keeps per idempotency key. */
+export interface IdempotencyRecord {
+  readonly fingerprint: string;
+  readonly order: AcceptedOrder;
+  readonly createdAt: string;
+}
+
+/** What placing an order came to; the API maps each to an HTTP answer. */
+export type PlacementOutcome =
+  | { readonly kind: 'accepted'; readonly order: AcceptedOrder; readonly replayed: boolean }
+  | { readonly kind: 'invalid'; readonly problems: readonly OrderProblem[] }
+  /** The key was used before with another request. */
+  | { readonly kind: 'key-reused' }
+  /** A request with the same key is being handled right now. */
+  | { readonly kind: 'key-in-flight' };
+
+/** A digest of what a request asks for; two requests with equal digests are the same request. */
+export function fingerprintOf(request: OrderRequest): string {
+  const canonical = JSON.stringify([
+    request.customerId,
+    request.items.map((i) => [i.sku, i.quantity]),
+    request.currency,
+    request.paymentToken,
+    request.shippingCountry,
+  ]);
+  return createHash('sha256').update(canonical).digest('base64url');
+}
+
+/** Formats an append position as a consistency token. */
+export function consistencyTokenOf(position: Pick<AppendResult, 'topic' | 'partition' | 'offset'>): string {
+  return `${position.topic}:${position.partition}:${position.offset}`;
+}
+
+/** What placing orders needs. */
+export interface OrderPlacementOptions {
+  readonly store: Store;
+  readonly catalog: ReadonlyMap<string, CatalogItem>;
+  /** Wraps the append of OrderPlaced (e.g. `tracingPublish()`), outermost first. */
+  readonly publish?: readonly PublishMiddleware[];
+  readonly now?: () => Date;
+  readonly newOrderId?: () => string;
+}
+
+/**
+ * The `POST /orders` command, Idempotency-Key semantics included (IETF draft): same key and
+ * request → the first answer; same key, other request → `key-reused`; same key while the first
+ * is handled in this process → `key-in-flight`.
+ */
+export class OrderPlacement {
+  readonly #options: OrderPlacementOptions;
+  /** Keys being handled in this process: a concurrent request with one of them gets 409. */
+  readonly #inFlight = new Set<string>();
+
+  constructor(options: OrderPlacementOptions) {
+    this.#options = options;
+  }
+
+  /** Whether a request with this Idempotency-Key is being handled in this process right now. */
+  handling(idempotencyKey: string): boolean {
+    return this.#inFlight.has(idempotencyKey);
+  }
+
+  async place(request: OrderRequest, idempotencyKey?: string): Promise<PlacementOutcome> {
+    if (idempotencyKey === undefined) return this.#place(request, undefined);
+    if (this.#inFlight.has(idempotencyKey)) return { kind: 'key-in-flight' };
+    this.#inFlight.add(idempotencyKey);
+    try {
+      return await this.#place(request, idempotencyKey);
+    } finally {
+      this.#inFlight.delete(idempotencyKey);
+    }
+  }
+
+  async #place(request: OrderRequest, key: string | undefined): Promise<PlacementOutcome> {
+    const { store, catalog } = this.#options;
+    const fingerprint = fingerprintOf(request);
+    if (key !== undefined) {
+      const seen = await store.get<IdempotencyRecord>(COLLECTIONS.idempotencyKeys, key);
+      if (seen !== undefined) return replay(seen, fingerprint);
+    }
+    const orderId = this.#options.newOrderId?.() ?? randomUUID();
+    const placedAt = (this.#options.now?.() ?? new Date()).toISOString();
+    const result = createOrder(request, catalog, { orderId, placedAt });
+    if (!result.ok) return { kind: 'invalid', problems: result.problems };
+    const { order } = result;
+    // The store may run the function from its write queue's async context: re-enter the
+    // caller's, so the OrderPlaced append joins the request's trace.
+    const caller = context.active();
+    return store.transaction((tx) => context.with(caller, () => this.#record(tx, order, key, fingerprint)));
+  }
+
+  async #record(
+    tx: StoreTransaction,
+    order: PlacedOrder,
+    key: string | undefined,
+    fingerprint: string,
+  ): Promise<PlacementOutcome> {
+    const { orderId, placedAt } = order;
+    if (key !== undefined) {
+      // Another process may have recorded the key since the read above.
+      const seen = await tx.get<IdempotencyRecord>(COLLECTIONS.idempotencyKeys, key);
+      if (seen !== undefined) return replay(seen, fingerprint);
+    }
+    await tx.put(COLLECTIONS.orders, orderId, order);
+    const [position] = await this.#publisher(tx)(TOPICS.orders, [
+      OrderPlaced.create(
+        { ...order, items: [...order.items] },
+        { source: SOURCE, key: orderId, subject: orderId, id: eventIdOf(orderId, 'order-placed') },
+      ),
+    ]);
+    if (position === undefined) throw new HeraldError('BACKEND_UNAVAILABLE', 'OrderPlaced was not appended');
+    const token = consistencyTokenOf(position);
+    const accepted: AcceptedOrder = {
+      orderId,
+      status: 'pending',
+      consistencyToken: token,
+      links: {
+        self: `/orders/${orderId}`,
+        consistent: `/orders/${orderId}?consistentWith=${encodeURIComponent(token)}`,
+        events: `/orders/${orderId}/events`,
+      },
+    };
+    if (key !== undefined) {
+      const record: IdempotencyRecord = { fingerprint, order: accepted, createdAt: placedAt };
+      await tx.put(COLLECTIONS.idempotencyKeys, key, record);
+    }
+    return { kind: 'accepted', order: accepted, replayed: false };
+  }
+
+  /** Appends through the transaction (the outbox), wrapped by the publish middleware. */
+  #publisher(tx: StoreTransaction): Publish {
+    const append: Publish = async (topic, events) => {
+      const results: AppendResult[] = [];
+      for (const event of events) {
+        const result = await tx.emit(topic, event);
+        if (result !== undefined) results.push(result);
+      }
+      return results;
+    };
+    return (this.#options.publish ?? []).reduceRight<Publish>((next, wrap) => wrap(next), append);
+  }
+}
+
+function replay(seen: IdempotencyRecord, fingerprint: string): PlacementOutcome {
+  return seen.fingerprint === fingerprint
+    ? { kind: 'accepted', order: seen.order, replayed: true }
+    : { kind: 'key-reused' };
+}

@@ -1,0 +1,56 @@
+// The order view (orders service): a projection of every event about an order into the
+// document `GET /orders/:id` serves. Group `orders.view`; its committed position on topic
+// `orders` is what a consistency token is compared with.
+import { type Router, createRouter } from '@herald/core';
+import { type OrderView, applyFact } from '../../domain/order-view.ts';
+import { EVENTS_BY_TOPIC, TOPICS } from '../../events.ts';
+import { COLLECTIONS, GROUPS } from '../../topology.ts';
+import { orderFactOf } from '../facts.ts';
+import { type ServiceContext, consumerMiddleware, routerDefaults } from '../service-kit.ts';
+import type { ViewChanges } from './view-changes.ts';
+
+/** Topics the view reads. */
+export const VIEW_TOPICS = [
+  TOPICS.orders,
+  TOPICS.inventory,
+  TOPICS.payments,
+  TOPICS.fraud,
+  TOPICS.notifications,
+];
+
+/**
+ * How often the view commits its position. Short, because a read with a consistency token waits
+ * for that commit; a commit is skipped when nothing was handled.
+ */
+const VIEW_COMMIT_INTERVAL_MS = 20;
+
+/** The view's router; it signals `changes` after each view it changed. */
+export function orderProjectionRouter(context: ServiceContext, changes: ViewChanges): Router {
+  const router = createRouter({
+    log: context.log,
+    group: GROUPS.ordersView,
+    topics: VIEW_TOPICS,
+    store: context.store,
+    middleware: consumerMiddleware(context, 'orders', { injectFaults: false }),
+    commitIntervalMs: VIEW_COMMIT_INTERVAL_MS,
+    ...routerDefaults(context),
+  });
+  for (const topic of VIEW_TOPICS) {
+    for (const definition of EVENTS_BY_TOPIC[topic]) {
+      router.on(definition.type, async (event, ctx) => {
+        const decoded = orderFactOf(event);
+        if (decoded === undefined) return;
+        const { orderId, fact } = decoded;
+        const changed = await ctx.transaction(async (tx) => {
+          const view = await tx.get<OrderView>(COLLECTIONS.orderViews, orderId);
+          const next = applyFact(view, orderId, fact);
+          if (next === view) return false;
+          await tx.put(COLLECTIONS.orderViews, orderId, next);
+          return true;
+        });
+        if (changed) changes.notify(orderId);
+      });
+    }
+  }
+  return router;
+}

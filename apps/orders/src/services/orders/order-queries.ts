@@ -1,0 +1,174 @@
+// Reading orders: the current view (as far as it converged), waiting for a final state or for
+// a consistency token, watching changes, and rebuilding an order's view as of a past moment by
+// replaying its events from the log.
+import { setTimeout as sleep } from 'node:timers/promises';
+import { type EventLog, type Store, isHeraldError, partitionFor } from '@herald/core';
+import type { PlacedOrder } from '../../domain/order.ts';
+import { type OrderView, applyFact, isFinal, placedView } from '../../domain/order-view.ts';
+import { TOPICS } from '../../events.ts';
+import { COLLECTIONS, GROUPS } from '../../topology.ts';
+import { orderFactOf } from '../facts.ts';
+import { VIEW_TOPICS } from './order-projection.ts';
+import type { ViewChanges } from './view-changes.ts';
+
+/** A position in the log, as a consistency token names it. */
+export interface LogPosition {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+}
+
+const TOKEN = /^([A-Za-z0-9._-]{1,249}):(\d{1,9}):(\d{1,15})$/;
+
+/** Parses `orders:<partition>:<offset>`; undefined when malformed. */
+export function parseConsistencyToken(token: string): LogPosition | undefined {
+  const match = TOKEN.exec(token);
+  if (match === null) return undefined;
+  const partition = Number(match[2]);
+  const offset = Number(match[3]);
+  if (!Number.isSafeInteger(partition) || !Number.isSafeInteger(offset)) return undefined;
+  return { topic: match[1]!, partition, offset };
+}
+
+const POSITION_POLL_MS = 15;
+const REPLAY_CHUNK = 500;
+
+/** Reads of the order view for the API; never writes. */
+export class OrderQueries {
+  readonly #log: EventLog;
+  readonly #store: Store;
+  readonly #changes: ViewChanges;
+
+  constructor(options: { readonly log: EventLog; readonly store: Store; readonly changes: ViewChanges }) {
+    this.#log = options.log;
+    this.#store = options.store;
+    this.#changes = options.changes;
+  }
+
+  /**
+   * The order's view, or undefined for an order never placed. Until the projection has seen the
+   * order, it is the order as placed: pending, every step pending.
+   */
+  async view(orderId: string): Promise<OrderView | undefined> {
+    const view = await this.#store.get<OrderView>(COLLECTIONS.orderViews, orderId);
+    if (view?.createdAt != null) return view;
+    const order = await this.#store.get<PlacedOrder>(COLLECTIONS.orders, orderId);
+    if (order === undefined) return view;
+    return view === undefined
+      ? placedView(order)
+      : applyFact(view, orderId, { type: 'order-placed', at: order.placedAt, order });
+  }
+
+  /** Waits until `until(view)` holds or `timeoutMs` passed; returns the last view read. */
+  async waitFor(
+    orderId: string,
+    until: (view: OrderView) => boolean,
+    timeoutMs: number,
+    signal?: AbortSignal,
+  ): Promise<OrderView | undefined> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      const view = await this.view(orderId);
+      const left = deadline - performance.now();
+      if (view === undefined || until(view) || left <= 0 || signal?.aborted === true) return view;
+      await this.#changes.next(orderId, left, signal);
+    }
+  }
+
+  /**
+   * The view now and after each change, until it is final (the final view is the last one
+   * yielded), `signal` aborts, or `maxMs` passed.
+   */
+  async *watch(orderId: string, signal: AbortSignal, maxMs: number): AsyncGenerator<OrderView> {
+    const deadline = performance.now() + maxMs;
+    let version = -1;
+    while (!signal.aborted && performance.now() < deadline) {
+      const view = await this.view(orderId);
+      if (view === undefined) return;
+      if (view.version !== version) {
+        version = view.version;
+        yield view;
+        if (isFinal(view)) return;
+      }
+      await this.#changes.next(orderId, deadline - performance.now(), signal);
+    }
+  }
+
+  /**
+   * Whether a position names an event that exists: a token from another topic, or one beyond
+   * what was ever appended, can never be reached and is refused rather than waited for.
+   */
+  async exists(position: LogPosition): Promise<boolean> {
+    if (position.topic !== TOPICS.orders) return false;
+    try {
+      const { partitionInfo } = await this.#log.describeTopic(position.topic);
+      const partition = partitionInfo.find((p) => p.partition === position.partition);
+      return partition !== undefined && position.offset < partition.latest;
+    } catch (error) {
+      if (isHeraldError(error, 'UNKNOWN_TOPIC')) return false;
+      throw error;
+    }
+  }
+
+  /** Whether the order view has processed every event up to and including `position`. */
+  async reached(position: LogPosition): Promise<boolean> {
+    const { partitions } = await this.#log.describeGroup(GROUPS.ordersView);
+    const state = partitions.find((p) => p.topic === position.topic && p.partition === position.partition);
+    return state?.committed != null && state.committed > position.offset;
+  }
+
+  /** Waits until the view reached `position`; false when `timeoutMs` passed first. */
+  async waitForPosition(position: LogPosition, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    const deadline = performance.now() + timeoutMs;
+    for (;;) {
+      if (await this.reached(position)) return true;
+      const left = deadline - performance.now();
+      if (left <= 0 || signal?.aborted === true) return false;
+      await sleep(Math.min(POSITION_POLL_MS, left), undefined, signal === undefined ? {} : { signal }).catch(
+        () => undefined,
+      );
+    }
+  }
+
+  /**
+   * The order's view as of `at` (ms since the epoch), rebuilt from the log: every event about the
+   * order that the log had accepted by then (its timestamp), folded in offset order per topic.
+   * Reads only the partition the order's key maps to in each topic. Undefined when the order
+   * had not been placed by then.
+   */
+  async asOf(orderId: string, at: number): Promise<OrderView | undefined> {
+    let view: OrderView | undefined;
+    for (const topic of VIEW_TOPICS) {
+      let description;
+      try {
+        description = await this.#log.describeTopic(topic);
+      } catch (error) {
+        if (isHeraldError(error, 'UNKNOWN_TOPIC')) continue;
+        throw error;
+      }
+      const partition = partitionFor(orderId, description.partitions);
+      let from = description.partitionInfo.find((p) => p.partition === partition)?.earliest ?? 0;
+      for (;;) {
+        const events = await this.#log.read(topic, {
+          partition,
+          from: { offset: from },
+          limit: REPLAY_CHUNK,
+        });
+        let past = false;
+        for (const event of events) {
+          // Timestamps never decrease within a partition: the first one after `at` ends it.
+          if (event.timestamp > at) {
+            past = true;
+            break;
+          }
+          if (event.partitionkey !== orderId) continue;
+          const decoded = orderFactOf(event);
+          if (decoded?.orderId === orderId) view = applyFact(view, orderId, decoded.fact);
+        }
+        if (past || events.length < REPLAY_CHUNK) break;
+        from = events[events.length - 1]!.offset + 1;
+      }
+    }
+    return view?.createdAt == null ? undefined : view;
+  }
+}

@@ -1,0 +1,94 @@
+// The order saga (orders service): collects the outcomes of inventory, payment and fraud and
+// decides, emitting OrderConfirmed or OrderRejected in the same transaction that records the
+// decision, so an order is decided exactly once.
+import {
+  type HandlerContext,
+  type Router,
+  type StoreTransaction,
+  PermanentFailure,
+  createRouter,
+} from '@herald/core';
+import type { PlacedOrder } from '../../domain/order.ts';
+import { type SagaState, type StepOutcome, recordOutcome, startSaga } from '../../domain/saga.ts';
+import {
+  FraudCheckFailed,
+  FraudCheckPassed,
+  OrderConfirmed,
+  OrderRejected,
+  PaymentAuthorized,
+  PaymentDeclined,
+  StockReservationFailed,
+  StockReserved,
+  TOPICS,
+  eventIdOf,
+} from '../../events.ts';
+import { COLLECTIONS, GROUPS } from '../../topology.ts';
+import { type ServiceContext, consumerMiddleware, routerDefaults } from '../service-kit.ts';
+
+const SOURCE = '/orders';
+
+async function decide(tx: StoreTransaction, orderId: string, outcome: StepOutcome): Promise<void> {
+  const state = (await tx.get<SagaState>(COLLECTIONS.sagas, orderId)) ?? startSaga(orderId);
+  const { state: next, decided } = recordOutcome(state, outcome);
+  if (next === state) return;
+  await tx.put(COLLECTIONS.sagas, orderId, next);
+  if (decided === null) return;
+  const order = await tx.get<PlacedOrder>(COLLECTIONS.orders, orderId);
+  if (order === undefined) throw new PermanentFailure(`order ${orderId} has outcomes but was never placed`);
+  const { customerId, currency, total } = order;
+  const at = new Date().toISOString();
+  await tx.emit(
+    TOPICS.orders,
+    decided.status === 'confirmed'
+      ? OrderConfirmed.create(
+          {
+            orderId,
+            customerId,
+            currency,
+            total,
+            items: order.items.map(({ sku, quantity }) => ({ sku, quantity })),
+            confirmedAt: at,
+          },
+          { source: SOURCE, key: orderId, subject: orderId, id: eventIdOf(orderId, 'order-confirmed') },
+        )
+      : OrderRejected.create(
+          {
+            orderId,
+            customerId,
+            currency,
+            total,
+            reason: decided.reason,
+            detail: decided.detail,
+            rejectedAt: at,
+          },
+          { source: SOURCE, key: orderId, subject: orderId, id: eventIdOf(orderId, 'order-rejected') },
+        ),
+  );
+}
+
+/** The saga's router: group `orders.saga` on topics `inventory`, `payments` and `fraud`. */
+export function orderSagaRouter(context: ServiceContext): Router {
+  const router = createRouter({
+    log: context.log,
+    group: GROUPS.ordersSaga,
+    topics: [TOPICS.inventory, TOPICS.payments, TOPICS.fraud],
+    store: context.store,
+    middleware: consumerMiddleware(context, 'orders', { injectFaults: false }),
+    ...routerDefaults(context),
+  });
+  const on = (orderId: string, outcome: StepOutcome, ctx: HandlerContext) =>
+    ctx.transaction((tx) => decide(tx, orderId, outcome));
+  router.on(StockReserved, ({ orderId }, _e, ctx) => on(orderId, { step: 'inventory', ok: true }, ctx));
+  router.on(StockReservationFailed, ({ orderId, detail }, _e, ctx) =>
+    on(orderId, { step: 'inventory', ok: false, detail }, ctx),
+  );
+  router.on(PaymentAuthorized, ({ orderId }, _e, ctx) => on(orderId, { step: 'payment', ok: true }, ctx));
+  router.on(PaymentDeclined, ({ orderId, detail }, _e, ctx) =>
+    on(orderId, { step: 'payment', ok: false, detail }, ctx),
+  );
+  router.on(FraudCheckPassed, ({ orderId }, _e, ctx) => on(orderId, { step: 'fraud', ok: true }, ctx));
+  router.on(FraudCheckFailed, ({ orderId, detail }, _e, ctx) =>
+    on(orderId, { step: 'fraud', ok: false, detail }, ctx),
+  );
+  return router;
+}

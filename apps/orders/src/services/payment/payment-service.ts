@@ -1,0 +1,159 @@
+// Payment: owns authorizations and captures. Authorizes a placed order's total at the gateway,
+// captures it once the order is confirmed, voids it when the order is rejected (compensation).
+// Each gateway call is a declared effect keyed stably across redeliveries; its outcome and the
+// event announcing it commit in one transaction afterwards.
+import { PermanentFailure, createRouter } from '@herald/core';
+import type { GatewayResponse, GatewayRules } from '../../domain/payment.ts';
+import {
+  OrderConfirmed,
+  OrderPlaced,
+  OrderRejected,
+  PaymentAuthorized,
+  PaymentCaptured,
+  PaymentDeclined,
+  PaymentVoided,
+  TOPICS,
+  eventIdOf,
+} from '../../events.ts';
+import type { Currency } from '../../domain/money.ts';
+import { COLLECTIONS, GROUPS } from '../../topology.ts';
+import { type Service, type ServiceContext, consumerMiddleware, routerDefaults } from '../service-kit.ts';
+import { SimulatedGateway } from './simulated-gateway.ts';
+
+const SOURCE = '/payment';
+
+/** What payment keeps per order. */
+export interface AuthorizationRecord {
+  readonly orderId: string;
+  readonly status: 'authorized' | 'declined' | 'captured' | 'voided';
+  readonly authorizationId: string | null;
+  readonly amount: number;
+  readonly currency: Currency;
+}
+
+function unexpected(operation: string, response: GatewayResponse): PermanentFailure {
+  return new PermanentFailure(
+    `the gateway answered ${operation} with ${response.status}: ${JSON.stringify(response)}`,
+  );
+}
+
+/** The payment service: group `payment.authorizations` on topic `orders`. */
+export function paymentService(context: ServiceContext, options: { readonly rules: GatewayRules }): Service {
+  const { log, store } = context;
+  const gateway = new SimulatedGateway(store, options.rules, context.faults);
+  const build = () => {
+    const router = createRouter({
+      log,
+      group: GROUPS.payment,
+      topics: [TOPICS.orders],
+      store,
+      // Faults are injected in the gateway calls, where a real gateway would be slow or fail.
+      middleware: consumerMiddleware(context, 'payment', { injectFaults: false }),
+      // The gateway dedupes by order id, and what it answers decides the event: effects run
+      // even for history this group never handled (a payment service started after orders
+      // were taken must still charge them). Backfill suppression is for added consumers.
+      effects: 'perform',
+      ...routerDefaults(context),
+    });
+
+    router.on(OrderPlaced, async (order, _event, ctx) => {
+      const { orderId, total: amount, currency } = order;
+      const response = await ctx.effect('authorize', (key) =>
+        gateway.authorize({ orderId, amount, currency, token: order.paymentToken }, key, ctx.signal),
+      );
+      if (response === undefined) return;
+      await ctx.transaction(async (tx) => {
+        if (response.status === 'authorized') {
+          const record: AuthorizationRecord = {
+            orderId,
+            status: 'authorized',
+            authorizationId: response.authorizationId,
+            amount,
+            currency,
+          };
+          await tx.put(COLLECTIONS.authorizations, orderId, record);
+          await tx.emit(
+            TOPICS.payments,
+            PaymentAuthorized.create(
+              { orderId, authorizationId: response.authorizationId, amount, currency },
+              { source: SOURCE, key: orderId, id: eventIdOf(orderId, 'payment-authorized') },
+            ),
+          );
+        } else if (response.status === 'declined') {
+          const record: AuthorizationRecord = {
+            orderId,
+            status: 'declined',
+            authorizationId: null,
+            amount,
+            currency,
+          };
+          await tx.put(COLLECTIONS.authorizations, orderId, record);
+          await tx.emit(
+            TOPICS.payments,
+            PaymentDeclined.create(
+              { orderId, amount, currency, reason: response.reason, detail: response.detail },
+              { source: SOURCE, key: orderId, id: eventIdOf(orderId, 'payment-declined') },
+            ),
+          );
+        } else {
+          throw unexpected('authorize', response);
+        }
+      });
+    });
+
+    router.on(OrderConfirmed, async ({ orderId }, _event, ctx) => {
+      const record = await store.get<AuthorizationRecord>(COLLECTIONS.authorizations, orderId);
+      if (record?.status !== 'authorized' || record.authorizationId === null) return;
+      const response = await ctx.effect('capture', (key) => gateway.capture(orderId, key, ctx.signal));
+      if (response === undefined) return;
+      if (response.status !== 'captured') throw unexpected('capture', response);
+      await ctx.transaction(async (tx) => {
+        await tx.put(COLLECTIONS.authorizations, orderId, {
+          ...record,
+          status: 'captured',
+        } satisfies AuthorizationRecord);
+        await tx.emit(
+          TOPICS.payments,
+          PaymentCaptured.create(
+            {
+              orderId,
+              authorizationId: response.authorizationId,
+              amount: response.amount,
+              currency: record.currency,
+            },
+            { source: SOURCE, key: orderId, id: eventIdOf(orderId, 'payment-captured') },
+          ),
+        );
+      });
+    });
+
+    // Compensation: only an authorization that exists is voided; a declined payment has none.
+    router.on(OrderRejected, async ({ orderId }, _event, ctx) => {
+      const record = await store.get<AuthorizationRecord>(COLLECTIONS.authorizations, orderId);
+      if (record?.status !== 'authorized' || record.authorizationId === null) return;
+      const response = await ctx.effect('void', (key) => gateway.void(orderId, key, ctx.signal));
+      if (response === undefined) return;
+      if (response.status !== 'voided') throw unexpected('void', response);
+      await ctx.transaction(async (tx) => {
+        await tx.put(COLLECTIONS.authorizations, orderId, {
+          ...record,
+          status: 'voided',
+        } satisfies AuthorizationRecord);
+        await tx.emit(
+          TOPICS.payments,
+          PaymentVoided.create(
+            {
+              orderId,
+              authorizationId: response.authorizationId,
+              amount: response.amount,
+              currency: record.currency,
+            },
+            { source: SOURCE, key: orderId, id: eventIdOf(orderId, 'payment-voided') },
+          ),
+        );
+      });
+    });
+    return router;
+  };
+  return { name: 'payment', groups: [GROUPS.payment], routers: [build] };
+}

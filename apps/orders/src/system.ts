@@ -1,0 +1,217 @@
+// Wires the order system: the log and store, the services a process runs, and — when it runs the
+// orders service — the HTTP API. `main.ts` runs everything in one process; `service-main.ts` runs
+// one service per process on a shared log file; tests open exactly what they need.
+import { randomBytes } from 'node:crypto';
+import { metrics, registerLagMetrics, tracingPublish } from '@herald/core';
+import { type SqliteLog, type SqliteStore, openLogFromUrl, openSqliteStore } from '@herald/sqlite';
+import type { FastifyInstance } from 'fastify';
+import { loadCatalogFile } from './catalog-file.ts';
+import { type CatalogItem, indexCatalog } from './domain/catalog.ts';
+import { DEFAULT_FRAUD_RULES, type FraudRules } from './domain/fraud.ts';
+import { DEFAULT_GATEWAY_RULES, type GatewayRules } from './domain/payment.ts';
+import { type HttpOptions, buildHttpApp } from './http/app.ts';
+import { analyticsService } from './services/analytics/analytics-service.ts';
+import { FaultController, type FaultUpdate } from './services/faults.ts';
+import { fraudService } from './services/fraud/fraud-service.ts';
+import { inventoryService } from './services/inventory/inventory-service.ts';
+import { loyaltyService } from './services/loyalty/loyalty-service.ts';
+import { notificationService } from './services/notification/notification-service.ts';
+import { OrderPlacement } from './services/orders/order-placement.ts';
+import { OrderQueries } from './services/orders/order-queries.ts';
+import { ordersService, readCatalog } from './services/orders/orders-service.ts';
+import { ViewChanges } from './services/orders/view-changes.ts';
+import { paymentService } from './services/payment/payment-service.ts';
+import { type Logger, type Service, type ServiceContext, ServiceRunner } from './services/service-kit.ts';
+import {
+  DEFAULT_PARTITIONS,
+  type DownstreamService,
+  SERVICES,
+  type ServiceName,
+  ensureTopics,
+} from './topology.ts';
+
+/** What a process of the order system runs, and how. */
+export interface OrderSystemOptions {
+  /** A `sqlite:` URL: the store shares the embedded log's file (the outbox is the log). */
+  readonly logUrl: string;
+  /** Services this process runs. Default: all of them. */
+  readonly services?: readonly ServiceName[];
+  /** Default: read from `catalogPath`, else `apps/orders/catalog.json`. Seeds the store once. */
+  readonly catalog?: readonly CatalogItem[];
+  readonly catalogPath?: string;
+  readonly fraudRules?: FraudRules;
+  readonly gatewayRules?: GatewayRules;
+  /** Partitions of topics created now. */
+  readonly partitions?: number;
+  readonly sessionTimeoutMs?: number;
+  /** Faults to set at start (they are shared through the store with every process). */
+  readonly faults?: Partial<Record<DownstreamService, FaultUpdate>>;
+  readonly faultPollIntervalMs?: number;
+  /** Random source of injected faults (default Math.random); tests pass a predictable one. */
+  readonly faultRandom?: () => number;
+  readonly logger?: Logger;
+  /** The API, when the process runs `orders`. `false`: no API. */
+  readonly http?: (Omit<HttpOptions, 'adminToken'> & { readonly adminToken?: string }) | false;
+}
+
+/** The API of a process that runs the orders service. */
+export interface OrderApi {
+  readonly app: FastifyInstance;
+  readonly placement: OrderPlacement;
+  readonly queries: OrderQueries;
+  readonly adminToken: string;
+  /** Whether `adminToken` was generated (nobody configured one): print it. */
+  readonly generatedToken: boolean;
+}
+
+/** A running process of the order system. */
+export interface OrderSystem extends AsyncDisposable {
+  readonly log: SqliteLog;
+  readonly store: SqliteStore;
+  readonly faults: FaultController;
+  readonly registry: ServiceContext['registry'];
+  readonly runners: readonly ServiceRunner[];
+  readonly api: OrderApi | undefined;
+  /**
+   * Graceful shutdown: stop taking requests (waiting reads end), stop every consumer (finish
+   * work in flight, commit, leave the group), close the log. Safe to call twice.
+   */
+  stop(): Promise<void>;
+}
+
+const SILENT: Logger = { info: () => undefined, error: () => undefined };
+
+/**
+ * Opens the log and store, creates the topics, starts the chosen services (seeding catalog and
+ * stock on first start) and builds the API. The API is not listening yet: `system.api.app.listen`.
+ *
+ * @example
+ * await using system = await openOrderSystem({ logUrl: 'sqlite:./.herald/herald.db' });
+ * await system.api!.app.listen({ port: 3000 });
+ */
+export async function openOrderSystem(options: OrderSystemOptions): Promise<OrderSystem> {
+  if (!options.logUrl.startsWith('sqlite:')) {
+    throw new Error(
+      `the order system keeps its state in the embedded log's file: HERALD_LOG must be a sqlite: URL, not ${options.logUrl}`,
+    );
+  }
+  const logger = options.logger ?? SILENT;
+  const names = options.services ?? SERVICES;
+  const log = await openLogFromUrl(options.logUrl);
+  const store = await openSqliteStore(log);
+  const runners: ServiceRunner[] = [];
+  const faults = new FaultController(store, {
+    ...(options.faultPollIntervalMs === undefined ? {} : { pollIntervalMs: options.faultPollIntervalMs }),
+    ...(options.faultRandom === undefined ? {} : { random: options.faultRandom }),
+  });
+  const shutdown = new AbortController();
+  let api: OrderApi | undefined;
+  let stopping: Promise<void> | undefined;
+
+  const stop = () =>
+    (stopping ??= (async () => {
+      shutdown.abort();
+      await api?.app.close();
+      await Promise.all(runners.map((r) => r.stop()));
+      faults.stop();
+      await log.close();
+    })());
+
+  try {
+    await ensureTopics(log, options.partitions ?? DEFAULT_PARTITIONS);
+    await faults.start();
+    for (const [service, update] of Object.entries(options.faults ?? {})) {
+      if (update !== undefined) await faults.update(service as DownstreamService, update);
+    }
+    const registry = metrics().registry;
+    const context: ServiceContext = {
+      log,
+      store,
+      faults,
+      registry,
+      logger,
+      ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
+    };
+    const catalog = options.catalog ?? (await loadCatalogFile(options.catalogPath));
+    const changes = new ViewChanges();
+    const services = names.map((name) => serviceOf(name, context, { ...options, catalog, changes }));
+    registerLagMetrics(
+      log,
+      services.flatMap((s) => s.groups),
+      registry,
+    );
+    for (const service of services) {
+      const runner = new ServiceRunner(service, context);
+      runners.push(runner);
+      await runner.start();
+    }
+
+    if (names.includes('orders') && options.http !== false) {
+      const http = options.http ?? {};
+      const placement = new OrderPlacement({
+        store,
+        catalog: indexCatalog(await readCatalog(store)),
+        publish: [tracingPublish()],
+      });
+      const queries = new OrderQueries({ log, store, changes });
+      const adminToken = http.adminToken ?? randomBytes(24).toString('base64url');
+      const app = buildHttpApp(
+        {
+          log,
+          store,
+          placement,
+          queries,
+          faults,
+          registry,
+          shutdown: shutdown.signal,
+          readiness: () => {
+            if (shutdown.signal.aborted) return { ready: false, detail: 'shutting down' };
+            const states = runners.map((r) => `${r.service.name}: ${r.state}`);
+            const ready = runners.every((r) => r.state !== 'stopped');
+            return { ready, detail: states.join(', ') };
+          },
+          onError: (message, error) => logger.error(message, error),
+        },
+        { ...http, adminToken },
+      );
+      await app.ready();
+      api = { app, placement, queries, adminToken, generatedToken: http.adminToken === undefined };
+    }
+    return {
+      log,
+      store,
+      faults,
+      registry,
+      runners,
+      api,
+      stop,
+      [Symbol.asyncDispose]: stop,
+    };
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
+}
+
+function serviceOf(
+  name: ServiceName,
+  context: ServiceContext,
+  options: OrderSystemOptions & { catalog: readonly CatalogItem[]; changes: ViewChanges },
+): Service {
+  switch (name) {
+    case 'orders':
+      return ordersService(context, { catalog: options.catalog, changes: options.changes });
+    case 'inventory':
+      return inventoryService(context, { catalog: options.catalog });
+    case 'payment':
+      return paymentService(context, { rules: options.gatewayRules ?? DEFAULT_GATEWAY_RULES });
+    case 'fraud':
+      return fraudService(context, { rules: options.fraudRules ?? DEFAULT_FRAUD_RULES });
+    case 'notification':
+      return notificationService(context);
+    case 'loyalty':
+      return loyaltyService(context);
+    case 'analytics':
+      return analyticsService(context);
+  }
+}

@@ -1,0 +1,69 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { nestingDepth, parseJsonBody } from '../../src/http/json-body.ts';
+import { ProblemError } from '../../src/http/problem.ts';
+import { RateLimiter } from '../../src/http/rate-limit.ts';
+
+const slugOf = (fn: () => unknown) => {
+  try {
+    fn();
+  } catch (error) {
+    assert.ok(error instanceof ProblemError);
+    return error.problem.type;
+  }
+  assert.fail('expected a ProblemError');
+};
+
+describe('the JSON body parser', () => {
+  it('measures nesting without parsing, ignoring brackets inside strings', () => {
+    assert.equal(nestingDepth('{"a":[1,{"b":"[[[{{{"}]}'), 3);
+    assert.equal(nestingDepth('"\\"["'), 0);
+  });
+
+  it('refuses a depth bomb before JSON.parse sees it', () => {
+    assert.equal(
+      slugOf(() => parseJsonBody('['.repeat(100_000), 8)),
+      '/problems/body-too-deep',
+    );
+  });
+
+  it('refuses prototype-pollution keys at any depth', () => {
+    assert.equal(
+      slugOf(() => parseJsonBody('{"a":{"__proto__":{"x":1}}}', 8)),
+      '/problems/forbidden-property',
+    );
+    assert.equal(
+      slugOf(() => parseJsonBody('[{"constructor":{"prototype":{"x":1}}}]', 8)),
+      '/problems/forbidden-property',
+    );
+    assert.deepEqual(parseJsonBody('{"constructor":"fine"}', 8), { constructor: 'fine' });
+  });
+
+  it('refuses empty and malformed bodies', () => {
+    assert.equal(
+      slugOf(() => parseJsonBody('  ', 8)),
+      '/problems/malformed-json',
+    );
+    assert.equal(
+      slugOf(() => parseJsonBody('{"a":', 8)),
+      '/problems/malformed-json',
+    );
+  });
+});
+
+describe('the rate limiter', () => {
+  it('lets a burst through, then refuses until tokens come back at the sustained rate', () => {
+    const limiter = new RateLimiter({ perSecond: 2, burst: 3 });
+    const at = (ms: number) => limiter.take('client', ms);
+    assert.ok(at(0).allowed && at(0).allowed && at(0).allowed);
+    assert.deepEqual(at(0), { allowed: false, retryAfterSeconds: 1 });
+    assert.ok(at(500).allowed, 'half a second later one token is back');
+    assert.ok(!at(500).allowed);
+    assert.ok(limiter.take('another client', 500).allowed, 'buckets are per client');
+  });
+
+  it('is off with a rate of 0', () => {
+    const limiter = new RateLimiter({ perSecond: 0, burst: 0 });
+    for (let i = 0; i < 100; i++) assert.ok(limiter.take('c', 0).allowed);
+  });
+});
