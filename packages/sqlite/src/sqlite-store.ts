@@ -1,3 +1,4 @@
+import { prepared } from './statement-cache.ts';
 import type { DatabaseSync } from 'node:sqlite';
 import {
   type DeliveryKey,
@@ -59,14 +60,14 @@ function list(db: DatabaseSync, collection: string, options: { prefix?: string; 
   checkCollection(collection);
   const limit = options.limit ?? -1;
   const rows = (options.prefix === undefined
-    ? db
-        .prepare('SELECT id, value FROM herald_documents WHERE collection = ? ORDER BY id LIMIT ?')
-        .all(collection, limit)
-    : db
-        .prepare(
-          `SELECT id, value FROM herald_documents WHERE collection = ? AND substr(id, 1, ?) = ? ORDER BY id LIMIT ?`,
-        )
-        .all(collection, options.prefix.length, options.prefix, limit)) as unknown as {
+    ? prepared(db, 'SELECT id, value FROM herald_documents WHERE collection = ? ORDER BY id LIMIT ?').all(
+        collection,
+        limit,
+      )
+    : prepared(
+        db,
+        `SELECT id, value FROM herald_documents WHERE collection = ? AND substr(id, 1, ?) = ? ORDER BY id LIMIT ?`,
+      ).all(collection, options.prefix.length, options.prefix, limit)) as unknown as {
     id: string;
     value: string;
   }[];
@@ -74,9 +75,10 @@ function list(db: DatabaseSync, collection: string, options: { prefix?: string; 
 }
 
 function inboxStatus(db: DatabaseSync, group: string, eventId: string, fingerprint: string) {
-  const row = db
-    .prepare('SELECT fingerprint FROM herald_inbox WHERE group_name = ? AND event_id = ?')
-    .get(group, eventId) as { fingerprint: string } | undefined;
+  const row = prepared(db, 'SELECT fingerprint FROM herald_inbox WHERE group_name = ? AND event_id = ?').get(
+    group,
+    eventId,
+  ) as { fingerprint: string } | undefined;
   if (row === undefined) return 'unseen' as const;
   return row.fingerprint === fingerprint ? ('duplicate' as const) : ('conflict' as const);
 }
@@ -112,14 +114,16 @@ export class SqliteStore implements Store {
         emit: async (topic, event, options) => append(topic, event, options?.partition),
         get: async <V>(collection: string, id: string) => {
           checkCollection(collection);
-          const row = db
-            .prepare('SELECT value FROM herald_documents WHERE collection = ? AND id = ?')
-            .get(collection, id) as { value: string } | undefined;
+          const row = prepared(db, 'SELECT value FROM herald_documents WHERE collection = ? AND id = ?').get(
+            collection,
+            id,
+          ) as { value: string } | undefined;
           return row === undefined ? undefined : (JSON.parse(row.value) as V);
         },
         put: async (collection, id, value) => {
           checkCollection(collection);
-          db.prepare(
+          prepared(
+            db,
             `INSERT INTO herald_documents (collection, id, value, updated_at) VALUES (?, ?, ?, ?)
              ON CONFLICT (collection, id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
           ).run(collection, id, encodeValue(value), Date.now());
@@ -127,7 +131,7 @@ export class SqliteStore implements Store {
         delete: async (collection, id) => {
           checkCollection(collection);
           return (
-            db.prepare('DELETE FROM herald_documents WHERE collection = ? AND id = ?').run(collection, id)
+            prepared(db, 'DELETE FROM herald_documents WHERE collection = ? AND id = ?').run(collection, id)
               .changes > 0
           );
         },
@@ -136,7 +140,8 @@ export class SqliteStore implements Store {
         recordHandled: async (group, eventId, fingerprint): Promise<InboxOutcome> => {
           const status = inboxStatus(db, group, eventId, fingerprint);
           if (status !== 'unseen') return status;
-          db.prepare(
+          prepared(
+            db,
             'INSERT INTO herald_inbox (group_name, event_id, fingerprint, handled_at) VALUES (?, ?, ?, ?)',
           ).run(group, eventId, fingerprint, Date.now());
           return 'first';
@@ -156,9 +161,10 @@ export class SqliteStore implements Store {
 
   async get<T = unknown>(collection: string, id: string): Promise<T | undefined> {
     checkCollection(collection);
-    const row = this.#log[readerConnection]
-      .prepare('SELECT value FROM herald_documents WHERE collection = ? AND id = ?')
-      .get(collection, id) as { value: string } | undefined;
+    const row = prepared(
+      this.#log[readerConnection],
+      'SELECT value FROM herald_documents WHERE collection = ? AND id = ?',
+    ).get(collection, id) as { value: string } | undefined;
     return row === undefined ? undefined : (JSON.parse(row.value) as T);
   }
 
@@ -173,7 +179,8 @@ export class SqliteStore implements Store {
   recordFailure(key: DeliveryKey, error: string): Promise<FailureRecord> {
     return this.#log[transactWithLog]((db) => {
       const now = Date.now();
-      db.prepare(
+      prepared(
+        db,
         `INSERT INTO herald_failures (group_name, topic, partition, offset, attempts, first_failure_at, last_failure_at, last_error)
          VALUES (?, ?, ?, ?, 1, ?, ?, ?)
          ON CONFLICT (group_name, topic, partition, offset) DO UPDATE SET
@@ -189,7 +196,8 @@ export class SqliteStore implements Store {
 
   async clearFailures(key: DeliveryKey): Promise<void> {
     await this.#log[transactWithLog]((db) => {
-      db.prepare(
+      prepared(
+        db,
         'DELETE FROM herald_failures WHERE group_name = ? AND topic = ? AND partition = ? AND offset = ?',
       ).run(key.group, key.topic, key.partition, key.offset);
     });
@@ -204,12 +212,11 @@ export class SqliteStore implements Store {
 }
 
 function readFailure(db: DatabaseSync, key: DeliveryKey): FailureRecord | undefined {
-  const row = db
-    .prepare(
-      `SELECT attempts, first_failure_at, last_failure_at, last_error FROM herald_failures
+  const row = prepared(
+    db,
+    `SELECT attempts, first_failure_at, last_failure_at, last_error FROM herald_failures
        WHERE group_name = ? AND topic = ? AND partition = ? AND offset = ?`,
-    )
-    .get(key.group, key.topic, key.partition, key.offset) as
+  ).get(key.group, key.topic, key.partition, key.offset) as
     { attempts: number; first_failure_at: number; last_failure_at: number; last_error: string } | undefined;
   return row === undefined
     ? undefined

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { prepared } from './statement-cache.ts';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import {
   type GroupDescription,
@@ -175,10 +176,12 @@ export class SqliteSubscription implements Subscription {
     const memberId = this.#memberId;
     await this.#log.writes.run((db) => {
       const { ownerOf, upsert } = (this.#commitStatements ??= {
-        ownerOf: db.prepare(
+        ownerOf: prepared(
+          db,
           'SELECT owner, epoch FROM herald_assignments WHERE group_name = ? AND topic_id = ? AND partition = ?',
         ),
-        upsert: db.prepare(
+        upsert: prepared(
+          db,
           `INSERT INTO herald_offsets (group_name, topic_id, partition, committed, updated_at) VALUES (?, ?, ?, ?, ?)
          ON CONFLICT (group_name, topic_id, partition)
          DO UPDATE SET committed = max(committed, excluded.committed), updated_at = excluded.updated_at`,
@@ -349,17 +352,18 @@ export class SqliteSubscription implements Subscription {
   }
 
   #generationChanged(): boolean {
-    const row = this.#log.reader
-      .prepare('SELECT generation FROM herald_groups WHERE name = ?')
-      .get(this.group) as { generation: number } | undefined;
+    const row = prepared(this.#log.reader, 'SELECT generation FROM herald_groups WHERE name = ?').get(
+      this.group,
+    ) as { generation: number } | undefined;
     return row === undefined || row.generation !== this.#seenGeneration;
   }
 
   async #register(): Promise<void> {
     const now = Date.now();
     await this.#log.writes.run((db) => {
-      db.prepare('INSERT OR IGNORE INTO herald_groups (name) VALUES (?)').run(this.group);
-      db.prepare(
+      prepared(db, 'INSERT OR IGNORE INTO herald_groups (name) VALUES (?)').run(this.group);
+      prepared(
+        db,
         `INSERT INTO herald_members (group_name, member_id, client_id, topics, session_timeout_ms, heartbeat_at, joined_at)
          VALUES (?, ?, ?, ?, ?, ?, ?)`,
       ).run(
@@ -371,7 +375,7 @@ export class SqliteSubscription implements Subscription {
         now,
         now,
       );
-      db.prepare('UPDATE herald_groups SET generation = generation + 1 WHERE name = ?').run(this.group);
+      prepared(db, 'UPDATE herald_groups SET generation = generation + 1 WHERE name = ?').run(this.group);
     });
     this.#lastHeartbeat = now;
   }
@@ -441,43 +445,43 @@ export class SqliteSubscription implements Subscription {
     const now = Date.now();
     const group = this.group;
     const me = this.#memberId;
-    const beat = db
-      .prepare('UPDATE herald_members SET heartbeat_at = ? WHERE group_name = ? AND member_id = ?')
-      .run(now, group, me);
+    const beat = prepared(
+      db,
+      'UPDATE herald_members SET heartbeat_at = ? WHERE group_name = ? AND member_id = ?',
+    ).run(now, group, me);
     if (beat.changes === 0) return { fenced: true };
 
-    const expired = db
-      .prepare(
-        'SELECT member_id FROM herald_members WHERE group_name = ? AND heartbeat_at + session_timeout_ms < ?',
-      )
-      .all(group, now) as unknown as { member_id: string }[];
+    const expired = prepared(
+      db,
+      'SELECT member_id FROM herald_members WHERE group_name = ? AND heartbeat_at + session_timeout_ms < ?',
+    ).all(group, now) as unknown as { member_id: string }[];
     for (const { member_id } of expired) {
-      db.prepare('DELETE FROM herald_members WHERE group_name = ? AND member_id = ?').run(group, member_id);
-      db.prepare(
+      prepared(db, 'DELETE FROM herald_members WHERE group_name = ? AND member_id = ?').run(group, member_id);
+      prepared(
+        db,
         'UPDATE herald_assignments SET owner = NULL, epoch = epoch + 1 WHERE group_name = ? AND owner = ?',
       ).run(group, member_id);
     }
     if (expired.length > 0)
-      db.prepare('UPDATE herald_groups SET generation = generation + 1 WHERE name = ?').run(group);
+      prepared(db, 'UPDATE herald_groups SET generation = generation + 1 WHERE name = ?').run(group);
 
-    const state = db
-      .prepare('SELECT generation, assigned_generation FROM herald_groups WHERE name = ?')
-      .get(group) as { generation: number; assigned_generation: number };
+    const state = prepared(
+      db,
+      'SELECT generation, assigned_generation FROM herald_groups WHERE name = ?',
+    ).get(group) as { generation: number; assigned_generation: number };
     if (state.generation !== state.assigned_generation) this.#assign(db);
 
     const claims = (
-      db
-        .prepare(
-          `UPDATE herald_assignments SET owner = ?, epoch = epoch + 1
+      prepared(
+        db,
+        `UPDATE herald_assignments SET owner = ?, epoch = epoch + 1
            WHERE group_name = ? AND target = ? AND owner IS NULL RETURNING topic_id, partition, epoch`,
-        )
-        .all(me, group, me) as unknown as { topic_id: number; partition: number; epoch: number }[]
+      ).all(me, group, me) as unknown as { topic_id: number; partition: number; epoch: number }[]
     ).map((row) => {
-      const committed = db
-        .prepare(
-          'SELECT committed FROM herald_offsets WHERE group_name = ? AND topic_id = ? AND partition = ?',
-        )
-        .get(group, row.topic_id, row.partition) as { committed: number } | undefined;
+      const committed = prepared(
+        db,
+        'SELECT committed FROM herald_offsets WHERE group_name = ? AND topic_id = ? AND partition = ?',
+      ).get(group, row.topic_id, row.partition) as { committed: number } | undefined;
       return {
         topicId: row.topic_id,
         partition: row.partition,
@@ -485,12 +489,11 @@ export class SqliteSubscription implements Subscription {
         committed: committed?.committed ?? null,
       };
     });
-    const mine = db
-      .prepare(
-        `SELECT topic_id, partition, owner, target, epoch FROM herald_assignments
+    const mine = prepared(
+      db,
+      `SELECT topic_id, partition, owner, target, epoch FROM herald_assignments
          WHERE group_name = ? AND (owner = ? OR target = ?)`,
-      )
-      .all(group, me, me) as unknown as AssignmentRow[];
+    ).all(group, me, me) as unknown as AssignmentRow[];
     return { fenced: false, generation: state.generation, claims, mine };
   }
 
@@ -498,9 +501,9 @@ export class SqliteSubscription implements Subscription {
   #assign(db: DatabaseSync): void {
     const group = this.group;
     const members = (
-      db
-        .prepare('SELECT member_id, topics FROM herald_members WHERE group_name = ?')
-        .all(group) as unknown as {
+      prepared(db, 'SELECT member_id, topics FROM herald_members WHERE group_name = ?').all(
+        group,
+      ) as unknown as {
         member_id: string;
         topics: string;
       }[]
@@ -509,22 +512,23 @@ export class SqliteSubscription implements Subscription {
     const partitions: TopicPartition[] = [];
     const ids = new Map<string, number>();
     for (const name of topicNames) {
-      const topic = db.prepare('SELECT id, partitions FROM herald_topics WHERE name = ?').get(name) as
+      const topic = prepared(db, 'SELECT id, partitions FROM herald_topics WHERE name = ?').get(name) as
         { id: number; partitions: number } | undefined;
       if (topic === undefined) continue;
       ids.set(name, topic.id);
       for (let p = 0; p < topic.partitions; p++) partitions.push({ topic: name, partition: p });
     }
     const plan = assignPartitions(members, partitions);
-    db.prepare('UPDATE herald_assignments SET target = NULL WHERE group_name = ?').run(group);
-    const setTarget = db.prepare(
+    prepared(db, 'UPDATE herald_assignments SET target = NULL WHERE group_name = ?').run(group);
+    const setTarget = prepared(
+      db,
       `INSERT INTO herald_assignments (group_name, topic_id, partition, owner, target, epoch) VALUES (?, ?, ?, NULL, ?, 0)
        ON CONFLICT (group_name, topic_id, partition) DO UPDATE SET target = excluded.target`,
     );
     for (const [memberId, owned] of plan) {
       for (const tp of owned) setTarget.run(group, ids.get(tp.topic)!, tp.partition, memberId);
     }
-    db.prepare('UPDATE herald_groups SET assigned_generation = generation WHERE name = ?').run(group);
+    prepared(db, 'UPDATE herald_groups SET assigned_generation = generation WHERE name = ?').run(group);
   }
 
   /** Step 1 of a handover: let the consumer finish (`onRevoked`), then free the partitions. */
@@ -538,7 +542,8 @@ export class SqliteSubscription implements Subscription {
     const me = this.#memberId;
     try {
       await this.#log.writes.run((db) => {
-        const free = db.prepare(
+        const free = prepared(
+          db,
           `UPDATE herald_assignments SET owner = NULL, epoch = epoch + 1
            WHERE group_name = ? AND topic_id = ? AND partition = ? AND owner = ? AND epoch = ?`,
         );
@@ -568,11 +573,15 @@ export class SqliteSubscription implements Subscription {
       if (wasActive || this.#owned.size > 0) {
         const me = this.#memberId;
         await this.#log.writes.run((db) => {
-          db.prepare('DELETE FROM herald_members WHERE group_name = ? AND member_id = ?').run(this.group, me);
-          db.prepare(
+          prepared(db, 'DELETE FROM herald_members WHERE group_name = ? AND member_id = ?').run(
+            this.group,
+            me,
+          );
+          prepared(
+            db,
             'UPDATE herald_assignments SET owner = NULL, epoch = epoch + 1 WHERE group_name = ? AND owner = ?',
           ).run(this.group, me);
-          db.prepare('UPDATE herald_groups SET generation = generation + 1 WHERE name = ?').run(this.group);
+          prepared(db, 'UPDATE herald_groups SET generation = generation + 1 WHERE name = ?').run(this.group);
         });
         this.#log.afterCommit();
       }
@@ -603,45 +612,43 @@ export class SqliteSubscription implements Subscription {
 /** Every group that has members or committed offsets. */
 export function listGroups(db: DatabaseSync): string[] {
   return (
-    db
-      .prepare('SELECT name FROM herald_groups UNION SELECT group_name FROM herald_offsets ORDER BY 1')
-      .all() as unknown as { name: string }[]
+    prepared(
+      db,
+      'SELECT name FROM herald_groups UNION SELECT group_name FROM herald_offsets ORDER BY 1',
+    ).all() as unknown as { name: string }[]
   ).map((row) => row.name);
 }
 
 /** Members, ownership, committed offsets and lag of one group. An unknown group is empty. */
 export function describeGroup(db: DatabaseSync, group: string): GroupDescription {
   const members = (
-    db
-      .prepare(
-        'SELECT member_id, client_id, heartbeat_at FROM herald_members WHERE group_name = ? ORDER BY joined_at, member_id',
-      )
-      .all(group) as unknown as { member_id: string; client_id: string; heartbeat_at: number }[]
+    prepared(
+      db,
+      'SELECT member_id, client_id, heartbeat_at FROM herald_members WHERE group_name = ? ORDER BY joined_at, member_id',
+    ).all(group) as unknown as { member_id: string; client_id: string; heartbeat_at: number }[]
   ).map((m) => ({
     memberId: m.member_id,
     clientId: m.client_id,
     lastHeartbeat: m.heartbeat_at,
     partitions: (
-      db
-        .prepare(
-          `SELECT t.name AS topic, a.partition FROM herald_assignments a JOIN herald_topics t ON t.id = a.topic_id
+      prepared(
+        db,
+        `SELECT t.name AS topic, a.partition FROM herald_assignments a JOIN herald_topics t ON t.id = a.topic_id
            WHERE a.group_name = ? AND a.owner = ? ORDER BY t.name, a.partition`,
-        )
-        .all(group, m.member_id) as unknown as TopicPartition[]
+      ).all(group, m.member_id) as unknown as TopicPartition[]
     ).map((tp) => ({ topic: tp.topic, partition: tp.partition })),
   }));
   const partitions = (
-    db
-      .prepare(
-        `SELECT t.name AS topic, p.partition, o.committed, o.replay_until, p.next_offset, p.low_offset
+    prepared(
+      db,
+      `SELECT t.name AS topic, p.partition, o.committed, o.replay_until, p.next_offset, p.low_offset
          FROM herald_partitions p JOIN herald_topics t ON t.id = p.topic_id
          LEFT JOIN herald_offsets o ON o.group_name = ? AND o.topic_id = p.topic_id AND o.partition = p.partition
          WHERE p.topic_id IN (
            SELECT topic_id FROM herald_assignments WHERE group_name = ?
            UNION SELECT topic_id FROM herald_offsets WHERE group_name = ?)
          ORDER BY t.name, p.partition`,
-      )
-      .all(group, group, group) as unknown as {
+    ).all(group, group, group) as unknown as {
       topic: string;
       partition: number;
       committed: number | null;
