@@ -4,7 +4,17 @@ import { alternateRounds, rotation } from './lib/alternate-rounds.ts';
 import type { ScenarioResult } from './lib/benchmark.ts';
 import { formatTable } from './lib/format-table.ts';
 import { DEFAULT_ROUNDS, QUICK_ROUNDS, parseBenchArgs } from './lib/parse-bench-args.ts';
-import { formatNumber, formatRatio, formatTarget, median, perSecond, verdictOf } from './lib/stats.ts';
+import {
+  formatNumber,
+  formatRatio,
+  formatTarget,
+  median,
+  perSecond,
+  percentile,
+  verdictOf,
+} from './lib/stats.ts';
+import { resultsFile } from './lib/write-results.ts';
+import { DATA_BYTES, Probe, keyOf, sampleEvent } from './runtime-workload.ts';
 
 const throughput = (herald: number[], baseline: number[], ratio?: number): ScenarioResult => ({
   scenario: 'appends',
@@ -33,6 +43,30 @@ await test('median', async (t) => {
 
   await t.test('refuses an empty list instead of returning NaN', () => {
     assert.throws(() => median([]), RangeError);
+  });
+});
+
+await test('percentile', async (t) => {
+  const hundred = Array.from({ length: 100 }, (_, i) => 100 - i);
+
+  await t.test('is the nearest-rank value: p50 and p99 of 1…100 are 50 and 99', () => {
+    assert.equal(percentile(hundred, 0.5), 50);
+    assert.equal(percentile(hundred, 0.99), 99);
+  });
+
+  await t.test('is the maximum at 1 and the only value of a single sample', () => {
+    assert.equal(percentile(hundred, 1), 100);
+    assert.equal(percentile([7], 0.99), 7);
+  });
+
+  await t.test('sorts numerically, typed arrays included', () => {
+    assert.equal(percentile(Float64Array.of(10, 9, 100, 2), 0.5), 9);
+  });
+
+  await t.test('refuses an empty list and a fraction outside (0, 1]', () => {
+    assert.throws(() => percentile([], 0.5), RangeError);
+    assert.throws(() => percentile([1], 0), RangeError);
+    assert.throws(() => percentile([1], 99), RangeError);
   });
 });
 
@@ -188,5 +222,53 @@ await test('parseBenchArgs', async (t) => {
     assert.throws(() => parseBenchArgs(['log', '--rounds', '0']), /positive integer/);
     assert.throws(() => parseBenchArgs(['log', '--rounds']), /positive integer/);
     assert.throws(() => parseBenchArgs(['log', 'runtime']), /one benchmark at a time/);
+  });
+});
+
+await test('resultsFile', async (t) => {
+  await t.test('keeps a benchmark’s notes, and an empty list when it has none', () => {
+    const machine = {
+      cpus: 2,
+      cpuModel: 'test',
+      memoryMb: 1,
+      os: 'test',
+      node: 'v24',
+      sqlite: '3',
+      benchDir: '/tmp',
+      benchFilesystem: 'ext4',
+    };
+    const options = { quick: true, rounds: 1 };
+    const date = new Date(0);
+    const withNotes = resultsFile('runtime', date, options, machine, {
+      scenarios: [throughput([1], [2])],
+      parameters: {},
+      notes: ['router + middleware cost +12 µs per event'],
+    });
+    assert.deepEqual(withNotes.notes, ['router + middleware cost +12 µs per event']);
+    assert.deepEqual(resultsFile('log', date, options, machine, { scenarios: [], parameters: {} }).notes, []);
+  });
+});
+
+await test('the runtime benchmark’s workload', async (t) => {
+  await t.test('builds payloads of exactly the stated size whatever the timestamp’s digits', () => {
+    for (const publishedAt of [0, 1764156000000.125, 1764156000000.1235]) {
+      assert.equal(sampleEvent(12_345, publishedAt).data?.length, DATA_BYTES);
+    }
+  });
+
+  await t.test('completes its probe once every expected event was handled', async () => {
+    const probe = new Probe(2);
+    probe.handledOne({ key: keyOf(0), sequence: 0, publishedAt: 0 });
+    assert.equal(probe.complete, false);
+    probe.handledOne({ key: keyOf(1), sequence: 1, publishedAt: 0 });
+    await probe.done;
+    assert.equal(probe.complete, true);
+  });
+
+  await t.test('fails the run when a key’s events are handled out of order or twice', async () => {
+    const probe = new Probe(3);
+    probe.handledOne({ key: keyOf(0), sequence: 64, publishedAt: 0 });
+    probe.handledOne({ key: keyOf(0), sequence: 0, publishedAt: 0 });
+    await assert.rejects(probe.done, /key-00: sequence 0 handled after 64/);
   });
 });

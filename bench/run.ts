@@ -17,6 +17,7 @@ interface Registration {
 /** Adding a benchmark is one line here plus its `<name>.bench.ts`. */
 const BENCHMARKS: Readonly<Record<string, Registration>> = {
   log: { about: 'embedded SQLite log vs raw node:sqlite', load: () => import('./log.bench.ts') },
+  runtime: { about: 'Router + middleware vs raw consumption', load: () => import('./runtime.bench.ts') },
 };
 
 function usage(): string {
@@ -51,6 +52,7 @@ async function main(): Promise<number> {
   const { default: benchmark } = await registration.load();
   const report = await benchmark.run(args.options);
   console.log(`\n${formatTable(report.scenarios)}\n`);
+  if (report.notes !== undefined && report.notes.length > 0) console.log(`${report.notes.join('\n')}\n`);
   const written = writeResults(resultsFile(args.name, started, args.options, machine, report));
   console.log(`wrote ${written.dated}\n  and ${written.latest}`);
   return 0;

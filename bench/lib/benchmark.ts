@@ -41,6 +41,11 @@ export interface BenchReport {
   readonly scenarios: readonly ScenarioResult[];
   /** Sizes, batch lengths, durability modes: whatever a reader needs to reproduce the run. */
   readonly parameters: Readonly<Record<string, unknown>>;
+  /**
+   * Figures derived from the rows that the table cannot show (an absolute cost per event, from
+   * per-round differences), one line each: printed under the table and kept in the JSON.
+   */
+  readonly notes?: readonly string[];
 }
 
 /** A benchmark module's default export. */

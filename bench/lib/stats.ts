@@ -8,6 +8,17 @@ export function median(values: readonly number[]): number {
   return sorted.length % 2 === 1 ? sorted[middle]! : (sorted[middle - 1]! + sorted[middle]!) / 2;
 }
 
+/**
+ * The nearest-rank percentile `q` (0 < q ≤ 1) of `values`: the smallest value that at least a
+ * fraction `q` of them do not exceed. `percentile(v, 1)` is the maximum. Throws on an empty list.
+ */
+export function percentile(values: ArrayLike<number>, q: number): number {
+  if (values.length === 0) throw new RangeError('percentile of no values');
+  if (!(q > 0 && q <= 1)) throw new RangeError(`a percentile is in (0, 1], got ${String(q)}`);
+  const sorted = Float64Array.from(values).sort();
+  return sorted[Math.ceil(q * sorted.length) - 1]!;
+}
+
 /** `count` things done in `ms` milliseconds, per second. */
 export function perSecond(count: number, ms: number): number {
   if (!(ms > 0)) throw new RangeError(`elapsed time must be positive, got ${String(ms)}`);

@@ -16,6 +16,8 @@ export interface ResultsFile {
   readonly rounds: number;
   readonly machine: MachineFacts;
   readonly parameters: Readonly<Record<string, unknown>>;
+  /** The benchmark's derived figures (see `BenchReport.notes`); empty when it has none. */
+  readonly notes: readonly string[];
   readonly scenarios: readonly {
     readonly scenario: string;
     readonly unit: string;
@@ -45,6 +47,7 @@ export function resultsFile(
     rounds: options.rounds,
     machine,
     parameters: report.parameters,
+    notes: report.notes ?? [],
     scenarios: report.scenarios.map((result) => {
       const verdict = verdictOf(result);
       return {
