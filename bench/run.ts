@@ -18,6 +18,7 @@ interface Registration {
 const BENCHMARKS: Readonly<Record<string, Registration>> = {
   log: { about: 'embedded SQLite log vs raw node:sqlite', load: () => import('./log.bench.ts') },
   runtime: { about: 'Router + middleware vs raw consumption', load: () => import('./runtime.bench.ts') },
+  backends: { about: 'embedded, Kafka, NATS; Kafka vs raw', load: () => import('./backends.bench.ts') },
 };
 
 function usage(): string {

@@ -6,11 +6,17 @@ import type { RateLimitOptions } from './http/rate-limit.ts';
 import { type FaultUpdate, faultsConfigSchema } from './services/faults.ts';
 import type { DownstreamService } from './topology.ts';
 import { DEFAULT_PARTITIONS } from './topology.ts';
+import { isPostgresUrl, redactUrl } from './store-url.ts';
 
 /** Settings of `main.ts` and `service-main.ts`, from the environment. */
 export interface EnvConfig {
   /** HERALD_LOG, default `sqlite:./.herald/herald.db`. */
   readonly logUrl: string;
+  /**
+   * HERALD_STORE: unset, the services' state lives in the embedded log's file (a `sqlite:` log);
+   * `postgres://…`, each service keeps its state and outbox in its own Postgres schema.
+   */
+  readonly storeUrl: string | undefined;
   /** PORT, default 3000. */
   readonly port: number;
   /** HOST, default 127.0.0.1 (set 0.0.0.0 to listen on every interface). */
@@ -64,8 +70,16 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
   if (token !== undefined && token !== '' && token.length < 16) {
     throw new Error('HERALD_ADMIN_TOKEN must be at least 16 characters');
   }
+  const storeUrl = env['HERALD_STORE'] || undefined;
+  if (storeUrl !== undefined && !isPostgresUrl(storeUrl)) {
+    throw new Error(
+      "HERALD_STORE must be a postgres:// URL (or unset: the state lives in the embedded log's file), " +
+        `not ${JSON.stringify(redactUrl(storeUrl))}`,
+    );
+  }
   return {
     logUrl: env['HERALD_LOG'] || DEFAULT_LOG_URL,
+    storeUrl,
     port: integer(env, 'PORT', 3000, 0, 65_535),
     host: env['HOST'] || '127.0.0.1',
     catalogPath: env['HERALD_CATALOG'] || DEFAULT_CATALOG_PATH,

@@ -3,11 +3,14 @@
 // group. Seeds the catalog and stock from catalog.json on first start; stops gracefully on
 // SIGTERM/SIGINT (stop taking requests, finish and commit work in flight, close the log).
 //
-// Environment: HERALD_LOG (default sqlite:./.herald/herald.db), PORT (3000), HOST (127.0.0.1),
+// Environment: HERALD_LOG (default sqlite:./.herald/herald.db), HERALD_STORE (default: the
+// state lives in the log's file; postgres://… for a schema per service and an outbox relay,
+// needed on Kafka or NATS), PORT (3000), HOST (127.0.0.1),
 // HERALD_CATALOG, HERALD_ADMIN_TOKEN (generated and printed when unset), HERALD_FAULTS,
 // HERALD_PARTITIONS, HERALD_SESSION_TIMEOUT_MS, HERALD_RATE_LIMIT, and OTEL_* for tracing.
 import { configFromEnv } from './config.ts';
 import { consoleLogger, orExit } from './console-logger.ts';
+import { redactUrl } from './store-url.ts';
 import { openOrderSystem } from './system.ts';
 import { startTelemetry } from './telemetry.ts';
 
@@ -16,6 +19,7 @@ const config = await orExit(() => configFromEnv());
 const system = await orExit(() =>
   openOrderSystem({
     logUrl: config.logUrl,
+    ...(config.storeUrl === undefined ? {} : { storeUrl: config.storeUrl }),
     catalogPath: config.catalogPath,
     partitions: config.partitions,
     faults: config.faults,
@@ -39,7 +43,8 @@ await orExit(async () => {
 const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${(api.app.server.address() as { port: number }).port}`;
 
 console.log(`
-Herald order system on ${config.logUrl}
+Herald order system on ${redactUrl(config.logUrl)}
+  state      ${system.storeDescription}
   API        ${base}            OpenAPI: ${base}/openapi.json
   health     ${base}/healthz   ${base}/readyz   metrics: ${base}/metrics
   services   ${system.runners.map((r) => `${r.service.name} (${r.service.groups.join(', ')})`).join('\n             ')}

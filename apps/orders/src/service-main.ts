@@ -1,14 +1,17 @@
-// One process per service on a shared embedded log file (or several services in one process):
+// One process per service (or several services in one process):
 //
 //   node apps/orders/src/service-main.ts <service> [<service> …]
 //
 // services: orders (the API on PORT + the saga + the order view), inventory, payment, fraud,
-// notification, loyalty, analytics. Every process opens the same HERALD_LOG file; consumer
-// groups coordinate through it, so a second process of one service shares its partitions, and
+// notification, loyalty, analytics. Every process opens the same HERALD_LOG: a shared embedded
+// log file, whose file also holds the state, or Kafka/NATS with HERALD_STORE=postgres://…, where
+// each service keeps its state and outbox in its own schema and publishes the outbox through its
+// relay. A second process of one service shares its partitions (and stands by as its relay), and
 // a killed one's partitions move to the survivors after HERALD_SESSION_TIMEOUT_MS. Prints
 // "ready: <services>" once its consumers run. Environment as for main.ts.
 import { configFromEnv } from './config.ts';
 import { consoleLogger, orExit } from './console-logger.ts';
+import { redactUrl } from './store-url.ts';
 import { openOrderSystem } from './system.ts';
 import { startTelemetry } from './telemetry.ts';
 import { SERVICES, type ServiceName, isServiceName } from './topology.ts';
@@ -29,6 +32,7 @@ const config = await orExit(() => configFromEnv());
 const system = await orExit(() =>
   openOrderSystem({
     logUrl: config.logUrl,
+    ...(config.storeUrl === undefined ? {} : { storeUrl: config.storeUrl }),
     catalogPath: config.catalogPath,
     partitions: config.partitions,
     faults: config.faults,
@@ -56,7 +60,9 @@ if (system.api !== undefined) {
   );
   if (system.api.generatedToken) console.log(`admin token (generated): ${system.api.adminToken}`);
 }
-console.log(`ready: ${services.join(', ')} on ${config.logUrl}`);
+console.log(
+  `ready: ${services.join(', ')} on ${redactUrl(config.logUrl)}, state in ${system.storeDescription}`,
+);
 
 let stopping = false;
 const shutdown = () => {

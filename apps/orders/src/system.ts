@@ -1,9 +1,17 @@
-// Wires the order system: the log and store, the services a process runs, and — when it runs the
-// orders service — the HTTP API. `main.ts` runs everything in one process; `service-main.ts` runs
-// one service per process on a shared log file; tests open exactly what they need.
+// Wires the order system: the log and stores, the services a process runs, and — when it runs
+// the orders service — the HTTP API. `main.ts` runs everything in one process; `service-main.ts`
+// runs one service per process on a shared log file, or on Kafka/NATS with a Postgres store per
+// service; tests open exactly what they need.
 import { randomBytes } from 'node:crypto';
-import { metrics, registerLagMetrics, tracingPublish } from '@herald/core';
-import { type SqliteLog, type SqliteStore, openLogFromUrl, openSqliteStore } from '@herald/sqlite';
+import {
+  type EventLog,
+  type Store,
+  metrics,
+  openEventLog,
+  registerLagMetrics,
+  tracingPublish,
+} from '@herald/core';
+import { openLogFromUrl, openSqliteStore } from '@herald/sqlite';
 import type { FastifyInstance } from 'fastify';
 import { loadCatalogFile } from './catalog-file.ts';
 import { type CatalogItem, indexCatalog } from './domain/catalog.ts';
@@ -22,6 +30,8 @@ import { ordersService, readCatalog } from './services/orders/orders-service.ts'
 import { ViewChanges } from './services/orders/view-changes.ts';
 import { paymentService } from './services/payment/payment-service.ts';
 import { type Logger, type Service, type ServiceContext, ServiceRunner } from './services/service-kit.ts';
+import { type ServiceStores, embeddedServiceStores, openPostgresServiceStores } from './service-stores.ts';
+import { redactUrl } from './store-url.ts';
 import {
   DEFAULT_PARTITIONS,
   type DownstreamService,
@@ -32,8 +42,18 @@ import {
 
 /** What a process of the order system runs, and how. */
 export interface OrderSystemOptions {
-  /** A `sqlite:` URL: the store shares the embedded log's file (the outbox is the log). */
+  /**
+   * HERALD_LOG. Without `storeUrl` it must be a `sqlite:` URL: the store shares the embedded
+   * log's file (the outbox is the log). With `storeUrl`, any log (`kafka://…`, `nats://…`,
+   * `sqlite:…`).
+   */
   readonly logUrl: string;
+  /**
+   * HERALD_STORE, `postgres://…[?schemaPrefix=…]`: each service keeps its state and outbox in its
+   * own schema, and a relay per service publishes the outbox to the log. Default: the embedded
+   * log's file.
+   */
+  readonly storeUrl?: string;
   /** Services this process runs. Default: all of them. */
   readonly services?: readonly ServiceName[];
   /** Default: read from `catalogPath`, else `apps/orders/catalog.json`. Seeds the store once. */
@@ -66,20 +86,32 @@ export interface OrderApi {
 
 /** A running process of the order system. */
 export interface OrderSystem extends AsyncDisposable {
-  readonly log: SqliteLog;
-  readonly store: SqliteStore;
+  readonly log: EventLog;
+  /**
+   * The orders service's store (else the first service's). On the embedded store every service
+   * shares it; on Postgres, `storeOf` has the others.
+   */
+  readonly store: Store;
+  /** The store of a service this process runs (or, for the API, reads). */
+  storeOf(service: ServiceName): Store;
+  /** Where the state lives, for the start-up banner (passwords redacted). */
+  readonly storeDescription: string;
   readonly faults: FaultController;
   readonly registry: ServiceContext['registry'];
   readonly runners: readonly ServiceRunner[];
   readonly api: OrderApi | undefined;
   /**
    * Graceful shutdown: stop taking requests (waiting reads end), stop every consumer (finish
-   * work in flight, commit, leave the group), close the log. Safe to call twice.
+   * work in flight, commit, leave the group), let the relays publish what the outboxes hold
+   * (bounded), close the stores and the log. Safe to call twice.
    */
   stop(): Promise<void>;
 }
 
 const SILENT: Logger = { info: () => undefined, error: () => undefined };
+
+/** Services whose state the API reads: `GET /inventory/:sku`, `/loyalty/:id`, `/analytics`. */
+const API_READS: readonly ServiceName[] = ['inventory', 'loyalty', 'analytics'];
 
 /**
  * Opens the log and store, creates the topics, starts the chosen services (seeding catalog and
@@ -90,17 +122,40 @@ const SILENT: Logger = { info: () => undefined, error: () => undefined };
  * await system.api!.app.listen({ port: 3000 });
  */
 export async function openOrderSystem(options: OrderSystemOptions): Promise<OrderSystem> {
-  if (!options.logUrl.startsWith('sqlite:')) {
+  const { storeUrl } = options;
+  if (storeUrl === undefined && !options.logUrl.startsWith('sqlite:')) {
     throw new Error(
-      `the order system keeps its state in the embedded log's file: HERALD_LOG must be a sqlite: URL, not ${options.logUrl}`,
+      `without HERALD_STORE the order system keeps its state in the embedded log's file, so HERALD_LOG must be a sqlite: URL, not ${redactUrl(options.logUrl)}; ` +
+        'on Kafka or NATS give it a store: HERALD_STORE=postgres://…',
     );
   }
   const logger = options.logger ?? SILENT;
   const names = options.services ?? SERVICES;
-  const log = await openLogFromUrl(options.logUrl);
-  const store = await openSqliteStore(log);
+  let log: EventLog;
+  let stores: ServiceStores;
+  if (storeUrl === undefined) {
+    const sqliteLog = await openLogFromUrl(options.logUrl);
+    log = sqliteLog;
+    stores = embeddedServiceStores(await openSqliteStore(sqliteLog));
+  } else {
+    log = await openEventLog(options.logUrl);
+    try {
+      stores = await openPostgresServiceStores({
+        url: storeUrl,
+        log,
+        services: names,
+        // The API serves stock, loyalty points and analytics from those services' schemas.
+        readers: names.includes('orders') && options.http !== false ? API_READS : [],
+        logger,
+      });
+    } catch (error) {
+      await log.close().catch(() => undefined);
+      throw error;
+    }
+  }
+  const store = stores.storeOf(names.includes('orders') ? 'orders' : (names[0] ?? 'orders'));
   const runners: ServiceRunner[] = [];
-  const faults = new FaultController(store, {
+  const faults = new FaultController(stores.faults, {
     ...(options.faultPollIntervalMs === undefined ? {} : { pollIntervalMs: options.faultPollIntervalMs }),
     ...(options.faultRandom === undefined ? {} : { random: options.faultRandom }),
   });
@@ -114,7 +169,11 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
       await api?.app.close();
       await Promise.all(runners.map((r) => r.stop()));
       faults.stop();
-      await log.close();
+      try {
+        await stores.close();
+      } finally {
+        await log.close();
+      }
     })());
 
   try {
@@ -124,7 +183,7 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
       if (update !== undefined) await faults.update(service as DownstreamService, update);
     }
     const registry = metrics().registry;
-    const context: ServiceContext = {
+    const shared: ServiceContext = {
       log,
       store,
       faults,
@@ -134,14 +193,16 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
     };
     const catalog = options.catalog ?? (await loadCatalogFile(options.catalogPath));
     const changes = new ViewChanges();
-    const services = names.map((name) => serviceOf(name, context, { ...options, catalog, changes }));
+    const services = names.map((name) =>
+      serviceOf(name, { ...shared, store: stores.storeOf(name) }, { ...options, catalog, changes }),
+    );
     registerLagMetrics(
       log,
       services.flatMap((s) => s.groups),
       registry,
     );
     for (const service of services) {
-      const runner = new ServiceRunner(service, context);
+      const runner = new ServiceRunner(service, { ...shared, store: stores.storeOf(service.name) });
       runners.push(runner);
       await runner.start();
     }
@@ -159,6 +220,7 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
         {
           log,
           store,
+          storeOf: (service) => stores.storeOf(service),
           placement,
           queries,
           faults,
@@ -180,6 +242,8 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
     return {
       log,
       store,
+      storeOf: (service) => stores.storeOf(service),
+      storeDescription: stores.description,
       faults,
       registry,
       runners,

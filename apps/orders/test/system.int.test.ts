@@ -300,6 +300,7 @@ describe('the order flow on a real SQLite file', { timeout: 90_000 }, () => {
       await eventually(`${group} to stop`, async () =>
         (await system.log.describeGroup(group)).members.length === 0 ? true : undefined,
       );
+      assert.ok(system.log.resetGroup !== undefined, 'the embedded log resets groups');
       await system.log.resetGroup(group, { to: 'earliest' });
     }
     for (const service of ['payment', 'notification'] as const)

@@ -17,6 +17,11 @@ export interface KafkaRecordParts {
   /** The data bytes; null when the event has no data (an empty payload stays empty, not null). */
   readonly value: Buffer | null;
   readonly headers: Map<Buffer, Buffer>;
+  /**
+   * The event's size as `maxRecordBytes` counts it: every attribute's name and value (UTF-8,
+   * names without the `ce_` prefix) plus the data.
+   */
+  readonly bytes: number;
 }
 
 /** A record as read from Kafka. Header names and values may be null on the wire. */
@@ -44,6 +49,39 @@ const ATTRIBUTE_HEADERS = [
   'tracestate',
 ] as const;
 const NAMED = new Set<string>([...ATTRIBUTE_HEADERS, 'datacontenttype', 'data', 'data_base64']);
+interface HeraldHeader {
+  readonly bytes: Buffer;
+  readonly header: string;
+  readonly attribute: string;
+}
+
+/**
+ * The headers Herald writes, as bytes grouped by length, so that a header name can be matched
+ * without first being made into a string: decoding runs for every record read.
+ */
+const HERALD_HEADERS_BY_LENGTH: (readonly HeraldHeader[])[] = [];
+for (const [header, attribute] of [
+  ...ATTRIBUTE_HEADERS.map((name): [string, string] => [HEADER_PREFIX + name, name]),
+  [CONTENT_TYPE_HEADER, 'datacontenttype'] as [string, string],
+]) {
+  const bytes = Buffer.from(header, 'latin1');
+  HERALD_HEADERS_BY_LENGTH[bytes.length] = [
+    ...(HERALD_HEADERS_BY_LENGTH[bytes.length] ?? []),
+    { bytes, header, attribute },
+  ];
+}
+
+/** The header a name is, when it is spelled exactly as Herald writes it; undefined otherwise. */
+function heraldHeader(name: Uint8Array): HeraldHeader | undefined {
+  const candidates = HERALD_HEADERS_BY_LENGTH[name.length];
+  if (candidates === undefined) return undefined;
+  next: for (const candidate of candidates) {
+    // From the end: the names share their beginning (`ce_`), not their end.
+    for (let i = name.length - 1; i >= 0; i--) if (name[i] !== candidate.bytes[i]) continue next;
+    return candidate;
+  }
+  return undefined;
+}
 const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
 const STRUCTURED = /^application\/cloudevents\+json(\s*;.*)?$/i;
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -57,18 +95,80 @@ const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
  * const { key, value, headers } = encodeCloudEvent(event); // headers: ce_id, ce_source, …, content-type
  */
 export function encodeCloudEvent(event: CloudEvent): KafkaRecordParts {
+  return encode(event, false);
+}
+
+/**
+ * {@link encodeCloudEvent} for the log's own producer, which only reads what it is given: the
+ * header names of the standard attributes are shared constants, and so are the values of the
+ * attributes that name a kind of event rather than one event (`specversion`, `source`,
+ * `type`, `datacontenttype`, `dataschema`), instead of new buffers for every record — which
+ * matters when thousands of events are appended per second.
+ */
+export function encodeForProducer(event: CloudEvent): KafkaRecordParts {
+  return encode(event, true);
+}
+
+/** Attributes whose values are the same for every event of a kind, so their encodings can be shared. */
+const REPEATING = new Set(['specversion', 'source', 'type', 'datacontenttype', 'dataschema']);
+/** Shared encodings of repeating values; bounded, so odd values cannot make it grow without limit. */
+const sharedValues = new Map<string, Buffer>();
+const MAX_SHARED_VALUES = 1024;
+const MAX_SHARED_VALUE_LENGTH = 256;
+
+/** The standard attributes in header order, each with its header name, also as a shared buffer. */
+const STANDARD_HEADERS = [
+  ...ATTRIBUTE_HEADERS.map((attribute) => ({ attribute, header: HEADER_PREFIX + attribute })),
+  { attribute: 'datacontenttype' as const, header: CONTENT_TYPE_HEADER },
+].map(({ attribute, header }) => ({
+  attribute,
+  header,
+  shared: Buffer.from(header, 'latin1'),
+  repeats: REPEATING.has(attribute),
+}));
+
+function sharedValue(value: string): Buffer {
+  let encoded = sharedValues.get(value);
+  if (encoded === undefined) {
+    encoded = Buffer.from(value, 'utf8');
+    if (sharedValues.size < MAX_SHARED_VALUES && value.length <= MAX_SHARED_VALUE_LENGTH) {
+      sharedValues.set(value, encoded);
+    }
+  }
+  return encoded;
+}
+
+function encode(event: CloudEvent, share: boolean): KafkaRecordParts {
   assertValidEnvelope(event);
   const headers = new Map<Buffer, Buffer>();
-  const put = (name: string, value: string | undefined): void => {
-    if (value !== undefined) headers.set(Buffer.from(name, 'latin1'), Buffer.from(value, 'utf8'));
-  };
-  for (const name of ATTRIBUTE_HEADERS) put(HEADER_PREFIX + name, event[name]);
-  put(CONTENT_TYPE_HEADER, event.datacontenttype);
-  for (const [name, value] of Object.entries(event.extensions ?? {})) put(HEADER_PREFIX + name, value);
+  // Attribute names are ASCII (validated), so their length is their size in bytes.
+  let bytes = 0;
+  for (const { attribute, header, shared, repeats } of STANDARD_HEADERS) {
+    const value = event[attribute];
+    if (value === undefined) continue;
+    if (share) {
+      const encoded = repeats ? sharedValue(value) : Buffer.from(value, 'utf8');
+      headers.set(shared, encoded);
+      bytes += attribute.length + encoded.length;
+      continue;
+    }
+    const encoded = Buffer.from(value, 'utf8');
+    headers.set(Buffer.from(header, 'latin1'), encoded);
+    bytes += attribute.length + encoded.length;
+  }
+  if (event.extensions !== undefined) {
+    for (const [name, value] of Object.entries(event.extensions)) {
+      const encoded = Buffer.from(value, 'utf8');
+      headers.set(Buffer.from(HEADER_PREFIX + name, 'latin1'), encoded);
+      bytes += name.length + encoded.length;
+    }
+  }
+  const value = event.data === undefined ? null : Buffer.from(event.data);
   return {
     key: event.partitionkey === undefined ? null : Buffer.from(event.partitionkey, 'utf8'),
-    value: event.data === undefined ? null : Buffer.from(event.data),
+    value,
     headers,
+    bytes: bytes + (value?.length ?? 0),
   };
 }
 
@@ -83,42 +183,112 @@ export function encodeCloudEvent(event: CloudEvent): KafkaRecordParts {
  * not UTF-8, a malformed `ce_time`…) throws `DECODE_FAILED`.
  */
 export function decodeCloudEvent(record: KafkaRecordInput): CloudEvent {
-  const attributes = new Map<string, string>();
+  // One pass over the headers: the first occurrence of a name wins, null values are skipped,
+  // and every value read must be UTF-8 (even of names then ignored). The attributes are
+  // collected in locals, not by name into an object, because this runs for every record read.
+  let specversion: string | undefined;
+  let id: string | undefined;
+  let source: string | undefined;
+  let type: string | undefined;
+  let time: string | undefined;
+  let subject: string | undefined;
+  let dataschema: string | undefined;
+  let partitionkey: string | undefined;
+  let traceparent: string | undefined;
+  let tracestate: string | undefined;
+  let datacontenttype: string | undefined;
+  let extensions: Record<string, string> | undefined;
+  let ignored: Set<string> | undefined;
   for (const [rawName, rawValue] of record.headers) {
-    if (rawName === null) continue;
-    const name = Buffer.from(rawName.buffer, rawName.byteOffset, rawName.byteLength)
-      .toString('latin1')
-      .toLowerCase();
-    if (name !== CONTENT_TYPE_HEADER && !name.startsWith(HEADER_PREFIX)) continue;
-    const attribute = name === CONTENT_TYPE_HEADER ? 'datacontenttype' : name.slice(HEADER_PREFIX.length);
-    if (attributes.has(attribute) || rawValue === null) continue;
-    attributes.set(attribute, utf8(rawValue, name));
-  }
-  if (!attributes.has('specversion') && STRUCTURED.test(attributes.get('datacontenttype') ?? '')) {
-    return decodeStructured(record);
-  }
-  const event: Record<string, unknown> = {};
-  const extensions: Record<string, string> = {};
-  let hasExtensions = false;
-  for (const [name, value] of attributes) {
-    if (NAMED.has(name)) {
-      if (name === 'data' || name === 'data_base64') continue;
-      event[name] = value;
-    } else if (EXTENSION_NAME.test(name)) {
-      extensions[name] = value;
-      hasExtensions = true;
+    if (rawName === null || rawValue === null) continue;
+    const known = heraldHeader(rawName);
+    let attribute: string;
+    let name: string;
+    if (known !== undefined) ({ attribute, header: name } = known);
+    else {
+      name = latin1(rawName).toLowerCase();
+      if (name === CONTENT_TYPE_HEADER) attribute = 'datacontenttype';
+      else if (name.startsWith(HEADER_PREFIX)) attribute = name.slice(HEADER_PREFIX.length);
+      else continue;
+    }
+    switch (attribute) {
+      case 'specversion':
+        specversion ??= utf8(rawValue, name);
+        break;
+      case 'id':
+        id ??= utf8(rawValue, name);
+        break;
+      case 'source':
+        source ??= utf8(rawValue, name);
+        break;
+      case 'type':
+        type ??= utf8(rawValue, name);
+        break;
+      case 'time':
+        time ??= utf8(rawValue, name);
+        break;
+      case 'subject':
+        subject ??= utf8(rawValue, name);
+        break;
+      case 'dataschema':
+        dataschema ??= utf8(rawValue, name);
+        break;
+      case 'partitionkey':
+        partitionkey ??= utf8(rawValue, name);
+        break;
+      case 'traceparent':
+        traceparent ??= utf8(rawValue, name);
+        break;
+      case 'tracestate':
+        tracestate ??= utf8(rawValue, name);
+        break;
+      case 'datacontenttype':
+        datacontenttype ??= utf8(rawValue, name);
+        break;
+      default:
+        if (!NAMED.has(attribute) && EXTENSION_NAME.test(attribute)) {
+          extensions ??= {};
+          extensions[attribute] ??= utf8(rawValue, name);
+        } else if (!(ignored ??= new Set()).has(attribute)) {
+          // ce_data, ce_data_base64 and names that cannot be extensions carry nothing.
+          ignored.add(attribute);
+          utf8(rawValue, name);
+        }
     }
   }
-  if (event['partitionkey'] === undefined && record.key !== null) {
+  if (specversion === undefined && STRUCTURED.test(datacontenttype ?? '')) return decodeStructured(record);
+  if (partitionkey === undefined && record.key !== null) {
     try {
-      event['partitionkey'] = strictUtf8.decode(record.key);
+      partitionkey = strictUtf8.decode(record.key);
     } catch {
       // A key that is not text cannot be a partition key; the event simply has none.
     }
   }
-  if (hasExtensions) event['extensions'] = extensions;
-  if (record.value !== null) event['data'] = new Uint8Array(record.value);
-  return checked(event as unknown as CloudEvent);
+  const event: { -readonly [K in keyof CloudEvent]: CloudEvent[K] } = {
+    specversion: specversion as '1.0',
+    id: id!,
+    source: source!,
+    type: type!,
+  };
+  // Absent attributes stay absent (not undefined), as on every other backend.
+  if (time !== undefined) event.time = time;
+  if (subject !== undefined) event.subject = subject;
+  if (datacontenttype !== undefined) event.datacontenttype = datacontenttype;
+  if (dataschema !== undefined) event.dataschema = dataschema;
+  if (partitionkey !== undefined) event.partitionkey = partitionkey;
+  if (traceparent !== undefined) event.traceparent = traceparent;
+  if (tracestate !== undefined) event.tracestate = tracestate;
+  if (extensions !== undefined) event.extensions = extensions;
+  // A copy, so an event never pins the whole fetch response its record was sliced from.
+  if (record.value !== null) event.data = new Uint8Array(record.value);
+  return checked(event);
+}
+
+/** Header bytes as Latin-1 text: never fails, and is the name itself for the ASCII names in use. */
+function latin1(bytes: Uint8Array): string {
+  return Buffer.isBuffer(bytes)
+    ? bytes.toString('latin1')
+    : Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength).toString('latin1');
 }
 
 function decodeStructured(record: KafkaRecordInput): CloudEvent {

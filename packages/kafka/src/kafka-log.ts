@@ -1,10 +1,8 @@
-import { Buffer } from 'node:buffer';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   DEFAULT_READ_LIMIT,
   DEFAULT_SESSION_TIMEOUT_MS,
   HeraldError,
-  attributesOf,
   faultInjection,
   isHeraldError,
   partitionFor,
@@ -33,7 +31,7 @@ import type {
 } from '@herald/core';
 import { Admin, ConfigResourceTypes } from '@platformatic/kafka';
 import type { MessageToProduce } from '@platformatic/kafka';
-import { decodeCloudEvent, encodeCloudEvent } from './cloud-event-binding.ts';
+import { decodeCloudEvent, encodeForProducer } from './cloud-event-binding.ts';
 import { hasKafkaError, toHeraldError } from './kafka-errors.ts';
 import { clientOptions, resolveKafkaLogOptions } from './kafka-log-options.ts';
 import type { KafkaLogOptions, ResolvedKafkaLogOptions } from './kafka-log-options.ts';
@@ -53,6 +51,33 @@ const DEFAULT_MAX_BUFFERED_EVENTS = 500;
 const RECORD_OVERHEAD_BYTES = 65_536;
 const READ_MAX_BYTES = 4 * 1024 * 1024;
 const TOPIC_READY_TIMEOUT_MS = 10_000;
+
+/**
+ * Limits on what one produce request carries when appends are sent together (an append bigger
+ * than that is sent on its own): at most this many records, and an estimated size within the
+ * log's maxRecordBytes, so that the record batch of any one partition stays inside the
+ * `max.message.bytes` of topics Herald creates (maxRecordBytes + 64 KiB).
+ */
+const COALESCE_MAX_BYTES = 512 * 1024;
+const COALESCE_MAX_RECORDS = 1000;
+/** A generous estimate of a record's bytes on the wire beyond its attributes and data. */
+const RECORD_WIRE_OVERHEAD = 64;
+const HEADER_WIRE_OVERHEAD = 16;
+
+/** Where the broker put one record: its offset, and its batch's append time (undefined for CreateTime topics). */
+interface Placement {
+  readonly offset: number;
+  readonly time: number | undefined;
+}
+
+/** One append's records waiting for (or in) a produce request. */
+interface PendingProduce {
+  readonly messages: MessageToProduce[];
+  /** The records' estimated size in a record batch. */
+  readonly bytes: number;
+  readonly resolve: (placed: readonly (Placement | undefined)[]) => void;
+  readonly reject: (error: unknown) => void;
+}
 
 interface SessionBounds {
   readonly min: number;
@@ -92,6 +117,8 @@ export class KafkaLog implements EventLog, FaultInjectable {
   readonly #internals: KafkaLogInternals;
   readonly #subscriptions = new Set<KafkaSubscription>();
   readonly #roundRobin = new Map<string, number>();
+  readonly #produceQueue: PendingProduce[] = [];
+  #producing = false;
   #sessionBounds: Promise<SessionBounds> | undefined;
   #closed = false;
   #crashed = false;
@@ -542,50 +569,121 @@ export class KafkaLog implements EventLog, FaultInjectable {
     if (partition !== undefined) checkPartition(topic, partition, count);
     const wireName = this.#namespaced(topic);
     const timestamp = Date.now();
+    const producerTimestamp = BigInt(timestamp);
+    let bytes = 0;
     const messages: MessageToProduce[] = events.map((event) => {
-      const record = encodeCloudEvent(event);
-      const bytes = recordBytes(event);
-      if (bytes > this.capabilities.maxRecordBytes) {
+      const record = encodeForProducer(event);
+      bytes += record.bytes + RECORD_WIRE_OVERHEAD + HEADER_WIRE_OVERHEAD * record.headers.size;
+      if (record.bytes > this.capabilities.maxRecordBytes) {
         throw new HeraldError(
           'TOO_LARGE',
-          `event ${event.id} is ${bytes} bytes; this Kafka log accepts at most ${this.capabilities.maxRecordBytes}`,
-          { details: { id: event.id, bytes, maxRecordBytes: this.capabilities.maxRecordBytes } },
+          `event ${event.id} is ${record.bytes} bytes; this Kafka log accepts at most ${this.capabilities.maxRecordBytes}`,
+          {
+            details: { id: event.id, bytes: record.bytes, maxRecordBytes: this.capabilities.maxRecordBytes },
+          },
         );
       }
-      return {
+      const message: MessageToProduce = {
         topic: wireName,
         partition: partition ?? this.#partitionOf(event, wireName, count),
-        ...(record.key === null ? {} : { key: record.key }),
-        ...(record.value === null ? {} : { value: record.value }),
         headers: record.headers,
-        timestamp: BigInt(timestamp),
+        timestamp: producerTimestamp,
       };
+      if (record.key !== null) message.key = record.key;
+      if (record.value !== null) message.value = record.value;
+      return message;
     });
-    let produced;
+    let placed;
     try {
-      produced = await this.#producer.send({ messages });
+      placed = await this.#produce(messages, bytes);
     } catch (error) {
       if (this.#closed || this.#crashed)
         throw new HeraldError('CLOSED', 'the Kafka log was closed during the append', { cause: error });
       throw toHeraldError(error, `append to "${topic}" was not acknowledged`, { topic });
     }
-    // One record batch per partition: its records have consecutive offsets from the batch's
-    // base offset, in input order, and share the batch's append time.
-    const batches = new Map<number, { base: number; time: number }>();
-    for (const entry of produced.offsets ?? []) {
-      const time = this.#producer.appendTime(wireName, entry.partition, entry.offset);
-      batches.set(entry.partition, { base: Number(entry.offset), time: time ?? timestamp });
-    }
-    const next = new Map<number, number>();
-    return messages.map((message) => {
+    return messages.map((message, i) => {
       const p = message.partition!;
-      const batch = batches.get(p);
-      if (batch === undefined)
+      const placement = placed[i];
+      if (placement === undefined)
         throw new HeraldError('BACKEND_UNAVAILABLE', `the broker did not report an offset for ${topic}/${p}`);
-      const index = next.get(p) ?? 0;
-      next.set(p, index + 1);
-      return { topic, partition: p, offset: batch.base + index, timestamp: batch.time };
+      return { topic, partition: p, offset: placement.offset, timestamp: placement.time ?? timestamp };
     });
+  }
+
+  /**
+   * Sends one append's records and resolves with where each landed (undefined for a record
+   * whose partition the broker did not report). One produce request is in flight at a time;
+   * appends made meanwhile wait and then go together in the next request (up to
+   * COALESCE_MAX_BYTES and COALESCE_MAX_RECORDS), as Kafka's own producer batches what is sent
+   * while a request is out. A broker handles one request per connection at a time, so one
+   * request per append would cap a busy process at a few thousand appends per second and let a
+   * queue of tiny requests build up behind any pause. A lone append is sent at once. Order is
+   * kept: requests go out in the order the appends were made, and each append's records stay
+   * together, in order, in one record batch per partition.
+   */
+  #produce(messages: MessageToProduce[], bytes: number): Promise<readonly (Placement | undefined)[]> {
+    return new Promise((resolve, reject) => {
+      this.#produceQueue.push({ messages, bytes, resolve, reject });
+      if (!this.#producing) void this.#sendQueued();
+    });
+  }
+
+  async #sendQueued(): Promise<void> {
+    this.#producing = true;
+    try {
+      while (this.#produceQueue.length > 0) {
+        const group = this.#takeQueued();
+        let produced;
+        try {
+          produced = await this.#producer.send({
+            messages: group.length === 1 ? group[0]!.messages : group.flatMap((pending) => pending.messages),
+          });
+        } catch (error) {
+          for (const pending of group) pending.reject(error);
+          continue;
+        }
+        // One record batch per partition: its records have consecutive offsets from the batch's
+        // base offset, in request order, and share the batch's append time.
+        const batches = new Map<string, { base: number; time: number | undefined }>();
+        for (const entry of produced.offsets ?? []) {
+          batches.set(`${entry.topic}\u0000${entry.partition}`, {
+            base: Number(entry.offset),
+            time: this.#producer.appendTime(entry.topic, entry.partition, entry.offset),
+          });
+        }
+        const next = new Map<string, number>();
+        for (const pending of group) {
+          pending.resolve(
+            pending.messages.map((message) => {
+              const key = `${message.topic}\u0000${message.partition}`;
+              const batch = batches.get(key);
+              if (batch === undefined) return undefined;
+              const index = next.get(key) ?? 0;
+              next.set(key, index + 1);
+              return { offset: batch.base + index, time: batch.time };
+            }),
+          );
+        }
+      }
+    } finally {
+      this.#producing = false;
+    }
+  }
+
+  /** The appends the next request carries: the oldest waiting, and those after it that fit. */
+  #takeQueued(): PendingProduce[] {
+    const group = [this.#produceQueue.shift()!];
+    const maxBytes = Math.min(COALESCE_MAX_BYTES, this.capabilities.maxRecordBytes);
+    let bytes = group[0]!.bytes;
+    let records = group[0]!.messages.length;
+    while (this.#produceQueue.length > 0) {
+      const pending = this.#produceQueue[0]!;
+      if (bytes + pending.bytes > maxBytes || records + pending.messages.length > COALESCE_MAX_RECORDS) break;
+      group.push(this.#produceQueue.shift()!);
+      bytes += pending.bytes;
+      records += pending.messages.length;
+    }
+    return group;
   }
 
   #partitionOf(event: CloudEvent, wireName: string, count: number): number {
@@ -733,7 +831,8 @@ function toStoredEvent(topic: string, partition: number, record: FetchedRecord):
       },
     );
   }
-  return { ...event, topic, partition, offset: record.offset, timestamp: record.timestamp };
+  // A new object nobody else holds: it becomes the stored event rather than being copied into one.
+  return Object.assign(event, { topic, partition, offset: record.offset, timestamp: record.timestamp });
 }
 
 function retentionOf(configs: readonly (readonly [string, string | null | undefined])[]): RetentionPolicy {
@@ -745,13 +844,6 @@ function retentionOf(configs: readonly (readonly [string, string | null | undefi
     if (name === 'retention.bytes') retention.bytes = number;
   }
   return retention;
-}
-
-function recordBytes(event: CloudEvent): number {
-  let bytes = event.data?.byteLength ?? 0;
-  for (const [name, value] of Object.entries(attributesOf(event)))
-    bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
-  return bytes;
 }
 
 function invalid(message: string, details: Record<string, unknown> = {}): HeraldError {

@@ -93,8 +93,18 @@ interface Owned {
   readonly wireTopic: string;
   readonly key: string;
   readonly epoch: number;
-  /** Next offset to fetch (ahead of `committed` by what was delivered). */
+  /** Next offset to deliver (ahead of `committed` by what was delivered). */
   position: number;
+  /**
+   * Records fetched but not delivered yet, from `position` on: a fetch brings whole record
+   * batches, usually more than the buffer has room for, and what does not fit waits here
+   * (undecoded) instead of being fetched and parsed again.
+   */
+  fetched: readonly FetchedRecord[];
+  /** Index in `fetched` of the next record to deliver. */
+  nextFetched: number;
+  /** The offset after the last fetched batch (past trailing markers and aborted records): where the next fetch starts. */
+  fetchedEnd: number;
   /** The group's committed offset, or null when it never committed this partition. */
   committed: number | null;
   /** `onRevoked` is running: nothing more is delivered from it; commits still succeed. */
@@ -113,6 +123,10 @@ const MAX_JOIN_ATTEMPTS = 50;
 let epochs = 0;
 
 const keyOf = (topic: string, partition: number): string => `${topic}#${partition}`;
+
+/** Where the next fetch of a partition starts: after what is waiting to be delivered, else at its position. */
+const fetchFrom = (owned: Owned): number =>
+  owned.nextFetched < owned.fetched.length ? owned.fetchedEnd : owned.position;
 
 /** A wake-up call for a loop: `wait` resolves at the next `notify` or after `timeoutMs`. */
 class Signal {
@@ -171,6 +185,8 @@ export class KafkaSubscription implements Subscription {
   /** A rebalance's `onRevoked` in progress; closing lets it finish (and commit) before leaving. */
   #revoking: Promise<void> | undefined;
   #fetching: Promise<void> | undefined;
+  /** The fetch in flight, if any: one at a time, run beside delivery. */
+  #prefetch: Promise<void> | undefined;
   #commits: Promise<unknown> = Promise.resolve();
   #closing: Promise<void> | undefined;
   #rotation = 0;
@@ -322,6 +338,7 @@ export class KafkaSubscription implements Subscription {
       if (this.#failure !== undefined) {
         const { error } = this.#failure;
         this.#failure = undefined;
+        this.#fetchWake.notify();
         throw error;
       }
       if (this.#state === 'closing' || this.#state === 'closed') return undefined;
@@ -335,32 +352,62 @@ export class KafkaSubscription implements Subscription {
   }
 
   async #fetchLoop(): Promise<void> {
+    const max = this.#settings.maxBufferedEvents;
+    let retryAt = 0;
     while (this.#running) {
       const targets = [...this.#owned.values()].filter((owned) => !owned.revoking);
-      if (this.#frozen || targets.length === 0 || this.#buffer.length >= this.#settings.maxBufferedEvents) {
+      if (this.#frozen || targets.length === 0) {
         await this.#fetchWake.wait();
         continue;
       }
-      try {
-        await this.#fetchOnce(targets);
-      } catch {
-        // A broker restart or a leader move: the wire already retried; pause, then try again.
-        if (this.#running) await this.#fetchWake.wait(this.#log.options.retryDelayMs);
+      // What earlier fetches brought goes first, as far as the buffer has room. An error the
+      // consumer has not seen yet is not overwritten by the next undecodable record.
+      if (this.#buffer.length < max && this.#failure === undefined) {
+        const waiting = targets.filter((owned) => owned.nextFetched < owned.fetched.length);
+        if (waiting.length > 0) {
+          this.#deliverFetched(waiting);
+          continue;
+        }
       }
+      // Fetch ahead, one request at a time, for the partitions with fewer than `max` records
+      // waiting, from where those end: the broker works while the consumer goes through what
+      // is already here, instead of both taking turns.
+      const now = performance.now();
+      if (this.#prefetch === undefined && now >= retryAt) {
+        const low = targets.filter((owned) => owned.fetched.length - owned.nextFetched < max);
+        if (low.length > 0) {
+          this.#prefetch = this.#fetchOnce(low)
+            .then(
+              () => {
+                retryAt = 0;
+              },
+              () => {
+                // A broker restart or a leader move: the wire already retried; pause, then try again.
+                retryAt = performance.now() + this.#log.options.retryDelayMs;
+              },
+            )
+            .finally(() => {
+              this.#prefetch = undefined;
+              this.#fetchWake.notify();
+            });
+        }
+      }
+      await this.#fetchWake.wait(retryAt > now ? retryAt - now : undefined);
     }
+    await this.#prefetch;
   }
 
   async #fetchOnce(targets: readonly Owned[]): Promise<void> {
     const byTopic = new Map<string, Owned[]>();
     for (const owned of targets)
       byTopic.set(owned.wireTopic, [...(byTopic.get(owned.wireTopic) ?? []), owned]);
-    const requested = new Map(targets.map((owned) => [owned, owned.position]));
+    const requested = new Map(targets.map((owned) => [owned, fetchFrom(owned)]));
     const results = await Promise.all(
       [...byTopic].map(async ([topic, owned]) => ({
         owned,
         partitions: await this.#fetcher.fetch(
           topic,
-          owned.map((o) => ({ partition: o.tp.partition, offset: o.position })),
+          owned.map((o) => ({ partition: o.tp.partition, offset: requested.get(o)! })),
           {
             maxWaitMs: this.#log.options.fetchMaxWaitMs,
             maxBytes: FETCH_MAX_BYTES,
@@ -370,35 +417,55 @@ export class KafkaSubscription implements Subscription {
       })),
     );
     if (!this.#running || this.#frozen) return;
-    const fetched = results.flatMap(({ owned, partitions }) =>
-      owned.map((o) => ({ owned: o, partition: partitions.get(o.tp.partition) })),
-    );
-    const start = this.#rotation++ % Math.max(1, fetched.length);
-    const rotated = [...fetched.slice(start), ...fetched.slice(0, start)];
+    for (const { owned, partitions } of results) {
+      for (const o of owned) {
+        const partition = partitions.get(o.tp.partition);
+        const at = requested.get(o)!;
+        if (partition === undefined) continue;
+        // Ownership may have changed while the fetch was in flight: then its records are not ours to deliver.
+        if (this.#owned.get(o.key) !== o || o.revoking || fetchFrom(o) !== at) continue;
+        const waiting = o.nextFetched < o.fetched.length;
+        if (partition.errorCode === 1) {
+          // OFFSET_OUT_OF_RANGE: retention deleted what the group had not read yet, so start at
+          // the oldest event still there; a position past the end starts at the end. Records
+          // already here are delivered first; a fetch after them meets the error again.
+          if (waiting) continue;
+          const start = Number(partition.logStartOffset);
+          o.position = o.position < start ? start : Number(partition.highWatermark);
+          continue;
+        }
+        if (partition.errorCode !== 0) continue;
+        const end = Number(
+          partition.lastStableOffset >= 0n ? partition.lastStableOffset : partition.highWatermark,
+        );
+        this.#ends.set(o.key, end);
+        const last = (partition.records ?? []).at(-1);
+        const records = fetchedRecords(partition, at);
+        o.fetched = waiting ? o.fetched.slice(o.nextFetched).concat(records) : records;
+        o.nextFetched = 0;
+        o.fetchedEnd =
+          last === undefined ? at : Math.max(at, Number(last.firstOffset) + last.lastOffsetDelta + 1);
+      }
+    }
+  }
+
+  /**
+   * Moves fetched records into the buffer, decoded, as far as it has room: an equal share per
+   * partition, starting with a different partition each time, so that one busy partition
+   * cannot crowd out the others.
+   */
+  #deliverFetched(partitions: readonly Owned[]): void {
+    const start = this.#rotation++ % Math.max(1, partitions.length);
+    const rotated = [...partitions.slice(start), ...partitions.slice(0, start)];
     let room = this.#settings.maxBufferedEvents - this.#buffer.length;
     const share = Math.max(1, Math.ceil(room / Math.max(1, rotated.length)));
     let delivered = false;
-    for (const { owned, partition } of rotated) {
-      if (partition === undefined || room <= 0) continue;
-      // Ownership may have changed while the fetch was in flight: then its records are not ours to deliver.
-      if (this.#owned.get(owned.key) !== owned || owned.revoking || owned.position !== requested.get(owned))
-        continue;
-      if (partition.errorCode === 1) {
-        // OFFSET_OUT_OF_RANGE: retention deleted what the group had not read yet, so start at
-        // the oldest event still there; a position past the end starts at the end.
-        const start = Number(partition.logStartOffset);
-        owned.position = owned.position < start ? start : Number(partition.highWatermark);
-        continue;
-      }
-      if (partition.errorCode !== 0) continue;
-      const end = Number(
-        partition.lastStableOffset >= 0n ? partition.lastStableOffset : partition.highWatermark,
-      );
-      this.#ends.set(owned.key, end);
-      const records = fetchedRecords(partition, owned.position);
+    for (const owned of rotated) {
+      if (room <= 0) break;
+      const limit = Math.min(share, room);
       let taken = 0;
-      for (const record of records) {
-        if (taken >= Math.min(share, room)) break;
+      while (taken < limit && owned.nextFetched < owned.fetched.length) {
+        const record = owned.fetched[owned.nextFetched++]!;
         owned.position = record.offset + 1;
         taken++;
         let event: StoredEvent;
@@ -413,11 +480,13 @@ export class KafkaSubscription implements Subscription {
         delivered = true;
       }
       room -= taken;
-      // Past markers and aborted records: nothing to deliver up to the end of what was fetched.
-      const last = (partition.records ?? []).at(-1);
-      if (taken === records.length && last !== undefined) {
-        owned.position = Math.max(owned.position, Number(last.firstOffset) + last.lastOffsetDelta + 1);
+      if (owned.nextFetched >= owned.fetched.length) {
+        // Past markers and aborted records: nothing to deliver up to the end of what was fetched.
+        owned.position = Math.max(owned.position, owned.fetchedEnd);
+        owned.fetched = [];
+        owned.nextFetched = 0;
       }
+      if (this.#failure !== undefined) break;
     }
     if (delivered || this.#failure !== undefined) this.#deliveryWake.notify();
   }
@@ -727,6 +796,9 @@ export class KafkaSubscription implements Subscription {
         key,
         epoch: ++epochs,
         position: done ?? starts.get(keyOf(topic, partition)) ?? 0,
+        fetched: [],
+        nextFetched: 0,
+        fetchedEnd: 0,
         committed: done ?? null,
         revoking: false,
       });

@@ -357,13 +357,17 @@ export function fetchedRecords(partition: FetchResponsePartition, fromOffset: nu
       continue;
     }
     if (transactional && abortedProducers.has(batch.producerId)) continue;
-    const logAppendTime = (batch.attributes & TIMESTAMP_TYPE_LOG_APPEND) !== 0;
+    // Converted from bigint once per batch, not once per record.
+    const firstOffset = Number(batch.firstOffset);
+    const appendTime =
+      (batch.attributes & TIMESTAMP_TYPE_LOG_APPEND) !== 0 ? Number(batch.maxTimestamp) : undefined;
+    const firstTimestamp = Number(batch.firstTimestamp);
     for (const record of batch.records) {
-      const offset = Number(batch.firstOffset) + record.offsetDelta;
+      const offset = firstOffset + record.offsetDelta;
       if (offset < fromOffset) continue;
       records.push({
         offset,
-        timestamp: Number(logAppendTime ? batch.maxTimestamp : batch.firstTimestamp + record.timestampDelta),
+        timestamp: appendTime ?? firstTimestamp + Number(record.timestampDelta),
         key: record.key,
         value: record.value,
         headers: record.headers,

@@ -58,7 +58,13 @@ export interface HttpOptions {
 /** What the API reads and writes through. */
 export interface HttpDependencies {
   readonly log: EventLog;
+  /** The orders service's store: orders, the catalog, the order view. */
   readonly store: Store;
+  /**
+   * The store of the service whose view a read serves (stock, loyalty, analytics). Default: `store`,
+   * which every service shares on the embedded log.
+   */
+  readonly storeOf?: (service: 'inventory' | 'loyalty' | 'analytics') => Store;
   readonly placement: OrderPlacement;
   readonly queries: OrderQueries;
   readonly faults: FaultController;
@@ -99,6 +105,7 @@ export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): Fast
   const consistencyWaitMs = options.consistencyWaitMs ?? 10_000;
   const sseMaxMs = options.sseMaxMs ?? 300_000;
   const adminToken = Buffer.from(options.adminToken);
+  const storeOf = deps.storeOf ?? (() => deps.store);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
@@ -224,23 +231,29 @@ export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): Fast
     }
     const signal = requestSignal(reply, deps.shutdown);
     if (query.consistentWith !== undefined) {
-      const position = parseConsistencyToken(query.consistentWith);
-      if (position === undefined) {
+      const target = parseConsistencyToken(query.consistentWith);
+      if (target === undefined) {
         throw new ProblemError(
           problemOf(
             400,
             'invalid-parameter',
-            'consistentWith must be a consistency token, <topic>:<partition>:<offset>',
+            'consistentWith must be a consistency token, <topic>:<partition>:<offset> or event:<event id>',
           ),
         );
       }
-      if (!(await deps.queries.exists(position))) {
+      if (!(await deps.queries.exists(target))) {
         throw new ProblemError(
-          problemOf(422, 'unknown-position', `${query.consistentWith} is not a position of topic orders`),
+          problemOf(
+            422,
+            'unknown-position',
+            target.kind === 'event'
+              ? `${query.consistentWith} names the event of an order never placed`
+              : `${query.consistentWith} is not a position of topic orders`,
+          ),
         );
       }
       const waitMs = query.wait === undefined ? consistencyWaitMs : query.wait * 1000;
-      if (!(await deps.queries.waitForPosition(position, waitMs, signal))) {
+      if (!(await deps.queries.waitForToken(target, waitMs, signal))) {
         throw new ProblemError(
           problemOf(
             503,
@@ -300,22 +313,22 @@ export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): Fast
 
   app.get('/inventory/:sku', async (request) => {
     const { sku } = validate(skuParamsSchema, request.params, 400, 'invalid-parameter');
-    const level = await deps.store.get<StockLevel>(COLLECTIONS.stock, sku);
+    const level = await storeOf('inventory').get<StockLevel>(COLLECTIONS.stock, sku);
     if (level === undefined) throw new ProblemError(problemOf(404, 'not-found', `no stock for ${sku}`));
     return level;
   });
 
   app.get('/loyalty/:customerId', async (request) => {
     const { customerId } = validate(customerParamsSchema, request.params, 400, 'invalid-parameter');
-    const account = await deps.store.get<LoyaltyAccount>(COLLECTIONS.loyaltyAccounts, customerId);
+    const account = await storeOf('loyalty').get<LoyaltyAccount>(COLLECTIONS.loyaltyAccounts, customerId);
     if (account === undefined)
       throw new ProblemError(problemOf(404, 'not-found', `no loyalty account for ${customerId}`));
     return account;
   });
 
   app.get('/analytics', async () => ({
-    funnel: (await deps.store.get<Funnel>(COLLECTIONS.funnel, FUNNEL_ID)) ?? null,
-    revenue: (await deps.store.list<Revenue>(COLLECTIONS.revenue)).map((r) => r.value),
+    funnel: (await storeOf('analytics').get<Funnel>(COLLECTIONS.funnel, FUNNEL_ID)) ?? null,
+    revenue: (await storeOf('analytics').list<Revenue>(COLLECTIONS.revenue)).map((r) => r.value),
   }));
 
   // Operations ---------------------------------------------------------------------------------

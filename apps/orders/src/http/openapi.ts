@@ -107,7 +107,7 @@ export function buildOpenApiDocument(): JsonSchema {
             '200': { description: 'The order as far as it converged.', content: json(ref('Order')) },
             '400': problem('A malformed id or parameter.'),
             '404': problem('No such order.'),
-            '422': problem('The consistency token names no position in the log.'),
+            '422': problem('The consistency token names no position in the log, or no placed order.'),
             '503': problem('The view did not reach the consistency token in time.'),
           },
         },

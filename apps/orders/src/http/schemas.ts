@@ -66,7 +66,12 @@ const stepsSchema = z.object({
 export const acceptedOrderSchema = z.object({
   orderId: z.string(),
   status: z.literal('pending'),
-  consistencyToken: z.string().describe('orders:<partition>:<offset> — where OrderPlaced is in the log.'),
+  consistencyToken: z
+    .string()
+    .describe(
+      'orders:<partition>:<offset>, where OrderPlaced is in the log (embedded store), or event:<event id>, ' +
+        'OrderPlaced waiting in the outbox (Postgres store).',
+    ),
   links: z.object({ self: z.string(), consistent: z.string(), events: z.string() }),
 });
 
@@ -132,7 +137,7 @@ export const orderQuerySchema = z.strictObject({
     .string()
     .max(300)
     .optional()
-    .describe('A consistency token: answer once the view has processed that position.'),
+    .describe('A consistency token: answer once the view has processed that position or event.'),
   asOf: z.iso
     .datetime({ offset: true })
     .optional()

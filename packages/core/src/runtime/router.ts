@@ -218,7 +218,13 @@ export class Router {
     });
     this.#subscription = subscription;
     if (this.#stopping.signal.aborted) await subscription.close();
-    this.#commitTimer = setInterval(() => void this.#commit(), this.#options.commitIntervalMs ?? 100);
+    // A periodic commit that fails (the log unreachable for a while: a broker restarting) is not
+    // an unhandled rejection that ends the process: the watermark stays where it was committed,
+    // and the next tick commits it again.
+    this.#commitTimer = setInterval(
+      () => void this.#commit().catch(() => undefined),
+      this.#options.commitIntervalMs ?? 100,
+    );
     try {
       for await (const batch of subscription.batches()) {
         for (const event of batch) {

@@ -1,7 +1,9 @@
 // Placing an order (the command behind `POST /orders`): prices it from the catalog and, in ONE
-// store transaction, stores it pending, appends OrderPlaced and records the idempotency key
-// with the answer. The answer exists only if the transaction committed, so there is never an
-// accepted order without its durable event, and a retried request finds the first answer.
+// store transaction, stores it pending, emits OrderPlaced and records the idempotency key with
+// the answer. The answer exists only if the transaction committed, so there is never an
+// accepted order without its durable event, and a retried request finds the first answer. On
+// the embedded store the event is appended to the log in that transaction; on Postgres it is
+// committed to the service's outbox with it, and the relay publishes it afterwards.
 import { createHash, randomUUID } from 'node:crypto';
 import { context } from '@opentelemetry/api';
 import {
@@ -10,7 +12,6 @@ import {
   type PublishMiddleware,
   type Store,
   type StoreTransaction,
-  HeraldError,
 } from '@herald/core';
 import type { CatalogItem } from '../../domain/catalog.ts';
 import { type OrderProblem, type OrderRequest, type PlacedOrder, createOrder } from '../../domain/order.ts';
@@ -23,7 +24,12 @@ const SOURCE = '/orders';
 export interface AcceptedOrder {
   readonly orderId: string;
   readonly status: 'pending';
-  /** `orders:<partition>:<offset>`: where OrderPlaced is in the log. */
+  /**
+   * What `?consistentWith` waits for. `orders:<partition>:<offset>`, where OrderPlaced is in the
+   * log, when the store appended it in the transaction (the embedded log); `event:<event id>`,
+   * OrderPlaced's id, when the store committed it to an outbox (Postgres): its position is known
+   * only once the relay has published it.
+   */
   readonly consistencyToken: string;
   readonly links: { readonly self: string; readonly consistent: string; readonly events: string };
 }
@@ -59,6 +65,11 @@ export function fingerprintOf(request: OrderRequest): string {
 /** Formats an append position as a consistency token. */
 export function consistencyTokenOf(position: Pick<AppendResult, 'topic' | 'partition' | 'offset'>): string {
   return `${position.topic}:${position.partition}:${position.offset}`;
+}
+
+/** Formats the id of an event not yet in the log (it waits in an outbox) as a consistency token. */
+export function eventTokenOf(eventId: string): string {
+  return `event:${eventId}`;
 }
 
 /** What placing orders needs. */
@@ -132,14 +143,16 @@ export class OrderPlacement {
       if (seen !== undefined) return replay(seen, fingerprint);
     }
     await tx.put(COLLECTIONS.orders, orderId, order);
+    const eventId = eventIdOf(orderId, 'order-placed');
     const [position] = await this.#publisher(tx)(TOPICS.orders, [
       OrderPlaced.create(
         { ...order, items: [...order.items] },
-        { source: SOURCE, key: orderId, subject: orderId, id: eventIdOf(orderId, 'order-placed') },
+        { source: SOURCE, key: orderId, subject: orderId, id: eventId },
       ),
     ]);
-    if (position === undefined) throw new HeraldError('BACKEND_UNAVAILABLE', 'OrderPlaced was not appended');
-    const token = consistencyTokenOf(position);
+    // No position: the store keeps the event in its outbox, committed with the order, until the
+    // relay publishes it. The view can still be waited for: it records the event id it applied.
+    const token = position === undefined ? eventTokenOf(eventId) : consistencyTokenOf(position);
     const accepted: AcceptedOrder = {
       orderId,
       status: 'pending',

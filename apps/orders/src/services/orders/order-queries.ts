@@ -1,11 +1,17 @@
 // Reading orders: the current view (as far as it converged), waiting for a final state or for
 // a consistency token, watching changes, and rebuilding an order's view as of a past moment by
 // replaying its events from the log.
+//
+// A consistency token names what the view must have processed. A position token
+// (`orders:<partition>:<offset>`, from the embedded store) is reached once the view's group has
+// committed past it. An event token (`event:<id>`, from a store with an outbox, whose event has no
+// position yet at the 202) is reached once the view has applied that event: the view records
+// every event id it handled in its inbox, in the same transaction as the view itself.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type EventLog, type Store, isHeraldError, partitionFor } from '@herald/core';
 import type { PlacedOrder } from '../../domain/order.ts';
 import { type OrderView, applyFact, isFinal, placedView } from '../../domain/order-view.ts';
-import { TOPICS } from '../../events.ts';
+import { TOPICS, eventIdOf } from '../../events.ts';
 import { COLLECTIONS, GROUPS } from '../../topology.ts';
 import { orderFactOf } from '../facts.ts';
 import { VIEW_TOPICS } from './order-projection.ts';
@@ -18,17 +24,34 @@ export interface LogPosition {
   readonly offset: number;
 }
 
-const TOKEN = /^([A-Za-z0-9._-]{1,249}):(\d{1,9}):(\d{1,15})$/;
+/** What a consistency token names: a position in the log, or an event the view must have applied. */
+export type ConsistencyTarget =
+  | ({ readonly kind: 'position' } & LogPosition)
+  | { readonly kind: 'event'; readonly eventId: string; readonly orderId: string };
 
-/** Parses `orders:<partition>:<offset>`; undefined when malformed. */
-export function parseConsistencyToken(token: string): LogPosition | undefined {
-  const match = TOKEN.exec(token);
+const POSITION_TOKEN = /^([A-Za-z0-9._-]{1,249}):(\d{1,9}):(\d{1,15})$/;
+const EVENT_TOKEN = /^event:([A-Za-z0-9._~-]{1,200})\/order-placed$/;
+
+/** Parses `orders:<partition>:<offset>` or `event:<order id>/order-placed`; undefined when malformed. */
+export function parseConsistencyToken(token: string): ConsistencyTarget | undefined {
+  const event = EVENT_TOKEN.exec(token);
+  if (event !== null) {
+    const orderId = event[1]!;
+    return { kind: 'event', eventId: eventIdOf(orderId, 'order-placed'), orderId };
+  }
+  const match = POSITION_TOKEN.exec(token);
   if (match === null) return undefined;
   const partition = Number(match[2]);
   const offset = Number(match[3]);
   if (!Number.isSafeInteger(partition) || !Number.isSafeInteger(offset)) return undefined;
-  return { topic: match[1]!, partition, offset };
+  return { kind: 'position', topic: match[1]!, partition, offset };
 }
+
+/**
+ * Passed to `inboxStatus` when only presence matters: no real fingerprint (a base64url SHA-256)
+ * is empty, so a recorded event answers `conflict` and an unrecorded one `unseen`.
+ */
+const ANY_FINGERPRINT = '';
 
 const POSITION_POLL_MS = 15;
 const REPLAY_CHUNK = 500;
@@ -95,10 +118,15 @@ export class OrderQueries {
   }
 
   /**
-   * Whether a position names an event that exists: a token from another topic, or one beyond
-   * what was ever appended, can never be reached and is refused rather than waited for.
+   * Whether a token names an event that exists: a token from another topic, one beyond what was
+   * ever appended, or the event of an order never placed can never be reached and is refused
+   * rather than waited for.
    */
-  async exists(position: LogPosition): Promise<boolean> {
+  async exists(target: ConsistencyTarget): Promise<boolean> {
+    if (target.kind === 'event') {
+      return (await this.#store.get(COLLECTIONS.orders, target.orderId)) !== undefined;
+    }
+    const position = target;
     if (position.topic !== TOPICS.orders) return false;
     try {
       const { partitionInfo } = await this.#log.describeTopic(position.topic);
@@ -110,18 +138,26 @@ export class OrderQueries {
     }
   }
 
-  /** Whether the order view has processed every event up to and including `position`. */
-  async reached(position: LogPosition): Promise<boolean> {
+  /**
+   * Whether the order view has processed what the token names: every event up to and including
+   * a position, or the named event.
+   */
+  async reached(target: ConsistencyTarget): Promise<boolean> {
+    if (target.kind === 'event') {
+      const status = await this.#store.inboxStatus(GROUPS.ordersView, target.eventId, ANY_FINGERPRINT);
+      return status !== 'unseen';
+    }
+    const position = target;
     const { partitions } = await this.#log.describeGroup(GROUPS.ordersView);
     const state = partitions.find((p) => p.topic === position.topic && p.partition === position.partition);
     return state?.committed != null && state.committed > position.offset;
   }
 
-  /** Waits until the view reached `position`; false when `timeoutMs` passed first. */
-  async waitForPosition(position: LogPosition, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+  /** Waits until the view reached what the token names; false when `timeoutMs` passed first. */
+  async waitForToken(target: ConsistencyTarget, timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
     const deadline = performance.now() + timeoutMs;
     for (;;) {
-      if (await this.reached(position)) return true;
+      if (await this.reached(target)) return true;
       const left = deadline - performance.now();
       if (left <= 0 || signal?.aborted === true) return false;
       await sleep(Math.min(POSITION_POLL_MS, left), undefined, signal === undefined ? {} : { signal }).catch(
