@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TEST_TYPE, makeEvent, sleep, waitFor } from '@herald/testing';
-import { isHeraldError } from '../../src/errors.ts';
+import type { StoredEvent } from '../../src/envelope.ts';
+import { HeraldError, isHeraldError } from '../../src/errors.ts';
+import type { EventLog, PartitionOffset, SubscribeOptions, Subscription } from '../../src/event-log.ts';
 import { openMemoryLog } from '../../src/memory.ts';
 import { createRouter } from '../../src/runtime/router.ts';
 import { retry } from '../../src/runtime/middleware/retry.ts';
@@ -222,6 +224,52 @@ void describe('Router', () => {
     await run.stop();
   });
 
+  void it('keeps running when a periodic commit fails (the log away for a while) and commits on a later tick', async () => {
+    await using log = await openMemoryLog();
+    await log.createTopic('orders', { partitions: 1 });
+    await log.appendBatch('orders', [makeEvent(0, 'a'), makeEvent(1, 'b')]);
+    let failing = 3;
+    const flaky = withMethods<EventLog>(log, {
+      subscribe: async (options: SubscribeOptions) => {
+        const subscription = await log.subscribe(options);
+        return withMethods<Subscription>(subscription, {
+          commit: async (positions: StoredEvent | readonly PartitionOffset[]) => {
+            if (failing-- > 0) throw new HeraldError('BACKEND_UNAVAILABLE', 'the log is away');
+            await subscription.commit(positions);
+          },
+        });
+      },
+    });
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      const router = createRouter({
+        log: flaky,
+        group: 'test.flaky-commit',
+        topics: ['orders'],
+        commitIntervalMs: 10,
+      });
+      let handled = 0;
+      router.on(TEST_TYPE, async () => {
+        handled++;
+      });
+      const run = start(router);
+      await waitFor(
+        async () => (await committedOffset(log, 'test.flaky-commit', 'orders')) === 2,
+        5000,
+        'a commit after the failed ones',
+      );
+      assert.equal(handled, 2);
+      assert.ok(failing < 0, 'the first commits failed');
+      assert.equal(run.outcome.settled, false, 'the router kept running');
+      await run.stop();
+      assert.deepEqual(unhandled, [], 'no failed commit was left unhandled');
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   void it('on stop, finishes work in flight, commits it and leaves the group', async () => {
     await using log = await openMemoryLog();
     await log.createTopic('orders', { partitions: 1 });
@@ -320,3 +368,14 @@ void describe('Router', () => {
     );
   });
 });
+
+/** `target` with some methods replaced; every other member is `target`'s own (private fields work). */
+function withMethods<T extends object>(target: T, replaced: Partial<Record<keyof T, unknown>>): T {
+  return new Proxy(target, {
+    get(object, property) {
+      if (Object.hasOwn(replaced, property)) return replaced[property as keyof T];
+      const value: unknown = Reflect.get(object, property, object);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(object) : value;
+    },
+  });
+}
