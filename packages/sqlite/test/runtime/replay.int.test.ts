@@ -104,7 +104,8 @@ void describe('replay into a new group (F12)', { timeout: 60_000 }, () => {
     {
       await using log = await openSqliteLog({ path: db.path, retentionIntervalMs: 0 });
       const store = await openSqliteStore(log);
-      const router = service(log, store, 'mailer.restarted', backfillEmails, 2);
+      // 40 ms per event caps the backfill at ~17 keys / 40 ms, so the restart lands mid-way.
+      const router = service(log, store, 'mailer.restarted', backfillEmails, 40);
       const run = router.run();
       await waitFor(
         async () =>
