@@ -295,17 +295,17 @@ function scenarioTable(scenario: ScenarioResult): string {
         `<tr><th>${escapeXml(label)}</th>${ARCHS.map((a) => cell(value(scenario.results[a]), bad(scenario.results[a]))).join('')}</tr>`,
     )
     .join('\n');
-  const perRound = (a: Architecture, pick: (r: RoundSummary) => number | null) =>
+  const perRound = (a: Architecture, pick: (r: RoundSummary) => string) =>
     scenario.rounds[a]
-      .map((r) => (r.round === scenario.medianRound[a] ? `[${fmt(pick(r))}]` : fmt(pick(r))))
+      .map((r) => (r.round === scenario.medianRound[a] ? `[${pick(r)}]` : pick(r)))
       .join(' · ');
   const roundRows =
     scenario.rounds['event-driven'].length < 2
       ? ''
       : [
-          ['POST p99 per round ms ([shown])', (r: RoundSummary) => r.httpP99] as const,
-          ['POST p99 during the fault per round ms', (r: RoundSummary) => r.httpP99DuringFault] as const,
-          ['failed orders per round', (r: RoundSummary) => r.failedOrders] as const,
+          ['POST p99 per round ms ([shown])', (r: RoundSummary) => fmt(r.httpP99)] as const,
+          ['POST p99 during the fault per round ms', (r: RoundSummary) => fmt(r.httpP99DuringFault)] as const,
+          ['failed orders per round', (r: RoundSummary) => String(r.failedOrders)] as const,
         ]
           .map(
             ([label, pick]) =>
