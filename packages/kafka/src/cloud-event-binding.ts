@@ -49,39 +49,6 @@ const ATTRIBUTE_HEADERS = [
   'tracestate',
 ] as const;
 const NAMED = new Set<string>([...ATTRIBUTE_HEADERS, 'datacontenttype', 'data', 'data_base64']);
-interface HeraldHeader {
-  readonly bytes: Buffer;
-  readonly header: string;
-  readonly attribute: string;
-}
-
-/**
- * The headers Herald writes, as bytes grouped by length, so that a header name can be matched
- * without first being made into a string: decoding runs for every record read.
- */
-const HERALD_HEADERS_BY_LENGTH: (readonly HeraldHeader[])[] = [];
-for (const [header, attribute] of [
-  ...ATTRIBUTE_HEADERS.map((name): [string, string] => [HEADER_PREFIX + name, name]),
-  [CONTENT_TYPE_HEADER, 'datacontenttype'] as [string, string],
-]) {
-  const bytes = Buffer.from(header, 'latin1');
-  HERALD_HEADERS_BY_LENGTH[bytes.length] = [
-    ...(HERALD_HEADERS_BY_LENGTH[bytes.length] ?? []),
-    { bytes, header, attribute },
-  ];
-}
-
-/** The header a name is, when it is spelled exactly as Herald writes it; undefined otherwise. */
-function heraldHeader(name: Uint8Array): HeraldHeader | undefined {
-  const candidates = HERALD_HEADERS_BY_LENGTH[name.length];
-  if (candidates === undefined) return undefined;
-  next: for (const candidate of candidates) {
-    // From the end: the names share their beginning (`ce_`), not their end.
-    for (let i = name.length - 1; i >= 0; i--) if (name[i] !== candidate.bytes[i]) continue next;
-    return candidate;
-  }
-  return undefined;
-}
 const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
 const STRUCTURED = /^application\/cloudevents\+json(\s*;.*)?$/i;
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
@@ -172,6 +139,40 @@ function encode(event: CloudEvent, share: boolean): KafkaRecordParts {
   };
 }
 
+interface HeraldHeader {
+  readonly bytes: Buffer;
+  readonly header: string;
+  readonly attribute: string;
+}
+
+/**
+ * The headers Herald writes, as bytes grouped by length, so that a header name can be matched
+ * without first being made into a string: decoding runs for every record read.
+ */
+const HERALD_HEADERS_BY_LENGTH: (readonly HeraldHeader[])[] = [];
+for (const [header, attribute] of [
+  ...ATTRIBUTE_HEADERS.map((name): [string, string] => [HEADER_PREFIX + name, name]),
+  [CONTENT_TYPE_HEADER, 'datacontenttype'] as [string, string],
+]) {
+  const bytes = Buffer.from(header, 'latin1');
+  HERALD_HEADERS_BY_LENGTH[bytes.length] = [
+    ...(HERALD_HEADERS_BY_LENGTH[bytes.length] ?? []),
+    { bytes, header, attribute },
+  ];
+}
+
+/** The header a name is, when it is spelled exactly as Herald writes it; undefined otherwise. */
+function heraldHeader(name: Uint8Array): HeraldHeader | undefined {
+  const candidates = HERALD_HEADERS_BY_LENGTH[name.length];
+  if (candidates === undefined) return undefined;
+  next: for (const candidate of candidates) {
+    // From the end: the names share their beginning (`ce_`), not their end.
+    for (let i = name.length - 1; i >= 0; i--) if (name[i] !== candidate.bytes[i]) continue next;
+    return candidate;
+  }
+  return undefined;
+}
+
 /**
  * Decodes a Kafka record into a CloudEvent: binary mode (`ce_*` headers), or structured mode
  * when `content-type` is `application/cloudevents+json` and there is no `ce_specversion` header.
@@ -213,16 +214,16 @@ export function decodeCloudEvent(record: KafkaRecordInput): CloudEvent {
     }
     switch (attribute) {
       case 'specversion':
-        specversion ??= utf8(rawValue, name);
+        specversion ??= repeatingUtf8(REPEATING_SLOT.specversion, rawValue, name);
         break;
       case 'id':
         id ??= utf8(rawValue, name);
         break;
       case 'source':
-        source ??= utf8(rawValue, name);
+        source ??= repeatingUtf8(REPEATING_SLOT.source, rawValue, name);
         break;
       case 'type':
-        type ??= utf8(rawValue, name);
+        type ??= repeatingUtf8(REPEATING_SLOT.type, rawValue, name);
         break;
       case 'time':
         time ??= utf8(rawValue, name);
@@ -231,7 +232,7 @@ export function decodeCloudEvent(record: KafkaRecordInput): CloudEvent {
         subject ??= utf8(rawValue, name);
         break;
       case 'dataschema':
-        dataschema ??= utf8(rawValue, name);
+        dataschema ??= repeatingUtf8(REPEATING_SLOT.dataschema, rawValue, name);
         break;
       case 'partitionkey':
         partitionkey ??= utf8(rawValue, name);
@@ -243,7 +244,7 @@ export function decodeCloudEvent(record: KafkaRecordInput): CloudEvent {
         tracestate ??= utf8(rawValue, name);
         break;
       case 'datacontenttype':
-        datacontenttype ??= utf8(rawValue, name);
+        datacontenttype ??= repeatingUtf8(REPEATING_SLOT.datacontenttype, rawValue, name);
         break;
       default:
         if (!NAMED.has(attribute) && EXTENSION_NAME.test(attribute)) {
@@ -280,8 +281,36 @@ export function decodeCloudEvent(record: KafkaRecordInput): CloudEvent {
   if (tracestate !== undefined) event.tracestate = tracestate;
   if (extensions !== undefined) event.extensions = extensions;
   // A copy, so an event never pins the whole fetch response its record was sliced from.
-  if (record.value !== null) event.data = new Uint8Array(record.value);
+  if (record.value !== null) event.data = copyData(record.value);
   return checked(event);
+}
+
+/** Size of the shared chunks small data is copied into. */
+const DATA_CHUNK_BYTES = 64 * 1024;
+/** Data larger than this gets a buffer of its own. */
+const MAX_CHUNKED_DATA_BYTES = 4 * 1024;
+let dataChunk = new Uint8Array(0);
+let dataChunkUsed = 0;
+
+/**
+ * A copy of `bytes` that shares nothing with the record it came from. Small payloads are
+ * copied side by side into shared 64 KiB chunks, as Node's Buffer pool does for small buffers:
+ * one allocation per chunk instead of one per event, which costs more than the rest of decoding
+ * an event together. The consequence for memory: an event that is kept pins at most its chunk
+ * (64 KiB), never a fetch response (MiBs). Chunks are only ever appended to, so a view handed
+ * out never changes; its `byteOffset` is generally not 0, like any Buffer's.
+ */
+function copyData(bytes: Uint8Array): Uint8Array {
+  const length = bytes.byteLength;
+  if (length > MAX_CHUNKED_DATA_BYTES) return new Uint8Array(bytes);
+  if (dataChunkUsed + length > dataChunk.byteLength) {
+    dataChunk = new Uint8Array(DATA_CHUNK_BYTES);
+    dataChunkUsed = 0;
+  }
+  const copy = dataChunk.subarray(dataChunkUsed, dataChunkUsed + length);
+  copy.set(bytes);
+  dataChunkUsed += length;
+  return copy;
 }
 
 /** Header bytes as Latin-1 text: never fails, and is the name itself for the ASCII names in use. */
@@ -337,6 +366,37 @@ function checked(event: CloudEvent): CloudEvent {
     throw decodeFailed(`the record is not a valid CloudEvent: ${reason}`, cause);
   }
   return event;
+}
+
+/** A slot in {@link recentValues} for each attribute whose values repeat from event to event. */
+const REPEATING_SLOT = { specversion: 0, source: 1, type: 2, dataschema: 3, datacontenttype: 4 } as const;
+/** Values kept per slot. */
+const RECENT_VALUES = 8;
+/**
+ * The values of repeating attributes decoded last, as bytes and as text, per slot. The mirror
+ * of the encoder's shared values: consecutive events mostly share their source, type and
+ * content type, and comparing a few bytes costs less than decoding them into a new string.
+ */
+const recentValues: { readonly entries: { bytes: Uint8Array; text: string }[]; replace: number }[] =
+  Object.values(REPEATING_SLOT).map(() => ({ entries: [], replace: 0 }));
+
+/** {@link utf8} for a repeating attribute: the text decoded before when the bytes are the same. */
+function repeatingUtf8(slot: number, bytes: Uint8Array, where: string): string {
+  const recent = recentValues[slot]!;
+  next: for (const known of recent.entries) {
+    if (known.bytes.length !== bytes.length) continue;
+    // From the end: values such as event types share their beginning, not their end.
+    for (let i = bytes.length - 1; i >= 0; i--) if (known.bytes[i] !== bytes[i]) continue next;
+    return known.text;
+  }
+  const text = utf8(bytes, where);
+  if (bytes.length <= MAX_SHARED_VALUE_LENGTH) {
+    // A copy: `bytes` is a view into the fetch response, which must not be pinned.
+    const entry = { bytes: new Uint8Array(bytes), text };
+    if (recent.entries.length < RECENT_VALUES) recent.entries.push(entry);
+    else recent.entries[recent.replace++ % RECENT_VALUES] = entry;
+  }
+  return text;
 }
 
 function utf8(bytes: Uint8Array, where: string): string {

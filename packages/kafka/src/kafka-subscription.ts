@@ -41,9 +41,13 @@ import type { FetchedRecord, KafkaWire } from './kafka-wire.ts';
  * - The group leader computes the assignment with Herald's `assignPartitions`, the function
  *   every backend shares, and encodes it in Kafka's standard ConsumerProtocolAssignment, so
  *   kafka-consumer-groups.sh and the admin API describe Herald groups like any other.
- * - Fencing: each claimed partition gets a fresh local epoch, and every delivered event
- *   remembers the epoch it was delivered under. A commit is refused (`FENCED`) unless the
- *   member still owns the partition under that epoch; the broker independently refuses
+ * - Fencing: each claimed partition gets a fresh local epoch, and a commit of an event is
+ *   refused (`FENCED`) unless the member still owns the partition under the epoch the event
+ *   was delivered under. An event's offset tells that without remembering anything per event:
+ *   an offset the member never delivered before the claim can only have come from the current
+ *   one. Only events redelivered after a partition was lost and claimed again (offsets an
+ *   earlier claim also delivered) are remembered, in a WeakSet, so that an old claim's late
+ *   commit is told from the new one's. The broker independently refuses
  *   commits whose generation or member id is stale (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID,
  *   REBALANCE_IN_PROGRESS, FENCED_INSTANCE_ID), which also become `FENCED`. A member paused
  *   past its session timeout therefore never moves the group's position when it wakes.
@@ -109,6 +113,10 @@ interface Owned {
   committed: number | null;
   /** `onRevoked` is running: nothing more is delivered from it; commits still succeed. */
   revoking: boolean;
+  /** Offsets below this were delivered under an earlier claim of this partition by this member. */
+  readonly deliveredBefore: number;
+  /** The events this claim delivered at offsets below `deliveredBefore`. */
+  redelivered: WeakSet<StoredEvent> | undefined;
 }
 
 interface Commit {
@@ -123,6 +131,14 @@ const MAX_JOIN_ATTEMPTS = 50;
 let epochs = 0;
 
 const keyOf = (topic: string, partition: number): string => `${topic}#${partition}`;
+
+/**
+ * Whether `event` was delivered under `held`, the current claim of its partition: an offset no
+ * earlier claim delivered can only come from this one; below that, only the events this claim
+ * redelivered are its own.
+ */
+const deliveredUnderClaim = (event: StoredEvent, held: Owned): boolean =>
+  event.offset >= held.deliveredBefore || held.redelivered?.has(event) === true;
 
 /** Where the next fetch of a partition starts: after what is waiting to be delivered, else at its position. */
 const fetchFrom = (owned: Owned): number =>
@@ -170,7 +186,8 @@ export class KafkaSubscription implements Subscription {
   #generation = -1;
   readonly #owned = new Map<string, Owned>();
   #buffer: StoredEvent[] = [];
-  readonly #deliveredUnder = new WeakMap<StoredEvent, number>();
+  /** Per partition, the offset after the last event this member ever delivered from it, under any claim. */
+  readonly #deliveredEnd = new Map<string, number>();
   #state: 'joining' | 'active' | 'closing' | 'closed' = 'joining';
   #frozen = false;
   #crashed = false;
@@ -187,6 +204,8 @@ export class KafkaSubscription implements Subscription {
   #fetching: Promise<void> | undefined;
   /** The fetch in flight, if any: one at a time, run beside delivery. */
   #prefetch: Promise<void> | undefined;
+  /** The last fetch made while records were waiting brought nothing new. */
+  #foundNothing = false;
   #commits: Promise<unknown> = Promise.resolve();
   #closing: Promise<void> | undefined;
   #rotation = 0;
@@ -265,8 +284,8 @@ export class KafkaSubscription implements Subscription {
   async commit(positions: StoredEvent | readonly PartitionOffset[]): Promise<void> {
     this.#assertUsable();
     const explicit = Array.isArray(positions);
-    const requested: { position: PartitionOffset; deliveredUnder: number | undefined }[] = explicit
-      ? (positions as readonly PartitionOffset[]).map((position) => ({ position, deliveredUnder: undefined }))
+    const requested: { position: PartitionOffset; event: StoredEvent | undefined }[] = explicit
+      ? (positions as readonly PartitionOffset[]).map((position) => ({ position, event: undefined }))
       : [
           {
             position: {
@@ -274,11 +293,11 @@ export class KafkaSubscription implements Subscription {
               partition: (positions as StoredEvent).partition,
               offset: (positions as StoredEvent).offset + 1,
             },
-            deliveredUnder: this.#deliveredUnder.get(positions as StoredEvent),
+            event: positions as StoredEvent,
           },
         ];
     const commits: Commit[] = [];
-    for (const { position, deliveredUnder } of requested) {
+    for (const { position, event } of requested) {
       if (!Number.isSafeInteger(position.offset) || position.offset < 0) {
         throw new HeraldError(
           'INVALID_ARGUMENT',
@@ -286,7 +305,7 @@ export class KafkaSubscription implements Subscription {
         );
       }
       const held = this.#owned.get(keyOf(position.topic, position.partition));
-      if (held === undefined || (deliveredUnder !== undefined && deliveredUnder !== held.epoch)) {
+      if (held === undefined || (event !== undefined && !deliveredUnderClaim(event, held))) {
         throw this.#fenced(position, held !== undefined);
       }
       commits.push({ held, offset: position.offset, explicit });
@@ -344,6 +363,7 @@ export class KafkaSubscription implements Subscription {
       if (this.#state === 'closing' || this.#state === 'closed') return undefined;
       if (!this.#frozen && !this.#crashed && !this.#unverified && this.#buffer.length > 0) {
         const batch = this.#buffer.splice(0, max);
+        this.#foundNothing = false;
         this.#fetchWake.notify();
         return batch;
       }
@@ -371,14 +391,19 @@ export class KafkaSubscription implements Subscription {
       }
       // Fetch ahead, one request at a time, for the partitions with fewer than `max` records
       // waiting, from where those end: the broker works while the consumer goes through what
-      // is already here, instead of both taking turns.
+      // is already here, instead of both taking turns. While records are waiting the broker is
+      // not asked to hold the request for new ones (that would hold up the next fetch of a
+      // partition about to run dry), and after such a fetch found nothing it is asked again
+      // only once the consumer has taken a batch.
       const now = performance.now();
-      if (this.#prefetch === undefined && now >= retryAt) {
+      const ahead = targets.some((owned) => owned.nextFetched < owned.fetched.length);
+      if (this.#prefetch === undefined && now >= retryAt && !(ahead && this.#foundNothing)) {
         const low = targets.filter((owned) => owned.fetched.length - owned.nextFetched < max);
         if (low.length > 0) {
-          this.#prefetch = this.#fetchOnce(low)
+          this.#prefetch = this.#fetchOnce(low, ahead ? 0 : this.#log.options.fetchMaxWaitMs)
             .then(
-              () => {
+              (found) => {
+                this.#foundNothing = !found;
                 retryAt = 0;
               },
               () => {
@@ -397,7 +422,8 @@ export class KafkaSubscription implements Subscription {
     await this.#prefetch;
   }
 
-  async #fetchOnce(targets: readonly Owned[]): Promise<void> {
+  /** Fetches `targets` once, keeping what arrives for delivery; resolves with whether anything did. */
+  async #fetchOnce(targets: readonly Owned[], maxWaitMs: number): Promise<boolean> {
     const byTopic = new Map<string, Owned[]>();
     for (const owned of targets)
       byTopic.set(owned.wireTopic, [...(byTopic.get(owned.wireTopic) ?? []), owned]);
@@ -409,14 +435,15 @@ export class KafkaSubscription implements Subscription {
           topic,
           owned.map((o) => ({ partition: o.tp.partition, offset: requested.get(o)! })),
           {
-            maxWaitMs: this.#log.options.fetchMaxWaitMs,
+            maxWaitMs,
             maxBytes: FETCH_MAX_BYTES,
             partitionMaxBytes: this.#log.options.maxRecordBytes + 65_536,
           },
         ),
       })),
     );
-    if (!this.#running || this.#frozen) return;
+    if (!this.#running || this.#frozen) return false;
+    let found = false;
     for (const { owned, partitions } of results) {
       for (const o of owned) {
         const partition = partitions.get(o.tp.partition);
@@ -441,12 +468,14 @@ export class KafkaSubscription implements Subscription {
         this.#ends.set(o.key, end);
         const last = (partition.records ?? []).at(-1);
         const records = fetchedRecords(partition, at);
+        if (records.length > 0) found = true;
         o.fetched = waiting ? o.fetched.slice(o.nextFetched).concat(records) : records;
         o.nextFetched = 0;
         o.fetchedEnd =
           last === undefined ? at : Math.max(at, Number(last.firstOffset) + last.lastOffsetDelta + 1);
       }
     }
+    return found;
   }
 
   /**
@@ -475,11 +504,13 @@ export class KafkaSubscription implements Subscription {
           this.#failure = { error };
           break;
         }
-        this.#deliveredUnder.set(event, owned.epoch);
+        if (record.offset < owned.deliveredBefore) (owned.redelivered ??= new WeakSet()).add(event);
         this.#buffer.push(event);
         delivered = true;
       }
       room -= taken;
+      if (owned.position > (this.#deliveredEnd.get(owned.key) ?? 0))
+        this.#deliveredEnd.set(owned.key, owned.position);
       if (owned.nextFetched >= owned.fetched.length) {
         // Past markers and aborted records: nothing to deliver up to the end of what was fetched.
         owned.position = Math.max(owned.position, owned.fetchedEnd);
@@ -801,6 +832,8 @@ export class KafkaSubscription implements Subscription {
         fetchedEnd: 0,
         committed: done ?? null,
         revoking: false,
+        deliveredBefore: this.#deliveredEnd.get(key) ?? 0,
+        redelivered: undefined,
       });
       claimed.push(tp);
     }

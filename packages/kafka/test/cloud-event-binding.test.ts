@@ -109,6 +109,47 @@ void describe('CloudEvents Kafka binary binding', () => {
     assert.ok(!Buffer.isBuffer(decoded.data), 'data is its own Uint8Array, not a view of a network buffer');
   });
 
+  void it('copies the data out of the record: changing the fetched bytes later changes no event', () => {
+    const response = Buffer.from('....{"n":1}....{"n":2}....');
+    const headers = { ce_specversion: '1.0', ce_id: '1', ce_source: '/s', ce_type: 't' };
+    const first = decodeCloudEvent(record(headers, response.subarray(4, 11)));
+    const second = decodeCloudEvent(record({ ...headers, ce_id: '2' }, response.subarray(15, 22)));
+    const large = Buffer.alloc(64 * 1024, 7);
+    const third = decodeCloudEvent(record({ ...headers, ce_id: '3' }, large));
+    response.fill(0);
+    large.fill(0);
+    assert.equal(Buffer.from(first.data!).toString(), '{"n":1}');
+    assert.equal(Buffer.from(second.data!).toString(), '{"n":2}');
+    assert.deepEqual(third.data, new Uint8Array(64 * 1024).fill(7));
+    assert.notEqual(first.data!.buffer, response.buffer, 'no event pins the fetch response');
+  });
+
+  void it('decodes each repeating attribute afresh when it changes, however values alternate', () => {
+    const base = { ce_specversion: '1.0', ce_id: '1', ce_source: '/s' };
+    // Same length and same beginning, differing in one byte; more distinct values than are kept.
+    const types = Array.from(
+      { length: 12 },
+      (_, i) => `dev.herald.test.thing-${String.fromCharCode(97 + i)}.v1`,
+    );
+    for (const round of [0, 1, 2]) {
+      for (let i = 0; i < types.length; i++) {
+        const at = (i * (round + 1)) % types.length;
+        const decoded = decodeCloudEvent(
+          record({ ...base, ce_type: types[at]!, 'content-type': `text/plain; v=${at % 3}` }, 'x'),
+        );
+        assert.equal(decoded.type, types[at], `round ${round}, value ${i}`);
+        assert.equal(decoded.datacontenttype, `text/plain; v=${at % 3}`);
+      }
+    }
+    const notUtf8 = record(base, 'x');
+    for (let i = 0; i < 2; i++) {
+      decodeFails({
+        ...notUtf8,
+        headers: [...notUtf8.headers, [Buffer.from('ce_type'), Buffer.from([0xc3, 0x28])]],
+      });
+    }
+  });
+
   void it('keeps empty data empty and missing data missing', () => {
     const headers = { ce_specversion: '1.0', ce_id: '1', ce_source: '/s', ce_type: 't' };
     assert.deepEqual(decodeCloudEvent(record(headers, new Uint8Array(0))).data, new Uint8Array(0));
