@@ -83,9 +83,15 @@ async function appendBatches(log: EventLog, topic: string, batches: readonly Clo
  * One new consumer-group member reading `topic` from the earliest offset through `batches()`
  * until `total` events arrived, committing every partition's position every BATCH_SIZE events
  * and at the end. Joining is untimed; returns events/s from then to the last commit. Fails if
- * an offset was skipped or delivered twice.
+ * an offset was skipped or delivered twice. Also returns the process's CPU time (all threads,
+ * the garbage collector's included) per event over the same span, in µs.
  */
-async function consumeAll(log: EventLog, group: string, topic: string, total: number): Promise<number> {
+async function consumeAll(
+  log: EventLog,
+  group: string,
+  topic: string,
+  total: number,
+): Promise<{ readonly rate: number; readonly cpuUs: number }> {
   const subscription = await log.subscribe({
     group,
     topics: [topic],
@@ -94,6 +100,7 @@ async function consumeAll(log: EventLog, group: string, topic: string, total: nu
   });
   try {
     const positions = new ConsumedPositions();
+    const cpu = process.cpuUsage();
     const started = performance.now();
     for await (const batch of subscription.batches()) {
       positions.consumedAll(batch);
@@ -103,10 +110,11 @@ async function consumeAll(log: EventLog, group: string, topic: string, total: nu
       if (positions.seen >= total) break;
     }
     const elapsed = performance.now() - started;
+    const used = process.cpuUsage(cpu);
     if (positions.seen !== total || positions.total !== total) {
       throw new Error(`${group} read ${positions.seen} events (${positions.total} offsets) of ${total}`);
     }
-    return perSecond(total, elapsed);
+    return { rate: perSecond(total, elapsed), cpuUs: (used.user + used.system) / total };
   } finally {
     await subscription.close();
   }
@@ -127,6 +135,8 @@ async function assertCommittedAll(log: EventLog, group: string, topic: string): 
 interface Throughput {
   readonly append: number;
   readonly consume: number;
+  /** CPU time of the whole process per event consumed, µs. */
+  readonly consumeCpu: number;
 }
 
 /** Appends the batches to a fresh topic on `backend` (scenario 1), then consumes them (scenario 2). */
@@ -134,9 +144,9 @@ async function throughput(backend: Backend, batches: CloudEvent[][], brokers: Br
   await using bench = await openBenchLog(backend, brokers);
   const append = await appendBatches(bench.log, TOPIC, batches);
   const total = batches.reduce((sum, batch) => sum + batch.length, 0);
-  const consume = await consumeAll(bench.log, CONSUME_GROUP, TOPIC, total);
+  const consumed = await consumeAll(bench.log, CONSUME_GROUP, TOPIC, total);
   await assertCommittedAll(bench.log, CONSUME_GROUP, TOPIC);
-  return { append, consume };
+  return { append, consume: consumed.rate, consumeCpu: consumed.cpuUs };
 }
 
 type PerBackend<T> = { [B in Backend]: T[] };
@@ -379,9 +389,9 @@ async function openKafkaRound(brokers: BrokerAddresses): Promise<KafkaRound> {
 async function heraldKafka(round: KafkaRound, batches: CloudEvent[][]): Promise<Throughput> {
   const append = await appendBatches(round.log, TOPIC, batches);
   const total = batches.reduce((sum, batch) => sum + batch.length, 0);
-  const consume = await consumeAll(round.log, CONSUME_GROUP, TOPIC, total);
+  const consumed = await consumeAll(round.log, CONSUME_GROUP, TOPIC, total);
   await assertCommittedAll(round.log, CONSUME_GROUP, TOPIC);
-  return { append, consume };
+  return { append, consume: consumed.rate, consumeCpu: consumed.cpuUs };
 }
 
 /** Sends every batch with the raw producer (the first untimed, as on Herald's side); events/s. */
@@ -414,9 +424,9 @@ async function rawKafka(round: KafkaRound, batches: CloudEvent[][]): Promise<Thr
   );
   const append = await rawProduce(round, batches, (batch) => prepared.get(batch)!);
   const total = batches.reduce((sum, batch) => sum + batch.length, 0);
-  const consumeMs = await round.raw.consumeAll(round.namespace + RAW_GROUP, wireTopic, total, 'bytes');
+  const consumed = await round.raw.consumeAll(round.namespace + RAW_GROUP, wireTopic, total, 'bytes');
   await assertCommittedAll(round.log, RAW_GROUP, RAW_TOPIC);
-  return { append, consume: perSecond(total, consumeMs) };
+  return { append, consume: perSecond(total, consumed.elapsedMs), consumeCpu: consumed.cpuMicros / total };
 }
 
 /**
@@ -427,9 +437,9 @@ async function builtKafka(round: KafkaRound, batches: CloudEvent[][]): Promise<T
   const wireTopic = round.namespace + BUILT_TOPIC;
   const append = await rawProduce(round, batches, (batch) => RawKafkaClient.buildMessages(batch, wireTopic));
   const total = batches.reduce((sum, batch) => sum + batch.length, 0);
-  const consumeMs = await round.raw.consumeAll(round.namespace + BUILT_GROUP, wireTopic, total, 'attributes');
+  const consumed = await round.raw.consumeAll(round.namespace + BUILT_GROUP, wireTopic, total, 'attributes');
   await assertCommittedAll(round.log, BUILT_GROUP, BUILT_TOPIC);
-  return { append, consume: perSecond(total, consumeMs) };
+  return { append, consume: perSecond(total, consumed.elapsedMs), consumeCpu: consumed.cpuMicros / total };
 }
 
 interface KafkaRuns {
@@ -594,6 +604,24 @@ function kafkaRows(runs: KafkaRuns): ScenarioResult[] {
       baseline: runs.built.map((run) => run.consume),
       baselineName: `${client} Consumer stream, every header and the key turned into text (no validation), manual commit per ${BATCH_SIZE}`,
       ...common,
+    },
+    {
+      scenario: `Kafka consume, CPU µs per event: Herald vs raw client, bytes`,
+      unit: 'µs/event',
+      better: 'lower',
+      target: { ratio: 1 / KAFKA_TARGET },
+      herald: runs.herald.map((run) => run.consumeCpu),
+      baseline: runs.raw.map((run) => run.consumeCpu),
+      baselineName: `the same raw consumer as above: process CPU time (user + system, all threads) over the timed span, per event`,
+    },
+    {
+      scenario: `Kafka consume, CPU µs per event: Herald vs raw app, headers as text`,
+      unit: 'µs/event',
+      better: 'lower',
+      target: { ratio: 1 / KAFKA_TARGET },
+      herald: runs.herald.map((run) => run.consumeCpu),
+      baseline: runs.built.map((run) => run.consumeCpu),
+      baselineName: `the same raw application consumer as above: process CPU time over the timed span, per event`,
     },
   ];
 }

@@ -127,16 +127,17 @@ export class RawKafkaClient implements AsyncDisposable {
   /**
    * Joins `wireGroup` as a new member, reads `wireTopic` from the earliest offset until `total`
    * records arrived — as the bytes the client delivers (`bytes`), or also turning every header
-   * and the key into text as an application reading the events would (`attributes`) — committing every partition's position every {@link BATCH_SIZE} records and
-   * at the end, then leaves. Resolves with the milliseconds from the joined consumer's first
-   * read to the last commit's acknowledgement, like the Herald side.
+   * and the key into text as an application reading the events would (`attributes`) —
+   * committing every partition's position every {@link BATCH_SIZE} records and at the end, then
+   * leaves. Resolves with the milliseconds from the joined consumer's first read to the last
+   * commit's acknowledgement, like the Herald side, and the process's CPU time over that span.
    */
   async consumeAll(
     wireGroup: string,
     wireTopic: string,
     total: number,
     read: 'bytes' | 'attributes',
-  ): Promise<number> {
+  ): Promise<{ readonly elapsedMs: number; readonly cpuMicros: number }> {
     const consumer = new Consumer({
       groupId: wireGroup,
       clientId: this.#clientId,
@@ -172,7 +173,11 @@ export class RawKafkaClient implements AsyncDisposable {
             leaderEpoch: epochs.get(partition) ?? -1,
           })),
         });
+      const cpu = process.cpuUsage();
       const started = performance.now();
+      // Taken when the loop ends, before the stream is closed, as on the Herald side.
+      let elapsed = Number.NaN;
+      let used: NodeJS.CpuUsage = { user: Number.NaN, system: Number.NaN };
       try {
         for await (const message of stream) {
           if (read === 'attributes') {
@@ -189,16 +194,17 @@ export class RawKafkaClient implements AsyncDisposable {
           if (positions.sinceCommit >= BATCH_SIZE || positions.seen >= total) await commit();
           if (positions.seen >= total) break;
         }
+        elapsed = performance.now() - started;
+        used = process.cpuUsage(cpu);
       } finally {
         await stream.close().catch(() => undefined);
       }
-      const elapsed = performance.now() - started;
       if (positions.seen !== total || positions.total !== total) {
         throw new Error(
           `raw consumer read ${positions.seen} records (${positions.total} offsets) of ${total}`,
         );
       }
-      return elapsed;
+      return { elapsedMs: elapsed, cpuMicros: used.user + used.system };
     } finally {
       await consumer.close(true);
     }

@@ -26,8 +26,18 @@ export type HeraldErrorCode =
   | 'BACKEND_UNAVAILABLE'
   /** A record is larger than the backend accepts. */
   | 'TOO_LARGE'
-  /** The same event id arrived again with a different payload (a producer bug), or a write raced another. */
-  | 'CONFLICT';
+  /**
+   * The same event id arrived again with a different payload (a producer bug), or an operation
+   * was refused because of what it found (a redrive past its cap, a group reset while members
+   * are live). Trying the same thing again does not help; `retry()` does not.
+   */
+  | 'CONFLICT'
+  /**
+   * A write lost a race with concurrent writers (a serialization failure or deadlock that the
+   * store stopped retrying, the same event being handled at the same moment elsewhere).
+   * Nothing of it took effect, and trying again later can succeed: `retry()` retries it.
+   */
+  | 'CONTENTION';
 
 export interface HeraldErrorOptions {
   cause?: unknown;

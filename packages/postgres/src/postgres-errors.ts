@@ -50,7 +50,7 @@ export function toHeraldError(error: unknown, doing: string): HeraldError {
   const details = state === undefined ? {} : { sqlState: state };
   switch (classify(error)) {
     case 'retry':
-      return new HeraldError('CONFLICT', `${doing} raced another transaction: ${message}`, {
+      return new HeraldError('CONTENTION', `${doing} raced another transaction: ${message}`, {
         cause: error,
         details,
       });

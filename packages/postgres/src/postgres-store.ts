@@ -31,7 +31,7 @@ interface StoreTuning {
    */
   readonly isolation?: PostgresIsolation;
   /**
-   * Runs of a transaction before a serialization failure or deadlock is reported as `CONFLICT`.
+   * Runs of a transaction before a serialization failure or deadlock is reported as `CONTENTION`.
    * Default 10. The transaction's function runs again on each retry, so it must not do I/O
    * outside the store.
    */
@@ -174,7 +174,7 @@ export class PostgresStore implements Store {
       if (!outcome.retry) throw outcome.error;
       if (attempt >= this.#maxAttempts) {
         throw new HeraldError(
-          'CONFLICT',
+          'CONTENTION',
           `a store transaction failed ${attempt} times on serialization failures or deadlocks and was given up; ` +
             'nothing of it was committed (contention on the same rows: retry later, or raise maxAttempts)',
           { cause: outcome.error, details: { attempts: attempt } },
@@ -374,7 +374,7 @@ export class PostgresStore implements Store {
         const status = await inboxStatus(query, names, group, eventId, fingerprint);
         if (status === 'unseen') {
           throw new HeraldError(
-            'CONFLICT',
+            'CONTENTION',
             `the inbox entry of ${eventId} for ${group} vanished during the transaction`,
           );
         }

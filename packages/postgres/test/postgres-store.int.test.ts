@@ -183,7 +183,7 @@ if (unavailable !== undefined) {
       });
     });
 
-    void it('gives up with CONFLICT after maxAttempts serialization failures, committing nothing of it', async () => {
+    void it('gives up with CONTENTION after maxAttempts serialization failures, committing nothing of it', async () => {
       await withStore(
         async (store) => {
           await store.transaction((tx) => tx.put('counters', 'c', 0));
@@ -199,7 +199,7 @@ if (unavailable !== undefined) {
           const rejected = results.filter((r) => r.status === 'rejected');
           assert.equal(rejected.length, 1, 'exactly one of two colliding transactions fails');
           const error: unknown = rejected[0]?.reason;
-          assert.ok(isHeraldError(error, 'CONFLICT'), String(error));
+          assert.ok(isHeraldError(error, 'CONTENTION'), String(error));
           assert.equal(error.details['attempts'], 1);
           assert.match(error.message, /serialization failures or deadlocks/);
           assert.equal(await store.get('counters', 'c'), 1);

@@ -80,7 +80,7 @@ export interface HttpDependencies {
 const RESERVED_HEADER = /^(ce-|x-herald-)/;
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:~+/=-]{1,255}$/;
 const SSE_HEARTBEAT_MS = 15_000;
-const UNAVAILABLE_CODES = new Set(['BACKEND_UNAVAILABLE', 'CLOSED', 'TIMEOUT', 'CORRUPT_LOG']);
+const UNAVAILABLE_CODES = new Set(['BACKEND_UNAVAILABLE', 'CLOSED', 'TIMEOUT', 'CORRUPT_LOG', 'CONTENTION']);
 
 /**
  * Builds the Fastify app (not listening yet: `app.listen`, or `app.inject` in tests).

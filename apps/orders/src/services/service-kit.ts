@@ -8,8 +8,6 @@ import {
   type Store,
   deadLetter,
   idempotency,
-  isHeraldError,
-  isPermanent,
   metrics,
   retry,
   tracing,
@@ -36,24 +34,9 @@ export interface ServiceContext {
 }
 
 /**
- * Whether a failed handler is worth another attempt: whatever `retry` retries by default, and
- * also a store transaction that lost to concurrent writers more often than the store retries
- * it itself (Postgres: `CONFLICT` with `details.attempts`). That is contention on a hot
- * document (every reservation of one SKU updates its stock), not a poison event: a later
- * attempt wins. Without this, a burst of orders after an outage would park reservations in the
- * dead-letter topic. Every other `CONFLICT` (an event id reused with another payload) stays
- * permanent.
- */
-export function isRetryable(error: unknown): boolean {
-  return (
-    !isPermanent(error) || (isHeraldError(error, 'CONFLICT') && typeof error.details['attempts'] === 'number')
-  );
-}
-
-/**
  * The middleware every consumer of the flow runs, outermost first: failures that outlive their
  * retries are parked in `<topic>.dead-letter` (deadLetter), retried with backoff per key
- * (retry, `isRetryable`), traced (tracing: one span per attempt), measured (metrics), perturbed
+ * (retry; `CONTENTION` on a hot document, such as one SKU's stock, is retried too), traced (tracing: one span per attempt), measured (metrics), perturbed
  * by injected faults when `injectFaults`, and applied once per event id (idempotency: the inbox
  * entry commits with the handler's transaction).
  */
@@ -64,7 +47,7 @@ export function consumerMiddleware(
 ): Middleware[] {
   const stack: Middleware[] = [
     deadLetter(),
-    retry({ maxAttempts: 8, initialDelayMs: 50, maxDelayMs: 2_000, retryable: isRetryable }),
+    retry({ maxAttempts: 8, initialDelayMs: 50, maxDelayMs: 2_000 }),
     tracing(),
     metrics({ registry: context.registry }),
   ];

@@ -112,6 +112,32 @@ void describe('retry', () => {
     assert.equal(calls, 1);
   });
 
+  void it('retries a write that lost to concurrent writers (CONTENTION) until it wins', async () => {
+    assert.equal(isPermanent(new HeraldError('CONTENTION', 'x')), false);
+    await using log = await openMemoryLog();
+    await log.createTopic('orders', { partitions: 1 });
+    await log.append('orders', makeEvent(0));
+    const attempts: number[] = [];
+    const router = createRouter({
+      log,
+      group: 'test.contention',
+      topics: ['orders'],
+      middleware: [retry({ maxAttempts: 5, initialDelayMs: 2 })],
+    });
+    router.on(TEST_TYPE, async (_event, ctx) => {
+      attempts.push(ctx.attempt);
+      if (ctx.attempt < 3) {
+        throw new HeraldError('CONTENTION', 'a store transaction failed 10 times', {
+          details: { attempts: 10 },
+        });
+      }
+    });
+    const run = start(router);
+    await waitForNoLag(log, 'test.contention');
+    await run.stop();
+    assert.deepEqual(attempts, [1, 2, 3]);
+  });
+
   void it('computes exponential backoff with full jitter, capped at maxDelayMs', () => {
     const options = { initialDelayMs: 100, multiplier: 2, maxDelayMs: 1000 };
     assert.deepEqual(

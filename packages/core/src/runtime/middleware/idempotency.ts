@@ -42,7 +42,7 @@ export function idempotency(options: { readonly store: Store }): Middleware {
             const outcome = await tx.recordHandled(context.group, event.id, fingerprint);
             if (outcome === 'conflict') throw conflict();
             if (outcome === 'duplicate')
-              throw new HeraldError('CONFLICT', `event ${event.id} was handled concurrently`);
+              throw new HeraldError('CONTENTION', `event ${event.id} was handled concurrently`);
           }
           return fn(tx);
         });
