@@ -62,7 +62,8 @@ const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 const REQUIRED_ATTRIBUTES = ['id', 'source', 'type'] as const;
-const OPTIONAL_ATTRIBUTES = [
+/** The optional standard attributes, in the order Herald writes them. */
+export const OPTIONAL_ATTRIBUTES = [
   'time',
   'subject',
   'datacontenttype',
@@ -124,15 +125,7 @@ export function attributesOf(event: CloudEvent): Record<string, string> {
     source: event.source,
     type: event.type,
   };
-  for (const name of [
-    'time',
-    'subject',
-    'datacontenttype',
-    'dataschema',
-    'partitionkey',
-    'traceparent',
-    'tracestate',
-  ] as const) {
+  for (const name of OPTIONAL_ATTRIBUTES) {
     const value = event[name];
     if (value !== undefined) out[name] = value;
   }

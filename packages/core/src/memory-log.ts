@@ -1,7 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { assignPartitions } from './assignment.ts';
-import { assertValidEnvelope, attributesOf } from './envelope.ts';
+import { OPTIONAL_ATTRIBUTES, assertValidEnvelope, attributesOf } from './envelope.ts';
 import type { CloudEvent, StoredEvent } from './envelope.ts';
 import { HeraldError } from './errors.ts';
 import { DEFAULT_READ_LIMIT, DEFAULT_SESSION_TIMEOUT_MS, faultInjection } from './event-log.ts';
@@ -450,16 +450,6 @@ function parseTpKey(key: string): TopicPartition {
 }
 
 type Position = Pick<StoredEvent, 'topic' | 'partition' | 'offset' | 'timestamp'>;
-
-const OPTIONAL_ATTRIBUTES = [
-  'time',
-  'subject',
-  'datacontenttype',
-  'dataschema',
-  'partitionkey',
-  'traceparent',
-  'tracestate',
-] as const;
 
 /**
  * A fresh object with only the CloudEvent attributes of `event` (never other properties it may
