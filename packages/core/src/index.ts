@@ -2,6 +2,7 @@ export { HeraldError, isHeraldError } from './errors.ts';
 export type { HeraldErrorCode, HeraldErrorOptions } from './errors.ts';
 export { assertValidEnvelope, attributesOf, eventFromAttributes } from './envelope.ts';
 export type { CloudEvent, StoredEvent } from './envelope.ts';
+export { decodeStructuredCloudEvent } from './structured-cloud-event.ts';
 export { defineEvent } from './define-event.ts';
 export type { CreateEventOptions, EventData, EventDefinition } from './define-event.ts';
 export { murmur2, partitionFor } from './partitioner.ts';

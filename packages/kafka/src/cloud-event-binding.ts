@@ -1,5 +1,5 @@
 import { Buffer } from 'node:buffer';
-import { HeraldError, assertValidEnvelope, isHeraldError } from '@herald/core';
+import { HeraldError, assertValidEnvelope, decodeStructuredCloudEvent } from '@herald/core';
 import type { CloudEvent } from '@herald/core';
 
 /*
@@ -322,40 +322,7 @@ function latin1(bytes: Uint8Array): string {
 
 function decodeStructured(record: KafkaRecordInput): CloudEvent {
   if (record.value === null) throw decodeFailed('a structured-mode CloudEvent record has no value');
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(utf8(record.value, 'value'));
-  } catch (cause) {
-    if (isHeraldError(cause)) throw cause;
-    throw decodeFailed('the value of a structured-mode CloudEvent record is not JSON', cause);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw decodeFailed('the value of a structured-mode CloudEvent record is not a JSON object');
-  }
-  const event: Record<string, unknown> = {};
-  const extensions: Record<string, string> = {};
-  let hasExtensions = false;
-  for (const [name, value] of Object.entries(parsed)) {
-    if (name === 'data' || name === 'data_base64') continue;
-    if (typeof value !== 'string') {
-      throw decodeFailed(`attribute "${name}" of a structured-mode CloudEvent is not a string`);
-    }
-    if (NAMED.has(name)) event[name] = value;
-    else if (EXTENSION_NAME.test(name)) {
-      extensions[name] = value;
-      hasExtensions = true;
-    }
-  }
-  const body = parsed as { data?: unknown; data_base64?: unknown };
-  if (typeof body.data_base64 === 'string')
-    event['data'] = new Uint8Array(Buffer.from(body.data_base64, 'base64'));
-  else if (typeof body.data === 'string') event['data'] = new Uint8Array(Buffer.from(body.data, 'utf8'));
-  else if (body.data !== undefined) {
-    event['data'] = new Uint8Array(Buffer.from(JSON.stringify(body.data), 'utf8'));
-    event['datacontenttype'] ??= 'application/json';
-  }
-  if (hasExtensions) event['extensions'] = extensions;
-  return checked(event as unknown as CloudEvent);
+  return decodeStructuredCloudEvent(record.value);
 }
 
 function checked(event: CloudEvent): CloudEvent {

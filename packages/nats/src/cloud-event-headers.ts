@@ -1,5 +1,4 @@
-import { Buffer } from 'node:buffer';
-import { HeraldError, assertValidEnvelope, isHeraldError } from '@herald/core';
+import { HeraldError, assertValidEnvelope, decodeStructuredCloudEvent, isHeraldError } from '@herald/core';
 import type { CloudEvent } from '@herald/core';
 import { headers as createHeaders } from '@nats-io/transport-node';
 import type { MsgHdrs } from '@nats-io/transport-node';
@@ -161,7 +160,7 @@ export function decodeCloudEvent(headers: MsgHdrs | undefined, payload: Uint8Arr
   }
   if (!attributes.has('specversion')) {
     const contentType = attributes.get('datacontenttype');
-    if (contentType === undefined || STRUCTURED.test(contentType)) return decodeStructured(payload);
+    if (contentType === undefined || STRUCTURED.test(contentType)) return decodeStructuredCloudEvent(payload);
     throw decodeFailed('the message has no ce-specversion header and is not a structured-mode CloudEvent');
   }
   const event: Record<string, unknown> = {};
@@ -177,46 +176,6 @@ export function decodeCloudEvent(headers: MsgHdrs | undefined, payload: Uint8Arr
   }
   if (hasExtensions) event['extensions'] = extensions;
   if (!noData) event['data'] = new Uint8Array(payload);
-  return checked(event as unknown as CloudEvent);
-}
-
-function decodeStructured(payload: Uint8Array): CloudEvent {
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(strictUtf8.decode(payload));
-  } catch (cause) {
-    throw decodeFailed('the message is neither a binary-mode nor a structured-mode CloudEvent', cause);
-  }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) {
-    throw decodeFailed('the payload of a structured-mode CloudEvent is not a JSON object');
-  }
-  const event: Record<string, unknown> = {};
-  const extensions: Record<string, string> = {};
-  let hasExtensions = false;
-  for (const [name, value] of Object.entries(parsed)) {
-    if (name === 'data' || name === 'data_base64') continue;
-    if (typeof value !== 'string') {
-      throw decodeFailed(`attribute "${name}" of a structured-mode CloudEvent is not a string`);
-    }
-    if (NAMED.has(name)) event[name] = value;
-    else if (EXTENSION_NAME.test(name)) {
-      extensions[name] = value;
-      hasExtensions = true;
-    }
-  }
-  const body = parsed as { data?: unknown; data_base64?: unknown };
-  if (typeof body.data_base64 === 'string') {
-    event['data'] = new Uint8Array(Buffer.from(body.data_base64, 'base64'));
-  } else if (
-    typeof body.data === 'string' &&
-    !/json/i.test(typeof event['datacontenttype'] === 'string' ? event['datacontenttype'] : '')
-  ) {
-    event['data'] = encoder.encode(body.data);
-  } else if (body.data !== undefined) {
-    event['data'] = encoder.encode(JSON.stringify(body.data));
-    event['datacontenttype'] ??= 'application/json';
-  }
-  if (hasExtensions) event['extensions'] = extensions;
   return checked(event as unknown as CloudEvent);
 }
 
