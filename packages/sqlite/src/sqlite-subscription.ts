@@ -33,7 +33,10 @@ import type { SqliteLogInternals } from './sqlite-log.ts';
  * A member whose lease expired loses its partitions without step 1. Commits are accepted only
  * from the partition's current owner with the epoch it claimed under, so a member that was
  * paused past its session timeout cannot move the group's position when it wakes up: it gets
- * FENCED, drops what it held and rejoins as a new member.
+ * FENCED, drops what it held and rejoins as a new member. An event handed out under an earlier
+ * claim stays uncommittable even after the member claims the partition again: an offset it
+ * never read before the current claim can only come from that claim, and the events it reads
+ * again below that point are remembered (in a WeakSet) as the current claim's own.
  *
  * Every coordination step is one write transaction; offsets and ownership never disagree.
  */
@@ -46,6 +49,10 @@ interface Owned {
   /** Next offset to fetch. */
   cursor: number;
   revoking: boolean;
+  /** Offsets below this were read under an earlier claim of this partition by this member. */
+  readonly readBefore: number;
+  /** The events this claim read at offsets below `readBefore`. */
+  reread: WeakSet<StoredEvent> | undefined;
 }
 
 interface AssignmentRow {
@@ -91,6 +98,8 @@ export class SqliteSubscription implements Subscription {
   readonly #onClosed: () => void;
   #memberId = randomUUID();
   readonly #owned = new Map<string, Owned>();
+  /** Per partition, the offset after the last event this member ever read from it, under any claim. */
+  readonly #readEnd = new Map<string, number>();
   #buffer: StoredEvent[] = [];
   /** `closing`: leaving the group; nothing more is delivered, but `onRevoked` may still commit. */
   #state: 'joining' | 'active' | 'frozen' | 'closing' | 'closed' = 'joining';
@@ -164,6 +173,7 @@ export class SqliteSubscription implements Subscription {
             offset: (positions as StoredEvent).offset + 1,
           },
         ];
+    const event = Array.isArray(positions) ? undefined : (positions as StoredEvent);
     const checked = list.map((p) => {
       if (!Number.isSafeInteger(p.offset) || p.offset < 0) {
         throw new HeraldError('INVALID_ARGUMENT', `cannot commit offset ${String(p.offset)}`);
@@ -171,6 +181,9 @@ export class SqliteSubscription implements Subscription {
       const topicId = this.#log.topic(p.topic).id;
       const owned = this.#owned.get(key(topicId, p.partition));
       if (owned === undefined) throw this.#fenced(p);
+      if (event !== undefined && event.offset < owned.readBefore && owned.reread?.has(event) !== true) {
+        throw this.#fenced(p);
+      }
       return { ...p, topicId, epoch: owned.epoch };
     });
     const memberId = this.#memberId;
@@ -308,8 +321,16 @@ export class SqliteSubscription implements Subscription {
         owned.cursor,
         room,
       );
-      for (const event of events) this.#buffer.push(event);
-      if (events.length > 0) owned.cursor = events[events.length - 1]!.offset + 1;
+      for (const event of events) {
+        if (event.offset < owned.readBefore) (owned.reread ??= new WeakSet()).add(event);
+        this.#buffer.push(event);
+      }
+      if (events.length > 0) {
+        owned.cursor = events[events.length - 1]!.offset + 1;
+        const partitionKey = key(owned.topicId, owned.partition);
+        if (owned.cursor > (this.#readEnd.get(partitionKey) ?? 0))
+          this.#readEnd.set(partitionKey, owned.cursor);
+      }
     }
   }
 
@@ -413,6 +434,8 @@ export class SqliteSubscription implements Subscription {
         epoch: claim.epoch,
         cursor,
         revoking: false,
+        readBefore: this.#readEnd.get(key(claim.topicId, claim.partition)) ?? 0,
+        reread: undefined,
       });
       assigned.push({ topic, partition: claim.partition });
     }
