@@ -47,7 +47,10 @@ import type { TopicRecord } from './topic-record.ts';
  * - Fencing: before reading a claimed partition, the new owner raises the epoch in the
  *   partition's offset record. A commit is a compare-and-set on that record that requires the
  *   committer's epoch, so a member that lost a partition (paused past its session timeout)
- *   gets FENCED and never moves the group's position, even before it notices.
+ *   gets FENCED and never moves the group's position, even before it notices. An event
+ *   delivered under an earlier claim stays uncommittable after the member claims the
+ *   partition again: offsets it delivered before the current claim pass only for the events
+ *   the current claim delivered again (remembered in a WeakSet).
  */
 
 /** A partition's position: the earliest retained offset and the next offset to be written. */
@@ -91,6 +94,10 @@ interface Owned {
   /** The next offset to deliver, once active. */
   cursor: number;
   feed: PartitionFeed | undefined;
+  /** Offsets below this were delivered under an earlier claim of this partition by this member. */
+  readonly deliveredBefore: number;
+  /** The events this claim delivered at offsets below `deliveredBefore`. */
+  redelivered: WeakSet<StoredEvent> | undefined;
 }
 
 /** How often a member re-reads its group while a handover it takes part in is under way. */
@@ -124,6 +131,8 @@ export class NatsSubscription implements Subscription, FeedHost {
   readonly #key: string;
   #memberId = randomUUID();
   readonly #owned = new Map<string, Owned>();
+  /** Per partition, the offset after the last event this member ever delivered from it, under any claim. */
+  readonly #deliveredEnd = new Map<string, number>();
   #buffer: StoredEvent[] = [];
   #reserved = 0;
   /** Decoding failures waiting to be thrown to the consumer, each releasing its feed once thrown. */
@@ -219,12 +228,22 @@ export class NatsSubscription implements Subscription, FeedHost {
             offset: (positions as StoredEvent).offset + 1,
           },
         ];
+    const event = Array.isArray(positions) ? undefined : (positions as StoredEvent);
     const checked = list.map((p) => {
       if (!Number.isSafeInteger(p.offset) || p.offset < 0) {
         throw new HeraldError('INVALID_ARGUMENT', `cannot commit offset ${String(p.offset)}`);
       }
       const owned = this.#owned.get(keyOf(p.topic, p.partition));
       if (owned === undefined || owned.state === 'activating') throw this.#fenced(p);
+      // An event delivered under an earlier claim of the partition stays uncommittable once
+      // the partition is claimed again: below `deliveredBefore` only this claim's own events pass.
+      if (
+        event !== undefined &&
+        event.offset < owned.deliveredBefore &&
+        owned.redelivered?.has(event) !== true
+      ) {
+        throw this.#fenced(p);
+      }
       return { position: p, epoch: owned.epoch };
     });
     await Promise.all(checked.map(({ position, epoch }) => this.#commitOne(position, epoch)));
@@ -323,6 +342,9 @@ export class NatsSubscription implements Subscription, FeedHost {
       return;
     }
     owned.cursor = event.offset + 1;
+    if (event.offset < owned.deliveredBefore) (owned.redelivered ??= new WeakSet()).add(event);
+    const key = keyOf(owned.topic, owned.partition);
+    if (owned.cursor > (this.#deliveredEnd.get(key) ?? 0)) this.#deliveredEnd.set(key, owned.cursor);
     this.#buffer.push(event);
     this.#wake();
   }
@@ -540,6 +562,8 @@ export class NatsSubscription implements Subscription, FeedHost {
         released: false,
         cursor: 0,
         feed: undefined,
+        deliveredBefore: this.#deliveredEnd.get(key) ?? 0,
+        redelivered: undefined,
       };
       this.#owned.set(key, owned);
       activating.push(owned);

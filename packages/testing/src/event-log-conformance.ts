@@ -1063,6 +1063,56 @@ export function describeEventLogConformance(target: ConformanceTarget): void {
       );
 
       void it(
+        'refuses the commit of an event delivered before its partition was lost and claimed again, and accepts the same offset delivered again',
+        options,
+        async (t) => {
+          await using env = await target.setup();
+          const a = await env.open();
+          const faults = faultsOf(a);
+          if (skipUnless(t, faults !== undefined, 'backend offers no fault injection')) return;
+          const b = await env.open();
+          await b.createTopic('orders', { partitions: 1 });
+          await b.appendBatch('orders', [makeEvent(0, 'k'), makeEvent(1, 'k'), makeEvent(2, 'k')]);
+          const settings = { group: 'billing', topics: ['orders'], sessionTimeoutMs: SHORT_SESSION_MS };
+          const stale = await a.subscribe(settings);
+          const before = await collect(stale, 3, DEADLINE_MS);
+          await stale.commit(before[0]!);
+
+          // Stalled past its session: the other member takes the partition over, then leaves
+          // without committing, and the stalled one, awake again, claims it anew and gets
+          // offsets 1 and 2 a second time.
+          faults!.freeze();
+          const live = await b.subscribe(settings);
+          try {
+            assert.deepEqual(
+              (await collect(live, 2, DEADLINE_MS)).map((e) => e.offset),
+              [1, 2],
+            );
+          } finally {
+            faults!.thaw();
+          }
+          await live.close();
+          const again = await collect(stale, 2, DEADLINE_MS);
+          assert.deepEqual(
+            again.map((e) => [e.id, e.offset]),
+            [
+              ['event-1', 1],
+              ['event-2', 2],
+            ],
+          );
+
+          await assert.rejects(
+            stale.commit(before[2]!),
+            heraldError('FENCED'),
+            'an event of the lost claim cannot be committed, though its offset is owned again',
+          );
+          await stale.commit(again[1]!);
+          assert.equal(await committedOf(b, 'billing', 'orders', 0), 3);
+          await stale.close();
+        },
+      );
+
+      void it(
         'on close, calls onRevoked before leaving and lets it commit the work in flight',
         options,
         async () => {
