@@ -43,7 +43,8 @@ export interface StoredEvent extends CloudEvent {
   readonly timestamp: number;
 }
 
-const KNOWN_ATTRIBUTES = new Set([
+/** Every attribute name the CloudEvents spec and Herald give a meaning; none can be an extension. */
+export const KNOWN_ATTRIBUTES: ReadonlySet<string> = new Set([
   'specversion',
   'id',
   'source',
@@ -58,7 +59,8 @@ const KNOWN_ATTRIBUTES = new Set([
   'traceparent',
   'tracestate',
 ]);
-const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
+/** What an extension attribute may be called: lower-case letters and digits, at most 20. */
+export const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
 const RFC3339 = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$/i;
 const TRACEPARENT = /^[0-9a-f]{2}-[0-9a-f]{32}-[0-9a-f]{16}-[0-9a-f]{2}$/;
 const REQUIRED_ATTRIBUTES = ['id', 'source', 'type'] as const;

@@ -1,6 +1,12 @@
 export { HeraldError, isHeraldError } from './errors.ts';
 export type { HeraldErrorCode, HeraldErrorOptions } from './errors.ts';
-export { assertValidEnvelope, attributesOf, eventFromAttributes } from './envelope.ts';
+export {
+  EXTENSION_NAME,
+  KNOWN_ATTRIBUTES,
+  assertValidEnvelope,
+  attributesOf,
+  eventFromAttributes,
+} from './envelope.ts';
 export type { CloudEvent, StoredEvent } from './envelope.ts';
 export { decodeStructuredCloudEvent } from './structured-cloud-event.ts';
 export { defineEvent } from './define-event.ts';
@@ -8,6 +14,7 @@ export type { CreateEventOptions, EventData, EventDefinition } from './define-ev
 export { murmur2, partitionFor } from './partitioner.ts';
 export { assignPartitions } from './assignment.ts';
 export type { MemberSubscription } from './assignment.ts';
+export { ClaimHistory, DeliveryClaim } from './claim-history.ts';
 export { DEFAULT_READ_LIMIT, DEFAULT_SESSION_TIMEOUT_MS, faultInjection } from './event-log.ts';
 export type {
   AppendOptions,

@@ -1,25 +1,8 @@
 import { Buffer } from 'node:buffer';
 import { HeraldError, isHeraldError } from './errors.ts';
-import { assertValidEnvelope } from './envelope.ts';
+import { EXTENSION_NAME, KNOWN_ATTRIBUTES, assertValidEnvelope } from './envelope.ts';
 import type { CloudEvent } from './envelope.ts';
 
-const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
-/** Attributes that are never extensions in the JSON format. */
-const STANDARD = new Set([
-  'specversion',
-  'id',
-  'source',
-  'type',
-  'time',
-  'subject',
-  'datacontenttype',
-  'dataschema',
-  'partitionkey',
-  'traceparent',
-  'tracestate',
-  'data',
-  'data_base64',
-]);
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 const encoder = new TextEncoder();
 
@@ -57,7 +40,7 @@ export function decodeStructuredCloudEvent(payload: Uint8Array): CloudEvent {
     if (typeof value !== 'string') {
       throw decodeFailed(`attribute "${name}" of a structured-mode CloudEvent is not a string`);
     }
-    if (STANDARD.has(name)) event[name] = value;
+    if (KNOWN_ATTRIBUTES.has(name)) event[name] = value;
     else if (EXTENSION_NAME.test(name)) {
       extensions[name] = value;
       hasExtensions = true;

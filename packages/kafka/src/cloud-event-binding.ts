@@ -1,5 +1,11 @@
 import { Buffer } from 'node:buffer';
-import { HeraldError, assertValidEnvelope, decodeStructuredCloudEvent } from '@herald/core';
+import {
+  EXTENSION_NAME,
+  HeraldError,
+  KNOWN_ATTRIBUTES,
+  assertValidEnvelope,
+  decodeStructuredCloudEvent,
+} from '@herald/core';
 import type { CloudEvent } from '@herald/core';
 
 /*
@@ -48,8 +54,6 @@ const ATTRIBUTE_HEADERS = [
   'traceparent',
   'tracestate',
 ] as const;
-const NAMED = new Set<string>([...ATTRIBUTE_HEADERS, 'datacontenttype', 'data', 'data_base64']);
-const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
 const STRUCTURED = /^application\/cloudevents\+json(\s*;.*)?$/i;
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -247,7 +251,7 @@ export function decodeCloudEvent(record: KafkaRecordInput): CloudEvent {
         datacontenttype ??= repeatingUtf8(REPEATING_SLOT.datacontenttype, rawValue, name);
         break;
       default:
-        if (!NAMED.has(attribute) && EXTENSION_NAME.test(attribute)) {
+        if (!KNOWN_ATTRIBUTES.has(attribute) && EXTENSION_NAME.test(attribute)) {
           extensions ??= {};
           extensions[attribute] ??= utf8(rawValue, name);
         } else if (!(ignored ??= new Set()).has(attribute)) {

@@ -1,5 +1,6 @@
-import { HeraldError, assignPartitions } from '@herald/core';
+import { ClaimHistory, HeraldError, assignPartitions } from '@herald/core';
 import type {
+  DeliveryClaim,
   PartitionOffset,
   StartPosition,
   StoredEvent,
@@ -43,11 +44,8 @@ import type { FetchedRecord, KafkaWire } from './kafka-wire.ts';
  *   kafka-consumer-groups.sh and the admin API describe Herald groups like any other.
  * - Fencing: each claimed partition gets a fresh local epoch, and a commit of an event is
  *   refused (`FENCED`) unless the member still owns the partition under the epoch the event
- *   was delivered under. An event's offset tells that without remembering anything per event:
- *   an offset the member never delivered before the claim can only have come from the current
- *   one. Only events redelivered after a partition was lost and claimed again (offsets an
- *   earlier claim also delivered) are remembered, in a WeakSet, so that an old claim's late
- *   commit is told from the new one's. The broker independently refuses
+ *   was delivered under (core's `DeliveryClaim`), also after the member claimed the partition
+ *   again. The broker independently refuses
  *   commits whose generation or member id is stale (ILLEGAL_GENERATION, UNKNOWN_MEMBER_ID,
  *   REBALANCE_IN_PROGRESS, FENCED_INSTANCE_ID), which also become `FENCED`. A member paused
  *   past its session timeout therefore never moves the group's position when it wakes.
@@ -113,10 +111,8 @@ interface Owned {
   committed: number | null;
   /** `onRevoked` is running: nothing more is delivered from it; commits still succeed. */
   revoking: boolean;
-  /** Offsets below this were delivered under an earlier claim of this partition by this member. */
-  readonly deliveredBefore: number;
-  /** The events this claim delivered at offsets below `deliveredBefore`. */
-  redelivered: WeakSet<StoredEvent> | undefined;
+  /** What this claim delivered, to tell its events from an earlier claim's on commit. */
+  readonly claim: DeliveryClaim;
 }
 
 interface Commit {
@@ -131,14 +127,6 @@ const MAX_JOIN_ATTEMPTS = 50;
 let epochs = 0;
 
 const keyOf = (topic: string, partition: number): string => `${topic}#${partition}`;
-
-/**
- * Whether `event` was delivered under `held`, the current claim of its partition: an offset no
- * earlier claim delivered can only come from this one; below that, only the events this claim
- * redelivered are its own.
- */
-const deliveredUnderClaim = (event: StoredEvent, held: Owned): boolean =>
-  event.offset >= held.deliveredBefore || held.redelivered?.has(event) === true;
 
 /** Where the next fetch of a partition starts: after what is waiting to be delivered, else at its position. */
 const fetchFrom = (owned: Owned): number =>
@@ -186,8 +174,7 @@ export class KafkaSubscription implements Subscription {
   #generation = -1;
   readonly #owned = new Map<string, Owned>();
   #buffer: StoredEvent[] = [];
-  /** Per partition, the offset after the last event this member ever delivered from it, under any claim. */
-  readonly #deliveredEnd = new Map<string, number>();
+  readonly #claims = new ClaimHistory();
   #state: 'joining' | 'active' | 'closing' | 'closed' = 'joining';
   #frozen = false;
   #crashed = false;
@@ -305,7 +292,7 @@ export class KafkaSubscription implements Subscription {
         );
       }
       const held = this.#owned.get(keyOf(position.topic, position.partition));
-      if (held === undefined || (event !== undefined && !deliveredUnderClaim(event, held))) {
+      if (held === undefined || (event !== undefined && !held.claim.owns(event))) {
         throw this.#fenced(position, held !== undefined);
       }
       commits.push({ held, offset: position.offset, explicit });
@@ -504,13 +491,11 @@ export class KafkaSubscription implements Subscription {
           this.#failure = { error };
           break;
         }
-        if (record.offset < owned.deliveredBefore) (owned.redelivered ??= new WeakSet()).add(event);
+        owned.claim.delivered(event);
         this.#buffer.push(event);
         delivered = true;
       }
       room -= taken;
-      if (owned.position > (this.#deliveredEnd.get(owned.key) ?? 0))
-        this.#deliveredEnd.set(owned.key, owned.position);
       if (owned.nextFetched >= owned.fetched.length) {
         // Past markers and aborted records: nothing to deliver up to the end of what was fetched.
         owned.position = Math.max(owned.position, owned.fetchedEnd);
@@ -832,8 +817,7 @@ export class KafkaSubscription implements Subscription {
         fetchedEnd: 0,
         committed: done ?? null,
         revoking: false,
-        deliveredBefore: this.#deliveredEnd.get(key) ?? 0,
-        redelivered: undefined,
+        claim: this.#claims.claim(key),
       });
       claimed.push(tp);
     }

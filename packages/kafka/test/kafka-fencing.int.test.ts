@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { HeraldError, faultInjection } from '@herald/core';
-import type { CloudEvent, StoredEvent, Subscription } from '@herald/core';
+import { faultInjection, isHeraldError } from '@herald/core';
 import { openKafkaLog } from '@herald/kafka';
+import { collect, makeEvent } from '@herald/testing';
 import {
   TEST_BROKERS,
   brokerUnavailable,
@@ -13,29 +13,6 @@ import {
 } from './kafka-test-broker.ts';
 
 const unavailable = await brokerUnavailable();
-
-function event(i: number): CloudEvent {
-  return {
-    specversion: '1.0',
-    id: `e-${i}`,
-    source: '/test',
-    type: 'dev.herald.test.happened.v1',
-    partitionkey: 'one-key',
-    data: new TextEncoder().encode(`{"i":${i}}`),
-  };
-}
-
-/** The next `count` events of `subscription`, failing after `deadlineMs`. */
-async function take(subscription: Subscription, count: number, deadlineMs: number): Promise<StoredEvent[]> {
-  const got: StoredEvent[] = [];
-  const deadline = AbortSignal.timeout(deadlineMs);
-  for await (const batch of subscription.batches()) {
-    got.push(...batch);
-    if (got.length >= count || deadline.aborted) break;
-  }
-  assert.equal(got.length, count, `${count} events within ${deadlineMs} ms`);
-  return got;
-}
 
 if (unavailable !== undefined) {
   reportUnavailable('KafkaSubscription fencing', unavailable);
@@ -54,7 +31,7 @@ if (unavailable !== undefined) {
         });
         try {
           await log.createTopic('orders', { partitions: 1 });
-          await log.appendBatch('orders', [event(0), event(1), event(2)]);
+          await log.appendBatch('orders', [makeEvent(0, 'k'), makeEvent(1, 'k'), makeEvent(2, 'k')]);
           // The broker raises this to its floor (group.min.session.timeout.ms, 6 s by default).
           const subscription = await log.subscribe({
             group: 'billing',
@@ -62,7 +39,7 @@ if (unavailable !== undefined) {
             sessionTimeoutMs: 1_000,
           });
           try {
-            const before = await take(subscription, 3, 20_000);
+            const before = await collect(subscription, 3, 20_000);
             await subscription.commit(before[0]!);
 
             // Stalled past its session: the broker expires the member; on waking it learns so,
@@ -71,19 +48,19 @@ if (unavailable !== undefined) {
             log[faultInjection].freeze();
             await sleep(8_000);
             log[faultInjection].thaw();
-            const after = await take(subscription, 2, 30_000);
+            const after = await collect(subscription, 2, 30_000);
 
             assert.deepEqual(
               after.map((e) => [e.id, e.offset]),
               [
-                ['e-1', 1],
-                ['e-2', 2],
+                ['event-1', 1],
+                ['event-2', 2],
               ],
               'the uncommitted events come again, at the same offsets',
             );
             await assert.rejects(
               subscription.commit(before[2]!),
-              (error: unknown) => error instanceof HeraldError && error.code === 'FENCED',
+              (error: unknown) => isHeraldError(error, 'FENCED'),
               'an event of the lost claim cannot be committed, though its offset is owned again',
             );
             await subscription.commit(after[1]!);

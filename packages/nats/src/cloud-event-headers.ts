@@ -1,4 +1,11 @@
-import { HeraldError, assertValidEnvelope, decodeStructuredCloudEvent, isHeraldError } from '@herald/core';
+import {
+  EXTENSION_NAME,
+  HeraldError,
+  KNOWN_ATTRIBUTES,
+  assertValidEnvelope,
+  decodeStructuredCloudEvent,
+  isHeraldError,
+} from '@herald/core';
 import type { CloudEvent } from '@herald/core';
 import { headers as createHeaders } from '@nats-io/transport-node';
 import type { MsgHdrs } from '@nats-io/transport-node';
@@ -40,8 +47,6 @@ const ATTRIBUTE_HEADERS = [
   'traceparent',
   'tracestate',
 ] as const;
-const NAMED = new Set<string>([...ATTRIBUTE_HEADERS, 'datacontenttype', 'data', 'data_base64']);
-const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
 const STRUCTURED = /^application\/cloudevents\+json(\s*;.*)?$/i;
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 const encoder = new TextEncoder();
@@ -167,7 +172,7 @@ export function decodeCloudEvent(headers: MsgHdrs | undefined, payload: Uint8Arr
   const extensions: Record<string, string> = {};
   let hasExtensions = false;
   for (const [name, value] of attributes) {
-    if (NAMED.has(name)) {
+    if (KNOWN_ATTRIBUTES.has(name)) {
       if (name !== 'data' && name !== 'data_base64') event[name] = value;
     } else if (EXTENSION_NAME.test(name)) {
       extensions[name] = value;

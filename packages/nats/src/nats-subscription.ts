@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { DEFAULT_SESSION_TIMEOUT_MS, HeraldError, isHeraldError } from '@herald/core';
+import { ClaimHistory, DEFAULT_SESSION_TIMEOUT_MS, HeraldError, isHeraldError } from '@herald/core';
 import type {
+  DeliveryClaim,
   PartitionOffset,
   ReadPosition,
   StartPosition,
@@ -49,8 +50,7 @@ import type { TopicRecord } from './topic-record.ts';
  *   committer's epoch, so a member that lost a partition (paused past its session timeout)
  *   gets FENCED and never moves the group's position, even before it notices. An event
  *   delivered under an earlier claim stays uncommittable after the member claims the
- *   partition again: offsets it delivered before the current claim pass only for the events
- *   the current claim delivered again (remembered in a WeakSet).
+ *   partition again (core's `DeliveryClaim`).
  */
 
 /** A partition's position: the earliest retained offset and the next offset to be written. */
@@ -94,10 +94,8 @@ interface Owned {
   /** The next offset to deliver, once active. */
   cursor: number;
   feed: PartitionFeed | undefined;
-  /** Offsets below this were delivered under an earlier claim of this partition by this member. */
-  readonly deliveredBefore: number;
-  /** The events this claim delivered at offsets below `deliveredBefore`. */
-  redelivered: WeakSet<StoredEvent> | undefined;
+  /** What this claim delivered, to tell its events from an earlier claim's on commit. */
+  readonly claim: DeliveryClaim;
 }
 
 /** How often a member re-reads its group while a handover it takes part in is under way. */
@@ -131,8 +129,7 @@ export class NatsSubscription implements Subscription, FeedHost {
   readonly #key: string;
   #memberId = randomUUID();
   readonly #owned = new Map<string, Owned>();
-  /** Per partition, the offset after the last event this member ever delivered from it, under any claim. */
-  readonly #deliveredEnd = new Map<string, number>();
+  readonly #claims = new ClaimHistory();
   #buffer: StoredEvent[] = [];
   #reserved = 0;
   /** Decoding failures waiting to be thrown to the consumer, each releasing its feed once thrown. */
@@ -235,15 +232,7 @@ export class NatsSubscription implements Subscription, FeedHost {
       }
       const owned = this.#owned.get(keyOf(p.topic, p.partition));
       if (owned === undefined || owned.state === 'activating') throw this.#fenced(p);
-      // An event delivered under an earlier claim of the partition stays uncommittable once
-      // the partition is claimed again: below `deliveredBefore` only this claim's own events pass.
-      if (
-        event !== undefined &&
-        event.offset < owned.deliveredBefore &&
-        owned.redelivered?.has(event) !== true
-      ) {
-        throw this.#fenced(p);
-      }
+      if (event !== undefined && !owned.claim.owns(event)) throw this.#fenced(p);
       return { position: p, epoch: owned.epoch };
     });
     await Promise.all(checked.map(({ position, epoch }) => this.#commitOne(position, epoch)));
@@ -342,9 +331,7 @@ export class NatsSubscription implements Subscription, FeedHost {
       return;
     }
     owned.cursor = event.offset + 1;
-    if (event.offset < owned.deliveredBefore) (owned.redelivered ??= new WeakSet()).add(event);
-    const key = keyOf(owned.topic, owned.partition);
-    if (owned.cursor > (this.#deliveredEnd.get(key) ?? 0)) this.#deliveredEnd.set(key, owned.cursor);
+    owned.claim.delivered(event);
     this.#buffer.push(event);
     this.#wake();
   }
@@ -562,8 +549,7 @@ export class NatsSubscription implements Subscription, FeedHost {
         released: false,
         cursor: 0,
         feed: undefined,
-        deliveredBefore: this.#deliveredEnd.get(key) ?? 0,
-        redelivered: undefined,
+        claim: this.#claims.claim(key),
       };
       this.#owned.set(key, owned);
       activating.push(owned);

@@ -10,6 +10,8 @@ import {
   type SubscribeOptions,
   type Subscription,
   type TopicPartition,
+  ClaimHistory,
+  type DeliveryClaim,
   DEFAULT_SESSION_TIMEOUT_MS,
   HeraldError,
   assignPartitions,
@@ -34,9 +36,8 @@ import type { SqliteLogInternals } from './sqlite-log.ts';
  * from the partition's current owner with the epoch it claimed under, so a member that was
  * paused past its session timeout cannot move the group's position when it wakes up: it gets
  * FENCED, drops what it held and rejoins as a new member. An event handed out under an earlier
- * claim stays uncommittable even after the member claims the partition again: an offset it
- * never read before the current claim can only come from that claim, and the events it reads
- * again below that point are remembered (in a WeakSet) as the current claim's own.
+ * claim stays uncommittable even after the member claims the partition again (core's
+ * `DeliveryClaim`).
  *
  * Every coordination step is one write transaction; offsets and ownership never disagree.
  */
@@ -49,10 +50,8 @@ interface Owned {
   /** Next offset to fetch. */
   cursor: number;
   revoking: boolean;
-  /** Offsets below this were read under an earlier claim of this partition by this member. */
-  readonly readBefore: number;
-  /** The events this claim read at offsets below `readBefore`. */
-  reread: WeakSet<StoredEvent> | undefined;
+  /** What this claim handed out, to tell its events from an earlier claim's on commit. */
+  readonly claim: DeliveryClaim;
 }
 
 interface AssignmentRow {
@@ -98,8 +97,7 @@ export class SqliteSubscription implements Subscription {
   readonly #onClosed: () => void;
   #memberId = randomUUID();
   readonly #owned = new Map<string, Owned>();
-  /** Per partition, the offset after the last event this member ever read from it, under any claim. */
-  readonly #readEnd = new Map<string, number>();
+  readonly #claims = new ClaimHistory();
   #buffer: StoredEvent[] = [];
   /** `closing`: leaving the group; nothing more is delivered, but `onRevoked` may still commit. */
   #state: 'joining' | 'active' | 'frozen' | 'closing' | 'closed' = 'joining';
@@ -181,9 +179,7 @@ export class SqliteSubscription implements Subscription {
       const topicId = this.#log.topic(p.topic).id;
       const owned = this.#owned.get(key(topicId, p.partition));
       if (owned === undefined) throw this.#fenced(p);
-      if (event !== undefined && event.offset < owned.readBefore && owned.reread?.has(event) !== true) {
-        throw this.#fenced(p);
-      }
+      if (event !== undefined && !owned.claim.owns(event)) throw this.#fenced(p);
       return { ...p, topicId, epoch: owned.epoch };
     });
     const memberId = this.#memberId;
@@ -322,15 +318,10 @@ export class SqliteSubscription implements Subscription {
         room,
       );
       for (const event of events) {
-        if (event.offset < owned.readBefore) (owned.reread ??= new WeakSet()).add(event);
+        owned.claim.delivered(event);
         this.#buffer.push(event);
       }
-      if (events.length > 0) {
-        owned.cursor = events[events.length - 1]!.offset + 1;
-        const partitionKey = key(owned.topicId, owned.partition);
-        if (owned.cursor > (this.#readEnd.get(partitionKey) ?? 0))
-          this.#readEnd.set(partitionKey, owned.cursor);
-      }
+      if (events.length > 0) owned.cursor = events[events.length - 1]!.offset + 1;
     }
   }
 
@@ -434,8 +425,7 @@ export class SqliteSubscription implements Subscription {
         epoch: claim.epoch,
         cursor,
         revoking: false,
-        readBefore: this.#readEnd.get(key(claim.topicId, claim.partition)) ?? 0,
-        reread: undefined,
+        claim: this.#claims.claim(key(claim.topicId, claim.partition)),
       });
       assigned.push({ topic, partition: claim.partition });
     }
