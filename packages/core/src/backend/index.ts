@@ -8,3 +8,4 @@ export { ClaimHistory, DeliveryClaim } from '../claim-history.ts';
 export { murmur2 } from '../partitioner.ts';
 export { DEFAULT_READ_LIMIT, DEFAULT_SESSION_TIMEOUT_MS, faultInjection } from '../event-log.ts';
 export type { FaultInjectable } from '../event-log.ts';
+export { compareTopicPartitions, parseTopicPartitionKey, topicPartitionKey } from './topic-partition-key.ts';
