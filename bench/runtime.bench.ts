@@ -12,11 +12,11 @@ import {
   createRouter,
   deadLetter,
   idempotency,
-  metrics,
   retry,
   timeout,
-  tracing,
 } from '@herald/core';
+import { metrics } from '@herald/core/metrics';
+import { tracing } from '@herald/core/tracing';
 import { type SqliteLog, openSqliteLog, openSqliteStore } from '@herald/sqlite';
 import { alternateRounds } from './lib/alternate-rounds.ts';
 import { type BenchDir, benchDir } from './lib/bench-dir.ts';

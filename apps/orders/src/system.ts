@@ -3,14 +3,9 @@
 // runs one service per process on a shared log file, or on Kafka/NATS with a Postgres store per
 // service; tests open exactly what they need.
 import { randomBytes } from 'node:crypto';
-import {
-  type EventLog,
-  type Store,
-  metrics,
-  openEventLog,
-  registerLagMetrics,
-  tracingPublish,
-} from '@herald/core';
+import { type EventLog, type Store, openEventLog } from '@herald/core';
+import { metrics, registerLagMetrics } from '@herald/core/metrics';
+import { tracingPublish } from '@herald/core/tracing';
 import { openLogFromUrl, openSqliteStore } from '@herald/sqlite';
 import type { FastifyInstance } from 'fastify';
 import { loadCatalogFile } from './catalog-file.ts';

@@ -1,23 +1,14 @@
+import { DEAD_LETTER_ATTRIBUTES, HeraldError, isHeraldError } from '@herald/core';
 import {
-  DEAD_LETTER_ATTRIBUTES,
   DEFAULT_MAX_REDRIVES,
-  HeraldError,
   REDRIVE_ATTRIBUTE,
   REDRIVE_COLLECTION,
   deadLetterMetadataOf,
-  isHeraldError,
   redrive,
   redriveRecordId,
-} from '@herald/core';
-import type {
-  EventLog,
-  RedriveOutcome,
-  RedrivePosition,
-  RedriveRecord,
-  RedriveResult,
-  Store,
-  StoredEvent,
-} from '@herald/core';
+} from '@herald/core/ops';
+import type { EventLog, Store, StoredEvent } from '@herald/core';
+import type { RedriveOutcome, RedrivePosition, RedriveRecord, RedriveResult } from '@herald/core/ops';
 import {
   EXIT_FAILURE,
   EXIT_OK,

@@ -1,4 +1,5 @@
-import { AUDIT_COLLECTION, HeraldError, auditId, isHeraldError } from '@herald/core';
+import { HeraldError, isHeraldError } from '@herald/core';
+import { AUDIT_COLLECTION, auditId } from '@herald/core/ops';
 import type { GroupResetPlan, PartitionOffset, ResetTarget } from '@herald/core';
 import {
   EXIT_FAILURE,

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { openEventLog } from '@herald/core';
-import type { CloudEvent, EventLog, RedriveOutcome, RedriveRecord, StoredEvent } from '@herald/core';
+import type { CloudEvent, EventLog, StoredEvent } from '@herald/core';
+import type { RedriveOutcome, RedriveRecord } from '@herald/core/ops';
 import { UsageError } from '../src/arguments.ts';
 import {
   formatDeadLetterRows,

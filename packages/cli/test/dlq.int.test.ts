@@ -1,8 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readAll, waitFor } from '@herald/testing';
-import { AUDIT_COLLECTION, createRouter, deadLetter, idempotency, retry } from '@herald/core';
-import type { CloudEvent, RedriveAuditEntry, RedriveResult, StoredEvent } from '@herald/core';
+import { createRouter, deadLetter, idempotency, retry } from '@herald/core';
+import { AUDIT_COLLECTION } from '@herald/core/ops';
+import type { CloudEvent, StoredEvent } from '@herald/core';
+import type { RedriveAuditEntry, RedriveResult } from '@herald/core/ops';
 import { openSqliteLog, openSqliteStore } from '@herald/sqlite';
 import { spawnHerald, tempDatabase } from './spawn-herald.ts';
 

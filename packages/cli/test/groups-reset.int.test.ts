@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describe, it } from 'node:test';
-import { AUDIT_COLLECTION } from '@herald/core';
+import { AUDIT_COLLECTION } from '@herald/core/ops';
 import type { CloudEvent, GroupDescription, GroupResetPlan } from '@herald/core';
 import { openSqliteLog, openSqliteStore } from '@herald/sqlite';
 import { spawnHerald, tempDatabase } from './spawn-herald.ts';

@@ -2,13 +2,8 @@
 // Every error is RFC 9457 problem+json; a rejected request stores and appends nothing.
 import { timingSafeEqual } from 'node:crypto';
 import type { Socket } from 'node:net';
-import {
-  type EventLog,
-  type MetricsMiddleware,
-  type Store,
-  isHeraldError,
-  renderMetrics,
-} from '@herald/core';
+import { type EventLog, type Store, isHeraldError } from '@herald/core';
+import { type MetricsMiddleware, renderMetrics } from '@herald/core/metrics';
 import Fastify, {
   type FastifyError,
   type FastifyInstance,

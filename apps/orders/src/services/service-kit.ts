@@ -2,16 +2,15 @@
 // and supervised by a ServiceRunner that also stops them during an injected outage.
 import {
   type EventLog,
-  type MetricsMiddleware,
   type Middleware,
   type Router,
   type Store,
   deadLetter,
   idempotency,
-  metrics,
   retry,
-  tracing,
 } from '@herald/core';
+import { type MetricsMiddleware, metrics } from '@herald/core/metrics';
+import { tracing } from '@herald/core/tracing';
 import { DOWNSTREAM_SERVICES, type DownstreamService, type ServiceName } from '../topology.ts';
 import type { FaultController } from './faults.ts';
 

@@ -23,28 +23,3 @@ export {
 export type { DeadLetterMessage, DeadLetterOptions } from './middleware/dead-letter.ts';
 export { idempotency } from './middleware/idempotency.ts';
 export { timeout } from './middleware/timeout.ts';
-export { extractTraceContext, injectTraceContext, tracing, tracingPublish } from './middleware/tracing.ts';
-export type { TracingOptions } from './middleware/tracing.ts';
-export { metrics, registerLagMetrics, renderMetrics } from './middleware/metrics.ts';
-export type { MetricsMiddleware, MetricsOptions } from './middleware/metrics.ts';
-export {
-  AUDIT_COLLECTION,
-  DEFAULT_MAX_REDRIVES,
-  REDRIVE_ATTRIBUTE,
-  REDRIVE_COLLECTION,
-  auditId,
-  deadLetterMetadataOf,
-  redrive,
-  redriveRecordId,
-  redrivenEvent,
-} from './redrive.ts';
-export type {
-  DeadLetterMetadata,
-  RedriveAuditEntry,
-  RedriveHistoryItem,
-  RedriveOptions,
-  RedriveOutcome,
-  RedrivePosition,
-  RedriveRecord,
-  RedriveResult,
-} from './redrive.ts';

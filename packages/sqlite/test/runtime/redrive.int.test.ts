@@ -9,17 +9,10 @@ import { once } from 'node:events';
 import { fileURLToPath } from 'node:url';
 import { describe, it } from 'node:test';
 import { readAll, waitFor } from '@herald/testing';
-import {
-  AUDIT_COLLECTION,
-  REDRIVE_COLLECTION,
-  createRouter,
-  deadLetter,
-  idempotency,
-  isHeraldError,
-  redrive,
-  retry,
-} from '@herald/core';
-import type { RedriveAuditEntry, RedriveRecord, StoredEvent } from '@herald/core';
+import { createRouter, deadLetter, idempotency, isHeraldError, retry } from '@herald/core';
+import { AUDIT_COLLECTION, REDRIVE_COLLECTION, redrive } from '@herald/core/ops';
+import type { StoredEvent } from '@herald/core';
+import type { RedriveAuditEntry, RedriveRecord } from '@herald/core/ops';
 import { openSqliteLog, openSqliteStore } from '@herald/sqlite';
 import type { SqliteLog, SqliteStore } from '@herald/sqlite';
 import { ORDER_PLACED, order, seedOrders, tempDatabase } from './fixtures/orders.ts';

@@ -1,0 +1,25 @@
+// Entry point `@herald/core/ops`: what operators run against a live system rather than what a
+// service calls while it handles events — redriving dead-lettered entries (capped, deduplicated
+// and audited through a store) and reading the facts a dead-letter entry carries. The CLI takes
+// it from here, and so will a console.
+export {
+  AUDIT_COLLECTION,
+  DEFAULT_MAX_REDRIVES,
+  REDRIVE_ATTRIBUTE,
+  REDRIVE_COLLECTION,
+  auditId,
+  deadLetterMetadataOf,
+  redrive,
+  redriveRecordId,
+  redrivenEvent,
+} from './runtime/redrive.ts';
+export type {
+  DeadLetterMetadata,
+  RedriveAuditEntry,
+  RedriveHistoryItem,
+  RedriveOptions,
+  RedriveOutcome,
+  RedrivePosition,
+  RedriveRecord,
+  RedriveResult,
+} from './runtime/redrive.ts';
