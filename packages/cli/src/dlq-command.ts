@@ -5,6 +5,7 @@ import {
   REDRIVE_COLLECTION,
   deadLetterMetadataOf,
   redrive,
+  readPartition,
   redriveRecordId,
 } from '@herald/core/ops';
 import type { EventLog, Store, StoredEvent } from '@herald/core';
@@ -68,7 +69,6 @@ Exit status: 0 done, 1 a redrive was refused or the operation failed, 2 wrong co
 
 const COMMAND = 'herald dlq';
 const DEAD_LETTER_SUFFIX = '.dead-letter';
-const PAGE_SIZE = 500;
 const ERROR_WIDTH = 60;
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -534,17 +534,6 @@ async function readEntry(
     );
   }
   return entry;
-}
-
-async function* readPartition(log: EventLog, topic: string, partition: number): AsyncGenerator<StoredEvent> {
-  let from: { offset: number } | 'earliest' = 'earliest';
-  while (true) {
-    const page = await log.read(topic, { partition, from, limit: PAGE_SIZE });
-    const last = page.at(-1);
-    if (last === undefined) return;
-    yield* page;
-    from = { offset: last.offset + 1 };
-  }
 }
 
 function shorten(text: string, width: number): string {

@@ -1,7 +1,9 @@
 // Entry point `@herald/core/ops`: what operators run against a live system rather than what a
-// service calls while it handles events — redriving dead-lettered entries (capped, deduplicated
-// and audited through a store) and reading the facts a dead-letter entry carries. The CLI takes
-// it from here, and so will a console.
+// service calls while it handles events: redriving dead-lettered entries (capped, deduplicated
+// and audited through a store), reading the facts a dead-letter entry carries, and reading a
+// whole partition page by page. The CLI takes it from here, and so will a console.
+export { readPartition } from './read-partition.ts';
+export type { ReadPartitionOptions } from './read-partition.ts';
 export {
   AUDIT_COLLECTION,
   DEFAULT_MAX_REDRIVES,

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import type { CloudEvent, StoredEvent } from '../envelope.ts';
 import { HeraldError } from '../errors.ts';
-import type { AppendResult, EventLog, ReadPosition } from '../event-log.ts';
+import type { AppendResult, EventLog } from '../event-log.ts';
+import { readPartition } from '../read-partition.ts';
 import { DEAD_LETTER_ATTRIBUTES } from './middleware/dead-letter.ts';
 import type { Store, StoreTransaction } from './store.ts';
 
@@ -22,7 +23,6 @@ const DEAD_LETTER_NAMES: ReadonlySet<string> = new Set([
   ...Object.values(DEAD_LETTER_ATTRIBUTES),
   REDRIVE_ATTRIBUTE,
 ]);
-const PAGE_SIZE = 500;
 
 /** One dead-lettered entry to redrive. */
 export interface RedrivePosition {
@@ -518,17 +518,6 @@ async function readEntry(log: EventLog, topic: string, position: RedrivePosition
     );
   }
   return entry;
-}
-
-async function* readPartition(log: EventLog, topic: string, partition: number): AsyncGenerator<StoredEvent> {
-  let from: ReadPosition = 'earliest';
-  while (true) {
-    const page = await log.read(topic, { partition, from, limit: PAGE_SIZE });
-    const last = page.at(-1);
-    if (last === undefined) return;
-    yield* page;
-    from = { offset: last.offset + 1 };
-  }
 }
 
 function nonNegative(value: string | undefined): number | undefined {
