@@ -39,6 +39,54 @@ export type HeraldErrorCode =
    */
   | 'CONTENTION';
 
+/** What trying again can do about a failure with a given code. */
+export interface ErrorCodeRetry {
+  /**
+   * The failure lies in the backend's state at that moment (down, busy, closing, a lost race,
+   * time ran out, its file failing its check), not in what was asked: the same call, unchanged,
+   * can succeed later or on another instance. An HTTP service answers these with 503.
+   */
+  readonly retryable: boolean;
+  /**
+   * The event itself is at fault (undecodable, invalid, a conflicting duplicate): no attempt can
+   * ever succeed, so `retry()` stops at once and `deadLetter()` parks it.
+   */
+  readonly permanent: boolean;
+}
+
+const TRANSIENT: ErrorCodeRetry = { retryable: true, permanent: false };
+const PERMANENT: ErrorCodeRetry = { retryable: false, permanent: true };
+/**
+ * A fault of code or configuration (a bad argument, a missing topic, a lost partition, an
+ * operation the backend lacks, a record over its limit): trying again changes nothing until
+ * someone acts. `retry()` still retries it, because the event is not at fault and the fix (a
+ * topic created, a rebalance settled) can land while it waits; what stays broken is dead-lettered.
+ */
+const NEEDS_A_FIX: ErrorCodeRetry = { retryable: false, permanent: false };
+
+/**
+ * Every code with what retrying can do about it: the one place retryability is decided.
+ * `retry()` reads `permanent`; callers that answer for a failure (an HTTP service choosing 503
+ * over 500) read `retryable`, most easily as {@link HeraldError.retryable}.
+ */
+export const HERALD_ERROR_CODES: { readonly [C in HeraldErrorCode]: ErrorCodeRetry } = {
+  INVALID_ARGUMENT: NEEDS_A_FIX,
+  VALIDATION_FAILED: PERMANENT,
+  DECODE_FAILED: PERMANENT,
+  INVALID_ENVELOPE: NEEDS_A_FIX,
+  UNKNOWN_TOPIC: NEEDS_A_FIX,
+  TOPIC_EXISTS: NEEDS_A_FIX,
+  FENCED: NEEDS_A_FIX,
+  CLOSED: TRANSIENT,
+  CORRUPT_LOG: TRANSIENT,
+  UNSUPPORTED: NEEDS_A_FIX,
+  TIMEOUT: TRANSIENT,
+  BACKEND_UNAVAILABLE: TRANSIENT,
+  TOO_LARGE: NEEDS_A_FIX,
+  CONFLICT: PERMANENT,
+  CONTENTION: TRANSIENT,
+};
+
 export interface HeraldErrorOptions {
   cause?: unknown;
   /** Machine-readable facts about the failure (topic, partition, offending path…). */
@@ -55,6 +103,16 @@ export class HeraldError extends Error {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.code = code;
     this.details = options.details ?? {};
+  }
+
+  /** The same call can succeed later, unchanged: see {@link ErrorCodeRetry.retryable}. */
+  get retryable(): boolean {
+    return HERALD_ERROR_CODES[this.code].retryable;
+  }
+
+  /** The event itself is at fault and no attempt can succeed: see {@link ErrorCodeRetry.permanent}. */
+  get permanent(): boolean {
+    return HERALD_ERROR_CODES[this.code].permanent;
   }
 }
 

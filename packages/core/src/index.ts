@@ -1,5 +1,5 @@
-export { HeraldError, isHeraldError } from './errors.ts';
-export type { HeraldErrorCode, HeraldErrorOptions } from './errors.ts';
+export { HERALD_ERROR_CODES, HeraldError, isHeraldError } from './errors.ts';
+export type { ErrorCodeRetry, HeraldErrorCode, HeraldErrorOptions } from './errors.ts';
 export {
   EXTENSION_NAME,
   KNOWN_ATTRIBUTES,

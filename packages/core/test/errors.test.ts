@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { HeraldError, isHeraldError } from '../src/errors.ts';
+import { HERALD_ERROR_CODES, HeraldError, isHeraldError } from '../src/errors.ts';
+import type { HeraldErrorCode } from '../src/errors.ts';
 
 void describe('HeraldError', () => {
   void it('carries a code, a message for people and machine-readable details', () => {
@@ -42,5 +43,42 @@ void describe('isHeraldError', () => {
       assert.equal(isHeraldError(value), false);
       assert.equal(isHeraldError(value, 'FENCED'), false);
     }
+  });
+});
+
+void describe('HERALD_ERROR_CODES', () => {
+  const codes = Object.keys(HERALD_ERROR_CODES) as HeraldErrorCode[];
+  const where = (fact: 'retryable' | 'permanent'): HeraldErrorCode[] =>
+    codes.filter((code) => HERALD_ERROR_CODES[code][fact]).sort();
+
+  void it("calls retryable the failures of a backend's state, which the same call can outlive", () => {
+    assert.deepEqual(where('retryable'), [
+      'BACKEND_UNAVAILABLE',
+      'CLOSED',
+      'CONTENTION',
+      'CORRUPT_LOG',
+      'TIMEOUT',
+    ]);
+  });
+
+  void it('calls permanent the failures of the event itself, which no attempt can outlive', () => {
+    assert.deepEqual(where('permanent'), ['CONFLICT', 'DECODE_FAILED', 'VALIDATION_FAILED']);
+  });
+
+  void it('never calls a code both retryable and permanent', () => {
+    assert.deepEqual(
+      codes.filter((code) => HERALD_ERROR_CODES[code].retryable && HERALD_ERROR_CODES[code].permanent),
+      [],
+    );
+  });
+
+  void it('answers on the error itself from its code', () => {
+    for (const code of codes) {
+      const error = new HeraldError(code, 'x');
+      assert.equal(error.retryable, HERALD_ERROR_CODES[code].retryable, code);
+      assert.equal(error.permanent, HERALD_ERROR_CODES[code].permanent, code);
+    }
+    assert.equal(new HeraldError('CONTENTION', 'lost a race').retryable, true);
+    assert.equal(new HeraldError('UNKNOWN_TOPIC', 'no orders').retryable, false);
   });
 });

@@ -75,7 +75,6 @@ export interface HttpDependencies {
 const RESERVED_HEADER = /^(ce-|x-herald-)/;
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:~+/=-]{1,255}$/;
 const SSE_HEARTBEAT_MS = 15_000;
-const UNAVAILABLE_CODES = new Set(['BACKEND_UNAVAILABLE', 'CLOSED', 'TIMEOUT', 'CORRUPT_LOG', 'CONTENTION']);
 
 /**
  * Builds the Fastify app (not listening yet: `app.listen`, or `app.inject` in tests).
@@ -474,7 +473,7 @@ function problemForError(error: FastifyError | Error): Problem {
   if (code === 'FST_ERR_PROTO_POISONING' || code === 'FST_ERR_CTP_CONSTRUCTOR_POISONING') {
     return problemOf(400, 'forbidden-property', error.message);
   }
-  if (isHeraldError(error) && UNAVAILABLE_CODES.has(error.code)) {
+  if (isHeraldError(error) && error.retryable) {
     return problemOf(
       503,
       'unavailable',

@@ -17,14 +17,12 @@ export interface RetryOptions {
   readonly random?: () => number;
 }
 
-/** Errors that retrying cannot fix: the handler said so, or the event itself is poison. */
+/**
+ * Errors that retrying cannot fix: the handler said so, or the event itself is poison (a
+ * HeraldError whose code is `permanent` in `HERALD_ERROR_CODES`).
+ */
 export function isPermanent(error: unknown): boolean {
-  return (
-    error instanceof PermanentFailure ||
-    isHeraldError(error, 'DECODE_FAILED') ||
-    isHeraldError(error, 'VALIDATION_FAILED') ||
-    isHeraldError(error, 'CONFLICT')
-  );
+  return error instanceof PermanentFailure || (isHeraldError(error) && error.permanent);
 }
 
 /** Exponential backoff with full jitter: a random delay in [0, min(max, initial × multiplier^(n-1))]. */
