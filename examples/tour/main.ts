@@ -5,11 +5,11 @@
 // Options (environment): HERALD_LOG (default sqlite:./.herald/herald.db), TOUR_ORDERS (how many
 // orders to place, default unlimited), TOUR_INTERVAL_MS (default 1000).
 import {
-  DEFAULT_LOG_URL,
   type EventData,
   type EventLog,
   defineEvent,
   isHeraldError,
+  logUrlFrom,
   openEventLog,
 } from '@herald/core';
 import { z } from 'zod';
@@ -23,7 +23,7 @@ const OrderPlaced = defineEvent({
   }),
 });
 
-const url = process.env['HERALD_LOG'] ?? DEFAULT_LOG_URL;
+const url = logUrlFrom(process.env);
 const limit = Number(process.env['TOUR_ORDERS'] ?? Infinity);
 const intervalMs = Number(process.env['TOUR_INTERVAL_MS'] ?? 1000);
 const log: EventLog = await openEventLog(url);

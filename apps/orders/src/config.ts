@@ -1,6 +1,6 @@
 // Configuration from the environment, validated at start: a typo stops the process with a clear
 // message instead of running with a default nobody wanted.
-import { DEFAULT_LOG_URL } from '@herald/core';
+import { logUrlFrom } from '@herald/core';
 import { DEFAULT_CATALOG_PATH } from './catalog-file.ts';
 import type { RateLimitOptions } from './http/rate-limit.ts';
 import { type FaultUpdate, faultsConfigSchema } from './services/faults.ts';
@@ -78,7 +78,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     );
   }
   return {
-    logUrl: env['HERALD_LOG'] || DEFAULT_LOG_URL,
+    logUrl: logUrlFrom(env),
     storeUrl,
     port: integer(env, 'PORT', 3000, 0, 65_535),
     host: env['HOST'] || '127.0.0.1',

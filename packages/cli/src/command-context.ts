@@ -1,5 +1,5 @@
 import { hostname, userInfo } from 'node:os';
-import { DEFAULT_LOG_URL, HeraldError, openEventLog } from '@herald/core';
+import { HeraldError, logUrlFrom, openEventLog } from '@herald/core';
 import type { EventLog, Store } from '@herald/core';
 import { SqliteLog, openSqliteStore } from '@herald/sqlite';
 
@@ -11,7 +11,7 @@ export interface CliIo {
   /** Writes to standard output. A returned promise means "wait before writing more". */
   readonly stdout: (text: string) => void | Promise<void>;
   readonly stderr: (text: string) => void | Promise<void>;
-  /** `HERALD_LOG` selects the log (default {@link DEFAULT_LOG_URL}); `HERALD_DEBUG` adds stack traces to internal errors. */
+  /** `HERALD_LOG` selects the log ({@link logUrlFrom}); `HERALD_DEBUG` adds stack traces to internal errors. */
   readonly env: Readonly<Record<string, string | undefined>>;
   /**
    * All of standard input, or undefined when nothing is piped in (a terminal). Only `publish`
@@ -46,8 +46,7 @@ export interface CommandContext {
 
 /** Builds the context for one `run`. */
 export function createCommandContext(io: CliIo): CommandContext {
-  const configured = io.env['HERALD_LOG'];
-  const logUrl = configured === undefined || configured === '' ? DEFAULT_LOG_URL : configured;
+  const logUrl = logUrlFrom(io.env);
   return {
     io,
     logUrl,

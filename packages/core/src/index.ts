@@ -41,6 +41,6 @@ export type {
   TopicInfo,
   TopicPartition,
 } from './event-log.ts';
-export { DEFAULT_LOG_URL, openEventLog } from './open-event-log.ts';
+export { DEFAULT_LOG_URL, logUrlFrom, openEventLog } from './open-event-log.ts';
 export type { LogBackendModule } from './open-event-log.ts';
 export * from './runtime/index.ts';

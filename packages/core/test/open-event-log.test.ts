@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isHeraldError } from '../src/errors.ts';
 import type { HeraldErrorCode } from '../src/errors.ts';
-import { openEventLog } from '../src/open-event-log.ts';
+import { DEFAULT_LOG_URL, logUrlFrom, openEventLog } from '../src/open-event-log.ts';
 import { MemoryLog } from '../src/memory-log.ts';
 
 function heraldError(code: HeraldErrorCode): (error: unknown) => boolean {
@@ -68,12 +68,25 @@ void describe('openEventLog', () => {
     assert.deepEqual(await stranger.listTopics(), []);
   });
 
-  void it('opens the log HERALD_LOG names when given no URL', async () => {
+  void it('opens the log HERALD_LOG names when a program passes its environment', async () => {
+    await using log = await openEventLog(logUrlFrom({ HERALD_LOG: 'memory:' }));
+    assert.ok(log instanceof MemoryLog);
+  });
+});
+
+void describe('logUrlFrom', () => {
+  void it('names the log HERALD_LOG holds, else the embedded log under the working directory', () => {
+    assert.equal(logUrlFrom({ HERALD_LOG: 'nats://127.0.0.1:4222' }), 'nats://127.0.0.1:4222');
+    assert.equal(logUrlFrom({}), DEFAULT_LOG_URL);
+    assert.equal(logUrlFrom({ HERALD_LOG: '' }), DEFAULT_LOG_URL);
+    assert.equal(DEFAULT_LOG_URL, 'sqlite:./.herald/herald.db');
+  });
+
+  void it('reads only the environment it is given, never the process environment', () => {
     const previous = process.env['HERALD_LOG'];
-    process.env['HERALD_LOG'] = 'memory:';
+    process.env['HERALD_LOG'] = 'memory:from-the-process';
     try {
-      await using log = await openEventLog();
-      assert.ok(log instanceof MemoryLog);
+      assert.equal(logUrlFrom({}), DEFAULT_LOG_URL);
     } finally {
       if (previous === undefined) delete process.env['HERALD_LOG'];
       else process.env['HERALD_LOG'] = previous;
