@@ -8,6 +8,7 @@ import type {
   Subscription,
   TopicPartition,
 } from '@herald/core';
+import { DeliveryQueue } from '@herald/core/backend';
 import {
   decodeConsumerProtocolAssignment,
   decodeConsumerProtocolSubscription,
@@ -16,7 +17,6 @@ import {
   findErrorBy,
 } from '@platformatic/kafka';
 import type { joinGroupV9, syncGroupV5 } from '@platformatic/kafka';
-import { DeliveryQueue } from '@herald/core/backend';
 import {
   GROUP_MEMBERSHIP_ERRORS,
   hasKafkaError,
@@ -354,8 +354,8 @@ export class KafkaSubscription implements Subscription {
         await this.#fetchWake.wait();
         continue;
       }
-      // What earlier fetches brought goes first, as far as the buffer has room. An error the
-      // consumer has not seen yet is not overwritten by the next undecodable record.
+      // What earlier fetches brought goes first, as far as the buffer has room. Decoding waits
+      // behind a failure the consumer has not taken yet, so nothing overtakes it.
       if (this.#queue.room > 0 && !this.#queue.failing) {
         const waiting = targets.filter((owned) => owned.nextFetched < owned.fetched.length);
         if (waiting.length > 0) {
