@@ -27,6 +27,7 @@ import type {
   TopicPartition,
 } from './event-log.ts';
 import { partitionFor } from './partitioner.ts';
+import { DeliveryQueue } from './backend/delivery-queue.ts';
 
 /*
  * The in-memory log. One `Broker` holds the state that a real broker (or the SQLite file)
@@ -811,18 +812,16 @@ class MemorySubscription implements Subscription {
   private readonly held = new Map<string, HeldPartition>();
   /** Partitions lost by expiry, awaiting their after-the-fact `onRevoked`. */
   private lost: TopicPartition[] = [];
-  private pending: StoredEvent[] = [];
+  /** Events fetched ahead of the consumer; failures of `onRevoked`/`onAssigned` are thrown there. */
+  private readonly queue: DeliveryQueue;
   /** The ownership epoch each delivered event was delivered under (protocol step 5). */
   private readonly deliveredUnder = new WeakMap<StoredEvent, number>();
-  private waiters: (() => void)[] = [];
   private state: 'active' | 'closing' | 'closed' = 'active';
   private closing: Promise<void> | undefined;
   private timer: ReturnType<typeof setInterval> | undefined;
   private reconciling: Promise<void> | undefined;
   private dirty = false;
   private nextPartition = 0;
-  /** A failure of `onRevoked`/`onAssigned`, reported to the iterating consumer. */
-  private failure: { readonly error: unknown } | undefined;
   private readonly abort = (): void => void this.close();
 
   constructor(client: ClientState, settings: MemberSettings) {
@@ -837,6 +836,14 @@ class MemorySubscription implements Subscription {
       onAppend: () => this.wake(),
       onGroupChange: () => void this.reconcile(),
     };
+    this.queue = new DeliveryQueue(
+      {
+        deliverable: () => !this.paused,
+        assertUsable: () => this.assertUsable(),
+        fill: () => this.fill(),
+      },
+      settings.maxBufferedEvents,
+    );
   }
 
   /** Joins the group and claims what is free; partitions held by others arrive once they release them. */
@@ -853,22 +860,12 @@ class MemorySubscription implements Subscription {
     return [...this.held.values()].filter((held) => !held.revoking).map((held) => held.tp);
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<StoredEvent, void, undefined> {
-    this.assertUsable();
-    while (true) {
-      const batch = await this.nextBatch(1);
-      if (batch === undefined) return;
-      yield batch[0]!;
-    }
+  [Symbol.asyncIterator](): AsyncIterator<StoredEvent> {
+    return this.queue.events();
   }
 
-  async *batches(): AsyncGenerator<readonly StoredEvent[], void, undefined> {
-    this.assertUsable();
-    while (true) {
-      const batch = await this.nextBatch(this.settings.maxBufferedEvents);
-      if (batch === undefined) return;
-      yield batch;
-    }
+  batches(): AsyncIterable<readonly StoredEvent[]> {
+    return this.queue.batches();
   }
 
   async commit(positions: StoredEvent | readonly PartitionOffset[]): Promise<void> {
@@ -948,10 +945,9 @@ class MemorySubscription implements Subscription {
     this.state = 'closing';
     this.stopTimers();
     this.settings.signal?.removeEventListener('abort', this.abort);
-    this.wake();
+    this.queue.close();
     if (!this.client.crashed) {
       await this.reconciling;
-      this.pending = [];
       const owned = [...this.held.values()];
       if (owned.length > 0 && this.broker.isMember(this.group, this.memberId)) {
         await this.callback(() => this.settings.onRevoked?.(owned.map((held) => held.tp)));
@@ -995,7 +991,7 @@ class MemorySubscription implements Subscription {
   private markLost(): void {
     for (const held of this.held.values()) if (!held.revoking) this.lost.push(held.tp);
     this.held.clear();
-    this.pending = [];
+    this.queue.clear();
   }
 
   /** Runs reconciliation passes until nothing changed during the last one; never rejects. */
@@ -1035,8 +1031,7 @@ class MemorySubscription implements Subscription {
     const revoke = [...this.held.values()].filter((held) => !target.has(held.key));
     if (revoke.length > 0) {
       for (const held of revoke) held.revoking = true;
-      const keys = new Set(revoke.map((held) => held.key));
-      this.pending = this.pending.filter((event) => !keys.has(tpKey(event.topic, event.partition)));
+      this.queue.dropPartitions(revoke.map((held) => held.tp));
       await this.callback(() => this.settings.onRevoked?.(revoke.map((held) => held.tp)));
       if (this.client.crashed) return;
       this.broker.release(this.group, this.memberId, revoke);
@@ -1066,35 +1061,15 @@ class MemorySubscription implements Subscription {
     try {
       await run();
     } catch (error) {
-      this.failure = { error };
-      this.wake();
+      void this.queue.fail(error);
     }
   }
 
   private wake(): void {
-    const waiters = this.waiters;
-    this.waiters = [];
-    for (const resolve of waiters) resolve();
+    this.queue.wake();
   }
 
-  /** Up to `max` events, or undefined once the subscription is closing. */
-  private async nextBatch(max: number): Promise<StoredEvent[] | undefined> {
-    while (true) {
-      if (this.failure !== undefined) {
-        const { error } = this.failure;
-        this.failure = undefined;
-        throw error;
-      }
-      if (this.state !== 'active') return undefined;
-      if (!this.paused) {
-        if (this.pending.length === 0) this.fill();
-        if (this.pending.length > 0) return this.pending.splice(0, max);
-      }
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
-    }
-  }
-
-  /** Fetches up to `maxBufferedEvents` from owned partitions, taking turns between them. */
+  /** The queue is empty: fetches up to `maxBufferedEvents` from owned partitions, taking turns between them. */
   private fill(): void {
     const partitions = [...this.held.values()].filter((held) => !held.revoking);
     if (partitions.length === 0) return;
@@ -1104,7 +1079,7 @@ class MemorySubscription implements Subscription {
       void this.reconcile();
       return;
     }
-    let budget = this.settings.maxBufferedEvents;
+    let budget = this.queue.room;
     const share = Math.max(1, Math.ceil(budget / partitions.length));
     const first = this.nextPartition++ % partitions.length;
     for (let i = 0; i < partitions.length && budget > 0; i++) {
@@ -1114,7 +1089,7 @@ class MemorySubscription implements Subscription {
       for (const event of slice) {
         const copy = copyStored(event);
         this.deliveredUnder.set(copy, held.epoch);
-        this.pending.push(copy);
+        this.queue.push(copy);
       }
       held.position += slice.length;
       budget -= slice.length;

@@ -8,6 +8,7 @@ import type {
   Subscription,
   TopicPartition,
 } from '@herald/core';
+import { DeliveryQueue } from '@herald/core/backend';
 import {
   decodeConsumerProtocolAssignment,
   decodeConsumerProtocolSubscription,
@@ -150,6 +151,7 @@ class Signal {
   }
 
   notify(): void {
+    if (this.#waiters.length === 0) return;
     const waiters = this.#waiters;
     this.#waiters = [];
     for (const waiter of waiters) waiter();
@@ -173,7 +175,11 @@ export class KafkaSubscription implements Subscription {
   #memberId = '';
   #generation = -1;
   readonly #owned = new Map<string, Owned>();
-  #buffer: StoredEvent[] = [];
+  /**
+   * Decoded events ahead of the consumer, at most `maxBufferedEvents`, and failures (an
+   * undecodable record, a failing `onRevoked`/`onAssigned`) thrown to it in their place.
+   */
+  readonly #queue: DeliveryQueue;
   readonly #claims = new ClaimHistory();
   #state: 'joining' | 'active' | 'closing' | 'closed' = 'joining';
   #frozen = false;
@@ -181,10 +187,8 @@ export class KafkaSubscription implements Subscription {
   /** Thawed but not yet heartbeated: deliver nothing until membership is confirmed. */
   #unverified = false;
   #needJoin = true;
-  #failure: { readonly error: unknown } | undefined;
   readonly #coordinatorWake = new Signal();
   readonly #fetchWake = new Signal();
-  readonly #deliveryWake = new Signal();
   #coordinating: Promise<void> | undefined;
   /** A rebalance's `onRevoked` in progress; closing lets it finish (and commit) before leaving. */
   #revoking: Promise<void> | undefined;
@@ -215,6 +219,18 @@ export class KafkaSubscription implements Subscription {
     this.#coordinator = log.openWire(this.#rebalanceTimeoutMs + settings.sessionTimeoutMs + 5000);
     this.#fetcher = log.openWire(options.requestTimeoutMs + options.fetchMaxWaitMs);
     this.#onClosed = onClosed;
+    this.#queue = new DeliveryQueue(
+      {
+        deliverable: () => !this.#frozen && !this.#crashed && !this.#unverified,
+        assertUsable: () => this.#assertUsable(),
+        // Room freed (or a failure taken, which decoding waits behind): fetch and decode on.
+        taken: (count) => {
+          if (count > 0) this.#foundNothing = false;
+          this.#fetchWake.notify();
+        },
+      },
+      settings.maxBufferedEvents,
+    );
   }
 
   get memberId(): string {
@@ -250,22 +266,12 @@ export class KafkaSubscription implements Subscription {
     else signal?.addEventListener('abort', this.#abort, { once: true });
   }
 
-  async *[Symbol.asyncIterator](): AsyncGenerator<StoredEvent, void, undefined> {
-    this.#assertUsable();
-    while (true) {
-      const batch = await this.#nextBatch(1);
-      if (batch === undefined) return;
-      yield batch[0]!;
-    }
+  [Symbol.asyncIterator](): AsyncIterator<StoredEvent> {
+    return this.#queue.events();
   }
 
-  async *batches(): AsyncGenerator<readonly StoredEvent[], void, undefined> {
-    this.#assertUsable();
-    while (true) {
-      const batch = await this.#nextBatch(this.#settings.maxBufferedEvents);
-      if (batch === undefined) return;
-      yield batch;
-    }
+  batches(): AsyncIterable<readonly StoredEvent[]> {
+    return this.#queue.batches();
   }
 
   async commit(positions: StoredEvent | readonly PartitionOffset[]): Promise<void> {
@@ -339,25 +345,6 @@ export class KafkaSubscription implements Subscription {
 
   // ---- delivery ----
 
-  async #nextBatch(max: number): Promise<StoredEvent[] | undefined> {
-    while (true) {
-      if (this.#failure !== undefined) {
-        const { error } = this.#failure;
-        this.#failure = undefined;
-        this.#fetchWake.notify();
-        throw error;
-      }
-      if (this.#state === 'closing' || this.#state === 'closed') return undefined;
-      if (!this.#frozen && !this.#crashed && !this.#unverified && this.#buffer.length > 0) {
-        const batch = this.#buffer.splice(0, max);
-        this.#foundNothing = false;
-        this.#fetchWake.notify();
-        return batch;
-      }
-      await this.#deliveryWake.wait();
-    }
-  }
-
   async #fetchLoop(): Promise<void> {
     const max = this.#settings.maxBufferedEvents;
     let retryAt = 0;
@@ -367,9 +354,9 @@ export class KafkaSubscription implements Subscription {
         await this.#fetchWake.wait();
         continue;
       }
-      // What earlier fetches brought goes first, as far as the buffer has room. An error the
-      // consumer has not seen yet is not overwritten by the next undecodable record.
-      if (this.#buffer.length < max && this.#failure === undefined) {
+      // What earlier fetches brought goes first, as far as the buffer has room. Decoding waits
+      // behind a failure the consumer has not taken yet, so nothing overtakes it.
+      if (this.#queue.room > 0 && !this.#queue.failing) {
         const waiting = targets.filter((owned) => owned.nextFetched < owned.fetched.length);
         if (waiting.length > 0) {
           this.#deliverFetched(waiting);
@@ -473,9 +460,10 @@ export class KafkaSubscription implements Subscription {
   #deliverFetched(partitions: readonly Owned[]): void {
     const start = this.#rotation++ % Math.max(1, partitions.length);
     const rotated = [...partitions.slice(start), ...partitions.slice(0, start)];
-    let room = this.#settings.maxBufferedEvents - this.#buffer.length;
+    let room = this.#queue.room;
     const share = Math.max(1, Math.ceil(room / Math.max(1, rotated.length)));
     let delivered = false;
+    let failed = false;
     for (const owned of rotated) {
       if (room <= 0) break;
       const limit = Math.min(share, room);
@@ -488,11 +476,12 @@ export class KafkaSubscription implements Subscription {
         try {
           event = this.#log.decode(owned.tp.topic, owned.tp.partition, record);
         } catch (error) {
-          this.#failure = { error };
+          void this.#queue.fail(error);
+          failed = true;
           break;
         }
         owned.claim.delivered(event);
-        this.#buffer.push(event);
+        this.#queue.push(event);
         delivered = true;
       }
       room -= taken;
@@ -502,9 +491,9 @@ export class KafkaSubscription implements Subscription {
         owned.fetched = [];
         owned.nextFetched = 0;
       }
-      if (this.#failure !== undefined) break;
+      if (failed) break;
     }
-    if (delivered || this.#failure !== undefined) this.#deliveryWake.notify();
+    if (delivered) this.#queue.wake();
   }
 
   // ---- group membership ----
@@ -565,7 +554,7 @@ export class KafkaSubscription implements Subscription {
         if (id !== 'ILLEGAL_GENERATION') this.#forgetMemberId();
         this.#needJoin = true;
         this.#unverified = false;
-        this.#deliveryWake.notify();
+        this.#queue.wake();
         return;
       }
       throw error;
@@ -576,7 +565,7 @@ export class KafkaSubscription implements Subscription {
     if (this.#memberId !== '') localHeartbeats.set(this.#memberId, Date.now());
     if (this.#unverified) {
       this.#unverified = false;
-      this.#deliveryWake.notify();
+      this.#queue.wake();
     }
   }
 
@@ -589,7 +578,7 @@ export class KafkaSubscription implements Subscription {
   async #lose(): Promise<void> {
     const lost = [...this.#owned.values()].filter((owned) => !owned.revoking).map((owned) => owned.tp);
     this.#owned.clear();
-    this.#buffer = [];
+    this.#queue.clear();
     if (lost.length > 0) await this.#callback(() => this.#settings.onRevoked?.(lost));
   }
 
@@ -690,7 +679,7 @@ export class KafkaSubscription implements Subscription {
 
   async #giveUpAll(): Promise<void> {
     const owned = [...this.#owned.values()].filter((o) => !o.revoking);
-    this.#buffer = [];
+    this.#queue.clear();
     if (owned.length > 0) {
       for (const o of owned) o.revoking = true;
       this.#revoking = this.#whileHeartbeating(() =>
@@ -943,12 +932,12 @@ export class KafkaSubscription implements Subscription {
   async #shutdown(): Promise<void> {
     this.#state = 'closing';
     this.#settings.signal?.removeEventListener('abort', this.#abort);
+    this.#queue.close();
     this.#wakeAll();
     try {
       if (!this.#crashed) {
         await this.#revoking;
         const held = [...this.#owned.values()].filter((owned) => !owned.revoking);
-        this.#buffer = [];
         if (held.length > 0 && this.#memberId !== '') {
           await this.#whileHeartbeating(() =>
             this.#callback(() => this.#settings.onRevoked?.(held.map((owned) => owned.tp))),
@@ -967,13 +956,11 @@ export class KafkaSubscription implements Subscription {
       }
     } finally {
       this.#owned.clear();
-      this.#buffer = [];
       localHeartbeats.delete(this.#memberId);
       await Promise.allSettled([this.#coordinator.close(), this.#fetcher.close()]);
       this.#wakeAll();
       await Promise.allSettled([this.#coordinating, this.#fetching]);
       this.#state = 'closed';
-      this.#deliveryWake.notify();
       this.#onClosed();
     }
   }
@@ -981,15 +968,14 @@ export class KafkaSubscription implements Subscription {
   #wakeAll(): void {
     this.#coordinatorWake.notify();
     this.#fetchWake.notify();
-    this.#deliveryWake.notify();
+    this.#queue.wake();
   }
 
   async #callback(run: () => void | Promise<void>): Promise<void> {
     try {
       await run();
     } catch (error) {
-      this.#failure = { error };
-      this.#deliveryWake.notify();
+      void this.#queue.fail(error);
     }
   }
 

@@ -11,6 +11,7 @@ import type {
   Subscription,
   TopicPartition,
 } from '@herald/core';
+import { DeliveryQueue } from '@herald/core/backend';
 import type { JetStreamClient, JetStreamManager, StreamState } from '@nats-io/jetstream';
 import type { MsgHdrs, NatsConnection, Subscription as CoreSubscription } from '@nats-io/transport-node';
 import {
@@ -130,10 +131,10 @@ export class NatsSubscription implements Subscription, FeedHost {
   #memberId = randomUUID();
   readonly #owned = new Map<string, Owned>();
   readonly #claims = new ClaimHistory();
-  #buffer: StoredEvent[] = [];
+  /** Events the feeds delivered ahead of the consumer, and their decoding failures in their place. */
+  readonly #queue: DeliveryQueue;
+  /** Room in the queue promised to feeds whose pulls are under way. */
   #reserved = 0;
-  /** Decoding failures waiting to be thrown to the consumer, each releasing its feed once thrown. */
-  #failures: { readonly feed: PartitionFeed; readonly error: unknown; readonly thrown: () => void }[] = [];
   #state: 'joining' | 'active' | 'frozen' | 'closing' | 'closed' = 'joining';
   /** Just thawed: nothing is delivered until the first coordination has reconciled ownership. */
   #thawing = false;
@@ -143,7 +144,6 @@ export class NatsSubscription implements Subscription, FeedHost {
   #coordinating: Promise<void> | undefined;
   #dirty = false;
   #wantWrite = false;
-  #waiter: (() => void) | undefined;
   readonly #roomWaiters = new Set<() => void>();
   #watch: CoreSubscription | undefined;
   #closing: Promise<void> | undefined;
@@ -180,6 +180,13 @@ export class NatsSubscription implements Subscription, FeedHost {
     this.#startAt = options.startAt ?? 'earliest';
     this.#onClosed = onClosed;
     this.#key = log.names.groupKey(options.group);
+    this.#queue = new DeliveryQueue(
+      {
+        deliverable: () => this.#state === 'active' && !this.#thawing,
+        taken: () => this.#signalRoom(),
+      },
+      maxBuffered,
+    );
   }
 
   get memberId(): string {
@@ -239,25 +246,11 @@ export class NatsSubscription implements Subscription, FeedHost {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<StoredEvent> {
-    return {
-      next: async () => {
-        const event = await this.#nextEvent();
-        return event === undefined ? { done: true, value: undefined } : { done: false, value: event };
-      },
-      return: () => Promise.resolve({ done: true, value: undefined }),
-    };
+    return this.#queue.events();
   }
 
   batches(): AsyncIterable<readonly StoredEvent[]> {
-    return {
-      [Symbol.asyncIterator]: () => ({
-        next: async () => {
-          const batch = await this.#nextBatch();
-          return batch === undefined ? { done: true, value: undefined } : { done: false, value: batch };
-        },
-        return: () => Promise.resolve({ done: true, value: undefined }),
-      }),
-    };
+    return this.#queue.batches();
   }
 
   close(): Promise<void> {
@@ -275,7 +268,7 @@ export class NatsSubscription implements Subscription, FeedHost {
     this.#stopTimers();
     this.#watch?.unsubscribe();
     for (const owned of this.#owned.values()) owned.feed?.abandon();
-    this.#wake();
+    this.#queue.close();
     this.#onClosed();
   }
 
@@ -307,7 +300,7 @@ export class NatsSubscription implements Subscription, FeedHost {
       if (feed.stopped) return 0;
       const feeding = [...this.#owned.values()].filter((o) => o.feed !== undefined).length;
       const share = Math.max(1, Math.floor(this.#maxBuffered / Math.max(1, feeding)));
-      const room = this.#maxBuffered - this.#buffer.length - this.#reserved;
+      const room = this.#queue.room - this.#reserved;
       if (room >= 1) {
         const granted = Math.min(room, share);
         this.#reserved += granted;
@@ -332,62 +325,24 @@ export class NatsSubscription implements Subscription, FeedHost {
     }
     owned.cursor = event.offset + 1;
     owned.claim.delivered(event);
-    this.#buffer.push(event);
-    this.#wake();
+    this.#queue.push(event);
+    this.#queue.wake();
   }
 
+  /** Thrown to the consumer in its place, after the events the feed delivered before it. */
   fail(feed: PartitionFeed, error: unknown): Promise<void> {
-    const { promise, resolve } = Promise.withResolvers<void>();
-    this.#failures.push({ feed, error, thrown: resolve });
-    this.#wake();
-    return promise;
-  }
-
-  async #nextEvent(): Promise<StoredEvent | undefined> {
-    if (!(await this.#ready())) return undefined;
-    const event = this.#buffer.shift();
-    this.#signalRoom();
-    return event;
-  }
-
-  async #nextBatch(): Promise<readonly StoredEvent[] | undefined> {
-    if (!(await this.#ready())) return undefined;
-    const batch = this.#buffer;
-    this.#buffer = [];
-    this.#signalRoom();
-    return batch;
-  }
-
-  /**
-   * Resolves true once events are ready, false once the subscription is closed; throws a
-   * partition's decoding failure after the events before it were taken.
-   */
-  async #ready(): Promise<boolean> {
-    for (;;) {
-      if (this.#state === 'closed' || this.#state === 'closing') return false;
-      if (this.#state === 'active' && !this.#thawing) {
-        if (this.#buffer.length > 0) return true;
-        const failure = this.#failures.shift();
-        if (failure !== undefined) {
-          failure.thrown();
-          throw isHeraldError(failure.error)
-            ? failure.error
-            : toHeraldError(failure.error, `group "${this.group}": delivery failed`);
-        }
-      }
-      await new Promise<void>((resolve) => {
-        this.#waiter = resolve;
-      });
-    }
+    return this.#queue.fail(
+      isHeraldError(error) ? error : toHeraldError(error, `group "${this.group}": delivery failed`),
+      feed,
+    );
   }
 
   #wake(): void {
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    waiter?.();
+    this.#queue.wake();
   }
 
   #signalRoom(): void {
+    if (this.#roomWaiters.size === 0) return;
     const waiters = [...this.#roomWaiters];
     this.#roomWaiters.clear();
     for (const resolve of waiters) resolve();
@@ -427,10 +382,9 @@ export class NatsSubscription implements Subscription, FeedHost {
     this.#stopping.add(stopping);
   }
 
+  /** Forgets the partition's events and failures not yet handed out; a feed held back by a failure goes on. */
   #dropBuffered(owned: Owned): void {
-    const mine = (tp: TopicPartition) => tp.topic === owned.topic && tp.partition === owned.partition;
-    this.#buffer = this.#buffer.filter((e) => !mine(e));
-    this.#failures = this.#failures.filter((f) => !mine(f.feed));
+    this.#queue.dropPartitions([owned]);
     this.#signalRoom();
   }
 
@@ -715,7 +669,7 @@ export class NatsSubscription implements Subscription, FeedHost {
   async #rejoin(): Promise<void> {
     for (const owned of this.#owned.values()) this.#drop(owned);
     this.#owned.clear();
-    this.#buffer = [];
+    this.#queue.clear();
     this.#signalRoom();
     this.#memberId = randomUUID();
     await this.#register();
@@ -729,7 +683,7 @@ export class NatsSubscription implements Subscription, FeedHost {
     this.#stopTimers();
     this.#watch?.unsubscribe();
     for (const owned of this.#owned.values()) this.#stopFeed(owned);
-    this.#wake();
+    this.#queue.close();
     try {
       const held = [...this.#owned.values()].filter((o) => o.state === 'active');
       if (held.length > 0) {
@@ -750,7 +704,6 @@ export class NatsSubscription implements Subscription, FeedHost {
     } finally {
       this.#state = 'closed';
       this.#owned.clear();
-      this.#buffer = [];
       this.#signalRoom();
       this.#onClosed();
     }

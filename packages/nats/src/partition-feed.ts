@@ -22,8 +22,8 @@ export interface FeedHost {
   deliver(feed: PartitionFeed, event: StoredEvent): void;
   /**
    * The partition holds something that is not a CloudEvent: the subscription throws `error` to
-   * its consumer after the events before it, and resolves once it has; the feed then goes on
-   * past it.
+   * its consumer after the events before it, and resolves once it has (or dropped it with the
+   * partition); the feed then goes on past it.
    */
   fail(feed: PartitionFeed, error: unknown): Promise<void>;
 }

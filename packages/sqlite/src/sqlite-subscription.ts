@@ -16,6 +16,7 @@ import {
   HeraldError,
   assignPartitions,
 } from '@herald/core';
+import { DeliveryQueue } from '@herald/core/backend';
 import type { SqliteLogInternals } from './sqlite-log.ts';
 
 /*
@@ -98,7 +99,8 @@ export class SqliteSubscription implements Subscription {
   #memberId = randomUUID();
   readonly #owned = new Map<string, Owned>();
   readonly #claims = new ClaimHistory();
-  #buffer: StoredEvent[] = [];
+  /** Events read ahead of the consumer, at most `maxBufferedEvents`; filled when the consumer asks. */
+  readonly #queue: DeliveryQueue;
   /** `closing`: leaving the group; nothing more is delivered, but `onRevoked` may still commit. */
   #state: 'joining' | 'active' | 'frozen' | 'closing' | 'closed' = 'joining';
   #timer: NodeJS.Timeout | undefined;
@@ -106,7 +108,6 @@ export class SqliteSubscription implements Subscription {
   #seenGeneration = -1;
   #pending = false;
   #coordinating: Promise<void> | undefined;
-  #waiter: (() => void) | undefined;
   #cancelNotify: (() => void) | undefined;
   #rotation = 0;
   #closing: Promise<void> | undefined;
@@ -135,6 +136,17 @@ export class SqliteSubscription implements Subscription {
     this.#maxBuffered = Math.max(1, options.maxBufferedEvents ?? 500);
     this.#startAt = options.startAt ?? 'earliest';
     this.#onClosed = onClosed;
+    this.#queue = new DeliveryQueue(
+      {
+        deliverable: () => this.#state === 'active',
+        fill: () => this.#fetch(),
+        // A consumer waiting for events wakes when any process appends.
+        waiting: () => {
+          if (this.#state === 'active') this.#cancelNotify ??= this.#log.notifier.once(() => this.#wake());
+        },
+      },
+      this.#maxBuffered,
+    );
   }
 
   get memberId(): string {
@@ -208,31 +220,11 @@ export class SqliteSubscription implements Subscription {
   }
 
   [Symbol.asyncIterator](): AsyncIterator<StoredEvent> {
-    return {
-      // The hot path of per-event consumption: an event already fetched is handed out as a
-      // settled promise, without an async function per event.
-      next: () => {
-        if (this.#currentIndex < this.#current.length) {
-          return Promise.resolve({ done: false, value: this.#current[this.#currentIndex++]! });
-        }
-        return this.#nextEvent().then((event): IteratorResult<StoredEvent> =>
-          event === undefined ? { done: true, value: undefined } : { done: false, value: event },
-        );
-      },
-      return: () => Promise.resolve({ done: true, value: undefined }),
-    };
+    return this.#queue.events();
   }
 
   batches(): AsyncIterable<readonly StoredEvent[]> {
-    return {
-      [Symbol.asyncIterator]: () => ({
-        next: async () => {
-          const batch = await this.#nextBatch();
-          return batch === undefined ? { done: true, value: undefined } : { done: false, value: batch };
-        },
-        return: () => Promise.resolve({ done: true, value: undefined }),
-      }),
-    };
+    return this.#queue.batches();
   }
 
   close(): Promise<void> {
@@ -248,7 +240,7 @@ export class SqliteSubscription implements Subscription {
   abandon(): void {
     this.#state = 'closed';
     this.#stopTimers();
-    this.#wake();
+    this.#queue.close();
     this.#onClosed();
   }
 
@@ -269,48 +261,15 @@ export class SqliteSubscription implements Subscription {
 
   // ---- delivery ----
 
-  /** Events handed out one at a time from the current batch (an index, not shift(): O(1) each). */
-  #current: readonly StoredEvent[] = [];
-  #currentIndex = 0;
-
-  async #nextEvent(): Promise<StoredEvent | undefined> {
-    while (this.#currentIndex >= this.#current.length) {
-      const batch = await this.#nextBatch();
-      if (batch === undefined) return undefined;
-      this.#current = batch;
-      this.#currentIndex = 0;
-    }
-    return this.#current[this.#currentIndex++]!;
-  }
-
-  /** Resolves with the next ready events, or undefined once the subscription is closed. */
-  async #nextBatch(): Promise<readonly StoredEvent[] | undefined> {
-    for (;;) {
-      if (this.#state === 'closed' || this.#state === 'closing') return undefined;
-      if (this.#state === 'active') {
-        if (this.#buffer.length === 0) this.#fetch();
-        if (this.#buffer.length > 0) {
-          const batch = this.#buffer;
-          this.#buffer = [];
-          return batch;
-        }
-      }
-      await new Promise<void>((resolve) => {
-        this.#waiter = resolve;
-        if (this.#state === 'active') this.#cancelNotify = this.#log.notifier.once(() => this.#wake());
-      });
-    }
-  }
-
-  /** Reads the next chunk of each owned partition, round-robin, up to the buffer bound. */
+  /** The queue is empty: reads the next chunk of each owned partition, round-robin, up to the buffer bound. */
   #fetch(): void {
     const partitions = [...this.#owned.values()].filter((o) => !o.revoking);
     if (partitions.length === 0) return;
     const perPartition = Math.max(1, Math.ceil(this.#maxBuffered / partitions.length));
     this.#rotation = (this.#rotation + 1) % partitions.length;
-    for (let i = 0; i < partitions.length && this.#buffer.length < this.#maxBuffered; i++) {
+    for (let i = 0; i < partitions.length && this.#queue.room > 0; i++) {
       const owned = partitions[(this.#rotation + i) % partitions.length]!;
-      const room = Math.min(perPartition, this.#maxBuffered - this.#buffer.length);
+      const room = Math.min(perPartition, this.#queue.room);
       const events = this.#log.readEvents(
         { id: owned.topicId, name: owned.topic },
         owned.partition,
@@ -319,7 +278,7 @@ export class SqliteSubscription implements Subscription {
       );
       for (const event of events) {
         owned.claim.delivered(event);
-        this.#buffer.push(event);
+        this.#queue.push(event);
       }
       if (events.length > 0) owned.cursor = events[events.length - 1]!.offset + 1;
     }
@@ -328,16 +287,7 @@ export class SqliteSubscription implements Subscription {
   #wake(): void {
     this.#cancelNotify?.();
     this.#cancelNotify = undefined;
-    const waiter = this.#waiter;
-    this.#waiter = undefined;
-    waiter?.();
-  }
-
-  /** Forgets events not yet handed out that match (their partition was revoked or lost). */
-  #dropBuffered(predicate: (event: StoredEvent) => boolean): void {
-    this.#buffer = this.#buffer.filter((event) => !predicate(event));
-    this.#current = this.#current.slice(this.#currentIndex).filter((event) => !predicate(event));
-    this.#currentIndex = 0;
+    this.#queue.wake();
   }
 
   // ---- coordination ----
@@ -407,7 +357,7 @@ export class SqliteSubscription implements Subscription {
     if (result.fenced) {
       // Our lease expired while we were stalled: everything we held belongs to others now.
       this.#owned.clear();
-      this.#dropBuffered(() => true);
+      this.#queue.clear();
       this.#memberId = randomUUID();
       await this.#register();
       this.#pending = true;
@@ -436,10 +386,10 @@ export class SqliteSubscription implements Subscription {
       if (row?.owner !== this.#memberId || row.epoch !== owned.epoch) {
         // Taken from us without a handover (our lease expired): drop silently.
         this.#owned.delete(k);
-        this.#dropBuffered((e) => e.topic === owned.topic && e.partition === owned.partition);
+        this.#queue.dropPartitions([owned]);
       } else if (row.target !== this.#memberId && !owned.revoking) {
         owned.revoking = true;
-        this.#dropBuffered((e) => e.topic === owned.topic && e.partition === owned.partition);
+        this.#queue.dropPartitions([owned]);
         revoke.push(owned);
       }
     }
@@ -573,7 +523,7 @@ export class SqliteSubscription implements Subscription {
     const wasActive = this.#state !== 'joining';
     this.#state = 'closing';
     this.#stopTimers();
-    this.#wake();
+    this.#queue.close();
     try {
       const held = [...this.#owned.values()].filter((o) => !o.revoking);
       if (held.length > 0) {
@@ -601,7 +551,6 @@ export class SqliteSubscription implements Subscription {
     } finally {
       this.#state = 'closed';
       this.#owned.clear();
-      this.#dropBuffered(() => true);
       this.#onClosed();
     }
   }

@@ -9,3 +9,5 @@ export { murmur2 } from '../partitioner.ts';
 export { DEFAULT_READ_LIMIT, DEFAULT_SESSION_TIMEOUT_MS, faultInjection } from '../event-log.ts';
 export type { FaultInjectable } from '../event-log.ts';
 export { compareTopicPartitions, parseTopicPartitionKey, topicPartitionKey } from './topic-partition-key.ts';
+export { DeliveryQueue } from './delivery-queue.ts';
+export type { DeliverySource } from './delivery-queue.ts';
