@@ -519,10 +519,14 @@ export class KafkaLog implements EventLog, FaultInjectable {
     const timestamp = Date.now();
     const producerTimestamp = BigInt(timestamp);
     let bytes = 0;
-    const messages: MessageToProduce[] = events.map((event) => {
+    const records = events.map((event) => {
       const record = encodeForProducer(event);
-      bytes += record.bytes + RECORD_WIRE_OVERHEAD + HEADER_WIRE_OVERHEAD * record.headers.size;
       assertRecordSize(event, record.bytes, this.capabilities.maxRecordBytes, 'Kafka');
+      return record;
+    });
+    const messages: MessageToProduce[] = events.map((event, i) => {
+      const record = records[i]!;
+      bytes += record.bytes + RECORD_WIRE_OVERHEAD + HEADER_WIRE_OVERHEAD * record.headers.size;
       const message: MessageToProduce = {
         topic: wireName,
         partition: this.#chooser.choose(topic, count, event, partition),

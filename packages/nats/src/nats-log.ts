@@ -298,8 +298,9 @@ export class NatsLog implements EventLog, FaultInjectable {
     const list: readonly CloudEvent[] = events;
     const record = await this.#topic(topic);
     // Everything that can be refused is refused before the first publish.
-    const encoded = list.map((event) => ({
-      parts: this.#encode(record, event),
+    const parts = list.map((event) => this.#encode(record, event));
+    const encoded = list.map((event, i) => ({
+      parts: parts[i]!,
       partition: this.#chooser.choose(record.name, record.partitions, event),
     }));
     const byPartition = new Map<number, number[]>();

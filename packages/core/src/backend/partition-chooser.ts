@@ -11,7 +11,8 @@ import { checkPartition } from './validation.ts';
  * client): a client's events without a key go to partitions 0, 1, 2, … of their topic in turn,
  * whatever it appends to other topics. Clients in several processes do not coordinate: each
  * spreads its own events evenly, and a client appending one keyless event per process run
- * always picks partition 0 (give such events a key to spread them).
+ * always picks partition 0 (give such events a key to spread them). Backends choose only once
+ * every event of an append was accepted, so a refused append does not move the turn.
  *
  * @example
  * const chooser = new PartitionChooser();

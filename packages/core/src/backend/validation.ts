@@ -124,7 +124,7 @@ export function checkReadOptions(
   partitions: number,
 ): { readonly partition: number; readonly from: ReadPosition; readonly limit: number } {
   return {
-    partition: checkPartition(topic, options?.partition, partitions),
+    partition: checkPartition(topic, options.partition, partitions),
     from: checkReadPosition(options.from),
     limit: checkReadLimit(options.limit),
   };
