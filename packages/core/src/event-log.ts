@@ -200,7 +200,9 @@ export interface EventLog extends AsyncDisposable {
   /**
    * Appends one event and resolves once it is durable (per the backend's durability mode).
    * The partition comes from `options.partition`, else from `partitionFor(partitionkey)`,
-   * else round-robin. A rejected promise means the event was not appended.
+   * else round-robin: each client counts per topic from partition 0, so a client's events
+   * without a key spread evenly over the topic's partitions (clients do not coordinate).
+   * A rejected promise means the event was not appended.
    */
   append(topic: string, event: CloudEvent, options?: AppendOptions): Promise<AppendResult>;
   /**
@@ -246,3 +248,4 @@ export interface FaultInjectable {
 /** Default and bounds shared by backends, so the suite can rely on them. */
 export const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
 export const DEFAULT_READ_LIMIT = 500;
+export const DEFAULT_MAX_BUFFERED_EVENTS = 500;

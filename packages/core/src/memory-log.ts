@@ -1,10 +1,19 @@
-import { Buffer } from 'node:buffer';
 import { randomUUID } from 'node:crypto';
 import { assignPartitions } from './assignment.ts';
-import { OPTIONAL_ATTRIBUTES, assertValidEnvelope, attributesOf } from './envelope.ts';
+import { PartitionChooser } from './backend/partition-chooser.ts';
+import { assertRecordSize, recordBytes } from './backend/record-size.ts';
+import { subscribeSettings } from './backend/subscribe-settings.ts';
+import {
+  assertTopicName,
+  checkPartition,
+  checkPartitionCount,
+  checkReadOptions,
+  checkRetention,
+} from './backend/validation.ts';
+import { OPTIONAL_ATTRIBUTES, assertValidEnvelope } from './envelope.ts';
 import type { CloudEvent, StoredEvent } from './envelope.ts';
 import { HeraldError } from './errors.ts';
-import { DEFAULT_READ_LIMIT, DEFAULT_SESSION_TIMEOUT_MS, faultInjection } from './event-log.ts';
+import { faultInjection } from './event-log.ts';
 import type {
   AppendOptions,
   AppendResult,
@@ -26,7 +35,6 @@ import type {
   TopicInfo,
   TopicPartition,
 } from './event-log.ts';
-import { partitionFor } from './partitioner.ts';
 import { DeliveryQueue } from './backend/delivery-queue.ts';
 
 /*
@@ -75,10 +83,6 @@ import { DeliveryQueue } from './backend/delivery-queue.ts';
 
 /** Largest record the memory log accepts by default, like Kafka's default `message.max.bytes`. */
 const DEFAULT_MAX_RECORD_BYTES = 1_048_576;
-const DEFAULT_MAX_BUFFERED_EVENTS = 500;
-const MAX_PARTITIONS = 10_000;
-/** Kafka's rule for topic names. */
-const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
 const BROKER_NAME = /^[A-Za-z0-9._-]+$/;
 
 /**
@@ -479,39 +483,8 @@ function copyEvent(event: CloudEvent, position: Position): StoredEvent {
 /** A stored event's own copy, for handing to a reader. */
 const copyStored = (event: StoredEvent): StoredEvent => copyEvent(event, event);
 
-function recordBytes(event: CloudEvent): number {
-  let bytes = event.data?.byteLength ?? 0;
-  for (const [name, value] of Object.entries(attributesOf(event))) {
-    bytes += Buffer.byteLength(name) + Buffer.byteLength(value);
-  }
-  return bytes;
-}
-
 function invalid(message: string, details: Record<string, unknown> = {}): HeraldError {
   return new HeraldError('INVALID_ARGUMENT', message, { details });
-}
-
-function checkPosition(position: unknown, allowOffset: boolean): ReadPosition {
-  if (position === 'earliest' || position === 'latest') return position;
-  if (typeof position === 'object' && position !== null) {
-    if ('timestamp' in position && Number.isFinite(position.timestamp)) return position as ReadPosition;
-    if (
-      allowOffset &&
-      'offset' in position &&
-      Number.isSafeInteger(position.offset) &&
-      (position.offset as number) >= 0
-    ) {
-      return position as ReadPosition;
-    }
-  }
-  const expected = allowOffset
-    ? `'earliest', 'latest', { timestamp } or { offset }`
-    : `'earliest', 'latest' or { timestamp }`;
-  return invalidPosition(position, expected);
-}
-
-function invalidPosition(position: unknown, expected: string): never {
-  throw invalid(`invalid position ${JSON.stringify(position)}: expected ${expected}`);
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -556,7 +529,7 @@ export class MemoryLog implements EventLog, FaultInjectable {
   readonly [faultInjection]: FaultInjectable[typeof faultInjection];
   private readonly client: ClientState;
   private readonly broker: Broker;
-  private readonly roundRobin = new Map<string, number>();
+  private readonly chooser = new PartitionChooser();
 
   constructor(options: MemoryLogOptions = {}) {
     const broker = options.broker ?? new Broker();
@@ -591,24 +564,9 @@ export class MemoryLog implements EventLog, FaultInjectable {
 
   async createTopic(name: string, options: CreateTopicOptions): Promise<TopicInfo> {
     this.assertOpen();
-    if (typeof name !== 'string' || !TOPIC_NAME.test(name) || name === '.' || name === '..') {
-      throw invalid(`invalid topic name "${String(name)}": use 1 to 249 letters, digits, ".", "_" or "-"`, {
-        topic: name,
-      });
-    }
-    const partitions = options?.partitions;
-    if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
-      throw invalid(`partitions must be an integer from 1 to ${MAX_PARTITIONS}, got ${String(partitions)}`);
-    }
-    const retention: { ms?: number; bytes?: number } = {};
-    for (const field of ['ms', 'bytes'] as const) {
-      const value = options.retention?.[field];
-      if (value === undefined) continue;
-      if (!Number.isSafeInteger(value) || value < 1) {
-        throw invalid(`retention.${field} must be a positive integer, got ${String(value)}`);
-      }
-      retention[field] = value;
-    }
+    assertTopicName(name);
+    const partitions = checkPartitionCount(options?.partitions);
+    const retention = checkRetention(options.retention);
     if (this.broker.topics.has(name)) {
       throw new HeraldError('TOPIC_EXISTS', `topic "${name}" already exists`, { details: { topic: name } });
     }
@@ -659,45 +617,18 @@ export class MemoryLog implements EventLog, FaultInjectable {
 
   async read(topic: string, options: ReadOptions): Promise<readonly StoredEvent[]> {
     this.assertOpen();
-    const limit = options.limit ?? DEFAULT_READ_LIMIT;
-    if (!Number.isSafeInteger(limit) || limit < 1)
-      throw invalid(`limit must be a positive integer, got ${limit}`);
-    const events = this.broker.partition(topic, options.partition);
-    const from = this.broker.resolve(topic, options.partition, checkPosition(options.from, true));
-    return Promise.resolve(events.slice(from, from + limit).map(copyStored));
+    const count = this.broker.topic(topic).partitions.length;
+    const { partition, from, limit } = checkReadOptions(topic, options, count);
+    const events = this.broker.partition(topic, partition);
+    const start = this.broker.resolve(topic, partition, from);
+    return Promise.resolve(events.slice(start, start + limit).map(copyStored));
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     this.assertOpen();
-    if (typeof options.group !== 'string' || options.group.length === 0) {
-      throw invalid('group must be a non-empty string');
-    }
-    if (!Array.isArray(options.topics) || options.topics.length === 0) {
-      throw invalid('topics must name at least one topic');
-    }
-    const topics = [...new Set<string>(options.topics)].sort();
-    for (const topic of topics) this.broker.topic(topic);
-    const sessionTimeoutMs = options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
-    if (!Number.isSafeInteger(sessionTimeoutMs) || sessionTimeoutMs < 1) {
-      throw invalid(`sessionTimeoutMs must be a positive integer, got ${String(sessionTimeoutMs)}`);
-    }
-    const maxBufferedEvents = options.maxBufferedEvents ?? DEFAULT_MAX_BUFFERED_EVENTS;
-    if (!Number.isSafeInteger(maxBufferedEvents) || maxBufferedEvents < 1) {
-      throw invalid(`maxBufferedEvents must be a positive integer, got ${String(maxBufferedEvents)}`);
-    }
-    const startAt = checkPosition(options.startAt ?? 'earliest', false) as StartPosition;
-    if (options.signal?.aborted) {
-      throw new HeraldError('CLOSED', 'the subscription signal was already aborted', {
-        cause: options.signal.reason,
-      });
-    }
-    const subscription = new MemorySubscription(this.client, {
-      ...options,
-      topics,
-      startAt,
-      sessionTimeoutMs,
-      maxBufferedEvents,
-    });
+    const settings = subscribeSettings(options);
+    for (const topic of settings.topics) this.broker.topic(topic);
+    const subscription = new MemorySubscription(this.client, settings);
     this.client.subscriptions.add(subscription);
     await subscription.start();
     return subscription;
@@ -739,28 +670,13 @@ export class MemoryLog implements EventLog, FaultInjectable {
     events: readonly CloudEvent[],
     partition: number | undefined,
   ): { event: CloudEvent; partition: number }[] {
-    const state = this.broker.topic(topic);
-    const count = state.partitions.length;
-    if (partition !== undefined) this.broker.partition(topic, partition);
+    const count = this.broker.topic(topic).partitions.length;
+    if (partition !== undefined) checkPartition(topic, partition, count);
     for (const event of events) {
       assertValidEnvelope(event);
-      const bytes = recordBytes(event);
-      if (bytes > this.capabilities.maxRecordBytes) {
-        throw new HeraldError(
-          'TOO_LARGE',
-          `event ${event.id} is ${bytes} bytes; the memory log accepts at most ${this.capabilities.maxRecordBytes}`,
-          { details: { id: event.id, bytes, maxRecordBytes: this.capabilities.maxRecordBytes } },
-        );
-      }
+      assertRecordSize(event, recordBytes(event), this.capabilities.maxRecordBytes, 'memory');
     }
-    return events.map((event) => {
-      if (partition !== undefined) return { event, partition };
-      if (event.partitionkey !== undefined)
-        return { event, partition: partitionFor(event.partitionkey, count) };
-      const next = this.roundRobin.get(topic) ?? 0;
-      this.roundRobin.set(topic, next + 1);
-      return { event, partition: next % count };
-    });
+    return events.map((event) => ({ event, partition: this.chooser.choose(topic, count, event, partition) }));
   }
 
   private crash(): void {

@@ -34,6 +34,20 @@ void describe('MemoryLog', () => {
     );
   });
 
+  void it('sends keyless events round-robin from partition 0 per topic; a refused append does not move the turn', async () => {
+    await using log = await openMemoryLog({ maxRecordBytes: 512 });
+    await log.createTopic('orders', { partitions: 3 });
+    await log.createTopic('payments', { partitions: 3 });
+    const partitionOf = async (topic: string, n: number) => (await log.append(topic, makeEvent(n))).partition;
+    assert.deepEqual([await partitionOf('orders', 1), await partitionOf('orders', 2)], [0, 1]);
+    assert.equal(await partitionOf('payments', 3), 0);
+    await assert.rejects(
+      log.appendBatch('orders', [makeEvent(4), makeEvent(5, undefined, { data: new Uint8Array(1024) })]),
+      heraldError('TOO_LARGE'),
+    );
+    assert.deepEqual([await partitionOf('orders', 6), await partitionOf('orders', 7)], [2, 0]);
+  });
+
   void it('keeps clients on different brokers apart and clients on one broker together', async () => {
     const broker = createMemoryBroker();
     await using a = await openMemoryLog({ broker });

@@ -1,27 +1,17 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import {
-  DEFAULT_READ_LIMIT,
-  DEFAULT_SESSION_TIMEOUT_MS,
-  HeraldError,
-  faultInjection,
-  isHeraldError,
-  partitionFor,
-} from '@herald/core';
+import { HeraldError, isHeraldError } from '@herald/core';
 import type {
   AppendOptions,
   AppendResult,
   CloudEvent,
   CreateTopicOptions,
   EventLog,
-  FaultInjectable,
   GroupDescription,
   GroupMember,
   GroupPartitionState,
   LogCapabilities,
   ReadOptions,
-  ReadPosition,
   RetentionPolicy,
-  StartPosition,
   StoredEvent,
   SubscribeOptions,
   Subscription,
@@ -29,6 +19,20 @@ import type {
   TopicInfo,
   TopicPartition,
 } from '@herald/core';
+import {
+  MAX_TOPIC_NAME_LENGTH,
+  PartitionChooser,
+  assertRecordSize,
+  assertTopicName,
+  checkPartition,
+  checkPartitionCount,
+  checkReadOptions,
+  checkRetention,
+  faultInjection,
+  isTopicName,
+  subscribeSettings,
+} from '@herald/core/backend';
+import type { FaultInjectable } from '@herald/core/backend';
 import { Admin, ConfigResourceTypes } from '@platformatic/kafka';
 import type { MessageToProduce } from '@platformatic/kafka';
 import { decodeCloudEvent, encodeForProducer } from './cloud-event-binding.ts';
@@ -42,11 +46,6 @@ import { EARLIEST, KafkaWire, LATEST, fetchedRecords } from './kafka-wire.ts';
 import type { FetchedRecord } from './kafka-wire.ts';
 import { TimestampedProducer } from './timestamped-producer.ts';
 
-/** Kafka's rule for topic names: at most 249 of these characters, and not `.` or `..`. */
-const TOPIC_NAME = /^[A-Za-z0-9._-]+$/;
-const MAX_TOPIC_NAME = 249;
-const MAX_PARTITIONS = 10_000;
-const DEFAULT_MAX_BUFFERED_EVENTS = 500;
 /** Room in a topic's `max.message.bytes` for the record batch and header overhead around one event. */
 const RECORD_OVERHEAD_BYTES = 65_536;
 const READ_MAX_BYTES = 4 * 1024 * 1024;
@@ -116,7 +115,7 @@ export class KafkaLog implements EventLog, FaultInjectable {
   readonly #producer: TimestampedProducer;
   readonly #internals: KafkaLogInternals;
   readonly #subscriptions = new Set<KafkaSubscription>();
-  readonly #roundRobin = new Map<string, number>();
+  readonly #chooser = new PartitionChooser();
   readonly #produceQueue: PendingProduce[] = [];
   #producing = false;
   #sessionBounds: Promise<SessionBounds> | undefined;
@@ -177,26 +176,16 @@ export class KafkaLog implements EventLog, FaultInjectable {
   async createTopic(name: string, options: CreateTopicOptions): Promise<TopicInfo> {
     this.#assertOpen();
     const wireName = this.#checkTopicName(name);
-    const partitions = options?.partitions;
-    if (!Number.isInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
-      throw invalid(`partitions must be an integer from 1 to ${MAX_PARTITIONS}, got ${String(partitions)}`);
-    }
+    const partitions = checkPartitionCount(options?.partitions);
+    const retention = checkRetention(options.retention);
     const configs = [
       { name: 'message.timestamp.type', value: 'LogAppendTime' },
       { name: 'max.message.bytes', value: String(this.#options.maxRecordBytes + RECORD_OVERHEAD_BYTES) },
     ];
     for (const field of ['ms', 'bytes'] as const) {
-      const value = options.retention?.[field];
       // No retention means keep forever, as on every backend; Kafka's broker default would
       // otherwise delete records after 7 days.
-      if (value === undefined) {
-        configs.push({ name: `retention.${field}`, value: '-1' });
-        continue;
-      }
-      if (!Number.isSafeInteger(value) || value < 1) {
-        throw invalid(`retention.${field} must be a positive integer, got ${String(value)}`);
-      }
-      configs.push({ name: `retention.${field}`, value: String(value) });
+      configs.push({ name: `retention.${field}`, value: String(retention[field] ?? -1) });
     }
     let created;
     try {
@@ -287,13 +276,8 @@ export class KafkaLog implements EventLog, FaultInjectable {
 
   async read(topic: string, options: ReadOptions): Promise<readonly StoredEvent[]> {
     this.#assertOpen();
-    const limit = options.limit ?? DEFAULT_READ_LIMIT;
-    if (!Number.isSafeInteger(limit) || limit < 1)
-      throw invalid(`limit must be a positive integer, got ${String(limit)}`);
     const count = await this.#partitionCount(topic);
-    const { partition } = options;
-    checkPartition(topic, partition, count);
-    const from = checkPosition(options.from, true);
+    const { partition, from, limit } = checkReadOptions(topic, options, count);
     const wireName = this.#namespaced(topic);
     try {
       let offset: number;
@@ -351,40 +335,20 @@ export class KafkaLog implements EventLog, FaultInjectable {
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     this.#assertOpen();
-    if (typeof options?.group !== 'string' || options.group.length === 0 || options.group.length > 200) {
-      throw invalid('group must be a name of 1 to 200 characters');
-    }
-    if (!Array.isArray(options.topics) || options.topics.length === 0) {
-      throw invalid('topics must name at least one topic');
-    }
-    const topics = [...new Set<string>(options.topics)].sort();
-    for (const topic of topics) await this.#partitionCount(topic);
-    const requested = options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
-    if (!Number.isSafeInteger(requested) || requested < 1) {
-      throw invalid(`sessionTimeoutMs must be a positive integer, got ${String(requested)}`);
-    }
-    const maxBufferedEvents = options.maxBufferedEvents ?? DEFAULT_MAX_BUFFERED_EVENTS;
-    if (!Number.isSafeInteger(maxBufferedEvents) || maxBufferedEvents < 1) {
-      throw invalid(`maxBufferedEvents must be a positive integer, got ${String(maxBufferedEvents)}`);
-    }
-    const startAt = checkPosition(options.startAt ?? 'earliest', false) as StartPosition;
-    if (options.signal?.aborted === true) {
-      throw new HeraldError('CLOSED', 'the subscription signal was already aborted', {
-        cause: options.signal.reason,
-      });
-    }
+    const settings = subscribeSettings(options);
+    for (const topic of settings.topics) await this.#partitionCount(topic);
     const bounds = await this.#groupSessionBounds();
     const subscription = new KafkaSubscription(
       this.#internals,
       {
-        group: options.group,
-        topics,
-        startAt,
-        sessionTimeoutMs: Math.min(bounds.max, Math.max(bounds.min, requested)),
-        maxBufferedEvents,
-        onRevoked: options.onRevoked,
-        onAssigned: options.onAssigned,
-        signal: options.signal,
+        group: settings.group,
+        topics: settings.topics,
+        startAt: settings.startAt,
+        sessionTimeoutMs: Math.min(bounds.max, Math.max(bounds.min, settings.sessionTimeoutMs)),
+        maxBufferedEvents: settings.maxBufferedEvents,
+        onRevoked: settings.onRevoked,
+        onAssigned: settings.onAssigned,
+        signal: settings.signal,
       },
       () => this.#subscriptions.delete(subscription),
     );
@@ -520,29 +484,13 @@ export class KafkaLog implements EventLog, FaultInjectable {
 
   /** A valid Herald topic name for this namespace, as named on the cluster; else INVALID_ARGUMENT. */
   #checkTopicName(name: string): string {
-    const max = MAX_TOPIC_NAME - this.namespace.length;
-    if (
-      typeof name !== 'string' ||
-      !TOPIC_NAME.test(name) ||
-      name.length > max ||
-      name === '.' ||
-      name === '..'
-    ) {
-      throw invalid(
-        `invalid topic name "${String(name)}": use 1 to ${max} letters, digits, ".", "_" or "-"`,
-        { topic: name },
-      );
-    }
+    assertTopicName(name, MAX_TOPIC_NAME_LENGTH - this.namespace.length);
     return this.#namespaced(name);
   }
 
   /** A name to look up: one that cannot exist on Kafka is simply unknown. */
   #lookupName(name: string): string {
-    if (
-      typeof name !== 'string' ||
-      !TOPIC_NAME.test(name) ||
-      this.namespace.length + name.length > MAX_TOPIC_NAME
-    ) {
+    if (!isTopicName(name, MAX_TOPIC_NAME_LENGTH - this.namespace.length)) {
       throw new HeraldError('UNKNOWN_TOPIC', `topic "${String(name)}" does not exist`, {
         details: { topic: name },
       });
@@ -571,21 +519,17 @@ export class KafkaLog implements EventLog, FaultInjectable {
     const timestamp = Date.now();
     const producerTimestamp = BigInt(timestamp);
     let bytes = 0;
-    const messages: MessageToProduce[] = events.map((event) => {
+    const records = events.map((event) => {
       const record = encodeForProducer(event);
+      assertRecordSize(event, record.bytes, this.capabilities.maxRecordBytes, 'Kafka');
+      return record;
+    });
+    const messages: MessageToProduce[] = events.map((event, i) => {
+      const record = records[i]!;
       bytes += record.bytes + RECORD_WIRE_OVERHEAD + HEADER_WIRE_OVERHEAD * record.headers.size;
-      if (record.bytes > this.capabilities.maxRecordBytes) {
-        throw new HeraldError(
-          'TOO_LARGE',
-          `event ${event.id} is ${record.bytes} bytes; this Kafka log accepts at most ${this.capabilities.maxRecordBytes}`,
-          {
-            details: { id: event.id, bytes: record.bytes, maxRecordBytes: this.capabilities.maxRecordBytes },
-          },
-        );
-      }
       const message: MessageToProduce = {
         topic: wireName,
-        partition: partition ?? this.#partitionOf(event, wireName, count),
+        partition: this.#chooser.choose(topic, count, event, partition),
         headers: record.headers,
         timestamp: producerTimestamp,
       };
@@ -684,13 +628,6 @@ export class KafkaLog implements EventLog, FaultInjectable {
       records += pending.messages.length;
     }
     return group;
-  }
-
-  #partitionOf(event: CloudEvent, wireName: string, count: number): number {
-    if (event.partitionkey !== undefined) return partitionFor(event.partitionkey, count);
-    const next = this.#roundRobin.get(wireName) ?? 0;
-    this.#roundRobin.set(wireName, next + 1);
-    return next % count;
   }
 
   /** Waits until the new topic has a leader for every partition, so every client can use it at once. */
@@ -848,34 +785,6 @@ function retentionOf(configs: readonly (readonly [string, string | null | undefi
 
 function invalid(message: string, details: Record<string, unknown> = {}): HeraldError {
   return new HeraldError('INVALID_ARGUMENT', message, { details });
-}
-
-function checkPartition(topic: string, partition: unknown, count: number): asserts partition is number {
-  if (typeof partition !== 'number' || !Number.isInteger(partition) || partition < 0 || partition >= count) {
-    throw invalid(`topic "${topic}" has partitions 0..${count - 1}, not ${String(partition)}`, {
-      topic,
-      partition,
-    });
-  }
-}
-
-function checkPosition(position: unknown, allowOffset: boolean): ReadPosition {
-  if (position === 'earliest' || position === 'latest') return position;
-  if (typeof position === 'object' && position !== null) {
-    if ('timestamp' in position && Number.isFinite(position.timestamp)) return position as ReadPosition;
-    if (
-      allowOffset &&
-      'offset' in position &&
-      Number.isSafeInteger(position.offset) &&
-      (position.offset as number) >= 0
-    ) {
-      return position as ReadPosition;
-    }
-  }
-  const expected = allowOffset
-    ? `'earliest', 'latest', { timestamp } or { offset }`
-    : `'earliest', 'latest' or { timestamp }`;
-  throw invalid(`invalid position ${JSON.stringify(position)}: expected ${expected}`);
 }
 
 function compareTp(a: TopicPartition, b: TopicPartition): number {

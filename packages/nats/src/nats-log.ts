@@ -1,12 +1,11 @@
 import { Buffer } from 'node:buffer';
-import { DEFAULT_READ_LIMIT, HeraldError, faultInjection, isHeraldError, partitionFor } from '@herald/core';
+import { HeraldError, isHeraldError } from '@herald/core';
 import type {
   AppendOptions,
   AppendResult,
   CloudEvent,
   CreateTopicOptions,
   EventLog,
-  FaultInjectable,
   GroupDescription,
   GroupMember,
   GroupPartitionState,
@@ -22,6 +21,20 @@ import type {
   TopicDescription,
   TopicInfo,
 } from '@herald/core';
+import {
+  PartitionChooser,
+  assertRecordSize,
+  assertTopicName,
+  checkCommitOffset,
+  checkPartitionCount,
+  checkReadOptions,
+  checkRetention,
+  checkStartPosition,
+  faultInjection,
+  isTopicName,
+  subscribeSettings,
+} from '@herald/core/backend';
+import type { FaultInjectable } from '@herald/core/backend';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -56,9 +69,8 @@ import { parseNatsUrl } from './nats-url.ts';
 import { parseTopic, serializeTopic } from './topic-record.ts';
 import type { TopicRecord } from './topic-record.ts';
 
-/** Kafka's rule for topic names, kept so that a name works on every backend. */
-const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
-const MAX_PARTITIONS = 10_000;
+/** Heartbeats cross the network: shorter sessions would expire on an ordinary round trip. */
+const MIN_SESSION_TIMEOUT_MS = 100;
 /** Parallel requests one operation keeps in flight (stream infos, direct gets). */
 const PARALLEL_REQUESTS = 32;
 /** A publish whose acknowledgement timed out is sent again (same Nats-Msg-Id) this many times in all. */
@@ -111,7 +123,7 @@ export class NatsLog implements EventLog, FaultInjectable {
   readonly #internals: NatsLogInternals;
   readonly #topics = new Map<string, TopicRecord>();
   readonly #subscriptions = new Set<NatsSubscription>();
-  readonly #roundRobin = new Map<string, number>();
+  readonly #chooser = new PartitionChooser();
   #closed = false;
   #closing: Promise<void> | undefined;
 
@@ -207,24 +219,9 @@ export class NatsLog implements EventLog, FaultInjectable {
 
   async createTopic(name: string, options: CreateTopicOptions): Promise<TopicInfo> {
     this.#assertOpen();
-    if (typeof name !== 'string' || !TOPIC_NAME.test(name)) {
-      throw invalid(
-        `topic name "${String(name)}" must be 1-249 characters of letters, digits, ".", "_" and "-"`,
-      );
-    }
-    const partitions = options?.partitions;
-    if (!Number.isSafeInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
-      throw invalid(`partitions must be an integer from 1 to ${MAX_PARTITIONS}, got ${String(partitions)}`);
-    }
-    const retention: { ms?: number; bytes?: number } = {};
-    for (const field of ['ms', 'bytes'] as const) {
-      const value = options.retention?.[field];
-      if (value === undefined) continue;
-      if (!Number.isSafeInteger(value) || value < 1) {
-        throw invalid(`retention.${field} must be a positive integer, got ${String(value)}`);
-      }
-      retention[field] = value;
-    }
+    assertTopicName(name);
+    const partitions = checkPartitionCount(options?.partitions);
+    const retention = checkRetention(options.retention);
     const record: TopicRecord = { version: 1, name, partitions, retention, createdAt: Date.now() };
     // The record is the topic: once it exists the topic exists, and a stream missing after a
     // crash mid-create is made on first use from the record, with the same settings.
@@ -291,7 +288,7 @@ export class NatsLog implements EventLog, FaultInjectable {
     this.#assertOpen();
     const record = await this.#topic(topic);
     const parts = this.#encode(record, event);
-    const partition = this.#partitionOf(record, event, options.partition);
+    const partition = this.#chooser.choose(record.name, record.partitions, event, options.partition);
     return this.#publish(record, partition, parts);
   }
 
@@ -301,9 +298,10 @@ export class NatsLog implements EventLog, FaultInjectable {
     const list: readonly CloudEvent[] = events;
     const record = await this.#topic(topic);
     // Everything that can be refused is refused before the first publish.
-    const encoded = list.map((event) => ({
-      parts: this.#encode(record, event),
-      partition: this.#partitionOf(record, event, undefined),
+    const parts = list.map((event) => this.#encode(record, event));
+    const encoded = list.map((event, i) => ({
+      parts: parts[i]!,
+      partition: this.#chooser.choose(record.name, record.partitions, event),
     }));
     const byPartition = new Map<number, number[]>();
     encoded.forEach(({ partition }, i) =>
@@ -320,13 +318,7 @@ export class NatsLog implements EventLog, FaultInjectable {
 
   #encode(record: TopicRecord, event: CloudEvent): NatsMessageParts {
     const parts = encodeCloudEvent(event);
-    if (parts.bytes > this.capabilities.maxRecordBytes) {
-      throw new HeraldError(
-        'TOO_LARGE',
-        `event ${event.id} takes ${parts.bytes} bytes as a NATS message; the server accepts at most ${this.capabilities.maxRecordBytes} (max_payload)`,
-        { details: { id: event.id, bytes: parts.bytes, maxRecordBytes: this.capabilities.maxRecordBytes } },
-      );
-    }
+    assertRecordSize(event, parts.bytes, this.capabilities.maxRecordBytes, 'NATS', 'max_payload');
     // The stream would store it and delete it at once to get back under max_bytes.
     const limit = record.retention.bytes;
     const subject = this.#names.subject(record.name, 0);
@@ -338,19 +330,6 @@ export class NatsLog implements EventLog, FaultInjectable {
       );
     }
     return parts;
-  }
-
-  #partitionOf(record: TopicRecord, event: CloudEvent, requested: number | undefined): number {
-    if (requested !== undefined) {
-      if (!Number.isSafeInteger(requested) || requested < 0 || requested >= record.partitions) {
-        throw invalid(`topic "${record.name}" has no partition ${String(requested)}`);
-      }
-      return requested;
-    }
-    if (event.partitionkey !== undefined) return partitionFor(event.partitionkey, record.partitions);
-    const next = this.#roundRobin.get(record.name) ?? Math.floor(Math.random() * record.partitions);
-    this.#roundRobin.set(record.name, (next + 1) % record.partitions);
-    return next % record.partitions;
   }
 
   /**
@@ -419,11 +398,7 @@ export class NatsLog implements EventLog, FaultInjectable {
   async read(topic: string, options: ReadOptions): Promise<readonly StoredEvent[]> {
     this.#assertOpen();
     const record = await this.#topic(topic);
-    const { partition, from, limit = DEFAULT_READ_LIMIT } = options;
-    if (!Number.isSafeInteger(partition) || partition < 0 || partition >= record.partitions) {
-      throw invalid(`topic "${topic}" has no partition ${String(partition)}`);
-    }
-    if (!Number.isSafeInteger(limit) || limit < 1) throw invalid('limit must be a positive integer');
+    const { partition, from, limit } = checkReadOptions(topic, options, record.partitions);
     const start = await this.#resolveStart(record, partition, from);
     const { latest } = await this.#position(record, partition);
     const end = Math.min(latest, start + limit);
@@ -463,18 +438,8 @@ export class NatsLog implements EventLog, FaultInjectable {
     const { earliest, latest, state } = await this.#position(record, partition);
     if (from === 'earliest') return earliest;
     if (from === 'latest') return latest;
-    if (typeof from === 'object' && from !== null && 'offset' in from) {
-      if (!Number.isSafeInteger(from.offset) || from.offset < 0) {
-        throw invalid(`cannot read from offset ${String(from.offset)}`);
-      }
-      return Math.max(from.offset, earliest);
-    }
-    if (typeof from === 'object' && from !== null && 'timestamp' in from) {
-      if (!Number.isFinite(from.timestamp))
-        throw invalid(`cannot read from timestamp ${String(from.timestamp)}`);
-      return this.#offsetAtTime(record, partition, from.timestamp, earliest, latest, state);
-    }
-    throw invalid(`unknown read position ${JSON.stringify(from)}`);
+    if ('offset' in from) return Math.max(from.offset, earliest);
+    return this.#offsetAtTime(record, partition, from.timestamp, earliest, latest, state);
   }
 
   /** The offset of the first event stored at or after `timestamp`, found by the server. */
@@ -559,7 +524,7 @@ export class NatsLog implements EventLog, FaultInjectable {
   async #topic(name: string): Promise<TopicRecord> {
     const cached = this.#topics.get(name);
     if (cached !== undefined) return cached;
-    if (typeof name !== 'string' || !TOPIC_NAME.test(name)) throw unknownTopic(name);
+    if (!isTopicName(name)) throw unknownTopic(name);
     let entry;
     try {
       entry = await this.#topicsKv.get(this.#names.topicKey(name));
@@ -577,7 +542,8 @@ export class NatsLog implements EventLog, FaultInjectable {
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     this.#assertOpen();
-    const subscription = new NatsSubscription(this.#internals, options, () =>
+    const settings = subscribeSettings(options, { minSessionTimeoutMs: MIN_SESSION_TIMEOUT_MS });
+    const subscription = new NatsSubscription(this.#internals, settings, () =>
       this.#subscriptions.delete(subscription),
     );
     await subscription.validate();
@@ -683,6 +649,7 @@ export class NatsLog implements EventLog, FaultInjectable {
   async resetGroup(group: string, options: ResetGroupOptions): Promise<readonly GroupResetPlan[]> {
     this.#assertOpen();
     const { to, dryRun = false } = options;
+    if (!(typeof to === 'object' && 'offsets' in to)) checkStartPosition(to);
     const key = this.#names.groupKey(group);
     const entry = await this.#groupsKv.get(key).catch((error: unknown) => {
       throw toHeraldError(error, `cannot read group "${group}"`);
@@ -699,9 +666,7 @@ export class NatsLog implements EventLog, FaultInjectable {
           const wanted = to.offsets.find((p) => p.topic === name && p.partition === partition);
           if (wanted === undefined) continue;
           const { earliest, latest } = await this.#position(topic, partition);
-          if (!Number.isSafeInteger(wanted.offset) || wanted.offset < 0 || wanted.offset > latest) {
-            throw invalid(`${name}/${partition} has no offset ${String(wanted.offset)}`);
-          }
+          checkCommitOffset({ topic: name, partition, offset: wanted.offset }, latest);
           target = Math.max(wanted.offset, earliest);
         } else {
           target = await this.#resolveStart(topic, partition, to);
@@ -805,7 +770,7 @@ export class NatsLog implements EventLog, FaultInjectable {
   /** The process "died": subscriptions stop without leaving, the connection drops. */
   #crash(): void {
     this.#closed = true;
-    for (const subscription of this.#subscriptions) subscription.abandon();
+    for (const subscription of this.#subscriptions) subscription.crash();
     this.#subscriptions.clear();
     this.#closing ??= this.#nc.close().catch(() => undefined);
   }

@@ -1,8 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { ClaimHistory, DEFAULT_SESSION_TIMEOUT_MS, HeraldError, isHeraldError } from '@herald/core';
+import { HeraldError, isHeraldError } from '@herald/core';
+import { ClaimHistory, DEFAULT_SESSION_TIMEOUT_MS } from '@herald/core/backend';
+import type { DeliveryClaim } from '@herald/core/backend';
 import type {
-  DeliveryClaim,
   PartitionOffset,
   ReadPosition,
   StartPosition,
@@ -263,11 +264,11 @@ export class NatsSubscription implements Subscription, FeedHost {
   }
 
   /** The process "died": stop everything and write nothing (the lease will expire). */
-  abandon(): void {
+  crash(): void {
     this.#state = 'closed';
     this.#stopTimers();
     this.#watch?.unsubscribe();
-    for (const owned of this.#owned.values()) owned.feed?.abandon();
+    for (const owned of this.#owned.values()) owned.feed?.crash();
     this.#queue.close();
     this.#onClosed();
   }

@@ -8,7 +8,7 @@ import { JS_ERRORS, jetStreamCode } from './nats-errors.ts';
 
 /** How long one pull waits at the server for new events before the feed asks again. */
 const FETCH_EXPIRES_MS = 5000;
-/** An abandoned feed's consumer is removed by the server after this long without pulls. */
+/** A crashed feed's consumer is removed by the server after this long without pulls. */
 const CONSUMER_INACTIVE_MS = 30_000;
 const MAX_BACKOFF_MS = 2000;
 
@@ -62,7 +62,7 @@ export class PartitionFeed {
   #stopped = false;
   #interrupted = false;
   /** Stopped as a crash would: the server removes the consumer when it has been idle long enough. */
-  #abandoned = false;
+  #crashed = false;
   #consumer: Consumer | undefined;
   #messages: ConsumerMessages | undefined;
   #running: Promise<void> | undefined;
@@ -101,8 +101,8 @@ export class PartitionFeed {
   }
 
   /** Stops delivering at once and sends nothing more to the server, as a crashed process would. */
-  abandon(): void {
-    this.#abandoned = true;
+  crash(): void {
+    this.#crashed = true;
     void this.stop();
   }
 
@@ -186,6 +186,6 @@ export class PartitionFeed {
   async #dropConsumer(): Promise<void> {
     const consumer = this.#consumer;
     this.#consumer = undefined;
-    if (consumer !== undefined && !this.#abandoned) await consumer.delete().catch(() => undefined);
+    if (consumer !== undefined && !this.#crashed) await consumer.delete().catch(() => undefined);
   }
 }

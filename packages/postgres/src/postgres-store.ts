@@ -12,6 +12,7 @@ import {
   attributesOf,
   isHeraldError,
 } from '@herald/core';
+import { assertTopicName } from '@herald/core/backend';
 import { classify, isPostgresError, toHeraldError } from './postgres-errors.ts';
 import { type SchemaNames, createTables, schemaNames } from './schema.ts';
 
@@ -73,7 +74,6 @@ type Attempt<T> =
   | { readonly ok: false; readonly retry: boolean; readonly error: unknown };
 
 const COLLECTION = /^[A-Za-z0-9._-]{1,128}$/;
-const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
 const DEFAULT_MAX_EVENT_BYTES = 1_048_576;
 
 function checkCollection(collection: string): void {
@@ -388,12 +388,7 @@ export class PostgresStore implements Store {
     event: Parameters<StoreTransaction['emit']>[1],
     partition: number | undefined,
   ): PendingRow {
-    if (!TOPIC_NAME.test(topic)) {
-      throw new HeraldError(
-        'INVALID_ARGUMENT',
-        `topic "${topic}" must be 1-249 of letters, digits, ".", "_", "-"`,
-      );
-    }
+    assertTopicName(topic);
     if (
       partition !== undefined &&
       (!Number.isSafeInteger(partition) || partition < 0 || partition > 2 ** 31 - 1)

@@ -7,7 +7,6 @@ import {
   type CloudEvent,
   type CreateTopicOptions,
   type EventLog,
-  type FaultInjectable,
   type GroupDescription,
   type GroupResetPlan,
   type ResetGroupOptions,
@@ -19,16 +18,28 @@ import {
   type Subscription,
   type TopicDescription,
   type TopicInfo,
-  DEFAULT_READ_LIMIT,
   HeraldError,
   assertValidEnvelope,
-  faultInjection,
-  partitionFor,
 } from '@herald/core';
+import {
+  type FaultInjectable,
+  PartitionChooser,
+  assertRecordSize,
+  assertTopicName,
+  checkCommitOffset,
+  checkPartition,
+  checkPartitionCount,
+  checkReadOptions,
+  checkRetention,
+  checkStartPosition,
+  faultInjection,
+  subscribeSettings,
+} from '@herald/core/backend';
 import { ChangeNotifier, notifyLocalCommit } from './change-notifier.ts';
 import { EVENT_ATTRIBUTE_COLUMNS, type EventRow, decodeEventRow, encodeEventRow } from './event-row.ts';
 import { checkIntegrity, type IntegrityCheck } from './integrity.ts';
 import { SCHEMA_DDL, SCHEMA_VERSION } from './schema.ts';
+import type { SqliteLogInternals, TopicRow } from './sqlite-log-internals.ts';
 import { SqliteSubscription, describeGroup, listGroups } from './sqlite-subscription.ts';
 import { toHeraldError } from './sqlite-errors.ts';
 import { WriteQueue } from './write-queue.ts';
@@ -64,41 +75,12 @@ export interface SqliteLogOptions {
   readonly clientId?: string;
 }
 
-interface TopicRow {
-  readonly id: number;
-  readonly name: string;
-  readonly partitions: number;
-  readonly retention_ms: number | null;
-  readonly retention_bytes: number | null;
-}
+/** Heartbeats wait for the file's write lock; shorter sessions would expire under ordinary contention. */
+const MIN_SESSION_TIMEOUT_MS = 30;
 
 interface EncodedEvent {
   readonly partition: number;
   readonly row: EventRow;
-}
-
-const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
-const MAX_PARTITIONS = 10_000;
-
-/** @internal Shared with subscriptions: the connection, prepared statements, topic cache. */
-export interface SqliteLogInternals {
-  /** The reader connection (committed data only). Writes go through `writes`. */
-  readonly reader: DatabaseSync;
-  readonly path: string;
-  readonly writes: WriteQueue;
-  readonly notifier: ChangeNotifier;
-  readonly clientId: string;
-  topic(name: string): TopicRow;
-  topicById(id: number): TopicRow;
-  resolveStart(topicId: number, partition: number, from: ReadPosition): number;
-  /** Up to `limit` events of one partition from `fromOffset`, in offset order (committed data only). */
-  readEvents(
-    topic: Pick<TopicRow, 'id' | 'name'>,
-    partition: number,
-    fromOffset: number,
-    limit: number,
-  ): StoredEvent[];
-  afterCommit(): void;
 }
 
 /**
@@ -134,7 +116,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
   };
   readonly #maxRecordBytes: number;
   #retentionTimer: NodeJS.Timeout | undefined;
-  #roundRobin = 0;
+  readonly #chooser = new PartitionChooser();
   #closed = false;
 
   /** Use {@link openSqliteLog}. */
@@ -213,21 +195,9 @@ export class SqliteLog implements EventLog, FaultInjectable {
 
   async createTopic(name: string, options: CreateTopicOptions): Promise<TopicInfo> {
     this.#assertOpen();
-    if (!TOPIC_NAME.test(name)) {
-      throw new HeraldError(
-        'INVALID_ARGUMENT',
-        `topic name "${name}" must be 1-249 characters of letters, digits, ".", "_" and "-"`,
-      );
-    }
-    const { partitions, retention = {} } = options;
-    if (!Number.isSafeInteger(partitions) || partitions < 1 || partitions > MAX_PARTITIONS) {
-      throw new HeraldError('INVALID_ARGUMENT', `partitions must be an integer from 1 to ${MAX_PARTITIONS}`);
-    }
-    for (const [key, value] of Object.entries(retention)) {
-      if (value !== undefined && (!Number.isSafeInteger(value) || (value as number) <= 0)) {
-        throw new HeraldError('INVALID_ARGUMENT', `retention.${key} must be a positive integer`);
-      }
-    }
+    assertTopicName(name);
+    const partitions = checkPartitionCount(options?.partitions);
+    const retention = checkRetention(options.retention);
     await this.#writes.run((db) => {
       // On the writer connection: a topic created earlier in the same group-committed transaction
       // is not visible to the reader yet.
@@ -299,28 +269,17 @@ export class SqliteLog implements EventLog, FaultInjectable {
   ): [TopicRow, EncodedEvent[]] {
     this.#assertOpen();
     const row = this.#topic(topic);
-    if (
-      partition !== undefined &&
-      (!Number.isSafeInteger(partition) || partition < 0 || partition >= row.partitions)
-    ) {
-      throw new HeraldError('INVALID_ARGUMENT', `topic "${topic}" has no partition ${partition}`);
-    }
-    const encoded: EncodedEvent[] = events.map((event) => {
+    if (partition !== undefined) checkPartition(topic, partition, row.partitions);
+    const rows = events.map((event) => {
       assertValidEnvelope(event);
       const eventRow = encodeEventRow(event);
-      if (eventRow.size > this.#maxRecordBytes) {
-        throw new HeraldError(
-          'TOO_LARGE',
-          `event ${event.id} is ${eventRow.size} bytes; the log accepts at most ${this.#maxRecordBytes}`,
-        );
-      }
-      const target =
-        partition ??
-        (event.partitionkey === undefined
-          ? this.#roundRobin++ % row.partitions
-          : partitionFor(event.partitionkey, row.partitions));
-      return { partition: target, row: eventRow };
+      assertRecordSize(event, eventRow.size, this.#maxRecordBytes, 'SQLite');
+      return eventRow;
     });
+    const encoded = events.map((event, i): EncodedEvent => ({
+      partition: this.#chooser.choose(topic, row.partitions, event, partition),
+      row: rows[i]!,
+    }));
     return [row, encoded];
   }
 
@@ -407,20 +366,15 @@ export class SqliteLog implements EventLog, FaultInjectable {
   async read(topic: string, options: ReadOptions): Promise<readonly StoredEvent[]> {
     this.#assertOpen();
     const row = this.#topic(topic);
-    const { partition, from, limit = DEFAULT_READ_LIMIT } = options;
-    if (!Number.isSafeInteger(partition) || partition < 0 || partition >= row.partitions) {
-      throw new HeraldError('INVALID_ARGUMENT', `topic "${topic}" has no partition ${partition}`);
-    }
-    if (!Number.isSafeInteger(limit) || limit < 1) {
-      throw new HeraldError('INVALID_ARGUMENT', 'limit must be a positive integer');
-    }
+    const { partition, from, limit } = checkReadOptions(topic, options, row.partitions);
     const start = this.#resolveStart(row.id, partition, from);
     return this.#readEvents(row, partition, start, limit);
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
     this.#assertOpen();
-    const subscription = new SqliteSubscription(this.#internals, options, () =>
+    const settings = subscribeSettings(options, { minSessionTimeoutMs: MIN_SESSION_TIMEOUT_MS });
+    const subscription = new SqliteSubscription(this.#internals, settings, () =>
       this.#subscriptions.delete(subscription),
     );
     this.#subscriptions.add(subscription);
@@ -446,6 +400,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
   async resetGroup(group: string, options: ResetGroupOptions): Promise<readonly GroupResetPlan[]> {
     this.#assertOpen();
     const { to, dryRun = false } = options;
+    if (!(typeof to === 'object' && 'offsets' in to)) checkStartPosition(to);
     const current = describeGroup(this.#reader, group);
     const topics = options.topics ?? [...new Set(current.partitions.map((p) => p.topic))];
     if (topics.length === 0) {
@@ -468,9 +423,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
             next_offset: number;
             low_offset: number;
           };
-          if (!Number.isSafeInteger(wanted.offset) || wanted.offset < 0 || wanted.offset > head.next_offset) {
-            throw new HeraldError('INVALID_ARGUMENT', `${name}/${partition} has no offset ${wanted.offset}`);
-          }
+          checkCommitOffset({ topic: name, partition, offset: wanted.offset }, head.next_offset);
           target = Math.max(wanted.offset, head.low_offset);
         } else {
           target = this.#resolveStart(topic.id, partition, to);
@@ -596,9 +549,9 @@ export class SqliteLog implements EventLog, FaultInjectable {
     crash: (): void => {
       if (this.#closed) return;
       this.#closed = true;
-      for (const subscription of this.#subscriptions) subscription.abandon();
+      for (const subscription of this.#subscriptions) subscription.crash();
       if (this.#retentionTimer !== undefined) clearInterval(this.#retentionTimer);
-      this.#writes.abandon();
+      this.#writes.crash();
       this.#notifier.close();
       this.#reader.close();
       this.#db.close();
@@ -650,14 +603,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
     };
     if (from === 'earliest') return head.low_offset;
     if (from === 'latest') return head.next_offset;
-    if ('offset' in from) {
-      if (!Number.isSafeInteger(from.offset) || from.offset < 0) {
-        throw new HeraldError('INVALID_ARGUMENT', 'offset must be a non-negative integer');
-      }
-      return Math.max(from.offset, head.low_offset);
-    }
-    if (!Number.isFinite(from.timestamp))
-      throw new HeraldError('INVALID_ARGUMENT', 'timestamp must be a number');
+    if ('offset' in from) return Math.max(from.offset, head.low_offset);
     return this.#firstOffsetAtOrAfter(topicId, partition, from.timestamp, head);
   }
 

@@ -10,14 +10,16 @@ import {
   type SubscribeOptions,
   type Subscription,
   type TopicPartition,
+  HeraldError,
+} from '@herald/core';
+import {
   ClaimHistory,
   type DeliveryClaim,
   DEFAULT_SESSION_TIMEOUT_MS,
-  HeraldError,
+  DeliveryQueue,
   assignPartitions,
-} from '@herald/core';
-import { DeliveryQueue } from '@herald/core/backend';
-import type { SqliteLogInternals } from './sqlite-log.ts';
+} from '@herald/core/backend';
+import type { SqliteLogInternals } from './sqlite-log-internals.ts';
 
 /*
  * Consumer groups on one SQLite file, shared by any number of processes.
@@ -237,7 +239,7 @@ export class SqliteSubscription implements Subscription {
   }
 
   /** The process "died": stop everything, write nothing (the lease will expire). */
-  abandon(): void {
+  crash(): void {
     this.#state = 'closed';
     this.#stopTimers();
     this.#queue.close();

@@ -55,7 +55,7 @@ export class WriteQueue {
   }
 
   /** Drops what is queued without running it (a simulated crash). */
-  abandon(): void {
+  crash(): void {
     this.#closed = true;
     const dropped = this.#pending;
     this.#pending = [];

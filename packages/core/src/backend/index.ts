@@ -6,8 +6,31 @@ export { assignPartitions } from '../assignment.ts';
 export type { MemberSubscription } from '../assignment.ts';
 export { ClaimHistory, DeliveryClaim } from '../claim-history.ts';
 export { murmur2 } from '../partitioner.ts';
-export { DEFAULT_READ_LIMIT, DEFAULT_SESSION_TIMEOUT_MS, faultInjection } from '../event-log.ts';
+export {
+  DEFAULT_MAX_BUFFERED_EVENTS,
+  DEFAULT_READ_LIMIT,
+  DEFAULT_SESSION_TIMEOUT_MS,
+  faultInjection,
+} from '../event-log.ts';
 export type { FaultInjectable } from '../event-log.ts';
 export { compareTopicPartitions, parseTopicPartitionKey, topicPartitionKey } from './topic-partition-key.ts';
 export { DeliveryQueue } from './delivery-queue.ts';
 export type { DeliverySource } from './delivery-queue.ts';
+export {
+  MAX_PARTITIONS,
+  MAX_TOPIC_NAME_LENGTH,
+  assertTopicName,
+  checkCommitOffset,
+  checkPartition,
+  checkPartitionCount,
+  checkReadLimit,
+  checkReadOptions,
+  checkReadPosition,
+  checkRetention,
+  checkStartPosition,
+  isTopicName,
+} from './validation.ts';
+export { assertRecordSize, recordBytes } from './record-size.ts';
+export { MAX_GROUP_NAME_LENGTH, subscribeSettings } from './subscribe-settings.ts';
+export type { SubscribeLimits, SubscribeSettings } from './subscribe-settings.ts';
+export { PartitionChooser } from './partition-chooser.ts';
