@@ -16,21 +16,27 @@ import Fastify, {
   type FastifyRequest,
 } from 'fastify';
 import type { z } from 'zod';
-import type { Funnel, Revenue } from '../domain/analytics.ts';
-import type { CatalogItem } from '../domain/catalog.ts';
-import type { StockLevel } from '../domain/inventory.ts';
-import type { LoyaltyAccount } from '../domain/loyalty.ts';
-import type { OrderView } from '../domain/order-view.ts';
-import { isFinal } from '../domain/order-view.ts';
+import type { Funnel, Revenue } from '@herald/orders-domain/analytics.ts';
+import type { CatalogItem } from '@herald/orders-domain/catalog.ts';
+import type { StockLevel } from '@herald/orders-domain/inventory.ts';
+import type { LoyaltyAccount } from '@herald/orders-domain/loyalty.ts';
+import type { OrderView } from '@herald/orders-domain/order-view.ts';
+import { isFinal } from '@herald/orders-domain/order-view.ts';
 import { FUNNEL_ID } from '../services/analytics/analytics-service.ts';
 import { type FaultController, faultSettingsSchema } from '../services/faults.ts';
 import type { OrderPlacement } from '../services/orders/order-placement.ts';
 import { type OrderQueries, parseConsistencyToken } from '../services/orders/order-queries.ts';
-import { COLLECTIONS } from '../topology.ts';
+import { COLLECTIONS } from '@herald/orders-domain/topology.ts';
 import { HttpMetrics } from './http-metrics.ts';
-import { parseJsonBody } from './json-body.ts';
+import { parseJsonBody } from '@herald/orders-domain/http/json-body.ts';
 import { buildOpenApiDocument } from './openapi.ts';
-import { PROBLEM_CONTENT_TYPE, type Problem, ProblemError, problemOf, sendProblem } from './problem.ts';
+import {
+  PROBLEM_CONTENT_TYPE,
+  type Problem,
+  ProblemError,
+  problemOf,
+  sendProblem,
+} from '@herald/orders-domain/http/problem.ts';
 import { type RateLimitOptions, RateLimiter } from './rate-limit.ts';
 import {
   LIMITS,
@@ -40,7 +46,7 @@ import {
   orderQuerySchema,
   placeOrderBody,
   skuParamsSchema,
-} from './schemas.ts';
+} from '@herald/orders-domain/http/schemas.ts';
 import { withServerSpan } from './server-span.ts';
 
 /** Settings of the API. */

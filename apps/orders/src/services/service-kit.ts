@@ -12,7 +12,11 @@ import {
   retry,
   tracing,
 } from '@herald/core';
-import { DOWNSTREAM_SERVICES, type DownstreamService, type ServiceName } from '../topology.ts';
+import {
+  DOWNSTREAM_SERVICES,
+  type DownstreamService,
+  type ServiceName,
+} from '@herald/orders-domain/topology.ts';
 import type { FaultController } from './faults.ts';
 
 /** Where service output goes; `console` fits, tests pass a silent one. */
