@@ -4,11 +4,9 @@
 // and is still on its way) leaves a `cancelled` reservation, so the late reserve holds nothing.
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import type { Store, StoreTransaction } from '@herald/core';
+import type { Store } from '@herald/core';
 import {
   type Shortage,
-  type StockLevel,
-  type StockLine,
   commitStock,
   describeShortages,
   releaseStock,
@@ -16,6 +14,7 @@ import {
 } from '@herald/orders-domain/inventory.ts';
 import type { FaultController } from '@herald/orders-app/services/faults.ts';
 import type { Reservation } from '@herald/orders-app/services/inventory/inventory-service.ts';
+import { readStockLevels, writeStockLevels } from '@herald/orders-domain/stock-levels.ts';
 import { COLLECTIONS } from '@herald/orders-domain/topology.ts';
 import { parseBody } from './rest-http.ts';
 
@@ -30,19 +29,6 @@ const orderParams = z.object({ orderId: z.string().min(1) });
 export type ReservationAnswer =
   | { readonly status: 'reserved' | 'released' | 'committed' | 'cancelled' }
   | { readonly status: 'failed'; readonly shortages: readonly Shortage[]; readonly detail: string };
-
-async function levelsOf(tx: StoreTransaction, lines: readonly StockLine[]): Promise<Map<string, StockLevel>> {
-  const levels = new Map<string, StockLevel>();
-  for (const { sku } of lines) {
-    const level = await tx.get<StockLevel>(COLLECTIONS.stock, sku);
-    if (level !== undefined) levels.set(sku, level);
-  }
-  return levels;
-}
-
-async function putLevels(tx: StoreTransaction, levels: readonly StockLevel[]): Promise<void> {
-  for (const level of levels) await tx.put(COLLECTIONS.stock, level.sku, level);
-}
 
 function answerOf(
   reservation: Reservation & { readonly shortages?: readonly Shortage[] },
@@ -70,9 +56,9 @@ export function inventoryApi(
         orderId,
       );
       if (existing !== undefined) return answerOf(existing);
-      const outcome = reserveStock(await levelsOf(tx, lines), lines);
+      const outcome = reserveStock(await readStockLevels(tx, lines), lines);
       if (outcome.ok) {
-        await putLevels(tx, outcome.levels);
+        await writeStockLevels(tx, outcome.levels);
         await tx.put(COLLECTIONS.reservations, orderId, {
           orderId,
           lines,
@@ -102,7 +88,10 @@ export function inventoryApi(
         return { status: 'cancelled' };
       }
       if (reservation.status !== 'reserved') return answerOf(reservation);
-      await putLevels(tx, releaseStock(await levelsOf(tx, reservation.lines), reservation.lines));
+      await writeStockLevels(
+        tx,
+        releaseStock(await readStockLevels(tx, reservation.lines), reservation.lines),
+      );
       await tx.put(COLLECTIONS.reservations, orderId, {
         ...reservation,
         status: 'released',
@@ -118,7 +107,10 @@ export function inventoryApi(
       const reservation = await tx.get<Reservation>(COLLECTIONS.reservations, orderId);
       if (reservation === undefined) return { status: 'cancelled' };
       if (reservation.status !== 'reserved') return answerOf(reservation);
-      await putLevels(tx, commitStock(await levelsOf(tx, reservation.lines), reservation.lines));
+      await writeStockLevels(
+        tx,
+        commitStock(await readStockLevels(tx, reservation.lines), reservation.lines),
+      );
       await tx.put(COLLECTIONS.reservations, orderId, {
         ...reservation,
         status: 'committed',

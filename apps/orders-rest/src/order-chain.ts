@@ -25,6 +25,7 @@ import {
   type PlacedOrder,
   createOrder,
 } from '@herald/orders-domain/order.ts';
+import { KeysInFlight } from '@herald/orders-domain/keys-in-flight.ts';
 import { type OrderFact, type OrderView, applyFact } from '@herald/orders-domain/order-view.ts';
 import { type SagaDecision, type StepOutcome, recordOutcome, startSaga } from '@herald/orders-domain/saga.ts';
 import { fingerprintOf } from '@herald/orders-app/services/orders/order-placement.ts';
@@ -112,7 +113,7 @@ export class RestOrderChain {
   readonly #store: Store;
   readonly #catalog: ReadonlyMap<string, CatalogItem>;
   readonly #clients: ChainClients;
-  readonly #inFlight = new Set<string>();
+  readonly #keysInFlight = new KeysInFlight();
 
   constructor(options: {
     readonly store: Store;
@@ -129,14 +130,7 @@ export class RestOrderChain {
    * answer what the first request ended with; another request under a used key is refused.
    */
   async place(request: OrderRequest, idempotencyKey?: string): Promise<ChainResult> {
-    if (idempotencyKey === undefined) return this.#place(request, undefined);
-    if (this.#inFlight.has(idempotencyKey)) return { kind: 'key-in-flight' };
-    this.#inFlight.add(idempotencyKey);
-    try {
-      return await this.#place(request, idempotencyKey);
-    } finally {
-      this.#inFlight.delete(idempotencyKey);
-    }
+    return this.#keysInFlight.run(idempotencyKey, () => this.#place(request, idempotencyKey));
   }
 
   async #place(request: OrderRequest, key: string | undefined): Promise<ChainResult> {
