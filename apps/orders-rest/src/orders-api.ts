@@ -11,6 +11,7 @@ import {
   LIMITS,
   faultServiceParamsSchema,
   orderParamsSchema,
+  orderRequestOf,
   placeOrderBody,
 } from '@herald/orders-domain/http/schemas.ts';
 import { type FaultController, faultSettingsSchema } from '@herald/orders-app/services/faults.ts';
@@ -96,16 +97,7 @@ export function ordersApi(
         ),
       );
     }
-    const result: ChainResult = await chain.place(
-      {
-        customerId: body.customerId,
-        items: body.items,
-        currency: body.currency,
-        paymentToken: body.paymentToken,
-        shippingCountry: body.shippingCountry ?? null,
-      },
-      key,
-    );
+    const result: ChainResult = await chain.place(orderRequestOf(body), key);
     switch (result.kind) {
       case 'decided':
         if (result.replayed) reply.header('idempotent-replayed', 'true');

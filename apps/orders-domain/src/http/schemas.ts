@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { SKU_PATTERN } from '../catalog.ts';
 import { COUNTRY_CODES } from '../countries.ts';
 import { CURRENCIES } from '../money.ts';
-import { DEFAULT_PAYMENT_TOKEN } from '../order.ts';
+import { DEFAULT_PAYMENT_TOKEN, type OrderRequest } from '../order.ts';
 import { DOWNSTREAM_SERVICES } from '../topology.ts';
 
 /** Limits of `POST /orders`; the body limit keeps anything larger from being read at all. */
@@ -54,6 +54,17 @@ export const placeOrderBody = z
   .describe('An order to place.');
 
 export type PlaceOrderBody = z.output<typeof placeOrderBody>;
+
+/** The order a valid `POST /orders` body asks for, as both order systems place it. */
+export function orderRequestOf(body: PlaceOrderBody): OrderRequest {
+  return {
+    customerId: body.customerId,
+    items: body.items,
+    currency: body.currency,
+    paymentToken: body.paymentToken,
+    shippingCountry: body.shippingCountry ?? null,
+  };
+}
 
 const stepsSchema = z.object({
   inventory: z.enum(['pending', 'reserved', 'failed', 'released']),

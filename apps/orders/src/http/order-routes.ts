@@ -2,7 +2,7 @@
 // with the order; an Idempotency-Key makes a retry answer what the first request ended with.
 import type { FastifyPluginAsync } from 'fastify';
 import { ProblemError, problemOf } from '@herald/orders-domain/http/problem.ts';
-import { placeOrderBody } from '@herald/orders-domain/http/schemas.ts';
+import { orderRequestOf, placeOrderBody } from '@herald/orders-domain/http/schemas.ts';
 import type { OrderPlacement } from '../services/orders/order-placement.ts';
 import { refuseReservedHeaders, requireJson } from './request-guards.ts';
 import { withServerSpan } from './server-span.ts';
@@ -21,16 +21,7 @@ export const orderRoutes: FastifyPluginAsync<OrderRoutesOptions> = async (app, {
     withServerSpan(request, '/orders', async (span) => {
       const key = idempotencyKeyOf(request.headers['idempotency-key']);
       const body = validate(placeOrderBody, request.body, 422, 'invalid-request');
-      const outcome = await placement.place(
-        {
-          customerId: body.customerId,
-          items: body.items,
-          currency: body.currency,
-          paymentToken: body.paymentToken,
-          shippingCountry: body.shippingCountry ?? null,
-        },
-        key,
-      );
+      const outcome = await placement.place(orderRequestOf(body), key);
       switch (outcome.kind) {
         case 'accepted': {
           span.setAttribute('herald.order_id', outcome.order.orderId);
