@@ -1,11 +1,11 @@
 // Configuration from the environment, validated at start: a typo stops the process with a clear
 // message instead of running with a default nobody wanted.
 import { logUrlFrom } from '@herald/core';
-import { DEFAULT_CATALOG_PATH } from './catalog-file.ts';
+import { DEFAULT_CATALOG_PATH } from '@herald/orders-domain/catalog-file.ts';
 import type { RateLimitOptions } from './http/rate-limit.ts';
 import { type FaultUpdate, faultsConfigSchema } from './services/faults.ts';
-import type { DownstreamService } from './topology.ts';
-import { DEFAULT_PARTITIONS } from './topology.ts';
+import type { DownstreamService } from '@herald/orders-domain/topology.ts';
+import { DEFAULT_PARTITIONS } from '@herald/orders-domain/topology.ts';
 import { isPostgresUrl, redactUrl } from './store-url.ts';
 
 /** Settings of `main.ts` and `service-main.ts`, from the environment. */
@@ -21,7 +21,7 @@ export interface EnvConfig {
   readonly port: number;
   /** HOST, default 127.0.0.1 (set 0.0.0.0 to listen on every interface). */
   readonly host: string;
-  /** HERALD_CATALOG, default `apps/orders/catalog.json`. */
+  /** HERALD_CATALOG, default `apps/orders-domain/catalog.json`. */
   readonly catalogPath: string;
   /** HERALD_ADMIN_TOKEN; generated at start when unset. */
   readonly adminToken: string | undefined;

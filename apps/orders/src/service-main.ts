@@ -14,7 +14,7 @@ import { consoleLogger, orExit } from './console-logger.ts';
 import { redactUrl } from './store-url.ts';
 import { openOrderSystem } from './system.ts';
 import { startTelemetry } from './telemetry.ts';
-import { SERVICES, type ServiceName, isServiceName } from './topology.ts';
+import { SERVICES, type ServiceName, isServiceName } from '@herald/orders-domain/topology.ts';
 
 const names = process.argv.slice(2);
 const unknown = names.filter((n) => !isServiceName(n));

@@ -13,7 +13,7 @@ import type { OutboxRelay, PostgresStore } from '@herald/postgres';
 import type { SqliteStore } from '@herald/sqlite';
 import type { Logger } from './services/service-kit.ts';
 import { faultsSchemaOf, parsePostgresStoreUrl, redactUrl, schemaOf } from './store-url.ts';
-import type { ServiceName } from './topology.ts';
+import type { ServiceName } from '@herald/orders-domain/topology.ts';
 
 /** The stores of one process of the order system. */
 export interface ServiceStores {

@@ -1,7 +1,7 @@
 // HERALD_STORE: where the services keep their state when it does not live in the embedded log's
 // file. One Postgres database, one schema per service (`<schemaPrefix><service>`), and one more
 // schema, `<schemaPrefix>faults`, for the fault settings every process reads.
-import type { ServiceName } from './topology.ts';
+import type { ServiceName } from '@herald/orders-domain/topology.ts';
 
 /** A parsed `postgres://…` HERALD_STORE. */
 export interface PostgresStoreUrl {

@@ -18,9 +18,9 @@ import {
   StockReservationFailed,
   StockReserved,
   TOPICS,
-} from './events.ts';
+} from '@herald/orders-domain/events.ts';
 import { VIEW_TOPICS } from './services/orders/order-projection.ts';
-import { GROUPS } from './topology.ts';
+import { GROUPS } from '@herald/orders-domain/topology.ts';
 
 const everyEventOf = (topics: readonly (keyof typeof EVENTS_BY_TOPIC)[]): EventDefinition[] =>
   topics.flatMap((t): readonly EventDefinition[] => EVENTS_BY_TOPIC[t]);

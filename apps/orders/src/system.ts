@@ -8,10 +8,10 @@ import { metrics, registerLagMetrics } from '@herald/core/metrics';
 import { tracingPublish } from '@herald/core/tracing';
 import { openLogFromUrl, openSqliteStore } from '@herald/sqlite';
 import type { FastifyInstance } from 'fastify';
-import { loadCatalogFile } from './catalog-file.ts';
-import { type CatalogItem, indexCatalog } from './domain/catalog.ts';
-import { DEFAULT_FRAUD_RULES, type FraudRules } from './domain/fraud.ts';
-import { DEFAULT_GATEWAY_RULES, type GatewayRules } from './domain/payment.ts';
+import { loadCatalogFile } from '@herald/orders-domain/catalog-file.ts';
+import { type CatalogItem, indexCatalog } from '@herald/orders-domain/catalog.ts';
+import { DEFAULT_FRAUD_RULES, type FraudRules } from '@herald/orders-domain/fraud.ts';
+import { DEFAULT_GATEWAY_RULES, type GatewayRules } from '@herald/orders-domain/payment.ts';
 import { type HttpOptions, buildHttpApp } from './http/app.ts';
 import { analyticsService } from './services/analytics/analytics-service.ts';
 import { FaultController, type FaultUpdate } from './services/faults.ts';
@@ -33,7 +33,7 @@ import {
   SERVICES,
   type ServiceName,
   ensureTopics,
-} from './topology.ts';
+} from '@herald/orders-domain/topology.ts';
 
 /** What a process of the order system runs, and how. */
 export interface OrderSystemOptions {
@@ -51,7 +51,7 @@ export interface OrderSystemOptions {
   readonly storeUrl?: string;
   /** Services this process runs. Default: all of them. */
   readonly services?: readonly ServiceName[];
-  /** Default: read from `catalogPath`, else `apps/orders/catalog.json`. Seeds the store once. */
+  /** Default: read from `catalogPath`, else `apps/orders-domain/catalog.json`. Seeds the store once. */
   readonly catalog?: readonly CatalogItem[];
   readonly catalogPath?: string;
   readonly fraudRules?: FraudRules;

@@ -17,13 +17,13 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { type EventLog, type StoredEvent, openEventLog } from '@herald/core';
 import { type PostgresStore, openPostgresStore } from '@herald/postgres';
 import pg from 'pg';
-import type { StockLevel } from '../src/domain/inventory.ts';
-import { type OrderView, isFinal, isSettled } from '../src/domain/order-view.ts';
-import type { GatewayEntry } from '../src/domain/payment.ts';
-import { TOPICS, eventIdOf } from '../src/events.ts';
+import type { StockLevel } from '@herald/orders-domain/inventory.ts';
+import { type OrderView, isFinal, isSettled } from '@herald/orders-domain/order-view.ts';
+import type { GatewayEntry } from '@herald/orders-domain/payment.ts';
+import { TOPICS, eventIdOf } from '@herald/orders-domain/events.ts';
 import type { MailboxMessage } from '../src/services/notification/simulated-mailbox.ts';
 import { schemaOf } from '../src/store-url.ts';
-import { COLLECTIONS, GROUPS, type ServiceName } from '../src/topology.ts';
+import { COLLECTIONS, GROUPS, type ServiceName } from '@herald/orders-domain/topology.ts';
 import {
   ADMIN_TOKEN,
   type OrderBody,

@@ -25,10 +25,10 @@ import {
 } from '@herald/schemas';
 import type { SchemaRegistry, SystemDescription } from '@herald/schemas';
 import { openSqliteLog } from '@herald/sqlite';
-import { OrderPlaced, TOPICS } from '../src/events.ts';
-import type { OrderPlacedData } from '../src/events.ts';
+import { OrderPlaced, TOPICS } from '@herald/orders-domain/events.ts';
+import type { OrderPlacedData } from '@herald/orders-domain/events.ts';
 import orderSystemDescription from '../src/system-description.ts';
-import { GROUPS, ensureTopics } from '../src/topology.ts';
+import { GROUPS, ensureTopics } from '@herald/orders-domain/topology.ts';
 
 const SUBJECT = 'dev.herald.orders.order-placed';
 

@@ -6,11 +6,11 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import pg from 'pg';
-import type { StockLevel } from '../src/domain/inventory.ts';
-import type { GatewayEntry } from '../src/domain/payment.ts';
-import { eventIdOf } from '../src/events.ts';
+import type { StockLevel } from '@herald/orders-domain/inventory.ts';
+import type { GatewayEntry } from '@herald/orders-domain/payment.ts';
+import { eventIdOf } from '@herald/orders-domain/events.ts';
 import { openOrderSystem } from '../src/system.ts';
-import { COLLECTIONS, GROUPS, SERVICES } from '../src/topology.ts';
+import { COLLECTIONS, GROUPS, SERVICES } from '@herald/orders-domain/topology.ts';
 import { schemaOf } from '../src/store-url.ts';
 import {
   TEST_CATALOG,

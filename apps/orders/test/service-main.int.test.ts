@@ -5,11 +5,11 @@
 // its final state, with one charge, one message, no event emitted twice and the stock adding up.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import type { StockLevel } from '../src/domain/inventory.ts';
-import { isFinal, isSettled } from '../src/domain/order-view.ts';
-import type { GatewayEntry } from '../src/domain/payment.ts';
-import { TOPICS } from '../src/events.ts';
-import { COLLECTIONS, GROUPS } from '../src/topology.ts';
+import type { StockLevel } from '@herald/orders-domain/inventory.ts';
+import { isFinal, isSettled } from '@herald/orders-domain/order-view.ts';
+import type { GatewayEntry } from '@herald/orders-domain/payment.ts';
+import { TOPICS } from '@herald/orders-domain/events.ts';
+import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
 import {
   type OrderBody,
   TEST_CATALOG,

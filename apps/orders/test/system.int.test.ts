@@ -4,12 +4,12 @@
 // the stock.
 import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
-import type { GatewayEntry } from '../src/domain/payment.ts';
-import type { StockLevel } from '../src/domain/inventory.ts';
-import type { OrderView } from '../src/domain/order-view.ts';
-import { TOPICS } from '../src/events.ts';
+import type { GatewayEntry } from '@herald/orders-domain/payment.ts';
+import type { StockLevel } from '@herald/orders-domain/inventory.ts';
+import type { OrderView } from '@herald/orders-domain/order-view.ts';
+import { TOPICS } from '@herald/orders-domain/events.ts';
 import type { OrderSystem } from '../src/system.ts';
-import { COLLECTIONS, GROUPS } from '../src/topology.ts';
+import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
 import {
   type TempFolder,
   apiOf,

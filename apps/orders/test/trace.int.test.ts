@@ -14,7 +14,7 @@ import {
   TracerProvider,
 } from '@opentelemetry/sdk-trace';
 import type { OrderSystem } from '../src/system.ts';
-import { GROUPS } from '../src/topology.ts';
+import { GROUPS } from '@herald/orders-domain/topology.ts';
 import {
   type TempFolder,
   apiOf,

@@ -1,42 +1,30 @@
-// The orders API (ORDERS.md, "HTTP API"): Fastify routes over OrderPlacement and OrderQueries.
-// Every error is RFC 9457 problem+json; a rejected request stores and appends nothing.
-import { timingSafeEqual } from 'node:crypto';
+// The orders API (ORDERS.md, "HTTP API"): Fastify route plugins over OrderPlacement and
+// OrderQueries, one per route group. This file sets what every route shares: body parsing, the
+// rate limit, request metrics, and errors as RFC 9457 problem+json; a rejected request stores
+// and appends nothing.
 import type { Socket } from 'node:net';
 import { type EventLog, type Store, isHeraldError } from '@herald/core';
-import { type MetricsMiddleware, renderMetrics } from '@herald/core/metrics';
-import Fastify, {
-  type FastifyError,
-  type FastifyInstance,
-  type FastifyReply,
-  type FastifyRequest,
-} from 'fastify';
-import type { z } from 'zod';
-import type { Funnel, Revenue } from '../domain/analytics.ts';
-import type { CatalogItem } from '../domain/catalog.ts';
-import type { StockLevel } from '../domain/inventory.ts';
-import type { LoyaltyAccount } from '../domain/loyalty.ts';
-import type { OrderView } from '../domain/order-view.ts';
-import { isFinal } from '../domain/order-view.ts';
-import { FUNNEL_ID } from '../services/analytics/analytics-service.ts';
-import { type FaultController, faultSettingsSchema } from '../services/faults.ts';
-import type { OrderPlacement } from '../services/orders/order-placement.ts';
-import { type OrderQueries, parseConsistencyToken } from '../services/orders/order-queries.ts';
-import { COLLECTIONS } from '../topology.ts';
-import { HttpMetrics } from './http-metrics.ts';
-import { parseJsonBody } from './json-body.ts';
-import { buildOpenApiDocument } from './openapi.ts';
-import { PROBLEM_CONTENT_TYPE, type Problem, ProblemError, problemOf, sendProblem } from './problem.ts';
-import { type RateLimitOptions, RateLimiter } from './rate-limit.ts';
+import type { MetricsMiddleware } from '@herald/core/metrics';
+import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import { parseJsonBody } from '@herald/orders-domain/http/json-body.ts';
 import {
-  LIMITS,
-  customerParamsSchema,
-  faultServiceParamsSchema,
-  orderParamsSchema,
-  orderQuerySchema,
-  placeOrderBody,
-  skuParamsSchema,
-} from './schemas.ts';
-import { withServerSpan } from './server-span.ts';
+  PROBLEM_CONTENT_TYPE,
+  type Problem,
+  ProblemError,
+  problemOf,
+  sendProblem,
+} from '@herald/orders-domain/http/problem.ts';
+import { LIMITS } from '@herald/orders-domain/http/schemas.ts';
+import type { FaultController } from '../services/faults.ts';
+import type { OrderPlacement } from '../services/orders/order-placement.ts';
+import type { OrderQueries } from '../services/orders/order-queries.ts';
+import { adminRoutes } from './admin-routes.ts';
+import { HttpMetrics } from './http-metrics.ts';
+import { operationsRoutes } from './operations-routes.ts';
+import { orderQueryRoutes } from './order-query-routes.ts';
+import { orderRoutes } from './order-routes.ts';
+import { type RateLimitOptions, RateLimiter } from './rate-limit.ts';
+import { viewRoutes } from './view-routes.ts';
 
 /** Settings of the API. */
 export interface HttpOptions {
@@ -71,11 +59,6 @@ export interface HttpDependencies {
   readonly onError: (message: string, error: unknown) => void;
 }
 
-/** Request headers only the system itself may set: a client sending one is refused. */
-const RESERVED_HEADER = /^(ce-|x-herald-)/;
-const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:~+/=-]{1,255}$/;
-const SSE_HEARTBEAT_MS = 15_000;
-
 /**
  * Builds the Fastify app (not listening yet: `app.listen`, or `app.inject` in tests).
  *
@@ -96,10 +79,6 @@ export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): Fast
   });
   const limiter = new RateLimiter(options.rateLimit ?? { perSecond: 200, burst: 400 });
   const httpMetrics = new HttpMetrics();
-  const consistencyWaitMs = options.consistencyWaitMs ?? 10_000;
-  const sseMaxMs = options.sseMaxMs ?? 300_000;
-  const adminToken = Buffer.from(options.adminToken);
-  const storeOf = deps.storeOf ?? (() => deps.store);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
@@ -154,312 +133,26 @@ export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): Fast
     ),
   );
 
-  // POST /orders ------------------------------------------------------------------------------
-  app.post('/orders', { onRequest: [refuseReservedHeaders, requireJson] }, async (request, reply) =>
-    withServerSpan(request, '/orders', async (span) => {
-      const key = idempotencyKeyOf(request.headers['idempotency-key']);
-      const body = validate(placeOrderBody, request.body, 422, 'invalid-request');
-      const outcome = await deps.placement.place(
-        {
-          customerId: body.customerId,
-          items: body.items,
-          currency: body.currency,
-          paymentToken: body.paymentToken,
-          shippingCountry: body.shippingCountry ?? null,
-        },
-        key,
-      );
-      switch (outcome.kind) {
-        case 'accepted': {
-          span.setAttribute('herald.order_id', outcome.order.orderId);
-          reply.code(202).header('location', outcome.order.links.self);
-          if (outcome.replayed) reply.header('idempotent-replayed', 'true');
-          return { status: 202, value: reply.send(outcome.order) };
-        }
-        case 'invalid':
-          throw new ProblemError(
-            problemOf(422, 'invalid-order', outcome.problems.map((p) => p.detail).join('; '), {
-              errors: outcome.problems.map((p) => ({ pointer: p.pointer, detail: p.detail })),
-            }),
-          );
-        case 'key-reused':
-          throw new ProblemError(
-            problemOf(
-              422,
-              'idempotency-key-reused',
-              'this Idempotency-Key was used before with a different request body',
-            ),
-          );
-        case 'key-in-flight':
-          throw new ProblemError(
-            problemOf(
-              409,
-              'idempotency-key-in-flight',
-              'a request with this Idempotency-Key is being handled; retry later',
-            ),
-            { 'retry-after': '1' },
-          );
-      }
-    }),
-  );
-
-  // GET /orders/:orderId ----------------------------------------------------------------------
-  app.get('/orders/:orderId', async (request, reply) => {
-    const { orderId } = validate(orderParamsSchema, request.params, 400, 'invalid-parameter');
-    const query = validate(orderQuerySchema, request.query, 400, 'invalid-parameter');
-    reply.header('cache-control', 'no-store');
-    if (query.asOf !== undefined) {
-      if (query.wait !== undefined || query.consistentWith !== undefined) {
-        throw new ProblemError(
-          problemOf(400, 'invalid-parameter', 'asOf cannot be combined with wait or consistentWith'),
-        );
-      }
-      const at = Date.parse(query.asOf);
-      const view = await deps.queries.asOf(orderId, at);
-      if (view === undefined) {
-        throw new ProblemError(
-          problemOf(404, 'not-found', `order ${orderId} did not exist at ${query.asOf}`),
-        );
-      }
-      return { ...viewBody(view), asOf: new Date(at).toISOString() };
-    }
-    const signal = requestSignal(reply, deps.shutdown);
-    if (query.consistentWith !== undefined) {
-      const target = parseConsistencyToken(query.consistentWith);
-      if (target === undefined) {
-        throw new ProblemError(
-          problemOf(
-            400,
-            'invalid-parameter',
-            'consistentWith must be a consistency token, <topic>:<partition>:<offset> or event:<event id>',
-          ),
-        );
-      }
-      if (!(await deps.queries.exists(target))) {
-        throw new ProblemError(
-          problemOf(
-            422,
-            'unknown-position',
-            target.kind === 'event'
-              ? `${query.consistentWith} names the event of an order never placed`
-              : `${query.consistentWith} is not a position of topic orders`,
-          ),
-        );
-      }
-      const waitMs = query.wait === undefined ? consistencyWaitMs : query.wait * 1000;
-      if (!(await deps.queries.waitForToken(target, waitMs, signal))) {
-        throw new ProblemError(
-          problemOf(
-            503,
-            'view-behind',
-            `the order view has not processed ${query.consistentWith} yet; retry`,
-          ),
-          { 'retry-after': '1' },
-        );
-      }
-    }
-    const view =
-      query.wait === undefined || query.consistentWith !== undefined
-        ? await deps.queries.view(orderId)
-        : await deps.queries.waitFor(orderId, isFinal, query.wait * 1000, signal);
-    if (view === undefined) throw new ProblemError(problemOf(404, 'not-found', `no order ${orderId}`));
-    return viewBody(view);
+  void app.register(orderRoutes, { placement: deps.placement });
+  void app.register(orderQueryRoutes, {
+    queries: deps.queries,
+    shutdown: deps.shutdown,
+    consistencyWaitMs: options.consistencyWaitMs ?? 10_000,
+    sseMaxMs: options.sseMaxMs ?? 300_000,
+    onError: deps.onError,
   });
-
-  // GET /orders/:orderId/events (SSE) ---------------------------------------------------------
-  app.get('/orders/:orderId/events', async (request, reply) => {
-    const { orderId } = validate(orderParamsSchema, request.params, 400, 'invalid-parameter');
-    validate(orderQuerySchema.pick({}), request.query, 400, 'invalid-parameter');
-    if ((await deps.queries.view(orderId)) === undefined) {
-      throw new ProblemError(problemOf(404, 'not-found', `no order ${orderId}`));
-    }
-    const signal = requestSignal(reply, deps.shutdown);
-    reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, {
-      'content-type': 'text/event-stream; charset=utf-8',
-      'cache-control': 'no-store',
-      connection: 'keep-alive',
-      'x-accel-buffering': 'no',
-    });
-    const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), SSE_HEARTBEAT_MS);
-    try {
-      for await (const view of deps.queries.watch(orderId, signal, sseMaxMs)) {
-        raw.write(`event: order\nid: ${view.version}\ndata: ${JSON.stringify(viewBody(view))}\n\n`);
-      }
-    } catch (error) {
-      deps.onError(`SSE stream of ${orderId} failed`, error);
-    } finally {
-      clearInterval(heartbeat);
-      raw.end();
-    }
+  void app.register(viewRoutes, { store: deps.store, storeOf: deps.storeOf ?? (() => deps.store) });
+  void app.register(operationsRoutes, {
+    registry: deps.registry,
+    httpMetrics,
+    readiness: deps.readiness,
   });
-
-  // Catalog, inventory, loyalty, analytics ----------------------------------------------------
-  app.get('/catalog', async () => {
-    const items = (await deps.store.list<CatalogItem>(COLLECTIONS.catalog)).map(({ value }) => ({
-      sku: value.sku,
-      name: value.name,
-      prices: value.prices,
-    }));
-    return { items };
-  });
-
-  app.get('/inventory/:sku', async (request) => {
-    const { sku } = validate(skuParamsSchema, request.params, 400, 'invalid-parameter');
-    const level = await storeOf('inventory').get<StockLevel>(COLLECTIONS.stock, sku);
-    if (level === undefined) throw new ProblemError(problemOf(404, 'not-found', `no stock for ${sku}`));
-    return level;
-  });
-
-  app.get('/loyalty/:customerId', async (request) => {
-    const { customerId } = validate(customerParamsSchema, request.params, 400, 'invalid-parameter');
-    const account = await storeOf('loyalty').get<LoyaltyAccount>(COLLECTIONS.loyaltyAccounts, customerId);
-    if (account === undefined)
-      throw new ProblemError(problemOf(404, 'not-found', `no loyalty account for ${customerId}`));
-    return account;
-  });
-
-  app.get('/analytics', async () => ({
-    funnel: (await storeOf('analytics').get<Funnel>(COLLECTIONS.funnel, FUNNEL_ID)) ?? null,
-    revenue: (await storeOf('analytics').list<Revenue>(COLLECTIONS.revenue)).map((r) => r.value),
-  }));
-
-  // Operations ---------------------------------------------------------------------------------
-  app.get('/healthz', async () => ({ status: 'ok' }));
-
-  app.get('/readyz', async () => {
-    const { ready, detail } = deps.readiness();
-    if (!ready) throw new ProblemError(problemOf(503, 'unavailable', detail), { 'retry-after': '1' });
-    return { status: 'ready', detail };
-  });
-
-  app.get('/metrics', async (_request, reply) => {
-    const { contentType, body } = await renderMetrics(deps.registry);
-    return reply.type(contentType).send(`${body}\n${httpMetrics.render()}`);
-  });
-
-  const openapi = JSON.stringify(buildOpenApiDocument());
-  app.get('/openapi.json', async (_request, reply) =>
-    reply.type('application/json; charset=utf-8').send(openapi),
-  );
-
-  // Admin: faults ------------------------------------------------------------------------------
-  const requireAdmin = async (request: FastifyRequest) => {
-    const header = request.headers.authorization ?? '';
-    const token = Buffer.from(header.startsWith('Bearer ') ? header.slice('Bearer '.length) : '');
-    if (token.length !== adminToken.length || !timingSafeEqual(token, adminToken)) {
-      throw new ProblemError(problemOf(401, 'unauthorized', 'a valid admin bearer token is required'), {
-        'www-authenticate': 'Bearer realm="herald-admin"',
-      });
-    }
-  };
-  app.get('/admin/faults', { onRequest: [requireAdmin] }, async () => ({ services: deps.faults.all() }));
-  app.put('/admin/faults/:service', { onRequest: [requireAdmin, requireJson] }, async (request) => {
-    const { service } = validate(faultServiceParamsSchema, request.params, 404, 'not-found');
-    const update = validate(faultSettingsSchema, request.body, 422, 'invalid-request');
-    return { service, settings: await deps.faults.update(service, update) };
-  });
-  app.delete('/admin/faults', { onRequest: [requireAdmin] }, async (_request, reply) => {
-    await deps.faults.clear();
-    return reply.code(204).send();
-  });
+  void app.register(adminRoutes, { adminToken: options.adminToken, faults: deps.faults });
 
   return app;
 }
 
-// Helpers ----------------------------------------------------------------------------------------
-
-function viewBody(view: OrderView) {
-  const { reason, detail, ...rest } = view;
-  return {
-    ...rest,
-    ...(reason === null ? {} : { reason }),
-    ...(detail === null ? {} : { detail }),
-    links: { self: `/orders/${view.orderId}`, events: `/orders/${view.orderId}/events` },
-  };
-}
-
-/** Validates with a zod schema; a failure is a problem listing every issue as a JSON pointer. */
-function validate<S extends z.ZodType>(
-  schema: S,
-  value: unknown,
-  status: 400 | 404 | 422,
-  slug: 'invalid-request' | 'invalid-parameter' | 'not-found',
-): z.output<S> {
-  const result = schema.safeParse(value);
-  if (result.success) return result.data;
-  const errors = result.error.issues.flatMap((issue) => {
-    const base = issue.path.map((p) => `/${String(p).replace(/~/g, '~0').replace(/\//g, '~1')}`).join('');
-    if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({
-        pointer: `${base}/${key.replace(/~/g, '~0').replace(/\//g, '~1')}`,
-        detail: 'unknown property',
-      }));
-    }
-    return [{ pointer: base === '' ? '/' : base, detail: issue.message }];
-  });
-  const summary = errors.map((e) => `${e.pointer}: ${e.detail}`).join('; ');
-  throw new ProblemError(problemOf(status, slug, summary.slice(0, 1000), { errors: errors.slice(0, 50) }));
-}
-
-function idempotencyKeyOf(header: string | string[] | undefined): string | undefined {
-  if (header === undefined) return undefined;
-  if (Array.isArray(header)) {
-    throw new ProblemError(problemOf(400, 'invalid-idempotency-key', 'send one Idempotency-Key header'));
-  }
-  // The draft standard sends it as a structured-field string ("…"); a bare token is accepted too.
-  const key =
-    header.length >= 2 && header.startsWith('"') && header.endsWith('"') ? header.slice(1, -1) : header;
-  if (!IDEMPOTENCY_KEY.test(key)) {
-    throw new ProblemError(
-      problemOf(
-        400,
-        'invalid-idempotency-key',
-        'the Idempotency-Key must be 1-255 characters of letters, digits and _ . : ~ + / = -',
-      ),
-    );
-  }
-  return key;
-}
-
-async function requireJson(request: FastifyRequest): Promise<void> {
-  const header = request.headers['content-type'];
-  const [mediaType = '', ...parameters] = (header ?? '').split(';').map((s) => s.trim().toLowerCase());
-  const charset = parameters
-    .find((p) => p.startsWith('charset='))
-    ?.slice('charset='.length)
-    .replace(/"/g, '');
-  if (mediaType !== 'application/json' || (charset !== undefined && charset !== 'utf-8')) {
-    throw new ProblemError(
-      problemOf(
-        415,
-        'unsupported-media-type',
-        `send the body as application/json (UTF-8), not ${header === undefined ? 'without a Content-Type' : JSON.stringify(header)}`,
-      ),
-    );
-  }
-}
-
-async function refuseReservedHeaders(request: FastifyRequest): Promise<void> {
-  const reserved = Object.keys(request.headers).filter((name) => RESERVED_HEADER.test(name));
-  if (reserved.length > 0) {
-    throw new ProblemError(
-      problemOf(
-        400,
-        'spoofed-header',
-        `the header(s) ${reserved.slice(0, 5).join(', ')} are set by the system itself and cannot be sent`,
-      ),
-    );
-  }
-}
-
-/** Aborted when the client goes away or the process shuts down. */
-function requestSignal(reply: FastifyReply, shutdown: AbortSignal): AbortSignal {
-  const gone = new AbortController();
-  reply.raw.once('close', () => gone.abort());
-  return AbortSignal.any([gone.signal, shutdown]);
-}
+// Errors as problems ----------------------------------------------------------------------------
 
 function problemForError(error: FastifyError | Error): Problem {
   const code = (error as FastifyError).code;

@@ -9,7 +9,7 @@ import {
   placeOrderBody,
   problemSchema,
   stockSchema,
-} from './schemas.ts';
+} from '@herald/orders-domain/http/schemas.ts';
 
 type JsonSchema = Record<string, unknown>;
 

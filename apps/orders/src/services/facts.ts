@@ -1,7 +1,7 @@
 // Reads events of the flow as the domain's facts: what the order view and analytics fold.
 import type { CloudEvent, StoredEvent } from '@herald/core';
-import type { AnalyticsFact } from '../domain/analytics.ts';
-import type { OrderFact } from '../domain/order-view.ts';
+import type { AnalyticsFact } from '@herald/orders-domain/analytics.ts';
+import type { OrderFact } from '@herald/orders-domain/order-view.ts';
 import {
   FraudCheckFailed,
   FraudCheckPassed,
@@ -17,7 +17,7 @@ import {
   StockReleased,
   StockReservationFailed,
   StockReserved,
-} from '../events.ts';
+} from '@herald/orders-domain/events.ts';
 
 /** An event of the flow about one order, decoded: its order id and the fact for the order view. */
 export interface DecodedFact {

@@ -11,7 +11,11 @@ import {
 } from '@herald/core';
 import { type MetricsMiddleware, metrics } from '@herald/core/metrics';
 import { tracing } from '@herald/core/tracing';
-import { DOWNSTREAM_SERVICES, type DownstreamService, type ServiceName } from '../topology.ts';
+import {
+  DOWNSTREAM_SERVICES,
+  type DownstreamService,
+  type ServiceName,
+} from '@herald/orders-domain/topology.ts';
 import type { FaultController } from './faults.ts';
 
 /** Where service output goes; `console` fits, tests pass a silent one. */

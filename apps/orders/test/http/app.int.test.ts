@@ -5,9 +5,9 @@ import assert from 'node:assert/strict';
 import { connect } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { TOPICS } from '../../src/events.ts';
+import { TOPICS } from '@herald/orders-domain/events.ts';
 import type { OrderSystem } from '../../src/system.ts';
-import { COLLECTIONS, GROUPS } from '../../src/topology.ts';
+import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
 import {
   ADMIN_TOKEN,
   type TempFolder,

@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { nestingDepth, parseJsonBody } from '../../src/http/json-body.ts';
-import { ProblemError } from '../../src/http/problem.ts';
+import { nestingDepth, parseJsonBody } from '@herald/orders-domain/http/json-body.ts';
+import { ProblemError } from '@herald/orders-domain/http/problem.ts';
 import { RateLimiter } from '../../src/http/rate-limit.ts';
 
 const slugOf = (fn: () => unknown) => {

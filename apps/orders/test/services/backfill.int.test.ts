@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import type { OrderSystem } from '../../src/system.ts';
-import { COLLECTIONS, GROUPS, SERVICES } from '../../src/topology.ts';
+import { COLLECTIONS, GROUPS, SERVICES } from '@herald/orders-domain/topology.ts';
 import {
   type OrderBody,
   apiOf,

@@ -9,9 +9,9 @@ import {
   applyToFunnel,
   applyToRevenue,
   revenueCurrency,
-} from '../../domain/analytics.ts';
-import { EVENTS_BY_TOPIC, TOPICS } from '../../events.ts';
-import { COLLECTIONS, GROUPS } from '../../topology.ts';
+} from '@herald/orders-domain/analytics.ts';
+import { EVENTS_BY_TOPIC, TOPICS } from '@herald/orders-domain/events.ts';
+import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
 import { analyticsFactOf } from '../facts.ts';
 import { type Service, type ServiceContext, consumerMiddleware, routerDefaults } from '../service-kit.ts';
 

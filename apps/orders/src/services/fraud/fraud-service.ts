@@ -1,9 +1,20 @@
 // Fraud: owns its rules and each customer's recent orders. Checks every placed order; the event
 // it emits explains each rule's verdict.
 import { createRouter } from '@herald/core';
-import { type CustomerHistory, type FraudRules, assessFraud, explainFailure } from '../../domain/fraud.ts';
-import { FraudCheckFailed, FraudCheckPassed, OrderPlaced, TOPICS, eventIdOf } from '../../events.ts';
-import { COLLECTIONS, GROUPS } from '../../topology.ts';
+import {
+  type CustomerHistory,
+  type FraudRules,
+  assessFraud,
+  explainFailure,
+} from '@herald/orders-domain/fraud.ts';
+import {
+  FraudCheckFailed,
+  FraudCheckPassed,
+  OrderPlaced,
+  TOPICS,
+  eventIdOf,
+} from '@herald/orders-domain/events.ts';
+import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
 import { type Service, type ServiceContext, consumerMiddleware, routerDefaults } from '../service-kit.ts';
 
 const SOURCE = '/fraud';

@@ -2,7 +2,7 @@
 // placed order or none; releases them when the order is rejected (compensation); lets them go
 // when it is confirmed.
 import { type Store, type StoreTransaction, createRouter } from '@herald/core';
-import type { CatalogItem } from '../../domain/catalog.ts';
+import type { CatalogItem } from '@herald/orders-domain/catalog.ts';
 import {
   type StockLevel,
   type StockLine,
@@ -10,7 +10,7 @@ import {
   describeShortages,
   releaseStock,
   reserveStock,
-} from '../../domain/inventory.ts';
+} from '@herald/orders-domain/inventory.ts';
 import {
   OrderConfirmed,
   OrderPlaced,
@@ -20,8 +20,8 @@ import {
   StockReserved,
   TOPICS,
   eventIdOf,
-} from '../../events.ts';
-import { COLLECTIONS, GROUPS } from '../../topology.ts';
+} from '@herald/orders-domain/events.ts';
+import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
 import { type Service, type ServiceContext, consumerMiddleware, routerDefaults } from '../service-kit.ts';
 
 const SOURCE = '/inventory';

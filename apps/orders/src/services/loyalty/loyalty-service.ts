@@ -4,10 +4,10 @@
 // and its declared effect (the points e-mail) is suppressed for that history: customers are not
 // mailed about old orders. New orders after it went live get their e-mail.
 import { createRouter } from '@herald/core';
-import { type LoyaltyAccount, awardPoints, pointsFor } from '../../domain/loyalty.ts';
-import { pointsMessage } from '../../domain/notification.ts';
-import { OrderConfirmed, PointsAwarded, TOPICS, eventIdOf } from '../../events.ts';
-import { COLLECTIONS, GROUPS } from '../../topology.ts';
+import { type LoyaltyAccount, awardPoints, pointsFor } from '@herald/orders-domain/loyalty.ts';
+import { pointsMessage } from '@herald/orders-domain/notification.ts';
+import { OrderConfirmed, PointsAwarded, TOPICS, eventIdOf } from '@herald/orders-domain/events.ts';
+import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
 import { SimulatedMailbox } from '../notification/simulated-mailbox.ts';
 import { type Service, type ServiceContext, consumerMiddleware, routerDefaults } from '../service-kit.ts';
 

@@ -2,9 +2,15 @@
 // declared effect whose key is stable across redeliveries, so the provider stores a resent
 // message once; the record of it and `NotificationSent` commit together afterwards.
 import { type HandlerContext, createRouter } from '@herald/core';
-import { type OrderOutcome, orderOutcomeMessage } from '../../domain/notification.ts';
-import { NotificationSent, OrderConfirmed, OrderRejected, TOPICS, eventIdOf } from '../../events.ts';
-import { COLLECTIONS, GROUPS } from '../../topology.ts';
+import { type OrderOutcome, orderOutcomeMessage } from '@herald/orders-domain/notification.ts';
+import {
+  NotificationSent,
+  OrderConfirmed,
+  OrderRejected,
+  TOPICS,
+  eventIdOf,
+} from '@herald/orders-domain/events.ts';
+import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
 import { type Service, type ServiceContext, consumerMiddleware, routerDefaults } from '../service-kit.ts';
 import { SimulatedMailbox } from './simulated-mailbox.ts';
 

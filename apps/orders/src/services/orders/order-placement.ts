@@ -13,10 +13,15 @@ import {
   type Store,
   type StoreTransaction,
 } from '@herald/core';
-import type { CatalogItem } from '../../domain/catalog.ts';
-import { type OrderProblem, type OrderRequest, type PlacedOrder, createOrder } from '../../domain/order.ts';
-import { OrderPlaced, TOPICS, eventIdOf } from '../../events.ts';
-import { COLLECTIONS } from '../../topology.ts';
+import type { CatalogItem } from '@herald/orders-domain/catalog.ts';
+import {
+  type OrderProblem,
+  type OrderRequest,
+  type PlacedOrder,
+  createOrder,
+} from '@herald/orders-domain/order.ts';
+import { OrderPlaced, TOPICS, eventIdOf } from '@herald/orders-domain/events.ts';
+import { COLLECTIONS } from '@herald/orders-domain/topology.ts';
 
 const SOURCE = '/orders';
 

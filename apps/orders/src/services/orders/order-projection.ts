@@ -2,9 +2,9 @@
 // document `GET /orders/:id` serves. Group `orders.view`; its committed position on topic
 // `orders` is what a consistency token is compared with.
 import { type Router, createRouter } from '@herald/core';
-import { type OrderView, applyFact } from '../../domain/order-view.ts';
-import { EVENTS_BY_TOPIC, TOPICS } from '../../events.ts';
-import { COLLECTIONS, GROUPS } from '../../topology.ts';
+import { type OrderView, applyFact } from '@herald/orders-domain/order-view.ts';
+import { EVENTS_BY_TOPIC, TOPICS } from '@herald/orders-domain/events.ts';
+import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
 import { orderFactOf } from '../facts.ts';
 import { type ServiceContext, consumerMiddleware, routerDefaults } from '../service-kit.ts';
 import type { ViewChanges } from './view-changes.ts';

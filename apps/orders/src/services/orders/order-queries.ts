@@ -9,10 +9,10 @@
 // every event id it handled in its inbox, in the same transaction as the view itself.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type EventLog, type Store, isHeraldError, partitionFor } from '@herald/core';
-import type { PlacedOrder } from '../../domain/order.ts';
-import { type OrderView, applyFact, isFinal, placedView } from '../../domain/order-view.ts';
-import { TOPICS, eventIdOf } from '../../events.ts';
-import { COLLECTIONS, GROUPS } from '../../topology.ts';
+import type { PlacedOrder } from '@herald/orders-domain/order.ts';
+import { type OrderView, applyFact, isFinal, placedView } from '@herald/orders-domain/order-view.ts';
+import { TOPICS, eventIdOf } from '@herald/orders-domain/events.ts';
+import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
 import { orderFactOf } from '../facts.ts';
 import { VIEW_TOPICS } from './order-projection.ts';
 import type { ViewChanges } from './view-changes.ts';

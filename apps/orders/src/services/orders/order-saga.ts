@@ -8,8 +8,8 @@ import {
   PermanentFailure,
   createRouter,
 } from '@herald/core';
-import type { PlacedOrder } from '../../domain/order.ts';
-import { type SagaState, type StepOutcome, recordOutcome, startSaga } from '../../domain/saga.ts';
+import type { PlacedOrder } from '@herald/orders-domain/order.ts';
+import { type SagaState, type StepOutcome, recordOutcome, startSaga } from '@herald/orders-domain/saga.ts';
 import {
   FraudCheckFailed,
   FraudCheckPassed,
@@ -21,8 +21,8 @@ import {
   StockReserved,
   TOPICS,
   eventIdOf,
-} from '../../events.ts';
-import { COLLECTIONS, GROUPS } from '../../topology.ts';
+} from '@herald/orders-domain/events.ts';
+import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
 import { type ServiceContext, consumerMiddleware, routerDefaults } from '../service-kit.ts';
 
 const SOURCE = '/orders';

@@ -1,8 +1,8 @@
 // The orders service's consumers: the saga (decides each order) and the view (what GET serves).
 // Its API, in `src/http`, uses OrderPlacement and OrderQueries on the same store.
 import type { Store } from '@herald/core';
-import type { CatalogItem } from '../../domain/catalog.ts';
-import { COLLECTIONS, GROUPS } from '../../topology.ts';
+import type { CatalogItem } from '@herald/orders-domain/catalog.ts';
+import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
 import type { Service, ServiceContext } from '../service-kit.ts';
 import { orderProjectionRouter } from './order-projection.ts';
 import { orderSagaRouter } from './order-saga.ts';

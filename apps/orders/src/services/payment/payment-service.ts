@@ -3,7 +3,7 @@
 // Each gateway call is a declared effect keyed stably across redeliveries; its outcome and the
 // event announcing it commit in one transaction afterwards.
 import { PermanentFailure, createRouter } from '@herald/core';
-import type { GatewayResponse, GatewayRules } from '../../domain/payment.ts';
+import type { GatewayResponse, GatewayRules } from '@herald/orders-domain/payment.ts';
 import {
   OrderConfirmed,
   OrderPlaced,
@@ -14,9 +14,9 @@ import {
   PaymentVoided,
   TOPICS,
   eventIdOf,
-} from '../../events.ts';
-import type { Currency } from '../../domain/money.ts';
-import { COLLECTIONS, GROUPS } from '../../topology.ts';
+} from '@herald/orders-domain/events.ts';
+import type { Currency } from '@herald/orders-domain/money.ts';
+import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
 import { type Service, type ServiceContext, consumerMiddleware, routerDefaults } from '../service-kit.ts';
 import { SimulatedGateway } from './simulated-gateway.ts';
 

@@ -11,8 +11,8 @@ import {
   type GatewayResponse,
   type GatewayRules,
   applyGatewayOperation,
-} from '../../domain/payment.ts';
-import { COLLECTIONS } from '../../topology.ts';
+} from '@herald/orders-domain/payment.ts';
+import { COLLECTIONS } from '@herald/orders-domain/topology.ts';
 import type { FaultController } from '../faults.ts';
 
 const tracer = trace.getTracer('@herald/orders-app');

@@ -1,0 +1,39 @@
+// What operators and tooling read: liveness, readiness, Prometheus metrics (the consumers' and
+// the API's own) and the OpenAPI document.
+import { type MetricsMiddleware, renderMetrics } from '@herald/core/metrics';
+import type { FastifyPluginAsync } from 'fastify';
+import { ProblemError, problemOf } from '@herald/orders-domain/http/problem.ts';
+import type { HttpMetrics } from './http-metrics.ts';
+import { buildOpenApiDocument } from './openapi.ts';
+
+/** What the operations routes report. */
+export interface OperationsRoutesOptions {
+  readonly registry: MetricsMiddleware['registry'];
+  /** The API's request metrics, rendered after the registry's. */
+  readonly httpMetrics: HttpMetrics;
+  /** Whether the system takes traffic, and why not. */
+  readonly readiness: () => { readonly ready: boolean; readonly detail: string };
+}
+
+/** `GET /healthz`, `GET /readyz` (503 while not ready), `GET /metrics` and `GET /openapi.json`. */
+export const operationsRoutes: FastifyPluginAsync<OperationsRoutesOptions> = async (app, options) => {
+  const { registry, httpMetrics, readiness } = options;
+
+  app.get('/healthz', async () => ({ status: 'ok' }));
+
+  app.get('/readyz', async () => {
+    const { ready, detail } = readiness();
+    if (!ready) throw new ProblemError(problemOf(503, 'unavailable', detail), { 'retry-after': '1' });
+    return { status: 'ready', detail };
+  });
+
+  app.get('/metrics', async (_request, reply) => {
+    const { contentType, body } = await renderMetrics(registry);
+    return reply.type(contentType).send(`${body}\n${httpMetrics.render()}`);
+  });
+
+  const openapi = JSON.stringify(buildOpenApiDocument());
+  app.get('/openapi.json', async (_request, reply) =>
+    reply.type('application/json; charset=utf-8').send(openapi),
+  );
+};

@@ -1,0 +1,136 @@
+// Reading orders: GET /orders/:orderId (now, waiting for a final state, consistent with a write,
+// or as of a past moment) and GET /orders/:orderId/events, the order view as server-sent events.
+// Waiting reads and streams end when the client goes away or the process shuts down.
+import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { OrderView } from '@herald/orders-domain/order-view.ts';
+import { isFinal } from '@herald/orders-domain/order-view.ts';
+import { ProblemError, problemOf } from '@herald/orders-domain/http/problem.ts';
+import { orderParamsSchema, orderQuerySchema } from '@herald/orders-domain/http/schemas.ts';
+import { type OrderQueries, parseConsistencyToken } from '../services/orders/order-queries.ts';
+import { validate } from './validate.ts';
+
+const SSE_HEARTBEAT_MS = 15_000;
+
+/** What the order reads go through, and how long they may wait. */
+export interface OrderQueryRoutesOptions {
+  readonly queries: OrderQueries;
+  /** Aborted when the process shuts down: waiting reads and SSE streams end. */
+  readonly shutdown: AbortSignal;
+  /** How long `?consistentWith` waits when no `?wait` is given. */
+  readonly consistencyWaitMs: number;
+  /** Longest an SSE stream stays open. */
+  readonly sseMaxMs: number;
+  readonly onError: (message: string, error: unknown) => void;
+}
+
+/** `GET /orders/:orderId` and `GET /orders/:orderId/events`. */
+export const orderQueryRoutes: FastifyPluginAsync<OrderQueryRoutesOptions> = async (app, options) => {
+  const { queries, shutdown, consistencyWaitMs, sseMaxMs, onError } = options;
+
+  app.get('/orders/:orderId', async (request, reply) => {
+    const { orderId } = validate(orderParamsSchema, request.params, 400, 'invalid-parameter');
+    const query = validate(orderQuerySchema, request.query, 400, 'invalid-parameter');
+    reply.header('cache-control', 'no-store');
+    if (query.asOf !== undefined) {
+      if (query.wait !== undefined || query.consistentWith !== undefined) {
+        throw new ProblemError(
+          problemOf(400, 'invalid-parameter', 'asOf cannot be combined with wait or consistentWith'),
+        );
+      }
+      const at = Date.parse(query.asOf);
+      const view = await queries.asOf(orderId, at);
+      if (view === undefined) {
+        throw new ProblemError(
+          problemOf(404, 'not-found', `order ${orderId} did not exist at ${query.asOf}`),
+        );
+      }
+      return { ...viewBody(view), asOf: new Date(at).toISOString() };
+    }
+    const signal = requestSignal(reply, shutdown);
+    if (query.consistentWith !== undefined) {
+      const target = parseConsistencyToken(query.consistentWith);
+      if (target === undefined) {
+        throw new ProblemError(
+          problemOf(
+            400,
+            'invalid-parameter',
+            'consistentWith must be a consistency token, <topic>:<partition>:<offset> or event:<event id>',
+          ),
+        );
+      }
+      if (!(await queries.exists(target))) {
+        throw new ProblemError(
+          problemOf(
+            422,
+            'unknown-position',
+            target.kind === 'event'
+              ? `${query.consistentWith} names the event of an order never placed`
+              : `${query.consistentWith} is not a position of topic orders`,
+          ),
+        );
+      }
+      const waitMs = query.wait === undefined ? consistencyWaitMs : query.wait * 1000;
+      if (!(await queries.waitForToken(target, waitMs, signal))) {
+        throw new ProblemError(
+          problemOf(
+            503,
+            'view-behind',
+            `the order view has not processed ${query.consistentWith} yet; retry`,
+          ),
+          { 'retry-after': '1' },
+        );
+      }
+    }
+    const view =
+      query.wait === undefined || query.consistentWith !== undefined
+        ? await queries.view(orderId)
+        : await queries.waitFor(orderId, isFinal, query.wait * 1000, signal);
+    if (view === undefined) throw new ProblemError(problemOf(404, 'not-found', `no order ${orderId}`));
+    return viewBody(view);
+  });
+
+  app.get('/orders/:orderId/events', async (request, reply) => {
+    const { orderId } = validate(orderParamsSchema, request.params, 400, 'invalid-parameter');
+    validate(orderQuerySchema.pick({}), request.query, 400, 'invalid-parameter');
+    if ((await queries.view(orderId)) === undefined) {
+      throw new ProblemError(problemOf(404, 'not-found', `no order ${orderId}`));
+    }
+    const signal = requestSignal(reply, shutdown);
+    reply.hijack();
+    const raw = reply.raw;
+    raw.writeHead(200, {
+      'content-type': 'text/event-stream; charset=utf-8',
+      'cache-control': 'no-store',
+      connection: 'keep-alive',
+      'x-accel-buffering': 'no',
+    });
+    const heartbeat = setInterval(() => raw.write(': keep-alive\n\n'), SSE_HEARTBEAT_MS);
+    try {
+      for await (const view of queries.watch(orderId, signal, sseMaxMs)) {
+        raw.write(`event: order\nid: ${view.version}\ndata: ${JSON.stringify(viewBody(view))}\n\n`);
+      }
+    } catch (error) {
+      onError(`SSE stream of ${orderId} failed`, error);
+    } finally {
+      clearInterval(heartbeat);
+      raw.end();
+    }
+  });
+};
+
+function viewBody(view: OrderView) {
+  const { reason, detail, ...rest } = view;
+  return {
+    ...rest,
+    ...(reason === null ? {} : { reason }),
+    ...(detail === null ? {} : { detail }),
+    links: { self: `/orders/${view.orderId}`, events: `/orders/${view.orderId}/events` },
+  };
+}
+
+/** Aborted when the client goes away or the process shuts down. */
+function requestSignal(reply: FastifyReply, shutdown: AbortSignal): AbortSignal {
+  const gone = new AbortController();
+  reply.raw.once('close', () => gone.abort());
+  return AbortSignal.any([gone.signal, shutdown]);
+}
