@@ -37,3 +37,22 @@ export {
   sleep,
   waitFor,
 } from './fixtures.ts';
+export {
+  describeStoreConformance,
+  storeAtomicityConformance,
+  storeBadInputConformance,
+  storeConcurrencyConformance,
+  storeConformanceGroups,
+  storeDocumentsConformance,
+  storeFailuresConformance,
+  storeInboxConformance,
+  storeOutboxConformance,
+} from './store-conformance.ts';
+export type {
+  StoreCapabilities,
+  StoreConformanceGroup,
+  StoreConformanceTarget,
+  StoreEnvironment,
+  StoreFixture,
+  StoreTest,
+} from './store-conformance.ts';
