@@ -11,7 +11,8 @@ import {
   registerLagMetrics,
   tracingPublish,
 } from '@herald/core';
-import { openLogFromUrl, openSqliteStore } from '@herald/sqlite';
+import { openStore } from '@herald/core';
+import { openLogFromUrl } from '@herald/sqlite';
 import type { FastifyInstance } from 'fastify';
 import { loadCatalogFile } from './catalog-file.ts';
 import { type CatalogItem, indexCatalog } from './domain/catalog.ts';
@@ -136,7 +137,7 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
   if (storeUrl === undefined) {
     const sqliteLog = await openLogFromUrl(options.logUrl);
     log = sqliteLog;
-    stores = embeddedServiceStores(await openSqliteStore(sqliteLog));
+    stores = embeddedServiceStores(await openStore(options.logUrl, { log: sqliteLog }));
   } else {
     log = await openEventLog(options.logUrl);
     try {
