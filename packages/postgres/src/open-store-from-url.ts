@@ -14,6 +14,11 @@ export interface PostgresStoreUrl {
 
 /** How long `close()` lets the relay publish what the outbox still holds. */
 const DRAIN_MS = 5_000;
+/**
+ * How long `close()` waits for a relay still standing by (it may be taking the lead right now)
+ * before it leaves the outbox to the relay that leads.
+ */
+const STANDBY_MS = 1_000;
 
 /**
  * Parses `postgres://user@host:5432/db?schema=orders` (or `postgresql://`). `schema` is
@@ -42,8 +47,9 @@ export function parsePostgresStoreUrl(url: string): PostgresStoreUrl {
  * in the URL's `schema` (default `herald`), creating the tables when missing. Unless
  * `options.publish` is false, an outbox relay publishes what the store's transactions emit to
  * `options.log` while it is open (standing by while another process relays the same schema);
- * `close()` gives it up to 5 s to publish what the outbox holds, stops it and ends the pool.
- * Events left over stay in the outbox for the next relay: nothing is lost.
+ * `close()` gives it up to 5 s to publish what the outbox holds (1 s while another process's
+ * relay leads: that one publishes it), stops it and ends the pool. Events left over stay in the
+ * outbox for the next relay: nothing is lost.
  */
 export async function openStoreFromUrl(url: string, options: OpenStoreOptions): Promise<Store> {
   const { connectionString, schema } = parsePostgresStoreUrl(url);
@@ -93,10 +99,12 @@ class PublishingStore implements Store {
 
   close(): Promise<void> {
     return (this.#closing ??= (async () => {
-      const deadline = performance.now() + DRAIN_MS;
-      while (this.#relay.state === 'leading' && performance.now() < deadline) {
+      const start = performance.now();
+      while (performance.now() - start < DRAIN_MS) {
         const backlog = await this.#store.outboxBacklog().catch(() => 0);
         if (backlog === 0) break;
+        // Still standing by after a while: another process's relay leads and publishes it.
+        if (this.#relay.state !== 'leading' && performance.now() - start > STANDBY_MS) break;
         await sleep(20);
       }
       await this.#relay.stop();

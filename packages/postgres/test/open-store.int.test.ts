@@ -64,6 +64,19 @@ if (unavailable !== undefined) {
       assert.equal(await direct.outboxBacklog(), 0);
     });
 
+    void it('publishes what one transaction emitted right after opening, by close', async () => {
+      await using db = testSchema();
+      await using log = await openMemoryLog();
+      await log.createTopic('orders', { partitions: 1 });
+      const store = await openStore(urlWithSchema(db.schema), { log });
+      await store.transaction((tx) => tx.emit('orders', makeEvent(1)));
+      await store.close();
+      assert.deepEqual(
+        (await log.read('orders', { partition: 0, from: 'earliest' })).map((e) => e.id),
+        ['event-1'],
+      );
+    });
+
     void it('leaves emitted events in the outbox for another relay when publish is false', async () => {
       await using db = testSchema();
       await using log = await openMemoryLog();
