@@ -10,7 +10,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventLog, Store } from '@herald/core';
 import type { OutboxRelay, PostgresStore } from '@herald/postgres';
-import type { SqliteStore } from '@herald/sqlite';
 import type { Logger } from './services/service-kit.ts';
 import { faultsSchemaOf, parsePostgresStoreUrl, redactUrl, schemaOf } from './store-url.ts';
 import type { ServiceName } from '@herald/orders-domain/topology.ts';
@@ -34,7 +33,7 @@ export interface ServiceStores {
 }
 
 /** Every service on the embedded log's store (the default): nothing to relay, nothing to close. */
-export function embeddedServiceStores(store: SqliteStore): ServiceStores {
+export function embeddedServiceStores(store: Store): ServiceStores {
   return {
     kind: 'embedded',
     description: "the embedded log's file",

@@ -1,6 +1,7 @@
 // HERALD_STORE: where the services keep their state when it does not live in the embedded log's
 // file. One Postgres database, one schema per service (`<schemaPrefix><service>`), and one more
 // schema, `<schemaPrefix>faults`, for the fault settings every process reads.
+import { redactUrl } from '@herald/core';
 import type { ServiceName } from '@herald/orders-domain/topology.ts';
 
 /** A parsed `postgres://…` HERALD_STORE. */
@@ -53,14 +54,5 @@ export function faultsSchemaOf(prefix: string): string {
   return `${prefix}faults`;
 }
 
-/** A URL with its password replaced by `***`, fit for logs; unparsable text is returned cut short. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password === '') return url;
-    parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/[^@/]*@/, '//***@').slice(0, 200);
-  }
-}
+/** A URL with its password replaced by `***`, fit for logs (Herald's own, shared with the CLI). */
+export { redactUrl };

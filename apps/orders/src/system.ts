@@ -3,10 +3,10 @@
 // runs one service per process on a shared log file, or on Kafka/NATS with a Postgres store per
 // service; tests open exactly what they need.
 import { randomBytes } from 'node:crypto';
-import { type EventLog, type Store, openEventLog } from '@herald/core';
+import { type EventLog, type Store, openEventLog, openStore } from '@herald/core';
 import { metrics, registerLagMetrics } from '@herald/core/metrics';
 import { tracingPublish } from '@herald/core/tracing';
-import { openLogFromUrl, openSqliteStore } from '@herald/sqlite';
+import { openLogFromUrl } from '@herald/sqlite';
 import type { FastifyInstance } from 'fastify';
 import { loadCatalogFile } from '@herald/orders-domain/catalog-file.ts';
 import { type CatalogItem, indexCatalog } from '@herald/orders-domain/catalog.ts';
@@ -131,7 +131,7 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
   if (storeUrl === undefined) {
     const sqliteLog = await openLogFromUrl(options.logUrl);
     log = sqliteLog;
-    stores = embeddedServiceStores(await openSqliteStore(sqliteLog));
+    stores = embeddedServiceStores(await openStore(options.logUrl, { log: sqliteLog }));
   } else {
     log = await openEventLog(options.logUrl);
     try {

@@ -1,7 +1,6 @@
 import { hostname, userInfo } from 'node:os';
-import { HeraldError, logUrlFrom, openEventLog } from '@herald/core';
+import { HeraldError, logUrlFrom, openEventLog, openStore, redactUrl } from '@herald/core';
 import type { EventLog, Store } from '@herald/core';
-import { SqliteLog, openSqliteStore } from '@herald/sqlite';
 
 /**
  * Everything the CLI touches outside its arguments, so that tests can run it in-process and
@@ -11,7 +10,11 @@ export interface CliIo {
   /** Writes to standard output. A returned promise means "wait before writing more". */
   readonly stdout: (text: string) => void | Promise<void>;
   readonly stderr: (text: string) => void | Promise<void>;
-  /** `HERALD_LOG` selects the log ({@link logUrlFrom}); `HERALD_DEBUG` adds stack traces to internal errors. */
+  /**
+   * `HERALD_LOG` selects the log ({@link logUrlFrom}); `HERALD_STORE` the store
+   * (default: the embedded log's own file when HERALD_LOG is a `sqlite:` URL, else none);
+   * `HERALD_DEBUG` adds stack traces to internal errors.
+   */
   readonly env: Readonly<Record<string, string | undefined>>;
   /**
    * All of standard input, or undefined when nothing is piped in (a terminal). Only `publish`
@@ -29,6 +32,8 @@ export interface CommandContext {
   readonly io: CliIo;
   /** The log URL in effect, for messages. */
   readonly logUrl: string;
+  /** The store URL in effect (`HERALD_STORE`, else a `sqlite:` log's own file), or undefined for none. */
+  readonly storeUrl: string | undefined;
   /** Writes one or more lines to standard output, waiting when the reader is slow. */
   out(text: string): Promise<void>;
   /**
@@ -38,8 +43,10 @@ export interface CommandContext {
    */
   withLog<T>(use: (log: EventLog) => Promise<T>): Promise<T>;
   /**
-   * Like `withLog`, with the log's Store when it has one: for the embedded SQLite log, the
-   * SqliteStore on the same file (redrive records, audit). Other backends get undefined.
+   * Like `withLog`, with the Store `storeUrl` names (redrive records, audit), opened with
+   * `openStore` and closed after `use` (a Postgres store first publishes what `use` emitted);
+   * undefined when there is none. A failure to open is rethrown like `withLog`'s, naming the
+   * URL without its password.
    */
   withStore<T>(use: (log: EventLog, store: Store | undefined) => Promise<T>): Promise<T>;
 }
@@ -47,9 +54,13 @@ export interface CommandContext {
 /** Builds the context for one `run`. */
 export function createCommandContext(io: CliIo): CommandContext {
   const logUrl = logUrlFrom(io.env);
+  const store = io.env['HERALD_STORE'];
+  const storeUrl =
+    store !== undefined && store !== '' ? store : logUrl.startsWith('sqlite:') ? logUrl : undefined;
   return {
     io,
     logUrl,
+    storeUrl,
     async out(text) {
       await io.stdout(text.endsWith('\n') ? text : `${text}\n`);
     },
@@ -58,12 +69,7 @@ export function createCommandContext(io: CliIo): CommandContext {
       try {
         log = await openEventLog(logUrl);
       } catch (error) {
-        const code = error instanceof HeraldError ? error.code : 'BACKEND_UNAVAILABLE';
-        const message = error instanceof Error ? error.message : String(error);
-        throw new HeraldError(code, `cannot open HERALD_LOG=${logUrl}: ${message}`, {
-          cause: error,
-          details: error instanceof HeraldError ? error.details : {},
-        });
+        throw cannotOpen(`HERALD_LOG=${logUrl}`, error);
       }
       try {
         return await use(log);
@@ -72,11 +78,35 @@ export function createCommandContext(io: CliIo): CommandContext {
       }
     },
     withStore(use) {
-      return this.withLog(async (log) =>
-        use(log, log instanceof SqliteLog ? await openSqliteStore(log) : undefined),
-      );
+      return this.withLog(async (log) => {
+        if (storeUrl === undefined) return use(log, undefined);
+        let store: Store;
+        try {
+          store = await openStore(storeUrl, { log });
+        } catch (error) {
+          throw cannotOpen(`HERALD_STORE=${redactUrl(storeUrl)}`, error);
+        }
+        try {
+          return await use(log, store);
+        } finally {
+          await store.close();
+        }
+      });
     },
   };
+}
+
+/**
+ * A failure to open what `what` names, as a `HeraldError` with the same code
+ * (`BACKEND_UNAVAILABLE` for errors that were not HeraldErrors, such as a file system error).
+ */
+function cannotOpen(what: string, error: unknown): HeraldError {
+  const code = error instanceof HeraldError ? error.code : 'BACKEND_UNAVAILABLE';
+  const message = error instanceof Error ? error.message : String(error);
+  return new HeraldError(code, `cannot open ${what}: ${message}`, {
+    cause: error,
+    details: error instanceof HeraldError ? error.details : {},
+  });
 }
 
 /** Who runs this command, for audit records: `<os user>@<host name>`. */

@@ -38,6 +38,8 @@ Options:
 
 Environment:
   HERALD_LOG     The log to use (default sqlite:./.herald/herald.db; also memory:).
+  HERALD_STORE   The store for redrive records and audit (default: the sqlite: log's own
+                 file; also postgres://user@host/db?schema=name).
   HERALD_DEBUG   Set to 1 to print stack traces of internal errors.
 
 Exit status: 0 done, 1 the operation failed, 2 the command line was wrong.

@@ -43,4 +43,6 @@ export type {
 } from './event-log.ts';
 export { DEFAULT_LOG_URL, logUrlFrom, openEventLog } from './open-event-log.ts';
 export type { LogBackendModule } from './open-event-log.ts';
+export { openStore, redactUrl } from './open-store.ts';
+export type { OpenStoreOptions, StoreBackendModule } from './open-store.ts';
 export * from './runtime/index.ts';

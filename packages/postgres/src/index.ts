@@ -3,3 +3,5 @@ export type { PostgresIsolation, PostgresStoreOptions } from './postgres-store.t
 export { startOutboxRelay } from './outbox-relay.ts';
 export type { OutboxRelay, OutboxRelayOptions } from './outbox-relay.ts';
 export { DEFAULT_SCHEMA } from './schema.ts';
+export { openStoreFromUrl, parsePostgresStoreUrl } from './open-store-from-url.ts';
+export type { PostgresStoreUrl } from './open-store-from-url.ts';

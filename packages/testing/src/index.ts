@@ -1,6 +1,29 @@
-// Entry point `@herald/testing`: the EventLog conformance suite every backend runs, and fixtures.
-export { describeEventLogConformance } from './event-log-conformance.ts';
-export type { ConformanceEnvironment, ConformanceTarget } from './event-log-conformance.ts';
+// Entry point `@herald/testing`: the conformance suites every backend runs (the EventLog suite
+// as one call or group by group, the Store suite), their harness types, and fixtures.
+export { describeEventLogConformance, eventLogConformanceGroups } from './event-log-conformance.ts';
+export { appendConformance, describeAppendConformance } from './event-log/append-conformance.ts';
+export { closingConformance, describeClosingConformance } from './event-log/closing-conformance.ts';
+export { commitsConformance, describeCommitConformance } from './event-log/commits-conformance.ts';
+export { deliveryConformance, describeDeliveryConformance } from './event-log/delivery-conformance.ts';
+export { describeDurabilityConformance, durabilityConformance } from './event-log/durability-conformance.ts';
+export { describeFencingConformance, fencingConformance } from './event-log/fencing-conformance.ts';
+export {
+  describePartitioningConformance,
+  partitioningConformance,
+} from './event-log/partitioning-conformance.ts';
+export { describeReadConformance, readConformance } from './event-log/read-conformance.ts';
+export { describeRebalanceConformance, rebalancingConformance } from './event-log/rebalancing-conformance.ts';
+export { describeTimestampConformance, timestampsConformance } from './event-log/timestamps-conformance.ts';
+export { describeTopicConformance, topicsConformance } from './event-log/topics-conformance.ts';
+export { ConformanceSuite, describeGroups } from './conformance-suite.ts';
+export type {
+  ConformanceEnvironment,
+  ConformanceFixture,
+  ConformanceGroup,
+  ConformanceRequirement,
+  ConformanceTarget,
+  FaultHooks,
+} from './conformance-suite.ts';
 export {
   TEST_SOURCE,
   TEST_TYPE,
@@ -14,3 +37,22 @@ export {
   sleep,
   waitFor,
 } from './fixtures.ts';
+export {
+  describeStoreConformance,
+  storeAtomicityConformance,
+  storeBadInputConformance,
+  storeConcurrencyConformance,
+  storeConformanceGroups,
+  storeDocumentsConformance,
+  storeFailuresConformance,
+  storeInboxConformance,
+  storeOutboxConformance,
+} from './store-conformance.ts';
+export type {
+  StoreCapabilities,
+  StoreConformanceGroup,
+  StoreConformanceTarget,
+  StoreEnvironment,
+  StoreFixture,
+  StoreTest,
+} from './store-conformance.ts';

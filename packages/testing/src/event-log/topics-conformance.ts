@@ -1,0 +1,93 @@
+import assert from 'node:assert/strict';
+import { describeGroups, heraldError } from '../conformance-suite.ts';
+import { makeEvent } from '../fixtures.ts';
+import type { ConformanceGroup, ConformanceTarget } from '../conformance-suite.ts';
+
+/** The topics group of the EventLog conformance suite: creating, listing and describing topics, and the names and counts they accept. */
+export const topicsConformance: ConformanceGroup = {
+  title: 'topics',
+  define(suite) {
+    suite.test(
+      'creates topics, lists them and describes every partition to every client',
+      async ({ env, log }) => {
+        const info = await log.createTopic('orders', { partitions: 3, retention: { ms: 86_400_000 } });
+        assert.equal(info.name, 'orders');
+        assert.equal(info.partitions, 3);
+        await log.createTopic('payments', { partitions: 1 });
+
+        const other = await env.open();
+        const listed = await other.listTopics();
+        assert.deepEqual(listed.map((t) => [t.name, t.partitions]).sort(), [
+          ['orders', 3],
+          ['payments', 1],
+        ]);
+        const description = await other.describeTopic('orders');
+        assert.equal(description.retention.ms, 86_400_000);
+        assert.deepEqual(
+          description.partitionInfo.map((p) => [p.partition, p.earliest, p.latest]),
+          [
+            [0, 0, 0],
+            [1, 0, 0],
+            [2, 0, 0],
+          ],
+        );
+
+        await log.append('orders', makeEvent(1), { partition: 1 });
+        await log.append('orders', makeEvent(2), { partition: 1 });
+        const after = await other.describeTopic('orders');
+        assert.deepEqual(
+          after.partitionInfo.map((p) => [p.partition, p.earliest, p.latest]),
+          [
+            [0, 0, 0],
+            [1, 0, 2],
+            [2, 0, 0],
+          ],
+        );
+      },
+    );
+
+    suite.test('refuses to create a topic that exists with TOPIC_EXISTS', async ({ env, log }) => {
+      await log.createTopic('orders', { partitions: 2 });
+      await assert.rejects(log.createTopic('orders', { partitions: 2 }), heraldError('TOPIC_EXISTS'));
+      const other = await env.open();
+      await assert.rejects(other.createTopic('orders', { partitions: 4 }), heraldError('TOPIC_EXISTS'));
+      assert.equal((await log.describeTopic('orders')).partitions, 2);
+    });
+
+    suite.test('refuses invalid topic names and partition counts with INVALID_ARGUMENT', async ({ log }) => {
+      for (const name of [
+        '',
+        'has space',
+        'slash/name',
+        'x'.repeat(suite.maxTopicNameLength + 1),
+        'ümlaut',
+      ]) {
+        await assert.rejects(log.createTopic(name, { partitions: 1 }), heraldError('INVALID_ARGUMENT'), name);
+      }
+      for (const partitions of [0, -1, 1.5, 10_001, Number.NaN]) {
+        await assert.rejects(
+          log.createTopic('orders', { partitions }),
+          heraldError('INVALID_ARGUMENT'),
+          String(partitions),
+        );
+      }
+      assert.deepEqual(await log.listTopics(), []);
+      await log.createTopic('Orders.v1_dead-letter', { partitions: 1 });
+      await log.createTopic('y'.repeat(suite.maxTopicNameLength), { partitions: 1 });
+    });
+
+    suite.test('reports UNKNOWN_TOPIC for a topic that does not exist', async ({ log }) => {
+      const unknown = heraldError('UNKNOWN_TOPIC');
+      await assert.rejects(log.describeTopic('nowhere'), unknown);
+      await assert.rejects(log.append('nowhere', makeEvent(1)), unknown);
+      await assert.rejects(log.appendBatch('nowhere', [makeEvent(1)]), unknown);
+      await assert.rejects(log.read('nowhere', { partition: 0, from: 'earliest' }), unknown);
+      await assert.rejects(log.subscribe({ group: 'g', topics: ['nowhere'] }), unknown);
+    });
+  },
+};
+
+/** Registers the topics group alone for `target`, as `EventLog conformance: <name>: topics`. */
+export function describeTopicConformance(target: ConformanceTarget): void {
+  describeGroups(`EventLog conformance: ${target.name}`, target, [topicsConformance]);
+}

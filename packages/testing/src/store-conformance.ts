@@ -1,0 +1,565 @@
+// The Store conformance suite: what every Store (SQLite, Postgres) promises a service, in named
+// groups runnable alone, gated with reasons where the stores differ by design.
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { isHeraldError } from '@herald/core';
+import type { EventLog, InboxOutcome, Store, StoreTransaction } from '@herald/core';
+import { heraldError } from './conformance-suite.ts';
+import { makeEvent, readAll, sleep } from './fixtures.ts';
+
+/**
+ * What a store promises beyond the base contract. Each is a real difference between stores,
+ * not a test knob: a test that needs what a store does not promise is skipped with the reason.
+ */
+export interface StoreCapabilities {
+  /**
+   * `tx.emit` appends to the log inside the transaction and resolves with the event's position
+   * (the outbox is the log itself). False: it resolves `undefined` and a relay publishes the
+   * event after the commit.
+   */
+  readonly emitResolvesPosition: boolean;
+  /**
+   * How concurrent transactions are kept apart. `serialized`: one runs at a time (a write lock),
+   * so they never collide. `retried`: they run concurrently, serializable, and a collision runs
+   * the loser again, up to `maxAttempts` runs, then fails it with `CONTENTION`.
+   */
+  readonly concurrency: 'serialized' | 'retried';
+  /** `tx.emit` refuses a topic the log does not have (`UNKNOWN_TOPIC`) inside the transaction. */
+  readonly checksTopicsAtEmit: boolean;
+}
+
+/** One store under test, with the log its emitted events reach. */
+export interface StoreEnvironment extends AsyncDisposable {
+  readonly store: Store;
+  /** Where emitted events are published; the suite creates the topics it uses on it. */
+  readonly log: EventLog;
+  /**
+   * Resolves once every event committed so far is in `log`: at once where emit appends in the
+   * transaction, after the relay drained the outbox otherwise.
+   */
+  published(): Promise<void>;
+}
+
+/** A store implementation under test. */
+export interface StoreConformanceTarget {
+  readonly name: string;
+  readonly capabilities: StoreCapabilities;
+  /**
+   * A fresh, empty store and log for one test; disposing it closes both and removes what they
+   * made. `maxAttempts` is the number of runs a `retried` store gives a colliding transaction.
+   */
+  setup(options?: { readonly maxAttempts?: number }): Promise<StoreEnvironment>;
+  /** Timeout of each test, default 30 000 ms. */
+  readonly testTimeoutMs?: number;
+}
+
+/** What each Store conformance test receives. */
+export interface StoreFixture {
+  readonly env: StoreEnvironment;
+  readonly store: Store;
+  readonly log: EventLog;
+}
+
+interface StoreTestOptions {
+  /** Why the test cannot run on a store with these capabilities, or undefined to run it. */
+  readonly skipUnless?: (capabilities: StoreCapabilities) => string | undefined;
+  readonly maxAttempts?: number;
+}
+
+/** One behaviour area of the Store suite. */
+export interface StoreConformanceGroup {
+  readonly title: string;
+  define(test: StoreTest): void;
+}
+
+/** Registers one Store conformance test. */
+export type StoreTest = {
+  (name: string, fn: (fixture: StoreFixture) => Promise<void>): void;
+  (name: string, options: StoreTestOptions, fn: (fixture: StoreFixture) => Promise<void>): void;
+};
+
+const DEFAULT_TEST_TIMEOUT_MS = 30_000;
+
+function storeTest(target: StoreConformanceTarget): StoreTest {
+  const timeout = target.testTimeoutMs ?? DEFAULT_TEST_TIMEOUT_MS;
+  return (
+    name: string,
+    optionsOrFn: StoreTestOptions | ((fixture: StoreFixture) => Promise<void>),
+    maybeFn?: (fixture: StoreFixture) => Promise<void>,
+  ) => {
+    const options = typeof optionsOrFn === 'function' ? {} : optionsOrFn;
+    const fn = typeof optionsOrFn === 'function' ? optionsOrFn : maybeFn!;
+    const skip = options.skipUnless?.(target.capabilities);
+    if (skip !== undefined) {
+      void it(name, { skip }, () => undefined);
+      return;
+    }
+    void it(name, { timeout }, async () => {
+      await using env = await target.setup(
+        options.maxAttempts === undefined ? {} : { maxAttempts: options.maxAttempts },
+      );
+      await fn({ env, store: env.store, log: env.log });
+    });
+  };
+}
+
+/** The ids of a topic's events, partition by partition, each in log order. */
+async function publishedIds(env: StoreEnvironment, topic: string): Promise<string[]> {
+  await env.published();
+  return (await readAll(env.log, topic)).map((event) => event.id);
+}
+
+/** Resolves when `parties` callers have arrived; later calls pass at once. */
+function barrier(parties: number): () => Promise<void> {
+  let arrived = 0;
+  let open!: () => void;
+  const opened = new Promise<void>((resolve) => (open = resolve));
+  return async () => {
+    if (++arrived >= parties) open();
+    await opened;
+  };
+}
+
+/** Documents: kept as JSON by collection and id, read back inside and outside transactions. */
+export const storeDocumentsConformance: StoreConformanceGroup = {
+  title: 'documents',
+  define(test) {
+    test('keeps documents by collection and id, listing them by id with prefix and limit', async ({
+      store,
+    }) => {
+      await store.transaction(async (tx) => {
+        await tx.put('orders', 'o-2', { status: 'paid', lines: [{ sku: 'a', qty: 2 }] });
+        await tx.put('orders', 'o-1', { status: 'placed' });
+        await tx.put('orders', 'x-1', 'other');
+        await tx.put('stock', 'o-1', 7);
+      });
+      assert.deepEqual(await store.get('orders', 'o-2'), { status: 'paid', lines: [{ sku: 'a', qty: 2 }] });
+      assert.equal(await store.get('stock', 'o-1'), 7);
+      assert.equal(await store.get('orders', 'missing'), undefined);
+      assert.deepEqual(
+        (await store.list('orders')).map((d) => d.id),
+        ['o-1', 'o-2', 'x-1'],
+      );
+      assert.deepEqual(await store.list('orders', { prefix: 'o-' }), [
+        { id: 'o-1', value: { status: 'placed' } },
+        { id: 'o-2', value: { status: 'paid', lines: [{ sku: 'a', qty: 2 }] } },
+      ]);
+      assert.deepEqual(
+        (await store.list('orders', { limit: 2 })).map((d) => d.id),
+        ['o-1', 'o-2'],
+      );
+
+      const deleted = await store.transaction(async (tx) => {
+        await tx.put('orders', 'o-1', { status: 'shipped' });
+        assert.deepEqual(
+          await tx.get('orders', 'o-1'),
+          { status: 'shipped' },
+          'a transaction reads its own writes',
+        );
+        assert.deepEqual(
+          (await tx.list('orders', { prefix: 'o-' })).map((d) => d.id),
+          ['o-1', 'o-2'],
+        );
+        return [await tx.delete('orders', 'o-2'), await tx.delete('orders', 'o-2')];
+      });
+      assert.deepEqual(deleted, [true, false]);
+      assert.deepEqual(await store.get('orders', 'o-1'), { status: 'shipped' });
+      assert.equal(await store.get('orders', 'o-2'), undefined);
+    });
+
+    test('shows outside a transaction only what it committed', async ({ store }) => {
+      await store.transaction(async (tx) => {
+        await tx.put('orders', 'o-1', { status: 'placed' });
+        assert.equal(await store.get('orders', 'o-1'), undefined, 'not visible before the commit');
+      });
+      assert.deepEqual(await store.get('orders', 'o-1'), { status: 'placed' });
+    });
+  },
+};
+
+/** Atomicity: a transaction's documents, inbox entries and emitted events commit together or not at all. */
+export const storeAtomicityConformance: StoreConformanceGroup = {
+  title: 'atomicity',
+  define(test) {
+    test('leaves no document, no inbox entry and no emitted event when the transaction throws, and rethrows what it threw', async ({
+      env,
+      store,
+      log,
+    }) => {
+      await log.createTopic('orders', { partitions: 1 });
+      await store.transaction((tx) => tx.put('orders', 'o-0', { status: 'placed' }));
+      const thrown = new Error('business rule says no');
+      await assert.rejects(
+        store.transaction(async (tx) => {
+          await tx.put('orders', 'o-1', { status: 'placed' });
+          await tx.put('orders', 'o-0', { status: 'cancelled' });
+          assert.equal(await tx.delete('orders', 'o-0'), true);
+          await tx.emit('orders', makeEvent(1, 'o-1'));
+          assert.equal(await tx.recordHandled('billing.invoices', 'e-0', 'fp'), 'first');
+          throw thrown;
+        }),
+        (error) => error === thrown,
+      );
+      assert.equal(await store.get('orders', 'o-1'), undefined);
+      assert.deepEqual(await store.get('orders', 'o-0'), { status: 'placed' });
+      assert.equal(await store.inboxStatus('billing.invoices', 'e-0', 'fp'), 'unseen');
+      assert.deepEqual(await publishedIds(env, 'orders'), []);
+    });
+
+    test('commits documents, inbox entry and emitted events together', async ({ env, store, log }) => {
+      await log.createTopic('orders', { partitions: 1 });
+      const value = await store.transaction(async (tx) => {
+        await tx.put('orders', 'o-1', { status: 'placed' });
+        await tx.emit('orders', makeEvent(1, 'o-1'));
+        await tx.recordHandled('billing.invoices', 'e-0', 'fp');
+        return 'done';
+      });
+      assert.equal(value, 'done', 'the transaction resolves with what its function returned');
+      assert.deepEqual(await store.get('orders', 'o-1'), { status: 'placed' });
+      assert.equal(await store.inboxStatus('billing.invoices', 'e-0', 'fp'), 'duplicate');
+      assert.deepEqual(await publishedIds(env, 'orders'), ['event-1']);
+    });
+  },
+};
+
+/** The inbox: each event has its effect once per group. */
+export const storeInboxConformance: StoreConformanceGroup = {
+  title: 'inbox',
+  define(test) {
+    test('records inbox outcomes: first, then duplicate for the same payload, conflict for another', async ({
+      store,
+    }) => {
+      assert.equal(await store.inboxStatus('g.one', 'e-1', 'fp-a'), 'unseen');
+      const outcomes = await store.transaction(async (tx) => [
+        await tx.recordHandled('g.one', 'e-1', 'fp-a'),
+        await tx.recordHandled('g.one', 'e-1', 'fp-a'),
+        await tx.recordHandled('g.one', 'e-1', 'fp-b'),
+        await tx.recordHandled('g.two', 'e-1', 'fp-b'),
+      ]);
+      assert.deepEqual(outcomes, ['first', 'duplicate', 'conflict', 'first']);
+      assert.equal(await store.inboxStatus('g.one', 'e-1', 'fp-a'), 'duplicate');
+      assert.equal(await store.inboxStatus('g.one', 'e-1', 'fp-b'), 'conflict');
+      assert.equal(await store.inboxStatus('g.two', 'e-2', 'fp-b'), 'unseen');
+      assert.equal(await store.transaction((tx) => tx.recordHandled('g.one', 'e-1', 'fp-a')), 'duplicate');
+    });
+
+    test("gives exactly one 'first' when eight transactions record the same event at once", async ({
+      store,
+    }) => {
+      const outcomes = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          store.transaction(async (tx) => {
+            const outcome = await tx.recordHandled('race.group', 'e-race', 'fp');
+            await sleep(5);
+            await tx.put('effects', `attempt-${i}`, outcome);
+            return outcome;
+          }),
+        ),
+      );
+      const count = (o: InboxOutcome) => outcomes.filter((x) => x === o).length;
+      assert.equal(count('first'), 1, `outcomes: ${outcomes.join(', ')}`);
+      assert.equal(count('duplicate'), 7);
+      const effects = await store.list<InboxOutcome>('effects');
+      assert.equal(effects.filter((e) => e.value === 'first').length, 1);
+    });
+  },
+};
+
+/** The outbox: emitted events reach the log, once each, in commit order. */
+export const storeOutboxConformance: StoreConformanceGroup = {
+  title: 'emitted events',
+  define(test) {
+    test('publishes emitted events to the log in commit order, keyed events to their key’s partition', async ({
+      env,
+      store,
+      log,
+    }) => {
+      await log.createTopic('orders', { partitions: 1 });
+      await log.createTopic('payments', { partitions: 4 });
+      for (let i = 0; i < 5; i++) {
+        await store.transaction(async (tx) => {
+          await tx.emit('orders', makeEvent(2 * i));
+          await tx.emit('orders', makeEvent(2 * i + 1));
+          await tx.emit('payments', makeEvent(100 + i, 'order-7'));
+        });
+      }
+      await store.transaction((tx) => tx.emit('payments', makeEvent(200), { partition: 3 }));
+      assert.deepEqual(
+        await publishedIds(env, 'orders'),
+        Array.from({ length: 10 }, (_, i) => `event-${i}`),
+      );
+      const payments = await readAll(log, 'payments');
+      const keyed = payments.filter((e) => e.partitionkey === 'order-7');
+      assert.deepEqual(
+        keyed.map((e) => e.id),
+        ['event-100', 'event-101', 'event-102', 'event-103', 'event-104'],
+      );
+      assert.equal(new Set(keyed.map((e) => e.partition)).size, 1, 'one key, one partition');
+      assert.deepEqual(
+        payments.filter((e) => e.id === 'event-200').map((e) => e.partition),
+        [3],
+      );
+    });
+
+    test('publishes the emitted event as given: attributes and data', async ({ env, store, log }) => {
+      await log.createTopic('orders', { partitions: 1 });
+      const original = makeEvent(1, 'order-1', { subject: 'orders/1', extensions: { tenant: 'acme' } });
+      await store.transaction((tx) => tx.emit('orders', original));
+      await env.published();
+      const [stored] = await log.read('orders', { partition: 0, from: 'earliest' });
+      assert.equal(stored?.id, original.id);
+      assert.equal(stored.subject, 'orders/1');
+      assert.equal(stored.partitionkey, 'order-1');
+      assert.deepEqual(stored.extensions, { tenant: 'acme' });
+      assert.deepEqual([...stored.data!], [...original.data!]);
+    });
+
+    test(
+      'resolves emit with the position the event got in the log',
+      {
+        skipUnless: (c) =>
+          c.emitResolvesPosition
+            ? undefined
+            : 'emit resolves undefined on this store: a relay publishes after the commit, so the position is not known in the transaction',
+      },
+      async ({ store, log }) => {
+        await log.createTopic('orders', { partitions: 2 });
+        const result = await store.transaction((tx) => tx.emit('orders', makeEvent(1), { partition: 1 }));
+        assert.ok(result !== undefined);
+        assert.deepEqual([result.topic, result.partition, result.offset], ['orders', 1, 0]);
+        const [stored] = await log.read('orders', { partition: 1, from: { offset: result.offset } });
+        assert.equal(stored?.id, 'event-1');
+      },
+    );
+
+    test(
+      'resolves emit with undefined: the event has no position until the relay publishes it',
+      {
+        skipUnless: (c) =>
+          c.emitResolvesPosition
+            ? 'emit appends inside the transaction on this store and knows the position'
+            : undefined,
+      },
+      async ({ store, log }) => {
+        await log.createTopic('orders', { partitions: 1 });
+        assert.equal(await store.transaction((tx) => tx.emit('orders', makeEvent(1))), undefined);
+      },
+    );
+  },
+};
+
+/** Concurrency: what concurrent transactions on one store may and may not do. */
+export const storeConcurrencyConformance: StoreConformanceGroup = {
+  title: 'concurrency',
+  define(test) {
+    test('never loses an update when transactions read-modify-write the same document at once', async ({
+      store,
+    }) => {
+      await store.transaction((tx) => tx.put('counters', 'c', 0));
+      await Promise.all(
+        Array.from({ length: 8 }, () =>
+          store.transaction(async (tx) => {
+            const value = (await tx.get<number>('counters', 'c')) ?? 0;
+            await sleep(5);
+            await tx.put('counters', 'c', value + 1);
+          }),
+        ),
+      );
+      assert.equal(await store.get('counters', 'c'), 8);
+    });
+
+    test(
+      'gives up with CONTENTION once a colliding transaction used its attempts, committing nothing of it',
+      {
+        maxAttempts: 1,
+        skipUnless: (c) =>
+          c.concurrency === 'retried'
+            ? undefined
+            : 'transactions run one at a time on this store: they never collide, so none fails with CONTENTION',
+      },
+      async ({ env, store, log }) => {
+        await log.createTopic('counted', { partitions: 1 });
+        await store.transaction((tx) => tx.put('counters', 'c', 0));
+        const bothRead = barrier(2);
+        const increment = () =>
+          store.transaction(async (tx) => {
+            const value = (await tx.get<number>('counters', 'c')) ?? 0;
+            await bothRead();
+            await tx.put('counters', 'c', value + 1);
+            await tx.emit('counted', makeEvent(value));
+          });
+        const results = await Promise.allSettled([increment(), increment()]);
+        const rejected = results.filter((r) => r.status === 'rejected');
+        assert.equal(rejected.length, 1, 'exactly one of two colliding transactions fails');
+        const error: unknown = rejected[0]?.reason;
+        assert.ok(isHeraldError(error, 'CONTENTION'), String(error));
+        assert.equal(await store.get('counters', 'c'), 1);
+        assert.deepEqual(await publishedIds(env, 'counted'), ['event-0']);
+      },
+    );
+  },
+};
+
+/** Failure records: the attempts of one delivery, kept across crashes. */
+export const storeFailuresConformance: StoreConformanceGroup = {
+  title: 'failure records',
+  define(test) {
+    test('counts failed attempts per delivery and clears them on request', async ({ store }) => {
+      const key = { group: 'billing.invoices', topic: 'orders', partition: 2, offset: 41 };
+      const other = { ...key, offset: 42 };
+      assert.equal(await store.failures(key), undefined);
+      const first = await store.recordFailure(key, 'boom 1');
+      assert.equal(first.attempts, 1);
+      assert.equal(first.lastError, 'boom 1');
+      assert.equal(first.firstFailureAt, first.lastFailureAt);
+      await sleep(5);
+      const second = await store.recordFailure(key, 'boom 2');
+      assert.equal(second.attempts, 2);
+      assert.equal(second.firstFailureAt, first.firstFailureAt);
+      assert.ok(second.lastFailureAt > first.lastFailureAt);
+      assert.equal(second.lastError, 'boom 2');
+      assert.deepEqual(await store.failures(key), second);
+      await store.recordFailure(other, 'elsewhere');
+      await store.clearFailures(key);
+      assert.equal(await store.failures(key), undefined);
+      assert.equal((await store.failures(other))?.attempts, 1);
+    });
+
+    test('keeps at most 2000 characters of an error', async ({ store }) => {
+      const key = { group: 'g', topic: 'orders', partition: 0, offset: 0 };
+      const record = await store.recordFailure(key, 'x'.repeat(5000));
+      assert.equal(record.lastError.length, 2000);
+    });
+  },
+};
+
+/** Bad input: refused with a Herald error, and nothing of the transaction committed. */
+export const storeBadInputConformance: StoreConformanceGroup = {
+  title: 'bad input',
+  define(test) {
+    test('refuses an invalid collection name with INVALID_ARGUMENT, inside and outside transactions', async ({
+      store,
+    }) => {
+      for (const collection of ['', 'bad/collection', 'has space', 'x'.repeat(129)]) {
+        await assert.rejects(store.get(collection, 'x'), heraldError('INVALID_ARGUMENT'), collection);
+        await assert.rejects(store.list(collection), heraldError('INVALID_ARGUMENT'), collection);
+        for (const use of [
+          (tx: StoreTransaction) => tx.put(collection, 'x', 1),
+          (tx: StoreTransaction) => tx.get(collection, 'x'),
+          (tx: StoreTransaction) => tx.delete(collection, 'x'),
+          (tx: StoreTransaction) => tx.list(collection),
+        ]) {
+          await assert.rejects(store.transaction(use), heraldError('INVALID_ARGUMENT'), collection);
+        }
+      }
+    });
+
+    test('refuses a document that is not JSON with INVALID_ARGUMENT and commits nothing', async ({
+      store,
+    }) => {
+      await assert.rejects(
+        store.transaction(async (tx) => {
+          await tx.put('orders', 'o-1', { status: 'placed' });
+          await tx.put('orders', 'o-2', undefined);
+        }),
+        heraldError('INVALID_ARGUMENT'),
+      );
+      assert.equal(await store.get('orders', 'o-1'), undefined);
+    });
+
+    test('refuses an invalid event or partition at emit, and publishes nothing of the transaction', async ({
+      env,
+      store,
+      log,
+    }) => {
+      await log.createTopic('orders', { partitions: 2 });
+      const attempts: {
+        what: string;
+        code: 'INVALID_ENVELOPE' | 'INVALID_ARGUMENT';
+        run: (tx: StoreTransaction) => Promise<unknown>;
+      }[] = [
+        {
+          what: 'empty id',
+          code: 'INVALID_ENVELOPE',
+          run: (tx) => tx.emit('orders', { ...makeEvent(2), id: '' }),
+        },
+        {
+          what: 'bad time',
+          code: 'INVALID_ENVELOPE',
+          run: (tx) => tx.emit('orders', makeEvent(3, undefined, { time: 'yesterday' })),
+        },
+        {
+          what: 'negative partition',
+          code: 'INVALID_ARGUMENT',
+          run: (tx) => tx.emit('orders', makeEvent(4), { partition: -1 }),
+        },
+      ];
+      for (const { what, code, run } of attempts) {
+        await assert.rejects(
+          store.transaction(async (tx) => {
+            await tx.put('orders', 'o-1', { status: 'placed' });
+            await tx.emit('orders', makeEvent(1));
+            await run(tx);
+          }),
+          heraldError(code),
+          what,
+        );
+      }
+      assert.equal(await store.get('orders', 'o-1'), undefined);
+      assert.deepEqual(await publishedIds(env, 'orders'), []);
+    });
+
+    test(
+      'refuses to emit to a topic the log does not have, with UNKNOWN_TOPIC',
+      {
+        skipUnless: (c) =>
+          c.checksTopicsAtEmit
+            ? undefined
+            : 'this store writes emitted events to its own outbox and never asks the log about topics; the relay meets an unknown topic',
+      },
+      async ({ store }) => {
+        await assert.rejects(
+          store.transaction((tx) => tx.emit('nowhere', makeEvent(1))),
+          heraldError('UNKNOWN_TOPIC'),
+        );
+      },
+    );
+  },
+};
+
+/** Every group of the Store conformance suite, in the order the whole suite runs them. */
+export const storeConformanceGroups: readonly StoreConformanceGroup[] = [
+  storeDocumentsConformance,
+  storeAtomicityConformance,
+  storeInboxConformance,
+  storeOutboxConformance,
+  storeConcurrencyConformance,
+  storeFailuresConformance,
+  storeBadInputConformance,
+];
+
+/**
+ * Registers the Store conformance suite (or only `groups`) for one store, with node:test.
+ * Every store (SQLite, Postgres) runs the same tests; where stores differ by design (see
+ * {@link StoreCapabilities}) a test is skipped with the reason.
+ *
+ * @example
+ * describeStoreConformance({
+ *   name: 'sqlite',
+ *   capabilities: { emitResolvesPosition: true, concurrency: 'serialized', checksTopicsAtEmit: true },
+ *   async setup() {
+ *     const log = await openSqliteLog({ path: join(mkdtempSync(join(tmpdir(), 'store-')), 'log.db') });
+ *     const store = await openSqliteStore(log);
+ *     return { store, log, published: async () => {}, [Symbol.asyncDispose]: () => log.close() };
+ *   },
+ * });
+ */
+export function describeStoreConformance(
+  target: StoreConformanceTarget,
+  groups: readonly StoreConformanceGroup[] = storeConformanceGroups,
+): void {
+  const test = storeTest(target);
+  void describe(`Store conformance: ${target.name}`, () => {
+    for (const group of groups) void describe(group.title, () => group.define(test));
+  });
+}
