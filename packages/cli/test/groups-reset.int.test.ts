@@ -195,7 +195,7 @@ describe('herald groups reset (real process, SQLite file)', { timeout: 60_000 },
       [
         ['groups', 'reset', GROUP, '--to-offset', 'orders:0:99'],
         db.url,
-        /^herald: orders\/0 has no offset 99\n$/,
+        /^herald: orders\/0 has no offset 99: positions are integers from 0 to 3\n$/,
       ],
       [
         ['groups', 'reset', GROUP, '--to-latest'],
