@@ -17,16 +17,16 @@ import {
   addMember,
   coordinationStep,
   emptyGroup,
-  parseGroup,
-  parseOffset,
+  ownershipChanges,
   raiseEpoch,
   releasePartitions,
   removeMember,
-  serializeGroup,
-  serializeOffset,
-} from './group-state.ts';
-import type { GroupRecord, OffsetRecord, PartitionRecord } from './group-state.ts';
+  topicPartitionKey as keyOf,
+} from '@herald/core/backend';
+import type { GroupCell, GroupRecord, GroupStep, PartitionRecord } from '@herald/core/backend';
 import type { KvBucket } from './kv-bucket.ts';
+import { kvGroupCell, parseOffset, serializeOffset } from './kv-group-cell.ts';
+import type { OffsetRecord } from './kv-group-cell.ts';
 import { toHeraldError } from './nats-errors.ts';
 import type { NatsNames } from './nats-names.ts';
 import { PartitionFeed } from './partition-feed.ts';
@@ -34,8 +34,8 @@ import type { FeedHost } from './partition-feed.ts';
 import type { TopicRecord } from './topic-record.ts';
 
 /*
- * A consumer-group member on NATS. Coordination follows the embedded log (ADR 0005) with the
- * group's record in one KV key, changed only by compare-and-set (group-state.ts):
+ * A consumer-group member on NATS. Coordination is core's group protocol (group-protocol.ts)
+ * with the group's record in one KV key, changed only by compare-and-set (kv-group-cell.ts):
  *
  * - The member heartbeats (rewrites the record with its `heartbeatAt`) every third of its
  *   session timeout; a heartbeat also expires other members, assigns partitions after a
@@ -100,11 +100,7 @@ interface Owned {
 
 /** How often a member re-reads its group while a handover it takes part in is under way. */
 const REBALANCE_POLL_MS = 100;
-/** Compare-and-set attempts of one coordination write before it waits for the next heartbeat. */
-const CAS_ATTEMPTS = 20;
 const MIN_SESSION_TIMEOUT_MS = 100;
-
-const keyOf = (topic: string, partition: number): string => `${topic}/${partition}`;
 
 /** The partition's offset record carries a newer epoch than our claim. */
 class Superseded extends Error {
@@ -127,6 +123,7 @@ export class NatsSubscription implements Subscription, FeedHost {
   readonly #startAt: StartPosition;
   readonly #onClosed: () => void;
   readonly #key: string;
+  readonly #cell: GroupCell;
   #memberId = randomUUID();
   readonly #owned = new Map<string, Owned>();
   readonly #claims = new ClaimHistory();
@@ -180,6 +177,7 @@ export class NatsSubscription implements Subscription, FeedHost {
     this.#startAt = options.startAt ?? 'earliest';
     this.#onClosed = onClosed;
     this.#key = log.names.groupKey(options.group);
+    this.#cell = kvGroupCell(log.groups, this.#key, options.group, (names) => this.#partitionCounts(names));
   }
 
   get memberId(): string {
@@ -502,35 +500,31 @@ export class NatsSubscription implements Subscription, FeedHost {
    * claimed are activated in the background (`#activations`).
    */
   async #coordinateOnce(heartbeat: boolean): Promise<void> {
-    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-      if (!this.#running) return;
-      const entry = await this.#log.groups.get(this.#key);
-      const record = entry === null ? undefined : parseGroup(entry.value);
-      if (!this.#running) return;
-      if (entry === null || record === undefined || !(this.#memberId in record.members)) {
-        if (this.#state === 'active') await this.#rejoin();
-        return;
-      }
+    if (!this.#running) return;
+    type Outcome =
+      | { readonly record: GroupRecord; readonly claims: readonly PartitionRecord[]; readonly beat?: number }
+      | 'gone'
+      | 'idle';
+    const outcome = await this.#cell.update((record, counts): ReturnType<GroupStep<Outcome>> => {
+      if (!this.#running) return { result: 'idle' };
+      if (record === undefined || !(this.#memberId in record.members)) return { result: 'gone' };
       const now = Date.now();
-      const step = coordinationStep(record, this.#memberId, now, await this.#partitionCounts(record));
+      const step = coordinationStep(record, this.#memberId, now, counts);
       if (!step.changed && !heartbeat && now - this.#lastHeartbeat < this.#heartbeatMs) {
-        this.#apply(record, []);
-        return;
+        return { result: { record, claims: [] } };
       }
       // A stalled process writes nothing: no heartbeat may keep a frozen member's lease alive.
-      if (this.#state !== 'active') return;
-      const revision = await this.#log.groups.update(this.#key, serializeGroup(step.record), entry.revision);
-      if (revision === null) {
-        // Another member wrote first: read again, after a pause that keeps members from colliding again.
-        await sleep(Math.random() * 5 * (attempt + 1));
-        continue;
-      }
-      this.#lastHeartbeat = now;
-      if (!this.#running) return;
-      this.#apply(step.record, step.claims);
+      if (this.#state !== 'active') return { result: 'idle' };
+      return { record: step.record, result: { record: step.record, claims: step.claims, beat: now } };
+    });
+    if (outcome === 'idle') return;
+    if (typeof outcome === 'object' && outcome.beat !== undefined) this.#lastHeartbeat = outcome.beat;
+    if (!this.#running) return;
+    if (outcome === 'gone') {
+      if (this.#state === 'active') await this.#rejoin();
       return;
     }
-    throw new HeraldError('CONFLICT', `group "${this.group}": too many concurrent changes to its record`);
+    this.#apply(outcome.record, outcome.claims);
   }
 
   /** Brings local ownership in line with the record and starts activating new claims. */
@@ -554,29 +548,23 @@ export class NatsSubscription implements Subscription, FeedHost {
       this.#owned.set(key, owned);
       activating.push(owned);
     }
-    const byKey = new Map(record.partitions.map((p) => [keyOf(p.topic, p.partition), p]));
-    const revoke: Owned[] = [];
-    for (const [key, owned] of this.#owned) {
-      const row = byKey.get(key);
-      if (row?.owner !== me || row.epoch !== owned.epoch) {
-        // Taken from us without a handover (our lease expired): drop silently.
-        this.#drop(owned);
-        this.#owned.delete(key);
-      } else if (row.target !== me && owned.state !== 'revoking') {
-        owned.state = 'revoking';
-        this.#stopFeed(owned);
-        this.#dropBuffered(owned);
-        revoke.push(owned);
-      }
-    }
-    // Owned in the record but not here (a release that did not reach the server): free them.
-    const stray = record.partitions.filter(
-      (p) => p.owner === me && !this.#owned.has(keyOf(p.topic, p.partition)),
+    const held = new Map(
+      [...this.#owned].map(([key, o]) => [key, { epoch: o.epoch, revoking: o.state === 'revoking' }]),
     );
-    this.#pending =
-      [...this.#owned.values()].some((o) => o.state !== 'active') ||
-      stray.length > 0 ||
-      record.partitions.some((p) => p.target === me && p.owner !== me);
+    const changes = ownershipChanges(record, me, held);
+    for (const key of changes.lost) {
+      // Taken from us without a handover (our lease expired): drop silently.
+      this.#drop(this.#owned.get(key)!);
+      this.#owned.delete(key);
+    }
+    const revoke = changes.revoke.map((key) => this.#owned.get(key)!);
+    for (const owned of revoke) {
+      owned.state = 'revoking';
+      this.#stopFeed(owned);
+      this.#dropBuffered(owned);
+    }
+    const stray = changes.stray;
+    this.#pending = changes.handover || [...this.#owned.values()].some((o) => o.state !== 'active');
     if (revoke.length > 0) void this.#revoke(revoke);
     if (stray.length > 0 || [...this.#owned.values()].some((o) => o.released)) void this.#free(stray);
     if (activating.length > 0) {
@@ -757,32 +745,25 @@ export class NatsSubscription implements Subscription, FeedHost {
   }
 
   /**
-   * Applies `change` to the group record with compare-and-set until it sticks; resolves true
-   * when it wrote. `change` returning undefined or the record itself means nothing to write.
+   * Applies `change` to the group record through the cell; resolves true when it wrote.
+   * `change` returning undefined or the record itself means nothing to write.
    */
   async #change(
     change: (record: GroupRecord | undefined) => GroupRecord | undefined,
     what: string,
   ): Promise<boolean> {
     try {
-      for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-        const entry = await this.#log.groups.get(this.#key);
-        const current = entry === null ? undefined : parseGroup(entry.value);
-        const next = change(current);
-        if (next === undefined || next === current) return false;
-        if ((await this.#log.groups.update(this.#key, serializeGroup(next), entry?.revision ?? 0)) !== null)
-          return true;
-        await sleep(Math.random() * 10);
-      }
+      return await this.#cell.update((record) => {
+        const next = change(record);
+        return { record: next, result: next !== undefined && next !== record };
+      });
     } catch (error) {
       throw toHeraldError(error, `group "${this.group}": cannot ${what}`);
     }
-    throw new HeraldError('CONFLICT', `group "${this.group}": cannot ${what}, too many concurrent changes`);
   }
 
-  async #partitionCounts(record: GroupRecord): Promise<Map<string, number>> {
+  async #partitionCounts(topics: readonly string[]): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
-    const topics = new Set(Object.values(record.members).flatMap((m) => m.topics));
     for (const topic of topics) {
       try {
         counts.set(topic, (await this.#log.topic(topic)).partitions);

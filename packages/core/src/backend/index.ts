@@ -9,3 +9,27 @@ export { murmur2 } from '../partitioner.ts';
 export { DEFAULT_READ_LIMIT, DEFAULT_SESSION_TIMEOUT_MS, faultInjection } from '../event-log.ts';
 export type { FaultInjectable } from '../event-log.ts';
 export { compareTopicPartitions, parseTopicPartitionKey, topicPartitionKey } from './topic-partition-key.ts';
+export {
+  addMember,
+  assignTargets,
+  coordinationStep,
+  describeMembers,
+  emptyGroup,
+  isExpired,
+  ownershipChanges,
+  raiseEpoch,
+  reapExpired,
+  releasePartitions,
+  removeMember,
+} from './group-protocol.ts';
+export type {
+  GroupRecord,
+  HeldClaim,
+  MemberRecord,
+  OwnershipChanges,
+  PartitionCounts,
+  PartitionRecord,
+  StepResult,
+} from './group-protocol.ts';
+export { compareAndSetCell } from './group-cell.ts';
+export type { CompareAndSetStore, GroupCell, GroupStep } from './group-cell.ts';
