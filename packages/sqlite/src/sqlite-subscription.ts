@@ -2,6 +2,16 @@ import { randomUUID } from 'node:crypto';
 import { prepared } from './statement-cache.ts';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import {
+  addMember,
+  coordinationStep,
+  emptyGroup,
+  ownershipChanges,
+  releasePartitions,
+  removeMember,
+  topicPartitionKey as key,
+} from '@herald/core/backend';
+import type { StepResult } from '@herald/core/backend';
+import {
   type GroupDescription,
   type GroupPartitionState,
   type PartitionOffset,
@@ -14,12 +24,13 @@ import {
   type DeliveryClaim,
   DEFAULT_SESSION_TIMEOUT_MS,
   HeraldError,
-  assignPartitions,
 } from '@herald/core';
+import { SqliteGroupCell } from './sqlite-group-cell.ts';
 import type { SqliteLogInternals } from './sqlite-log.ts';
 
 /*
- * Consumer groups on one SQLite file, shared by any number of processes.
+ * Consumer groups on one SQLite file, shared by any number of processes: core's group protocol
+ * (group-protocol.ts) over the file's group tables (sqlite-group-cell.ts).
  *
  * Membership is a lease: every member heartbeats (a row in herald_members) every third of its
  * session timeout. Any member that notices another's lease expired deletes it and frees its
@@ -39,7 +50,8 @@ import type { SqliteLogInternals } from './sqlite-log.ts';
  * claim stays uncommittable even after the member claims the partition again (core's
  * `DeliveryClaim`).
  *
- * Every coordination step is one write transaction; offsets and ownership never disagree.
+ * Every coordination step is one write transaction; offsets and ownership never disagree:
+ * a commit checks the partition's assignment row in the transaction that writes the offset.
  */
 
 interface Owned {
@@ -54,36 +66,10 @@ interface Owned {
   readonly claim: DeliveryClaim;
 }
 
-interface AssignmentRow {
-  readonly topic_id: number;
-  readonly partition: number;
-  readonly owner: string | null;
-  readonly target: string | null;
-  readonly epoch: number;
-}
-
-interface Claim {
-  readonly topicId: number;
-  readonly partition: number;
-  readonly epoch: number;
-  readonly committed: number | null;
-}
-
-type Coordination =
-  | { readonly fenced: true }
-  | {
-      readonly fenced: false;
-      readonly generation: number;
-      readonly claims: readonly Claim[];
-      readonly mine: readonly AssignmentRow[];
-    };
-
 /** How often a member re-reads its group while a handover it takes part in is under way. */
 const REBALANCE_POLL_MS = 20;
 /** How often a member checks, with a cheap read, whether its group's membership changed. */
 const GENERATION_POLL_MS = 100;
-
-const key = (topicId: number, partition: number) => `${topicId}:${partition}`;
 
 export class SqliteSubscription implements Subscription {
   readonly group: string;
@@ -95,6 +81,7 @@ export class SqliteSubscription implements Subscription {
   readonly #maxBuffered: number;
   readonly #startAt: StartPosition;
   readonly #onClosed: () => void;
+  readonly #cell: SqliteGroupCell;
   #memberId = randomUUID();
   readonly #owned = new Map<string, Owned>();
   readonly #claims = new ClaimHistory();
@@ -135,6 +122,7 @@ export class SqliteSubscription implements Subscription {
     this.#maxBuffered = Math.max(1, options.maxBufferedEvents ?? 500);
     this.#startAt = options.startAt ?? 'earliest';
     this.#onClosed = onClosed;
+    this.#cell = new SqliteGroupCell(log.writes, options.group);
   }
 
   get memberId(): string {
@@ -177,7 +165,7 @@ export class SqliteSubscription implements Subscription {
         throw new HeraldError('INVALID_ARGUMENT', `cannot commit offset ${String(p.offset)}`);
       }
       const topicId = this.#log.topic(p.topic).id;
-      const owned = this.#owned.get(key(topicId, p.partition));
+      const owned = this.#owned.get(key(p.topic, p.partition));
       if (owned === undefined) throw this.#fenced(p);
       if (event !== undefined && !owned.claim.owns(event)) throw this.#fenced(p);
       return { ...p, topicId, epoch: owned.epoch };
@@ -372,23 +360,17 @@ export class SqliteSubscription implements Subscription {
 
   async #register(): Promise<void> {
     const now = Date.now();
-    await this.#log.writes.run((db) => {
-      prepared(db, 'INSERT OR IGNORE INTO herald_groups (name) VALUES (?)').run(this.group);
-      prepared(
-        db,
-        `INSERT INTO herald_members (group_name, member_id, client_id, topics, session_timeout_ms, heartbeat_at, joined_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
-        this.group,
-        this.#memberId,
-        this.#log.clientId,
-        JSON.stringify(this.#topics),
-        this.#sessionTimeoutMs,
-        now,
-        now,
-      );
-      prepared(db, 'UPDATE herald_groups SET generation = generation + 1 WHERE name = ?').run(this.group);
-    });
+    const member = {
+      clientId: this.#log.clientId,
+      topics: this.#topics,
+      sessionTimeoutMs: this.#sessionTimeoutMs,
+      heartbeatAt: now,
+      joinedAt: now,
+    };
+    await this.#cell.update((record) => ({
+      record: addMember(record ?? emptyGroup(this.group), this.#memberId, member),
+      result: undefined,
+    }));
     this.#lastHeartbeat = now;
   }
 
@@ -401,10 +383,15 @@ export class SqliteSubscription implements Subscription {
   }
 
   async #coordinateOnce(): Promise<void> {
-    const result = await this.#log.writes.run((db) => this.#coordinationStep(db));
+    const me = this.#memberId;
+    const result = await this.#cell.update<StepResult | undefined>((record, counts) => {
+      if (record === undefined || !(me in record.members)) return { result: undefined };
+      const step = coordinationStep(record, me, Date.now(), counts);
+      return { record: step.record, result: step };
+    });
     if (this.#state === 'closed' || this.#state === 'closing') return;
     this.#lastHeartbeat = Date.now();
-    if (result.fenced) {
+    if (result === undefined) {
       // Our lease expired while we were stalled: everything we held belongs to others now.
       this.#owned.clear();
       this.#dropBuffered(() => true);
@@ -413,135 +400,62 @@ export class SqliteSubscription implements Subscription {
       this.#pending = true;
       return;
     }
-    this.#seenGeneration = result.generation;
+    this.#seenGeneration = result.record.generation;
     const assigned: TopicPartition[] = [];
     for (const claim of result.claims) {
-      const topic = this.#log.topicById(claim.topicId).name;
-      const cursor = claim.committed ?? this.#log.resolveStart(claim.topicId, claim.partition, this.#startAt);
-      this.#owned.set(key(claim.topicId, claim.partition), {
-        topic,
-        topicId: claim.topicId,
+      const topicId = this.#log.topic(claim.topic).id;
+      const committed = this.#committed(topicId, claim.partition);
+      const cursor = committed ?? this.#log.resolveStart(topicId, claim.partition, this.#startAt);
+      this.#owned.set(key(claim.topic, claim.partition), {
+        topic: claim.topic,
+        topicId,
         partition: claim.partition,
         epoch: claim.epoch,
         cursor,
         revoking: false,
-        claim: this.#claims.claim(key(claim.topicId, claim.partition)),
+        claim: this.#claims.claim(key(claim.topic, claim.partition)),
       });
-      assigned.push({ topic, partition: claim.partition });
+      assigned.push({ topic: claim.topic, partition: claim.partition });
     }
-    const rows = new Map(result.mine.map((row) => [key(row.topic_id, row.partition), row]));
-    const revoke: Owned[] = [];
-    for (const [k, owned] of this.#owned) {
-      const row = rows.get(k);
-      if (row?.owner !== this.#memberId || row.epoch !== owned.epoch) {
-        // Taken from us without a handover (our lease expired): drop silently.
-        this.#owned.delete(k);
-        this.#dropBuffered((e) => e.topic === owned.topic && e.partition === owned.partition);
-      } else if (row.target !== this.#memberId && !owned.revoking) {
-        owned.revoking = true;
-        this.#dropBuffered((e) => e.topic === owned.topic && e.partition === owned.partition);
-        revoke.push(owned);
-      }
+    const changes = ownershipChanges(result.record, me, this.#owned);
+    for (const k of changes.lost) {
+      // Taken from us without a handover (our lease expired): drop silently.
+      const owned = this.#owned.get(k)!;
+      this.#owned.delete(k);
+      this.#dropBuffered((e) => e.topic === owned.topic && e.partition === owned.partition);
     }
-    this.#pending =
-      revoke.length > 0 ||
-      [...this.#owned.values()].some((o) => o.revoking) ||
-      result.mine.some((row) => row.target === this.#memberId && row.owner !== this.#memberId);
+    const revoke = changes.revoke.map((k) => this.#owned.get(k)!);
+    for (const owned of revoke) {
+      owned.revoking = true;
+      this.#dropBuffered((e) => e.topic === owned.topic && e.partition === owned.partition);
+    }
+    this.#pending = changes.handover;
     if (assigned.length > 0) {
       this.#options.onAssigned?.(assigned);
       this.#wake();
     }
     if (revoke.length > 0) void this.#release(revoke);
+    if (changes.stray.length > 0) void this.#free(changes.stray).catch(() => undefined);
   }
 
-  #coordinationStep(db: DatabaseSync): Coordination {
-    const now = Date.now();
-    const group = this.group;
+  /** The group's committed offset in one partition, or null when it never committed there. */
+  #committed(topicId: number, partition: number): number | null {
+    const row = prepared(
+      this.#log.reader,
+      'SELECT committed FROM herald_offsets WHERE group_name = ? AND topic_id = ? AND partition = ?',
+    ).get(this.group, topicId, partition) as { committed: number } | undefined;
+    return row?.committed ?? null;
+  }
+
+  /** Frees partitions this member still owns under the given epochs. */
+  async #free(
+    partitions: readonly { readonly topic: string; readonly partition: number; readonly epoch: number }[],
+  ): Promise<void> {
     const me = this.#memberId;
-    const beat = prepared(
-      db,
-      'UPDATE herald_members SET heartbeat_at = ? WHERE group_name = ? AND member_id = ?',
-    ).run(now, group, me);
-    if (beat.changes === 0) return { fenced: true };
-
-    const expired = prepared(
-      db,
-      'SELECT member_id FROM herald_members WHERE group_name = ? AND heartbeat_at + session_timeout_ms < ?',
-    ).all(group, now) as unknown as { member_id: string }[];
-    for (const { member_id } of expired) {
-      prepared(db, 'DELETE FROM herald_members WHERE group_name = ? AND member_id = ?').run(group, member_id);
-      prepared(
-        db,
-        'UPDATE herald_assignments SET owner = NULL, epoch = epoch + 1 WHERE group_name = ? AND owner = ?',
-      ).run(group, member_id);
-    }
-    if (expired.length > 0)
-      prepared(db, 'UPDATE herald_groups SET generation = generation + 1 WHERE name = ?').run(group);
-
-    const state = prepared(
-      db,
-      'SELECT generation, assigned_generation FROM herald_groups WHERE name = ?',
-    ).get(group) as { generation: number; assigned_generation: number };
-    if (state.generation !== state.assigned_generation) this.#assign(db);
-
-    const claims = (
-      prepared(
-        db,
-        `UPDATE herald_assignments SET owner = ?, epoch = epoch + 1
-           WHERE group_name = ? AND target = ? AND owner IS NULL RETURNING topic_id, partition, epoch`,
-      ).all(me, group, me) as unknown as { topic_id: number; partition: number; epoch: number }[]
-    ).map((row) => {
-      const committed = prepared(
-        db,
-        'SELECT committed FROM herald_offsets WHERE group_name = ? AND topic_id = ? AND partition = ?',
-      ).get(group, row.topic_id, row.partition) as { committed: number } | undefined;
-      return {
-        topicId: row.topic_id,
-        partition: row.partition,
-        epoch: row.epoch,
-        committed: committed?.committed ?? null,
-      };
-    });
-    const mine = prepared(
-      db,
-      `SELECT topic_id, partition, owner, target, epoch FROM herald_assignments
-         WHERE group_name = ? AND (owner = ? OR target = ?)`,
-    ).all(group, me, me) as unknown as AssignmentRow[];
-    return { fenced: false, generation: state.generation, claims, mine };
-  }
-
-  /** Computes the target of every partition for the current membership. */
-  #assign(db: DatabaseSync): void {
-    const group = this.group;
-    const members = (
-      prepared(db, 'SELECT member_id, topics FROM herald_members WHERE group_name = ?').all(
-        group,
-      ) as unknown as {
-        member_id: string;
-        topics: string;
-      }[]
-    ).map((m) => ({ memberId: m.member_id, topics: JSON.parse(m.topics) as string[] }));
-    const topicNames = [...new Set(members.flatMap((m) => m.topics))];
-    const partitions: TopicPartition[] = [];
-    const ids = new Map<string, number>();
-    for (const name of topicNames) {
-      const topic = prepared(db, 'SELECT id, partitions FROM herald_topics WHERE name = ?').get(name) as
-        { id: number; partitions: number } | undefined;
-      if (topic === undefined) continue;
-      ids.set(name, topic.id);
-      for (let p = 0; p < topic.partitions; p++) partitions.push({ topic: name, partition: p });
-    }
-    const plan = assignPartitions(members, partitions);
-    prepared(db, 'UPDATE herald_assignments SET target = NULL WHERE group_name = ?').run(group);
-    const setTarget = prepared(
-      db,
-      `INSERT INTO herald_assignments (group_name, topic_id, partition, owner, target, epoch) VALUES (?, ?, ?, NULL, ?, 0)
-       ON CONFLICT (group_name, topic_id, partition) DO UPDATE SET target = excluded.target`,
-    );
-    for (const [memberId, owned] of plan) {
-      for (const tp of owned) setTarget.run(group, ids.get(tp.topic)!, tp.partition, memberId);
-    }
-    prepared(db, 'UPDATE herald_groups SET assigned_generation = generation WHERE name = ?').run(group);
+    await this.#cell.update((record) => ({
+      record: record === undefined ? undefined : releasePartitions(record, me, partitions),
+      result: undefined,
+    }));
   }
 
   /** Step 1 of a handover: let the consumer finish (`onRevoked`), then free the partitions. */
@@ -552,18 +466,10 @@ export class SqliteSubscription implements Subscription {
       // The handover goes on: uncommitted work is redelivered to the next owner.
     }
     if (this.#state !== 'active') return;
-    const me = this.#memberId;
     try {
-      await this.#log.writes.run((db) => {
-        const free = prepared(
-          db,
-          `UPDATE herald_assignments SET owner = NULL, epoch = epoch + 1
-           WHERE group_name = ? AND topic_id = ? AND partition = ? AND owner = ? AND epoch = ?`,
-        );
-        for (const o of partitions) free.run(this.group, o.topicId, o.partition, me, o.epoch);
-      });
+      await this.#free(partitions);
     } finally {
-      for (const o of partitions) this.#owned.delete(key(o.topicId, o.partition));
+      for (const o of partitions) this.#owned.delete(key(o.topic, o.partition));
       this.#log.afterCommit();
     }
   }
@@ -585,17 +491,10 @@ export class SqliteSubscription implements Subscription {
       }
       if (wasActive || this.#owned.size > 0) {
         const me = this.#memberId;
-        await this.#log.writes.run((db) => {
-          prepared(db, 'DELETE FROM herald_members WHERE group_name = ? AND member_id = ?').run(
-            this.group,
-            me,
-          );
-          prepared(
-            db,
-            'UPDATE herald_assignments SET owner = NULL, epoch = epoch + 1 WHERE group_name = ? AND owner = ?',
-          ).run(this.group, me);
-          prepared(db, 'UPDATE herald_groups SET generation = generation + 1 WHERE name = ?').run(this.group);
-        });
+        await this.#cell.update((record) => ({
+          record: record === undefined ? undefined : removeMember(record, me),
+          result: undefined,
+        }));
         this.#log.afterCommit();
       }
     } finally {

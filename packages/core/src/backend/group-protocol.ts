@@ -115,6 +115,13 @@ export function reapExpired(record: GroupRecord, now: number, keep?: string): Gr
   return next;
 }
 
+/** Renews a member's lease at `now`; the same record when it is not a member (any more). */
+export function renewLease(record: GroupRecord, memberId: string, now: number): GroupRecord {
+  const member = record.members[memberId];
+  if (member === undefined) return record;
+  return { ...record, members: { ...record.members, [memberId]: { ...member, heartbeatAt: now } } };
+}
+
 /**
  * Frees the given partitions when this member still owns them under the given epochs (step 1
  * of a handover). Partitions it no longer owns are left alone; when nothing changes the same
@@ -171,12 +178,8 @@ export function coordinationStep(
   now: number,
   partitionCounts: PartitionCounts,
 ): StepResult {
-  const self = record.members[memberId];
-  if (self === undefined) throw new Error(`member ${memberId} is not in group ${record.group}`);
-  const renewed: GroupRecord = {
-    ...record,
-    members: { ...record.members, [memberId]: { ...self, heartbeatAt: now } },
-  };
+  if (!(memberId in record.members)) throw new Error(`member ${memberId} is not in group ${record.group}`);
+  const renewed = renewLease(record, memberId, now);
   let next = reapExpired(renewed, now, memberId);
   let changed = next !== renewed;
   if (next.generation !== next.assignedGeneration) {

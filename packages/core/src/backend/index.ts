@@ -21,6 +21,7 @@ export {
   reapExpired,
   releasePartitions,
   removeMember,
+  renewLease,
 } from './group-protocol.ts';
 export type {
   GroupRecord,
