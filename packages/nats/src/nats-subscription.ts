@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { ClaimHistory, DEFAULT_SESSION_TIMEOUT_MS, HeraldError, isHeraldError } from '@herald/core';
 import type {
@@ -14,16 +13,14 @@ import type {
 import type { JetStreamClient, JetStreamManager, StreamState } from '@nats-io/jetstream';
 import type { MsgHdrs, NatsConnection, Subscription as CoreSubscription } from '@nats-io/transport-node';
 import {
-  addMember,
-  coordinationStep,
-  emptyGroup,
+  GroupMembership,
+  commitRequest,
   ownershipChanges,
   raiseEpoch,
-  releasePartitions,
-  removeMember,
+  revokeQuietly,
   topicPartitionKey as keyOf,
 } from '@herald/core/backend';
-import type { GroupCell, GroupRecord, GroupStep, PartitionRecord } from '@herald/core/backend';
+import type { GroupRecord, PartitionRecord } from '@herald/core/backend';
 import type { KvBucket } from './kv-bucket.ts';
 import { kvGroupCell, parseOffset, serializeOffset } from './kv-group-cell.ts';
 import type { OffsetRecord } from './kv-group-cell.ts';
@@ -117,14 +114,11 @@ export class NatsSubscription implements Subscription, FeedHost {
   readonly #log: NatsLogInternals;
   readonly #options: SubscribeOptions;
   readonly #topics: readonly string[];
-  readonly #sessionTimeoutMs: number;
-  readonly #heartbeatMs: number;
   readonly #maxBuffered: number;
   readonly #startAt: StartPosition;
   readonly #onClosed: () => void;
   readonly #key: string;
-  readonly #cell: GroupCell;
-  #memberId = randomUUID();
+  readonly #membership: GroupMembership;
   readonly #owned = new Map<string, Owned>();
   readonly #claims = new ClaimHistory();
   #buffer: StoredEvent[] = [];
@@ -135,7 +129,6 @@ export class NatsSubscription implements Subscription, FeedHost {
   /** Just thawed: nothing is delivered until the first coordination has reconciled ownership. */
   #thawing = false;
   #timer: NodeJS.Timeout | undefined;
-  #lastHeartbeat = 0;
   #pending = false;
   #coordinating: Promise<void> | undefined;
   #dirty = false;
@@ -171,17 +164,21 @@ export class NatsSubscription implements Subscription, FeedHost {
     this.#log = log;
     this.#options = options;
     this.#topics = (topics as string[]).sort();
-    this.#sessionTimeoutMs = sessionTimeoutMs;
-    this.#heartbeatMs = Math.max(10, Math.floor(sessionTimeoutMs / 3));
     this.#maxBuffered = maxBuffered;
     this.#startAt = options.startAt ?? 'earliest';
     this.#onClosed = onClosed;
     this.#key = log.names.groupKey(options.group);
-    this.#cell = kvGroupCell(log.groups, this.#key, options.group, (names) => this.#partitionCounts(names));
+    const cell = kvGroupCell(log.groups, this.#key, options.group, (names) => this.#partitionCounts(names));
+    this.#membership = new GroupMembership(cell, {
+      group: options.group,
+      clientId: log.clientId,
+      topics: this.#topics,
+      sessionTimeoutMs,
+    });
   }
 
   get memberId(): string {
-    return this.#memberId;
+    return this.#membership.memberId;
   }
 
   assignment(): readonly TopicPartition[] {
@@ -214,20 +211,8 @@ export class NatsSubscription implements Subscription, FeedHost {
 
   async commit(positions: StoredEvent | readonly PartitionOffset[]): Promise<void> {
     if (this.#state === 'closed') throw new HeraldError('CLOSED', 'the subscription is closed');
-    const list: readonly PartitionOffset[] = Array.isArray(positions)
-      ? positions
-      : [
-          {
-            topic: (positions as StoredEvent).topic,
-            partition: (positions as StoredEvent).partition,
-            offset: (positions as StoredEvent).offset + 1,
-          },
-        ];
-    const event = Array.isArray(positions) ? undefined : (positions as StoredEvent);
+    const { positions: list, event } = commitRequest(positions);
     const checked = list.map((p) => {
-      if (!Number.isSafeInteger(p.offset) || p.offset < 0) {
-        throw new HeraldError('INVALID_ARGUMENT', `cannot commit offset ${String(p.offset)}`);
-      }
       const owned = this.#owned.get(keyOf(p.topic, p.partition));
       if (owned === undefined || owned.state === 'activating') throw this.#fenced(p);
       if (event !== undefined && !owned.claim.owns(event)) throw this.#fenced(p);
@@ -446,11 +431,11 @@ export class NatsSubscription implements Subscription, FeedHost {
   #schedule(): void {
     if (this.#state !== 'active') return;
     clearTimeout(this.#timer);
-    const untilHeartbeat = Math.max(0, this.#lastHeartbeat + this.#heartbeatMs - Date.now());
+    const { lastHeartbeat, heartbeatMs } = this.#membership;
+    const untilHeartbeat = Math.max(0, lastHeartbeat + heartbeatMs - Date.now());
     const delay = this.#pending ? Math.min(REBALANCE_POLL_MS, untilHeartbeat) : untilHeartbeat;
     this.#timer = setTimeout(() => {
-      const due = Date.now() - this.#lastHeartbeat >= this.#heartbeatMs;
-      void this.#coordinate(due).finally(() => this.#schedule());
+      void this.#coordinate(this.#membership.heartbeatDue()).finally(() => this.#schedule());
     }, delay);
     this.#timer.unref();
   }
@@ -479,19 +464,11 @@ export class NatsSubscription implements Subscription, FeedHost {
   }
 
   async #register(): Promise<void> {
-    const now = Date.now();
-    const member = {
-      clientId: this.#log.clientId,
-      topics: this.#topics,
-      sessionTimeoutMs: this.#sessionTimeoutMs,
-      heartbeatAt: now,
-      joinedAt: now,
-    };
-    await this.#change(
-      (record) => addMember(record ?? emptyGroup(this.group), this.#memberId, member),
-      'join',
-    );
-    this.#lastHeartbeat = now;
+    try {
+      await this.#membership.join();
+    } catch (error) {
+      throw toHeraldError(error, `group "${this.group}": cannot join`);
+    }
   }
 
   /**
@@ -501,35 +478,22 @@ export class NatsSubscription implements Subscription, FeedHost {
    */
   async #coordinateOnce(heartbeat: boolean): Promise<void> {
     if (!this.#running) return;
-    type Outcome =
-      | { readonly record: GroupRecord; readonly claims: readonly PartitionRecord[]; readonly beat?: number }
-      | 'gone'
-      | 'idle';
-    const outcome = await this.#cell.update((record, counts): ReturnType<GroupStep<Outcome>> => {
-      if (!this.#running) return { result: 'idle' };
-      if (record === undefined || !(this.#memberId in record.members)) return { result: 'gone' };
-      const now = Date.now();
-      const step = coordinationStep(record, this.#memberId, now, counts);
-      if (!step.changed && !heartbeat && now - this.#lastHeartbeat < this.#heartbeatMs) {
-        return { result: { record, claims: [] } };
-      }
-      // A stalled process writes nothing: no heartbeat may keep a frozen member's lease alive.
-      if (this.#state !== 'active') return { result: 'idle' };
-      return { record: step.record, result: { record: step.record, claims: step.claims, beat: now } };
+    // A stalled process writes nothing: no heartbeat may keep a frozen member's lease alive.
+    const round = await this.#membership.coordinate({
+      beat: heartbeat,
+      mayWrite: () => this.#state === 'active',
     });
-    if (outcome === 'idle') return;
-    if (typeof outcome === 'object' && outcome.beat !== undefined) this.#lastHeartbeat = outcome.beat;
-    if (!this.#running) return;
-    if (outcome === 'gone') {
+    if (!this.#running || round.kind === 'skipped') return;
+    if (round.kind === 'expired') {
       if (this.#state === 'active') await this.#rejoin();
       return;
     }
-    this.#apply(outcome.record, outcome.claims);
+    this.#apply(round.record, round.claims);
   }
 
   /** Brings local ownership in line with the record and starts activating new claims. */
   #apply(record: GroupRecord, claims: readonly PartitionRecord[]): void {
-    const me = this.#memberId;
+    const me = this.#membership.memberId;
     const activating: Owned[] = [];
     for (const claim of claims) {
       const key = keyOf(claim.topic, claim.partition);
@@ -604,9 +568,9 @@ export class NatsSubscription implements Subscription, FeedHost {
           // Either a newer claim (then the record no longer says we own it under our epoch and
           // nothing changes: drop it), or a leftover of a deleted group record: claim above it.
           const from = owned.epoch;
+          const me = this.#membership.memberId;
           const raised = await this.#change(
-            (record) =>
-              record === undefined ? undefined : raiseEpoch(record, this.#memberId, owned, error.epoch + 1),
+            (record) => (record === undefined ? undefined : raiseEpoch(record, me, owned, error.epoch + 1)),
             'claim',
           ).catch(() => false);
           if (raised) {
@@ -668,11 +632,7 @@ export class NatsSubscription implements Subscription, FeedHost {
 
   /** Step 1 of a handover: let the consumer finish (`onRevoked`), then free the partitions. */
   async #revoke(partitions: readonly Owned[]): Promise<void> {
-    try {
-      await this.#options.onRevoked?.(partitions.map((o) => ({ topic: o.topic, partition: o.partition })));
-    } catch {
-      // The handover goes on: uncommitted work is redelivered to the next owner.
-    }
+    await revokeQuietly(this.#options.onRevoked, partitions);
     for (const owned of partitions) owned.released = true;
     if (this.#running) await this.#free([]);
   }
@@ -686,10 +646,7 @@ export class NatsSubscription implements Subscription, FeedHost {
     ];
     if (list.length === 0) return;
     try {
-      await this.#change(
-        (record) => (record === undefined ? undefined : releasePartitions(record, this.#memberId, list)),
-        'release',
-      );
+      await this.#membership.release(list);
       for (const owned of released) {
         const key = keyOf(owned.topic, owned.partition);
         if (this.#owned.get(key) === owned) this.#owned.delete(key);
@@ -705,8 +662,11 @@ export class NatsSubscription implements Subscription, FeedHost {
     this.#owned.clear();
     this.#buffer = [];
     this.#signalRoom();
-    this.#memberId = randomUUID();
-    await this.#register();
+    try {
+      await this.#membership.rejoin();
+    } catch (error) {
+      throw toHeraldError(error, `group "${this.group}": cannot join`);
+    }
     this.#pending = true;
   }
 
@@ -720,19 +680,12 @@ export class NatsSubscription implements Subscription, FeedHost {
     this.#wake();
     try {
       const held = [...this.#owned.values()].filter((o) => o.state === 'active');
-      if (held.length > 0) {
-        try {
-          await this.#options.onRevoked?.(held.map((o) => ({ topic: o.topic, partition: o.partition })));
-        } catch {
-          // Leaving goes on; uncommitted work is redelivered to the next owner.
-        }
-      }
+      await revokeQuietly(this.#options.onRevoked, held);
       await this.#coordinating;
       if (joined) {
-        await this.#change(
-          (record) => (record === undefined ? undefined : removeMember(record, this.#memberId)),
-          'leave',
-        );
+        await this.#membership.leave().catch((error: unknown) => {
+          throw toHeraldError(error, `group "${this.group}": cannot leave`);
+        });
       }
       await Promise.allSettled([...this.#stopping]);
     } finally {
@@ -753,10 +706,7 @@ export class NatsSubscription implements Subscription, FeedHost {
     what: string,
   ): Promise<boolean> {
     try {
-      return await this.#cell.update((record) => {
-        const next = change(record);
-        return { record: next, result: next !== undefined && next !== record };
-      });
+      return await this.#membership.change(change);
     } catch (error) {
       throw toHeraldError(error, `group "${this.group}": cannot ${what}`);
     }
@@ -786,10 +736,6 @@ export class NatsSubscription implements Subscription, FeedHost {
   }
 
   #fenced(p: TopicPartition): HeraldError {
-    return new HeraldError(
-      'FENCED',
-      `member ${this.#memberId} of group "${this.group}" no longer owns ${p.topic}/${p.partition}; its commit was refused`,
-      { details: { group: this.group, topic: p.topic, partition: p.partition } },
-    );
+    return this.#membership.fenced(p);
   }
 }
