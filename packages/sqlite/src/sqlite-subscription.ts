@@ -1,16 +1,12 @@
-import { randomUUID } from 'node:crypto';
 import { prepared } from './statement-cache.ts';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import {
-  addMember,
-  coordinationStep,
-  emptyGroup,
+  GroupMembership,
+  commitRequest,
   ownershipChanges,
-  releasePartitions,
-  removeMember,
+  revokeQuietly,
   topicPartitionKey as key,
 } from '@herald/core/backend';
-import type { StepResult } from '@herald/core/backend';
 import {
   type GroupDescription,
   type GroupPartitionState,
@@ -76,20 +72,16 @@ export class SqliteSubscription implements Subscription {
   readonly #log: SqliteLogInternals;
   readonly #options: SubscribeOptions;
   readonly #topics: readonly string[];
-  readonly #sessionTimeoutMs: number;
-  readonly #heartbeatMs: number;
   readonly #maxBuffered: number;
   readonly #startAt: StartPosition;
   readonly #onClosed: () => void;
-  readonly #cell: SqliteGroupCell;
-  #memberId = randomUUID();
+  readonly #membership: GroupMembership;
   readonly #owned = new Map<string, Owned>();
   readonly #claims = new ClaimHistory();
   #buffer: StoredEvent[] = [];
   /** `closing`: leaving the group; nothing more is delivered, but `onRevoked` may still commit. */
   #state: 'joining' | 'active' | 'frozen' | 'closing' | 'closed' = 'joining';
   #timer: NodeJS.Timeout | undefined;
-  #lastHeartbeat = 0;
   #seenGeneration = -1;
   #pending = false;
   #coordinating: Promise<void> | undefined;
@@ -117,16 +109,19 @@ export class SqliteSubscription implements Subscription {
     this.#log = log;
     this.#options = options;
     this.#topics = topics as string[];
-    this.#sessionTimeoutMs = sessionTimeoutMs;
-    this.#heartbeatMs = Math.max(10, Math.floor(sessionTimeoutMs / 3));
     this.#maxBuffered = Math.max(1, options.maxBufferedEvents ?? 500);
     this.#startAt = options.startAt ?? 'earliest';
     this.#onClosed = onClosed;
-    this.#cell = new SqliteGroupCell(log.writes, options.group);
+    this.#membership = new GroupMembership(new SqliteGroupCell(log.writes, options.group), {
+      group: options.group,
+      clientId: log.clientId,
+      topics: this.#topics,
+      sessionTimeoutMs,
+    });
   }
 
   get memberId(): string {
-    return this.#memberId;
+    return this.#membership.memberId;
   }
 
   assignment(): readonly TopicPartition[] {
@@ -137,7 +132,7 @@ export class SqliteSubscription implements Subscription {
 
   /** Registers this member and takes its first assignment. */
   async join(): Promise<void> {
-    await this.#register();
+    await this.#membership.join();
     this.#state = 'active';
     await this.#coordinate();
     this.#schedule();
@@ -150,27 +145,15 @@ export class SqliteSubscription implements Subscription {
 
   async commit(positions: StoredEvent | readonly PartitionOffset[]): Promise<void> {
     if (this.#state === 'closed') throw new HeraldError('CLOSED', 'the subscription is closed');
-    const list: readonly PartitionOffset[] = Array.isArray(positions)
-      ? positions
-      : [
-          {
-            topic: (positions as StoredEvent).topic,
-            partition: (positions as StoredEvent).partition,
-            offset: (positions as StoredEvent).offset + 1,
-          },
-        ];
-    const event = Array.isArray(positions) ? undefined : (positions as StoredEvent);
+    const { positions: list, event } = commitRequest(positions);
     const checked = list.map((p) => {
-      if (!Number.isSafeInteger(p.offset) || p.offset < 0) {
-        throw new HeraldError('INVALID_ARGUMENT', `cannot commit offset ${String(p.offset)}`);
-      }
       const topicId = this.#log.topic(p.topic).id;
       const owned = this.#owned.get(key(p.topic, p.partition));
       if (owned === undefined) throw this.#fenced(p);
       if (event !== undefined && !owned.claim.owns(event)) throw this.#fenced(p);
       return { ...p, topicId, epoch: owned.epoch };
     });
-    const memberId = this.#memberId;
+    const memberId = this.#membership.memberId;
     await this.#log.writes.run((db) => {
       const { ownerOf, upsert } = (this.#commitStatements ??= {
         ownerOf: prepared(
@@ -250,7 +233,7 @@ export class SqliteSubscription implements Subscription {
   thaw(): void {
     if (this.#state !== 'frozen') return;
     this.#state = 'active';
-    this.#lastHeartbeat = 0;
+    this.#membership.heartbeatNow();
     this.#schedule(0);
     this.#wake();
   }
@@ -334,7 +317,8 @@ export class SqliteSubscription implements Subscription {
     if (this.#state !== 'active') return;
     clearTimeout(this.#timer);
     const next =
-      delay ?? (this.#pending ? REBALANCE_POLL_MS : Math.min(GENERATION_POLL_MS, this.#heartbeatMs));
+      delay ??
+      (this.#pending ? REBALANCE_POLL_MS : Math.min(GENERATION_POLL_MS, this.#membership.heartbeatMs));
     this.#timer = setTimeout(() => void this.#onTimer(), next);
     this.#timer.unref();
   }
@@ -342,8 +326,7 @@ export class SqliteSubscription implements Subscription {
   async #onTimer(): Promise<void> {
     if (this.#state !== 'active') return;
     try {
-      const due =
-        this.#pending || Date.now() - this.#lastHeartbeat >= this.#heartbeatMs || this.#generationChanged();
+      const due = this.#pending || this.#membership.heartbeatDue() || this.#generationChanged();
       if (due) await this.#coordinate();
     } catch {
       // A busy or failing disk: the next heartbeat tries again; the lease tolerates misses.
@@ -358,22 +341,6 @@ export class SqliteSubscription implements Subscription {
     return row === undefined || row.generation !== this.#seenGeneration;
   }
 
-  async #register(): Promise<void> {
-    const now = Date.now();
-    const member = {
-      clientId: this.#log.clientId,
-      topics: this.#topics,
-      sessionTimeoutMs: this.#sessionTimeoutMs,
-      heartbeatAt: now,
-      joinedAt: now,
-    };
-    await this.#cell.update((record) => ({
-      record: addMember(record ?? emptyGroup(this.group), this.#memberId, member),
-      result: undefined,
-    }));
-    this.#lastHeartbeat = now;
-  }
-
   /** One heartbeat: one coordination transaction, then the local consequences. Never concurrent. */
   #coordinate(): Promise<void> {
     this.#coordinating ??= this.#coordinateOnce().finally(() => {
@@ -383,26 +350,20 @@ export class SqliteSubscription implements Subscription {
   }
 
   async #coordinateOnce(): Promise<void> {
-    const me = this.#memberId;
-    const result = await this.#cell.update<StepResult | undefined>((record, counts) => {
-      if (record === undefined || !(me in record.members)) return { result: undefined };
-      const step = coordinationStep(record, me, Date.now(), counts);
-      return { record: step.record, result: step };
-    });
+    const round = await this.#membership.coordinate({ beat: true });
     if (this.#state === 'closed' || this.#state === 'closing') return;
-    this.#lastHeartbeat = Date.now();
-    if (result === undefined) {
+    if (round.kind !== 'coordinated') {
       // Our lease expired while we were stalled: everything we held belongs to others now.
       this.#owned.clear();
       this.#dropBuffered(() => true);
-      this.#memberId = randomUUID();
-      await this.#register();
+      await this.#membership.rejoin();
       this.#pending = true;
       return;
     }
-    this.#seenGeneration = result.record.generation;
+    const me = this.#membership.memberId;
+    this.#seenGeneration = round.record.generation;
     const assigned: TopicPartition[] = [];
-    for (const claim of result.claims) {
+    for (const claim of round.claims) {
       const topicId = this.#log.topic(claim.topic).id;
       const committed = this.#committed(topicId, claim.partition);
       const cursor = committed ?? this.#log.resolveStart(topicId, claim.partition, this.#startAt);
@@ -417,7 +378,7 @@ export class SqliteSubscription implements Subscription {
       });
       assigned.push({ topic: claim.topic, partition: claim.partition });
     }
-    const changes = ownershipChanges(result.record, me, this.#owned);
+    const changes = ownershipChanges(round.record, me, this.#owned);
     for (const k of changes.lost) {
       // Taken from us without a handover (our lease expired): drop silently.
       const owned = this.#owned.get(k)!;
@@ -435,7 +396,7 @@ export class SqliteSubscription implements Subscription {
       this.#wake();
     }
     if (revoke.length > 0) void this.#release(revoke);
-    if (changes.stray.length > 0) void this.#free(changes.stray).catch(() => undefined);
+    if (changes.stray.length > 0) void this.#membership.release(changes.stray).catch(() => undefined);
   }
 
   /** The group's committed offset in one partition, or null when it never committed there. */
@@ -447,27 +408,12 @@ export class SqliteSubscription implements Subscription {
     return row?.committed ?? null;
   }
 
-  /** Frees partitions this member still owns under the given epochs. */
-  async #free(
-    partitions: readonly { readonly topic: string; readonly partition: number; readonly epoch: number }[],
-  ): Promise<void> {
-    const me = this.#memberId;
-    await this.#cell.update((record) => ({
-      record: record === undefined ? undefined : releasePartitions(record, me, partitions),
-      result: undefined,
-    }));
-  }
-
   /** Step 1 of a handover: let the consumer finish (`onRevoked`), then free the partitions. */
   async #release(partitions: readonly Owned[]): Promise<void> {
-    try {
-      await this.#options.onRevoked?.(partitions.map((o) => ({ topic: o.topic, partition: o.partition })));
-    } catch {
-      // The handover goes on: uncommitted work is redelivered to the next owner.
-    }
+    await revokeQuietly(this.#options.onRevoked, partitions);
     if (this.#state !== 'active') return;
     try {
-      await this.#free(partitions);
+      await this.#membership.release(partitions);
     } finally {
       for (const o of partitions) this.#owned.delete(key(o.topic, o.partition));
       this.#log.afterCommit();
@@ -482,19 +428,9 @@ export class SqliteSubscription implements Subscription {
     this.#wake();
     try {
       const held = [...this.#owned.values()].filter((o) => !o.revoking);
-      if (held.length > 0) {
-        try {
-          await this.#options.onRevoked?.(held.map((o) => ({ topic: o.topic, partition: o.partition })));
-        } catch {
-          // Leaving goes on; uncommitted work is redelivered to the next owner.
-        }
-      }
+      await revokeQuietly(this.#options.onRevoked, held);
       if (wasActive || this.#owned.size > 0) {
-        const me = this.#memberId;
-        await this.#cell.update((record) => ({
-          record: record === undefined ? undefined : removeMember(record, me),
-          result: undefined,
-        }));
+        await this.#membership.leave();
         this.#log.afterCommit();
       }
     } finally {
@@ -513,11 +449,7 @@ export class SqliteSubscription implements Subscription {
   }
 
   #fenced(p: TopicPartition): HeraldError {
-    return new HeraldError(
-      'FENCED',
-      `member ${this.#memberId} of group "${this.group}" no longer owns ${p.topic}/${p.partition}; its commit was refused`,
-      { details: { group: this.group, topic: p.topic, partition: p.partition } },
-    );
+    return this.#membership.fenced(p);
   }
 }
 
