@@ -3,6 +3,7 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import {
   GroupMembership,
   commitRequest,
+  describeMembers,
   ownershipChanges,
   revokeQuietly,
   topicPartitionKey as key,
@@ -21,7 +22,7 @@ import {
   DEFAULT_SESSION_TIMEOUT_MS,
   HeraldError,
 } from '@herald/core';
-import { SqliteGroupCell } from './sqlite-group-cell.ts';
+import { SqliteGroupCell, readGroup } from './sqlite-group-cell.ts';
 import type { SqliteLogInternals } from './sqlite-log.ts';
 
 /*
@@ -465,23 +466,8 @@ export function listGroups(db: DatabaseSync): string[] {
 
 /** Members, ownership, committed offsets and lag of one group. An unknown group is empty. */
 export function describeGroup(db: DatabaseSync, group: string): GroupDescription {
-  const members = (
-    prepared(
-      db,
-      'SELECT member_id, client_id, heartbeat_at FROM herald_members WHERE group_name = ? ORDER BY joined_at, member_id',
-    ).all(group) as unknown as { member_id: string; client_id: string; heartbeat_at: number }[]
-  ).map((m) => ({
-    memberId: m.member_id,
-    clientId: m.client_id,
-    lastHeartbeat: m.heartbeat_at,
-    partitions: (
-      prepared(
-        db,
-        `SELECT t.name AS topic, a.partition FROM herald_assignments a JOIN herald_topics t ON t.id = a.topic_id
-           WHERE a.group_name = ? AND a.owner = ? ORDER BY t.name, a.partition`,
-      ).all(group, m.member_id) as unknown as TopicPartition[]
-    ).map((tp) => ({ topic: tp.topic, partition: tp.partition })),
-  }));
+  const record = readGroup(db, group);
+  const members = record === undefined ? [] : describeMembers(record);
   const partitions = (
     prepared(
       db,
