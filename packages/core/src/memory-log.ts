@@ -11,6 +11,7 @@ import {
   removeMember,
   renewLease,
 } from './backend/group-protocol.ts';
+import { commitRequest } from './backend/group-membership.ts';
 import type { GroupRecord, PartitionRecord } from './backend/group-protocol.ts';
 import { OPTIONAL_ATTRIBUTES, assertValidEnvelope, attributesOf } from './envelope.ts';
 import type { CloudEvent, StoredEvent } from './envelope.ts';
@@ -867,25 +868,10 @@ class MemorySubscription implements Subscription {
 
   async commit(positions: StoredEvent | readonly PartitionOffset[]): Promise<void> {
     this.assertUsable();
-    const requested: { position: PartitionOffset; deliveredUnder: number | undefined }[] = isOffsetList(
-      positions,
-    )
-      ? positions.map((position) => ({ position, deliveredUnder: undefined }))
-      : [
-          {
-            position: {
-              topic: positions.topic,
-              partition: positions.partition,
-              offset: positions.offset + 1,
-            },
-            deliveredUnder: this.deliveredUnder.get(positions),
-          },
-        ];
+    const { positions: requested, event } = commitRequest(positions);
+    const deliveredUnder = event === undefined ? undefined : this.deliveredUnder.get(event);
     const commits: CommitPosition[] = [];
-    for (const { position, deliveredUnder } of requested) {
-      if (!Number.isSafeInteger(position.offset) || position.offset < 0) {
-        throw invalid(`cannot commit offset ${String(position.offset)}: offsets are non-negative integers`);
-      }
+    for (const position of requested) {
       const held = this.held.get(tpKey(position.topic, position.partition));
       if (held === undefined || (deliveredUnder !== undefined && deliveredUnder !== held.epoch)) {
         throw new HeraldError(
@@ -1116,10 +1102,4 @@ class MemorySubscription implements Subscription {
       budget -= slice.length;
     }
   }
-}
-
-function isOffsetList(
-  positions: StoredEvent | readonly PartitionOffset[],
-): positions is readonly PartitionOffset[] {
-  return Array.isArray(positions);
 }
