@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { assignPartitions } from './assignment.ts';
 import { PartitionChooser } from './backend/partition-chooser.ts';
 import { assertRecordSize, recordBytes } from './backend/record-size.ts';
 import { subscribeSettings } from './backend/subscribe-settings.ts';
@@ -11,6 +10,19 @@ import {
   checkRetention,
 } from './backend/validation.ts';
 import { OPTIONAL_ATTRIBUTES, assertValidEnvelope } from './envelope.ts';
+import {
+  addMember,
+  assignTargets,
+  coordinationStep,
+  describeMembers,
+  emptyGroup,
+  reapExpired,
+  releasePartitions,
+  removeMember,
+  renewLease,
+} from './backend/group-protocol.ts';
+import { commitRequest } from './backend/group-membership.ts';
+import type { GroupRecord, PartitionRecord } from './backend/group-protocol.ts';
 import type { CloudEvent, StoredEvent } from './envelope.ts';
 import { HeraldError } from './errors.ts';
 import { faultInjection } from './event-log.ts';
@@ -48,13 +60,12 @@ import { DeliveryQueue } from './backend/delivery-queue.ts';
  * never call back into clients synchronously: notifications are queued as microtasks, as if
  * they crossed a network.
  *
- * ## Consumer-group protocol (shared with the SQLite backend)
+ * ## Consumer-group protocol (core's group-protocol.ts, shared with SQLite and NATS)
  *
- * State per group:
- *   members   (memberId, clientId, topics, sessionTimeoutMs, lastHeartbeat)
- *   owners    (topic, partition) → (memberId, epoch)     at most one owner per partition
- *   committed (topic, partition) → next offset to read   only ever increases
- *   generation                                          bumped on every membership change
+ * State per group: the protocol's record (members with their leases; per partition its
+ * owner, target and epoch; a generation bumped on every membership change), changed here
+ * synchronously, plus the committed offsets ((topic, partition) → next offset to read, only
+ * ever increasing).
  *
  * 1. Expiry ("reap"): a member whose `lastHeartbeat` is older than its `sessionTimeoutMs` is
  *    dead. Every group operation reaps first: it deletes dead members and their owner rows
@@ -156,26 +167,18 @@ interface TopicState {
   readonly partitions: StoredEvent[][];
 }
 
-interface MemberRow {
+interface GroupState {
+  record: GroupRecord;
+  /** The record's partitions by `tpKey`, rebuilt whenever they change. */
+  owners: Map<string, PartitionRecord>;
+  readonly committed: Map<string, number>;
+}
+
+interface NewMember {
   readonly memberId: string;
   readonly clientId: string;
   readonly topics: readonly string[];
   readonly sessionTimeoutMs: number;
-  lastHeartbeat: number;
-}
-
-interface OwnerRow {
-  readonly memberId: string;
-  /** Unique per claim within the group; commits must name the epoch they were delivered under. */
-  readonly epoch: number;
-}
-
-interface GroupState {
-  generation: number;
-  lastEpoch: number;
-  readonly members: Map<string, MemberRow>;
-  readonly owners: Map<string, OwnerRow>;
-  readonly committed: Map<string, number>;
 }
 
 interface BrokerListener {
@@ -261,92 +264,83 @@ class Broker implements MemoryBroker {
   group(name: string): GroupState {
     let group = this.groups.get(name);
     if (group === undefined) {
-      group = { generation: 0, lastEpoch: 0, members: new Map(), owners: new Map(), committed: new Map() };
+      group = { record: emptyGroup(name), owners: new Map(), committed: new Map() };
       this.groups.set(name, group);
     }
     return group;
   }
 
-  /** Protocol step 1. SQLite: DELETE expired members and their owner rows; bump generation. */
+  /** Protocol step 1: expired members (the caller too) are removed and their partitions freed. */
   reap(name: string, now: number): void {
     const group = this.group(name);
-    let changed = false;
-    for (const member of group.members.values()) {
-      if (now - member.lastHeartbeat > member.sessionTimeoutMs) {
-        this.removeMember(group, member.memberId);
-        changed = true;
-      }
-    }
-    if (changed) this.membershipChanged(name, group);
+    this.change(name, group, reapExpired(group.record, now));
   }
 
   /** Protocol step 2. */
-  join(name: string, member: Omit<MemberRow, 'lastHeartbeat'>): void {
+  join(name: string, member: NewMember): void {
     const now = Date.now();
     this.reap(name, now);
     const group = this.group(name);
-    group.members.set(member.memberId, { ...member, lastHeartbeat: now });
-    this.membershipChanged(name, group);
+    const { memberId, ...lease } = member;
+    this.change(
+      name,
+      group,
+      addMember(group.record, memberId, { ...lease, heartbeatAt: now, joinedAt: now }),
+    );
   }
 
   /** Protocol step 2: the member's partitions are free at once. */
   leave(name: string, memberId: string): void {
     const group = this.group(name);
-    if (!group.members.has(memberId)) return;
-    this.removeMember(group, memberId);
-    this.membershipChanged(name, group);
+    this.change(name, group, removeMember(group.record, memberId));
   }
 
   /** False when the member has expired (possibly reaped by this very call): it must rejoin. */
   heartbeat(name: string, memberId: string): boolean {
     const now = Date.now();
     this.reap(name, now);
-    const member = this.group(name).members.get(memberId);
-    if (member === undefined) return false;
-    member.lastHeartbeat = now;
+    const group = this.group(name);
+    if (!this.isMember(name, memberId)) return false;
+    group.record = renewLease(group.record, memberId, now);
     return true;
   }
 
   isMember(name: string, memberId: string): boolean {
-    return this.group(name).members.has(memberId);
+    return memberId in this.group(name).record.members;
   }
 
-  /** Protocol step 3. */
+  /** Protocol step 3: the partitions the current generation's assignment targets at the member. */
   target(name: string, memberId: string): TopicPartition[] {
-    const group = this.group(name);
-    const members = [...group.members.values()];
-    return assignPartitions(members, this.partitionsOf(members)).get(memberId) ?? [];
+    return this.group(name)
+      .record.partitions.filter((p) => p.target === memberId)
+      .map((p) => ({ topic: p.topic, partition: p.partition }));
   }
 
-  /** Protocol step 4b: the new owner row's epoch, or undefined when the partition is not free for it. */
-  claim(name: string, memberId: string, tp: TopicPartition): number | undefined {
-    this.reap(name, Date.now());
+  /** Protocol step 4b: claims every free partition targeted at the member, each under a fresh epoch. */
+  claim(name: string, memberId: string): readonly PartitionRecord[] {
+    const now = Date.now();
+    this.reap(name, now);
     const group = this.group(name);
-    const key = tpKey(tp.topic, tp.partition);
-    if (!group.members.has(memberId) || group.owners.has(key)) return undefined;
-    if (!this.target(name, memberId).some((t) => tpKey(t.topic, t.partition) === key)) return undefined;
-    const epoch = ++group.lastEpoch;
-    group.owners.set(key, { memberId, epoch });
-    return epoch;
+    if (!this.isMember(name, memberId)) return [];
+    const step = coordinationStep(group.record, memberId, now, this.partitionCounts(group.record));
+    this.change(name, group, step.record);
+    return step.claims;
   }
 
-  /** Protocol step 4a: deletes the owner rows still held under the given epochs; wakes waiting claimers. */
+  /** Protocol step 4a: frees the partitions still held under the given epochs; wakes waiting claimers. */
   release(
     name: string,
     memberId: string,
-    held: readonly { readonly key: string; readonly epoch: number }[],
+    held: readonly { readonly topic: string; readonly partition: number; readonly epoch: number }[],
   ): void {
     const group = this.group(name);
-    for (const { key, epoch } of held) {
-      const owner = group.owners.get(key);
-      if (owner?.memberId === memberId && owner.epoch === epoch) group.owners.delete(key);
-    }
+    this.change(name, group, releasePartitions(group.record, memberId, held));
     this.notify((listener) => listener.group === name, 'group');
   }
 
   owns(name: string, memberId: string, key: string, epoch: number): boolean {
     const owner = this.group(name).owners.get(key);
-    return owner?.memberId === memberId && owner.epoch === epoch;
+    return owner?.owner === memberId && owner.epoch === epoch;
   }
 
   /** Protocol step 5: all positions or none. */
@@ -385,22 +379,11 @@ class Broker implements MemoryBroker {
     if (!this.groups.has(name)) return { group: name, members: [], partitions: [] };
     this.reap(name, Date.now());
     const group = this.group(name);
-    const owned = new Map<string, TopicPartition[]>();
-    for (const [key, owner] of group.owners) {
-      const list = owned.get(owner.memberId) ?? [];
-      list.push(parseTpKey(key));
-      owned.set(owner.memberId, list);
-    }
-    const members: GroupMember[] = [...group.members.values()]
-      .sort((a, b) => (a.memberId < b.memberId ? -1 : 1))
-      .map((member) => ({
-        memberId: member.memberId,
-        clientId: member.clientId,
-        lastHeartbeat: member.lastHeartbeat,
-        partitions: (owned.get(member.memberId) ?? []).sort(compareTp),
-      }));
+    const members: GroupMember[] = describeMembers(group.record).sort((a, b) =>
+      a.memberId < b.memberId ? -1 : 1,
+    );
     const keys = new Set<string>(group.committed.keys());
-    for (const tp of this.partitionsOf([...group.members.values()])) keys.add(tpKey(tp.topic, tp.partition));
+    for (const tp of this.partitionsOf(group.record)) keys.add(tpKey(tp.topic, tp.partition));
     const partitions: GroupPartitionState[] = [...keys]
       .map(parseTpKey)
       .sort(compareTp)
@@ -415,26 +398,38 @@ class Broker implements MemoryBroker {
 
   listGroups(): string[] {
     return [...this.groups]
-      .filter(([, group]) => group.members.size > 0 || group.committed.size > 0)
+      .filter(([, group]) => Object.keys(group.record.members).length > 0 || group.committed.size > 0)
       .map(([name]) => name)
       .sort();
   }
 
-  private partitionsOf(members: readonly MemberRow[]): TopicPartition[] {
-    const topics = new Set(members.flatMap((member) => member.topics));
+  /** Every partition of the topics the group's members subscribe to. */
+  private partitionsOf(record: GroupRecord): TopicPartition[] {
+    const topics = new Set(Object.values(record.members).flatMap((member) => member.topics));
     return [...topics].flatMap((topic) =>
       this.topic(topic).partitions.map((_, partition) => ({ topic, partition })),
     );
   }
 
-  private removeMember(group: GroupState, memberId: string): void {
-    group.members.delete(memberId);
-    for (const [key, owner] of group.owners) if (owner.memberId === memberId) group.owners.delete(key);
+  private partitionCounts(record: GroupRecord): Map<string, number> {
+    const topics = new Set(Object.values(record.members).flatMap((member) => member.topics));
+    return new Map([...topics].map((topic) => [topic, this.topic(topic).partitions.length]));
   }
 
-  private membershipChanged(name: string, group: GroupState): void {
-    group.generation++;
-    this.notify((listener) => listener.group === name, 'group');
+  /**
+   * Stores the outcome of a protocol step. A new generation gets its targets at once (every
+   * partition count is known here) and wakes the group's members.
+   */
+  private change(name: string, group: GroupState, next: GroupRecord): void {
+    if (next === group.record) return;
+    const membershipChanged = next.generation !== group.record.generation;
+    const assigned =
+      next.generation === next.assignedGeneration ? next : assignTargets(next, this.partitionCounts(next));
+    if (assigned.partitions !== group.record.partitions) {
+      group.owners = new Map(assigned.partitions.map((p) => [tpKey(p.topic, p.partition), p]));
+    }
+    group.record = assigned;
+    if (membershipChanged) this.notify((listener) => listener.group === name, 'group');
   }
 
   private notify(select: (listener: BrokerListener) => boolean, what: 'append' | 'group'): void {
@@ -786,25 +781,10 @@ class MemorySubscription implements Subscription {
 
   async commit(positions: StoredEvent | readonly PartitionOffset[]): Promise<void> {
     this.assertUsable();
-    const requested: { position: PartitionOffset; deliveredUnder: number | undefined }[] = isOffsetList(
-      positions,
-    )
-      ? positions.map((position) => ({ position, deliveredUnder: undefined }))
-      : [
-          {
-            position: {
-              topic: positions.topic,
-              partition: positions.partition,
-              offset: positions.offset + 1,
-            },
-            deliveredUnder: this.deliveredUnder.get(positions),
-          },
-        ];
+    const { positions: requested, event } = commitRequest(positions);
+    const deliveredUnder = event === undefined ? undefined : this.deliveredUnder.get(event);
     const commits: CommitPosition[] = [];
-    for (const { position, deliveredUnder } of requested) {
-      if (!Number.isSafeInteger(position.offset) || position.offset < 0) {
-        throw invalid(`cannot commit offset ${String(position.offset)}: offsets are non-negative integers`);
-      }
+    for (const position of requested) {
       const held = this.held.get(tpKey(position.topic, position.partition));
       if (held === undefined || (deliveredUnder !== undefined && deliveredUnder !== held.epoch)) {
         throw new HeraldError(
@@ -950,18 +930,20 @@ class MemorySubscription implements Subscription {
       this.queue.dropPartitions(revoke.map((held) => held.tp));
       await this.callback(() => this.settings.onRevoked?.(revoke.map((held) => held.tp)));
       if (this.client.crashed) return;
-      this.broker.release(this.group, this.memberId, revoke);
+      this.broker.release(
+        this.group,
+        this.memberId,
+        revoke.map((held) => ({ ...held.tp, epoch: held.epoch })),
+      );
       for (const held of revoke) if (this.held.get(held.key) === held) this.held.delete(held.key);
       this.dirty = true;
       return;
     }
 
     const claimed: TopicPartition[] = [];
-    for (const tp of this.broker.target(this.group, this.memberId)) {
-      const key = tpKey(tp.topic, tp.partition);
-      if (this.held.has(key)) continue;
-      const epoch = this.broker.claim(this.group, this.memberId, tp);
-      if (epoch === undefined) continue;
+    for (const { topic, partition, epoch } of this.broker.claim(this.group, this.memberId)) {
+      const tp = { topic, partition };
+      const key = tpKey(topic, partition);
       const committed = this.broker.committed(this.group, tp.topic, tp.partition);
       const position = committed ?? this.broker.resolve(tp.topic, tp.partition, this.settings.startAt);
       this.held.set(key, { tp, key, epoch, position, revoking: false });
@@ -1011,10 +993,4 @@ class MemorySubscription implements Subscription {
       budget -= slice.length;
     }
   }
-}
-
-function isOffsetList(
-  positions: StoredEvent | readonly PartitionOffset[],
-): positions is readonly PartitionOffset[] {
-  return Array.isArray(positions);
 }

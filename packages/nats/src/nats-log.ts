@@ -7,7 +7,6 @@ import type {
   CreateTopicOptions,
   EventLog,
   GroupDescription,
-  GroupMember,
   GroupPartitionState,
   GroupResetPlan,
   LogCapabilities,
@@ -49,15 +48,10 @@ import { connect, nanos } from '@nats-io/transport-node';
 import type { MsgHdrs, NatsConnection, NodeConnectionOptions } from '@nats-io/transport-node';
 import { decodeCloudEvent, encodeCloudEvent } from './cloud-event-headers.ts';
 import type { NatsMessageParts } from './cloud-event-headers.ts';
-import {
-  emptyGroup,
-  parseGroup,
-  parseOffset,
-  removeMember,
-  serializeGroup,
-  serializeOffset,
-} from './group-state.ts';
-import type { GroupRecord, OffsetRecord } from './group-state.ts';
+import { describeMembers, emptyGroup, isExpired, removeMember } from '@herald/core/backend';
+import type { GroupRecord } from '@herald/core/backend';
+import { parseGroup, parseOffset, serializeGroup, serializeOffset } from './kv-group-cell.ts';
+import type { OffsetRecord } from './kv-group-cell.ts';
 import { KvBucket } from './kv-bucket.ts';
 import { JS_ERRORS, isNoResponders, isTimeout, jetStreamCode, toHeraldError } from './nats-errors.ts';
 import { resolveNatsLogOptions } from './nats-log-options.ts';
@@ -99,7 +93,7 @@ function invalid(message: string): HeraldError {
  *   `partitionFor`, as on every backend.
  * - Consumer groups are coordinated by Herald on the `herald_groups` KV bucket with
  *   compare-and-set writes: leases, generations, two-step handover, epoch fencing (see
- *   group-state.ts and nats-subscription.ts). Members read their partitions with ephemeral
+ *   kv-group-cell.ts and nats-subscription.ts). Members read their partitions with ephemeral
  *   consumers starting at the committed offset.
  *
  * Differences from the embedded log: `appendBatch` is atomic only up to the first publish (a
@@ -582,16 +576,7 @@ export class NatsLog implements EventLog, FaultInjectable {
       throw toHeraldError(error, `cannot describe group "${group}"`);
     }
     if (record === undefined) return { group, members: [], partitions: [] };
-    const members: GroupMember[] = Object.entries(record.members)
-      .sort(([a, ma], [b, mb]) => ma.joinedAt - mb.joinedAt || (a < b ? -1 : a > b ? 1 : 0))
-      .map(([memberId, m]) => ({
-        memberId,
-        clientId: m.clientId,
-        lastHeartbeat: m.heartbeatAt,
-        partitions: record.partitions
-          .filter((p) => p.owner === memberId)
-          .map((p) => ({ topic: p.topic, partition: p.partition })),
-      }));
+    const members = describeMembers(record);
     const partitions = await this.#groupPositions(group, record.topics);
     return { group, members, partitions };
   }
@@ -683,9 +668,7 @@ export class NatsLog implements EventLog, FaultInjectable {
     if (dryRun) return steps;
 
     const now = Date.now();
-    const live = Object.values(record?.members ?? {}).filter(
-      (m) => m.heartbeatAt + m.sessionTimeoutMs >= now,
-    );
+    const live = Object.values(record?.members ?? {}).filter((m) => !isExpired(m, now));
     if (live.length > 0) {
       throw new HeraldError(
         'CONFLICT',

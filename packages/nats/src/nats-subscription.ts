@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HeraldError, isHeraldError } from '@herald/core';
 import { ClaimHistory, DEFAULT_SESSION_TIMEOUT_MS } from '@herald/core/backend';
@@ -16,19 +15,17 @@ import { DeliveryQueue } from '@herald/core/backend';
 import type { JetStreamClient, JetStreamManager, StreamState } from '@nats-io/jetstream';
 import type { MsgHdrs, NatsConnection, Subscription as CoreSubscription } from '@nats-io/transport-node';
 import {
-  addMember,
-  coordinationStep,
-  emptyGroup,
-  parseGroup,
-  parseOffset,
+  GroupMembership,
+  commitRequest,
+  ownershipChanges,
   raiseEpoch,
-  releasePartitions,
-  removeMember,
-  serializeGroup,
-  serializeOffset,
-} from './group-state.ts';
-import type { GroupRecord, OffsetRecord, PartitionRecord } from './group-state.ts';
+  revokeQuietly,
+  topicPartitionKey as keyOf,
+} from '@herald/core/backend';
+import type { GroupRecord, PartitionRecord } from '@herald/core/backend';
 import type { KvBucket } from './kv-bucket.ts';
+import { kvGroupCell, parseOffset, serializeOffset } from './kv-group-cell.ts';
+import type { OffsetRecord } from './kv-group-cell.ts';
 import { toHeraldError } from './nats-errors.ts';
 import type { NatsNames } from './nats-names.ts';
 import { PartitionFeed } from './partition-feed.ts';
@@ -36,8 +33,8 @@ import type { FeedHost } from './partition-feed.ts';
 import type { TopicRecord } from './topic-record.ts';
 
 /*
- * A consumer-group member on NATS. Coordination follows the embedded log (ADR 0005) with the
- * group's record in one KV key, changed only by compare-and-set (group-state.ts):
+ * A consumer-group member on NATS. Coordination is core's group protocol (group-protocol.ts)
+ * with the group's record in one KV key, changed only by compare-and-set (kv-group-cell.ts):
  *
  * - The member heartbeats (rewrites the record with its `heartbeatAt`) every third of its
  *   session timeout; a heartbeat also expires other members, assigns partitions after a
@@ -102,11 +99,7 @@ interface Owned {
 
 /** How often a member re-reads its group while a handover it takes part in is under way. */
 const REBALANCE_POLL_MS = 100;
-/** Compare-and-set attempts of one coordination write before it waits for the next heartbeat. */
-const CAS_ATTEMPTS = 20;
 const MIN_SESSION_TIMEOUT_MS = 100;
-
-const keyOf = (topic: string, partition: number): string => `${topic}/${partition}`;
 
 /** The partition's offset record carries a newer epoch than our claim. */
 class Superseded extends Error {
@@ -123,13 +116,11 @@ export class NatsSubscription implements Subscription, FeedHost {
   readonly #log: NatsLogInternals;
   readonly #options: SubscribeOptions;
   readonly #topics: readonly string[];
-  readonly #sessionTimeoutMs: number;
-  readonly #heartbeatMs: number;
   readonly #maxBuffered: number;
   readonly #startAt: StartPosition;
   readonly #onClosed: () => void;
   readonly #key: string;
-  #memberId = randomUUID();
+  readonly #membership: GroupMembership;
   readonly #owned = new Map<string, Owned>();
   readonly #claims = new ClaimHistory();
   /** Events the feeds delivered ahead of the consumer, and their decoding failures in their place. */
@@ -140,7 +131,6 @@ export class NatsSubscription implements Subscription, FeedHost {
   /** Just thawed: nothing is delivered until the first coordination has reconciled ownership. */
   #thawing = false;
   #timer: NodeJS.Timeout | undefined;
-  #lastHeartbeat = 0;
   #pending = false;
   #coordinating: Promise<void> | undefined;
   #dirty = false;
@@ -175,8 +165,6 @@ export class NatsSubscription implements Subscription, FeedHost {
     this.#log = log;
     this.#options = options;
     this.#topics = (topics as string[]).sort();
-    this.#sessionTimeoutMs = sessionTimeoutMs;
-    this.#heartbeatMs = Math.max(10, Math.floor(sessionTimeoutMs / 3));
     this.#maxBuffered = maxBuffered;
     this.#startAt = options.startAt ?? 'earliest';
     this.#onClosed = onClosed;
@@ -188,10 +176,17 @@ export class NatsSubscription implements Subscription, FeedHost {
       },
       maxBuffered,
     );
+    const cell = kvGroupCell(log.groups, this.#key, options.group, (names) => this.#partitionCounts(names));
+    this.#membership = new GroupMembership(cell, {
+      group: options.group,
+      clientId: log.clientId,
+      topics: this.#topics,
+      sessionTimeoutMs,
+    });
   }
 
   get memberId(): string {
-    return this.#memberId;
+    return this.#membership.memberId;
   }
 
   assignment(): readonly TopicPartition[] {
@@ -224,20 +219,8 @@ export class NatsSubscription implements Subscription, FeedHost {
 
   async commit(positions: StoredEvent | readonly PartitionOffset[]): Promise<void> {
     if (this.#state === 'closed') throw new HeraldError('CLOSED', 'the subscription is closed');
-    const list: readonly PartitionOffset[] = Array.isArray(positions)
-      ? positions
-      : [
-          {
-            topic: (positions as StoredEvent).topic,
-            partition: (positions as StoredEvent).partition,
-            offset: (positions as StoredEvent).offset + 1,
-          },
-        ];
-    const event = Array.isArray(positions) ? undefined : (positions as StoredEvent);
+    const { positions: list, event } = commitRequest(positions);
     const checked = list.map((p) => {
-      if (!Number.isSafeInteger(p.offset) || p.offset < 0) {
-        throw new HeraldError('INVALID_ARGUMENT', `cannot commit offset ${String(p.offset)}`);
-      }
       const owned = this.#owned.get(keyOf(p.topic, p.partition));
       if (owned === undefined || owned.state === 'activating') throw this.#fenced(p);
       if (event !== undefined && !owned.claim.owns(event)) throw this.#fenced(p);
@@ -403,11 +386,11 @@ export class NatsSubscription implements Subscription, FeedHost {
   #schedule(): void {
     if (this.#state !== 'active') return;
     clearTimeout(this.#timer);
-    const untilHeartbeat = Math.max(0, this.#lastHeartbeat + this.#heartbeatMs - Date.now());
+    const { lastHeartbeat, heartbeatMs } = this.#membership;
+    const untilHeartbeat = Math.max(0, lastHeartbeat + heartbeatMs - Date.now());
     const delay = this.#pending ? Math.min(REBALANCE_POLL_MS, untilHeartbeat) : untilHeartbeat;
     this.#timer = setTimeout(() => {
-      const due = Date.now() - this.#lastHeartbeat >= this.#heartbeatMs;
-      void this.#coordinate(due).finally(() => this.#schedule());
+      void this.#coordinate(this.#membership.heartbeatDue()).finally(() => this.#schedule());
     }, delay);
     this.#timer.unref();
   }
@@ -436,19 +419,11 @@ export class NatsSubscription implements Subscription, FeedHost {
   }
 
   async #register(): Promise<void> {
-    const now = Date.now();
-    const member = {
-      clientId: this.#log.clientId,
-      topics: this.#topics,
-      sessionTimeoutMs: this.#sessionTimeoutMs,
-      heartbeatAt: now,
-      joinedAt: now,
-    };
-    await this.#change(
-      (record) => addMember(record ?? emptyGroup(this.group), this.#memberId, member),
-      'join',
-    );
-    this.#lastHeartbeat = now;
+    try {
+      await this.#membership.join();
+    } catch (error) {
+      throw toHeraldError(error, `group "${this.group}": cannot join`);
+    }
   }
 
   /**
@@ -457,40 +432,23 @@ export class NatsSubscription implements Subscription, FeedHost {
    * claimed are activated in the background (`#activations`).
    */
   async #coordinateOnce(heartbeat: boolean): Promise<void> {
-    for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-      if (!this.#running) return;
-      const entry = await this.#log.groups.get(this.#key);
-      const record = entry === null ? undefined : parseGroup(entry.value);
-      if (!this.#running) return;
-      if (entry === null || record === undefined || !(this.#memberId in record.members)) {
-        if (this.#state === 'active') await this.#rejoin();
-        return;
-      }
-      const now = Date.now();
-      const step = coordinationStep(record, this.#memberId, now, await this.#partitionCounts(record));
-      if (!step.changed && !heartbeat && now - this.#lastHeartbeat < this.#heartbeatMs) {
-        this.#apply(record, []);
-        return;
-      }
-      // A stalled process writes nothing: no heartbeat may keep a frozen member's lease alive.
-      if (this.#state !== 'active') return;
-      const revision = await this.#log.groups.update(this.#key, serializeGroup(step.record), entry.revision);
-      if (revision === null) {
-        // Another member wrote first: read again, after a pause that keeps members from colliding again.
-        await sleep(Math.random() * 5 * (attempt + 1));
-        continue;
-      }
-      this.#lastHeartbeat = now;
-      if (!this.#running) return;
-      this.#apply(step.record, step.claims);
+    if (!this.#running) return;
+    // A stalled process writes nothing: no heartbeat may keep a frozen member's lease alive.
+    const round = await this.#membership.coordinate({
+      beat: heartbeat,
+      mayWrite: () => this.#state === 'active',
+    });
+    if (!this.#running || round.kind === 'skipped') return;
+    if (round.kind === 'expired') {
+      if (this.#state === 'active') await this.#rejoin();
       return;
     }
-    throw new HeraldError('CONFLICT', `group "${this.group}": too many concurrent changes to its record`);
+    this.#apply(round.record, round.claims);
   }
 
   /** Brings local ownership in line with the record and starts activating new claims. */
   #apply(record: GroupRecord, claims: readonly PartitionRecord[]): void {
-    const me = this.#memberId;
+    const me = this.#membership.memberId;
     const activating: Owned[] = [];
     for (const claim of claims) {
       const key = keyOf(claim.topic, claim.partition);
@@ -509,29 +467,23 @@ export class NatsSubscription implements Subscription, FeedHost {
       this.#owned.set(key, owned);
       activating.push(owned);
     }
-    const byKey = new Map(record.partitions.map((p) => [keyOf(p.topic, p.partition), p]));
-    const revoke: Owned[] = [];
-    for (const [key, owned] of this.#owned) {
-      const row = byKey.get(key);
-      if (row?.owner !== me || row.epoch !== owned.epoch) {
-        // Taken from us without a handover (our lease expired): drop silently.
-        this.#drop(owned);
-        this.#owned.delete(key);
-      } else if (row.target !== me && owned.state !== 'revoking') {
-        owned.state = 'revoking';
-        this.#stopFeed(owned);
-        this.#dropBuffered(owned);
-        revoke.push(owned);
-      }
-    }
-    // Owned in the record but not here (a release that did not reach the server): free them.
-    const stray = record.partitions.filter(
-      (p) => p.owner === me && !this.#owned.has(keyOf(p.topic, p.partition)),
+    const held = new Map(
+      [...this.#owned].map(([key, o]) => [key, { epoch: o.epoch, revoking: o.state === 'revoking' }]),
     );
-    this.#pending =
-      [...this.#owned.values()].some((o) => o.state !== 'active') ||
-      stray.length > 0 ||
-      record.partitions.some((p) => p.target === me && p.owner !== me);
+    const changes = ownershipChanges(record, me, held);
+    for (const key of changes.lost) {
+      // Taken from us without a handover (our lease expired): drop silently.
+      this.#drop(this.#owned.get(key)!);
+      this.#owned.delete(key);
+    }
+    const revoke = changes.revoke.map((key) => this.#owned.get(key)!);
+    for (const owned of revoke) {
+      owned.state = 'revoking';
+      this.#stopFeed(owned);
+      this.#dropBuffered(owned);
+    }
+    const stray = changes.stray;
+    this.#pending = changes.handover || [...this.#owned.values()].some((o) => o.state !== 'active');
     if (revoke.length > 0) void this.#revoke(revoke);
     if (stray.length > 0 || [...this.#owned.values()].some((o) => o.released)) void this.#free(stray);
     if (activating.length > 0) {
@@ -571,9 +523,9 @@ export class NatsSubscription implements Subscription, FeedHost {
           // Either a newer claim (then the record no longer says we own it under our epoch and
           // nothing changes: drop it), or a leftover of a deleted group record: claim above it.
           const from = owned.epoch;
+          const me = this.#membership.memberId;
           const raised = await this.#change(
-            (record) =>
-              record === undefined ? undefined : raiseEpoch(record, this.#memberId, owned, error.epoch + 1),
+            (record) => (record === undefined ? undefined : raiseEpoch(record, me, owned, error.epoch + 1)),
             'claim',
           ).catch(() => false);
           if (raised) {
@@ -635,11 +587,7 @@ export class NatsSubscription implements Subscription, FeedHost {
 
   /** Step 1 of a handover: let the consumer finish (`onRevoked`), then free the partitions. */
   async #revoke(partitions: readonly Owned[]): Promise<void> {
-    try {
-      await this.#options.onRevoked?.(partitions.map((o) => ({ topic: o.topic, partition: o.partition })));
-    } catch {
-      // The handover goes on: uncommitted work is redelivered to the next owner.
-    }
+    await revokeQuietly(this.#options.onRevoked, partitions);
     for (const owned of partitions) owned.released = true;
     if (this.#running) await this.#free([]);
   }
@@ -653,10 +601,7 @@ export class NatsSubscription implements Subscription, FeedHost {
     ];
     if (list.length === 0) return;
     try {
-      await this.#change(
-        (record) => (record === undefined ? undefined : releasePartitions(record, this.#memberId, list)),
-        'release',
-      );
+      await this.#membership.release(list);
       for (const owned of released) {
         const key = keyOf(owned.topic, owned.partition);
         if (this.#owned.get(key) === owned) this.#owned.delete(key);
@@ -672,8 +617,11 @@ export class NatsSubscription implements Subscription, FeedHost {
     this.#owned.clear();
     this.#queue.clear();
     this.#signalRoom();
-    this.#memberId = randomUUID();
-    await this.#register();
+    try {
+      await this.#membership.rejoin();
+    } catch (error) {
+      throw toHeraldError(error, `group "${this.group}": cannot join`);
+    }
     this.#pending = true;
   }
 
@@ -687,19 +635,12 @@ export class NatsSubscription implements Subscription, FeedHost {
     this.#queue.close();
     try {
       const held = [...this.#owned.values()].filter((o) => o.state === 'active');
-      if (held.length > 0) {
-        try {
-          await this.#options.onRevoked?.(held.map((o) => ({ topic: o.topic, partition: o.partition })));
-        } catch {
-          // Leaving goes on; uncommitted work is redelivered to the next owner.
-        }
-      }
+      await revokeQuietly(this.#options.onRevoked, held);
       await this.#coordinating;
       if (joined) {
-        await this.#change(
-          (record) => (record === undefined ? undefined : removeMember(record, this.#memberId)),
-          'leave',
-        );
+        await this.#membership.leave().catch((error: unknown) => {
+          throw toHeraldError(error, `group "${this.group}": cannot leave`);
+        });
       }
       await Promise.allSettled([...this.#stopping]);
     } finally {
@@ -711,32 +652,22 @@ export class NatsSubscription implements Subscription, FeedHost {
   }
 
   /**
-   * Applies `change` to the group record with compare-and-set until it sticks; resolves true
-   * when it wrote. `change` returning undefined or the record itself means nothing to write.
+   * Applies `change` to the group record through the cell; resolves true when it wrote.
+   * `change` returning undefined or the record itself means nothing to write.
    */
   async #change(
     change: (record: GroupRecord | undefined) => GroupRecord | undefined,
     what: string,
   ): Promise<boolean> {
     try {
-      for (let attempt = 0; attempt < CAS_ATTEMPTS; attempt++) {
-        const entry = await this.#log.groups.get(this.#key);
-        const current = entry === null ? undefined : parseGroup(entry.value);
-        const next = change(current);
-        if (next === undefined || next === current) return false;
-        if ((await this.#log.groups.update(this.#key, serializeGroup(next), entry?.revision ?? 0)) !== null)
-          return true;
-        await sleep(Math.random() * 10);
-      }
+      return await this.#membership.change(change);
     } catch (error) {
       throw toHeraldError(error, `group "${this.group}": cannot ${what}`);
     }
-    throw new HeraldError('CONFLICT', `group "${this.group}": cannot ${what}, too many concurrent changes`);
   }
 
-  async #partitionCounts(record: GroupRecord): Promise<Map<string, number>> {
+  async #partitionCounts(topics: readonly string[]): Promise<Map<string, number>> {
     const counts = new Map<string, number>();
-    const topics = new Set(Object.values(record.members).flatMap((m) => m.topics));
     for (const topic of topics) {
       try {
         counts.set(topic, (await this.#log.topic(topic)).partitions);
@@ -759,10 +690,6 @@ export class NatsSubscription implements Subscription, FeedHost {
   }
 
   #fenced(p: TopicPartition): HeraldError {
-    return new HeraldError(
-      'FENCED',
-      `member ${this.#memberId} of group "${this.group}" no longer owns ${p.topic}/${p.partition}; its commit was refused`,
-      { details: { group: this.group, topic: p.topic, partition: p.partition } },
-    );
+    return this.#membership.fenced(p);
   }
 }

@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { prepared } from './statement-cache.ts';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import {
@@ -17,12 +16,19 @@ import {
   type DeliveryClaim,
   DEFAULT_SESSION_TIMEOUT_MS,
   DeliveryQueue,
-  assignPartitions,
+  GroupMembership,
+  commitRequest,
+  describeMembers,
+  ownershipChanges,
+  revokeQuietly,
+  topicPartitionKey as key,
 } from '@herald/core/backend';
+import { SqliteGroupCell, readGroup } from './sqlite-group-cell.ts';
 import type { SqliteLogInternals } from './sqlite-log-internals.ts';
 
 /*
- * Consumer groups on one SQLite file, shared by any number of processes.
+ * Consumer groups on one SQLite file, shared by any number of processes: core's group protocol
+ * (group-protocol.ts) over the file's group tables (sqlite-group-cell.ts).
  *
  * Membership is a lease: every member heartbeats (a row in herald_members) every third of its
  * session timeout. Any member that notices another's lease expired deletes it and frees its
@@ -42,7 +48,8 @@ import type { SqliteLogInternals } from './sqlite-log-internals.ts';
  * claim stays uncommittable even after the member claims the partition again (core's
  * `DeliveryClaim`).
  *
- * Every coordination step is one write transaction; offsets and ownership never disagree.
+ * Every coordination step is one write transaction; offsets and ownership never disagree:
+ * a commit checks the partition's assignment row in the transaction that writes the offset.
  */
 
 interface Owned {
@@ -57,48 +64,20 @@ interface Owned {
   readonly claim: DeliveryClaim;
 }
 
-interface AssignmentRow {
-  readonly topic_id: number;
-  readonly partition: number;
-  readonly owner: string | null;
-  readonly target: string | null;
-  readonly epoch: number;
-}
-
-interface Claim {
-  readonly topicId: number;
-  readonly partition: number;
-  readonly epoch: number;
-  readonly committed: number | null;
-}
-
-type Coordination =
-  | { readonly fenced: true }
-  | {
-      readonly fenced: false;
-      readonly generation: number;
-      readonly claims: readonly Claim[];
-      readonly mine: readonly AssignmentRow[];
-    };
-
 /** How often a member re-reads its group while a handover it takes part in is under way. */
 const REBALANCE_POLL_MS = 20;
 /** How often a member checks, with a cheap read, whether its group's membership changed. */
 const GENERATION_POLL_MS = 100;
-
-const key = (topicId: number, partition: number) => `${topicId}:${partition}`;
 
 export class SqliteSubscription implements Subscription {
   readonly group: string;
   readonly #log: SqliteLogInternals;
   readonly #options: SubscribeOptions;
   readonly #topics: readonly string[];
-  readonly #sessionTimeoutMs: number;
-  readonly #heartbeatMs: number;
   readonly #maxBuffered: number;
   readonly #startAt: StartPosition;
   readonly #onClosed: () => void;
-  #memberId = randomUUID();
+  readonly #membership: GroupMembership;
   readonly #owned = new Map<string, Owned>();
   readonly #claims = new ClaimHistory();
   /** Events read ahead of the consumer, at most `maxBufferedEvents`; filled when the consumer asks. */
@@ -106,7 +85,6 @@ export class SqliteSubscription implements Subscription {
   /** `closing`: leaving the group; nothing more is delivered, but `onRevoked` may still commit. */
   #state: 'joining' | 'active' | 'frozen' | 'closing' | 'closed' = 'joining';
   #timer: NodeJS.Timeout | undefined;
-  #lastHeartbeat = 0;
   #seenGeneration = -1;
   #pending = false;
   #coordinating: Promise<void> | undefined;
@@ -133,8 +111,6 @@ export class SqliteSubscription implements Subscription {
     this.#log = log;
     this.#options = options;
     this.#topics = topics as string[];
-    this.#sessionTimeoutMs = sessionTimeoutMs;
-    this.#heartbeatMs = Math.max(10, Math.floor(sessionTimeoutMs / 3));
     this.#maxBuffered = Math.max(1, options.maxBufferedEvents ?? 500);
     this.#startAt = options.startAt ?? 'earliest';
     this.#onClosed = onClosed;
@@ -149,10 +125,16 @@ export class SqliteSubscription implements Subscription {
       },
       this.#maxBuffered,
     );
+    this.#membership = new GroupMembership(new SqliteGroupCell(log.writes, options.group), {
+      group: options.group,
+      clientId: log.clientId,
+      topics: this.#topics,
+      sessionTimeoutMs,
+    });
   }
 
   get memberId(): string {
-    return this.#memberId;
+    return this.#membership.memberId;
   }
 
   assignment(): readonly TopicPartition[] {
@@ -163,7 +145,7 @@ export class SqliteSubscription implements Subscription {
 
   /** Registers this member and takes its first assignment. */
   async join(): Promise<void> {
-    await this.#register();
+    await this.#membership.join();
     this.#state = 'active';
     await this.#coordinate();
     this.#schedule();
@@ -176,27 +158,15 @@ export class SqliteSubscription implements Subscription {
 
   async commit(positions: StoredEvent | readonly PartitionOffset[]): Promise<void> {
     if (this.#state === 'closed') throw new HeraldError('CLOSED', 'the subscription is closed');
-    const list: readonly PartitionOffset[] = Array.isArray(positions)
-      ? positions
-      : [
-          {
-            topic: (positions as StoredEvent).topic,
-            partition: (positions as StoredEvent).partition,
-            offset: (positions as StoredEvent).offset + 1,
-          },
-        ];
-    const event = Array.isArray(positions) ? undefined : (positions as StoredEvent);
+    const { positions: list, event } = commitRequest(positions);
     const checked = list.map((p) => {
-      if (!Number.isSafeInteger(p.offset) || p.offset < 0) {
-        throw new HeraldError('INVALID_ARGUMENT', `cannot commit offset ${String(p.offset)}`);
-      }
       const topicId = this.#log.topic(p.topic).id;
-      const owned = this.#owned.get(key(topicId, p.partition));
+      const owned = this.#owned.get(key(p.topic, p.partition));
       if (owned === undefined) throw this.#fenced(p);
       if (event !== undefined && !owned.claim.owns(event)) throw this.#fenced(p);
       return { ...p, topicId, epoch: owned.epoch };
     });
-    const memberId = this.#memberId;
+    const memberId = this.#membership.memberId;
     await this.#log.writes.run((db) => {
       const { ownerOf, upsert } = (this.#commitStatements ??= {
         ownerOf: prepared(
@@ -256,7 +226,7 @@ export class SqliteSubscription implements Subscription {
   thaw(): void {
     if (this.#state !== 'frozen') return;
     this.#state = 'active';
-    this.#lastHeartbeat = 0;
+    this.#membership.heartbeatNow();
     this.#schedule(0);
     this.#wake();
   }
@@ -298,7 +268,8 @@ export class SqliteSubscription implements Subscription {
     if (this.#state !== 'active') return;
     clearTimeout(this.#timer);
     const next =
-      delay ?? (this.#pending ? REBALANCE_POLL_MS : Math.min(GENERATION_POLL_MS, this.#heartbeatMs));
+      delay ??
+      (this.#pending ? REBALANCE_POLL_MS : Math.min(GENERATION_POLL_MS, this.#membership.heartbeatMs));
     this.#timer = setTimeout(() => void this.#onTimer(), next);
     this.#timer.unref();
   }
@@ -306,8 +277,7 @@ export class SqliteSubscription implements Subscription {
   async #onTimer(): Promise<void> {
     if (this.#state !== 'active') return;
     try {
-      const due =
-        this.#pending || Date.now() - this.#lastHeartbeat >= this.#heartbeatMs || this.#generationChanged();
+      const due = this.#pending || this.#membership.heartbeatDue() || this.#generationChanged();
       if (due) await this.#coordinate();
     } catch {
       // A busy or failing disk: the next heartbeat tries again; the lease tolerates misses.
@@ -322,28 +292,6 @@ export class SqliteSubscription implements Subscription {
     return row === undefined || row.generation !== this.#seenGeneration;
   }
 
-  async #register(): Promise<void> {
-    const now = Date.now();
-    await this.#log.writes.run((db) => {
-      prepared(db, 'INSERT OR IGNORE INTO herald_groups (name) VALUES (?)').run(this.group);
-      prepared(
-        db,
-        `INSERT INTO herald_members (group_name, member_id, client_id, topics, session_timeout_ms, heartbeat_at, joined_at)
-         VALUES (?, ?, ?, ?, ?, ?, ?)`,
-      ).run(
-        this.group,
-        this.#memberId,
-        this.#log.clientId,
-        JSON.stringify(this.#topics),
-        this.#sessionTimeoutMs,
-        now,
-        now,
-      );
-      prepared(db, 'UPDATE herald_groups SET generation = generation + 1 WHERE name = ?').run(this.group);
-    });
-    this.#lastHeartbeat = now;
-  }
-
   /** One heartbeat: one coordination transaction, then the local consequences. Never concurrent. */
   #coordinate(): Promise<void> {
     this.#coordinating ??= this.#coordinateOnce().finally(() => {
@@ -353,169 +301,72 @@ export class SqliteSubscription implements Subscription {
   }
 
   async #coordinateOnce(): Promise<void> {
-    const result = await this.#log.writes.run((db) => this.#coordinationStep(db));
+    const round = await this.#membership.coordinate({ beat: true });
     if (this.#state === 'closed' || this.#state === 'closing') return;
-    this.#lastHeartbeat = Date.now();
-    if (result.fenced) {
+    if (round.kind !== 'coordinated') {
       // Our lease expired while we were stalled: everything we held belongs to others now.
       this.#owned.clear();
       this.#queue.clear();
-      this.#memberId = randomUUID();
-      await this.#register();
+      await this.#membership.rejoin();
       this.#pending = true;
       return;
     }
-    this.#seenGeneration = result.generation;
+    const me = this.#membership.memberId;
+    this.#seenGeneration = round.record.generation;
     const assigned: TopicPartition[] = [];
-    for (const claim of result.claims) {
-      const topic = this.#log.topicById(claim.topicId).name;
-      const cursor = claim.committed ?? this.#log.resolveStart(claim.topicId, claim.partition, this.#startAt);
-      this.#owned.set(key(claim.topicId, claim.partition), {
-        topic,
-        topicId: claim.topicId,
+    for (const claim of round.claims) {
+      const topicId = this.#log.topic(claim.topic).id;
+      const committed = this.#committed(topicId, claim.partition);
+      const cursor = committed ?? this.#log.resolveStart(topicId, claim.partition, this.#startAt);
+      this.#owned.set(key(claim.topic, claim.partition), {
+        topic: claim.topic,
+        topicId,
         partition: claim.partition,
         epoch: claim.epoch,
         cursor,
         revoking: false,
-        claim: this.#claims.claim(key(claim.topicId, claim.partition)),
+        claim: this.#claims.claim(key(claim.topic, claim.partition)),
       });
-      assigned.push({ topic, partition: claim.partition });
+      assigned.push({ topic: claim.topic, partition: claim.partition });
     }
-    const rows = new Map(result.mine.map((row) => [key(row.topic_id, row.partition), row]));
-    const revoke: Owned[] = [];
-    for (const [k, owned] of this.#owned) {
-      const row = rows.get(k);
-      if (row?.owner !== this.#memberId || row.epoch !== owned.epoch) {
-        // Taken from us without a handover (our lease expired): drop silently.
-        this.#owned.delete(k);
-        this.#queue.dropPartitions([owned]);
-      } else if (row.target !== this.#memberId && !owned.revoking) {
-        owned.revoking = true;
-        this.#queue.dropPartitions([owned]);
-        revoke.push(owned);
-      }
+    const changes = ownershipChanges(round.record, me, this.#owned);
+    for (const k of changes.lost) {
+      // Taken from us without a handover (our lease expired): drop silently.
+      const owned = this.#owned.get(k)!;
+      this.#owned.delete(k);
+      this.#queue.dropPartitions([owned]);
     }
-    this.#pending =
-      revoke.length > 0 ||
-      [...this.#owned.values()].some((o) => o.revoking) ||
-      result.mine.some((row) => row.target === this.#memberId && row.owner !== this.#memberId);
+    const revoke = changes.revoke.map((k) => this.#owned.get(k)!);
+    for (const owned of revoke) {
+      owned.revoking = true;
+      this.#queue.dropPartitions([owned]);
+    }
+    this.#pending = changes.handover;
     if (assigned.length > 0) {
       this.#options.onAssigned?.(assigned);
       this.#wake();
     }
     if (revoke.length > 0) void this.#release(revoke);
+    if (changes.stray.length > 0) void this.#membership.release(changes.stray).catch(() => undefined);
   }
 
-  #coordinationStep(db: DatabaseSync): Coordination {
-    const now = Date.now();
-    const group = this.group;
-    const me = this.#memberId;
-    const beat = prepared(
-      db,
-      'UPDATE herald_members SET heartbeat_at = ? WHERE group_name = ? AND member_id = ?',
-    ).run(now, group, me);
-    if (beat.changes === 0) return { fenced: true };
-
-    const expired = prepared(
-      db,
-      'SELECT member_id FROM herald_members WHERE group_name = ? AND heartbeat_at + session_timeout_ms < ?',
-    ).all(group, now) as unknown as { member_id: string }[];
-    for (const { member_id } of expired) {
-      prepared(db, 'DELETE FROM herald_members WHERE group_name = ? AND member_id = ?').run(group, member_id);
-      prepared(
-        db,
-        'UPDATE herald_assignments SET owner = NULL, epoch = epoch + 1 WHERE group_name = ? AND owner = ?',
-      ).run(group, member_id);
-    }
-    if (expired.length > 0)
-      prepared(db, 'UPDATE herald_groups SET generation = generation + 1 WHERE name = ?').run(group);
-
-    const state = prepared(
-      db,
-      'SELECT generation, assigned_generation FROM herald_groups WHERE name = ?',
-    ).get(group) as { generation: number; assigned_generation: number };
-    if (state.generation !== state.assigned_generation) this.#assign(db);
-
-    const claims = (
-      prepared(
-        db,
-        `UPDATE herald_assignments SET owner = ?, epoch = epoch + 1
-           WHERE group_name = ? AND target = ? AND owner IS NULL RETURNING topic_id, partition, epoch`,
-      ).all(me, group, me) as unknown as { topic_id: number; partition: number; epoch: number }[]
-    ).map((row) => {
-      const committed = prepared(
-        db,
-        'SELECT committed FROM herald_offsets WHERE group_name = ? AND topic_id = ? AND partition = ?',
-      ).get(group, row.topic_id, row.partition) as { committed: number } | undefined;
-      return {
-        topicId: row.topic_id,
-        partition: row.partition,
-        epoch: row.epoch,
-        committed: committed?.committed ?? null,
-      };
-    });
-    const mine = prepared(
-      db,
-      `SELECT topic_id, partition, owner, target, epoch FROM herald_assignments
-         WHERE group_name = ? AND (owner = ? OR target = ?)`,
-    ).all(group, me, me) as unknown as AssignmentRow[];
-    return { fenced: false, generation: state.generation, claims, mine };
-  }
-
-  /** Computes the target of every partition for the current membership. */
-  #assign(db: DatabaseSync): void {
-    const group = this.group;
-    const members = (
-      prepared(db, 'SELECT member_id, topics FROM herald_members WHERE group_name = ?').all(
-        group,
-      ) as unknown as {
-        member_id: string;
-        topics: string;
-      }[]
-    ).map((m) => ({ memberId: m.member_id, topics: JSON.parse(m.topics) as string[] }));
-    const topicNames = [...new Set(members.flatMap((m) => m.topics))];
-    const partitions: TopicPartition[] = [];
-    const ids = new Map<string, number>();
-    for (const name of topicNames) {
-      const topic = prepared(db, 'SELECT id, partitions FROM herald_topics WHERE name = ?').get(name) as
-        { id: number; partitions: number } | undefined;
-      if (topic === undefined) continue;
-      ids.set(name, topic.id);
-      for (let p = 0; p < topic.partitions; p++) partitions.push({ topic: name, partition: p });
-    }
-    const plan = assignPartitions(members, partitions);
-    prepared(db, 'UPDATE herald_assignments SET target = NULL WHERE group_name = ?').run(group);
-    const setTarget = prepared(
-      db,
-      `INSERT INTO herald_assignments (group_name, topic_id, partition, owner, target, epoch) VALUES (?, ?, ?, NULL, ?, 0)
-       ON CONFLICT (group_name, topic_id, partition) DO UPDATE SET target = excluded.target`,
-    );
-    for (const [memberId, owned] of plan) {
-      for (const tp of owned) setTarget.run(group, ids.get(tp.topic)!, tp.partition, memberId);
-    }
-    prepared(db, 'UPDATE herald_groups SET assigned_generation = generation WHERE name = ?').run(group);
+  /** The group's committed offset in one partition, or null when it never committed there. */
+  #committed(topicId: number, partition: number): number | null {
+    const row = prepared(
+      this.#log.reader,
+      'SELECT committed FROM herald_offsets WHERE group_name = ? AND topic_id = ? AND partition = ?',
+    ).get(this.group, topicId, partition) as { committed: number } | undefined;
+    return row?.committed ?? null;
   }
 
   /** Step 1 of a handover: let the consumer finish (`onRevoked`), then free the partitions. */
   async #release(partitions: readonly Owned[]): Promise<void> {
-    try {
-      await this.#options.onRevoked?.(partitions.map((o) => ({ topic: o.topic, partition: o.partition })));
-    } catch {
-      // The handover goes on: uncommitted work is redelivered to the next owner.
-    }
+    await revokeQuietly(this.#options.onRevoked, partitions);
     if (this.#state !== 'active') return;
-    const me = this.#memberId;
     try {
-      await this.#log.writes.run((db) => {
-        const free = prepared(
-          db,
-          `UPDATE herald_assignments SET owner = NULL, epoch = epoch + 1
-           WHERE group_name = ? AND topic_id = ? AND partition = ? AND owner = ? AND epoch = ?`,
-        );
-        for (const o of partitions) free.run(this.group, o.topicId, o.partition, me, o.epoch);
-      });
+      await this.#membership.release(partitions);
     } finally {
-      for (const o of partitions) this.#owned.delete(key(o.topicId, o.partition));
+      for (const o of partitions) this.#owned.delete(key(o.topic, o.partition));
       this.#log.afterCommit();
     }
   }
@@ -528,26 +379,9 @@ export class SqliteSubscription implements Subscription {
     this.#queue.close();
     try {
       const held = [...this.#owned.values()].filter((o) => !o.revoking);
-      if (held.length > 0) {
-        try {
-          await this.#options.onRevoked?.(held.map((o) => ({ topic: o.topic, partition: o.partition })));
-        } catch {
-          // Leaving goes on; uncommitted work is redelivered to the next owner.
-        }
-      }
+      await revokeQuietly(this.#options.onRevoked, held);
       if (wasActive || this.#owned.size > 0) {
-        const me = this.#memberId;
-        await this.#log.writes.run((db) => {
-          prepared(db, 'DELETE FROM herald_members WHERE group_name = ? AND member_id = ?').run(
-            this.group,
-            me,
-          );
-          prepared(
-            db,
-            'UPDATE herald_assignments SET owner = NULL, epoch = epoch + 1 WHERE group_name = ? AND owner = ?',
-          ).run(this.group, me);
-          prepared(db, 'UPDATE herald_groups SET generation = generation + 1 WHERE name = ?').run(this.group);
-        });
+        await this.#membership.leave();
         this.#log.afterCommit();
       }
     } finally {
@@ -565,11 +399,7 @@ export class SqliteSubscription implements Subscription {
   }
 
   #fenced(p: TopicPartition): HeraldError {
-    return new HeraldError(
-      'FENCED',
-      `member ${this.#memberId} of group "${this.group}" no longer owns ${p.topic}/${p.partition}; its commit was refused`,
-      { details: { group: this.group, topic: p.topic, partition: p.partition } },
-    );
+    return this.#membership.fenced(p);
   }
 }
 
@@ -585,23 +415,8 @@ export function listGroups(db: DatabaseSync): string[] {
 
 /** Members, ownership, committed offsets and lag of one group. An unknown group is empty. */
 export function describeGroup(db: DatabaseSync, group: string): GroupDescription {
-  const members = (
-    prepared(
-      db,
-      'SELECT member_id, client_id, heartbeat_at FROM herald_members WHERE group_name = ? ORDER BY joined_at, member_id',
-    ).all(group) as unknown as { member_id: string; client_id: string; heartbeat_at: number }[]
-  ).map((m) => ({
-    memberId: m.member_id,
-    clientId: m.client_id,
-    lastHeartbeat: m.heartbeat_at,
-    partitions: (
-      prepared(
-        db,
-        `SELECT t.name AS topic, a.partition FROM herald_assignments a JOIN herald_topics t ON t.id = a.topic_id
-           WHERE a.group_name = ? AND a.owner = ? ORDER BY t.name, a.partition`,
-      ).all(group, m.member_id) as unknown as TopicPartition[]
-    ).map((tp) => ({ topic: tp.topic, partition: tp.partition })),
-  }));
+  const record = readGroup(db, group);
+  const members = record === undefined ? [] : describeMembers(record);
   const partitions = (
     prepared(
       db,

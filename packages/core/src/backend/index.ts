@@ -34,3 +34,30 @@ export { assertRecordSize, recordBytes } from './record-size.ts';
 export { MAX_GROUP_NAME_LENGTH, subscribeSettings } from './subscribe-settings.ts';
 export type { SubscribeLimits, SubscribeSettings } from './subscribe-settings.ts';
 export { PartitionChooser } from './partition-chooser.ts';
+export {
+  addMember,
+  assignTargets,
+  coordinationStep,
+  describeMembers,
+  emptyGroup,
+  isExpired,
+  ownershipChanges,
+  raiseEpoch,
+  reapExpired,
+  releasePartitions,
+  removeMember,
+  renewLease,
+} from './group-protocol.ts';
+export type {
+  GroupRecord,
+  HeldClaim,
+  MemberRecord,
+  OwnershipChanges,
+  PartitionCounts,
+  PartitionRecord,
+  StepResult,
+} from './group-protocol.ts';
+export { compareAndSetCell } from './group-cell.ts';
+export type { CompareAndSetStore, GroupCell, GroupStep } from './group-cell.ts';
+export { GroupMembership, commitRequest, revokeQuietly } from './group-membership.ts';
+export type { Coordination, MembershipSettings } from './group-membership.ts';

@@ -1,18 +1,17 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { isHeraldError } from '@herald/core';
 import {
   addMember,
   coordinationStep,
+  describeMembers,
   emptyGroup,
-  parseGroup,
-  parseOffset,
+  ownershipChanges,
   raiseEpoch,
   releasePartitions,
   removeMember,
-  serializeGroup,
-} from '../src/group-state.ts';
-import type { GroupRecord, MemberRecord } from '../src/group-state.ts';
+  topicPartitionKey,
+} from '../../src/backend/index.ts';
+import type { GroupRecord, MemberRecord } from '../../src/backend/index.ts';
 
 const counts = new Map([['orders', 4]]);
 
@@ -28,7 +27,7 @@ function targets(record: GroupRecord): (string | null)[] {
   return record.partitions.map((p) => p.target);
 }
 
-describe('nats: consumer-group coordination record', () => {
+describe('group protocol: one record, pure steps', () => {
   it('assigns every partition after a join and lets the member claim the free ones', () => {
     const joined = addMember(emptyGroup('billing'), 'a', member(0));
     const { record, changed, claims } = coordinationStep(joined, 'a', 10, counts);
@@ -149,12 +148,43 @@ describe('nats: consumer-group coordination record', () => {
     assert.deepEqual(step.record.topics, ['orders', 'payments']);
   });
 
-  it('round-trips through JSON and refuses records Herald did not write with CORRUPT_LOG', () => {
-    const record = coordinationStep(addMember(emptyGroup('billing'), 'a', member(0)), 'a', 0, counts).record;
-    assert.deepEqual(parseGroup(serializeGroup(record)), record);
-    const corrupt = (error: unknown) => isHeraldError(error, 'CORRUPT_LOG');
-    assert.throws(() => parseGroup(new TextEncoder().encode('{"version":2}')), corrupt);
-    assert.throws(() => parseGroup(new TextEncoder().encode('not json')), corrupt);
-    assert.throws(() => parseOffset(new TextEncoder().encode('{"committed":"3","epoch":1}')), corrupt);
+  it('describes members oldest first with the partitions each owns', () => {
+    let record = addMember(addMember(emptyGroup('billing'), 'b', member(0)), 'a', member(5));
+    record = coordinationStep(coordinationStep(record, 'a', 5, counts).record, 'b', 5, counts).record;
+    assert.deepEqual(
+      describeMembers(record).map((m) => [m.memberId, m.partitions.map((p) => p.partition)]),
+      [
+        ['b', [1, 3]],
+        ['a', [0, 2]],
+      ],
+    );
+  });
+
+  it('tells a member what it lost, what to revoke, what to free and whether a handover is under way', () => {
+    let record = coordinationStep(addMember(emptyGroup('billing'), 'a', member(0)), 'a', 0, counts).record;
+    const held = new Map(
+      record.partitions.map((p) => [
+        topicPartitionKey(p.topic, p.partition),
+        { epoch: p.epoch, revoking: false },
+      ]),
+    );
+    assert.deepEqual(ownershipChanges(record, 'a', held), {
+      lost: [],
+      revoke: [],
+      stray: [],
+      handover: false,
+    });
+    record = coordinationStep(addMember(record, 'b', member(0)), 'b', 1, counts).record;
+    const joined = ownershipChanges(record, 'a', held);
+    assert.deepEqual(joined.revoke, ['orders#1', 'orders#3']);
+    assert.equal(joined.handover, true);
+    held.delete('orders#0');
+    assert.deepEqual(
+      ownershipChanges(record, 'a', held).stray.map((p) => p.partition),
+      [0],
+      'owned in the record but no longer held here',
+    );
+    const expired = removeMember(record, 'a');
+    assert.deepEqual(ownershipChanges(expired, 'a', held).lost, ['orders#1', 'orders#2', 'orders#3']);
   });
 });
