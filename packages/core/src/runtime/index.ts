@@ -9,7 +9,7 @@ export type {
   PublishMiddleware,
   PublishOptions,
 } from './producer.ts';
-export { Router, createRouter, fingerprintOf } from './router.ts';
+export { Router, createRouter } from './router.ts';
 export type { EventDecoder, RouteOptions, RouterOptions, TypedHandler } from './router.ts';
 export type { DeliveryKey, FailureRecord, InboxOutcome, Store, StoreTransaction } from './store.ts';
 export { backoffDelay, isPermanent, retry } from './middleware/retry.ts';
@@ -21,7 +21,7 @@ export {
   deadLetterTopicOf,
 } from './middleware/dead-letter.ts';
 export type { DeadLetterMessage, DeadLetterOptions } from './middleware/dead-letter.ts';
-export { idempotency } from './middleware/idempotency.ts';
+export { fingerprintOf, idempotency } from './middleware/idempotency.ts';
 export { timeout } from './middleware/timeout.ts';
 export { extractTraceContext, injectTraceContext, tracing, tracingPublish } from './middleware/tracing.ts';
 export type { TracingOptions } from './middleware/tracing.ts';

@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import type { EventDefinition } from '../define-event.ts';
 import type { StoredEvent } from '../envelope.ts';
 import { HeraldError, isHeraldError } from '../errors.ts';
@@ -447,15 +446,6 @@ export class Router {
     );
     for (const [id] of selected) this.#work.delete(id);
   }
-}
-
-/** A fingerprint of an event's payload, to tell a redelivery from a different event reusing an id. */
-export function fingerprintOf(event: StoredEvent): string {
-  const hash = createHash('sha256');
-  hash.update(event.type);
-  hash.update('\0');
-  if (event.data !== undefined) hash.update(event.data);
-  return hash.digest('base64url');
 }
 
 /** @example const router = createRouter({ log, group: 'inventory.reservations', topics: ['orders'] }); */
