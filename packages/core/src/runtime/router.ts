@@ -101,8 +101,13 @@ const BACKFILL_COLLECTION = 'herald.backfill';
  * that into one effect). An error that escapes every middleware stops the router: nothing is
  * committed past the failed event. Put `deadLetter()` outermost to keep going instead.
  *
- * Shutdown (`stop`, the AbortSignal, or SIGTERM with `stopOnSignals`): stop fetching, finish
- * work in flight, commit, leave the group.
+ * Shutdown (`stop` or the AbortSignal given to `run`): stop fetching, finish work in flight,
+ * commit, leave the group. The router installs no signal handlers: the program that runs it
+ * decides what SIGTERM and SIGINT do, and calls `stop` (or aborts the signal).
+ *
+ * @example
+ * process.once('SIGTERM', () => void router.stop());
+ * await router.run();
  */
 export class Router {
   readonly #options: RouterOptions;
@@ -169,20 +174,12 @@ export class Router {
    * Joins the group and handles events until stopped. Resolves after a graceful shutdown;
    * rejects with the error that stopped it otherwise.
    */
-  run(options: { signal?: AbortSignal; stopOnSignals?: boolean } = {}): Promise<void> {
+  run(options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.#running !== undefined)
       throw new HeraldError('INVALID_ARGUMENT', 'the router is running already');
-    const onSignal = () => void this.stop();
-    if (options.stopOnSignals === true) {
-      process.once('SIGTERM', onSignal);
-      process.once('SIGINT', onSignal);
-    }
-    options.signal?.addEventListener('abort', onSignal, { once: true });
-    this.#running = this.#run().finally(() => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      options.signal?.removeEventListener('abort', onSignal);
-    });
+    const onAbort = () => void this.stop();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    this.#running = this.#run().finally(() => options.signal?.removeEventListener('abort', onAbort));
     return this.#running;
   }
 
