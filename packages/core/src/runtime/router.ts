@@ -3,6 +3,7 @@ import type { StoredEvent } from '../envelope.ts';
 import { HeraldError, isHeraldError } from '../errors.ts';
 import type { EventLog, PartitionOffset, StartPosition, Subscription, TopicPartition } from '../event-log.ts';
 import { type Handler, type HandlerContext, type Middleware, compose } from './handler.ts';
+import { KeyScheduler } from './key-scheduler.ts';
 import type { DeliveryKey, FailureRecord, Store } from './store.ts';
 
 export interface RouterOptions {
@@ -72,8 +73,8 @@ interface PartitionWork {
   readonly partition: number;
   /** Offsets delivered and not yet finished. */
   readonly pending: Set<number>;
-  /** Per-key chains: the next event of a key starts when the previous one finished. */
-  readonly chains: Map<string, Promise<void>>;
+  /** Events of one key one at a time, in offset order. */
+  readonly keys: KeyScheduler;
   readonly abort: AbortController;
   /**
    * Aborted on shutdown or when the partition is taken away: every handler's `signal`. Combined
@@ -244,16 +245,11 @@ export class Router {
 
   async #start(event: StoredEvent, handle: Handler): Promise<void> {
     const work = this.#work.get(`${event.topic}/${event.partition}`) ?? (await this.#partition(event));
-    const key = event.partitionkey ?? '';
     work.pending.add(event.offset);
     work.highest = Math.max(work.highest, event.offset);
     this.#inFlight++;
-    const previous = work.chains.get(key) ?? Promise.resolve();
-    const next = previous.then(() => this.#handle(event, work, handle));
-    work.chains.set(key, next);
-    void next.finally(() => {
-      if (work.chains.get(key) === next) work.chains.delete(key);
-    });
+    // #handle settles every outcome itself: it never rejects.
+    void work.keys.schedule(event.partitionkey ?? '', () => this.#handle(event, work, handle));
   }
 
   async #handle(event: StoredEvent, work: PartitionWork, handle: Handler): Promise<void> {
@@ -369,7 +365,7 @@ export class Router {
         topic: event.topic,
         partition: event.partition,
         pending: new Set(),
-        chains: new Map(),
+        keys: new KeyScheduler(),
         abort,
         signal: AbortSignal.any([this.#stopping.signal, abort.signal]),
         highest: event.offset - 1,
@@ -437,7 +433,7 @@ export class Router {
         partitions === null || partitions.some((p) => p.topic === w.topic && p.partition === w.partition),
     );
     if (this.#failure !== undefined) for (const [, w] of selected) w.abort.abort();
-    await Promise.allSettled(selected.flatMap(([, w]) => [...w.chains.values()]));
+    await Promise.all(selected.map(([, w]) => w.keys.idle()));
     await this.#commit(selected.map(([, w]) => ({ topic: w.topic, partition: w.partition }))).catch(
       () => undefined,
     );
