@@ -4,6 +4,7 @@ import { HeraldError, isHeraldError } from '../errors.ts';
 import type { EventLog, PartitionOffset, StartPosition, Subscription, TopicPartition } from '../event-log.ts';
 import { type Handler, type HandlerContext, type Middleware, compose } from './handler.ts';
 import { KeyScheduler } from './key-scheduler.ts';
+import { OffsetTracker } from './offset-tracker.ts';
 import type { DeliveryKey, FailureRecord, Store } from './store.ts';
 
 export interface RouterOptions {
@@ -71,8 +72,7 @@ export interface RouteOptions {
 interface PartitionWork {
   readonly topic: string;
   readonly partition: number;
-  /** Offsets delivered and not yet finished. */
-  readonly pending: Set<number>;
+  readonly offsets: OffsetTracker;
   /** Events of one key one at a time, in offset order. */
   readonly keys: KeyScheduler;
   readonly abort: AbortController;
@@ -81,8 +81,6 @@ interface PartitionWork {
    * once per partition, not per event: `AbortSignal.any` with long-lived sources is costly.
    */
   readonly signal: AbortSignal;
-  highest: number;
-  committed: number;
   /** Offsets below this were written before the group went live: backfill. */
   replayUntil: number;
 }
@@ -245,8 +243,7 @@ export class Router {
 
   async #start(event: StoredEvent, handle: Handler): Promise<void> {
     const work = this.#work.get(`${event.topic}/${event.partition}`) ?? (await this.#partition(event));
-    work.pending.add(event.offset);
-    work.highest = Math.max(work.highest, event.offset);
+    work.offsets.delivered(event.offset);
     this.#inFlight++;
     // #handle settles every outcome itself: it never rejects.
     void work.keys.schedule(event.partitionkey ?? '', () => this.#handle(event, work, handle));
@@ -276,7 +273,7 @@ export class Router {
         void this.#subscription?.close();
       }
     } finally {
-      if (finished) work.pending.delete(event.offset);
+      if (finished) work.offsets.finished(event.offset);
       this.#inFlight--;
       const wake = this.#slotFreed;
       this.#slotFreed = undefined;
@@ -364,12 +361,10 @@ export class Router {
       work = {
         topic: event.topic,
         partition: event.partition,
-        pending: new Set(),
+        offsets: new OffsetTracker(event.offset),
         keys: new KeyScheduler(),
         abort,
         signal: AbortSignal.any([this.#stopping.signal, abort.signal]),
-        highest: event.offset - 1,
-        committed: event.offset,
         replayUntil: await this.#replayUntil(event.topic, event.partition),
       };
       this.#work.set(id, work);
@@ -406,16 +401,15 @@ export class Router {
     for (const work of this.#work.values()) {
       if (only != null && !only.some((p) => p.topic === work.topic && p.partition === work.partition))
         continue;
-      const watermark = work.pending.size === 0 ? work.highest + 1 : Math.min(...work.pending);
-      if (watermark > work.committed)
-        positions.push({ topic: work.topic, partition: work.partition, offset: watermark });
+      const offset = work.offsets.toCommit();
+      if (offset !== undefined) positions.push({ topic: work.topic, partition: work.partition, offset });
     }
     if (positions.length === 0) return;
     try {
       await subscription.commit(positions);
       for (const p of positions) {
         const work = this.#work.get(`${p.topic}/${p.partition}`);
-        if (work !== undefined) work.committed = Math.max(work.committed, p.offset);
+        work?.offsets.committed(p.offset);
       }
     } catch (error) {
       // FENCED: the partitions moved on; the new owner redoes what we did not commit.
