@@ -3,6 +3,7 @@ import type { StoredEvent } from '../envelope.ts';
 import { HeraldError, isHeraldError } from '../errors.ts';
 import type { EventLog, PartitionOffset, StartPosition, Subscription, TopicPartition } from '../event-log.ts';
 import { type Handler, type HandlerContext, type Middleware, compose } from './handler.ts';
+import { BackfillBoundary } from './backfill-boundary.ts';
 import { KeyScheduler } from './key-scheduler.ts';
 import { OffsetTracker } from './offset-tracker.ts';
 import type { DeliveryKey, FailureRecord, Store } from './store.ts';
@@ -85,8 +86,6 @@ interface PartitionWork {
   replayUntil: number;
 }
 
-const BACKFILL_COLLECTION = 'herald.backfill';
-
 /**
  * Runs handlers for one consumer group.
  *
@@ -114,6 +113,7 @@ export class Router {
   readonly #middleware: Middleware[];
   readonly #work = new Map<string, PartitionWork>();
   readonly #stopping = new AbortController();
+  readonly #backfill: BackfillBoundary;
   #subscription: Subscription | undefined;
   #inFlight = 0;
   #slotFreed: (() => void) | undefined;
@@ -129,6 +129,7 @@ export class Router {
       throw new HeraldError('INVALID_ARGUMENT', 'maxInFlight must be a positive integer');
     }
     this.#options = options;
+    this.#backfill = new BackfillBoundary(options);
     this.#middleware = [...(options.middleware ?? [])];
   }
 
@@ -193,14 +194,7 @@ export class Router {
     const { log, group, topics } = this.#options;
     const handle = compose(this.#middleware, (event, context) => this.#dispatch(event, context));
     // Taken before joining: events appended from now on are live for this router.
-    for (const topic of topics) {
-      const description = await log.describeTopic(topic).catch((error: unknown) => {
-        if (isHeraldError(error, 'UNKNOWN_TOPIC')) return undefined;
-        throw error;
-      });
-      for (const p of description?.partitionInfo ?? [])
-        this.#historyEnd.set(`${topic}/${p.partition}`, p.latest);
-    }
+    await this.#backfill.markHistoryEnd(topics);
     const subscription = await log.subscribe({
       group,
       topics,
@@ -346,9 +340,6 @@ export class Router {
   /** Attempt counts when the router has no store (lost on restart; give it a store to keep them). */
   readonly #failuresInMemory = new Map<string, FailureRecord>();
 
-  /** Per partition, the offset the next event got when the router started: history ends there. */
-  readonly #historyEnd = new Map<string, number>();
-
   #deliveryKey(event: StoredEvent): DeliveryKey {
     return { group: this.group, topic: event.topic, partition: event.partition, offset: event.offset };
   }
@@ -365,32 +356,11 @@ export class Router {
         keys: new KeyScheduler(),
         abort,
         signal: AbortSignal.any([this.#stopping.signal, abort.signal]),
-        replayUntil: await this.#replayUntil(event.topic, event.partition),
+        replayUntil: await this.#backfill.replayUntil(event.topic, event.partition),
       };
       this.#work.set(id, work);
     }
     return work;
-  }
-
-  /**
-   * Where live history starts for a partition. When the group first reads a partition it never
-   * committed on, what the partition held when this router started is backfill (not what it
-   * holds at that first read, which already includes the event being read); the boundary is
-   * kept in the store (if any) so a restart mid-backfill still knows it.
-   */
-  async #replayUntil(topic: string, partition: number): Promise<number> {
-    const { store, log, group } = this.#options;
-    const id = `${group}/${topic}/${partition}`;
-    const saved = await store?.get<{ until: number }>(BACKFILL_COLLECTION, id);
-    const description = await log.describeGroup(group);
-    const state = description.partitions.find((p) => p.topic === topic && p.partition === partition);
-    // After `resetGroup`, what the group had handled before is a replay.
-    const replayed = state?.replayUntil ?? 0;
-    if (saved !== undefined) return Math.max(saved.until, replayed);
-    if (state?.committed != null) return replayed;
-    const until = this.#historyEnd.get(`${topic}/${partition}`) ?? 0;
-    await store?.transaction((tx) => tx.put(BACKFILL_COLLECTION, id, { until }));
-    return until;
   }
 
   /** Commits every partition up to its oldest unfinished event. */
