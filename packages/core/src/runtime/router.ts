@@ -4,9 +4,12 @@ import { HeraldError, isHeraldError } from '../errors.ts';
 import type { EventLog, PartitionOffset, StartPosition, Subscription, TopicPartition } from '../event-log.ts';
 import { type Handler, type HandlerContext, type Middleware, compose } from './handler.ts';
 import { BackfillBoundary } from './backfill-boundary.ts';
+import { Dispatch, type EventDecoder, type RouteOptions, type TypedHandler } from './dispatch.ts';
 import { KeyScheduler } from './key-scheduler.ts';
 import { OffsetTracker } from './offset-tracker.ts';
 import type { DeliveryKey, FailureRecord, Store } from './store.ts';
+
+export type { EventDecoder, RouteOptions, TypedHandler } from './dispatch.ts';
 
 export interface RouterOptions {
   readonly log: EventLog;
@@ -44,30 +47,6 @@ export interface RouterOptions {
    * routes match event types exactly and data is decoded by the route's definition.
    */
   readonly decoder?: EventDecoder;
-}
-
-/**
- * Decides which typed route reads an event of another version, and decodes its data for that
- * route. Throwing `DECODE_FAILED` / `VALIDATION_FAILED` marks the event as poison, like a
- * definition's own `decode`.
- */
-export interface EventDecoder {
-  /** The route type (one of `routeTypes`) that handles events of `eventType`, or undefined for none. */
-  route(eventType: string, routeTypes: Iterable<string>): string | undefined;
-  /** The data `definition`'s route receives for `event`. */
-  decode<Data>(event: StoredEvent, definition: EventDefinition<Data>): Data;
-}
-
-/** A typed handler: validated data first, then the raw event and the context. */
-export type TypedHandler<Data> = (
-  data: Data,
-  event: StoredEvent,
-  context: HandlerContext,
-) => Promise<void> | void;
-
-export interface RouteOptions {
-  /** Middleware for this route only, inside the router's middleware. */
-  readonly middleware?: readonly Middleware[];
 }
 
 interface PartitionWork {
@@ -109,7 +88,7 @@ interface PartitionWork {
  */
 export class Router {
   readonly #options: RouterOptions;
-  readonly #routes = new Map<string, Handler>();
+  readonly #dispatch: Dispatch;
   readonly #middleware: Middleware[];
   readonly #work = new Map<string, PartitionWork>();
   readonly #stopping = new AbortController();
@@ -130,6 +109,7 @@ export class Router {
     }
     this.#options = options;
     this.#backfill = new BackfillBoundary(options);
+    this.#dispatch = new Dispatch(options);
     this.#middleware = [...(options.middleware ?? [])];
   }
 
@@ -155,18 +135,7 @@ export class Router {
     handler: TypedHandler<Data> | Handler,
     options: RouteOptions = {},
   ): this {
-    const type = typeof route === 'string' ? route : route.type;
-    if (this.#routes.has(type))
-      throw new HeraldError('INVALID_ARGUMENT', `a route for ${type} exists already`);
-    const inner: Handler =
-      typeof route === 'string'
-        ? (handler as Handler)
-        : async (event, context) => {
-            const decoder = this.#options.decoder;
-            const data = decoder === undefined ? route.decode(event.data) : decoder.decode(event, route);
-            await (handler as TypedHandler<Data>)(data, event, context);
-          };
-    this.#routes.set(type, compose(options.middleware ?? [], inner));
+    this.#dispatch.add(route, handler, options.middleware);
     return this;
   }
 
@@ -192,7 +161,7 @@ export class Router {
 
   async #run(): Promise<void> {
     const { log, group, topics } = this.#options;
-    const handle = compose(this.#middleware, (event, context) => this.#dispatch(event, context));
+    const handle = compose(this.#middleware, this.#dispatch.handle);
     // Taken before joining: events appended from now on are live for this router.
     await this.#backfill.markHistoryEnd(topics);
     const subscription = await log.subscribe({
@@ -272,20 +241,6 @@ export class Router {
       const wake = this.#slotFreed;
       this.#slotFreed = undefined;
       wake?.();
-    }
-  }
-
-  /** The innermost handler: the route for the event's type. */
-  async #dispatch(event: StoredEvent, context: HandlerContext): Promise<void> {
-    let route = this.#routes.get(event.type);
-    const decoder = this.#options.decoder;
-    if (route === undefined && decoder !== undefined) {
-      const type = decoder.route(event.type, this.#routes.keys());
-      if (type !== undefined) route = this.#routes.get(type);
-    }
-    if (route !== undefined) return route(event, context);
-    if (this.#options.unrouted === 'fail') {
-      throw new HeraldError('UNSUPPORTED', `group ${this.group} has no route for event type ${event.type}`);
     }
   }
 
