@@ -4,10 +4,11 @@ import { HeraldError, isHeraldError } from '../errors.ts';
 import type { EventLog, PartitionOffset, StartPosition, Subscription, TopicPartition } from '../event-log.ts';
 import { type Handler, type HandlerContext, type Middleware, compose } from './handler.ts';
 import { BackfillBoundary } from './backfill-boundary.ts';
+import { DeliveryFailures } from './delivery-failures.ts';
 import { Dispatch, type EventDecoder, type RouteOptions, type TypedHandler } from './dispatch.ts';
 import { KeyScheduler } from './key-scheduler.ts';
 import { OffsetTracker } from './offset-tracker.ts';
-import type { DeliveryKey, FailureRecord, Store } from './store.ts';
+import type { DeliveryKey, Store } from './store.ts';
 
 export type { EventDecoder, RouteOptions, TypedHandler } from './dispatch.ts';
 
@@ -93,6 +94,7 @@ export class Router {
   readonly #work = new Map<string, PartitionWork>();
   readonly #stopping = new AbortController();
   readonly #backfill: BackfillBoundary;
+  readonly #failures: DeliveryFailures;
   #subscription: Subscription | undefined;
   #inFlight = 0;
   #slotFreed: (() => void) | undefined;
@@ -110,6 +112,7 @@ export class Router {
     this.#options = options;
     this.#backfill = new BackfillBoundary(options);
     this.#dispatch = new Dispatch(options);
+    this.#failures = new DeliveryFailures(options.store);
     this.#middleware = [...(options.middleware ?? [])];
   }
 
@@ -224,8 +227,8 @@ export class Router {
       const context = await this.#context(event, work, delivery);
       await handle(event, context);
       finished = true;
-      if (this.#options.store !== undefined && (context.failures !== undefined || delivery.failed)) {
-        await this.#options.store.clearFailures(this.#deliveryKey(event));
+      if (context.failures !== undefined || delivery.failed) {
+        await this.#failures.clear(this.#deliveryKey(event));
       }
     } catch (error) {
       // While stopping or handing the partition over, an unfinished event is simply redelivered.
@@ -251,9 +254,7 @@ export class Router {
   ): Promise<HandlerContext> {
     const { store, log, group } = this.#options;
     const key = this.#deliveryKey(event);
-    let failures = store === undefined ? undefined : await store.failures(key);
-    const memory = this.#failuresInMemory;
-    failures ??= memory.get(`${key.topic}/${key.partition}/${key.offset}`);
+    const failures = await this.#failures.of(key);
     const effects = this.#options.effects ?? 'auto';
     const replaying = effects === 'suppress' || (effects === 'auto' && event.offset < work.replayUntil);
     return {
@@ -275,25 +276,10 @@ export class Router {
       },
       recordFailure: async (error) => {
         delivery.failed = true;
-        const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-        if (store !== undefined) return store.recordFailure(key, message);
-        const id = `${key.topic}/${key.partition}/${key.offset}`;
-        const now = Date.now();
-        const previous = memory.get(id);
-        const record: FailureRecord = {
-          attempts: (previous?.attempts ?? 0) + 1,
-          firstFailureAt: previous?.firstFailureAt ?? now,
-          lastFailureAt: now,
-          lastError: message,
-        };
-        memory.set(id, record);
-        return record;
+        return this.#failures.record(key, error);
       },
     };
   }
-
-  /** Attempt counts when the router has no store (lost on restart; give it a store to keep them). */
-  readonly #failuresInMemory = new Map<string, FailureRecord>();
 
   #deliveryKey(event: StoredEvent): DeliveryKey {
     return { group: this.group, topic: event.topic, partition: event.partition, offset: event.offset };
