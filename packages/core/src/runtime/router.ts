@@ -83,6 +83,9 @@ interface PartitionWork {
  * commit, leave the group. The router installs no signal handlers: the program that runs it
  * decides what SIGTERM and SIGINT do, and calls `stop` (or aborts the signal).
  *
+ * Made of: `Dispatch` (the routes), per partition a `KeyScheduler` and an `OffsetTracker`, the
+ * `BackfillBoundary` (what `replaying` means) and `DeliveryFailures` (attempt counts).
+ *
  * @example
  * process.once('SIGTERM', () => void router.stop());
  * await router.run();
