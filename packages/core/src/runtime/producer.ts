@@ -149,8 +149,8 @@ function wrap(middleware: readonly PublishMiddleware[], append: Publish): Publis
   return middleware.reduceRight<Publish>((next, outer) => outer(next), append);
 }
 
-function isTransaction(sink: ProducerSink): sink is StoreTransaction {
-  return 'emit' in sink && typeof sink.emit === 'function';
+function isLog(sink: ProducerSink): sink is EventLog {
+  return 'appendBatch' in sink && typeof sink.appendBatch === 'function';
 }
 
 /**
@@ -158,18 +158,18 @@ function isTransaction(sink: ProducerSink): sink is StoreTransaction {
  * order; the batch is still atomic, since the transaction commits all of them or none.
  */
 function appendTo(sink: ProducerSink, options?: AppendOptions): Publish {
-  if (isTransaction(sink)) {
-    return async (topic, events) => {
-      const results: AppendResult[] = [];
-      for (const event of events) {
-        const result = await sink.emit(topic, event, options);
-        if (result !== undefined) results.push(result);
-      }
-      return results;
-    };
+  if (isLog(sink)) {
+    return (topic, events) =>
+      events.length === 1
+        ? sink.append(topic, events[0]!).then((result) => [result])
+        : sink.appendBatch(topic, events);
   }
-  return (topic, events) =>
-    events.length === 1
-      ? sink.append(topic, events[0]!).then((result) => [result])
-      : sink.appendBatch(topic, events);
+  return async (topic, events) => {
+    const results: AppendResult[] = [];
+    for (const event of events) {
+      const result = await sink.emit(topic, event, options);
+      if (result !== undefined) results.push(result);
+    }
+    return results;
+  };
 }
