@@ -5,6 +5,8 @@ export type {
   BatchItem,
   Producer,
   ProducerOptions,
+  ProducerSettings,
+  ProducerSink,
   Publish,
   PublishMiddleware,
   PublishOptions,

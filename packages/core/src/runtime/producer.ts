@@ -29,19 +29,17 @@ export interface PublishOptions {
  */
 export type ProducerSink = EventLog | StoreTransaction;
 
-interface ProducerSettings {
+/** What a producer stamps and wraps, whatever its sink. */
+export interface ProducerSettings {
   /** CloudEvents `source` of everything this producer publishes, e.g. `/orders`. */
   readonly source: string;
   /** Outermost first. */
   readonly middleware?: readonly PublishMiddleware[];
 }
 
+/** A producer's settings and its sink; `{ log }` is the same as `{ sink: log }`. */
 export type ProducerOptions = ProducerSettings &
-  (
-    | { readonly sink: ProducerSink }
-    /** The same as `sink: log`. */
-    | { readonly log: EventLog }
-  );
+  ({ readonly sink: ProducerSink } | { readonly log: EventLog });
 
 /** One event of a batch: its definition, data and options. */
 export interface BatchItem<Data = unknown> {
