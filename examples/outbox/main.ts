@@ -4,7 +4,7 @@
 // order was rolled back. On the embedded log the outbox is the log itself: nothing to relay.
 //
 // Run: ./node_modules/.bin/node examples/outbox/main.ts
-import { type Store, defineEvent } from '@herald/core';
+import { type Producer, type Store, createProducer, defineEvent } from '@herald/core';
 import { z } from 'zod';
 import { openExampleLog } from '../example-log.ts';
 
@@ -28,11 +28,12 @@ interface PlaceOrder {
  * The command handler (what an HTTP endpoint would call). Everything inside the transaction
  * commits together or not at all: the stock level, the order, and the OrderPlaced event.
  */
-async function placeOrder(store: Store, command: PlaceOrder): Promise<void> {
+async function placeOrder(store: Store, events: Producer, command: PlaceOrder): Promise<void> {
   await store.transaction(async (tx) => {
     await tx.put('orders', command.orderId, { ...command, status: 'placed' });
-    // Emitted first on purpose: if anything below throws, the event goes too.
-    await tx.emit('orders', OrderPlaced.create(command, { source: '/examples/shop', key: command.orderId }));
+    // Published into the transaction first on purpose: if anything below throws, the event
+    // goes too. `within(tx)` validates and stamps it exactly as a direct publish would.
+    await events.within(tx).publish('orders', OrderPlaced, command, { key: command.orderId });
     const inStock = (await tx.get<number>('stock', command.sku)) ?? 0;
     if (inStock < command.quantity) {
       throw new OutOfStock(
@@ -45,6 +46,7 @@ async function placeOrder(store: Store, command: PlaceOrder): Promise<void> {
 
 await using example = await openExampleLog();
 const { log, store } = example;
+const events = createProducer({ sink: log, source: '/examples/shop' });
 await log.createTopic('orders', { partitions: 1 });
 await store.transaction((tx) => tx.put('stock', 'lamp', 3));
 
@@ -54,7 +56,7 @@ for (const command of [
   { orderId: 'order-3', sku: 'lamp', quantity: 1 },
 ]) {
   try {
-    await placeOrder(store, command);
+    await placeOrder(store, events, command);
     console.log(`${command.orderId}: placed`);
   } catch (error) {
     if (!(error instanceof OutOfStock)) throw error;

@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import type { DatabaseSync } from 'node:sqlite';
 import { HeraldError, isHeraldError } from '@herald/core';
 import { toHeraldError } from './sqlite-errors.ts';
@@ -38,10 +39,19 @@ export class WriteQueue {
     this.#db = db;
   }
 
+  /**
+   * Queues `operation`. It runs later, from the queue's own turn of the event loop, but in the
+   * caller's async context: what the caller had active (a trace span, a request's context)
+   * is active inside it too.
+   */
   run<T>(operation: WriteOperation<T>): Promise<T> {
     if (this.#closed) return Promise.reject(new HeraldError('CLOSED', 'the log is closed'));
     return new Promise<T>((resolve, reject) => {
-      this.#pending.push({ operation, resolve: resolve as (value: unknown) => void, reject });
+      this.#pending.push({
+        operation: AsyncResource.bind(operation),
+        resolve: resolve as (value: unknown) => void,
+        reject,
+      });
       this.#schedule();
     });
   }

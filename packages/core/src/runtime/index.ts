@@ -5,11 +5,13 @@ export type {
   BatchItem,
   Producer,
   ProducerOptions,
+  ProducerSettings,
+  ProducerSink,
   Publish,
   PublishMiddleware,
   PublishOptions,
 } from './producer.ts';
-export { Router, createRouter, fingerprintOf } from './router.ts';
+export { Router, createRouter } from './router.ts';
 export type { EventDecoder, RouteOptions, RouterOptions, TypedHandler } from './router.ts';
 export type { DeliveryKey, FailureRecord, InboxOutcome, Store, StoreTransaction } from './store.ts';
 export { backoffDelay, isPermanent, retry } from './middleware/retry.ts';
@@ -21,5 +23,5 @@ export {
   deadLetterTopicOf,
 } from './middleware/dead-letter.ts';
 export type { DeadLetterMessage, DeadLetterOptions } from './middleware/dead-letter.ts';
-export { idempotency } from './middleware/idempotency.ts';
+export { fingerprintOf, idempotency } from './middleware/idempotency.ts';
 export { timeout } from './middleware/timeout.ts';

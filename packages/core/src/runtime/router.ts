@@ -1,10 +1,16 @@
-import { createHash } from 'node:crypto';
 import type { EventDefinition } from '../define-event.ts';
 import type { StoredEvent } from '../envelope.ts';
 import { HeraldError, isHeraldError } from '../errors.ts';
 import type { EventLog, PartitionOffset, StartPosition, Subscription, TopicPartition } from '../event-log.ts';
 import { type Handler, type HandlerContext, type Middleware, compose } from './handler.ts';
-import type { DeliveryKey, FailureRecord, Store } from './store.ts';
+import { BackfillBoundary } from './backfill-boundary.ts';
+import { DeliveryFailures } from './delivery-failures.ts';
+import { Dispatch, type EventDecoder, type RouteOptions, type TypedHandler } from './dispatch.ts';
+import { KeyScheduler } from './key-scheduler.ts';
+import { OffsetTracker } from './offset-tracker.ts';
+import type { DeliveryKey, Store } from './store.ts';
+
+export type { EventDecoder, RouteOptions, TypedHandler } from './dispatch.ts';
 
 export interface RouterOptions {
   readonly log: EventLog;
@@ -44,50 +50,21 @@ export interface RouterOptions {
   readonly decoder?: EventDecoder;
 }
 
-/**
- * Decides which typed route reads an event of another version, and decodes its data for that
- * route. Throwing `DECODE_FAILED` / `VALIDATION_FAILED` marks the event as poison, like a
- * definition's own `decode`.
- */
-export interface EventDecoder {
-  /** The route type (one of `routeTypes`) that handles events of `eventType`, or undefined for none. */
-  route(eventType: string, routeTypes: Iterable<string>): string | undefined;
-  /** The data `definition`'s route receives for `event`. */
-  decode<Data>(event: StoredEvent, definition: EventDefinition<Data>): Data;
-}
-
-/** A typed handler: validated data first, then the raw event and the context. */
-export type TypedHandler<Data> = (
-  data: Data,
-  event: StoredEvent,
-  context: HandlerContext,
-) => Promise<void> | void;
-
-export interface RouteOptions {
-  /** Middleware for this route only, inside the router's middleware. */
-  readonly middleware?: readonly Middleware[];
-}
-
 interface PartitionWork {
   readonly topic: string;
   readonly partition: number;
-  /** Offsets delivered and not yet finished. */
-  readonly pending: Set<number>;
-  /** Per-key chains: the next event of a key starts when the previous one finished. */
-  readonly chains: Map<string, Promise<void>>;
+  readonly offsets: OffsetTracker;
+  /** Events of one key one at a time, in offset order. */
+  readonly keys: KeyScheduler;
   readonly abort: AbortController;
   /**
    * Aborted on shutdown or when the partition is taken away: every handler's `signal`. Combined
    * once per partition, not per event: `AbortSignal.any` with long-lived sources is costly.
    */
   readonly signal: AbortSignal;
-  highest: number;
-  committed: number;
   /** Offsets below this were written before the group went live: backfill. */
   replayUntil: number;
 }
-
-const BACKFILL_COLLECTION = 'herald.backfill';
 
 /**
  * Runs handlers for one consumer group.
@@ -102,15 +79,25 @@ const BACKFILL_COLLECTION = 'herald.backfill';
  * that into one effect). An error that escapes every middleware stops the router: nothing is
  * committed past the failed event. Put `deadLetter()` outermost to keep going instead.
  *
- * Shutdown (`stop`, the AbortSignal, or SIGTERM with `stopOnSignals`): stop fetching, finish
- * work in flight, commit, leave the group.
+ * Shutdown (`stop` or the AbortSignal given to `run`): stop fetching, finish work in flight,
+ * commit, leave the group. The router installs no signal handlers: the program that runs it
+ * decides what SIGTERM and SIGINT do, and calls `stop` (or aborts the signal).
+ *
+ * Made of: `Dispatch` (the routes), per partition a `KeyScheduler` and an `OffsetTracker`, the
+ * `BackfillBoundary` (what `replaying` means) and `DeliveryFailures` (attempt counts).
+ *
+ * @example
+ * process.once('SIGTERM', () => void router.stop());
+ * await router.run();
  */
 export class Router {
   readonly #options: RouterOptions;
-  readonly #routes = new Map<string, Handler>();
+  readonly #dispatch: Dispatch;
   readonly #middleware: Middleware[];
   readonly #work = new Map<string, PartitionWork>();
   readonly #stopping = new AbortController();
+  readonly #backfill: BackfillBoundary;
+  readonly #failures: DeliveryFailures;
   #subscription: Subscription | undefined;
   #inFlight = 0;
   #slotFreed: (() => void) | undefined;
@@ -126,6 +113,9 @@ export class Router {
       throw new HeraldError('INVALID_ARGUMENT', 'maxInFlight must be a positive integer');
     }
     this.#options = options;
+    this.#backfill = new BackfillBoundary(options);
+    this.#dispatch = new Dispatch(options);
+    this.#failures = new DeliveryFailures(options.store);
     this.#middleware = [...(options.middleware ?? [])];
   }
 
@@ -151,18 +141,7 @@ export class Router {
     handler: TypedHandler<Data> | Handler,
     options: RouteOptions = {},
   ): this {
-    const type = typeof route === 'string' ? route : route.type;
-    if (this.#routes.has(type))
-      throw new HeraldError('INVALID_ARGUMENT', `a route for ${type} exists already`);
-    const inner: Handler =
-      typeof route === 'string'
-        ? (handler as Handler)
-        : async (event, context) => {
-            const decoder = this.#options.decoder;
-            const data = decoder === undefined ? route.decode(event.data) : decoder.decode(event, route);
-            await (handler as TypedHandler<Data>)(data, event, context);
-          };
-    this.#routes.set(type, compose(options.middleware ?? [], inner));
+    this.#dispatch.add(route, handler, options.middleware);
     return this;
   }
 
@@ -170,20 +149,12 @@ export class Router {
    * Joins the group and handles events until stopped. Resolves after a graceful shutdown;
    * rejects with the error that stopped it otherwise.
    */
-  run(options: { signal?: AbortSignal; stopOnSignals?: boolean } = {}): Promise<void> {
+  run(options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.#running !== undefined)
       throw new HeraldError('INVALID_ARGUMENT', 'the router is running already');
-    const onSignal = () => void this.stop();
-    if (options.stopOnSignals === true) {
-      process.once('SIGTERM', onSignal);
-      process.once('SIGINT', onSignal);
-    }
-    options.signal?.addEventListener('abort', onSignal, { once: true });
-    this.#running = this.#run().finally(() => {
-      process.off('SIGTERM', onSignal);
-      process.off('SIGINT', onSignal);
-      options.signal?.removeEventListener('abort', onSignal);
-    });
+    const onAbort = () => void this.stop();
+    options.signal?.addEventListener('abort', onAbort, { once: true });
+    this.#running = this.#run().finally(() => options.signal?.removeEventListener('abort', onAbort));
     return this.#running;
   }
 
@@ -196,16 +167,9 @@ export class Router {
 
   async #run(): Promise<void> {
     const { log, group, topics } = this.#options;
-    const handle = compose(this.#middleware, (event, context) => this.#dispatch(event, context));
+    const handle = compose(this.#middleware, this.#dispatch.handle);
     // Taken before joining: events appended from now on are live for this router.
-    for (const topic of topics) {
-      const description = await log.describeTopic(topic).catch((error: unknown) => {
-        if (isHeraldError(error, 'UNKNOWN_TOPIC')) return undefined;
-        throw error;
-      });
-      for (const p of description?.partitionInfo ?? [])
-        this.#historyEnd.set(`${topic}/${p.partition}`, p.latest);
-    }
+    await this.#backfill.markHistoryEnd(topics);
     const subscription = await log.subscribe({
       group,
       topics,
@@ -248,16 +212,10 @@ export class Router {
 
   async #start(event: StoredEvent, handle: Handler): Promise<void> {
     const work = this.#work.get(`${event.topic}/${event.partition}`) ?? (await this.#partition(event));
-    const key = event.partitionkey ?? '';
-    work.pending.add(event.offset);
-    work.highest = Math.max(work.highest, event.offset);
+    work.offsets.delivered(event.offset);
     this.#inFlight++;
-    const previous = work.chains.get(key) ?? Promise.resolve();
-    const next = previous.then(() => this.#handle(event, work, handle));
-    work.chains.set(key, next);
-    void next.finally(() => {
-      if (work.chains.get(key) === next) work.chains.delete(key);
-    });
+    // #handle settles every outcome itself: it never rejects.
+    void work.keys.schedule(event.partitionkey ?? '', () => this.#handle(event, work, handle));
   }
 
   async #handle(event: StoredEvent, work: PartitionWork, handle: Handler): Promise<void> {
@@ -272,8 +230,8 @@ export class Router {
       const context = await this.#context(event, work, delivery);
       await handle(event, context);
       finished = true;
-      if (this.#options.store !== undefined && (context.failures !== undefined || delivery.failed)) {
-        await this.#options.store.clearFailures(this.#deliveryKey(event));
+      if (context.failures !== undefined || delivery.failed) {
+        await this.#failures.clear(this.#deliveryKey(event));
       }
     } catch (error) {
       // While stopping or handing the partition over, an unfinished event is simply redelivered.
@@ -284,25 +242,11 @@ export class Router {
         void this.#subscription?.close();
       }
     } finally {
-      if (finished) work.pending.delete(event.offset);
+      if (finished) work.offsets.finished(event.offset);
       this.#inFlight--;
       const wake = this.#slotFreed;
       this.#slotFreed = undefined;
       wake?.();
-    }
-  }
-
-  /** The innermost handler: the route for the event's type. */
-  async #dispatch(event: StoredEvent, context: HandlerContext): Promise<void> {
-    let route = this.#routes.get(event.type);
-    const decoder = this.#options.decoder;
-    if (route === undefined && decoder !== undefined) {
-      const type = decoder.route(event.type, this.#routes.keys());
-      if (type !== undefined) route = this.#routes.get(type);
-    }
-    if (route !== undefined) return route(event, context);
-    if (this.#options.unrouted === 'fail') {
-      throw new HeraldError('UNSUPPORTED', `group ${this.group} has no route for event type ${event.type}`);
     }
   }
 
@@ -313,9 +257,7 @@ export class Router {
   ): Promise<HandlerContext> {
     const { store, log, group } = this.#options;
     const key = this.#deliveryKey(event);
-    let failures = store === undefined ? undefined : await store.failures(key);
-    const memory = this.#failuresInMemory;
-    failures ??= memory.get(`${key.topic}/${key.partition}/${key.offset}`);
+    const failures = await this.#failures.of(key);
     const effects = this.#options.effects ?? 'auto';
     const replaying = effects === 'suppress' || (effects === 'auto' && event.offset < work.replayUntil);
     return {
@@ -337,28 +279,10 @@ export class Router {
       },
       recordFailure: async (error) => {
         delivery.failed = true;
-        const message = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
-        if (store !== undefined) return store.recordFailure(key, message);
-        const id = `${key.topic}/${key.partition}/${key.offset}`;
-        const now = Date.now();
-        const previous = memory.get(id);
-        const record: FailureRecord = {
-          attempts: (previous?.attempts ?? 0) + 1,
-          firstFailureAt: previous?.firstFailureAt ?? now,
-          lastFailureAt: now,
-          lastError: message,
-        };
-        memory.set(id, record);
-        return record;
+        return this.#failures.record(key, error);
       },
     };
   }
-
-  /** Attempt counts when the router has no store (lost on restart; give it a store to keep them). */
-  readonly #failuresInMemory = new Map<string, FailureRecord>();
-
-  /** Per partition, the offset the next event got when the router started: history ends there. */
-  readonly #historyEnd = new Map<string, number>();
 
   #deliveryKey(event: StoredEvent): DeliveryKey {
     return { group: this.group, topic: event.topic, partition: event.partition, offset: event.offset };
@@ -372,38 +296,15 @@ export class Router {
       work = {
         topic: event.topic,
         partition: event.partition,
-        pending: new Set(),
-        chains: new Map(),
+        offsets: new OffsetTracker(event.offset),
+        keys: new KeyScheduler(),
         abort,
         signal: AbortSignal.any([this.#stopping.signal, abort.signal]),
-        highest: event.offset - 1,
-        committed: event.offset,
-        replayUntil: await this.#replayUntil(event.topic, event.partition),
+        replayUntil: await this.#backfill.replayUntil(event.topic, event.partition),
       };
       this.#work.set(id, work);
     }
     return work;
-  }
-
-  /**
-   * Where live history starts for a partition. When the group first reads a partition it never
-   * committed on, what the partition held when this router started is backfill (not what it
-   * holds at that first read, which already includes the event being read); the boundary is
-   * kept in the store (if any) so a restart mid-backfill still knows it.
-   */
-  async #replayUntil(topic: string, partition: number): Promise<number> {
-    const { store, log, group } = this.#options;
-    const id = `${group}/${topic}/${partition}`;
-    const saved = await store?.get<{ until: number }>(BACKFILL_COLLECTION, id);
-    const description = await log.describeGroup(group);
-    const state = description.partitions.find((p) => p.topic === topic && p.partition === partition);
-    // After `resetGroup`, what the group had handled before is a replay.
-    const replayed = state?.replayUntil ?? 0;
-    if (saved !== undefined) return Math.max(saved.until, replayed);
-    if (state?.committed != null) return replayed;
-    const until = this.#historyEnd.get(`${topic}/${partition}`) ?? 0;
-    await store?.transaction((tx) => tx.put(BACKFILL_COLLECTION, id, { until }));
-    return until;
   }
 
   /** Commits every partition up to its oldest unfinished event. */
@@ -414,16 +315,15 @@ export class Router {
     for (const work of this.#work.values()) {
       if (only != null && !only.some((p) => p.topic === work.topic && p.partition === work.partition))
         continue;
-      const watermark = work.pending.size === 0 ? work.highest + 1 : Math.min(...work.pending);
-      if (watermark > work.committed)
-        positions.push({ topic: work.topic, partition: work.partition, offset: watermark });
+      const offset = work.offsets.toCommit();
+      if (offset !== undefined) positions.push({ topic: work.topic, partition: work.partition, offset });
     }
     if (positions.length === 0) return;
     try {
       await subscription.commit(positions);
       for (const p of positions) {
         const work = this.#work.get(`${p.topic}/${p.partition}`);
-        if (work !== undefined) work.committed = Math.max(work.committed, p.offset);
+        work?.offsets.committed(p.offset);
       }
     } catch (error) {
       // FENCED: the partitions moved on; the new owner redoes what we did not commit.
@@ -441,21 +341,12 @@ export class Router {
         partitions === null || partitions.some((p) => p.topic === w.topic && p.partition === w.partition),
     );
     if (this.#failure !== undefined) for (const [, w] of selected) w.abort.abort();
-    await Promise.allSettled(selected.flatMap(([, w]) => [...w.chains.values()]));
+    await Promise.all(selected.map(([, w]) => w.keys.idle()));
     await this.#commit(selected.map(([, w]) => ({ topic: w.topic, partition: w.partition }))).catch(
       () => undefined,
     );
     for (const [id] of selected) this.#work.delete(id);
   }
-}
-
-/** A fingerprint of an event's payload, to tell a redelivery from a different event reusing an id. */
-export function fingerprintOf(event: StoredEvent): string {
-  const hash = createHash('sha256');
-  hash.update(event.type);
-  hash.update('\0');
-  if (event.data !== undefined) hash.update(event.data);
-  return hash.digest('base64url');
 }
 
 /** @example const router = createRouter({ log, group: 'inventory.reservations', topics: ['orders'] }); */

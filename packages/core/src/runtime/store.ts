@@ -42,6 +42,9 @@ export interface StoreTransaction {
  * A service's transactional state. `transaction` runs `fn` and commits everything it did; a
  * throw rolls everything back. Keep I/O to other systems outside the function: on SQLite the
  * transaction holds the database's write lock while it runs.
+ *
+ * `fn` runs in the caller's async context (a store that queues it must bind it), so what the
+ * caller had active, such as the span a handler runs in, is active inside it too.
  */
 export interface Store extends AsyncDisposable {
   transaction<T>(fn: (tx: StoreTransaction) => Promise<T> | T): Promise<T>;

@@ -1,9 +1,10 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { TEST_TYPE, makeEvent, readAll, waitFor } from '@herald/testing';
+import type { StoredEvent } from '../../src/envelope.ts';
 import { openMemoryLog } from '../../src/memory.ts';
 import { deadLetter } from '../../src/runtime/middleware/dead-letter.ts';
-import { idempotency } from '../../src/runtime/middleware/idempotency.ts';
+import { fingerprintOf, idempotency } from '../../src/runtime/middleware/idempotency.ts';
 import { retry } from '../../src/runtime/middleware/retry.ts';
 import { createRouter } from '../../src/runtime/router.ts';
 import { MemoryStore } from './fixtures/memory-store.ts';
@@ -212,5 +213,29 @@ void describe('idempotency', () => {
       await run.stop();
     }
     assert.deepEqual(calls, ['inventory.reservations', 'email.confirmations']);
+  });
+});
+
+void describe('fingerprintOf', () => {
+  const stored = (i: number, overrides: Partial<StoredEvent> = {}): StoredEvent => ({
+    ...makeEvent(i, 'k'),
+    topic: 'orders',
+    partition: 0,
+    offset: i,
+    timestamp: 0,
+    ...overrides,
+  });
+
+  void it('gives a redelivery the fingerprint of the first delivery, wherever and whenever it was read', () => {
+    assert.equal(
+      fingerprintOf(stored(1)),
+      fingerprintOf(stored(1, { offset: 9, partition: 3, time: '2000-01-01T00:00:00Z', source: '/x' })),
+    );
+  });
+
+  void it('tells apart events that reuse an id with other data or another type', () => {
+    const first = fingerprintOf(stored(1, { id: 'same' }));
+    assert.notEqual(first, fingerprintOf(stored(2, { id: 'same' })));
+    assert.notEqual(first, fingerprintOf(stored(1, { id: 'same', type: 'dev.herald.other.v1' })));
   });
 });

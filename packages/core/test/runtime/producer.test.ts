@@ -7,8 +7,11 @@ import type { CloudEvent } from '../../src/envelope.ts';
 import { isHeraldError } from '../../src/errors.ts';
 import { partitionFor } from '../../src/partitioner.ts';
 import { openMemoryLog } from '../../src/memory.ts';
-import { createProducer } from '../../src/runtime/producer.ts';
+import type { EventLog } from '../../src/event-log.ts';
+import { createProducer, emitThrough } from '../../src/runtime/producer.ts';
 import type { PublishMiddleware } from '../../src/runtime/producer.ts';
+import type { StoreTransaction } from '../../src/runtime/store.ts';
+import { MemoryStore } from './fixtures/memory-store.ts';
 
 const OrderPlaced = defineEvent({
   type: 'dev.herald.orders.order-placed.v1',
@@ -141,5 +144,149 @@ void describe('Producer', () => {
     await assert.rejects(producer.publish('nowhere', OrderPlaced, { orderId: 'o-1', total: 1 }), (error) =>
       isHeraldError(error, 'UNKNOWN_TOPIC'),
     );
+  });
+});
+
+/**
+ * A transaction that appends straight to `log` when it emits, as the SQLite store does (the log
+ * is the outbox), so a publish within it resolves with a position. Documents are not kept.
+ */
+function appendingTransaction(log: EventLog, emitted: string[] = []): StoreTransaction {
+  return {
+    emit: async (topic, event, options) => {
+      emitted.push(`${topic}:${event.id}`);
+      return log.append(topic, event, options);
+    },
+    get: async () => undefined,
+    put: async () => undefined,
+    delete: async () => false,
+    list: async () => [],
+    recordHandled: async () => 'first',
+  };
+}
+
+const tagging =
+  (name: string, trail: string[]): PublishMiddleware =>
+  (next) =>
+  async (topic, events) => {
+    trail.push(`${name}:${events.length}`);
+    return next(
+      topic,
+      events.map((e): CloudEvent => ({ ...e, extensions: { ...e.extensions, [name]: 'yes' } })),
+    );
+  };
+
+void describe('Producer within a store transaction', () => {
+  void it('stamps, validates and wraps an event in a transaction exactly as a direct publish', async () => {
+    await using log = await openMemoryLog();
+    await log.createTopic('orders', { partitions: 4 });
+    const trail: string[] = [];
+    const producer = createProducer({ sink: log, source: '/orders', middleware: [tagging('mw', trail)] });
+    const direct = await producer.publish(
+      'orders',
+      OrderPlaced,
+      { orderId: 'o-1', total: 1 },
+      { key: 'o-1' },
+    );
+    const inTx = await producer
+      .within(appendingTransaction(log))
+      .publish(
+        'orders',
+        OrderPlaced,
+        { orderId: 'o-2', total: 2 },
+        { key: 'o-1', id: 'placed-o-2', subject: 's' },
+      );
+    assert.deepEqual(trail, ['mw:1', 'mw:1']);
+    assert.equal(inTx?.partition, direct.partition, 'the key did not choose the partition');
+    const [first, second] = await readAll(log, 'orders');
+    assert.equal(second?.id, 'placed-o-2');
+    assert.equal(second?.source, first?.source);
+    assert.equal(second?.source, '/orders');
+    assert.equal(second?.partitionkey, 'o-1');
+    assert.equal(second?.subject, 's');
+    assert.deepEqual(second?.extensions, { mw: 'yes' });
+    assert.equal(second?.type, OrderPlaced.type);
+  });
+
+  void it('refuses invalid data in a transaction with VALIDATION_FAILED before the middleware or the store sees it', async () => {
+    await using log = await openMemoryLog();
+    await log.createTopic('orders', { partitions: 1 });
+    const trail: string[] = [];
+    const emitted: string[] = [];
+    const producer = createProducer({
+      sink: appendingTransaction(log, emitted),
+      source: '/orders',
+      middleware: [tagging('mw', trail)],
+    });
+    await assert.rejects(producer.publish('orders', OrderPlaced, { orderId: 'o-1', total: -1 }), (error) =>
+      isHeraldError(error, 'VALIDATION_FAILED'),
+    );
+    await assert.rejects(
+      producer.publishBatch('orders', [
+        { definition: OrderPlaced, data: { orderId: 'o-1', total: 1 } },
+        { definition: OrderCancelled, data: { orderId: 'o-1', reason: 'x'.repeat(50) } },
+      ]),
+      (error) => isHeraldError(error, 'VALIDATION_FAILED'),
+    );
+    assert.deepEqual(trail, []);
+    assert.deepEqual(emitted, []);
+  });
+
+  void it('commits published events with the transaction and publishes nothing when it rolls back', async () => {
+    await using log = await openMemoryLog();
+    await log.createTopic('orders', { partitions: 1 });
+    const store = new MemoryStore(log);
+    const producer = createProducer({ sink: log, source: '/orders' });
+    await assert.rejects(
+      store.transaction(async (tx) => {
+        await producer
+          .within(tx)
+          .publish('orders', OrderPlaced, { orderId: 'o-1', total: 1 }, { id: 'lost' });
+        throw new Error('rolled back');
+      }),
+      /rolled back/,
+    );
+    const position = await store.transaction(async (tx) => {
+      await tx.put('orders', 'o-2', { total: 2 });
+      return producer
+        .within(tx)
+        .publish('orders', OrderPlaced, { orderId: 'o-2', total: 2 }, { key: 'o-2', id: 'kept' });
+    });
+    assert.equal(position, undefined, 'an event waiting in an outbox has no position yet');
+    assert.deepEqual(
+      (await readAll(log, 'orders')).map((e) => e.id),
+      ['kept'],
+    );
+    assert.deepEqual(await store.get('orders', 'o-2'), { total: 2 });
+  });
+
+  void it('emits a batch in a transaction in order, with the positions the store knows', async () => {
+    await using log = await openMemoryLog();
+    await log.createTopic('orders', { partitions: 1 });
+    const emitted: string[] = [];
+    const producer = createProducer({ sink: appendingTransaction(log, emitted), source: '/orders' });
+    const results = await producer.publishBatch('orders', [
+      { definition: OrderPlaced, data: { orderId: 'o-1', total: 1 }, options: { id: 'e-1' } },
+      { definition: OrderCancelled, data: { orderId: 'o-1', reason: 'r' }, options: { id: 'e-2' } },
+    ]);
+    assert.deepEqual(emitted, ['orders:e-1', 'orders:e-2']);
+    assert.deepEqual(
+      results.map((r) => r.offset),
+      [0, 1],
+    );
+  });
+
+  void it("passes a transaction's raw emits through publish middleware, keeping the emit's partition", async () => {
+    await using log = await openMemoryLog();
+    await log.createTopic('orders', { partitions: 3 });
+    const trail: string[] = [];
+    const event = OrderPlaced.create({ orderId: 'o-9', total: 9 }, { source: '/raw', id: 'raw-1' });
+    const tx = emitThrough(appendingTransaction(log), [tagging('mw', trail)]);
+    const result = await tx.emit('orders', event, { partition: 2 });
+    assert.deepEqual(trail, ['mw:1']);
+    assert.equal(result?.partition, 2);
+    const [stored] = await log.read('orders', { partition: 2, from: 'earliest' });
+    assert.equal(stored?.id, 'raw-1');
+    assert.deepEqual(stored?.extensions, { mw: 'yes' });
   });
 });

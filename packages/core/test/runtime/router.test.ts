@@ -299,6 +299,23 @@ void describe('Router', () => {
     assert.deepEqual((await log.describeGroup('test.stop')).members, []);
   });
 
+  void it('installs no process-wide signal handlers, and stops when the signal given to run is aborted', async () => {
+    await using log = await openMemoryLog();
+    await log.createTopic('orders', { partitions: 1 });
+    await log.append('orders', makeEvent(0));
+    const listeners = () => [process.listenerCount('SIGTERM'), process.listenerCount('SIGINT')];
+    const before = listeners();
+    const router = createRouter({ log, group: 'test.signals', topics: ['orders'] });
+    router.on(TEST_TYPE, async () => {});
+    const stop = new AbortController();
+    const run = start(router, { signal: stop.signal });
+    await waitForNoLag(log, 'test.signals');
+    assert.deepEqual(listeners(), before, 'the router added a signal handler');
+    stop.abort();
+    await run.done;
+    assert.deepEqual((await log.describeGroup('test.signals')).members, []);
+  });
+
   void it('suppresses declared effects for history older than the group, and performs them for events appended after it joined', async () => {
     await using log = await openMemoryLog();
     await log.createTopic('orders', { partitions: 1 });

@@ -261,6 +261,43 @@ void describe('tracing with an OpenTelemetry SDK', () => {
     assert.deepEqual(store.handled('test.reserve'), ['order-event-1'], 'the inbox entry was not written');
   });
 
+  void it('traces an event a handler publishes through a producer within its transaction as one create span, stamped by the producer', async () => {
+    exporter.reset();
+    await using log = await openMemoryLog();
+    await log.createTopic('orders', { partitions: 1 });
+    await log.createTopic('shipments', { partitions: 1 });
+    const store = new MemoryStore(log);
+    await log.append('orders', makeEvent(1, 'k1'));
+    const shipments = createProducer({ sink: log, source: '/shipping' });
+    const router = createRouter({
+      log,
+      group: 'test.ship-through-producer',
+      topics: ['orders'],
+      store,
+      middleware: [tracing({ tracer }), idempotency({ store })],
+    });
+    router.on(Thing, async (data, _event, ctx) => {
+      await ctx.transaction((tx) =>
+        shipments.within(tx).publish('shipments', Thing, { i: 100 + data.i }, { key: 'k1', id: 'ship-1' }),
+      );
+    });
+    const run = start(router);
+    await waitForNoLag(log, 'test.ship-through-producer');
+    await run.stop();
+
+    const process = only('process orders');
+    const create = only('create shipments');
+    isChild(create, process);
+    assert.equal(create.attributes['cloudevents.event_id'], 'ship-1');
+    assert.equal(create.attributes['cloudevents.event_source'], '/shipping');
+    const [emitted] = await readAll(log, 'shipments');
+    assert.equal(emitted?.source, '/shipping');
+    assert.deepEqual(traceparentOf(emitted), {
+      traceId: process.spanContext().traceId,
+      spanId: create.spanContext().spanId,
+    });
+  });
+
   void it('records a failed attempt on its span with status ERROR, one span per attempt inside retry', async () => {
     exporter.reset();
     await using log = await openMemoryLog();

@@ -1,7 +1,7 @@
-// Fault F15: SIGTERM to a consumer process under load. The router (run({ stopOnSignals: true }))
-// stops fetching, lets the handlers already running finish, commits them and leaves the group;
-// the process exits 0. Nothing acknowledged is lost: what it committed is exactly what it
-// handled, and a restart handles the rest, each event once.
+// Fault F15: SIGTERM to a consumer process under load. The router (stopped by the process's
+// SIGTERM handler) stops fetching, lets the handlers already running finish, commits them and
+// leaves the group; the process exits 0. Nothing acknowledged is lost: what it committed is
+// exactly what it handled, and a restart handles the rest, each event once.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { openSqliteLog, openSqliteStore } from '@herald/sqlite';

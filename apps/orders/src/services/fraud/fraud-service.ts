@@ -1,6 +1,6 @@
 // Fraud: owns its rules and each customer's recent orders. Checks every placed order; the event
 // it emits explains each rule's verdict.
-import { createRouter } from '@herald/core';
+import { createProducer, createRouter } from '@herald/core';
 import {
   type CustomerHistory,
   type FraudRules,
@@ -22,6 +22,7 @@ const SOURCE = '/fraud';
 /** The fraud service: group `fraud.checks` on topic `orders`. */
 export function fraudService(context: ServiceContext, options: { readonly rules: FraudRules }): Service {
   const { log, store } = context;
+  const events = createProducer({ sink: log, source: SOURCE });
   const build = () => {
     const router = createRouter({
       log,
@@ -40,18 +41,25 @@ export function fraudService(context: ServiceContext, options: { readonly rules:
         const assessment = assessFraud(order, history, options.rules);
         await tx.put(COLLECTIONS.fraudHistory, customerId, assessment.history);
         const rules = [...assessment.rules];
-        await tx.emit(
-          TOPICS.fraud,
-          assessment.passed
-            ? FraudCheckPassed.create(
-                { orderId, customerId, rules },
-                { source: SOURCE, key: orderId, id: eventIdOf(orderId, 'fraud-check-passed') },
-              )
-            : FraudCheckFailed.create(
-                { orderId, customerId, rules, detail: explainFailure(rules) },
-                { source: SOURCE, key: orderId, id: eventIdOf(orderId, 'fraud-check-failed') },
-              ),
-        );
+        if (assessment.passed) {
+          await events
+            .within(tx)
+            .publish(
+              TOPICS.fraud,
+              FraudCheckPassed,
+              { orderId, customerId, rules },
+              { key: orderId, id: eventIdOf(orderId, 'fraud-check-passed') },
+            );
+        } else {
+          await events
+            .within(tx)
+            .publish(
+              TOPICS.fraud,
+              FraudCheckFailed,
+              { orderId, customerId, rules, detail: explainFailure(rules) },
+              { key: orderId, id: eventIdOf(orderId, 'fraud-check-failed') },
+            );
+        }
       });
     });
     return router;

@@ -1,7 +1,7 @@
 // Inventory: owns stock per SKU and the reservation of each order. Reserves all lines of a
 // placed order or none; releases them when the order is rejected (compensation); lets them go
 // when it is confirmed.
-import { type Store, type StoreTransaction, createRouter } from '@herald/core';
+import { type Store, type StoreTransaction, createProducer, createRouter } from '@herald/core';
 import type { CatalogItem } from '@herald/orders-domain/catalog.ts';
 import {
   type StockLevel,
@@ -68,6 +68,7 @@ export function inventoryService(
   options: { readonly catalog: readonly CatalogItem[] },
 ): Service {
   const { log, store } = context;
+  const events = createProducer({ sink: log, source: SOURCE });
   const build = () => {
     const router = createRouter({
       log,
@@ -92,29 +93,29 @@ export function inventoryService(
             lines,
             status: 'reserved',
           } satisfies Reservation);
-          await tx.emit(
-            TOPICS.inventory,
-            StockReserved.create(
+          await events
+            .within(tx)
+            .publish(
+              TOPICS.inventory,
+              StockReserved,
               { orderId: key, lines },
-              { source: SOURCE, key, id: eventIdOf(key, 'stock-reserved') },
-            ),
-          );
+              { key, id: eventIdOf(key, 'stock-reserved') },
+            );
         } else {
           await tx.put(COLLECTIONS.reservations, key, {
             orderId: key,
             lines,
             status: 'failed',
           } satisfies Reservation);
-          await tx.emit(
+          await events.within(tx).publish(
             TOPICS.inventory,
-            StockReservationFailed.create(
-              {
-                orderId: key,
-                shortages: [...outcome.shortages],
-                detail: describeShortages(outcome.shortages),
-              },
-              { source: SOURCE, key, id: eventIdOf(key, 'stock-reservation-failed') },
-            ),
+            StockReservationFailed,
+            {
+              orderId: key,
+              shortages: [...outcome.shortages],
+              detail: describeShortages(outcome.shortages),
+            },
+            { key, id: eventIdOf(key, 'stock-reservation-failed') },
           );
         }
       });
@@ -139,13 +140,14 @@ export function inventoryService(
           ...reservation,
           status: 'released',
         } satisfies Reservation);
-        await tx.emit(
-          TOPICS.inventory,
-          StockReleased.create(
+        await events
+          .within(tx)
+          .publish(
+            TOPICS.inventory,
+            StockReleased,
             { orderId, lines: [...reservation.lines] },
-            { source: SOURCE, key: orderId, id: eventIdOf(orderId, 'stock-released') },
-          ),
-        );
+            { key: orderId, id: eventIdOf(orderId, 'stock-released') },
+          );
       });
     });
 

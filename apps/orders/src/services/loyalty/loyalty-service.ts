@@ -3,7 +3,7 @@
 // history, it backfills from the beginning — the same points as if it had run from the start —
 // and its declared effect (the points e-mail) is suppressed for that history: customers are not
 // mailed about old orders. New orders after it went live get their e-mail.
-import { createRouter } from '@herald/core';
+import { createProducer, createRouter } from '@herald/core';
 import { type LoyaltyAccount, awardPoints, pointsFor } from '@herald/orders-domain/loyalty.ts';
 import { pointsMessage } from '@herald/orders-domain/notification.ts';
 import { OrderConfirmed, PointsAwarded, TOPICS, eventIdOf } from '@herald/orders-domain/events.ts';
@@ -16,6 +16,7 @@ const SOURCE = '/loyalty';
 /** The loyalty service: group `loyalty.points` on topic `orders`. */
 export function loyaltyService(context: ServiceContext): Service {
   const { log, store } = context;
+  const events = createProducer({ sink: log, source: SOURCE });
   const mailbox = new SimulatedMailbox(store);
   const build = () => {
     const router = createRouter({
@@ -35,13 +36,14 @@ export function loyaltyService(context: ServiceContext): Service {
         const current = await tx.get<LoyaltyAccount>(COLLECTIONS.loyaltyAccounts, customerId);
         const { account, points } = awardPoints(current, customerId, total, currency);
         await tx.put(COLLECTIONS.loyaltyAccounts, customerId, account);
-        await tx.emit(
-          TOPICS.loyalty,
-          PointsAwarded.create(
+        await events
+          .within(tx)
+          .publish(
+            TOPICS.loyalty,
+            PointsAwarded,
             { orderId, customerId, points, balance: account.points },
-            { source: SOURCE, key: orderId, id: eventIdOf(orderId, 'points-awarded') },
-          ),
-        );
+            { key: orderId, id: eventIdOf(orderId, 'points-awarded') },
+          );
       });
     });
     return router;

@@ -1,7 +1,7 @@
 // Notification: tells the customer the outcome of each order, exactly once. Sending is a
 // declared effect whose key is stable across redeliveries, so the provider stores a resent
 // message once; the record of it and `NotificationSent` commit together afterwards.
-import { type HandlerContext, createRouter } from '@herald/core';
+import { type HandlerContext, createProducer, createRouter } from '@herald/core';
 import { type OrderOutcome, orderOutcomeMessage } from '@herald/orders-domain/notification.ts';
 import {
   NotificationSent,
@@ -19,6 +19,7 @@ const SOURCE = '/notification';
 /** The notification service: group `notification.mailer` on topic `orders`. */
 export function notificationService(context: ServiceContext): Service {
   const { log, store } = context;
+  const events = createProducer({ sink: log, source: SOURCE });
   const mailbox = new SimulatedMailbox(store);
 
   async function notify(outcome: OrderOutcome, ctx: HandlerContext): Promise<void> {
@@ -28,13 +29,14 @@ export function notificationService(context: ServiceContext): Service {
     const { orderId, customerId, kind } = outcome;
     await ctx.transaction(async (tx) => {
       await tx.put(COLLECTIONS.notificationsSent, orderId, { orderId, kind, messageId: sent.messageId });
-      await tx.emit(
-        TOPICS.notifications,
-        NotificationSent.create(
+      await events
+        .within(tx)
+        .publish(
+          TOPICS.notifications,
+          NotificationSent,
           { orderId, customerId, kind, messageId: sent.messageId, subject: message.subject },
-          { source: SOURCE, key: orderId, id: eventIdOf(orderId, 'notification-sent') },
-        ),
-      );
+          { key: orderId, id: eventIdOf(orderId, 'notification-sent') },
+        );
     });
   }
 

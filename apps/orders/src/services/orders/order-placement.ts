@@ -5,13 +5,12 @@
 // the embedded store the event is appended to the log in that transaction; on Postgres it is
 // committed to the service's outbox with it, and the relay publishes it afterwards.
 import { createHash, randomUUID } from 'node:crypto';
-import { context } from '@opentelemetry/api';
 import {
   type AppendResult,
-  type Publish,
   type PublishMiddleware,
   type Store,
   type StoreTransaction,
+  createProducer,
 } from '@herald/core';
 import type { CatalogItem } from '@herald/orders-domain/catalog.ts';
 import {
@@ -129,10 +128,7 @@ export class OrderPlacement {
     const result = createOrder(request, catalog, { orderId, placedAt });
     if (!result.ok) return { kind: 'invalid', problems: result.problems };
     const { order } = result;
-    // The store may run the function from its write queue's async context: re-enter the
-    // caller's, so the OrderPlaced append joins the request's trace.
-    const caller = context.active();
-    return store.transaction((tx) => context.with(caller, () => this.#record(tx, order, key, fingerprint)));
+    return store.transaction((tx) => this.#record(tx, order, key, fingerprint));
   }
 
   async #record(
@@ -149,12 +145,16 @@ export class OrderPlacement {
     }
     await tx.put(COLLECTIONS.orders, orderId, order);
     const eventId = eventIdOf(orderId, 'order-placed');
-    const [position] = await this.#publisher(tx)(TOPICS.orders, [
-      OrderPlaced.create(
-        { ...order, items: [...order.items] },
-        { source: SOURCE, key: orderId, subject: orderId, id: eventId },
-      ),
-    ]);
+    const position = await createProducer({
+      sink: tx,
+      source: SOURCE,
+      middleware: this.#options.publish ?? [],
+    }).publish(
+      TOPICS.orders,
+      OrderPlaced,
+      { ...order, items: [...order.items] },
+      { key: orderId, subject: orderId, id: eventId },
+    );
     // No position: the store keeps the event in its outbox, committed with the order, until the
     // relay publishes it. The view can still be waited for: it records the event id it applied.
     const token = position === undefined ? eventTokenOf(eventId) : consistencyTokenOf(position);
@@ -173,19 +173,6 @@ export class OrderPlacement {
       await tx.put(COLLECTIONS.idempotencyKeys, key, record);
     }
     return { kind: 'accepted', order: accepted, replayed: false };
-  }
-
-  /** Appends through the transaction (the outbox), wrapped by the publish middleware. */
-  #publisher(tx: StoreTransaction): Publish {
-    const append: Publish = async (topic, events) => {
-      const results: AppendResult[] = [];
-      for (const event of events) {
-        const result = await tx.emit(topic, event);
-        if (result !== undefined) results.push(result);
-      }
-      return results;
-    };
-    return (this.#options.publish ?? []).reduceRight<Publish>((next, wrap) => wrap(next), append);
   }
 }
 

@@ -2,10 +2,13 @@
 // decides, emitting OrderConfirmed or OrderRejected in the same transaction that records the
 // decision, so an order is decided exactly once.
 import {
+  type AppendResult,
   type HandlerContext,
+  type Producer,
   type Router,
   type StoreTransaction,
   PermanentFailure,
+  createProducer,
   createRouter,
 } from '@herald/core';
 import type { PlacedOrder } from '@herald/orders-domain/order.ts';
@@ -27,7 +30,12 @@ import { type ServiceContext, consumerMiddleware, routerDefaults } from '../serv
 
 const SOURCE = '/orders';
 
-async function decide(tx: StoreTransaction, orderId: string, outcome: StepOutcome): Promise<void> {
+async function decide(
+  tx: StoreTransaction,
+  events: Producer<AppendResult | undefined>,
+  orderId: string,
+  outcome: StepOutcome,
+): Promise<void> {
   const state = (await tx.get<SagaState>(COLLECTIONS.sagas, orderId)) ?? startSaga(orderId);
   const { state: next, decided } = recordOutcome(state, outcome);
   if (next === state) return;
@@ -37,33 +45,30 @@ async function decide(tx: StoreTransaction, orderId: string, outcome: StepOutcom
   if (order === undefined) throw new PermanentFailure(`order ${orderId} has outcomes but was never placed`);
   const { customerId, currency, total } = order;
   const at = new Date().toISOString();
-  await tx.emit(
-    TOPICS.orders,
-    decided.status === 'confirmed'
-      ? OrderConfirmed.create(
-          {
-            orderId,
-            customerId,
-            currency,
-            total,
-            items: order.items.map(({ sku, quantity }) => ({ sku, quantity })),
-            confirmedAt: at,
-          },
-          { source: SOURCE, key: orderId, subject: orderId, id: eventIdOf(orderId, 'order-confirmed') },
-        )
-      : OrderRejected.create(
-          {
-            orderId,
-            customerId,
-            currency,
-            total,
-            reason: decided.reason,
-            detail: decided.detail,
-            rejectedAt: at,
-          },
-          { source: SOURCE, key: orderId, subject: orderId, id: eventIdOf(orderId, 'order-rejected') },
-        ),
-  );
+  const items = order.items.map(({ sku, quantity }) => ({ sku, quantity }));
+  if (decided.status === 'confirmed') {
+    await events.publish(
+      TOPICS.orders,
+      OrderConfirmed,
+      { orderId, customerId, currency, total, items, confirmedAt: at },
+      { key: orderId, subject: orderId, id: eventIdOf(orderId, 'order-confirmed') },
+    );
+  } else {
+    await events.publish(
+      TOPICS.orders,
+      OrderRejected,
+      {
+        orderId,
+        customerId,
+        currency,
+        total,
+        reason: decided.reason,
+        detail: decided.detail,
+        rejectedAt: at,
+      },
+      { key: orderId, subject: orderId, id: eventIdOf(orderId, 'order-rejected') },
+    );
+  }
 }
 
 /** The saga's router: group `orders.saga` on topics `inventory`, `payments` and `fraud`. */
@@ -76,8 +81,9 @@ export function orderSagaRouter(context: ServiceContext): Router {
     middleware: consumerMiddleware(context, 'orders', { injectFaults: false }),
     ...routerDefaults(context),
   });
+  const events = createProducer({ sink: context.log, source: SOURCE });
   const on = (orderId: string, outcome: StepOutcome, ctx: HandlerContext) =>
-    ctx.transaction((tx) => decide(tx, orderId, outcome));
+    ctx.transaction((tx) => decide(tx, events.within(tx), orderId, outcome));
   router.on(StockReserved, ({ orderId }, _e, ctx) => on(orderId, { step: 'inventory', ok: true }, ctx));
   router.on(StockReservationFailed, ({ orderId, detail }, _e, ctx) =>
     on(orderId, { step: 'inventory', ok: false, detail }, ctx),

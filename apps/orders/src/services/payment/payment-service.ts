@@ -2,7 +2,7 @@
 // captures it once the order is confirmed, voids it when the order is rejected (compensation).
 // Each gateway call is a declared effect keyed stably across redeliveries; its outcome and the
 // event announcing it commit in one transaction afterwards.
-import { PermanentFailure, createRouter } from '@herald/core';
+import { PermanentFailure, createProducer, createRouter } from '@herald/core';
 import type { GatewayResponse, GatewayRules } from '@herald/orders-domain/payment.ts';
 import {
   OrderConfirmed,
@@ -40,6 +40,7 @@ function unexpected(operation: string, response: GatewayResponse): PermanentFail
 /** The payment service: group `payment.authorizations` on topic `orders`. */
 export function paymentService(context: ServiceContext, options: { readonly rules: GatewayRules }): Service {
   const { log, store } = context;
+  const events = createProducer({ sink: log, source: SOURCE });
   const gateway = new SimulatedGateway(store, options.rules, context.faults);
   const build = () => {
     const router = createRouter({
@@ -72,13 +73,14 @@ export function paymentService(context: ServiceContext, options: { readonly rule
             currency,
           };
           await tx.put(COLLECTIONS.authorizations, orderId, record);
-          await tx.emit(
-            TOPICS.payments,
-            PaymentAuthorized.create(
+          await events
+            .within(tx)
+            .publish(
+              TOPICS.payments,
+              PaymentAuthorized,
               { orderId, authorizationId: response.authorizationId, amount, currency },
-              { source: SOURCE, key: orderId, id: eventIdOf(orderId, 'payment-authorized') },
-            ),
-          );
+              { key: orderId, id: eventIdOf(orderId, 'payment-authorized') },
+            );
         } else if (response.status === 'declined') {
           const record: AuthorizationRecord = {
             orderId,
@@ -88,13 +90,14 @@ export function paymentService(context: ServiceContext, options: { readonly rule
             currency,
           };
           await tx.put(COLLECTIONS.authorizations, orderId, record);
-          await tx.emit(
-            TOPICS.payments,
-            PaymentDeclined.create(
+          await events
+            .within(tx)
+            .publish(
+              TOPICS.payments,
+              PaymentDeclined,
               { orderId, amount, currency, reason: response.reason, detail: response.detail },
-              { source: SOURCE, key: orderId, id: eventIdOf(orderId, 'payment-declined') },
-            ),
-          );
+              { key: orderId, id: eventIdOf(orderId, 'payment-declined') },
+            );
         } else {
           throw unexpected('authorize', response);
         }
@@ -112,17 +115,16 @@ export function paymentService(context: ServiceContext, options: { readonly rule
           ...record,
           status: 'captured',
         } satisfies AuthorizationRecord);
-        await tx.emit(
+        await events.within(tx).publish(
           TOPICS.payments,
-          PaymentCaptured.create(
-            {
-              orderId,
-              authorizationId: response.authorizationId,
-              amount: response.amount,
-              currency: record.currency,
-            },
-            { source: SOURCE, key: orderId, id: eventIdOf(orderId, 'payment-captured') },
-          ),
+          PaymentCaptured,
+          {
+            orderId,
+            authorizationId: response.authorizationId,
+            amount: response.amount,
+            currency: record.currency,
+          },
+          { key: orderId, id: eventIdOf(orderId, 'payment-captured') },
         );
       });
     });
@@ -139,17 +141,16 @@ export function paymentService(context: ServiceContext, options: { readonly rule
           ...record,
           status: 'voided',
         } satisfies AuthorizationRecord);
-        await tx.emit(
+        await events.within(tx).publish(
           TOPICS.payments,
-          PaymentVoided.create(
-            {
-              orderId,
-              authorizationId: response.authorizationId,
-              amount: response.amount,
-              currency: record.currency,
-            },
-            { source: SOURCE, key: orderId, id: eventIdOf(orderId, 'payment-voided') },
-          ),
+          PaymentVoided,
+          {
+            orderId,
+            authorizationId: response.authorizationId,
+            amount: response.amount,
+            currency: record.currency,
+          },
+          { key: orderId, id: eventIdOf(orderId, 'payment-voided') },
         );
       });
     });

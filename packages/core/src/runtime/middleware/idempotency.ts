@@ -1,6 +1,7 @@
+import { createHash } from 'node:crypto';
+import type { StoredEvent } from '../../envelope.ts';
 import { HeraldError } from '../../errors.ts';
 import type { Middleware } from '../handler.ts';
-import { fingerprintOf } from '../router.ts';
 import type { Store } from '../store.ts';
 
 /**
@@ -56,4 +57,16 @@ export function idempotency(options: { readonly store: Store }): Middleware {
       });
     }
   };
+}
+
+/**
+ * A fingerprint of an event's payload (its type and data), to tell a redelivery from a different
+ * event reusing an id: the inbox keeps it next to the id.
+ */
+export function fingerprintOf(event: StoredEvent): string {
+  const hash = createHash('sha256');
+  hash.update(event.type);
+  hash.update('\0');
+  if (event.data !== undefined) hash.update(event.data);
+  return hash.digest('base64url');
 }

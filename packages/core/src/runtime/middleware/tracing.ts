@@ -16,7 +16,7 @@ import type { CloudEvent, StoredEvent } from '../../envelope.ts';
 import { isHeraldError } from '../../errors.ts';
 import type { AppendResult } from '../../event-log.ts';
 import type { HandlerContext, Middleware } from '../handler.ts';
-import type { PublishMiddleware } from '../producer.ts';
+import { type PublishMiddleware, emitThrough } from '../producer.ts';
 import type { StoreTransaction } from '../store.ts';
 
 export interface TracingOptions {
@@ -82,20 +82,31 @@ export function extractTraceContext(event: CloudEvent, base: Context = otelConte
  *
  * With no OpenTelemetry SDK registered the events pass through unchanged.
  *
- * @example const producer = createProducer({ log, source: '/orders', middleware: [tracingPublish()] });
+ * @example const producer = createProducer({ sink: log, source: '/orders', middleware: [tracingPublish()] });
  */
 export function tracingPublish(options: TracingOptions = {}): PublishMiddleware {
-  const tracer = options.tracer ?? trace.getTracer(SCOPE);
+  return publishSpans(options.tracer ?? trace.getTracer(SCOPE), 'send', () => otelContext.active());
+}
+
+/**
+ * The one producer span path: `send` for a publish to a log, `create` for an event emitted in a
+ * handler's transaction. The span is a child of `parentOf()`, active while `next` runs.
+ */
+function publishSpans(
+  tracer: Tracer,
+  operation: 'send' | 'create',
+  parentOf: () => Context,
+): PublishMiddleware {
   return (next) => async (topic, events) => {
-    const parent = otelContext.active();
+    const parent = parentOf();
     const links: Link[] = [];
     for (const event of events) {
       const carried = trace.getSpanContext(extractTraceContext(event, ROOT_CONTEXT));
       if (carried !== undefined) links.push({ context: carried });
     }
     const span = tracer.startSpan(
-      `send ${topic}`,
-      { kind: SpanKind.PRODUCER, attributes: sendAttributes('send', topic, events), links },
+      `${operation} ${topic}`,
+      { kind: SpanKind.PRODUCER, attributes: sendAttributes(operation, topic, events), links },
       parent,
     );
     const active = trace.setSpan(parent, span);
@@ -164,47 +175,15 @@ function activeOr(fallback: Context): Context {
   return trace.getSpan(active) === undefined ? fallback : active;
 }
 
-/** `ctx.transaction` whose `tx.emit` traces the event and writes the trace context into it. */
+/** `ctx.transaction` whose `tx.emit` goes through the producer span path as `create <topic>`. */
 function tracedTransaction(
   context: HandlerContext,
   tracer: Tracer,
   handling: Context,
 ): HandlerContext['transaction'] {
-  return <T>(fn: (tx: StoreTransaction) => Promise<T> | T) => {
-    // The store may run `fn` from another async context (a write queue): restore the caller's.
-    const caller = activeOr(handling);
-    return context.transaction<T>((tx) => otelContext.with(caller, () => fn(tracedEmit(tx, tracer, caller))));
-  };
-}
-
-function tracedEmit(tx: StoreTransaction, tracer: Tracer, caller: Context): StoreTransaction {
-  return {
-    emit: async (topic, event, options) => {
-      const parent = activeOr(caller);
-      const span = tracer.startSpan(
-        `create ${topic}`,
-        { kind: SpanKind.PRODUCER, attributes: sendAttributes('create', topic, [event]) },
-        parent,
-      );
-      const traced =
-        event.traceparent === undefined ? injectTraceContext(event, trace.setSpan(parent, span)) : event;
-      try {
-        const result = await tx.emit(topic, traced, options);
-        setPosition(span, result);
-        return result;
-      } catch (error) {
-        recordError(span, error);
-        throw error;
-      } finally {
-        span.end();
-      }
-    },
-    get: (collection, id) => tx.get(collection, id),
-    put: (collection, id, value) => tx.put(collection, id, value),
-    delete: (collection, id) => tx.delete(collection, id),
-    list: (collection, options) => tx.list(collection, options),
-    recordHandled: (group, eventId, fingerprint) => tx.recordHandled(group, eventId, fingerprint),
-  };
+  const spans = publishSpans(tracer, 'create', () => activeOr(handling));
+  return <T>(fn: (tx: StoreTransaction) => Promise<T> | T) =>
+    context.transaction<T>((tx) => fn(emitThrough(tx, [spans])));
 }
 
 function sendAttributes(
