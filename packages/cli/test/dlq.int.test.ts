@@ -93,7 +93,9 @@ const positionOf = (all: readonly StoredEvent[], id: string): string => {
   return `${entry.partition}:${entry.offset}`;
 };
 
-describe('herald dlq (real process, SQLite file)', { timeout: 60_000 }, () => {
+// The timeout guards against a hang, not against a slow machine: every step is a `herald`
+// process that exits by itself, and a busy CI host may take minutes for all of them.
+describe('herald dlq (real process, SQLite file)', { timeout: 600_000 }, () => {
   it('lists dead-letter topics and the entries of one with their failure', async () => {
     using db = tempDatabase();
     await parkPoison(db.path);

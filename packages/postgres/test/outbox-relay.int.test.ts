@@ -469,15 +469,29 @@ if (unavailable !== undefined) {
           });
         });
         const running = router.run();
-        await waitFor(
-          async () => (await consumerStore.list('effects')).length === committed.size,
-          'the consumer to apply every event',
-        );
-        await waitFor(async () => {
-          const { partitions } = await log.describeGroup('f10.effects');
-          return partitions.length === 3 && partitions.every((p) => p.lag === 0);
-        }, 'the consumer to read every copy');
-        await router.stop();
+        try {
+          await waitFor(
+            async () => (await consumerStore.list('effects')).length === committed.size,
+            'the consumer to apply every event',
+            15_000,
+            () => deliveries,
+          );
+          await waitFor(
+            async () => {
+              const { partitions } = await log.describeGroup('f10.effects');
+              return partitions.length === 3 && partitions.every((p) => p.lag === 0);
+            },
+            'the consumer to read every copy',
+            15_000,
+            async () => {
+              const { partitions } = await log.describeGroup('f10.effects');
+              return partitions.reduce((sum, p) => sum + (p.committed ?? 0), 0);
+            },
+          );
+        } finally {
+          // Stopped before its store closes, so that a failed wait is reported as itself.
+          await router.stop();
+        }
         await running;
         const effects = await consumerStore.list<number>('effects');
         assert.deepEqual(
