@@ -1,5 +1,6 @@
-import { HeraldError, isHeraldError } from '@herald/core';
-import type { HeraldErrorCode } from '@herald/core';
+import type { HeraldError, HeraldErrorCode } from '@herald/core';
+import { wrapBackendFailure } from '@herald/core/backend';
+import type { FailureClass } from '@herald/core/backend';
 import { JetStreamApiError } from '@nats-io/jetstream';
 
 /** JetStream API error codes Herald acts on (from the server's `errors.json`). */
@@ -51,7 +52,10 @@ export function toHeraldError(
   message: string,
   details: Record<string, unknown> = {},
 ): HeraldError {
-  if (isHeraldError(error)) return error;
+  return wrapBackendFailure(error, message, details, classifyNatsFailure);
+}
+
+function classifyNatsFailure(error: unknown): FailureClass {
   const jsCode = jetStreamCode(error);
   let code: HeraldErrorCode = 'BACKEND_UNAVAILABLE';
   if (isTimeout(error)) code = 'TIMEOUT';
@@ -64,9 +68,5 @@ export function toHeraldError(
   ) {
     code = 'TOO_LARGE';
   }
-  const reason = error instanceof Error ? error.message : String(error);
-  return new HeraldError(code, `${message}: ${reason}`, {
-    cause: error,
-    details: jsCode === undefined ? details : { ...details, jetStreamError: jsCode },
-  });
+  return jsCode === undefined ? { code } : { code, details: { jetStreamError: jsCode } };
 }

@@ -61,3 +61,8 @@ export { compareAndSetCell } from './group-cell.ts';
 export type { CompareAndSetStore, GroupCell, GroupStep } from './group-cell.ts';
 export { GroupMembership, commitRequest, revokeQuietly } from './group-membership.ts';
 export type { Coordination, MembershipSettings } from './group-membership.ts';
+export { faultHooksFor } from './fault-hooks.ts';
+export type { CrashSteps, FaultableSubscription } from './fault-hooks.ts';
+export { wrapBackendFailure } from './backend-failure.ts';
+export type { FailureClass } from './backend-failure.ts';
+export { checkCollection, checkListLimit, encodeDocument } from './store-arguments.ts';
