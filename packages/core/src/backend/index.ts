@@ -66,3 +66,14 @@ export type { CrashSteps, FaultableSubscription } from './fault-hooks.ts';
 export { wrapBackendFailure } from './backend-failure.ts';
 export type { FailureClass } from './backend-failure.ts';
 export { checkCollection, checkListLimit, encodeDocument } from './store-arguments.ts';
+export { isPort, parseHostPort } from './host-port.ts';
+export type { HostPort } from './host-port.ts';
+export { parseHostList, readLogUrlQuery, splitLogUrl } from './log-url.ts';
+export type { CommonUrlOptions, LogUrlParts } from './log-url.ts';
+export {
+  checkKnownKeys,
+  checkServerList,
+  clientIdOption,
+  invalidOption,
+  positiveOption,
+} from './option-checks.ts';
