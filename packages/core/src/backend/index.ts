@@ -77,3 +77,4 @@ export {
   invalidOption,
   positiveOption,
 } from './option-checks.ts';
+export { HEADER_ATTRIBUTES, isStructuredContentType, strictUtf8 } from './header-attributes.ts';
