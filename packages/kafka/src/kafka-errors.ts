@@ -1,6 +1,6 @@
-import type { HeraldError, HeraldErrorCode } from '@herald/core';
-import { wrapBackendFailure } from '@herald/core/backend';
-import type { FailureClass } from '@herald/core/backend';
+import type { HeraldErrorCode } from '@herald/core';
+import { failureWrapper } from '@herald/core/backend';
+import type { FailureClass, FailureWrapper } from '@herald/core/backend';
 import { findErrorBy } from '@platformatic/kafka';
 
 /** Kafka error ids that mean "this member no longer holds what it thinks it holds". */
@@ -91,13 +91,7 @@ export function isUnknownTopic(error: unknown): boolean {
  * TOPIC_EXISTS, TOO_LARGE, FENCED, …), and anything unrecognised is BACKEND_UNAVAILABLE,
  * because it means the broker did not do what was asked. The original error stays as `cause`.
  */
-export function toHeraldError(
-  error: unknown,
-  message: string,
-  details: Record<string, unknown> = {},
-): HeraldError {
-  return wrapBackendFailure(error, message, details, classifyKafkaFailure);
-}
+export const toHeraldError: FailureWrapper = failureWrapper(classifyKafkaFailure);
 
 function classifyKafkaFailure(error: unknown): FailureClass {
   const id = kafkaErrorId(error);

@@ -1,6 +1,6 @@
-import type { HeraldError, HeraldErrorCode } from '@herald/core';
-import { wrapBackendFailure } from '@herald/core/backend';
-import type { FailureClass } from '@herald/core/backend';
+import type { HeraldErrorCode } from '@herald/core';
+import { failureWrapper } from '@herald/core/backend';
+import type { FailureClass, FailureWrapper } from '@herald/core/backend';
 import { JetStreamApiError } from '@nats-io/jetstream';
 
 /** JetStream API error codes Herald acts on (from the server's `errors.json`). */
@@ -47,13 +47,7 @@ export function isTimeout(error: unknown): boolean {
  * lost compare-and-set race CONFLICT; anything unrecognised is BACKEND_UNAVAILABLE, because the
  * server did not do what was asked. The original error stays as `cause`.
  */
-export function toHeraldError(
-  error: unknown,
-  message: string,
-  details: Record<string, unknown> = {},
-): HeraldError {
-  return wrapBackendFailure(error, message, details, classifyNatsFailure);
-}
+export const toHeraldError: FailureWrapper = failureWrapper(classifyNatsFailure);
 
 function classifyNatsFailure(error: unknown): FailureClass {
   const jsCode = jetStreamCode(error);

@@ -32,3 +32,20 @@ export function wrapBackendFailure(
     details: failure.details === undefined ? details : { ...details, ...failure.details },
   });
 }
+
+/** A backend's `toHeraldError`: a client failure, what was being done, and the details to keep. */
+export type FailureWrapper = (
+  error: unknown,
+  message: string,
+  details?: Readonly<Record<string, unknown>>,
+) => HeraldError;
+
+/**
+ * {@link wrapBackendFailure} with the backend's classification built in, as the backend's own
+ * `toHeraldError`.
+ *
+ * @example export const toHeraldError = failureWrapper(classifyNatsFailure);
+ */
+export function failureWrapper(classify: (error: unknown) => FailureClass): FailureWrapper {
+  return (error, message, details = {}) => wrapBackendFailure(error, message, details, classify);
+}

@@ -63,8 +63,8 @@ export { GroupMembership, commitRequest, revokeQuietly } from './group-membershi
 export type { Coordination, MembershipSettings } from './group-membership.ts';
 export { faultHooksFor } from './fault-hooks.ts';
 export type { CrashSteps, FaultableSubscription } from './fault-hooks.ts';
-export { wrapBackendFailure } from './backend-failure.ts';
-export type { FailureClass } from './backend-failure.ts';
+export { failureWrapper, wrapBackendFailure } from './backend-failure.ts';
+export type { FailureClass, FailureWrapper } from './backend-failure.ts';
 export { checkCollection, checkListLimit, encodeDocument } from './store-arguments.ts';
 export { isPort, parseHostPort } from './host-port.ts';
 export type { HostPort } from './host-port.ts';

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { wrapBackendFailure } from '@herald/core/backend';
+import { failureWrapper, wrapBackendFailure } from '@herald/core/backend';
 import { HeraldError, isHeraldError } from '../../src/errors.ts';
 
 void describe('backend failure', () => {
@@ -37,5 +37,17 @@ void describe('backend failure', () => {
   void it('describes a failure that is not an Error by its text', () => {
     const wrapped = wrapBackendFailure(42, 'read failed', {}, () => ({ code: 'BACKEND_UNAVAILABLE' }));
     assert.equal(wrapped.message, 'read failed: 42');
+  });
+
+  void it("makes a backend's toHeraldError, whose details default to none", () => {
+    const toHeraldError = failureWrapper(() => ({ code: 'TIMEOUT', details: { waitedMs: 5 } }));
+    const wrapped = toHeraldError(new Error('no reply'), 'publish');
+    assert.ok(isHeraldError(wrapped, 'TIMEOUT'));
+    assert.equal(wrapped.message, 'publish: no reply');
+    assert.deepEqual(wrapped.details, { waitedMs: 5 });
+    assert.deepEqual(toHeraldError(new Error('x'), 'read', { topic: 't' }).details, {
+      topic: 't',
+      waitedMs: 5,
+    });
   });
 });
