@@ -1,4 +1,5 @@
 import type { CloudEvent } from '@herald/core';
+import { HEADER_ATTRIBUTES } from '@herald/core/backend';
 import { encodeCloudEvent } from '@herald/kafka';
 import {
   Consumer,
@@ -32,20 +33,7 @@ type TextAttribute = Exclude<keyof CloudEvent, 'data' | 'extensions'>;
 
 /** The CloudEvents Kafka binding's header name of each standard attribute, as `encodeCloudEvent` writes it. */
 const HEADER_NAMES: readonly (readonly [TextAttribute, Buffer])[] = [
-  ...(
-    [
-      'specversion',
-      'id',
-      'source',
-      'type',
-      'time',
-      'subject',
-      'dataschema',
-      'partitionkey',
-      'traceparent',
-      'tracestate',
-    ] as const
-  ).map((attribute) => [attribute, Buffer.from(`ce_${attribute}`)] as const),
+  ...HEADER_ATTRIBUTES.map((attribute) => [attribute, Buffer.from(`ce_${attribute}`)] as const),
   ['datacontenttype', Buffer.from('content-type')],
 ];
 

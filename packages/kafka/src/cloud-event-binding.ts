@@ -7,6 +7,7 @@ import {
   decodeStructuredCloudEvent,
 } from '@herald/core';
 import type { CloudEvent } from '@herald/core';
+import { HEADER_ATTRIBUTES, isStructuredContentType, strictUtf8 } from '@herald/core/backend';
 
 /*
  * The CloudEvents Kafka protocol binding (https://github.com/cloudevents/spec, kafka-protocol-binding.md),
@@ -42,21 +43,6 @@ export const CONTENT_TYPE_HEADER = 'content-type';
 /** The prefix of every other attribute's header. */
 export const HEADER_PREFIX = 'ce_';
 
-const ATTRIBUTE_HEADERS = [
-  'specversion',
-  'id',
-  'source',
-  'type',
-  'time',
-  'subject',
-  'dataschema',
-  'partitionkey',
-  'traceparent',
-  'tracestate',
-] as const;
-const STRUCTURED = /^application\/cloudevents\+json(\s*;.*)?$/i;
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
-
 /**
  * Encodes a valid CloudEvent as a Kafka record in binary mode. The event is validated first
  * (`INVALID_ENVELOPE`), and the data bytes are copied, so later changes to the caller's buffer
@@ -89,7 +75,7 @@ const MAX_SHARED_VALUE_LENGTH = 256;
 
 /** The standard attributes in header order, each with its header name, also as a shared buffer. */
 const STANDARD_HEADERS = [
-  ...ATTRIBUTE_HEADERS.map((attribute) => ({ attribute, header: HEADER_PREFIX + attribute })),
+  ...HEADER_ATTRIBUTES.map((attribute) => ({ attribute, header: HEADER_PREFIX + attribute })),
   { attribute: 'datacontenttype' as const, header: CONTENT_TYPE_HEADER },
 ].map(({ attribute, header }) => ({
   attribute,
@@ -155,7 +141,7 @@ interface HeraldHeader {
  */
 const HERALD_HEADERS_BY_LENGTH: (readonly HeraldHeader[])[] = [];
 for (const [header, attribute] of [
-  ...ATTRIBUTE_HEADERS.map((name): [string, string] => [HEADER_PREFIX + name, name]),
+  ...HEADER_ATTRIBUTES.map((name): [string, string] => [HEADER_PREFIX + name, name]),
   [CONTENT_TYPE_HEADER, 'datacontenttype'] as [string, string],
 ]) {
   const bytes = Buffer.from(header, 'latin1');
@@ -261,7 +247,8 @@ export function decodeCloudEvent(record: KafkaRecordInput): CloudEvent {
         }
     }
   }
-  if (specversion === undefined && STRUCTURED.test(datacontenttype ?? '')) return decodeStructured(record);
+  if (specversion === undefined && isStructuredContentType(datacontenttype ?? ''))
+    return decodeStructured(record);
   if (partitionkey === undefined && record.key !== null) {
     try {
       partitionkey = strictUtf8.decode(record.key);

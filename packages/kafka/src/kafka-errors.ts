@@ -1,5 +1,6 @@
-import { HeraldError, isHeraldError } from '@herald/core';
 import type { HeraldErrorCode } from '@herald/core';
+import { failureWrapper } from '@herald/core/backend';
+import type { FailureClass, FailureWrapper } from '@herald/core/backend';
 import { findErrorBy } from '@platformatic/kafka';
 
 /** Kafka error ids that mean "this member no longer holds what it thinks it holds". */
@@ -90,12 +91,9 @@ export function isUnknownTopic(error: unknown): boolean {
  * TOPIC_EXISTS, TOO_LARGE, FENCED, …), and anything unrecognised is BACKEND_UNAVAILABLE,
  * because it means the broker did not do what was asked. The original error stays as `cause`.
  */
-export function toHeraldError(
-  error: unknown,
-  message: string,
-  details: Record<string, unknown> = {},
-): HeraldError {
-  if (isHeraldError(error)) return error;
+export const toHeraldError: FailureWrapper = failureWrapper(classifyKafkaFailure);
+
+function classifyKafkaFailure(error: unknown): FailureClass {
   const id = kafkaErrorId(error);
   const network = error instanceof Error ? findErrorBy(error, 'code', 'PLT_KFK_NETWORK') : null;
   const innermost =
@@ -103,8 +101,5 @@ export function toHeraldError(
   const reason = id ?? innermost ?? (error instanceof Error ? error.message : String(error));
   let code: HeraldErrorCode = (id === undefined ? undefined : BY_KAFKA_ID[id]) ?? 'BACKEND_UNAVAILABLE';
   if (id === undefined && isUnknownTopic(error)) code = 'UNKNOWN_TOPIC';
-  return new HeraldError(code, `${message}: ${reason}`, {
-    cause: error,
-    details: id === undefined ? details : { ...details, kafkaError: id },
-  });
+  return id === undefined ? { code, reason } : { code, reason, details: { kafkaError: id } };
 }

@@ -1,5 +1,10 @@
-import { hostname } from 'node:os';
-import { HeraldError } from '@herald/core';
+import {
+  checkKnownKeys,
+  checkServerList,
+  clientIdOption,
+  invalidOption,
+  positiveOption,
+} from '@herald/core/backend';
 import type { BaseOptions } from '@platformatic/kafka';
 
 /**
@@ -91,64 +96,39 @@ const TLS_KEYS = new Set([
 ]);
 const SASL_KEYS = new Set(['mechanism', 'username', 'password', 'token']);
 const SASL_MECHANISMS = new Set(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER']);
-const BROKER = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+):(\d{1,5})$/;
 const NAMESPACE = /^[A-Za-z0-9._-]{0,100}$/;
-const CLIENT_ID = /^\S{1,200}$/;
-
-function invalid(message: string): HeraldError {
-  return new HeraldError('INVALID_ARGUMENT', message);
-}
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw invalid(`${name} must be a positive integer, got ${String(value)}`);
-  }
-  return value;
-}
 
 /** Checks every option and fills in defaults; throws `INVALID_ARGUMENT` naming the first bad one. */
 export function resolveKafkaLogOptions(options: KafkaLogOptions): ResolvedKafkaLogOptions {
-  if (typeof options !== 'object' || options === null) throw invalid('Kafka log options must be an object');
-  const brokers = options.brokers;
-  if (!Array.isArray(brokers) || brokers.length === 0) {
-    throw invalid('brokers must list at least one bootstrap broker as "host:port"');
-  }
-  for (const broker of brokers as unknown[]) {
-    const match = typeof broker === 'string' ? BROKER.exec(broker) : null;
-    if (match === null || Number(match[2]) < 1 || Number(match[2]) > 65_535) {
-      throw invalid(`broker ${JSON.stringify(broker)} is not "host:port"`);
-    }
-  }
-  const clientId = options.clientId ?? `herald-${hostname()}-${process.pid}`;
-  if (typeof clientId !== 'string' || !CLIENT_ID.test(clientId)) {
-    throw invalid(`clientId must be 1 to 200 characters without spaces, got ${JSON.stringify(clientId)}`);
-  }
+  if (typeof options !== 'object' || options === null)
+    throw invalidOption('Kafka log options must be an object');
+  const brokers = checkServerList('brokers', 'broker', 'bootstrap broker', options.brokers);
+  const clientId = clientIdOption(options.clientId);
   const namespace = options.namespace ?? '';
   if (typeof namespace !== 'string' || !NAMESPACE.test(namespace)) {
-    throw invalid(
+    throw invalidOption(
       `namespace must be at most 100 letters, digits, ".", "_" or "-", got ${JSON.stringify(namespace)}`,
     );
   }
   const retries = options.retries ?? 3;
   if (!Number.isSafeInteger(retries) || retries < 0) {
-    throw invalid(`retries must be a non-negative integer, got ${String(retries)}`);
+    throw invalidOption(`retries must be a non-negative integer, got ${String(retries)}`);
   }
   return {
-    brokers: [...(brokers as readonly string[])],
+    brokers: [...brokers],
     clientId,
     namespace,
-    maxRecordBytes: positive('maxRecordBytes', options.maxRecordBytes, 1_048_576),
+    maxRecordBytes: positiveOption('maxRecordBytes', options.maxRecordBytes, 1_048_576),
     heartbeatIntervalMs:
       options.heartbeatIntervalMs === undefined
         ? undefined
-        : positive('heartbeatIntervalMs', options.heartbeatIntervalMs, 3000),
-    rebalanceTimeoutMs: positive('rebalanceTimeoutMs', options.rebalanceTimeoutMs, 60_000),
-    fetchMaxWaitMs: positive('fetchMaxWaitMs', options.fetchMaxWaitMs, 500),
-    connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 5000),
-    requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs, 30_000),
+        : positiveOption('heartbeatIntervalMs', options.heartbeatIntervalMs, 3000),
+    rebalanceTimeoutMs: positiveOption('rebalanceTimeoutMs', options.rebalanceTimeoutMs, 60_000),
+    fetchMaxWaitMs: positiveOption('fetchMaxWaitMs', options.fetchMaxWaitMs, 500),
+    connectTimeoutMs: positiveOption('connectTimeoutMs', options.connectTimeoutMs, 5000),
+    requestTimeoutMs: positiveOption('requestTimeoutMs', options.requestTimeoutMs, 30_000),
     retries,
-    retryDelayMs: positive('retryDelayMs', options.retryDelayMs, 250),
+    retryDelayMs: positiveOption('retryDelayMs', options.retryDelayMs, 250),
     tls: checkTls(options.tls),
     sasl: checkSasl(options.sasl),
   };
@@ -156,24 +136,18 @@ export function resolveKafkaLogOptions(options: KafkaLogOptions): ResolvedKafkaL
 
 function checkTls(tls: KafkaTlsOptions | undefined): KafkaTlsOptions | undefined {
   if (tls === undefined) return undefined;
-  if (typeof tls !== 'object' || tls === null) throw invalid('tls must be an object of node:tls options');
-  for (const key of Object.keys(tls)) {
-    if (!TLS_KEYS.has(key)) {
-      throw invalid(`tls option "${key}" is not supported; use ${[...TLS_KEYS].join(', ')}`);
-    }
-  }
+  if (typeof tls !== 'object' || tls === null)
+    throw invalidOption('tls must be an object of node:tls options');
+  checkKnownKeys('tls', tls, TLS_KEYS);
   return { ...tls };
 }
 
 function checkSasl(sasl: KafkaSaslOptions | undefined): KafkaSaslOptions | undefined {
   if (sasl === undefined) return undefined;
-  if (typeof sasl !== 'object' || sasl === null) throw invalid('sasl must be an object');
-  for (const key of Object.keys(sasl)) {
-    if (!SASL_KEYS.has(key))
-      throw invalid(`sasl option "${key}" is not supported; use ${[...SASL_KEYS].join(', ')}`);
-  }
+  if (typeof sasl !== 'object' || sasl === null) throw invalidOption('sasl must be an object');
+  checkKnownKeys('sasl', sasl, SASL_KEYS);
   if (!SASL_MECHANISMS.has(sasl.mechanism)) {
-    throw invalid(
+    throw invalidOption(
       `sasl.mechanism must be one of ${[...SASL_MECHANISMS].join(', ')}, got ${String(sasl.mechanism)}`,
     );
   }
@@ -182,7 +156,7 @@ function checkSasl(sasl: KafkaSaslOptions | undefined): KafkaSaslOptions | undef
       ? sasl.token === undefined
       : sasl.username === undefined || sasl.password === undefined
   ) {
-    throw invalid(
+    throw invalidOption(
       sasl.mechanism === 'OAUTHBEARER'
         ? 'sasl OAUTHBEARER needs a token'
         : `sasl ${sasl.mechanism} needs a username and a password`,

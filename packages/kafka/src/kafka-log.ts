@@ -28,6 +28,7 @@ import {
   checkPartitionCount,
   checkReadOptions,
   checkRetention,
+  faultHooksFor,
   faultInjection,
   isTopicName,
   subscribeSettings,
@@ -153,15 +154,18 @@ export class KafkaLog implements EventLog, FaultInjectable {
       wireGroup: (group) => this.namespace + group,
       decode: (topic, partition, record) => toStoredEvent(topic, partition, record),
     };
-    this[faultInjection] = {
-      crash: () => this.#crash(),
-      freeze: () => {
-        for (const subscription of this.#subscriptions) subscription.freeze();
+    // As kill -9: every connection drops, nothing is sent; group members stay until their sessions expire.
+    this[faultInjection] = faultHooksFor(this.#subscriptions, {
+      stop: () => {
+        if (this.#crashed || this.#closed) return false;
+        this.#crashed = true;
+        return true;
       },
-      thaw: () => {
-        for (const subscription of this.#subscriptions) subscription.thaw();
+      drop: () => {
+        void this.#producer.close(true).catch(() => undefined);
+        void this.#admin.close().catch(() => undefined);
       },
-    };
+    });
   }
 
   /** Checks that a broker answers; rejects with BACKEND_UNAVAILABLE when none does. */
@@ -454,15 +458,6 @@ export class KafkaLog implements EventLog, FaultInjectable {
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
-  }
-
-  /** As kill -9: every connection drops, nothing is sent; group members stay until their sessions expire. */
-  #crash(): void {
-    if (this.#crashed || this.#closed) return;
-    this.#crashed = true;
-    for (const subscription of this.#subscriptions) subscription.crash();
-    void this.#producer.close(true).catch(() => undefined);
-    void this.#admin.close().catch(() => undefined);
   }
 
   #assertOpen(): void {

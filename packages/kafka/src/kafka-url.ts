@@ -1,4 +1,5 @@
 import { HeraldError } from '@herald/core';
+import { parseHostList, readLogUrlQuery, splitLogUrl } from '@herald/core/backend';
 import type { KafkaLogOptions, KafkaSaslOptions } from './kafka-log-options.ts';
 
 const DEFAULT_PORT = 9092;
@@ -12,7 +13,6 @@ const NUMBER_PARAMETERS = [
   'retries',
   'retryDelayMs',
 ] as const;
-const PARAMETERS = new Set<string>(['clientId', 'namespace', 'tls', 'sasl', ...NUMBER_PARAMETERS]);
 const SASL_BY_NAME: Readonly<Record<string, KafkaSaslOptions['mechanism']>> = {
   plain: 'PLAIN',
   'scram-sha-256': 'SCRAM-SHA-256',
@@ -43,21 +43,12 @@ function redact(url: string): string {
  * @example parseKafkaUrl('kafka://k1:9092,k2:9092?clientId=orders&namespace=staging.')
  */
 export function parseKafkaUrl(url: string): KafkaLogOptions {
-  if (typeof url !== 'string' || !/^kafka:\/\//i.test(url)) {
-    throw invalid(String(url), 'expected kafka://host:port[,host:port]');
-  }
-  let rest = url.slice('kafka://'.length);
-  const queryAt = rest.indexOf('?');
-  const query = queryAt === -1 ? '' : rest.slice(queryAt + 1);
-  rest = queryAt === -1 ? rest : rest.slice(0, queryAt);
-  if (rest.endsWith('/')) rest = rest.slice(0, -1);
-  if (rest.includes('/')) throw invalid(url, 'a Kafka URL has no path');
+  const fail = (why: string): HeraldError => invalid(String(url), why);
+  const parts = splitLogUrl(url, 'kafka', 'Kafka', fail);
 
   let credentials: { username: string; password: string } | undefined;
-  const at = rest.lastIndexOf('@');
-  if (at !== -1) {
-    const userinfo = rest.slice(0, at);
-    rest = rest.slice(at + 1);
+  if (parts.userinfo !== undefined) {
+    const userinfo = parts.userinfo;
     const colon = userinfo.indexOf(':');
     if (colon === -1) throw invalid(url, 'credentials must be user:password');
     try {
@@ -70,31 +61,27 @@ export function parseKafkaUrl(url: string): KafkaLogOptions {
     }
   }
 
-  if (rest.length === 0) throw invalid(url, 'no broker named');
-  const brokers = rest.split(',').map((entry) => broker(url, entry));
-
-  const options: { -readonly [K in keyof KafkaLogOptions]: KafkaLogOptions[K] } = { brokers };
-  const params = new URLSearchParams(query);
+  const brokers = parseHostList(parts.hosts, DEFAULT_PORT, 'broker', fail);
   let sasl: KafkaSaslOptions['mechanism'] | undefined;
-  for (const [name, value] of params) {
-    if (!PARAMETERS.has(name)) {
-      throw invalid(url, `unknown option "${name}"; known: ${[...PARAMETERS].join(', ')}`);
-    }
-    if (name === 'clientId') options.clientId = value;
-    else if (name === 'namespace') options.namespace = value;
-    else if (name === 'tls') {
-      if (value !== 'true' && value !== 'false') throw invalid(url, 'tls must be "true" or "false"');
-      if (value === 'true') options.tls = {};
-    } else if (name === 'sasl') {
+  const common = readLogUrlQuery(
+    parts.query,
+    NUMBER_PARAMETERS,
+    ['sasl'],
+    (_name, value) => {
       sasl = SASL_BY_NAME[value.toLowerCase()];
       if (sasl === undefined) {
         throw invalid(url, `sasl must be one of ${Object.keys(SASL_BY_NAME).join(', ')}, got "${value}"`);
       }
-    } else {
-      if (!/^\d+$/.test(value)) throw invalid(url, `${name} must be a non-negative integer, got "${value}"`);
-      options[name as (typeof NUMBER_PARAMETERS)[number]] = Number(value);
-    }
-  }
+    },
+    fail,
+  );
+  const options: { -readonly [K in keyof KafkaLogOptions]: KafkaLogOptions[K] } = {
+    brokers,
+    ...common.numbers,
+  };
+  if (common.clientId !== undefined) options.clientId = common.clientId;
+  if (common.namespace !== undefined) options.namespace = common.namespace;
+  if (common.tls) options.tls = {};
   if (sasl !== undefined && credentials === undefined) {
     throw invalid(url, `sasl=${sasl.toLowerCase()} needs user:password@ before the hosts`);
   }
@@ -106,14 +93,4 @@ export function parseKafkaUrl(url: string): KafkaLogOptions {
   }
   if (sasl !== undefined && credentials !== undefined) options.sasl = { mechanism: sasl, ...credentials };
   return options;
-}
-
-function broker(url: string, entry: string): string {
-  const bracketed = /^\[([0-9a-fA-F:.]+)\](?::(\d+))?$/.exec(entry);
-  const plain = /^([A-Za-z0-9.-]+)(?::(\d+))?$/.exec(entry);
-  const match = bracketed ?? plain;
-  if (match === null) throw invalid(url, `"${entry}" is not host[:port]`);
-  const port = match[2] === undefined ? DEFAULT_PORT : Number(match[2]);
-  if (port < 1 || port > 65_535) throw invalid(url, `port ${port} is out of range`);
-  return `${bracketed === null ? match[1]! : `[${match[1]!}]`}:${port}`;
 }

@@ -7,6 +7,7 @@ import {
   isHeraldError,
 } from '@herald/core';
 import type { CloudEvent } from '@herald/core';
+import { HEADER_ATTRIBUTES, isStructuredContentType, strictUtf8 } from '@herald/core/backend';
 import { headers as createHeaders } from '@nats-io/transport-node';
 import type { MsgHdrs } from '@nats-io/transport-node';
 
@@ -35,20 +36,6 @@ export const MSG_ID_HEADER = 'Nats-Msg-Id';
 /** Present (value `none`) when the event has no data at all. */
 export const NO_DATA_HEADER = 'Herald-Data';
 
-const ATTRIBUTE_HEADERS = [
-  'specversion',
-  'id',
-  'source',
-  'type',
-  'time',
-  'subject',
-  'dataschema',
-  'partitionkey',
-  'traceparent',
-  'tracestate',
-] as const;
-const STRUCTURED = /^application\/cloudevents\+json(\s*;.*)?$/i;
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 const encoder = new TextEncoder();
 
 /** A CloudEvent as a NATS message: headers, payload and the de-duplication id among the headers. */
@@ -122,7 +109,7 @@ export function encodeCloudEvent(event: CloudEvent): NatsMessageParts {
     }
     headers.append(name, encodeHeaderValue(value));
   };
-  for (const name of ATTRIBUTE_HEADERS) put(HEADER_PREFIX + name, event[name]);
+  for (const name of HEADER_ATTRIBUTES) put(HEADER_PREFIX + name, event[name]);
   put(CONTENT_TYPE_HEADER, event.datacontenttype);
   for (const [name, value] of Object.entries(event.extensions ?? {})) put(HEADER_PREFIX + name, value);
   if (event.data === undefined) headers.append(NO_DATA_HEADER, 'none');
@@ -165,7 +152,8 @@ export function decodeCloudEvent(headers: MsgHdrs | undefined, payload: Uint8Arr
   }
   if (!attributes.has('specversion')) {
     const contentType = attributes.get('datacontenttype');
-    if (contentType === undefined || STRUCTURED.test(contentType)) return decodeStructuredCloudEvent(payload);
+    if (contentType === undefined || isStructuredContentType(contentType))
+      return decodeStructuredCloudEvent(payload);
     throw decodeFailed('the message has no ce-specversion header and is not a structured-mode CloudEvent');
   }
   const event: Record<string, unknown> = {};

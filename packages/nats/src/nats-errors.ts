@@ -1,5 +1,6 @@
-import { HeraldError, isHeraldError } from '@herald/core';
 import type { HeraldErrorCode } from '@herald/core';
+import { failureWrapper } from '@herald/core/backend';
+import type { FailureClass, FailureWrapper } from '@herald/core/backend';
 import { JetStreamApiError } from '@nats-io/jetstream';
 
 /** JetStream API error codes Herald acts on (from the server's `errors.json`). */
@@ -46,12 +47,9 @@ export function isTimeout(error: unknown): boolean {
  * lost compare-and-set race CONFLICT; anything unrecognised is BACKEND_UNAVAILABLE, because the
  * server did not do what was asked. The original error stays as `cause`.
  */
-export function toHeraldError(
-  error: unknown,
-  message: string,
-  details: Record<string, unknown> = {},
-): HeraldError {
-  if (isHeraldError(error)) return error;
+export const toHeraldError: FailureWrapper = failureWrapper(classifyNatsFailure);
+
+function classifyNatsFailure(error: unknown): FailureClass {
   const jsCode = jetStreamCode(error);
   let code: HeraldErrorCode = 'BACKEND_UNAVAILABLE';
   if (isTimeout(error)) code = 'TIMEOUT';
@@ -64,9 +62,5 @@ export function toHeraldError(
   ) {
     code = 'TOO_LARGE';
   }
-  const reason = error instanceof Error ? error.message : String(error);
-  return new HeraldError(code, `${message}: ${reason}`, {
-    cause: error,
-    details: jsCode === undefined ? details : { ...details, jetStreamError: jsCode },
-  });
+  return jsCode === undefined ? { code } : { code, details: { jetStreamError: jsCode } };
 }

@@ -1,5 +1,10 @@
-import { hostname } from 'node:os';
-import { HeraldError } from '@herald/core';
+import {
+  checkKnownKeys,
+  checkServerList,
+  clientIdOption,
+  invalidOption,
+  positiveOption,
+} from '@herald/core/backend';
 import { isValidNamespace } from './nats-names.ts';
 
 /** TLS for the server connection. Only these keys are passed on; anything else is refused. */
@@ -75,57 +80,33 @@ const TLS_KEYS = new Set([
   'rejectUnauthorized',
   'handshakeFirst',
 ]);
-const SERVER = /^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(?::(\d{1,5}))?$/;
-const CLIENT_ID = /^\S{1,200}$/;
-
-function invalid(message: string): HeraldError {
-  return new HeraldError('INVALID_ARGUMENT', message);
-}
-
-function positive(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (!Number.isSafeInteger(value) || value < 1) {
-    throw invalid(`${name} must be a positive integer, got ${String(value)}`);
-  }
-  return value;
-}
-
 /** Checks every option and fills in defaults; throws `INVALID_ARGUMENT` naming the first bad one. */
 export function resolveNatsLogOptions(options: NatsLogOptions): ResolvedNatsLogOptions {
-  if (typeof options !== 'object' || options === null) throw invalid('NATS log options must be an object');
-  const servers = options.servers;
-  if (!Array.isArray(servers) || servers.length === 0) {
-    throw invalid('servers must list at least one NATS server as "host:port"');
-  }
-  for (const server of servers as unknown[]) {
-    const match = typeof server === 'string' ? SERVER.exec(server) : null;
-    const port = match?.[2] === undefined ? 4222 : Number(match[2]);
-    if (match === null || port < 1 || port > 65_535) {
-      throw invalid(`server ${JSON.stringify(server)} is not "host:port"`);
-    }
-  }
-  const clientId = options.clientId ?? `herald-${hostname()}-${process.pid}`;
-  if (typeof clientId !== 'string' || !CLIENT_ID.test(clientId)) {
-    throw invalid(`clientId must be 1 to 200 characters without spaces, got ${JSON.stringify(clientId)}`);
-  }
+  if (typeof options !== 'object' || options === null)
+    throw invalidOption('NATS log options must be an object');
+  const servers = checkServerList('servers', 'server', 'NATS server', options.servers, 4222);
+  const clientId = clientIdOption(options.clientId);
   const namespace = options.namespace ?? '';
   if (typeof namespace !== 'string' || !isValidNamespace(namespace)) {
-    throw invalid(`namespace must be at most 64 letters, digits or "-", got ${JSON.stringify(namespace)}`);
+    throw invalidOption(
+      `namespace must be at most 64 letters, digits or "-", got ${JSON.stringify(namespace)}`,
+    );
   }
   if (options.token !== undefined && (options.user !== undefined || options.pass !== undefined)) {
-    throw invalid('use either a token or a user and password, not both');
+    throw invalidOption('use either a token or a user and password, not both');
   }
   if ((options.user === undefined) !== (options.pass === undefined)) {
-    throw invalid('a user needs a password and a password needs a user');
+    throw invalidOption('a user needs a password and a password needs a user');
   }
   const replicas = options.replicas ?? 1;
-  if (![1, 3, 5].includes(replicas)) throw invalid(`replicas must be 1, 3 or 5, got ${String(replicas)}`);
+  if (![1, 3, 5].includes(replicas))
+    throw invalidOption(`replicas must be 1, 3 or 5, got ${String(replicas)}`);
   const storage = options.storage ?? 'file';
   if (storage !== 'file' && storage !== 'memory') {
-    throw invalid(`storage must be "file" or "memory", got ${JSON.stringify(storage)}`);
+    throw invalidOption(`storage must be "file" or "memory", got ${JSON.stringify(storage)}`);
   }
   return {
-    servers: [...(servers as readonly string[])],
+    servers: [...servers],
     clientId,
     namespace,
     user: options.user,
@@ -134,20 +115,17 @@ export function resolveNatsLogOptions(options: NatsLogOptions): ResolvedNatsLogO
     tls: checkTls(options.tls),
     replicas,
     storage,
-    duplicateWindowMs: positive('duplicateWindowMs', options.duplicateWindowMs, 120_000),
-    connectTimeoutMs: positive('connectTimeoutMs', options.connectTimeoutMs, 5000),
-    requestTimeoutMs: positive('requestTimeoutMs', options.requestTimeoutMs, 10_000),
+    duplicateWindowMs: positiveOption('duplicateWindowMs', options.duplicateWindowMs, 120_000),
+    connectTimeoutMs: positiveOption('connectTimeoutMs', options.connectTimeoutMs, 5000),
+    requestTimeoutMs: positiveOption('requestTimeoutMs', options.requestTimeoutMs, 10_000),
   };
 }
 
 function checkTls(tls: NatsTlsOptions | true | undefined): NatsTlsOptions | undefined {
   if (tls === undefined) return undefined;
   if (tls === true) return {};
-  if (typeof tls !== 'object' || tls === null) throw invalid('tls must be true or an object of TLS options');
-  for (const key of Object.keys(tls)) {
-    if (!TLS_KEYS.has(key)) {
-      throw invalid(`tls option "${key}" is not supported; use ${[...TLS_KEYS].join(', ')}`);
-    }
-  }
+  if (typeof tls !== 'object' || tls === null)
+    throw invalidOption('tls must be true or an object of TLS options');
+  checkKnownKeys('tls', tls, TLS_KEYS);
   return { ...tls };
 }

@@ -29,6 +29,7 @@ import {
   checkReadOptions,
   checkRetention,
   checkStartPosition,
+  faultHooksFor,
   faultInjection,
   isTopicName,
   subscribeSettings,
@@ -159,15 +160,17 @@ export class NatsLog implements EventLog, FaultInjectable {
       toStoredEvent: (topic, partition, headers, data, sequence, timestamp) =>
         toStoredEvent(topic, partition, headers, data, sequence, timestamp),
     };
-    this[faultInjection] = {
-      crash: () => this.#crash(),
-      freeze: () => {
-        for (const subscription of this.#subscriptions) subscription.freeze();
+    // The process "died": subscriptions stop without leaving, the connection drops.
+    this[faultInjection] = faultHooksFor(this.#subscriptions, {
+      stop: () => {
+        this.#closed = true;
+        return true;
       },
-      thaw: () => {
-        for (const subscription of this.#subscriptions) subscription.thaw();
+      drop: () => {
+        this.#subscriptions.clear();
+        this.#closing ??= this.#nc.close().catch(() => undefined);
       },
-    };
+    });
   }
 
   /** Use {@link openNatsLog}. Connects and opens (creating when needed) the KV buckets. */
@@ -748,14 +751,6 @@ export class NatsLog implements EventLog, FaultInjectable {
     this.#closed = true;
     await Promise.allSettled([...this.#subscriptions].map((s) => s.close()));
     await this.#nc.close().catch(() => undefined);
-  }
-
-  /** The process "died": subscriptions stop without leaving, the connection drops. */
-  #crash(): void {
-    this.#closed = true;
-    for (const subscription of this.#subscriptions) subscription.crash();
-    this.#subscriptions.clear();
-    this.#closing ??= this.#nc.close().catch(() => undefined);
   }
 
   #assertOpen(): void {

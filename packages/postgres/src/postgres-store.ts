@@ -12,7 +12,7 @@ import {
   attributesOf,
   isHeraldError,
 } from '@herald/core';
-import { assertTopicName } from '@herald/core/backend';
+import { assertTopicName, checkCollection, checkListLimit, encodeDocument } from '@herald/core/backend';
 import { classify, isPostgresError, toHeraldError } from './postgres-errors.ts';
 import { type SchemaNames, createTables, schemaNames } from './schema.ts';
 
@@ -73,31 +73,7 @@ type Attempt<T> =
   | { readonly ok: true; readonly value: T }
   | { readonly ok: false; readonly retry: boolean; readonly error: unknown };
 
-const COLLECTION = /^[A-Za-z0-9._-]{1,128}$/;
 const DEFAULT_MAX_EVENT_BYTES = 1_048_576;
-
-function checkCollection(collection: string): void {
-  if (!COLLECTION.test(collection)) {
-    throw new HeraldError(
-      'INVALID_ARGUMENT',
-      `collection "${collection}" must be 1-128 of letters, digits, ".", "_", "-"`,
-    );
-  }
-}
-
-function encodeValue(value: unknown): string {
-  const text = JSON.stringify(value);
-  if (text === undefined) throw new HeraldError('INVALID_ARGUMENT', 'a document must be JSON-serialisable');
-  return text;
-}
-
-function checkLimit(limit: number | undefined): number | null {
-  if (limit === undefined) return null;
-  if (!Number.isSafeInteger(limit) || limit < 0) {
-    throw new HeraldError('INVALID_ARGUMENT', `limit must be a non-negative integer, got ${limit}`);
-  }
-  return limit;
-}
 
 /** Full jitter, doubling from 8 ms, capped at 1 s: contenders spread out instead of colliding again. */
 function backoffMs(attempt: number): number {
@@ -348,7 +324,7 @@ export class PostgresStore implements Store {
         await query(
           `INSERT INTO ${names.documents} (collection, id, value) VALUES ($1, $2, $3::jsonb)
            ON CONFLICT (collection, id) DO UPDATE SET value = excluded.value, updated_at = now()`,
-          [collection, id, encodeValue(value)],
+          [collection, id, encodeDocument(value)],
         );
       },
       delete: async (collection, id) => {
@@ -525,7 +501,7 @@ async function listDocuments<V>(
   options: { prefix?: string; limit?: number } = {},
 ): Promise<{ id: string; value: V }[]> {
   checkCollection(collection);
-  const limit = checkLimit(options.limit);
+  const limit = checkListLimit(options.limit);
   const { rows } =
     options.prefix === undefined
       ? await query<{ id: string; value: V }>(

@@ -1,4 +1,6 @@
-import { HeraldError, isHeraldError } from '@herald/core';
+import type { HeraldError } from '@herald/core';
+import { wrapBackendFailure } from '@herald/core/backend';
+import type { FailureClass } from '@herald/core/backend';
 
 // SQLite primary result codes (the low byte of an extended code).
 const SQLITE_CORRUPT = 11;
@@ -17,14 +19,13 @@ export function sqliteCode(error: unknown): number | undefined {
  * error stays as `cause`.
  */
 export function toHeraldError(error: unknown, message: string): HeraldError {
-  if (isHeraldError(error)) return error;
+  return wrapBackendFailure(error, message, {}, classifySqliteFailure);
+}
+
+function classifySqliteFailure(error: unknown): FailureClass {
   const code = sqliteCode(error);
-  const reason = error instanceof Error ? error.message : String(error);
-  if (code === SQLITE_CORRUPT || code === SQLITE_NOTADB) {
-    return new HeraldError('CORRUPT_LOG', `${message}: ${reason}`, { cause: error });
-  }
-  return new HeraldError('BACKEND_UNAVAILABLE', `${message}: ${reason}`, {
-    cause: error,
-    details: code === SQLITE_FULL ? { reason: 'disk full' } : {},
-  });
+  if (code === SQLITE_CORRUPT || code === SQLITE_NOTADB) return { code: 'CORRUPT_LOG' };
+  return code === SQLITE_FULL
+    ? { code: 'BACKEND_UNAVAILABLE', details: { reason: 'disk full' } }
+    : { code: 'BACKEND_UNAVAILABLE' };
 }

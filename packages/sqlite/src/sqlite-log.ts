@@ -32,6 +32,7 @@ import {
   checkReadOptions,
   checkRetention,
   checkStartPosition,
+  faultHooksFor,
   faultInjection,
   subscribeSettings,
 } from '@herald/core/backend';
@@ -545,24 +546,20 @@ export class SqliteLog implements EventLog, FaultInjectable {
   }
 
   /** See `FaultInjectable`: simulates this client's process dying or stalling. */
-  readonly [faultInjection] = {
-    crash: (): void => {
-      if (this.#closed) return;
+  readonly [faultInjection] = faultHooksFor(this.#subscriptions, {
+    stop: () => {
+      if (this.#closed) return false;
       this.#closed = true;
-      for (const subscription of this.#subscriptions) subscription.crash();
+      return true;
+    },
+    drop: () => {
       if (this.#retentionTimer !== undefined) clearInterval(this.#retentionTimer);
       this.#writes.crash();
       this.#notifier.close();
       this.#reader.close();
       this.#db.close();
     },
-    freeze: (): void => {
-      for (const subscription of this.#subscriptions) subscription.freeze();
-    },
-    thaw: (): void => {
-      for (const subscription of this.#subscriptions) subscription.thaw();
-    },
-  };
+  });
 
   #assertOpen(): void {
     if (this.#closed) throw new HeraldError('CLOSED', 'the log is closed');

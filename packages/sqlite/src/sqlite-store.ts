@@ -6,8 +6,8 @@ import {
   type InboxOutcome,
   type Store,
   type StoreTransaction,
-  HeraldError,
 } from '@herald/core';
+import { checkCollection, encodeDocument } from '@herald/core/backend';
 import { sqliteCode } from './sqlite-errors.ts';
 import { type SqliteLog, readerConnection, transactWithLog } from './sqlite-log.ts';
 
@@ -38,23 +38,6 @@ const STORE_DDL = [
     PRIMARY KEY (group_name, topic, partition, offset)
   ) WITHOUT ROWID`,
 ];
-
-const COLLECTION = /^[A-Za-z0-9._-]{1,128}$/;
-
-function checkCollection(collection: string): void {
-  if (!COLLECTION.test(collection)) {
-    throw new HeraldError(
-      'INVALID_ARGUMENT',
-      `collection "${collection}" must be 1-128 of letters, digits, ".", "_", "-"`,
-    );
-  }
-}
-
-function encodeValue(value: unknown): string {
-  const text = JSON.stringify(value);
-  if (text === undefined) throw new HeraldError('INVALID_ARGUMENT', 'a document must be JSON-serialisable');
-  return text;
-}
 
 function list(db: DatabaseSync, collection: string, options: { prefix?: string; limit?: number } = {}) {
   checkCollection(collection);
@@ -126,7 +109,7 @@ export class SqliteStore implements Store {
             db,
             `INSERT INTO herald_documents (collection, id, value, updated_at) VALUES (?, ?, ?, ?)
              ON CONFLICT (collection, id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
-          ).run(collection, id, encodeValue(value), Date.now());
+          ).run(collection, id, encodeDocument(value), Date.now());
         },
         delete: async (collection, id) => {
           checkCollection(collection);

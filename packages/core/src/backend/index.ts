@@ -61,3 +61,20 @@ export { compareAndSetCell } from './group-cell.ts';
 export type { CompareAndSetStore, GroupCell, GroupStep } from './group-cell.ts';
 export { GroupMembership, commitRequest, revokeQuietly } from './group-membership.ts';
 export type { Coordination, MembershipSettings } from './group-membership.ts';
+export { faultHooksFor } from './fault-hooks.ts';
+export type { CrashSteps, FaultableSubscription } from './fault-hooks.ts';
+export { failureWrapper, wrapBackendFailure } from './backend-failure.ts';
+export type { FailureClass, FailureWrapper } from './backend-failure.ts';
+export { checkCollection, checkListLimit, encodeDocument } from './store-arguments.ts';
+export { isPort, parseHostPort } from './host-port.ts';
+export type { HostPort } from './host-port.ts';
+export { parseHostList, readLogUrlQuery, splitLogUrl } from './log-url.ts';
+export type { CommonUrlOptions, LogUrlParts } from './log-url.ts';
+export {
+  checkKnownKeys,
+  checkServerList,
+  clientIdOption,
+  invalidOption,
+  positiveOption,
+} from './option-checks.ts';
+export { HEADER_ATTRIBUTES, isStructuredContentType, strictUtf8 } from './header-attributes.ts';
