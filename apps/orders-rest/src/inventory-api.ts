@@ -6,14 +6,14 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Store } from '@herald/core';
 import {
+  type Reservation,
   type Shortage,
   commitStock,
   describeShortages,
   releaseStock,
   reserveStock,
 } from '@herald/orders-domain/inventory.ts';
-import type { FaultController } from '@herald/orders-app/services/faults.ts';
-import type { Reservation } from '@herald/orders-app/services/inventory/inventory-service.ts';
+import type { FaultController } from '@herald/orders-domain/faults.ts';
 import { readStockLevels, writeStockLevels } from '@herald/orders-domain/stock-levels.ts';
 import { COLLECTIONS } from '@herald/orders-domain/topology.ts';
 import { parseBody } from './rest-http.ts';

@@ -1,9 +1,10 @@
 // Inventory: owns stock per SKU and the reservation of each order. Reserves all lines of a
 // placed order or none; releases them when the order is rejected (compensation); lets them go
 // when it is confirmed.
-import { type Store, type StoreTransaction, createProducer, createRouter } from '@herald/core';
+import { type StoreTransaction, createProducer, createRouter } from '@herald/core';
 import type { CatalogItem } from '@herald/orders-domain/catalog.ts';
 import {
+  type Reservation,
   type StockLevel,
   type StockLine,
   commitStock,
@@ -21,17 +22,11 @@ import {
   TOPICS,
   eventIdOf,
 } from '@herald/orders-domain/events.ts';
+import { seedStock } from '@herald/orders-domain/stock-levels.ts';
 import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
 import { type Service, type ServiceContext, consumerMiddleware, routerDefaults } from '../service-kit.ts';
 
 const SOURCE = '/inventory';
-
-/** What inventory keeps per order. */
-export interface Reservation {
-  readonly orderId: string;
-  readonly lines: readonly StockLine[];
-  readonly status: 'reserved' | 'failed' | 'released' | 'committed' | 'cancelled';
-}
 
 async function levelsOf(tx: StoreTransaction, lines: readonly StockLine[]): Promise<Map<string, StockLevel>> {
   const levels = new Map<string, StockLevel>();
@@ -44,22 +39,6 @@ async function levelsOf(tx: StoreTransaction, lines: readonly StockLine[]): Prom
 
 async function putLevels(tx: StoreTransaction, levels: readonly StockLevel[]): Promise<void> {
   for (const level of levels) await tx.put(COLLECTIONS.stock, level.sku, level);
-}
-
-/**
- * Seeds stock from the catalog once per store (the first start); later starts keep the stock
- * as the orders left it.
- */
-export async function seedStock(store: Store, catalog: readonly CatalogItem[]): Promise<boolean> {
-  return store.transaction(async (tx) => {
-    if ((await tx.get(COLLECTIONS.seeded, 'inventory')) !== undefined) return false;
-    for (const item of catalog) {
-      const level: StockLevel = { sku: item.sku, available: item.initialStock, reserved: 0 };
-      await tx.put(COLLECTIONS.stock, item.sku, level);
-    }
-    await tx.put(COLLECTIONS.seeded, 'inventory', { at: new Date().toISOString(), items: catalog.length });
-    return true;
-  });
 }
 
 /** The inventory service: group `inventory.reservations` on topic `orders`. */

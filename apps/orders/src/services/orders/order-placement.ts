@@ -4,7 +4,7 @@
 // accepted order without its durable event, and a retried request finds the first answer. On
 // the embedded store the event is appended to the log in that transaction; on Postgres it is
 // committed to the service's outbox with it, and the relay publishes it afterwards.
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   type AppendResult,
   type PublishMiddleware,
@@ -18,6 +18,7 @@ import {
   type OrderRequest,
   type PlacedOrder,
   createOrder,
+  orderRequestFingerprint,
 } from '@herald/orders-domain/order.ts';
 import { OrderPlaced, TOPICS, eventIdOf } from '@herald/orders-domain/events.ts';
 import { COLLECTIONS } from '@herald/orders-domain/topology.ts';
@@ -53,18 +54,6 @@ export type PlacementOutcome =
   | { readonly kind: 'key-reused' }
   /** A request with the same key is being handled right now. */
   | { readonly kind: 'key-in-flight' };
-
-/** A digest of what a request asks for; two requests with equal digests are the same request. */
-export function fingerprintOf(request: OrderRequest): string {
-  const canonical = JSON.stringify([
-    request.customerId,
-    request.items.map((i) => [i.sku, i.quantity]),
-    request.currency,
-    request.paymentToken,
-    request.shippingCountry,
-  ]);
-  return createHash('sha256').update(canonical).digest('base64url');
-}
 
 /** Formats an append position as a consistency token. */
 export function consistencyTokenOf(position: Pick<AppendResult, 'topic' | 'partition' | 'offset'>): string {
@@ -118,7 +107,7 @@ export class OrderPlacement {
 
   async #place(request: OrderRequest, key: string | undefined): Promise<PlacementOutcome> {
     const { store, catalog } = this.#options;
-    const fingerprint = fingerprintOf(request);
+    const fingerprint = orderRequestFingerprint(request);
     if (key !== undefined) {
       const seen = await store.get<IdempotencyRecord>(COLLECTIONS.idempotencyKeys, key);
       if (seen !== undefined) return replay(seen, fingerprint);
