@@ -1,12 +1,10 @@
 // Inventory: owns stock per SKU and the reservation of each order. Reserves all lines of a
 // placed order or none; releases them when the order is rejected (compensation); lets them go
 // when it is confirmed.
-import { type StoreTransaction, createProducer, createRouter } from '@herald/core';
+import { createProducer, createRouter } from '@herald/core';
 import type { CatalogItem } from '@herald/orders-domain/catalog.ts';
 import {
   type Reservation,
-  type StockLevel,
-  type StockLine,
   commitStock,
   describeShortages,
   releaseStock,
@@ -22,24 +20,11 @@ import {
   TOPICS,
   eventIdOf,
 } from '@herald/orders-domain/events.ts';
-import { seedStock } from '@herald/orders-domain/stock-levels.ts';
+import { readStockLevels, seedStock, writeStockLevels } from '@herald/orders-domain/stock-levels.ts';
 import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
 import { type Service, type ServiceContext, consumerMiddleware, routerDefaults } from '../service-kit.ts';
 
 const SOURCE = '/inventory';
-
-async function levelsOf(tx: StoreTransaction, lines: readonly StockLine[]): Promise<Map<string, StockLevel>> {
-  const levels = new Map<string, StockLevel>();
-  for (const { sku } of lines) {
-    const level = await tx.get<StockLevel>(COLLECTIONS.stock, sku);
-    if (level !== undefined) levels.set(sku, level);
-  }
-  return levels;
-}
-
-async function putLevels(tx: StoreTransaction, levels: readonly StockLevel[]): Promise<void> {
-  for (const level of levels) await tx.put(COLLECTIONS.stock, level.sku, level);
-}
 
 /** The inventory service: group `inventory.reservations` on topic `orders`. */
 export function inventoryService(
@@ -64,9 +49,9 @@ export function inventoryService(
       await ctx.transaction(async (tx) => {
         // A reservation exists only if this order was handled under another event id: leave it.
         if ((await tx.get(COLLECTIONS.reservations, key)) !== undefined) return;
-        const outcome = reserveStock(await levelsOf(tx, lines), lines);
+        const outcome = reserveStock(await readStockLevels(tx, lines), lines);
         if (outcome.ok) {
-          await putLevels(tx, outcome.levels);
+          await writeStockLevels(tx, outcome.levels);
           await tx.put(COLLECTIONS.reservations, key, {
             orderId: key,
             lines,
@@ -114,7 +99,10 @@ export function inventoryService(
           return;
         }
         if (reservation.status !== 'reserved') return;
-        await putLevels(tx, releaseStock(await levelsOf(tx, reservation.lines), reservation.lines));
+        await writeStockLevels(
+          tx,
+          releaseStock(await readStockLevels(tx, reservation.lines), reservation.lines),
+        );
         await tx.put(COLLECTIONS.reservations, orderId, {
           ...reservation,
           status: 'released',
@@ -134,7 +122,10 @@ export function inventoryService(
       await ctx.transaction(async (tx) => {
         const reservation = await tx.get<Reservation>(COLLECTIONS.reservations, orderId);
         if (reservation?.status !== 'reserved') return;
-        await putLevels(tx, commitStock(await levelsOf(tx, reservation.lines), reservation.lines));
+        await writeStockLevels(
+          tx,
+          commitStock(await readStockLevels(tx, reservation.lines), reservation.lines),
+        );
         await tx.put(COLLECTIONS.reservations, orderId, {
           ...reservation,
           status: 'committed',

@@ -21,6 +21,7 @@ import {
   orderRequestFingerprint,
 } from '@herald/orders-domain/order.ts';
 import { OrderPlaced, TOPICS, eventIdOf } from '@herald/orders-domain/events.ts';
+import { KeysInFlight } from '@herald/orders-domain/keys-in-flight.ts';
 import { COLLECTIONS } from '@herald/orders-domain/topology.ts';
 
 const SOURCE = '/orders';
@@ -83,7 +84,7 @@ export interface OrderPlacementOptions {
 export class OrderPlacement {
   readonly #options: OrderPlacementOptions;
   /** Keys being handled in this process: a concurrent request with one of them gets 409. */
-  readonly #inFlight = new Set<string>();
+  readonly #keysInFlight = new KeysInFlight();
 
   constructor(options: OrderPlacementOptions) {
     this.#options = options;
@@ -91,18 +92,11 @@ export class OrderPlacement {
 
   /** Whether a request with this Idempotency-Key is being handled in this process right now. */
   handling(idempotencyKey: string): boolean {
-    return this.#inFlight.has(idempotencyKey);
+    return this.#keysInFlight.has(idempotencyKey);
   }
 
-  async place(request: OrderRequest, idempotencyKey?: string): Promise<PlacementOutcome> {
-    if (idempotencyKey === undefined) return this.#place(request, undefined);
-    if (this.#inFlight.has(idempotencyKey)) return { kind: 'key-in-flight' };
-    this.#inFlight.add(idempotencyKey);
-    try {
-      return await this.#place(request, idempotencyKey);
-    } finally {
-      this.#inFlight.delete(idempotencyKey);
-    }
+  place(request: OrderRequest, idempotencyKey?: string): Promise<PlacementOutcome> {
+    return this.#keysInFlight.run(idempotencyKey, () => this.#place(request, idempotencyKey));
   }
 
   async #place(request: OrderRequest, key: string | undefined): Promise<PlacementOutcome> {
