@@ -3,13 +3,7 @@
 // when it is confirmed.
 import { createProducer, createRouter } from '@herald/core';
 import type { CatalogItem } from '@herald/orders-domain/catalog.ts';
-import {
-  type Reservation,
-  commitStock,
-  describeShortages,
-  releaseStock,
-  reserveStock,
-} from '@herald/orders-domain/inventory.ts';
+import { type Reservation, describeShortages, reserveStock } from '@herald/orders-domain/inventory.ts';
 import {
   OrderConfirmed,
   OrderPlaced,
@@ -20,6 +14,7 @@ import {
   TOPICS,
   eventIdOf,
 } from '@herald/orders-domain/events.ts';
+import { commitReservation, releaseReservation } from '@herald/orders-domain/reservations.ts';
 import { readStockLevels, seedStock, writeStockLevels } from '@herald/orders-domain/stock-levels.ts';
 import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
 import { type Service, type ServiceContext, consumerMiddleware, routerDefaults } from '../service-kit.ts';
@@ -89,24 +84,8 @@ export function inventoryService(
     // the reservation it undoes is always decided by then.
     router.on(OrderRejected, async ({ orderId }, _event, ctx) => {
       await ctx.transaction(async (tx) => {
-        const reservation = await tx.get<Reservation>(COLLECTIONS.reservations, orderId);
-        if (reservation === undefined) {
-          await tx.put(COLLECTIONS.reservations, orderId, {
-            orderId,
-            lines: [],
-            status: 'cancelled',
-          } satisfies Reservation);
-          return;
-        }
-        if (reservation.status !== 'reserved') return;
-        await writeStockLevels(
-          tx,
-          releaseStock(await readStockLevels(tx, reservation.lines), reservation.lines),
-        );
-        await tx.put(COLLECTIONS.reservations, orderId, {
-          ...reservation,
-          status: 'released',
-        } satisfies Reservation);
+        const reservation = await releaseReservation(tx, orderId);
+        if (reservation?.status !== 'reserved') return;
         await events
           .within(tx)
           .publish(
@@ -119,18 +98,7 @@ export function inventoryService(
     });
 
     router.on(OrderConfirmed, async ({ orderId }, _event, ctx) => {
-      await ctx.transaction(async (tx) => {
-        const reservation = await tx.get<Reservation>(COLLECTIONS.reservations, orderId);
-        if (reservation?.status !== 'reserved') return;
-        await writeStockLevels(
-          tx,
-          commitStock(await readStockLevels(tx, reservation.lines), reservation.lines),
-        );
-        await tx.put(COLLECTIONS.reservations, orderId, {
-          ...reservation,
-          status: 'committed',
-        } satisfies Reservation);
-      });
+      await ctx.transaction((tx) => commitReservation(tx, orderId));
     });
     return router;
   };
