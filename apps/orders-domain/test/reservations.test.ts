@@ -32,13 +32,12 @@ function documents(initial: Record<string, Record<string, unknown>> = {}) {
 
 const reserved: Reservation = { orderId: 'o1', lines: [{ sku: 'A', quantity: 2 }], status: 'reserved' };
 const stockA: StockLevel = { sku: 'A', available: 3, reserved: 2 };
+const withReservation = (reservation: Reservation) =>
+  documents({ [COLLECTIONS.reservations]: { o1: reservation }, [COLLECTIONS.stock]: { A: stockA } });
 
 describe('settling a reservation', () => {
   it('gives the stock of a reserved order back and marks it released', async () => {
-    const store = documents({
-      [COLLECTIONS.reservations]: { o1: reserved },
-      [COLLECTIONS.stock]: { A: stockA },
-    });
+    const store = withReservation(reserved);
     const before = await releaseReservation(store.tx, 'o1');
     assert.deepEqual(before, reserved);
     assert.deepEqual(store.doc(COLLECTIONS.stock, 'A'), { sku: 'A', available: 5, reserved: 0 });
@@ -46,10 +45,7 @@ describe('settling a reservation', () => {
   });
 
   it('lets the stock of a reserved order go and marks it committed', async () => {
-    const store = documents({
-      [COLLECTIONS.reservations]: { o1: reserved },
-      [COLLECTIONS.stock]: { A: stockA },
-    });
+    const store = withReservation(reserved);
     const before = await commitReservation(store.tx, 'o1');
     assert.deepEqual(before, reserved);
     assert.deepEqual(store.doc(COLLECTIONS.stock, 'A'), { sku: 'A', available: 3, reserved: 0 });
@@ -75,10 +71,7 @@ describe('settling a reservation', () => {
   it('changes nothing when the reservation is already settled', async () => {
     for (const settle of [releaseReservation, commitReservation]) {
       const released: Reservation = { ...reserved, status: 'released' };
-      const store = documents({
-        [COLLECTIONS.reservations]: { o1: released },
-        [COLLECTIONS.stock]: { A: stockA },
-      });
+      const store = withReservation(released);
       assert.deepEqual(await settle(store.tx, 'o1'), released);
       assert.equal(store.writes(), 0);
       assert.deepEqual(store.doc(COLLECTIONS.stock, 'A'), stockA);
