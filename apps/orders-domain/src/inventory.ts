@@ -13,6 +13,13 @@ export interface StockLine {
   readonly quantity: number;
 }
 
+/** What inventory keeps per order. */
+export interface Reservation {
+  readonly orderId: string;
+  readonly lines: readonly StockLine[];
+  readonly status: 'reserved' | 'failed' | 'released' | 'committed' | 'cancelled';
+}
+
 /** A line that could not be reserved, with what was there. */
 export interface Shortage {
   readonly sku: string;

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { CatalogItem } from './catalog.ts';
 import { type Currency, lineTotal, sumAmounts } from './money.ts';
 
@@ -11,6 +12,22 @@ export interface OrderRequest {
   readonly currency: Currency;
   readonly paymentToken: string;
   readonly shippingCountry: string | null;
+}
+
+/**
+ * A digest of what a request asks for: two requests with equal digests are the same request, so
+ * a retry under the same Idempotency-Key gets the first answer and another request under it is
+ * refused. (Not core's `fingerprintOf`, which digests a stored event.)
+ */
+export function orderRequestFingerprint(request: OrderRequest): string {
+  const canonical = JSON.stringify([
+    request.customerId,
+    request.items.map((i) => [i.sku, i.quantity]),
+    request.currency,
+    request.paymentToken,
+    request.shippingCountry,
+  ]);
+  return createHash('sha256').update(canonical).digest('base64url');
 }
 
 /** One priced line of an order. Amounts in minor units of the order's currency. */

@@ -13,12 +13,17 @@ import { isSettled } from '@herald/orders-domain/order-view.ts';
 import type { PlacedOrder } from '@herald/orders-domain/order.ts';
 import { REST_COLLECTIONS, type Repair, type RestOutcome } from '@herald/orders-rest/order-chain.ts';
 import { restPorts } from '@herald/orders-rest/rest-service.ts';
-import type { FaultUpdate } from '@herald/orders-app/services/faults.ts';
+import type { FaultUpdate } from '@herald/orders-domain/faults.ts';
 import { orderFactOf } from '@herald/orders-app/services/facts.ts';
-import type { MailboxMessage } from '@herald/orders-app/services/notification/simulated-mailbox.ts';
+import type { MailboxMessage } from '@herald/orders-domain/simulated-mailbox.ts';
 import { VIEW_TOPICS } from '@herald/orders-app/services/orders/order-projection.ts';
 import { COLLECTIONS, type DownstreamService } from '@herald/orders-domain/topology.ts';
-import { type ChildSystem, cleanEnv, findFreePorts, startChildSystem } from './child-system.ts';
+import {
+  type ChildSystem,
+  cleanEnv,
+  findFreePorts,
+  startChildSystem,
+} from '@herald/orders-domain/testing/child-system.ts';
 import type { OrderRecord } from './reconcile.ts';
 
 export type Architecture = 'event-driven' | 'rest';

@@ -1,7 +1,7 @@
 // The lab's scenarios and its two modes. Every scenario runs the same constant arrival rate for
 // the same time; a fault scenario injects its fault during the middle third of the run, so the
 // first third shows the system before the fault and the last third how it recovers.
-import type { FaultUpdate } from '@herald/orders-app/services/faults.ts';
+import type { FaultUpdate } from '@herald/orders-domain/faults.ts';
 import type { DownstreamService } from '@herald/orders-domain/topology.ts';
 
 export interface Scenario {

@@ -12,7 +12,7 @@ import {
 import type { RuleOutcome } from '@herald/orders-domain/fraud.ts';
 import { CURRENCIES } from '@herald/orders-domain/money.ts';
 import type { Store } from '@herald/core';
-import type { FaultController } from '@herald/orders-app/services/faults.ts';
+import type { FaultController } from '@herald/orders-domain/faults.ts';
 import { COLLECTIONS } from '@herald/orders-domain/topology.ts';
 import { parseBody } from './rest-http.ts';
 

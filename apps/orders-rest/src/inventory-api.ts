@@ -6,14 +6,13 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import type { Store } from '@herald/core';
 import {
+  type Reservation,
   type Shortage,
-  commitStock,
   describeShortages,
-  releaseStock,
   reserveStock,
 } from '@herald/orders-domain/inventory.ts';
-import type { FaultController } from '@herald/orders-app/services/faults.ts';
-import type { Reservation } from '@herald/orders-app/services/inventory/inventory-service.ts';
+import type { FaultController } from '@herald/orders-domain/faults.ts';
+import { commitReservation, releaseReservation } from '@herald/orders-domain/reservations.ts';
 import { readStockLevels, writeStockLevels } from '@herald/orders-domain/stock-levels.ts';
 import { COLLECTIONS } from '@herald/orders-domain/topology.ts';
 import { parseBody } from './rest-http.ts';
@@ -30,9 +29,10 @@ export type ReservationAnswer =
   | { readonly status: 'reserved' | 'released' | 'committed' | 'cancelled' }
   | { readonly status: 'failed'; readonly shortages: readonly Shortage[]; readonly detail: string };
 
-function answerOf(
-  reservation: Reservation & { readonly shortages?: readonly Shortage[] },
-): ReservationAnswer {
+/** A reservation as this service stores it: a failed one keeps its shortages. */
+type StoredReservation = Reservation & { readonly shortages?: readonly Shortage[] };
+
+function answerOf(reservation: StoredReservation): ReservationAnswer {
   if (reservation.status === 'failed') {
     const shortages = reservation.shortages ?? [];
     return { status: 'failed', shortages, detail: describeShortages(shortages) };
@@ -51,10 +51,7 @@ export function inventoryApi(
     const { orderId, lines } = parseBody(reserveBody, request.body);
     await faults.perturb('inventory');
     const answer = await store.transaction(async (tx): Promise<ReservationAnswer> => {
-      const existing = await tx.get<Reservation & { shortages?: Shortage[] }>(
-        COLLECTIONS.reservations,
-        orderId,
-      );
+      const existing = await tx.get<StoredReservation>(COLLECTIONS.reservations, orderId);
       if (existing !== undefined) return answerOf(existing);
       const outcome = reserveStock(await readStockLevels(tx, lines), lines);
       if (outcome.ok) {
@@ -78,25 +75,9 @@ export function inventoryApi(
     const { orderId } = parseBody(orderParams, request.params);
     await faults.perturb('inventory');
     return store.transaction(async (tx): Promise<ReservationAnswer> => {
-      const reservation = await tx.get<Reservation>(COLLECTIONS.reservations, orderId);
-      if (reservation === undefined) {
-        await tx.put(COLLECTIONS.reservations, orderId, {
-          orderId,
-          lines: [],
-          status: 'cancelled',
-        } satisfies Reservation);
-        return { status: 'cancelled' };
-      }
-      if (reservation.status !== 'reserved') return answerOf(reservation);
-      await writeStockLevels(
-        tx,
-        releaseStock(await readStockLevels(tx, reservation.lines), reservation.lines),
-      );
-      await tx.put(COLLECTIONS.reservations, orderId, {
-        ...reservation,
-        status: 'released',
-      } satisfies Reservation);
-      return { status: 'released' };
+      const reservation = await releaseReservation<StoredReservation>(tx, orderId);
+      if (reservation === undefined) return { status: 'cancelled' };
+      return reservation.status === 'reserved' ? { status: 'released' } : answerOf(reservation);
     });
   });
 
@@ -104,18 +85,9 @@ export function inventoryApi(
     const { orderId } = parseBody(orderParams, request.params);
     await faults.perturb('inventory');
     const answer = await store.transaction(async (tx): Promise<ReservationAnswer> => {
-      const reservation = await tx.get<Reservation>(COLLECTIONS.reservations, orderId);
+      const reservation = await commitReservation<StoredReservation>(tx, orderId);
       if (reservation === undefined) return { status: 'cancelled' };
-      if (reservation.status !== 'reserved') return answerOf(reservation);
-      await writeStockLevels(
-        tx,
-        commitStock(await readStockLevels(tx, reservation.lines), reservation.lines),
-      );
-      await tx.put(COLLECTIONS.reservations, orderId, {
-        ...reservation,
-        status: 'committed',
-      } satisfies Reservation);
-      return { status: 'committed' };
+      return reservation.status === 'reserved' ? { status: 'committed' } : answerOf(reservation);
     });
     if (answer.status !== 'committed') reply.code(409);
     return answer;

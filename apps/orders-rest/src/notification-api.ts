@@ -6,8 +6,8 @@ import { z } from 'zod';
 import type { Store } from '@herald/core';
 import { CURRENCIES } from '@herald/orders-domain/money.ts';
 import { type OrderOutcome, orderOutcomeMessage } from '@herald/orders-domain/notification.ts';
-import type { FaultController } from '@herald/orders-app/services/faults.ts';
-import { SimulatedMailbox } from '@herald/orders-app/services/notification/simulated-mailbox.ts';
+import type { FaultController } from '@herald/orders-domain/faults.ts';
+import { SimulatedMailbox } from '@herald/orders-domain/simulated-mailbox.ts';
 import { COLLECTIONS } from '@herald/orders-domain/topology.ts';
 import { parseBody } from './rest-http.ts';
 

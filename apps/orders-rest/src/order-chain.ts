@@ -24,11 +24,11 @@ import {
   type OrderRequest,
   type PlacedOrder,
   createOrder,
+  orderRequestFingerprint,
 } from '@herald/orders-domain/order.ts';
 import { KeysInFlight } from '@herald/orders-domain/keys-in-flight.ts';
 import { type OrderFact, type OrderView, applyFact } from '@herald/orders-domain/order-view.ts';
 import { type SagaDecision, type StepOutcome, recordOutcome, startSaga } from '@herald/orders-domain/saga.ts';
-import { fingerprintOf } from '@herald/orders-app/services/orders/order-placement.ts';
 import { COLLECTIONS } from '@herald/orders-domain/topology.ts';
 import { CallFailure, type DownstreamClient } from './downstream-client.ts';
 import type { FraudCheckRequest, FraudVerdict } from './fraud-api.ts';
@@ -134,7 +134,7 @@ export class RestOrderChain {
   }
 
   async #place(request: OrderRequest, key: string | undefined): Promise<ChainResult> {
-    const fingerprint = fingerprintOf(request);
+    const fingerprint = orderRequestFingerprint(request);
     if (key !== undefined) {
       const seen = await this.#store.get<KeyRecord>(COLLECTIONS.idempotencyKeys, key);
       if (seen !== undefined) return this.#replay(seen, fingerprint);

@@ -14,7 +14,7 @@ import {
   orderRequestOf,
   placeOrderBody,
 } from '@herald/orders-domain/http/schemas.ts';
-import { type FaultController, faultSettingsSchema } from '@herald/orders-app/services/faults.ts';
+import { type FaultController, faultSettingsSchema } from '@herald/orders-domain/faults.ts';
 import { COLLECTIONS } from '@herald/orders-domain/topology.ts';
 import type { CallFailure, DownstreamClient } from './downstream-client.ts';
 import { type ChainResult, REST_COLLECTIONS, type RestOrderChain, type RestOutcome } from './order-chain.ts';

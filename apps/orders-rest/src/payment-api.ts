@@ -9,8 +9,8 @@ import { z } from 'zod';
 import type { Store } from '@herald/core';
 import { CURRENCIES, type Currency } from '@herald/orders-domain/money.ts';
 import type { GatewayEntry, GatewayResponse, GatewayRules } from '@herald/orders-domain/payment.ts';
-import type { FaultController } from '@herald/orders-app/services/faults.ts';
-import { SimulatedGateway } from '@herald/orders-app/services/payment/simulated-gateway.ts';
+import type { FaultController } from '@herald/orders-domain/faults.ts';
+import { SimulatedGateway } from '@herald/orders-domain/simulated-gateway.ts';
 import { COLLECTIONS } from '@herald/orders-domain/topology.ts';
 import { RestProblemError, parseBody, restProblem } from './rest-http.ts';
 

@@ -3,7 +3,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import type { z } from 'zod';
 import { PROBLEM_CONTENT_TYPE, type Problem, ProblemError } from '@herald/orders-domain/http/problem.ts';
-import { TransientFault } from '@herald/orders-app/services/faults.ts';
+import { TransientFault } from '@herald/orders-domain/faults.ts';
 
 /** A problem document (RFC 9457) whose type is `/problems/<slug>`. */
 export function restProblem(

@@ -12,8 +12,8 @@ import { type CatalogItem, indexCatalog } from '@herald/orders-domain/catalog.ts
 import { DEFAULT_FRAUD_RULES } from '@herald/orders-domain/fraud.ts';
 import { DEFAULT_GATEWAY_RULES } from '@herald/orders-domain/payment.ts';
 import { LIMITS } from '@herald/orders-domain/http/schemas.ts';
-import { FaultController, type FaultSettings, type FaultUpdate } from '@herald/orders-app/services/faults.ts';
-import { seedStock } from '@herald/orders-app/services/inventory/inventory-service.ts';
+import { FaultController, type FaultSettings, type FaultUpdate } from '@herald/orders-domain/faults.ts';
+import { seedStock } from '@herald/orders-domain/stock-levels.ts';
 import { DEFAULT_RETRY_POLICY, DownstreamClient, type RetryPolicy } from './downstream-client.ts';
 import { fraudApi } from './fraud-api.ts';
 import { inventoryApi } from './inventory-api.ts';

@@ -16,7 +16,7 @@ import { once } from 'node:events';
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadCatalogFile } from '@herald/orders-domain/catalog-file.ts';
-import { faultsConfigSchema } from '@herald/orders-app/services/faults.ts';
+import { faultsConfigSchema } from '@herald/orders-domain/faults.ts';
 import { DEFAULT_RETRY_POLICY } from './downstream-client.ts';
 import { REST_SERVICES, type RestServiceName, openRestService, restPorts } from './rest-service.ts';
 

@@ -12,7 +12,7 @@ import {
   cleanEnv,
   findFreePorts,
   startChildSystem,
-} from '@herald/orders-lab/child-system.ts';
+} from '@herald/orders-domain/testing/child-system.ts';
 
 const SCRIPT = new URL('../src/start-rest-baseline.ts', import.meta.url).pathname;
 const TOKEN = 'test-admin-token-0123456789';

@@ -3,7 +3,7 @@
 import { logUrlFrom } from '@herald/core';
 import { DEFAULT_CATALOG_PATH } from '@herald/orders-domain/catalog-file.ts';
 import type { RateLimitOptions } from './http/rate-limit.ts';
-import { type FaultUpdate, faultsConfigSchema } from './services/faults.ts';
+import { type FaultUpdate, faultsConfigSchema } from '@herald/orders-domain/faults.ts';
 import type { DownstreamService } from '@herald/orders-domain/topology.ts';
 import { DEFAULT_PARTITIONS } from '@herald/orders-domain/topology.ts';
 import { isPostgresUrl, redactUrl } from './store-url.ts';

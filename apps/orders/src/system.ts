@@ -14,7 +14,7 @@ import { DEFAULT_FRAUD_RULES, type FraudRules } from '@herald/orders-domain/frau
 import { DEFAULT_GATEWAY_RULES, type GatewayRules } from '@herald/orders-domain/payment.ts';
 import { type HttpOptions, buildHttpApp } from './http/app.ts';
 import { analyticsService } from './services/analytics/analytics-service.ts';
-import { FaultController, type FaultUpdate } from './services/faults.ts';
+import { FaultController, type FaultUpdate } from '@herald/orders-domain/faults.ts';
 import { fraudService } from './services/fraud/fraud-service.ts';
 import { inventoryService } from './services/inventory/inventory-service.ts';
 import { loyaltyService } from './services/loyalty/loyalty-service.ts';

@@ -21,7 +21,7 @@ import type { StockLevel } from '@herald/orders-domain/inventory.ts';
 import { type OrderView, isFinal, isSettled } from '@herald/orders-domain/order-view.ts';
 import type { GatewayEntry } from '@herald/orders-domain/payment.ts';
 import { TOPICS, eventIdOf } from '@herald/orders-domain/events.ts';
-import type { MailboxMessage } from '../src/services/notification/simulated-mailbox.ts';
+import type { MailboxMessage } from '@herald/orders-domain/simulated-mailbox.ts';
 import { schemaOf } from '../src/store-url.ts';
 import { COLLECTIONS, GROUPS, type ServiceName } from '@herald/orders-domain/topology.ts';
 import {

@@ -1,7 +1,7 @@
 // The admin API: the injected faults of each downstream service, behind a bearer token.
 import type { FastifyPluginAsync } from 'fastify';
 import { faultServiceParamsSchema } from '@herald/orders-domain/http/schemas.ts';
-import { type FaultController, faultSettingsSchema } from '../services/faults.ts';
+import { type FaultController, faultSettingsSchema } from '@herald/orders-domain/faults.ts';
 import { requireBearer, requireJson } from './request-guards.ts';
 import { validate } from './validate.ts';
 

@@ -15,7 +15,7 @@ import {
   sendProblem,
 } from '@herald/orders-domain/http/problem.ts';
 import { LIMITS } from '@herald/orders-domain/http/schemas.ts';
-import type { FaultController } from '../services/faults.ts';
+import type { FaultController } from '@herald/orders-domain/faults.ts';
 import type { OrderPlacement } from '../services/orders/order-placement.ts';
 import type { OrderQueries } from '../services/orders/order-queries.ts';
 import { adminRoutes } from './admin-routes.ts';

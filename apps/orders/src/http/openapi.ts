@@ -1,7 +1,7 @@
 // The OpenAPI 3.1 document of the API, generated from the same zod schemas that validate
 // requests (`z.toJSONSchema`, JSON Schema 2020-12: OpenAPI 3.1's dialect).
 import { z } from 'zod';
-import { faultSettingsSchema } from '../services/faults.ts';
+import { faultSettingsSchema } from '@herald/orders-domain/faults.ts';
 import {
   acceptedOrderSchema,
   catalogSchema,

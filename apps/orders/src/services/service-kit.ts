@@ -16,7 +16,7 @@ import {
   type DownstreamService,
   type ServiceName,
 } from '@herald/orders-domain/topology.ts';
-import type { FaultController } from './faults.ts';
+import type { FaultController } from '@herald/orders-domain/faults.ts';
 
 /** Where service output goes; `console` fits, tests pass a silent one. */
 export interface Logger {

@@ -1,16 +1,9 @@
 // Inventory: owns stock per SKU and the reservation of each order. Reserves all lines of a
 // placed order or none; releases them when the order is rejected (compensation); lets them go
 // when it is confirmed.
-import { type Store, type StoreTransaction, createProducer, createRouter } from '@herald/core';
+import { createProducer, createRouter } from '@herald/core';
 import type { CatalogItem } from '@herald/orders-domain/catalog.ts';
-import {
-  type StockLevel,
-  type StockLine,
-  commitStock,
-  describeShortages,
-  releaseStock,
-  reserveStock,
-} from '@herald/orders-domain/inventory.ts';
+import { type Reservation, describeShortages, reserveStock } from '@herald/orders-domain/inventory.ts';
 import {
   OrderConfirmed,
   OrderPlaced,
@@ -21,46 +14,12 @@ import {
   TOPICS,
   eventIdOf,
 } from '@herald/orders-domain/events.ts';
+import { commitReservation, releaseReservation } from '@herald/orders-domain/reservations.ts';
+import { readStockLevels, seedStock, writeStockLevels } from '@herald/orders-domain/stock-levels.ts';
 import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
 import { type Service, type ServiceContext, consumerMiddleware, routerDefaults } from '../service-kit.ts';
 
 const SOURCE = '/inventory';
-
-/** What inventory keeps per order. */
-export interface Reservation {
-  readonly orderId: string;
-  readonly lines: readonly StockLine[];
-  readonly status: 'reserved' | 'failed' | 'released' | 'committed' | 'cancelled';
-}
-
-async function levelsOf(tx: StoreTransaction, lines: readonly StockLine[]): Promise<Map<string, StockLevel>> {
-  const levels = new Map<string, StockLevel>();
-  for (const { sku } of lines) {
-    const level = await tx.get<StockLevel>(COLLECTIONS.stock, sku);
-    if (level !== undefined) levels.set(sku, level);
-  }
-  return levels;
-}
-
-async function putLevels(tx: StoreTransaction, levels: readonly StockLevel[]): Promise<void> {
-  for (const level of levels) await tx.put(COLLECTIONS.stock, level.sku, level);
-}
-
-/**
- * Seeds stock from the catalog once per store (the first start); later starts keep the stock
- * as the orders left it.
- */
-export async function seedStock(store: Store, catalog: readonly CatalogItem[]): Promise<boolean> {
-  return store.transaction(async (tx) => {
-    if ((await tx.get(COLLECTIONS.seeded, 'inventory')) !== undefined) return false;
-    for (const item of catalog) {
-      const level: StockLevel = { sku: item.sku, available: item.initialStock, reserved: 0 };
-      await tx.put(COLLECTIONS.stock, item.sku, level);
-    }
-    await tx.put(COLLECTIONS.seeded, 'inventory', { at: new Date().toISOString(), items: catalog.length });
-    return true;
-  });
-}
 
 /** The inventory service: group `inventory.reservations` on topic `orders`. */
 export function inventoryService(
@@ -85,9 +44,9 @@ export function inventoryService(
       await ctx.transaction(async (tx) => {
         // A reservation exists only if this order was handled under another event id: leave it.
         if ((await tx.get(COLLECTIONS.reservations, key)) !== undefined) return;
-        const outcome = reserveStock(await levelsOf(tx, lines), lines);
+        const outcome = reserveStock(await readStockLevels(tx, lines), lines);
         if (outcome.ok) {
-          await putLevels(tx, outcome.levels);
+          await writeStockLevels(tx, outcome.levels);
           await tx.put(COLLECTIONS.reservations, key, {
             orderId: key,
             lines,
@@ -125,21 +84,8 @@ export function inventoryService(
     // the reservation it undoes is always decided by then.
     router.on(OrderRejected, async ({ orderId }, _event, ctx) => {
       await ctx.transaction(async (tx) => {
-        const reservation = await tx.get<Reservation>(COLLECTIONS.reservations, orderId);
-        if (reservation === undefined) {
-          await tx.put(COLLECTIONS.reservations, orderId, {
-            orderId,
-            lines: [],
-            status: 'cancelled',
-          } satisfies Reservation);
-          return;
-        }
-        if (reservation.status !== 'reserved') return;
-        await putLevels(tx, releaseStock(await levelsOf(tx, reservation.lines), reservation.lines));
-        await tx.put(COLLECTIONS.reservations, orderId, {
-          ...reservation,
-          status: 'released',
-        } satisfies Reservation);
+        const reservation = await releaseReservation(tx, orderId);
+        if (reservation?.status !== 'reserved') return;
         await events
           .within(tx)
           .publish(
@@ -152,15 +98,7 @@ export function inventoryService(
     });
 
     router.on(OrderConfirmed, async ({ orderId }, _event, ctx) => {
-      await ctx.transaction(async (tx) => {
-        const reservation = await tx.get<Reservation>(COLLECTIONS.reservations, orderId);
-        if (reservation?.status !== 'reserved') return;
-        await putLevels(tx, commitStock(await levelsOf(tx, reservation.lines), reservation.lines));
-        await tx.put(COLLECTIONS.reservations, orderId, {
-          ...reservation,
-          status: 'committed',
-        } satisfies Reservation);
-      });
+      await ctx.transaction((tx) => commitReservation(tx, orderId));
     });
     return router;
   };

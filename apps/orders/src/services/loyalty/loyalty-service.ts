@@ -8,7 +8,7 @@ import { type LoyaltyAccount, awardPoints, pointsFor } from '@herald/orders-doma
 import { pointsMessage } from '@herald/orders-domain/notification.ts';
 import { OrderConfirmed, PointsAwarded, TOPICS, eventIdOf } from '@herald/orders-domain/events.ts';
 import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
-import { SimulatedMailbox } from '../notification/simulated-mailbox.ts';
+import { SimulatedMailbox } from '@herald/orders-domain/simulated-mailbox.ts';
 import { type Service, type ServiceContext, consumerMiddleware, routerDefaults } from '../service-kit.ts';
 
 const SOURCE = '/loyalty';

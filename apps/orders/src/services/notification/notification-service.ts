@@ -12,7 +12,7 @@ import {
 } from '@herald/orders-domain/events.ts';
 import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
 import { type Service, type ServiceContext, consumerMiddleware, routerDefaults } from '../service-kit.ts';
-import { SimulatedMailbox } from './simulated-mailbox.ts';
+import { SimulatedMailbox } from '@herald/orders-domain/simulated-mailbox.ts';
 
 const SOURCE = '/notification';
 

@@ -4,7 +4,7 @@
 // accepted order without its durable event, and a retried request finds the first answer. On
 // the embedded store the event is appended to the log in that transaction; on Postgres it is
 // committed to the service's outbox with it, and the relay publishes it afterwards.
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import {
   type AppendResult,
   type PublishMiddleware,
@@ -18,8 +18,10 @@ import {
   type OrderRequest,
   type PlacedOrder,
   createOrder,
+  orderRequestFingerprint,
 } from '@herald/orders-domain/order.ts';
 import { OrderPlaced, TOPICS, eventIdOf } from '@herald/orders-domain/events.ts';
+import { KeysInFlight } from '@herald/orders-domain/keys-in-flight.ts';
 import { COLLECTIONS } from '@herald/orders-domain/topology.ts';
 
 const SOURCE = '/orders';
@@ -54,18 +56,6 @@ export type PlacementOutcome =
   /** A request with the same key is being handled right now. */
   | { readonly kind: 'key-in-flight' };
 
-/** A digest of what a request asks for; two requests with equal digests are the same request. */
-export function fingerprintOf(request: OrderRequest): string {
-  const canonical = JSON.stringify([
-    request.customerId,
-    request.items.map((i) => [i.sku, i.quantity]),
-    request.currency,
-    request.paymentToken,
-    request.shippingCountry,
-  ]);
-  return createHash('sha256').update(canonical).digest('base64url');
-}
-
 /** Formats an append position as a consistency token. */
 export function consistencyTokenOf(position: Pick<AppendResult, 'topic' | 'partition' | 'offset'>): string {
   return `${position.topic}:${position.partition}:${position.offset}`;
@@ -94,7 +84,7 @@ export interface OrderPlacementOptions {
 export class OrderPlacement {
   readonly #options: OrderPlacementOptions;
   /** Keys being handled in this process: a concurrent request with one of them gets 409. */
-  readonly #inFlight = new Set<string>();
+  readonly #keysInFlight = new KeysInFlight();
 
   constructor(options: OrderPlacementOptions) {
     this.#options = options;
@@ -102,23 +92,16 @@ export class OrderPlacement {
 
   /** Whether a request with this Idempotency-Key is being handled in this process right now. */
   handling(idempotencyKey: string): boolean {
-    return this.#inFlight.has(idempotencyKey);
+    return this.#keysInFlight.has(idempotencyKey);
   }
 
-  async place(request: OrderRequest, idempotencyKey?: string): Promise<PlacementOutcome> {
-    if (idempotencyKey === undefined) return this.#place(request, undefined);
-    if (this.#inFlight.has(idempotencyKey)) return { kind: 'key-in-flight' };
-    this.#inFlight.add(idempotencyKey);
-    try {
-      return await this.#place(request, idempotencyKey);
-    } finally {
-      this.#inFlight.delete(idempotencyKey);
-    }
+  place(request: OrderRequest, idempotencyKey?: string): Promise<PlacementOutcome> {
+    return this.#keysInFlight.run(idempotencyKey, () => this.#place(request, idempotencyKey));
   }
 
   async #place(request: OrderRequest, key: string | undefined): Promise<PlacementOutcome> {
     const { store, catalog } = this.#options;
-    const fingerprint = fingerprintOf(request);
+    const fingerprint = orderRequestFingerprint(request);
     if (key !== undefined) {
       const seen = await store.get<IdempotencyRecord>(COLLECTIONS.idempotencyKeys, key);
       if (seen !== undefined) return replay(seen, fingerprint);

@@ -18,7 +18,7 @@ import {
 import type { Currency } from '@herald/orders-domain/money.ts';
 import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
 import { type Service, type ServiceContext, consumerMiddleware, routerDefaults } from '../service-kit.ts';
-import { SimulatedGateway } from './simulated-gateway.ts';
+import { SimulatedGateway } from '@herald/orders-domain/simulated-gateway.ts';
 
 const SOURCE = '/payment';
 

@@ -5,7 +5,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Middleware, Store } from '@herald/core';
 import { z } from 'zod';
-import { COLLECTIONS, DOWNSTREAM_SERVICES, type DownstreamService } from '@herald/orders-domain/topology.ts';
+import { COLLECTIONS, DOWNSTREAM_SERVICES, type DownstreamService } from './topology.ts';
 
 /** The faults of one service. */
 export interface FaultSettings {

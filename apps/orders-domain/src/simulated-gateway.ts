@@ -11,10 +11,12 @@ import {
   type GatewayResponse,
   type GatewayRules,
   applyGatewayOperation,
-} from '@herald/orders-domain/payment.ts';
-import { COLLECTIONS } from '@herald/orders-domain/topology.ts';
-import type { FaultController } from '../faults.ts';
+} from './payment.ts';
+import { COLLECTIONS } from './topology.ts';
+import type { FaultController } from './faults.ts';
 
+// Both systems' gateway spans keep the scope `@herald/orders-app`, so trace queries that select
+// them by scope find them whichever system made the call.
 const tracer = trace.getTracer('@herald/orders-app');
 
 /** The simulated gateway; its ledger is readable for tests and the lab (`entries`). */

@@ -1,6 +1,7 @@
 // Running a system under test as a child process: start it, wait until it answers a readiness
 // URL, keep the end of its output for error messages, stop it with SIGTERM (SIGKILL after a
-// grace period). Also: finding free loopback ports for it.
+// grace period). Also: finding free loopback ports for it. Not domain code: test support that
+// the lab and the REST baseline's tests both use, kept here so neither depends on the other.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';

@@ -4,8 +4,8 @@
 // once, however often the sender retried after a crash or a lost answer.
 import { createHash } from 'node:crypto';
 import type { Store } from '@herald/core';
-import type { Message } from '@herald/orders-domain/notification.ts';
-import { COLLECTIONS } from '@herald/orders-domain/topology.ts';
+import type { Message } from './notification.ts';
+import { COLLECTIONS } from './topology.ts';
 
 /** A message as the mailbox holds it. */
 export interface MailboxMessage extends Message {
