@@ -771,7 +771,7 @@ class MemorySubscription implements Subscription {
       await this.#coordinating;
       const owned = [...this.#held.values()].filter((held) => !held.revoking);
       if (owned.length > 0 && this.#broker.isMember(this.group, this.#membership.memberId)) {
-        await this.#callback(() => this.#settings.onRevoked?.(owned.map((held) => held.tp)));
+        await this.#queue.runCallback(() => this.#settings.onRevoked?.(owned.map((held) => held.tp)));
       }
       await this.#membership.leave();
     }
@@ -852,14 +852,14 @@ class MemorySubscription implements Subscription {
     }
     if (revoke.length > 0) void this.#handOver(revoke);
     if (assigned.length > 0) {
-      await this.#callback(() => this.#settings.onAssigned?.(assigned));
+      await this.#queue.runCallback(() => this.#settings.onAssigned?.(assigned));
       this.#wake();
     }
   }
 
   /** Step 1 of a handover: let the consumer finish (`onRevoked`), then free the partitions. */
   async #handOver(partitions: readonly HeldPartition[]): Promise<void> {
-    await this.#callback(() => this.#settings.onRevoked?.(partitions.map((held) => held.tp)));
+    await this.#queue.runCallback(() => this.#settings.onRevoked?.(partitions.map((held) => held.tp)));
     for (const held of partitions) held.released = true;
     // A stalled member writes nothing: its next round after thaw() frees them.
     if (this.#running) await this.#free([]);
@@ -873,14 +873,6 @@ class MemorySubscription implements Subscription {
       ...stray.map(({ topic, partition, epoch }) => ({ topic, partition, epoch })),
     ]);
     for (const held of released) if (this.#held.get(held.key) === held) this.#held.delete(held.key);
-  }
-
-  async #callback(run: () => void | Promise<void>): Promise<void> {
-    try {
-      await run();
-    } catch (error) {
-      void this.#queue.fail(error);
-    }
   }
 
   #wake(): void {

@@ -579,7 +579,7 @@ export class KafkaSubscription implements Subscription {
     const lost = [...this.#owned.values()].filter((owned) => !owned.revoking).map((owned) => owned.tp);
     this.#owned.clear();
     this.#queue.clear();
-    if (lost.length > 0) await this.#callback(() => this.#settings.onRevoked?.(lost));
+    if (lost.length > 0) await this.#queue.runCallback(() => this.#settings.onRevoked?.(lost));
   }
 
   /** Eager rebalancing: give everything up (after `onRevoked`), then JoinGroup and SyncGroup. */
@@ -683,7 +683,7 @@ export class KafkaSubscription implements Subscription {
     if (owned.length > 0) {
       for (const o of owned) o.revoking = true;
       this.#revoking = this.#whileHeartbeating(() =>
-        this.#callback(() => this.#settings.onRevoked?.(owned.map((o) => o.tp))),
+        this.#queue.runCallback(() => this.#settings.onRevoked?.(owned.map((o) => o.tp))),
       );
       try {
         await this.#revoking;
@@ -811,7 +811,7 @@ export class KafkaSubscription implements Subscription {
       claimed.push(tp);
     }
     this.#fetchWake.notify();
-    await this.#callback(() => this.#settings.onAssigned?.(claimed));
+    await this.#queue.runCallback(() => this.#settings.onAssigned?.(claimed));
   }
 
   async #committedOffsets(
@@ -940,7 +940,7 @@ export class KafkaSubscription implements Subscription {
         const held = [...this.#owned.values()].filter((owned) => !owned.revoking);
         if (held.length > 0 && this.#memberId !== '') {
           await this.#whileHeartbeating(() =>
-            this.#callback(() => this.#settings.onRevoked?.(held.map((owned) => owned.tp))),
+            this.#queue.runCallback(() => this.#settings.onRevoked?.(held.map((owned) => owned.tp))),
           );
         }
         await this.#commits;
@@ -969,14 +969,6 @@ export class KafkaSubscription implements Subscription {
     this.#coordinatorWake.notify();
     this.#fetchWake.notify();
     this.#queue.wake();
-  }
-
-  async #callback(run: () => void | Promise<void>): Promise<void> {
-    try {
-      await run();
-    } catch (error) {
-      void this.#queue.fail(error);
-    }
   }
 
   /** While closing, `onRevoked` may still commit. */

@@ -19,7 +19,6 @@ import {
   commitRequest,
   ownershipChanges,
   raiseEpoch,
-  revokeQuietly,
   topicPartitionKey as keyOf,
 } from '@herald/core/backend';
 import type { GroupRecord, PartitionRecord } from '@herald/core/backend';
@@ -499,7 +498,7 @@ export class NatsSubscription implements Subscription, FeedHost {
       .filter((_, i) => ready[i])
       .map((o) => ({ topic: o.topic, partition: o.partition }));
     if (assigned.length > 0) {
-      this.#options.onAssigned?.(assigned);
+      await this.#queue.runCallback(() => this.#options.onAssigned?.(assigned));
       this.#wake();
     }
   }
@@ -587,7 +586,7 @@ export class NatsSubscription implements Subscription, FeedHost {
 
   /** Step 1 of a handover: let the consumer finish (`onRevoked`), then free the partitions. */
   async #revoke(partitions: readonly Owned[]): Promise<void> {
-    await revokeQuietly(this.#options.onRevoked, partitions);
+    await this.#revoked(partitions);
     for (const owned of partitions) owned.released = true;
     if (this.#running) await this.#free([]);
   }
@@ -635,7 +634,7 @@ export class NatsSubscription implements Subscription, FeedHost {
     this.#queue.close();
     try {
       const held = [...this.#owned.values()].filter((o) => o.state === 'active');
-      await revokeQuietly(this.#options.onRevoked, held);
+      await this.#revoked(held);
       await this.#coordinating;
       if (joined) {
         await this.#membership.leave().catch((error: unknown) => {
@@ -682,6 +681,13 @@ export class NatsSubscription implements Subscription, FeedHost {
     owned.state = 'revoking';
     this.#stopFeed(owned);
     this.#dropBuffered(owned);
+  }
+
+  /** Calls `onRevoked`; its failure is thrown to the consumer and the handover goes on. */
+  async #revoked(partitions: readonly TopicPartition[]): Promise<void> {
+    if (partitions.length === 0) return;
+    const list = partitions.map((p) => ({ topic: p.topic, partition: p.partition }));
+    await this.#queue.runCallback(() => this.#options.onRevoked?.(list));
   }
 
   #stopTimers(): void {

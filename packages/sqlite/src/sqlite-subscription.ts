@@ -20,7 +20,6 @@ import {
   commitRequest,
   describeMembers,
   ownershipChanges,
-  revokeQuietly,
   topicPartitionKey as key,
 } from '@herald/core/backend';
 import { SqliteGroupCell, readGroup } from './sqlite-group-cell.ts';
@@ -343,7 +342,7 @@ export class SqliteSubscription implements Subscription {
     }
     this.#pending = changes.handover;
     if (assigned.length > 0) {
-      this.#options.onAssigned?.(assigned);
+      await this.#queue.runCallback(() => this.#options.onAssigned?.(assigned));
       this.#wake();
     }
     if (revoke.length > 0) void this.#release(revoke);
@@ -361,7 +360,7 @@ export class SqliteSubscription implements Subscription {
 
   /** Step 1 of a handover: let the consumer finish (`onRevoked`), then free the partitions. */
   async #release(partitions: readonly Owned[]): Promise<void> {
-    await revokeQuietly(this.#options.onRevoked, partitions);
+    await this.#revoked(partitions);
     if (this.#state !== 'active') return;
     try {
       await this.#membership.release(partitions);
@@ -379,7 +378,7 @@ export class SqliteSubscription implements Subscription {
     this.#queue.close();
     try {
       const held = [...this.#owned.values()].filter((o) => !o.revoking);
-      await revokeQuietly(this.#options.onRevoked, held);
+      await this.#revoked(held);
       if (wasActive || this.#owned.size > 0) {
         await this.#membership.leave();
         this.#log.afterCommit();
@@ -389,6 +388,13 @@ export class SqliteSubscription implements Subscription {
       this.#owned.clear();
       this.#onClosed();
     }
+  }
+
+  /** Calls `onRevoked`; its failure is thrown to the consumer and the handover goes on. */
+  async #revoked(partitions: readonly TopicPartition[]): Promise<void> {
+    if (partitions.length === 0) return;
+    const list = partitions.map((p) => ({ topic: p.topic, partition: p.partition }));
+    await this.#queue.runCallback(() => this.#options.onRevoked?.(list));
   }
 
   #stopTimers(): void {

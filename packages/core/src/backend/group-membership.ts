@@ -187,19 +187,3 @@ export function commitRequest(positions: StoredEvent | readonly PartitionOffset[
   }
   return { positions: list, event };
 }
-
-/**
- * Calls `onRevoked` for partitions being handed over or left, swallowing its failure: the
- * handover goes on, and uncommitted work is redelivered to the next owner.
- */
-export async function revokeQuietly(
-  onRevoked: ((partitions: readonly TopicPartition[]) => void | Promise<void>) | undefined,
-  partitions: readonly TopicPartition[],
-): Promise<void> {
-  if (partitions.length === 0) return;
-  try {
-    await onRevoked?.(partitions.map((p) => ({ topic: p.topic, partition: p.partition })));
-  } catch {
-    // The handover goes on: uncommitted work is redelivered to the next owner.
-  }
-}
