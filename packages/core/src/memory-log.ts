@@ -226,7 +226,7 @@ class Broker implements MemoryBroker {
       events.push(Object.freeze(copyEvent(event, { topic, partition, offset, timestamp })));
       return { topic, partition, offset, timestamp };
     });
-    this.notify((listener) => listener.topics.has(topic), 'append');
+    this.#notify((listener) => listener.topics.has(topic), 'append');
     return results;
   }
 
@@ -258,7 +258,7 @@ class Broker implements MemoryBroker {
   /** Removes the group's expired members, as whoever writes the record next would. */
   reap(name: string, now: number): void {
     const group = this.group(name);
-    this.change(name, group, reapExpired(group.record, now));
+    this.#change(name, group, reapExpired(group.record, now));
   }
 
   /** The group's record as core's group cell: every step applies synchronously, hence atomically. */
@@ -266,8 +266,8 @@ class Broker implements MemoryBroker {
     return {
       update: <T>(step: GroupStep<T>): Promise<T> => {
         const group = this.group(name);
-        const { record, result } = step(group.record, this.partitionCounts(group.record));
-        if (record !== undefined) this.change(name, group, record);
+        const { record, result } = step(group.record, this.#partitionCounts(group.record));
+        if (record !== undefined) this.#change(name, group, record);
         return Promise.resolve(result);
       },
     };
@@ -314,7 +314,7 @@ class Broker implements MemoryBroker {
       a.memberId < b.memberId ? -1 : 1,
     );
     const keys = new Set<string>(group.committed.keys());
-    for (const tp of this.partitionsOf(group.record)) keys.add(topicPartitionKey(tp.topic, tp.partition));
+    for (const tp of this.#partitionsOf(group.record)) keys.add(topicPartitionKey(tp.topic, tp.partition));
     const partitions: GroupPartitionState[] = [...keys]
       .map(parseTopicPartitionKey)
       .sort(compareTopicPartitions)
@@ -335,14 +335,14 @@ class Broker implements MemoryBroker {
   }
 
   /** Every partition of the topics the group's members subscribe to. */
-  private partitionsOf(record: GroupRecord): TopicPartition[] {
+  #partitionsOf(record: GroupRecord): TopicPartition[] {
     const topics = new Set(Object.values(record.members).flatMap((member) => member.topics));
     return [...topics].flatMap((topic) =>
       this.topic(topic).partitions.map((_, partition) => ({ topic, partition })),
     );
   }
 
-  private partitionCounts(record: GroupRecord): Map<string, number> {
+  #partitionCounts(record: GroupRecord): Map<string, number> {
     const topics = new Set(Object.values(record.members).flatMap((member) => member.topics));
     return new Map([...topics].map((topic) => [topic, this.topic(topic).partitions.length]));
   }
@@ -351,7 +351,7 @@ class Broker implements MemoryBroker {
    * Stores the outcome of a protocol step. A new generation gets its targets at once (every
    * partition count is known here) and wakes the group's members.
    */
-  private change(name: string, group: GroupState, next: GroupRecord): void {
+  #change(name: string, group: GroupState, next: GroupRecord): void {
     if (next === group.record) return;
     // Members are woken by a membership change and by a partition changing hands (a release
     // lets its target claim it); not by heartbeats.
@@ -360,15 +360,15 @@ class Broker implements MemoryBroker {
       next.partitions.length !== group.record.partitions.length ||
       next.partitions.some((p, i) => p.owner !== group.record.partitions[i]?.owner);
     const assigned =
-      next.generation === next.assignedGeneration ? next : assignTargets(next, this.partitionCounts(next));
+      next.generation === next.assignedGeneration ? next : assignTargets(next, this.#partitionCounts(next));
     if (assigned.partitions !== group.record.partitions) {
       group.owners = new Map(assigned.partitions.map((p) => [topicPartitionKey(p.topic, p.partition), p]));
     }
     group.record = assigned;
-    if (wake) this.notify((listener) => listener.group === name, 'group');
+    if (wake) this.#notify((listener) => listener.group === name, 'group');
   }
 
-  private notify(select: (listener: BrokerListener) => boolean, what: 'append' | 'group'): void {
+  #notify(select: (listener: BrokerListener) => boolean, what: 'append' | 'group'): void {
     const selected = [...this.listeners].filter(select);
     if (selected.length === 0) return;
     queueMicrotask(() => {
@@ -453,9 +453,9 @@ export class MemoryLog implements EventLog, FaultInjectable {
   /** Shown as the `clientId` of this client's group members. */
   readonly clientId: string;
   readonly [faultInjection]: FaultInjectable[typeof faultInjection];
-  private readonly client: ClientState;
-  private readonly broker: Broker;
-  private readonly chooser = new PartitionChooser();
+  readonly #client: ClientState;
+  readonly #broker: Broker;
+  readonly #chooser = new PartitionChooser();
 
   constructor(options: MemoryLogOptions = {}) {
     const broker = options.broker ?? new Broker();
@@ -464,9 +464,9 @@ export class MemoryLog implements EventLog, FaultInjectable {
     if (!Number.isSafeInteger(maxRecordBytes) || maxRecordBytes < 1) {
       throw invalid(`maxRecordBytes must be a positive integer, got ${String(maxRecordBytes)}`);
     }
-    this.broker = broker;
+    this.#broker = broker;
     this.clientId = options.clientId ?? `memory-client-${++clientCount}`;
-    this.client = {
+    this.#client = {
       broker,
       clientId: this.clientId,
       closed: false,
@@ -482,18 +482,18 @@ export class MemoryLog implements EventLog, FaultInjectable {
       maxRecordBytes,
     });
     this[faultInjection] = {
-      crash: () => this.crash(),
-      freeze: () => this.freeze(),
-      thaw: () => this.thaw(),
+      crash: () => this.#crash(),
+      freeze: () => this.#freeze(),
+      thaw: () => this.#thaw(),
     };
   }
 
   async createTopic(name: string, options: CreateTopicOptions): Promise<TopicInfo> {
-    this.assertOpen();
+    this.#assertOpen();
     assertTopicName(name);
     const partitions = checkPartitionCount(options?.partitions);
     const retention = checkRetention(options.retention);
-    if (this.broker.topics.has(name)) {
+    if (this.#broker.topics.has(name)) {
       throw new HeraldError('TOPIC_EXISTS', `topic "${name}" already exists`, { details: { topic: name } });
     }
     const topic: TopicState = {
@@ -501,20 +501,20 @@ export class MemoryLog implements EventLog, FaultInjectable {
       retention: Object.freeze(retention),
       partitions: Array.from({ length: partitions }, () => []),
     };
-    this.broker.topics.set(name, topic);
+    this.#broker.topics.set(name, topic);
     return Promise.resolve(topicInfo(topic));
   }
 
   async listTopics(): Promise<readonly TopicInfo[]> {
-    this.assertOpen();
+    this.#assertOpen();
     return Promise.resolve(
-      [...this.broker.topics.values()].map(topicInfo).sort((a, b) => (a.name < b.name ? -1 : 1)),
+      [...this.#broker.topics.values()].map(topicInfo).sort((a, b) => (a.name < b.name ? -1 : 1)),
     );
   }
 
   async describeTopic(name: string): Promise<TopicDescription> {
-    this.assertOpen();
-    const topic = this.broker.topic(name);
+    this.#assertOpen();
+    const topic = this.#broker.topic(name);
     return Promise.resolve({
       ...topicInfo(topic),
       partitionInfo: topic.partitions.map((events, partition) => ({
@@ -526,48 +526,48 @@ export class MemoryLog implements EventLog, FaultInjectable {
   }
 
   async append(topic: string, event: CloudEvent, options: AppendOptions = {}): Promise<AppendResult> {
-    this.assertOpen();
-    const placed = this.place(topic, [event], options.partition);
-    return Promise.resolve(this.broker.append(topic, placed)[0]!);
+    this.#assertOpen();
+    const placed = this.#place(topic, [event], options.partition);
+    return Promise.resolve(this.#broker.append(topic, placed)[0]!);
   }
 
   async appendBatch(topic: string, events: readonly CloudEvent[]): Promise<readonly AppendResult[]> {
-    this.assertOpen();
+    this.#assertOpen();
     if (!Array.isArray(events)) throw invalid('appendBatch expects an array of events');
     if (events.length === 0) {
-      this.broker.topic(topic);
+      this.#broker.topic(topic);
       return Promise.resolve([]);
     }
-    return Promise.resolve(this.broker.append(topic, this.place(topic, events, undefined)));
+    return Promise.resolve(this.#broker.append(topic, this.#place(topic, events, undefined)));
   }
 
   async read(topic: string, options: ReadOptions): Promise<readonly StoredEvent[]> {
-    this.assertOpen();
-    const count = this.broker.topic(topic).partitions.length;
+    this.#assertOpen();
+    const count = this.#broker.topic(topic).partitions.length;
     const { partition, from, limit } = checkReadOptions(topic, options, count);
-    const events = this.broker.partition(topic, partition);
-    const start = this.broker.resolve(topic, partition, from);
+    const events = this.#broker.partition(topic, partition);
+    const start = this.#broker.resolve(topic, partition, from);
     return Promise.resolve(events.slice(start, start + limit).map(copyStored));
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
-    this.assertOpen();
+    this.#assertOpen();
     const settings = subscribeSettings(options);
-    for (const topic of settings.topics) this.broker.topic(topic);
-    const subscription = new MemorySubscription(this.client, settings);
-    this.client.subscriptions.add(subscription);
+    for (const topic of settings.topics) this.#broker.topic(topic);
+    const subscription = new MemorySubscription(this.#client, settings);
+    this.#client.subscriptions.add(subscription);
     await subscription.start();
     return subscription;
   }
 
   async listGroups(): Promise<readonly string[]> {
-    this.assertOpen();
-    return Promise.resolve(this.broker.listGroups());
+    this.#assertOpen();
+    return Promise.resolve(this.#broker.listGroups());
   }
 
   async describeGroup(group: string): Promise<GroupDescription> {
-    this.assertOpen();
-    return Promise.resolve(this.broker.describe(group));
+    this.#assertOpen();
+    return Promise.resolve(this.#broker.describe(group));
   }
 
   /**
@@ -576,48 +576,51 @@ export class MemoryLog implements EventLog, FaultInjectable {
    * a killed process leaves nothing behind but members that will expire.
    */
   async close(): Promise<void> {
-    if (this.client.closed) return;
-    this.client.closed = true;
-    this.client.frozen = false;
-    await Promise.all([...this.client.subscriptions].map((subscription) => subscription.close()));
+    if (this.#client.closed) return;
+    this.#client.closed = true;
+    this.#client.frozen = false;
+    await Promise.all([...this.#client.subscriptions].map((subscription) => subscription.close()));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
 
-  private assertOpen(): void {
-    assertClientOpen(this.client);
+  #assertOpen(): void {
+    assertClientOpen(this.#client);
   }
 
   /** Validates every event (nothing is stored if one is invalid) and picks each one's partition. */
-  private place(
+  #place(
     topic: string,
     events: readonly CloudEvent[],
     partition: number | undefined,
   ): { event: CloudEvent; partition: number }[] {
-    const count = this.broker.topic(topic).partitions.length;
+    const count = this.#broker.topic(topic).partitions.length;
     if (partition !== undefined) checkPartition(topic, partition, count);
     for (const event of events) {
       assertValidEnvelope(event);
       assertRecordSize(event, recordBytes(event), this.capabilities.maxRecordBytes, 'memory');
     }
-    return events.map((event) => ({ event, partition: this.chooser.choose(topic, count, event, partition) }));
+    return events.map((event) => ({
+      event,
+      partition: this.#chooser.choose(topic, count, event, partition),
+    }));
   }
 
-  private crash(): void {
-    this.client.crashed = true;
-    for (const subscription of this.client.subscriptions) subscription.stopTimers();
+  #crash(): void {
+    this.#client.crashed = true;
+    for (const subscription of this.#client.subscriptions) subscription.stopTimers();
   }
 
-  private freeze(): void {
-    this.client.frozen = true;
+  #freeze(): void {
+    this.#client.frozen = true;
   }
 
-  private thaw(): void {
-    if (!this.client.frozen) return;
-    this.client.frozen = false;
-    for (const subscription of this.client.subscriptions) subscription.resume();
+  #thaw(): void {
+    if (!this.#client.frozen) return;
+    this.#client.frozen = false;
+    for (const subscription of this.#client.subscriptions) subscription.resume();
   }
 }
 
