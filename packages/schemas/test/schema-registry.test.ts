@@ -181,8 +181,14 @@ void describe('the schema registry kept in the log', () => {
     // The loser checks against v1; before its append lands, the winner registers its own v2.
     let raced = false;
     const racing: EventLog = new Proxy(loserLog, {
-      get(target, property, receiver) {
-        if (property !== 'append') return Reflect.get(target, property, receiver) as unknown;
+      get(target, property) {
+        if (property !== 'append') {
+          // Bound to the log itself, so its private fields work.
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === 'function'
+            ? (value as (...args: unknown[]) => unknown).bind(target)
+            : value;
+        }
         return async (topic: string, event: CloudEvent): Promise<AppendResult> => {
           if (!raced) {
             raced = true;
@@ -214,8 +220,14 @@ void describe('the schema registry kept in the log', () => {
     await winner.setCompatibility(PARCEL_SUBJECT, 'NONE');
     let raced = false;
     const racing: EventLog = new Proxy(loserLog, {
-      get(target, property, receiver) {
-        if (property !== 'append') return Reflect.get(target, property, receiver) as unknown;
+      get(target, property) {
+        if (property !== 'append') {
+          // Bound to the log itself, so its private fields work.
+          const value: unknown = Reflect.get(target, property, target);
+          return typeof value === 'function'
+            ? (value as (...args: unknown[]) => unknown).bind(target)
+            : value;
+        }
         return async (topic: string, event: CloudEvent): Promise<AppendResult> => {
           if (!raced) {
             raced = true;
