@@ -91,11 +91,19 @@ export interface SubscribeOptions {
   /** At most this many events are fetched ahead of the consumer. Default 500. */
   readonly maxBufferedEvents?: number;
   /**
-   * Called before partitions are taken from this member, so work in flight for them can
-   * finish and be committed. The partitions are released when the returned promise settles.
+   * Called before partitions are taken from this member (a rebalance, or `close()`), so work
+   * in flight for them can finish and be committed. The partitions are released when the
+   * returned promise settles, whether it resolves or rejects. When it throws or rejects, every
+   * backend throws that error to the code iterating the subscription (once, after the events
+   * delivered before it) and the handover goes on: what was not committed is delivered again
+   * to the next owner. A failure during `close()` is dropped, as nobody iterates any more.
    */
   readonly onRevoked?: (partitions: readonly TopicPartition[]) => void | Promise<void>;
-  /** Called after this member gains partitions. */
+  /**
+   * Called after this member gains partitions, before their events are delivered. When it
+   * throws (or returns a rejected promise), every backend throws that error to the code
+   * iterating the subscription; the partitions stay assigned and their events follow.
+   */
   readonly onAssigned?: (partitions: readonly TopicPartition[]) => void;
   /** Aborting it closes the subscription (leaving the group). */
   readonly signal?: AbortSignal;

@@ -1,28 +1,34 @@
-import { randomUUID } from 'node:crypto';
+import { ClaimHistory } from './claim-history.ts';
+import type { DeliveryClaim } from './claim-history.ts';
+import { DeliveryQueue } from './backend/delivery-queue.ts';
+import type { GroupCell, GroupStep } from './backend/group-cell.ts';
+import { GroupMembership, commitRequest } from './backend/group-membership.ts';
+import {
+  assignTargets,
+  describeMembers,
+  emptyGroup,
+  ownershipChanges,
+  reapExpired,
+} from './backend/group-protocol.ts';
+import type { GroupRecord, HeldClaim, PartitionRecord } from './backend/group-protocol.ts';
 import { PartitionChooser } from './backend/partition-chooser.ts';
 import { assertRecordSize, recordBytes } from './backend/record-size.ts';
 import { subscribeSettings } from './backend/subscribe-settings.ts';
+import type { SubscribeSettings } from './backend/subscribe-settings.ts';
+import {
+  compareTopicPartitions,
+  parseTopicPartitionKey,
+  topicPartitionKey,
+} from './backend/topic-partition-key.ts';
 import {
   assertTopicName,
+  checkCommitOffset,
   checkPartition,
   checkPartitionCount,
   checkReadOptions,
   checkRetention,
 } from './backend/validation.ts';
 import { OPTIONAL_ATTRIBUTES, assertValidEnvelope } from './envelope.ts';
-import {
-  addMember,
-  assignTargets,
-  coordinationStep,
-  describeMembers,
-  emptyGroup,
-  reapExpired,
-  releasePartitions,
-  removeMember,
-  renewLease,
-} from './backend/group-protocol.ts';
-import { commitRequest } from './backend/group-membership.ts';
-import type { GroupRecord, PartitionRecord } from './backend/group-protocol.ts';
 import type { CloudEvent, StoredEvent } from './envelope.ts';
 import { HeraldError } from './errors.ts';
 import { faultInjection } from './event-log.ts';
@@ -40,14 +46,12 @@ import type {
   ReadOptions,
   ReadPosition,
   RetentionPolicy,
-  StartPosition,
   SubscribeOptions,
   Subscription,
   TopicDescription,
   TopicInfo,
   TopicPartition,
 } from './event-log.ts';
-import { DeliveryQueue } from './backend/delivery-queue.ts';
 
 /*
  * The in-memory log. One `Broker` holds the state that a real broker (or the SQLite file)
@@ -60,36 +64,29 @@ import { DeliveryQueue } from './backend/delivery-queue.ts';
  * never call back into clients synchronously: notifications are queued as microtasks, as if
  * they crossed a network.
  *
- * ## Consumer-group protocol (core's group-protocol.ts, shared with SQLite and NATS)
+ * ## Consumer groups (core's group protocol, as on SQLite and NATS)
  *
  * State per group: the protocol's record (members with their leases; per partition its
- * owner, target and epoch; a generation bumped on every membership change), changed here
- * synchronously, plus the committed offsets ((topic, partition) → next offset to read, only
- * ever increasing).
+ * owner, target and epoch; a generation bumped on every membership change) plus the committed
+ * offsets ((topic, partition) → next offset to read, only ever increasing). The broker applies
+ * core's steps to the record synchronously — that is its group cell (`Broker.cell`) — and a
+ * subscription's member side is core's `GroupMembership` over that cell, the same code the
+ * durable backends run:
  *
- * 1. Expiry ("reap"): a member whose `lastHeartbeat` is older than its `sessionTimeoutMs` is
- *    dead. Every group operation reaps first: it deletes dead members and their owner rows
- *    and bumps the generation. A member heartbeating late reaps itself, so a member paused
- *    past its session timeout is fenced even if nobody else noticed.
- * 2. Join / leave bump the generation. Leaving deletes the member's owner rows at once, so
- *    the others take over without waiting for a timeout.
- * 3. Target assignment = `assignPartitions(live members, partitions of their topics)`; every
- *    member computes the same answer from the same membership.
- * 4. Each member reconciles what it owns with its target, after every membership change and
- *    on every heartbeat (interval ≈ sessionTimeoutMs / 3):
- *    a. partitions it owns but is no longer targeted for: stop delivering them, drop what is
- *       buffered for them, await `onRevoked`, then delete its owner rows (release);
- *    b. partitions it is targeted for and nobody owns: insert an owner row with a fresh epoch
- *       (claim), start reading at the committed offset (else `startAt`), call `onAssigned`.
- *    A partition owned by another live member is never claimed: ownership moves only by
- *    release, leave or expiry, so no partition is delivered by two live members.
- * 5. Commit succeeds only while the owner row of each partition is (this member, the epoch
- *    under which the committed events were delivered); otherwise `FENCED`. A stale member
- *    therefore never moves the group's position, even after it rejoined and got the same
- *    partition back under a new epoch. A commit lower than the committed offset is ignored.
- * 6. A member that finds it was expired (its heartbeat or commit is refused) drops all its
- *    partitions, calls `onRevoked` for them after the fact (commits for them throw
- *    `FENCED`), and rejoins as a fresh member with the same id.
+ * - A member heartbeats every third of its session timeout; each round renews its lease,
+ *   expires the others whose lease ran out, assigns targets after a membership change and
+ *   claims the free partitions targeted at it. Members are woken at once when the membership
+ *   changes or a partition changes hands, so a handover does not wait for a heartbeat.
+ * - A partition moves in two steps: its owner stops delivering it, awaits `onRevoked`, then
+ *   frees it; its target claims it once free (epoch + 1) and reads from the committed offset.
+ * - A commit succeeds only while the member owns each partition under the epoch it claimed
+ *   with, and only for events delivered under that claim (core's `DeliveryClaim`); otherwise
+ *   `FENCED`. A commit lower than the committed offset is ignored.
+ * - A member that finds itself gone from the record (another member expired it) drops
+ *   everything silently and joins again as a new member. A member that heartbeats late but was
+ *   expired by nobody keeps its lease and its partitions, as on every backend.
+ * - `describeGroup` expires members whose lease ran out before it answers, as whoever writes
+ *   the record next would.
  */
 
 /** Largest record the memory log accepts by default, like Kafka's default `message.max.bytes`. */
@@ -169,16 +166,9 @@ interface TopicState {
 
 interface GroupState {
   record: GroupRecord;
-  /** The record's partitions by `tpKey`, rebuilt whenever they change. */
+  /** The record's partitions by `topicPartitionKey`, rebuilt whenever they change. */
   owners: Map<string, PartitionRecord>;
   readonly committed: Map<string, number>;
-}
-
-interface NewMember {
-  readonly memberId: string;
-  readonly clientId: string;
-  readonly topics: readonly string[];
-  readonly sessionTimeoutMs: number;
 }
 
 interface BrokerListener {
@@ -193,11 +183,6 @@ interface BrokerListener {
 interface CommitPosition extends PartitionOffset {
   readonly epoch: number;
 }
-
-const tpKey = (topic: string, partition: number): string => `${topic}#${partition}`;
-
-const compareTp = (a: TopicPartition, b: TopicPartition): number =>
-  a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1;
 
 class Broker implements MemoryBroker {
   readonly kind = 'herald.memory-broker';
@@ -241,7 +226,7 @@ class Broker implements MemoryBroker {
       events.push(Object.freeze(copyEvent(event, { topic, partition, offset, timestamp })));
       return { topic, partition, offset, timestamp };
     });
-    this.notify((listener) => listener.topics.has(topic), 'append');
+    this.#notify((listener) => listener.topics.has(topic), 'append');
     return results;
   }
 
@@ -270,72 +255,26 @@ class Broker implements MemoryBroker {
     return group;
   }
 
-  /** Protocol step 1: expired members (the caller too) are removed and their partitions freed. */
+  /** Removes the group's expired members, as whoever writes the record next would. */
   reap(name: string, now: number): void {
     const group = this.group(name);
-    this.change(name, group, reapExpired(group.record, now));
+    this.#change(name, group, reapExpired(group.record, now));
   }
 
-  /** Protocol step 2. */
-  join(name: string, member: NewMember): void {
-    const now = Date.now();
-    this.reap(name, now);
-    const group = this.group(name);
-    const { memberId, ...lease } = member;
-    this.change(
-      name,
-      group,
-      addMember(group.record, memberId, { ...lease, heartbeatAt: now, joinedAt: now }),
-    );
-  }
-
-  /** Protocol step 2: the member's partitions are free at once. */
-  leave(name: string, memberId: string): void {
-    const group = this.group(name);
-    this.change(name, group, removeMember(group.record, memberId));
-  }
-
-  /** False when the member has expired (possibly reaped by this very call): it must rejoin. */
-  heartbeat(name: string, memberId: string): boolean {
-    const now = Date.now();
-    this.reap(name, now);
-    const group = this.group(name);
-    if (!this.isMember(name, memberId)) return false;
-    group.record = renewLease(group.record, memberId, now);
-    return true;
+  /** The group's record as core's group cell: every step applies synchronously, hence atomically. */
+  cell(name: string): GroupCell {
+    return {
+      update: <T>(step: GroupStep<T>): Promise<T> => {
+        const group = this.group(name);
+        const { record, result } = step(group.record, this.#partitionCounts(group.record));
+        if (record !== undefined) this.#change(name, group, record);
+        return Promise.resolve(result);
+      },
+    };
   }
 
   isMember(name: string, memberId: string): boolean {
     return memberId in this.group(name).record.members;
-  }
-
-  /** Protocol step 3: the partitions the current generation's assignment targets at the member. */
-  target(name: string, memberId: string): TopicPartition[] {
-    return this.group(name)
-      .record.partitions.filter((p) => p.target === memberId)
-      .map((p) => ({ topic: p.topic, partition: p.partition }));
-  }
-
-  /** Protocol step 4b: claims every free partition targeted at the member, each under a fresh epoch. */
-  claim(name: string, memberId: string): readonly PartitionRecord[] {
-    const now = Date.now();
-    this.reap(name, now);
-    const group = this.group(name);
-    if (!this.isMember(name, memberId)) return [];
-    const step = coordinationStep(group.record, memberId, now, this.partitionCounts(group.record));
-    this.change(name, group, step.record);
-    return step.claims;
-  }
-
-  /** Protocol step 4a: frees the partitions still held under the given epochs; wakes waiting claimers. */
-  release(
-    name: string,
-    memberId: string,
-    held: readonly { readonly topic: string; readonly partition: number; readonly epoch: number }[],
-  ): void {
-    const group = this.group(name);
-    this.change(name, group, releasePartitions(group.record, memberId, held));
-    this.notify((listener) => listener.group === name, 'group');
   }
 
   owns(name: string, memberId: string, key: string, epoch: number): boolean {
@@ -343,36 +282,28 @@ class Broker implements MemoryBroker {
     return owner?.owner === memberId && owner.epoch === epoch;
   }
 
-  /** Protocol step 5: all positions or none. */
-  commit(name: string, memberId: string, positions: readonly CommitPosition[]): void {
-    this.reap(name, Date.now());
+  /**
+   * Commits all positions or none, only while the member owns each partition under the epoch
+   * it claimed with; false (nothing written) when it does not. A lower offset than the
+   * committed one is ignored.
+   */
+  commit(name: string, memberId: string, positions: readonly CommitPosition[]): boolean {
     const group = this.group(name);
     for (const position of positions) {
-      if (!this.owns(name, memberId, tpKey(position.topic, position.partition), position.epoch)) {
-        throw new HeraldError(
-          'FENCED',
-          `member ${memberId} no longer owns ${position.topic}/${position.partition} in group "${name}"`,
-          { details: { group: name, memberId, topic: position.topic, partition: position.partition } },
-        );
-      }
-      const latest = this.partition(position.topic, position.partition).length;
-      if (position.offset > latest) {
-        throw new HeraldError(
-          'INVALID_ARGUMENT',
-          `cannot commit offset ${position.offset} beyond the end (${latest}) of ${position.topic}/${position.partition}`,
-          { details: { topic: position.topic, partition: position.partition } },
-        );
-      }
+      const key = topicPartitionKey(position.topic, position.partition);
+      if (!this.owns(name, memberId, key, position.epoch)) return false;
+      checkCommitOffset(position, this.partition(position.topic, position.partition).length);
     }
     for (const position of positions) {
-      const key = tpKey(position.topic, position.partition);
+      const key = topicPartitionKey(position.topic, position.partition);
       const current = group.committed.get(key);
       if (current === undefined || position.offset > current) group.committed.set(key, position.offset);
     }
+    return true;
   }
 
   committed(name: string, topic: string, partition: number): number | undefined {
-    return this.groups.get(name)?.committed.get(tpKey(topic, partition));
+    return this.groups.get(name)?.committed.get(topicPartitionKey(topic, partition));
   }
 
   describe(name: string): GroupDescription {
@@ -383,12 +314,12 @@ class Broker implements MemoryBroker {
       a.memberId < b.memberId ? -1 : 1,
     );
     const keys = new Set<string>(group.committed.keys());
-    for (const tp of this.partitionsOf(group.record)) keys.add(tpKey(tp.topic, tp.partition));
+    for (const tp of this.#partitionsOf(group.record)) keys.add(topicPartitionKey(tp.topic, tp.partition));
     const partitions: GroupPartitionState[] = [...keys]
-      .map(parseTpKey)
-      .sort(compareTp)
+      .map(parseTopicPartitionKey)
+      .sort(compareTopicPartitions)
       .map(({ topic, partition }) => {
-        const committed = group.committed.get(tpKey(topic, partition)) ?? null;
+        const committed = group.committed.get(topicPartitionKey(topic, partition)) ?? null;
         const latest = this.partition(topic, partition).length;
         // Nothing committed yet: every retained event (from earliest, 0 here) is still to be handled.
         return { topic, partition, committed, latest, lag: latest - (committed ?? 0) };
@@ -404,14 +335,14 @@ class Broker implements MemoryBroker {
   }
 
   /** Every partition of the topics the group's members subscribe to. */
-  private partitionsOf(record: GroupRecord): TopicPartition[] {
+  #partitionsOf(record: GroupRecord): TopicPartition[] {
     const topics = new Set(Object.values(record.members).flatMap((member) => member.topics));
     return [...topics].flatMap((topic) =>
       this.topic(topic).partitions.map((_, partition) => ({ topic, partition })),
     );
   }
 
-  private partitionCounts(record: GroupRecord): Map<string, number> {
+  #partitionCounts(record: GroupRecord): Map<string, number> {
     const topics = new Set(Object.values(record.members).flatMap((member) => member.topics));
     return new Map([...topics].map((topic) => [topic, this.topic(topic).partitions.length]));
   }
@@ -420,19 +351,24 @@ class Broker implements MemoryBroker {
    * Stores the outcome of a protocol step. A new generation gets its targets at once (every
    * partition count is known here) and wakes the group's members.
    */
-  private change(name: string, group: GroupState, next: GroupRecord): void {
+  #change(name: string, group: GroupState, next: GroupRecord): void {
     if (next === group.record) return;
-    const membershipChanged = next.generation !== group.record.generation;
+    // Members are woken by a membership change and by a partition changing hands (a release
+    // lets its target claim it); not by heartbeats.
+    const wake =
+      next.generation !== group.record.generation ||
+      next.partitions.length !== group.record.partitions.length ||
+      next.partitions.some((p, i) => p.owner !== group.record.partitions[i]?.owner);
     const assigned =
-      next.generation === next.assignedGeneration ? next : assignTargets(next, this.partitionCounts(next));
+      next.generation === next.assignedGeneration ? next : assignTargets(next, this.#partitionCounts(next));
     if (assigned.partitions !== group.record.partitions) {
-      group.owners = new Map(assigned.partitions.map((p) => [tpKey(p.topic, p.partition), p]));
+      group.owners = new Map(assigned.partitions.map((p) => [topicPartitionKey(p.topic, p.partition), p]));
     }
     group.record = assigned;
-    if (membershipChanged) this.notify((listener) => listener.group === name, 'group');
+    if (wake) this.#notify((listener) => listener.group === name, 'group');
   }
 
-  private notify(select: (listener: BrokerListener) => boolean, what: 'append' | 'group'): void {
+  #notify(select: (listener: BrokerListener) => boolean, what: 'append' | 'group'): void {
     const selected = [...this.listeners].filter(select);
     if (selected.length === 0) return;
     queueMicrotask(() => {
@@ -442,11 +378,6 @@ class Broker implements MemoryBroker {
       }
     });
   }
-}
-
-function parseTpKey(key: string): TopicPartition {
-  const at = key.lastIndexOf('#');
-  return { topic: key.slice(0, at), partition: Number(key.slice(at + 1)) };
 }
 
 type Position = Pick<StoredEvent, 'topic' | 'partition' | 'offset' | 'timestamp'>;
@@ -522,9 +453,9 @@ export class MemoryLog implements EventLog, FaultInjectable {
   /** Shown as the `clientId` of this client's group members. */
   readonly clientId: string;
   readonly [faultInjection]: FaultInjectable[typeof faultInjection];
-  private readonly client: ClientState;
-  private readonly broker: Broker;
-  private readonly chooser = new PartitionChooser();
+  readonly #client: ClientState;
+  readonly #broker: Broker;
+  readonly #chooser = new PartitionChooser();
 
   constructor(options: MemoryLogOptions = {}) {
     const broker = options.broker ?? new Broker();
@@ -533,9 +464,9 @@ export class MemoryLog implements EventLog, FaultInjectable {
     if (!Number.isSafeInteger(maxRecordBytes) || maxRecordBytes < 1) {
       throw invalid(`maxRecordBytes must be a positive integer, got ${String(maxRecordBytes)}`);
     }
-    this.broker = broker;
+    this.#broker = broker;
     this.clientId = options.clientId ?? `memory-client-${++clientCount}`;
-    this.client = {
+    this.#client = {
       broker,
       clientId: this.clientId,
       closed: false,
@@ -551,18 +482,18 @@ export class MemoryLog implements EventLog, FaultInjectable {
       maxRecordBytes,
     });
     this[faultInjection] = {
-      crash: () => this.crash(),
-      freeze: () => this.freeze(),
-      thaw: () => this.thaw(),
+      crash: () => this.#crash(),
+      freeze: () => this.#freeze(),
+      thaw: () => this.#thaw(),
     };
   }
 
   async createTopic(name: string, options: CreateTopicOptions): Promise<TopicInfo> {
-    this.assertOpen();
+    this.#assertOpen();
     assertTopicName(name);
     const partitions = checkPartitionCount(options?.partitions);
     const retention = checkRetention(options.retention);
-    if (this.broker.topics.has(name)) {
+    if (this.#broker.topics.has(name)) {
       throw new HeraldError('TOPIC_EXISTS', `topic "${name}" already exists`, { details: { topic: name } });
     }
     const topic: TopicState = {
@@ -570,20 +501,20 @@ export class MemoryLog implements EventLog, FaultInjectable {
       retention: Object.freeze(retention),
       partitions: Array.from({ length: partitions }, () => []),
     };
-    this.broker.topics.set(name, topic);
+    this.#broker.topics.set(name, topic);
     return Promise.resolve(topicInfo(topic));
   }
 
   async listTopics(): Promise<readonly TopicInfo[]> {
-    this.assertOpen();
+    this.#assertOpen();
     return Promise.resolve(
-      [...this.broker.topics.values()].map(topicInfo).sort((a, b) => (a.name < b.name ? -1 : 1)),
+      [...this.#broker.topics.values()].map(topicInfo).sort((a, b) => (a.name < b.name ? -1 : 1)),
     );
   }
 
   async describeTopic(name: string): Promise<TopicDescription> {
-    this.assertOpen();
-    const topic = this.broker.topic(name);
+    this.#assertOpen();
+    const topic = this.#broker.topic(name);
     return Promise.resolve({
       ...topicInfo(topic),
       partitionInfo: topic.partitions.map((events, partition) => ({
@@ -595,48 +526,48 @@ export class MemoryLog implements EventLog, FaultInjectable {
   }
 
   async append(topic: string, event: CloudEvent, options: AppendOptions = {}): Promise<AppendResult> {
-    this.assertOpen();
-    const placed = this.place(topic, [event], options.partition);
-    return Promise.resolve(this.broker.append(topic, placed)[0]!);
+    this.#assertOpen();
+    const placed = this.#place(topic, [event], options.partition);
+    return Promise.resolve(this.#broker.append(topic, placed)[0]!);
   }
 
   async appendBatch(topic: string, events: readonly CloudEvent[]): Promise<readonly AppendResult[]> {
-    this.assertOpen();
+    this.#assertOpen();
     if (!Array.isArray(events)) throw invalid('appendBatch expects an array of events');
     if (events.length === 0) {
-      this.broker.topic(topic);
+      this.#broker.topic(topic);
       return Promise.resolve([]);
     }
-    return Promise.resolve(this.broker.append(topic, this.place(topic, events, undefined)));
+    return Promise.resolve(this.#broker.append(topic, this.#place(topic, events, undefined)));
   }
 
   async read(topic: string, options: ReadOptions): Promise<readonly StoredEvent[]> {
-    this.assertOpen();
-    const count = this.broker.topic(topic).partitions.length;
+    this.#assertOpen();
+    const count = this.#broker.topic(topic).partitions.length;
     const { partition, from, limit } = checkReadOptions(topic, options, count);
-    const events = this.broker.partition(topic, partition);
-    const start = this.broker.resolve(topic, partition, from);
+    const events = this.#broker.partition(topic, partition);
+    const start = this.#broker.resolve(topic, partition, from);
     return Promise.resolve(events.slice(start, start + limit).map(copyStored));
   }
 
   async subscribe(options: SubscribeOptions): Promise<Subscription> {
-    this.assertOpen();
+    this.#assertOpen();
     const settings = subscribeSettings(options);
-    for (const topic of settings.topics) this.broker.topic(topic);
-    const subscription = new MemorySubscription(this.client, settings);
-    this.client.subscriptions.add(subscription);
+    for (const topic of settings.topics) this.#broker.topic(topic);
+    const subscription = new MemorySubscription(this.#client, settings);
+    this.#client.subscriptions.add(subscription);
     await subscription.start();
     return subscription;
   }
 
   async listGroups(): Promise<readonly string[]> {
-    this.assertOpen();
-    return Promise.resolve(this.broker.listGroups());
+    this.#assertOpen();
+    return Promise.resolve(this.#broker.listGroups());
   }
 
   async describeGroup(group: string): Promise<GroupDescription> {
-    this.assertOpen();
-    return Promise.resolve(this.broker.describe(group));
+    this.#assertOpen();
+    return Promise.resolve(this.#broker.describe(group));
   }
 
   /**
@@ -645,48 +576,51 @@ export class MemoryLog implements EventLog, FaultInjectable {
    * a killed process leaves nothing behind but members that will expire.
    */
   async close(): Promise<void> {
-    if (this.client.closed) return;
-    this.client.closed = true;
-    this.client.frozen = false;
-    await Promise.all([...this.client.subscriptions].map((subscription) => subscription.close()));
+    if (this.#client.closed) return;
+    this.#client.closed = true;
+    this.#client.frozen = false;
+    await Promise.all([...this.#client.subscriptions].map((subscription) => subscription.close()));
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
     await this.close();
   }
 
-  private assertOpen(): void {
-    assertClientOpen(this.client);
+  #assertOpen(): void {
+    assertClientOpen(this.#client);
   }
 
   /** Validates every event (nothing is stored if one is invalid) and picks each one's partition. */
-  private place(
+  #place(
     topic: string,
     events: readonly CloudEvent[],
     partition: number | undefined,
   ): { event: CloudEvent; partition: number }[] {
-    const count = this.broker.topic(topic).partitions.length;
+    const count = this.#broker.topic(topic).partitions.length;
     if (partition !== undefined) checkPartition(topic, partition, count);
     for (const event of events) {
       assertValidEnvelope(event);
       assertRecordSize(event, recordBytes(event), this.capabilities.maxRecordBytes, 'memory');
     }
-    return events.map((event) => ({ event, partition: this.chooser.choose(topic, count, event, partition) }));
+    return events.map((event) => ({
+      event,
+      partition: this.#chooser.choose(topic, count, event, partition),
+    }));
   }
 
-  private crash(): void {
-    this.client.crashed = true;
-    for (const subscription of this.client.subscriptions) subscription.stopTimers();
+  #crash(): void {
+    this.#client.crashed = true;
+    for (const subscription of this.#client.subscriptions) subscription.stopTimers();
   }
 
-  private freeze(): void {
-    this.client.frozen = true;
+  #freeze(): void {
+    this.#client.frozen = true;
   }
 
-  private thaw(): void {
-    if (!this.client.frozen) return;
-    this.client.frozen = false;
-    for (const subscription of this.client.subscriptions) subscription.resume();
+  #thaw(): void {
+    if (!this.#client.frozen) return;
+    this.#client.frozen = false;
+    for (const subscription of this.#client.subscriptions) subscription.resume();
   }
 }
 
@@ -697,117 +631,110 @@ function topicInfo(topic: TopicState): TopicInfo {
 // ---------------------------------------------------------------------------------------------
 // Subscription: one group member.
 
-interface HeldPartition {
+interface HeldPartition extends HeldClaim {
   readonly tp: TopicPartition;
   readonly key: string;
-  readonly epoch: number;
   /** Next offset to fetch (ahead of the committed offset by what was delivered). */
   position: number;
-  /** `onRevoked` is running: nothing more is delivered from it; commits still succeed. */
+  /** `onRevoked` is running or done: nothing more is delivered from it; commits still succeed. */
   revoking: boolean;
+  /** `onRevoked` has finished: the partition only waits to be freed in the record. */
+  released: boolean;
+  /** What this claim delivered, to tell its events from an earlier claim's on commit. */
+  readonly claim: DeliveryClaim;
 }
 
-interface MemberSettings extends SubscribeOptions {
-  readonly startAt: StartPosition;
-  readonly sessionTimeoutMs: number;
-  readonly maxBufferedEvents: number;
-}
-
+/**
+ * One group member: core's {@link GroupMembership} over the broker's group cell, so the memory
+ * log follows the member rules of the durable backends (heartbeat rounds, two-step handover,
+ * a fresh member id after an expiry, commit fencing by claim).
+ */
 class MemorySubscription implements Subscription {
   readonly group: string;
-  readonly memberId: string;
-  private readonly client: ClientState;
-  private readonly broker: Broker;
-  private readonly settings: MemberSettings;
-  private readonly listener: BrokerListener;
-  private readonly held = new Map<string, HeldPartition>();
-  /** Partitions lost by expiry, awaiting their after-the-fact `onRevoked`. */
-  private lost: TopicPartition[] = [];
+  readonly #client: ClientState;
+  readonly #broker: Broker;
+  readonly #settings: SubscribeSettings;
+  readonly #listener: BrokerListener;
+  readonly #membership: GroupMembership;
+  readonly #held = new Map<string, HeldPartition>();
+  readonly #claims = new ClaimHistory();
   /** Events fetched ahead of the consumer; failures of `onRevoked`/`onAssigned` are thrown there. */
-  private readonly queue: DeliveryQueue;
-  /** The ownership epoch each delivered event was delivered under (protocol step 5). */
-  private readonly deliveredUnder = new WeakMap<StoredEvent, number>();
-  private state: 'active' | 'closing' | 'closed' = 'active';
-  private closing: Promise<void> | undefined;
-  private timer: ReturnType<typeof setInterval> | undefined;
-  private reconciling: Promise<void> | undefined;
-  private dirty = false;
-  private nextPartition = 0;
-  private readonly abort = (): void => void this.close();
+  readonly #queue: DeliveryQueue;
+  #state: 'active' | 'closing' | 'closed' = 'active';
+  #closing: Promise<void> | undefined;
+  #timer: ReturnType<typeof setInterval> | undefined;
+  #coordinating: Promise<void> | undefined;
+  #dirty = false;
+  #wantBeat = false;
+  #nextPartition = 0;
+  readonly #abort = (): void => void this.close();
 
-  constructor(client: ClientState, settings: MemberSettings) {
-    this.client = client;
-    this.broker = client.broker;
-    this.settings = settings;
+  constructor(client: ClientState, settings: SubscribeSettings) {
+    this.#client = client;
+    this.#broker = client.broker;
+    this.#settings = settings;
     this.group = settings.group;
-    this.memberId = `${client.clientId}-${randomUUID()}`;
-    this.listener = {
+    this.#listener = {
       topics: new Set(settings.topics),
       group: settings.group,
-      onAppend: () => this.wake(),
-      onGroupChange: () => void this.reconcile(),
+      onAppend: () => this.#wake(),
+      onGroupChange: () => void this.#coordinate(false),
     };
-    this.queue = new DeliveryQueue(
+    this.#queue = new DeliveryQueue(
       {
-        deliverable: () => !this.paused,
-        assertUsable: () => this.assertUsable(),
-        fill: () => this.fill(),
+        deliverable: () => !this.#paused,
+        assertUsable: () => this.#assertUsable(),
+        fill: () => this.#fill(),
       },
       settings.maxBufferedEvents,
     );
+    this.#membership = new GroupMembership(this.#broker.cell(settings.group), {
+      group: settings.group,
+      clientId: client.clientId,
+      topics: settings.topics,
+      sessionTimeoutMs: settings.sessionTimeoutMs,
+    });
+  }
+
+  get memberId(): string {
+    return this.#membership.memberId;
   }
 
   /** Joins the group and claims what is free; partitions held by others arrive once they release them. */
   async start(): Promise<void> {
-    this.broker.listeners.add(this.listener);
-    this.join();
-    const interval = Math.max(1, Math.floor(this.settings.sessionTimeoutMs / 3));
-    this.timer = setInterval(() => this.heartbeat(), interval);
-    this.settings.signal?.addEventListener('abort', this.abort, { once: true });
-    await this.reconcile();
+    this.#broker.listeners.add(this.#listener);
+    await this.#membership.join();
+    this.#timer = setInterval(() => void this.#coordinate(true), this.#membership.heartbeatMs);
+    this.#settings.signal?.addEventListener('abort', this.#abort, { once: true });
+    await this.#coordinate(true);
   }
 
   assignment(): readonly TopicPartition[] {
-    return [...this.held.values()].filter((held) => !held.revoking).map((held) => held.tp);
+    return [...this.#held.values()].filter((held) => !held.revoking).map((held) => held.tp);
   }
 
   [Symbol.asyncIterator](): AsyncIterator<StoredEvent> {
-    return this.queue.events();
+    return this.#queue.events();
   }
 
   batches(): AsyncIterable<readonly StoredEvent[]> {
-    return this.queue.batches();
+    return this.#queue.batches();
   }
 
   async commit(positions: StoredEvent | readonly PartitionOffset[]): Promise<void> {
-    this.assertUsable();
+    this.#assertUsable();
     const { positions: requested, event } = commitRequest(positions);
-    const deliveredUnder = event === undefined ? undefined : this.deliveredUnder.get(event);
-    const commits: CommitPosition[] = [];
-    for (const position of requested) {
-      const held = this.held.get(tpKey(position.topic, position.partition));
-      if (held === undefined || (deliveredUnder !== undefined && deliveredUnder !== held.epoch)) {
-        throw new HeraldError(
-          'FENCED',
-          `member ${this.memberId} does not own ${position.topic}/${position.partition} in group "${this.group}"` +
-            (held === undefined ? '' : ' under the assignment that delivered this event'),
-          {
-            details: {
-              group: this.group,
-              memberId: this.memberId,
-              topic: position.topic,
-              partition: position.partition,
-            },
-          },
-        );
+    const commits = requested.map((position) => {
+      const held = this.#held.get(topicPartitionKey(position.topic, position.partition));
+      if (held === undefined || (event !== undefined && !held.claim.owns(event))) {
+        throw this.#membership.fenced(position);
       }
-      commits.push({ ...position, epoch: held.epoch });
-    }
-    try {
-      this.broker.commit(this.group, this.memberId, commits);
-    } catch (error) {
-      if (error instanceof HeraldError && error.code === 'FENCED') this.markLost();
-      throw error;
+      return { ...position, epoch: held.epoch };
+    });
+    if (!this.#broker.commit(this.group, this.#membership.memberId, commits)) {
+      // Ownership moved without this member noticing yet: find out what it still holds.
+      void this.#coordinate(false);
+      throw this.#membership.fenced(requested[0]!);
     }
     return Promise.resolve();
   }
@@ -817,8 +744,8 @@ class MemorySubscription implements Subscription {
    * still be committed), then leaves the group so that other members take them over at once.
    */
   async close(): Promise<void> {
-    this.closing ??= this.shutdown();
-    return this.closing;
+    this.#closing ??= this.#shutdown();
+    return this.#closing;
   }
 
   async [Symbol.asyncDispose](): Promise<void> {
@@ -827,167 +754,155 @@ class MemorySubscription implements Subscription {
 
   /** Called by crash(): no more heartbeats, as in a killed process. */
   stopTimers(): void {
-    clearInterval(this.timer);
-    this.timer = undefined;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
   }
 
   /** Called by thaw(): heartbeat at once (finding out whether it expired meanwhile), then deliver again. */
   resume(): void {
-    this.heartbeat();
-    this.wake();
+    this.#membership.heartbeatNow();
+    void this.#coordinate(true);
+    this.#wake();
   }
 
-  private async shutdown(): Promise<void> {
-    this.state = 'closing';
+  async #shutdown(): Promise<void> {
+    this.#state = 'closing';
     this.stopTimers();
-    this.settings.signal?.removeEventListener('abort', this.abort);
-    this.queue.close();
-    if (!this.client.crashed) {
-      await this.reconciling;
-      const owned = [...this.held.values()];
-      if (owned.length > 0 && this.broker.isMember(this.group, this.memberId)) {
-        await this.callback(() => this.settings.onRevoked?.(owned.map((held) => held.tp)));
+    this.#settings.signal?.removeEventListener('abort', this.#abort);
+    this.#queue.close();
+    if (!this.#client.crashed) {
+      await this.#coordinating;
+      const owned = [...this.#held.values()].filter((held) => !held.revoking);
+      if (owned.length > 0 && this.#broker.isMember(this.group, this.#membership.memberId)) {
+        await this.#queue.runCallback(() => this.#settings.onRevoked?.(owned.map((held) => held.tp)));
       }
-      this.broker.leave(this.group, this.memberId);
+      await this.#membership.leave();
     }
-    this.held.clear();
-    this.broker.listeners.delete(this.listener);
-    this.state = 'closed';
-    this.client.subscriptions.delete(this);
+    this.#held.clear();
+    this.#broker.listeners.delete(this.#listener);
+    this.#state = 'closed';
+    this.#client.subscriptions.delete(this);
   }
 
-  private get paused(): boolean {
-    return this.client.crashed || this.client.frozen;
+  get #paused(): boolean {
+    return this.#client.crashed || this.#client.frozen;
+  }
+
+  get #running(): boolean {
+    return this.#state === 'active' && !this.#paused;
   }
 
   /** While closing, `onRevoked` may still commit, even when the whole log is closing. */
-  private assertUsable(): void {
-    if (this.state === 'closed')
+  #assertUsable(): void {
+    if (this.#state === 'closed')
       throw new HeraldError('CLOSED', `the subscription of group "${this.group}" is closed`);
-    if (this.client.crashed) assertClientOpen(this.client);
+    if (this.#client.crashed) assertClientOpen(this.#client);
   }
 
-  private join(): void {
-    const { group, topics, sessionTimeoutMs } = this.settings;
-    this.broker.join(group, {
-      memberId: this.memberId,
-      clientId: this.client.clientId,
-      topics,
-      sessionTimeoutMs,
-    });
+  /** Runs coordination rounds one at a time until none is wanted; a stalled member runs none. */
+  #coordinate(beat: boolean): Promise<void> {
+    this.#dirty = true;
+    this.#wantBeat ||= beat;
+    this.#coordinating ??= (async () => {
+      await Promise.resolve();
+      try {
+        while (this.#dirty && this.#running) {
+          this.#dirty = false;
+          const heartbeat = this.#wantBeat;
+          this.#wantBeat = false;
+          await this.#coordinateOnce(heartbeat);
+        }
+      } finally {
+        this.#coordinating = undefined;
+      }
+    })();
+    return this.#coordinating;
   }
 
-  private heartbeat(): void {
-    if (this.paused || this.state !== 'active') return;
-    if (!this.broker.heartbeat(this.group, this.memberId)) this.markLost();
-    void this.reconcile();
-  }
-
-  /** Protocol step 6, the synchronous half: stop delivering everything at once. */
-  private markLost(): void {
-    for (const held of this.held.values()) if (!held.revoking) this.lost.push(held.tp);
-    this.held.clear();
-    this.queue.clear();
-  }
-
-  /** Runs reconciliation passes until nothing changed during the last one; never rejects. */
-  private reconcile(): Promise<void> {
-    this.dirty = true;
-    if (this.reconciling === undefined) {
-      this.reconciling = this.reconcileLoop().finally(() => {
-        this.reconciling = undefined;
-        if (this.dirty && this.state === 'active' && !this.paused) void this.reconcile();
-      });
-    }
-    return this.reconciling;
-  }
-
-  private async reconcileLoop(): Promise<void> {
-    await Promise.resolve();
-    while (this.dirty && this.state === 'active' && !this.paused) {
-      this.dirty = false;
-      await this.reconcileOnce();
-    }
-  }
-
-  /** Protocol steps 4 and 6, one pass. */
-  private async reconcileOnce(): Promise<void> {
-    if (!this.broker.isMember(this.group, this.memberId)) {
-      this.markLost();
-      const lost = this.lost;
-      this.lost = [];
-      if (lost.length > 0) await this.callback(() => this.settings.onRevoked?.(lost));
-      if (this.state !== 'active' || this.paused) return;
-      this.join();
-    }
-
-    const target = new Set(
-      this.broker.target(this.group, this.memberId).map((tp) => tpKey(tp.topic, tp.partition)),
-    );
-    const revoke = [...this.held.values()].filter((held) => !target.has(held.key));
-    if (revoke.length > 0) {
-      for (const held of revoke) held.revoking = true;
-      this.queue.dropPartitions(revoke.map((held) => held.tp));
-      await this.callback(() => this.settings.onRevoked?.(revoke.map((held) => held.tp)));
-      if (this.client.crashed) return;
-      this.broker.release(
-        this.group,
-        this.memberId,
-        revoke.map((held) => ({ ...held.tp, epoch: held.epoch })),
-      );
-      for (const held of revoke) if (this.held.get(held.key) === held) this.held.delete(held.key);
-      this.dirty = true;
+  /** One round of core's member side, then its local consequences. */
+  async #coordinateOnce(beat: boolean): Promise<void> {
+    const round = await this.#membership.coordinate({ beat, mayWrite: () => this.#running });
+    if (!this.#running || round.kind === 'skipped') return;
+    if (round.kind === 'expired') {
+      // Our lease expired while we were stalled: everything we held belongs to others now.
+      this.#held.clear();
+      this.#queue.clear();
+      await this.#membership.rejoin();
+      this.#dirty = true;
       return;
     }
-
-    const claimed: TopicPartition[] = [];
-    for (const { topic, partition, epoch } of this.broker.claim(this.group, this.memberId)) {
+    const assigned: TopicPartition[] = [];
+    for (const { topic, partition, epoch } of round.claims) {
       const tp = { topic, partition };
-      const key = tpKey(topic, partition);
-      const committed = this.broker.committed(this.group, tp.topic, tp.partition);
-      const position = committed ?? this.broker.resolve(tp.topic, tp.partition, this.settings.startAt);
-      this.held.set(key, { tp, key, epoch, position, revoking: false });
-      claimed.push(tp);
+      const key = topicPartitionKey(topic, partition);
+      const committed = this.#broker.committed(this.group, topic, partition);
+      const position = committed ?? this.#broker.resolve(topic, partition, this.#settings.startAt);
+      const claim = this.#claims.claim(key);
+      this.#held.set(key, { tp, key, epoch, position, revoking: false, released: false, claim });
+      assigned.push(tp);
     }
-    if (claimed.length > 0) {
-      await this.callback(() => this.settings.onAssigned?.(claimed));
-      this.wake();
+    const changes = ownershipChanges(round.record, this.#membership.memberId, this.#held);
+    for (const key of changes.lost) {
+      // Taken from us without a handover (our lease expired): drop silently.
+      this.#queue.dropPartitions([this.#held.get(key)!.tp]);
+      this.#held.delete(key);
+    }
+    const revoke = changes.revoke.map((key) => this.#held.get(key)!);
+    for (const held of revoke) held.revoking = true;
+    this.#queue.dropPartitions(revoke.map((held) => held.tp));
+    if (changes.stray.length > 0 || [...this.#held.values()].some((held) => held.released)) {
+      await this.#free(changes.stray);
+    }
+    if (revoke.length > 0) void this.#handOver(revoke);
+    if (assigned.length > 0) {
+      await this.#queue.runCallback(() => this.#settings.onAssigned?.(assigned));
+      this.#wake();
     }
   }
 
-  private async callback(run: () => void | Promise<void>): Promise<void> {
-    try {
-      await run();
-    } catch (error) {
-      void this.queue.fail(error);
-    }
+  /** Step 1 of a handover: let the consumer finish (`onRevoked`), then free the partitions. */
+  async #handOver(partitions: readonly HeldPartition[]): Promise<void> {
+    await this.#queue.runCallback(() => this.#settings.onRevoked?.(partitions.map((held) => held.tp)));
+    for (const held of partitions) held.released = true;
+    // A stalled member writes nothing: its next round after thaw() frees them.
+    if (this.#running) await this.#free([]);
   }
 
-  private wake(): void {
-    this.queue.wake();
+  /** Frees, in one step, the released partitions and the given strays this member still owns. */
+  async #free(stray: readonly PartitionRecord[]): Promise<void> {
+    const released = [...this.#held.values()].filter((held) => held.released);
+    await this.#membership.release([
+      ...released.map((held) => ({ ...held.tp, epoch: held.epoch })),
+      ...stray.map(({ topic, partition, epoch }) => ({ topic, partition, epoch })),
+    ]);
+    for (const held of released) if (this.#held.get(held.key) === held) this.#held.delete(held.key);
+  }
+
+  #wake(): void {
+    this.#queue.wake();
   }
 
   /** The queue is empty: fetches up to `maxBufferedEvents` from owned partitions, taking turns between them. */
-  private fill(): void {
-    const partitions = [...this.held.values()].filter((held) => !held.revoking);
+  #fill(): void {
+    const deliverable = [...this.#held.values()].filter((held) => !held.revoking);
+    const partitions = deliverable.filter((held) =>
+      this.#broker.owns(this.group, this.#membership.memberId, held.key, held.epoch),
+    );
+    // Ownership only disappears without a handover when this member expired: deliver nothing
+    // more from what it lost, and find out.
+    if (partitions.length < deliverable.length) void this.#coordinate(false);
     if (partitions.length === 0) return;
-    if (partitions.some((held) => !this.broker.owns(this.group, this.memberId, held.key, held.epoch))) {
-      // Ownership only disappears when this member expired: it must not deliver anything more.
-      this.markLost();
-      void this.reconcile();
-      return;
-    }
-    let budget = this.queue.room;
+    let budget = this.#queue.room;
     const share = Math.max(1, Math.ceil(budget / partitions.length));
-    const first = this.nextPartition++ % partitions.length;
+    const first = this.#nextPartition++ % partitions.length;
     for (let i = 0; i < partitions.length && budget > 0; i++) {
       const held = partitions[(first + i) % partitions.length]!;
-      const events = this.broker.partition(held.tp.topic, held.tp.partition);
+      const events = this.#broker.partition(held.tp.topic, held.tp.partition);
       const slice = events.slice(held.position, held.position + Math.min(share, budget));
       for (const event of slice) {
         const copy = copyStored(event);
-        this.deliveredUnder.set(copy, held.epoch);
-        this.queue.push(copy);
+        held.claim.delivered(copy);
+        this.#queue.push(copy);
       }
       held.position += slice.length;
       budget -= slice.length;

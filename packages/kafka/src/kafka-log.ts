@@ -28,6 +28,7 @@ import {
   checkPartitionCount,
   checkReadOptions,
   checkRetention,
+  compareTopicPartitions,
   faultHooksFor,
   faultInjection,
   isTopicName,
@@ -402,7 +403,7 @@ export class KafkaLog implements EventLog, FaultInjectable {
           memberId: member.id,
           clientId: member.clientId,
           lastHeartbeat: localHeartbeats.get(member.id) ?? now,
-          partitions: partitions.sort(compareTp),
+          partitions: partitions.sort(compareTopicPartitions),
         });
       }
       members.sort((a, b) => (a.memberId < b.memberId ? -1 : a.memberId > b.memberId ? 1 : 0));
@@ -780,8 +781,4 @@ function retentionOf(configs: readonly (readonly [string, string | null | undefi
 
 function invalid(message: string, details: Record<string, unknown> = {}): HeraldError {
   return new HeraldError('INVALID_ARGUMENT', message, { details });
-}
-
-function compareTp(a: TopicPartition, b: TopicPartition): number {
-  return a.topic === b.topic ? a.partition - b.partition : a.topic < b.topic ? -1 : 1;
 }

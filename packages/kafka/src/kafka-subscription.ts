@@ -8,7 +8,7 @@ import type {
   Subscription,
   TopicPartition,
 } from '@herald/core';
-import { DeliveryQueue } from '@herald/core/backend';
+import { DeliveryQueue, checkCommitOffset, commitRequest, topicPartitionKey } from '@herald/core/backend';
 import {
   decodeConsumerProtocolAssignment,
   decodeConsumerProtocolSubscription,
@@ -126,8 +126,6 @@ interface Commit {
 const FETCH_MAX_BYTES = 8 * 1024 * 1024;
 const MAX_JOIN_ATTEMPTS = 50;
 let epochs = 0;
-
-const keyOf = (topic: string, partition: number): string => `${topic}#${partition}`;
 
 /** Where the next fetch of a partition starts: after what is waiting to be delivered, else at its position. */
 const fetchFrom = (owned: Owned): number =>
@@ -276,33 +274,15 @@ export class KafkaSubscription implements Subscription {
 
   async commit(positions: StoredEvent | readonly PartitionOffset[]): Promise<void> {
     this.#assertUsable();
-    const explicit = Array.isArray(positions);
-    const requested: { position: PartitionOffset; event: StoredEvent | undefined }[] = explicit
-      ? (positions as readonly PartitionOffset[]).map((position) => ({ position, event: undefined }))
-      : [
-          {
-            position: {
-              topic: (positions as StoredEvent).topic,
-              partition: (positions as StoredEvent).partition,
-              offset: (positions as StoredEvent).offset + 1,
-            },
-            event: positions as StoredEvent,
-          },
-        ];
-    const commits: Commit[] = [];
-    for (const { position, event } of requested) {
-      if (!Number.isSafeInteger(position.offset) || position.offset < 0) {
-        throw new HeraldError(
-          'INVALID_ARGUMENT',
-          `cannot commit offset ${String(position.offset)}: offsets are non-negative integers`,
-        );
-      }
-      const held = this.#owned.get(keyOf(position.topic, position.partition));
+    const { positions: requested, event } = commitRequest(positions);
+    const explicit = event === undefined;
+    const commits = requested.map((position): Commit => {
+      const held = this.#owned.get(topicPartitionKey(position.topic, position.partition));
       if (held === undefined || (event !== undefined && !held.claim.owns(event))) {
         throw this.#fenced(position, held !== undefined);
       }
-      commits.push({ held, offset: position.offset, explicit });
-    }
+      return { held, offset: position.offset, explicit };
+    });
     const run = this.#commits.then(() => this.#commitNow(commits));
     this.#commits = run.catch(() => undefined);
     return run;
@@ -579,7 +559,7 @@ export class KafkaSubscription implements Subscription {
     const lost = [...this.#owned.values()].filter((owned) => !owned.revoking).map((owned) => owned.tp);
     this.#owned.clear();
     this.#queue.clear();
-    if (lost.length > 0) await this.#callback(() => this.#settings.onRevoked?.(lost));
+    if (lost.length > 0) await this.#queue.runCallback(() => this.#settings.onRevoked?.(lost));
   }
 
   /** Eager rebalancing: give everything up (after `onRevoked`), then JoinGroup and SyncGroup. */
@@ -683,7 +663,7 @@ export class KafkaSubscription implements Subscription {
     if (owned.length > 0) {
       for (const o of owned) o.revoking = true;
       this.#revoking = this.#whileHeartbeating(() =>
-        this.#callback(() => this.#settings.onRevoked?.(owned.map((o) => o.tp))),
+        this.#queue.runCallback(() => this.#settings.onRevoked?.(owned.map((o) => o.tp))),
       );
       try {
         await this.#revoking;
@@ -774,7 +754,7 @@ export class KafkaSubscription implements Subscription {
     const starts = new Map<string, number>();
     const byTopic = new Map<string, number[]>();
     for (const { topic, partition } of assigned) {
-      if (committed.get(keyOf(topic, partition)) === undefined)
+      if (committed.get(topicPartitionKey(topic, partition)) === undefined)
         byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
     }
     for (const [topic, partitions] of byTopic) {
@@ -786,21 +766,21 @@ export class KafkaSubscription implements Subscription {
             ? LATEST
             : BigInt(Math.max(0, Math.floor(startAt.timestamp)));
       for (const [partition, offset] of await this.#fetcher.listOffsets(topic, partitions, at)) {
-        starts.set(keyOf(topic, partition), offset);
+        starts.set(topicPartitionKey(topic, partition), offset);
       }
     }
     if (this.#stopped) return;
     const claimed: TopicPartition[] = [];
     for (const { topic, partition } of assigned) {
       const tp = { topic: this.#log.heraldTopic(topic), partition };
-      const key = keyOf(tp.topic, partition);
-      const done = committed.get(keyOf(topic, partition));
+      const key = topicPartitionKey(tp.topic, partition);
+      const done = committed.get(topicPartitionKey(topic, partition));
       this.#owned.set(key, {
         tp,
         wireTopic: topic,
         key,
         epoch: ++epochs,
-        position: done ?? starts.get(keyOf(topic, partition)) ?? 0,
+        position: done ?? starts.get(topicPartitionKey(topic, partition)) ?? 0,
         fetched: [],
         nextFetched: 0,
         fetchedEnd: 0,
@@ -811,7 +791,7 @@ export class KafkaSubscription implements Subscription {
       claimed.push(tp);
     }
     this.#fetchWake.notify();
-    await this.#callback(() => this.#settings.onAssigned?.(claimed));
+    await this.#queue.runCallback(() => this.#settings.onAssigned?.(claimed));
   }
 
   async #committedOffsets(
@@ -842,7 +822,7 @@ export class KafkaSubscription implements Subscription {
       for (const topic of group.topics) {
         for (const p of topic.partitions) {
           if (p.committedOffset >= 0n)
-            committed.set(keyOf(topic.name, p.partitionIndex), Number(p.committedOffset));
+            committed.set(topicPartitionKey(topic.name, p.partitionIndex), Number(p.committedOffset));
         }
       }
     }
@@ -867,13 +847,7 @@ export class KafkaSubscription implements Subscription {
           held.tp.partition,
         ) ?? 0;
       this.#ends.set(held.key, end);
-      if (offset > end) {
-        throw new HeraldError(
-          'INVALID_ARGUMENT',
-          `cannot commit offset ${offset} beyond the end (${end}) of ${held.tp.topic}/${held.tp.partition}`,
-          { details: { topic: held.tp.topic, partition: held.tp.partition } },
-        );
-      }
+      checkCommitOffset({ ...held.tp, offset }, end);
     }
     const byTopic = new Map<
       string,
@@ -940,7 +914,7 @@ export class KafkaSubscription implements Subscription {
         const held = [...this.#owned.values()].filter((owned) => !owned.revoking);
         if (held.length > 0 && this.#memberId !== '') {
           await this.#whileHeartbeating(() =>
-            this.#callback(() => this.#settings.onRevoked?.(held.map((owned) => owned.tp))),
+            this.#queue.runCallback(() => this.#settings.onRevoked?.(held.map((owned) => owned.tp))),
           );
         }
         await this.#commits;
@@ -969,14 +943,6 @@ export class KafkaSubscription implements Subscription {
     this.#coordinatorWake.notify();
     this.#fetchWake.notify();
     this.#queue.wake();
-  }
-
-  async #callback(run: () => void | Promise<void>): Promise<void> {
-    try {
-      await run();
-    } catch (error) {
-      void this.#queue.fail(error);
-    }
   }
 
   /** While closing, `onRevoked` may still commit. */

@@ -1,3 +1,4 @@
+import { HeraldError } from '@herald/core';
 import { DiscardPolicy, JetStreamApiError, RetentionPolicy, StorageType } from '@nats-io/jetstream';
 import type { JetStreamClient, JetStreamManager } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
@@ -26,6 +27,9 @@ export interface KvBucketSettings {
 
 const OPERATION_HEADER = 'KV-Operation';
 
+/** Passed only by {@link KvBucket.open}: a bucket is never constructed without its stream. */
+const opening = Symbol('KvBucket.open');
+
 /** A KV bucket accessed through plain JetStream requests. */
 export class KvBucket {
   readonly name: string;
@@ -33,7 +37,10 @@ export class KvBucket {
   readonly #js: JetStreamClient;
   readonly #jsm: JetStreamManager;
 
-  private constructor(js: JetStreamClient, jsm: JetStreamManager, name: string) {
+  /** Use {@link KvBucket.open}. */
+  constructor(token: typeof opening, js: JetStreamClient, jsm: JetStreamManager, name: string) {
+    if (token !== opening)
+      throw new HeraldError('INVALID_ARGUMENT', 'a KvBucket is opened with KvBucket.open()');
     this.#js = js;
     this.#jsm = jsm;
     this.name = name;
@@ -67,7 +74,7 @@ export class KvBucket {
       // Made by someone else with other settings (`nats kv add` with more history): use it as it is.
       if (jetStreamCode(error) !== JS_ERRORS.streamNameInUse) throw error;
     }
-    return new KvBucket(js, jsm, name);
+    return new KvBucket(opening, js, jsm, name);
   }
 
   /**

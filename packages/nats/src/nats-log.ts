@@ -74,6 +74,8 @@ const PUBLISH_ATTEMPTS = 3;
 const STORED_OVERHEAD_BYTES = 64;
 /** How long `resetGroup` holds claims off while it moves offsets. */
 const RESET_LOCK_MS = 30_000;
+/** Passed only by `NatsLog.open`: a log is never constructed without its connection and buckets. */
+const opening = Symbol('NatsLog.open');
 
 function invalid(message: string): HeraldError {
   return new HeraldError('INVALID_ARGUMENT', message);
@@ -122,7 +124,9 @@ export class NatsLog implements EventLog, FaultInjectable {
   #closed = false;
   #closing: Promise<void> | undefined;
 
-  private constructor(
+  /** Use {@link openNatsLog}. */
+  constructor(
+    token: typeof opening,
     options: ResolvedNatsLogOptions,
     nc: NatsConnection,
     js: JetStreamClient,
@@ -130,6 +134,8 @@ export class NatsLog implements EventLog, FaultInjectable {
     topicsKv: KvBucket,
     groupsKv: KvBucket,
   ) {
+    if (token !== opening)
+      throw new HeraldError('INVALID_ARGUMENT', 'a NatsLog is opened with openNatsLog()');
     this.#options = options;
     this.clientId = options.clientId;
     this.namespace = options.namespace;
@@ -202,7 +208,7 @@ export class NatsLog implements EventLog, FaultInjectable {
         KvBucket.open(js, jsm, TOPICS_BUCKET, settings),
         KvBucket.open(js, jsm, GROUPS_BUCKET, settings),
       ]);
-      return new NatsLog(resolved, nc, js, jsm, topicsKv, groupsKv);
+      return new NatsLog(opening, resolved, nc, js, jsm, topicsKv, groupsKv);
     } catch (error) {
       await nc.close().catch(() => undefined);
       throw toHeraldError(

@@ -1,13 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HeraldError, isHeraldError } from '@herald/core';
-import { ClaimHistory, DEFAULT_SESSION_TIMEOUT_MS } from '@herald/core/backend';
-import type { DeliveryClaim } from '@herald/core/backend';
+import { ClaimHistory } from '@herald/core/backend';
+import type { DeliveryClaim, SubscribeSettings } from '@herald/core/backend';
 import type {
   PartitionOffset,
   ReadPosition,
   StartPosition,
   StoredEvent,
-  SubscribeOptions,
   Subscription,
   TopicPartition,
 } from '@herald/core';
@@ -19,8 +18,7 @@ import {
   commitRequest,
   ownershipChanges,
   raiseEpoch,
-  revokeQuietly,
-  topicPartitionKey as keyOf,
+  topicPartitionKey,
 } from '@herald/core/backend';
 import type { GroupRecord, PartitionRecord } from '@herald/core/backend';
 import type { KvBucket } from './kv-bucket.ts';
@@ -99,7 +97,6 @@ interface Owned {
 
 /** How often a member re-reads its group while a handover it takes part in is under way. */
 const REBALANCE_POLL_MS = 100;
-const MIN_SESSION_TIMEOUT_MS = 100;
 
 /** The partition's offset record carries a newer epoch than our claim. */
 class Superseded extends Error {
@@ -114,7 +111,7 @@ class Superseded extends Error {
 export class NatsSubscription implements Subscription, FeedHost {
   readonly group: string;
   readonly #log: NatsLogInternals;
-  readonly #options: SubscribeOptions;
+  readonly #options: SubscribeSettings;
   readonly #topics: readonly string[];
   readonly #maxBuffered: number;
   readonly #startAt: StartPosition;
@@ -142,46 +139,29 @@ export class NatsSubscription implements Subscription, FeedHost {
   /** Feeds still removing their consumers; leaving waits for them before the connection closes. */
   readonly #stopping = new Set<Promise<void>>();
 
-  constructor(log: NatsLogInternals, options: SubscribeOptions, onClosed: () => void) {
-    if (typeof options?.group !== 'string' || options.group.length === 0 || options.group.length > 255) {
-      throw new HeraldError('INVALID_ARGUMENT', 'a consumer group needs a name of 1 to 255 characters');
-    }
-    const topics = [...new Set<unknown>(options.topics ?? [])];
-    if (topics.length === 0 || topics.some((t) => typeof t !== 'string')) {
-      throw new HeraldError('INVALID_ARGUMENT', 'subscribe needs a list of one or more topic names');
-    }
-    const sessionTimeoutMs = options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
-    if (!Number.isSafeInteger(sessionTimeoutMs) || sessionTimeoutMs < MIN_SESSION_TIMEOUT_MS) {
-      throw new HeraldError(
-        'INVALID_ARGUMENT',
-        `sessionTimeoutMs must be an integer of at least ${MIN_SESSION_TIMEOUT_MS} (heartbeats cross the network)`,
-      );
-    }
-    const maxBuffered = options.maxBufferedEvents ?? 500;
-    if (!Number.isSafeInteger(maxBuffered) || maxBuffered < 1) {
-      throw new HeraldError('INVALID_ARGUMENT', 'maxBufferedEvents must be a positive integer');
-    }
-    this.group = options.group;
+  /** `settings` come checked from `subscribeSettings`; whether the topics exist is {@link validate}'s. */
+  constructor(log: NatsLogInternals, settings: SubscribeSettings, onClosed: () => void) {
+    this.group = settings.group;
     this.#log = log;
-    this.#options = options;
-    this.#topics = (topics as string[]).sort();
-    this.#maxBuffered = maxBuffered;
-    this.#startAt = options.startAt ?? 'earliest';
+    this.#options = settings;
+    this.#topics = settings.topics;
+    this.#maxBuffered = settings.maxBufferedEvents;
+    this.#startAt = settings.startAt;
     this.#onClosed = onClosed;
-    this.#key = log.names.groupKey(options.group);
+    this.#key = log.names.groupKey(settings.group);
     this.#queue = new DeliveryQueue(
       {
         deliverable: () => this.#state === 'active' && !this.#thawing,
         taken: () => this.#signalRoom(),
       },
-      maxBuffered,
+      settings.maxBufferedEvents,
     );
-    const cell = kvGroupCell(log.groups, this.#key, options.group, (names) => this.#partitionCounts(names));
+    const cell = kvGroupCell(log.groups, this.#key, settings.group, (names) => this.#partitionCounts(names));
     this.#membership = new GroupMembership(cell, {
-      group: options.group,
+      group: settings.group,
       clientId: log.clientId,
       topics: this.#topics,
-      sessionTimeoutMs,
+      sessionTimeoutMs: settings.sessionTimeoutMs,
     });
   }
 
@@ -221,7 +201,7 @@ export class NatsSubscription implements Subscription, FeedHost {
     if (this.#state === 'closed') throw new HeraldError('CLOSED', 'the subscription is closed');
     const { positions: list, event } = commitRequest(positions);
     const checked = list.map((p) => {
-      const owned = this.#owned.get(keyOf(p.topic, p.partition));
+      const owned = this.#owned.get(topicPartitionKey(p.topic, p.partition));
       if (owned === undefined || owned.state === 'activating') throw this.#fenced(p);
       if (event !== undefined && !owned.claim.owns(event)) throw this.#fenced(p);
       return { position: p, epoch: owned.epoch };
@@ -302,7 +282,7 @@ export class NatsSubscription implements Subscription, FeedHost {
 
   deliver(feed: PartitionFeed, event: StoredEvent): void {
     this.#reserved--;
-    const owned = this.#owned.get(keyOf(feed.topic, feed.partition));
+    const owned = this.#owned.get(topicPartitionKey(feed.topic, feed.partition));
     if (owned?.feed !== feed || owned.state !== 'active' || feed.stopped) {
       this.#signalRoom();
       return;
@@ -451,7 +431,7 @@ export class NatsSubscription implements Subscription, FeedHost {
     const me = this.#membership.memberId;
     const activating: Owned[] = [];
     for (const claim of claims) {
-      const key = keyOf(claim.topic, claim.partition);
+      const key = topicPartitionKey(claim.topic, claim.partition);
       const previous = this.#owned.get(key);
       if (previous !== undefined) this.#drop(previous);
       const owned: Owned = {
@@ -499,13 +479,13 @@ export class NatsSubscription implements Subscription, FeedHost {
       .filter((_, i) => ready[i])
       .map((o) => ({ topic: o.topic, partition: o.partition }));
     if (assigned.length > 0) {
-      this.#options.onAssigned?.(assigned);
+      await this.#queue.runCallback(() => this.#options.onAssigned?.(assigned));
       this.#wake();
     }
   }
 
   async #activateOne(owned: Owned): Promise<boolean> {
-    const key = keyOf(owned.topic, owned.partition);
+    const key = topicPartitionKey(owned.topic, owned.partition);
     const current = () => this.#running && this.#owned.get(key) === owned && owned.state === 'activating';
     for (let failures = 0; current(); failures++) {
       try {
@@ -587,7 +567,7 @@ export class NatsSubscription implements Subscription, FeedHost {
 
   /** Step 1 of a handover: let the consumer finish (`onRevoked`), then free the partitions. */
   async #revoke(partitions: readonly Owned[]): Promise<void> {
-    await revokeQuietly(this.#options.onRevoked, partitions);
+    await this.#revoked(partitions);
     for (const owned of partitions) owned.released = true;
     if (this.#running) await this.#free([]);
   }
@@ -603,7 +583,7 @@ export class NatsSubscription implements Subscription, FeedHost {
     try {
       await this.#membership.release(list);
       for (const owned of released) {
-        const key = keyOf(owned.topic, owned.partition);
+        const key = topicPartitionKey(owned.topic, owned.partition);
         if (this.#owned.get(key) === owned) this.#owned.delete(key);
       }
     } catch {
@@ -635,7 +615,7 @@ export class NatsSubscription implements Subscription, FeedHost {
     this.#queue.close();
     try {
       const held = [...this.#owned.values()].filter((o) => o.state === 'active');
-      await revokeQuietly(this.#options.onRevoked, held);
+      await this.#revoked(held);
       await this.#coordinating;
       if (joined) {
         await this.#membership.leave().catch((error: unknown) => {
@@ -682,6 +662,13 @@ export class NatsSubscription implements Subscription, FeedHost {
     owned.state = 'revoking';
     this.#stopFeed(owned);
     this.#dropBuffered(owned);
+  }
+
+  /** Calls `onRevoked`; its failure is thrown to the consumer and the handover goes on. */
+  async #revoked(partitions: readonly TopicPartition[]): Promise<void> {
+    if (partitions.length === 0) return;
+    const list = partitions.map((p) => ({ topic: p.topic, partition: p.partition }));
+    await this.#queue.runCallback(() => this.#options.onRevoked?.(list));
   }
 
   #stopTimers(): void {

@@ -180,17 +180,9 @@ void describe('the schema registry kept in the log', () => {
     await winner.register(ParcelShippedV1);
     // The loser checks against v1; before its append lands, the winner registers its own v2.
     let raced = false;
-    const racing: EventLog = new Proxy(loserLog, {
-      get(target, property, receiver) {
-        if (property !== 'append') return Reflect.get(target, property, receiver) as unknown;
-        return async (topic: string, event: CloudEvent): Promise<AppendResult> => {
-          if (!raced) {
-            raced = true;
-            await winner.register(ParcelShippedV2);
-          }
-          return target.append(topic, event);
-        };
-      },
+    const racing = beforeFirstAppend(loserLog, async () => {
+      raced = true;
+      await winner.register(ParcelShippedV2);
     });
     const loser = await openSchemaRegistry({ log: racing });
     await assert.rejects(loser.register(OtherParcelV2), (e: unknown) =>
@@ -212,18 +204,8 @@ void describe('the schema registry kept in the log', () => {
     const winner = await openSchemaRegistry({ log: winnerLog });
     await winner.register(ParcelShippedV1);
     await winner.setCompatibility(PARCEL_SUBJECT, 'NONE');
-    let raced = false;
-    const racing: EventLog = new Proxy(loserLog, {
-      get(target, property, receiver) {
-        if (property !== 'append') return Reflect.get(target, property, receiver) as unknown;
-        return async (topic: string, event: CloudEvent): Promise<AppendResult> => {
-          if (!raced) {
-            raced = true;
-            await winner.register(ParcelShippedV2);
-          }
-          return target.append(topic, event);
-        };
-      },
+    const racing = beforeFirstAppend(loserLog, async () => {
+      await winner.register(ParcelShippedV2);
     });
     const loser = await openSchemaRegistry({ log: racing });
     const result = await loser.register(ParcelShippedV3);
@@ -268,3 +250,24 @@ void describe('the schema registry kept in the log', () => {
     await assert.rejects(openSchemaRegistry({ log, topic: 'schemas.sharded' }), /needs exactly 1/);
   });
 });
+
+/** `log` running `first` once before its first append lands; every other member is the log's own. */
+function beforeFirstAppend(log: EventLog, first: () => Promise<void>): EventLog {
+  let ran = false;
+  return new Proxy(log, {
+    get(target, property) {
+      if (property === 'append') {
+        return async (topic: string, event: CloudEvent): Promise<AppendResult> => {
+          if (!ran) {
+            ran = true;
+            await first();
+          }
+          return target.append(topic, event);
+        };
+      }
+      // Bound to the log itself, so its private fields work.
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+}

@@ -6,7 +6,6 @@ import {
   type PartitionOffset,
   type StartPosition,
   type StoredEvent,
-  type SubscribeOptions,
   type Subscription,
   type TopicPartition,
   HeraldError,
@@ -14,13 +13,12 @@ import {
 import {
   ClaimHistory,
   type DeliveryClaim,
-  DEFAULT_SESSION_TIMEOUT_MS,
   DeliveryQueue,
   GroupMembership,
+  type SubscribeSettings,
   commitRequest,
   describeMembers,
   ownershipChanges,
-  revokeQuietly,
   topicPartitionKey as key,
 } from '@herald/core/backend';
 import { SqliteGroupCell, readGroup } from './sqlite-group-cell.ts';
@@ -72,7 +70,7 @@ const GENERATION_POLL_MS = 100;
 export class SqliteSubscription implements Subscription {
   readonly group: string;
   readonly #log: SqliteLogInternals;
-  readonly #options: SubscribeOptions;
+  readonly #options: SubscribeSettings;
   readonly #topics: readonly string[];
   readonly #maxBuffered: number;
   readonly #startAt: StartPosition;
@@ -94,25 +92,15 @@ export class SqliteSubscription implements Subscription {
   /** Prepared once: commits are the hot path of consumption. */
   #commitStatements: { ownerOf: StatementSync; upsert: StatementSync } | undefined;
 
-  constructor(log: SqliteLogInternals, options: SubscribeOptions, onClosed: () => void) {
-    if (typeof options.group !== 'string' || options.group.length === 0 || options.group.length > 255) {
-      throw new HeraldError('INVALID_ARGUMENT', 'a consumer group needs a name of 1 to 255 characters');
-    }
-    const topics = [...new Set<unknown>(options.topics ?? [])];
-    if (topics.length === 0 || topics.some((t) => typeof t !== 'string')) {
-      throw new HeraldError('INVALID_ARGUMENT', 'subscribe needs a list of one or more topic names');
-    }
-    const sessionTimeoutMs = options.sessionTimeoutMs ?? DEFAULT_SESSION_TIMEOUT_MS;
-    if (!Number.isSafeInteger(sessionTimeoutMs) || sessionTimeoutMs < 30) {
-      throw new HeraldError('INVALID_ARGUMENT', 'sessionTimeoutMs must be an integer of at least 30');
-    }
-    for (const topic of topics as string[]) log.topic(topic);
-    this.group = options.group;
+  /** `settings` come checked from `subscribeSettings`; only whether the topics exist is checked here. */
+  constructor(log: SqliteLogInternals, settings: SubscribeSettings, onClosed: () => void) {
+    for (const topic of settings.topics) log.topic(topic);
+    this.group = settings.group;
     this.#log = log;
-    this.#options = options;
-    this.#topics = topics as string[];
-    this.#maxBuffered = Math.max(1, options.maxBufferedEvents ?? 500);
-    this.#startAt = options.startAt ?? 'earliest';
+    this.#options = settings;
+    this.#topics = settings.topics;
+    this.#maxBuffered = settings.maxBufferedEvents;
+    this.#startAt = settings.startAt;
     this.#onClosed = onClosed;
     this.#queue = new DeliveryQueue(
       {
@@ -125,11 +113,11 @@ export class SqliteSubscription implements Subscription {
       },
       this.#maxBuffered,
     );
-    this.#membership = new GroupMembership(new SqliteGroupCell(log.writes, options.group), {
-      group: options.group,
+    this.#membership = new GroupMembership(new SqliteGroupCell(log.writes, settings.group), {
+      group: settings.group,
       clientId: log.clientId,
       topics: this.#topics,
-      sessionTimeoutMs,
+      sessionTimeoutMs: settings.sessionTimeoutMs,
     });
   }
 
@@ -343,7 +331,7 @@ export class SqliteSubscription implements Subscription {
     }
     this.#pending = changes.handover;
     if (assigned.length > 0) {
-      this.#options.onAssigned?.(assigned);
+      await this.#queue.runCallback(() => this.#options.onAssigned?.(assigned));
       this.#wake();
     }
     if (revoke.length > 0) void this.#release(revoke);
@@ -361,7 +349,7 @@ export class SqliteSubscription implements Subscription {
 
   /** Step 1 of a handover: let the consumer finish (`onRevoked`), then free the partitions. */
   async #release(partitions: readonly Owned[]): Promise<void> {
-    await revokeQuietly(this.#options.onRevoked, partitions);
+    await this.#revoked(partitions);
     if (this.#state !== 'active') return;
     try {
       await this.#membership.release(partitions);
@@ -379,7 +367,7 @@ export class SqliteSubscription implements Subscription {
     this.#queue.close();
     try {
       const held = [...this.#owned.values()].filter((o) => !o.revoking);
-      await revokeQuietly(this.#options.onRevoked, held);
+      await this.#revoked(held);
       if (wasActive || this.#owned.size > 0) {
         await this.#membership.leave();
         this.#log.afterCommit();
@@ -389,6 +377,13 @@ export class SqliteSubscription implements Subscription {
       this.#owned.clear();
       this.#onClosed();
     }
+  }
+
+  /** Calls `onRevoked`; its failure is thrown to the consumer and the handover goes on. */
+  async #revoked(partitions: readonly TopicPartition[]): Promise<void> {
+    if (partitions.length === 0) return;
+    const list = partitions.map((p) => ({ topic: p.topic, partition: p.partition }));
+    await this.#queue.runCallback(() => this.#options.onRevoked?.(list));
   }
 
   #stopTimers(): void {

@@ -136,6 +136,21 @@ export class DeliveryQueue {
     return promise;
   }
 
+  /**
+   * Runs a group callback (`onRevoked`, `onAssigned`) and resolves once it has settled. When it
+   * throws or rejects, its error is thrown to the iterating consumer (as by {@link fail}, of no
+   * partition) and the caller goes on: a handover still releases the partitions, whose
+   * uncommitted work is redelivered to the next owner. Once the queue is closed a failure is
+   * dropped (nobody iterates any more).
+   */
+  async runCallback(callback: () => void | Promise<void>): Promise<void> {
+    try {
+      await callback();
+    } catch (error) {
+      void this.fail(error);
+    }
+  }
+
   /** Forgets buffered events and failures of these partitions (revoked or lost). */
   dropPartitions(partitions: Iterable<TopicPartition>): void {
     const keys = new Set<string>();

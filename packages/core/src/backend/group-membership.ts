@@ -3,6 +3,7 @@ import type { StoredEvent } from '../envelope.ts';
 import { HeraldError } from '../errors.ts';
 import type { PartitionOffset, TopicPartition } from '../event-log.ts';
 import type { GroupCell } from './group-cell.ts';
+import { checkCommitOffset } from './validation.ts';
 import {
   addMember,
   coordinationStep,
@@ -180,26 +181,6 @@ export function commitRequest(positions: StoredEvent | readonly PartitionOffset[
     event === undefined
       ? (positions as readonly PartitionOffset[])
       : [{ topic: event.topic, partition: event.partition, offset: event.offset + 1 }];
-  for (const p of list) {
-    if (!Number.isSafeInteger(p.offset) || p.offset < 0) {
-      throw new HeraldError('INVALID_ARGUMENT', `cannot commit offset ${String(p.offset)}`);
-    }
-  }
+  for (const p of list) checkCommitOffset(p);
   return { positions: list, event };
-}
-
-/**
- * Calls `onRevoked` for partitions being handed over or left, swallowing its failure: the
- * handover goes on, and uncommitted work is redelivered to the next owner.
- */
-export async function revokeQuietly(
-  onRevoked: ((partitions: readonly TopicPartition[]) => void | Promise<void>) | undefined,
-  partitions: readonly TopicPartition[],
-): Promise<void> {
-  if (partitions.length === 0) return;
-  try {
-    await onRevoked?.(partitions.map((p) => ({ topic: p.topic, partition: p.partition })));
-  } catch {
-    // The handover goes on: uncommitted work is redelivered to the next owner.
-  }
 }

@@ -59,7 +59,7 @@ export type {
 } from './group-protocol.ts';
 export { compareAndSetCell } from './group-cell.ts';
 export type { CompareAndSetStore, GroupCell, GroupStep } from './group-cell.ts';
-export { GroupMembership, commitRequest, revokeQuietly } from './group-membership.ts';
+export { GroupMembership, commitRequest } from './group-membership.ts';
 export type { Coordination, MembershipSettings } from './group-membership.ts';
 export { faultHooksFor } from './fault-hooks.ts';
 export type { CrashSteps, FaultableSubscription } from './fault-hooks.ts';

@@ -107,6 +107,27 @@ void describe('DeliveryQueue', () => {
     assert.equal(await settled(events.next()), 'pending');
   });
 
+  void it('runs a failing group callback to its end: the caller goes on and the consumer gets the error', async () => {
+    const queue = new DeliveryQueue(active, 10);
+    const events = queue.events();
+    const waiting = events.next();
+    const failure = new Error('could not flush');
+    const seen: string[] = [];
+    await queue.runCallback(async () => {
+      seen.push('called');
+      await Promise.resolve();
+      throw failure;
+    });
+    seen.push('went on');
+    assert.deepEqual(seen, ['called', 'went on']);
+    await assert.rejects(waiting, (error) => error === failure);
+    queue.close();
+    await queue.runCallback(() => {
+      throw new Error('dropped once closed');
+    });
+    assert.deepEqual(await events.next(), { done: true, value: undefined });
+  });
+
   void it('throws a failure in its place: after the events pushed before it, before those pushed after', async () => {
     const queue = new DeliveryQueue(active, 10);
     queue.push(stored(0));

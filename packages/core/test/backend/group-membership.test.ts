@@ -1,13 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isHeraldError } from '../../src/errors.ts';
-import {
-  GroupMembership,
-  commitRequest,
-  compareAndSetCell,
-  removeMember,
-  revokeQuietly,
-} from '../../src/backend/index.ts';
+import { GroupMembership, commitRequest, compareAndSetCell, removeMember } from '../../src/backend/index.ts';
 import type { CompareAndSetStore, GroupCell, GroupRecord } from '../../src/backend/index.ts';
 
 /** A compare-and-set store in memory; `interfere` runs before each compare-and-set, as another writer would. */
@@ -149,18 +143,5 @@ describe('commit requests and revocations', () => {
       () => commitRequest([{ topic: 'orders', partition: 0, offset: -1 }]),
       (error) => isHeraldError(error, 'INVALID_ARGUMENT'),
     );
-  });
-
-  it('goes on with a handover when onRevoked throws', async () => {
-    const seen: unknown[] = [];
-    await revokeQuietly(
-      (partitions) => {
-        seen.push(partitions);
-        throw new Error('handler failed');
-      },
-      [{ topic: 'orders', partition: 0 }],
-    );
-    assert.deepEqual(seen, [[{ topic: 'orders', partition: 0 }]]);
-    await revokeQuietly(() => assert.fail('not called for nothing'), []);
   });
 });

@@ -11,8 +11,12 @@ const GROUP = 'test.backfill';
 /** `log` answering describeGroup with `state` for partition 0 of `orders`. */
 function withGroupState(log: EventLog, state: Partial<GroupPartitionState>): EventLog {
   return new Proxy(log, {
-    get(target, property, receiver) {
-      if (property !== 'describeGroup') return Reflect.get(target, property, receiver) as unknown;
+    get(target, property) {
+      if (property !== 'describeGroup') {
+        // Bound to the log itself, so its private fields work.
+        const value: unknown = Reflect.get(target, property, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      }
       return async (group: string) => ({
         group,
         members: [],

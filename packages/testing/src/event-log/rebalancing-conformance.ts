@@ -13,7 +13,7 @@ import {
   LONG_SESSION_MS,
   QUIET_MS,
 } from '../conformance-suite.ts';
-import { collect, collectFor, sleep, waitFor } from '../fixtures.ts';
+import { collect, collectFor, sleep, waitFor, within } from '../fixtures.ts';
 import type { ConformanceGroup, ConformanceTarget } from '../conformance-suite.ts';
 
 /** The rebalancing group of the EventLog conformance suite: how members split partitions and take over from a member that closed or died. */
@@ -74,6 +74,67 @@ export const rebalancingConformance: ConformanceGroup = {
         assert.deepEqual(idsOf(received.flat()), idsOf(appended.map((a) => a.event)));
         for (const member of members) assert.deepEqual(await collectFor(member, QUIET_MS / 2), []);
         await Promise.all(members.map((m) => m.close()));
+      },
+    );
+
+    suite.test(
+      'throws a failing onAssigned or onRevoked to the iterating consumer, and the partitions move all the same',
+      async ({ env, log: a }) => {
+        const b = await env.open();
+        await a.createTopic('orders', { partitions: 2 });
+        const assignedFailure = new Error('could not warm up');
+        const revokedFailure = new Error('could not flush');
+        let failAssigned = true;
+        let failRevoked = true;
+        const first = await a.subscribe({
+          group: 'billing',
+          topics: ['orders'],
+          sessionTimeoutMs: LONG_SESSION_MS,
+          onAssigned: () => {
+            if (!failAssigned) return;
+            failAssigned = false;
+            throw assignedFailure;
+          },
+          onRevoked: () => {
+            if (!failRevoked) return;
+            failRevoked = false;
+            throw revokedFailure;
+          },
+        });
+        const events = first[Symbol.asyncIterator]();
+        await assert.rejects(
+          within(events.next(), suite.deadlineMs, 'the failure of onAssigned'),
+          (error) => error === assignedFailure,
+        );
+
+        // Waiting already: on some backends the handover completes before subscribe() resolves.
+        const revokedThrown = assert.rejects(
+          within(events.next(), suite.deadlineMs, 'the failure of onRevoked'),
+          (error) => error === revokedFailure,
+        );
+        await using second = await b.subscribe({
+          group: 'billing',
+          topics: ['orders'],
+          sessionTimeoutMs: LONG_SESSION_MS,
+        });
+        await revokedThrown;
+        await waitFor(
+          () => split([first, second], 2),
+          suite.deadlineMs,
+          'the partitions to move despite the failure',
+        );
+
+        const appended = await appendKeyed(a, 'orders', 10, 10);
+        const mine = appended.filter((x) =>
+          first.assignment().some((tp) => tp.partition === x.result.partition),
+        );
+        const received = await collect(first, mine.length, suite.deadlineMs);
+        assert.deepEqual(idsOf(received), idsOf(mine.map((x) => x.event)));
+        assert.ok(
+          received.every((e) => ownedBy(first, e)),
+          'the failing member still consumes its partition',
+        );
+        await first.close();
       },
     );
 
