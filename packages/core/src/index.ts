@@ -11,17 +11,12 @@ export type { CloudEvent, StoredEvent } from './envelope.ts';
 export { decodeStructuredCloudEvent } from './structured-cloud-event.ts';
 export { defineEvent } from './define-event.ts';
 export type { CreateEventOptions, EventData, EventDefinition } from './define-event.ts';
-export { murmur2, partitionFor } from './partitioner.ts';
-export { assignPartitions } from './assignment.ts';
-export type { MemberSubscription } from './assignment.ts';
-export { ClaimHistory, DeliveryClaim } from './claim-history.ts';
-export { DEFAULT_READ_LIMIT, DEFAULT_SESSION_TIMEOUT_MS, faultInjection } from './event-log.ts';
+export { partitionFor } from './partitioner.ts';
 export type {
   AppendOptions,
   AppendResult,
   CreateTopicOptions,
   EventLog,
-  FaultInjectable,
   GroupDescription,
   GroupMember,
   GroupPartitionState,

@@ -1,5 +1,5 @@
-import { ClaimHistory } from './claim-history.ts';
-import type { DeliveryClaim } from './claim-history.ts';
+import { ClaimHistory } from './backend/claim-history.ts';
+import type { DeliveryClaim } from './backend/claim-history.ts';
 import { DeliveryQueue } from './backend/delivery-queue.ts';
 import type { GroupCell, GroupStep } from './backend/group-cell.ts';
 import { GroupMembership, commitRequest } from './backend/group-membership.ts';

@@ -88,4 +88,24 @@ void describe('the entries of @herald/core', () => {
     assert.deepEqual(Object.keys(metrics).sort(), ['metrics', 'registerLagMetrics', 'renderMetrics']);
     assert.equal(typeof ops.redrive, 'function');
   });
+
+  void it('keeps the backend kit off the root: backend packages reach it through @herald/core/backend', async () => {
+    const root = await import('@herald/core');
+    const backend = await import('@herald/core/backend');
+    for (const name of [
+      'ClaimHistory',
+      'DeliveryClaim',
+      'assignPartitions',
+      'murmur2',
+      'faultInjection',
+      'DEFAULT_READ_LIMIT',
+      'DEFAULT_SESSION_TIMEOUT_MS',
+      'DeliveryQueue',
+      'GroupMembership',
+      'PartitionChooser',
+    ]) {
+      assert.equal(name in root, false, `${name} is exported from the root`);
+      assert.equal(name in backend, true, `${name} is missing from @herald/core/backend`);
+    }
+  });
 });

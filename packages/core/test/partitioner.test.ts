@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
-import { murmur2, partitionFor } from '@herald/core';
+import { partitionFor } from '@herald/core';
+import { murmur2 } from '@herald/core/backend';
 
 /**
  * Vectors computed by Apache Kafka's own kafka-clients jar (`Utils.murmur2`, `Utils.toPositive`,

@@ -1,6 +1,5 @@
-import { ClaimHistory, HeraldError, assignPartitions } from '@herald/core';
+import { HeraldError } from '@herald/core';
 import type {
-  DeliveryClaim,
   PartitionOffset,
   StartPosition,
   StoredEvent,
@@ -8,7 +7,15 @@ import type {
   Subscription,
   TopicPartition,
 } from '@herald/core';
-import { DeliveryQueue, checkCommitOffset, commitRequest, topicPartitionKey } from '@herald/core/backend';
+import {
+  ClaimHistory,
+  type DeliveryClaim,
+  DeliveryQueue,
+  assignPartitions,
+  checkCommitOffset,
+  commitRequest,
+  topicPartitionKey,
+} from '@herald/core/backend';
 import {
   decodeConsumerProtocolAssignment,
   decodeConsumerProtocolSubscription,

@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { faultInjection, isHeraldError } from '@herald/core';
+import { isHeraldError } from '@herald/core';
+import { faultInjection } from '@herald/core/backend';
 import { openKafkaLog } from '@herald/kafka';
 import { collect, makeEvent } from '@herald/testing';
 import {

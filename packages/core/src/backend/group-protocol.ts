@@ -1,4 +1,4 @@
-import { assignPartitions } from '../assignment.ts';
+import { assignPartitions } from './assignment.ts';
 import type { GroupMember, TopicPartition } from '../event-log.ts';
 import { compareTopicPartitions, topicPartitionKey } from './topic-partition-key.ts';
 

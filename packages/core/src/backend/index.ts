@@ -2,9 +2,9 @@
 // applications never call. A backend is its transport plus what is truly its own; everything
 // every backend needs (validation, partition choice, the consumer-group protocol, the delivery
 // queue, claim history, fault hooks) is written once here.
-export { assignPartitions } from '../assignment.ts';
-export type { MemberSubscription } from '../assignment.ts';
-export { ClaimHistory, DeliveryClaim } from '../claim-history.ts';
+export { assignPartitions } from './assignment.ts';
+export type { MemberSubscription } from './assignment.ts';
+export { ClaimHistory, DeliveryClaim } from './claim-history.ts';
 export { murmur2 } from '../partitioner.ts';
 export {
   DEFAULT_MAX_BUFFERED_EVENTS,

@@ -3,7 +3,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { readAll, waitFor } from '@herald/testing';
-import { createRouter, deadLetter, faultInjection, fingerprintOf, idempotency, retry } from '@herald/core';
+import { createRouter, deadLetter, fingerprintOf, idempotency, retry } from '@herald/core';
+import { faultInjection } from '@herald/core/backend';
 import type { StoredEvent } from '@herald/core';
 import { type SqliteLog, openSqliteLog, openSqliteStore } from '@herald/sqlite';
 import { ORDER_PLACED, order, tempDatabase } from './fixtures/orders.ts';

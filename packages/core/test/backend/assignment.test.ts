@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { assignPartitions } from '../src/assignment.ts';
-import type { MemberSubscription } from '../src/assignment.ts';
-import type { TopicPartition } from '../src/event-log.ts';
+import { assignPartitions } from '../../src/backend/assignment.ts';
+import type { MemberSubscription } from '../../src/backend/assignment.ts';
+import type { TopicPartition } from '../../src/event-log.ts';
 
 const partitionsOf = (topic: string, count: number): TopicPartition[] =>
   Array.from({ length: count }, (_, partition) => ({ topic, partition }));

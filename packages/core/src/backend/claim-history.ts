@@ -1,4 +1,4 @@
-import type { StoredEvent } from './envelope.ts';
+import type { StoredEvent } from '../envelope.ts';
 
 /**
  * What one group member delivered from one partition under one claim of it, so that a commit

@@ -1,4 +1,4 @@
-import type { TopicPartition } from './event-log.ts';
+import type { TopicPartition } from '../event-log.ts';
 
 export interface MemberSubscription {
   readonly memberId: string;

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { makeEvent } from '@herald/testing';
-import { ClaimHistory } from '../src/claim-history.ts';
-import type { StoredEvent } from '../src/envelope.ts';
+import { ClaimHistory } from '../../src/backend/claim-history.ts';
+import type { StoredEvent } from '../../src/envelope.ts';
 
 const stored = (offset: number): StoredEvent => ({
   ...makeEvent(offset),
