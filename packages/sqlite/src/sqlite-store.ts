@@ -6,6 +6,7 @@ import {
   type InboxOutcome,
   type Store,
   type StoreTransaction,
+  HeraldError,
 } from '@herald/core';
 import { checkCollection, encodeDocument } from '@herald/core/backend';
 import { sqliteCode } from './sqlite-errors.ts';
@@ -93,9 +94,24 @@ export class SqliteStore implements Store {
     // thrown; only SQLite's own failures are mapped to Herald's codes by the write queue.
     let thrown: { error: unknown } | undefined;
     const run = this.#log[transactWithLog](async (db, append) => {
+      // The tx works only while `fn` runs: afterwards its statements would run outside any
+      // transaction, beside other writers, so a kept tx is refused instead.
+      let open = true;
+      const checkOpen = (): void => {
+        if (!open) {
+          throw new HeraldError(
+            'CLOSED',
+            'this store transaction has ended; use its tx only inside the transaction function',
+          );
+        }
+      };
       const tx: StoreTransaction = {
-        emit: async (topic, event, options) => append(topic, event, options?.partition),
+        emit: async (topic, event, options) => {
+          checkOpen();
+          return append(topic, event, options?.partition);
+        },
         get: async <V>(collection: string, id: string) => {
+          checkOpen();
           checkCollection(collection);
           const row = prepared(db, 'SELECT value FROM herald_documents WHERE collection = ? AND id = ?').get(
             collection,
@@ -104,6 +120,7 @@ export class SqliteStore implements Store {
           return row === undefined ? undefined : (JSON.parse(row.value) as V);
         },
         put: async (collection, id, value) => {
+          checkOpen();
           checkCollection(collection);
           prepared(
             db,
@@ -112,15 +129,19 @@ export class SqliteStore implements Store {
           ).run(collection, id, encodeDocument(value), Date.now());
         },
         delete: async (collection, id) => {
+          checkOpen();
           checkCollection(collection);
           return (
             prepared(db, 'DELETE FROM herald_documents WHERE collection = ? AND id = ?').run(collection, id)
               .changes > 0
           );
         },
-        list: async <V>(collection: string, options?: { prefix?: string; limit?: number }) =>
-          list(db, collection, options) as { id: string; value: V }[],
+        list: async <V>(collection: string, options?: { prefix?: string; limit?: number }) => {
+          checkOpen();
+          return list(db, collection, options) as { id: string; value: V }[];
+        },
         recordHandled: async (group, eventId, fingerprint): Promise<InboxOutcome> => {
+          checkOpen();
           const status = inboxStatus(db, group, eventId, fingerprint);
           if (status !== 'unseen') return status;
           prepared(
@@ -135,6 +156,8 @@ export class SqliteStore implements Store {
       } catch (error) {
         if (sqliteCode(error) === undefined) thrown = { error };
         throw error;
+      } finally {
+        open = false;
       }
     });
     return run.catch((error: unknown) => {

@@ -219,6 +219,35 @@ export const storeAtomicityConformance: StoreConformanceGroup = {
       assert.equal(await store.inboxStatus('billing.invoices', 'e-0', 'fp'), 'duplicate');
       assert.deepEqual(await publishedIds(env, 'orders'), ['event-1']);
     });
+
+    test('refuses with CLOSED a transaction used after its function returned, and writes nothing', async ({
+      env,
+      store,
+      log,
+    }) => {
+      await log.createTopic('orders', { partitions: 1 });
+      let leaked: StoreTransaction | undefined;
+      await store.transaction(async (tx) => {
+        leaked = tx;
+        await tx.put('orders', 'o-1', { status: 'placed' });
+      });
+      const tx = leaked!;
+      const uses: [string, () => Promise<unknown>][] = [
+        ['put', () => tx.put('orders', 'o-2', { status: 'placed' })],
+        ['delete', () => tx.delete('orders', 'o-1')],
+        ['get', () => tx.get('orders', 'o-1')],
+        ['list', () => tx.list('orders')],
+        ['emit', () => tx.emit('orders', makeEvent(2, 'o-2'))],
+        ['recordHandled', () => tx.recordHandled('billing.invoices', 'e-9', 'fp')],
+      ];
+      for (const [name, use] of uses) {
+        await assert.rejects(use(), (error) => isHeraldError(error) && error.code === 'CLOSED', name);
+      }
+      assert.deepEqual(await store.get('orders', 'o-1'), { status: 'placed' });
+      assert.equal(await store.get('orders', 'o-2'), undefined);
+      assert.equal(await store.inboxStatus('billing.invoices', 'e-9', 'fp'), 'unseen');
+      assert.deepEqual(await publishedIds(env, 'orders'), []);
+    });
   },
 };
 
