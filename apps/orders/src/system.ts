@@ -26,6 +26,7 @@ import { ViewChanges } from './services/orders/view-changes.ts';
 import { paymentService } from './services/payment/payment-service.ts';
 import { type Logger, type Service, type ServiceContext, ServiceRunner } from './services/service-kit.ts';
 import { type ServiceStores, embeddedServiceStores, openPostgresServiceStores } from './service-stores.ts';
+import { registerSqliteMetrics } from './sqlite-metrics.ts';
 import { redactUrl } from './store-url.ts';
 import {
   DEFAULT_PARTITIONS,
@@ -196,6 +197,7 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
       services.flatMap((s) => s.groups),
       registry,
     );
+    registerSqliteMetrics(log, registry);
     for (const service of services) {
       const runner = new ServiceRunner(service, { ...shared, store: stores.storeOf(service.name) });
       runners.push(runner);

@@ -2,37 +2,43 @@ import type { DatabaseSync, StatementSync } from 'node:sqlite';
 
 type Listener = () => void;
 
-/** Wakes in-process listeners of one database file at once when any connection here commits. */
+/** The change listeners of every open log instance of one database file in this process. */
 const localListeners = new Map<string, Set<Listener>>();
 
-/** Tells every listener of `path` in this process that something was committed. */
-export function notifyLocalCommit(path: string): void {
-  for (const listener of localListeners.get(path) ?? []) listener();
+/**
+ * Tells the other log instances of `path` in this process that something was committed (tests
+ * and tools open one file several times in one process). `from` is the caller's own listener.
+ */
+export function notifyLocalCommit(path: string, from?: ChangeNotifier): void {
+  for (const listener of localListeners.get(path) ?? []) if (listener !== from?.onForeignChange) listener();
 }
 
 /**
- * Tells a connection's waiters that the database changed: at once for commits made in this
- * process (they call `notifyLocalCommit`), and within `pollIntervalMs` for commits made by other
- * processes, which it sees through `PRAGMA data_version` (a read of shared memory, no disk I/O).
- * It polls only while someone is waiting.
+ * Watches a database file for commits made elsewhere — by other processes, seen through
+ * `PRAGMA data_version` (a read of shared memory, no disk I/O) within `pollIntervalMs`, and by
+ * other log instances of this process at once — and calls `onChange` for them; the log then
+ * reads the partitions' heads. It polls only while someone waits. `wakeAll` wakes the waiters
+ * (the log calls it when events became deliverable).
  */
 export class ChangeNotifier {
   readonly #path: string;
   readonly #dataVersion: StatementSync;
   readonly #pollIntervalMs: number;
+  readonly #onChange: () => void;
   readonly #waiters = new Set<Listener>();
   #lastVersion: number;
   #timer: NodeJS.Timeout | undefined;
-  readonly #onLocal: Listener = () => this.#wakeAll();
+  readonly onForeignChange: Listener = () => this.#onChange();
 
-  constructor(db: DatabaseSync, path: string, pollIntervalMs: number) {
+  constructor(db: DatabaseSync, path: string, pollIntervalMs: number, onChange: () => void) {
     this.#path = path;
     this.#pollIntervalMs = pollIntervalMs;
+    this.#onChange = onChange;
     this.#dataVersion = db.prepare('PRAGMA data_version');
     this.#lastVersion = this.#readVersion();
     let listeners = localListeners.get(path);
     if (listeners === undefined) localListeners.set(path, (listeners = new Set()));
-    listeners.add(this.#onLocal);
+    listeners.add(this.onForeignChange);
   }
 
   /** Calls `listener` once, at the next change. Returns a function that cancels it. */
@@ -46,7 +52,7 @@ export class ChangeNotifier {
   }
 
   close(): void {
-    localListeners.get(this.#path)?.delete(this.#onLocal);
+    localListeners.get(this.#path)?.delete(this.onForeignChange);
     if (localListeners.get(this.#path)?.size === 0) localListeners.delete(this.#path);
     this.#waiters.clear();
     this.#stopIfIdle();
@@ -66,11 +72,12 @@ export class ChangeNotifier {
     }
     if (version !== this.#lastVersion) {
       this.#lastVersion = version;
-      this.#wakeAll();
+      this.#onChange();
     }
   }
 
-  #wakeAll(): void {
+  /** Wakes every waiter once. */
+  wakeAll(): void {
     const waiters = [...this.#waiters];
     this.#waiters.clear();
     this.#stopIfIdle();

@@ -90,3 +90,33 @@ export function decodeEventRow(topic: string, partition: number, row: readonly u
   event['timestamp'] = row[1];
   return event as unknown as StoredEvent;
 }
+
+/**
+ * The event a reader would decode from `row` stored at `offset`: what an append hands to the
+ * in-process subscriptions directly, so they need not read back what this process just wrote.
+ */
+export function storedEventOf(
+  topic: string,
+  partition: number,
+  offset: number,
+  timestamp: number,
+  row: EventRow,
+): StoredEvent {
+  return decodeEventRow(topic, partition, [
+    offset,
+    timestamp,
+    row.id,
+    row.source,
+    row.type,
+    row.time,
+    row.subject,
+    row.datacontenttype,
+    row.dataschema,
+    row.partitionkey,
+    row.traceparent,
+    row.tracestate,
+    row.extensions,
+    // A copy of its own, as a read would give: the producer's buffer stays the producer's.
+    row.data === null ? null : new Uint8Array(row.data),
+  ]);
+}

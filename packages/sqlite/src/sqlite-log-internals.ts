@@ -23,7 +23,12 @@ export interface SqliteLogInternals {
   topic(name: string): TopicRow;
   topicById(id: number): TopicRow;
   resolveStart(topicId: number, partition: number, from: ReadPosition): number;
-  /** Up to `limit` events of one partition from `fromOffset`, in offset order (committed data only). */
+  /** Next offset after the partition's last deliverable (durable) event, as this process knows it. */
+  durableHead(topicId: number, partition: number): number;
+  /**
+   * Up to `limit` events of one partition from `fromOffset`, in offset order (committed data
+   * only); callers stop at `durableHead`.
+   */
   readEvents(
     topic: Pick<TopicRow, 'id' | 'name'>,
     partition: number,

@@ -37,13 +37,21 @@ import {
   subscribeSettings,
 } from '@herald/core/backend';
 import { ChangeNotifier, notifyLocalCommit } from './change-notifier.ts';
-import { EVENT_ATTRIBUTE_COLUMNS, type EventRow, decodeEventRow, encodeEventRow } from './event-row.ts';
+import {
+  EVENT_ATTRIBUTE_COLUMNS,
+  type EventRow,
+  decodeEventRow,
+  encodeEventRow,
+  storedEventOf,
+} from './event-row.ts';
 import { checkIntegrity, type IntegrityCheck } from './integrity.ts';
 import { SCHEMA_DDL, SCHEMA_VERSION } from './schema.ts';
 import type { SqliteLogInternals, TopicRow } from './sqlite-log-internals.ts';
 import { SqliteSubscription, describeGroup, listGroups } from './sqlite-subscription.ts';
 import { toHeraldError } from './sqlite-errors.ts';
-import { WriteQueue } from './write-queue.ts';
+import { PartitionTails } from './partition-tails.ts';
+import { WalSync } from './wal-sync.ts';
+import { type CommitHooks, WriteQueue } from './write-queue.ts';
 
 /** @internal Package-private access for the store (not exported from the package). */
 export const transactWithLog = Symbol('herald.sqlite.transact');
@@ -53,9 +61,11 @@ export interface SqliteLogOptions {
   /** The database file; created with its folder when missing. */
   readonly path: string;
   /**
-   * `full` (default): an acknowledged append survives power loss, if the disk honours fsync.
-   * `normal`: faster; survives process crashes, but a power loss may roll back a suffix of
-   * recent acknowledgements (never a hole, never corruption).
+   * `full` (default): an acknowledged write survives power loss, if the disk honours fsync, and
+   * subscriptions deliver only such writes. The fsync runs off the event loop and is shared by
+   * every transaction committed meanwhile (see `wal-sync.ts`).
+   * `normal`: no fsync per commit; survives process crashes, but a power loss may roll back a
+   * suffix of recent acknowledgements (never a hole, never corruption).
    */
   readonly synchronous?: 'full' | 'normal';
   /** How long a write waits for another process's write lock before failing. Default 5000 ms. */
@@ -76,6 +86,9 @@ export interface SqliteLogOptions {
   readonly clientId?: string;
 }
 
+/** Recent events kept decoded per partition for the in-process subscriptions (see PartitionTails). */
+const TAIL_WINDOW = 512;
+
 /** Heartbeats wait for the file's write lock; shorter sessions would expire under ordinary contention. */
 const MIN_SESSION_TIMEOUT_MS = 30;
 
@@ -90,8 +103,12 @@ interface EncodedEvent {
  * SQLite's write lock and their consumer groups coordinate through tables (see
  * `sqlite-subscription.ts`).
  *
- * Durability: an append resolves after the transaction holding it committed; concurrent
- * appends in one process share that transaction and its fsync (group commit).
+ * Durability: a write resolves once the transaction holding it is durable. Every write of the
+ * process queued meanwhile shares that transaction, and every transaction committed during one
+ * fsync shares the next (group commit, off the event loop).
+ *
+ * Reading: the subscriptions of one instance share what it appends (decoded once, see
+ * `partition-tails.ts`) and read the database only to catch up from further back.
  */
 export class SqliteLog implements EventLog, FaultInjectable {
   readonly capabilities: LogCapabilities;
@@ -101,6 +118,11 @@ export class SqliteLog implements EventLog, FaultInjectable {
   /** The reader connection: sees committed data only, never a write in progress. */
   readonly #reader: DatabaseSync;
   readonly #writes: WriteQueue;
+  readonly #walSync: WalSync | undefined;
+  readonly #tails = new PartitionTails(TAIL_WINDOW);
+  /** Events the running write operation appended; they join the transaction's if it succeeds. */
+  #operationEvents: { topicId: number; events: StoredEvent[] }[] = [];
+  #transactionEvents: { topicId: number; events: StoredEvent[] }[] = [];
   readonly #notifier: ChangeNotifier;
   readonly #internals: SqliteLogInternals;
   readonly #topics = new Map<string, TopicRow>();
@@ -110,6 +132,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
     readonly topicById: StatementSync;
     readonly partition: StatementSync;
     readonly head: StatementSync;
+    readonly heads: StatementSync;
     readonly readFrom: StatementSync;
     readonly timestampAt: StatementSync;
     readonly insert: StatementSync;
@@ -121,9 +144,16 @@ export class SqliteLog implements EventLog, FaultInjectable {
   #closed = false;
 
   /** Use {@link openSqliteLog}. */
-  constructor(db: DatabaseSync, reader: DatabaseSync, path: string, options: SqliteLogOptions) {
+  constructor(
+    db: DatabaseSync,
+    reader: DatabaseSync,
+    path: string,
+    options: SqliteLogOptions,
+    walSync?: WalSync,
+  ) {
     this.#db = db;
     this.#reader = reader;
+    this.#walSync = walSync;
     this.path = path;
     this.#maxRecordBytes = options.maxRecordBytes ?? 1024 * 1024;
     this.capabilities = {
@@ -133,8 +163,10 @@ export class SqliteLog implements EventLog, FaultInjectable {
       retention: true,
       maxRecordBytes: this.#maxRecordBytes,
     };
-    this.#writes = new WriteQueue(db);
-    this.#notifier = new ChangeNotifier(reader, path, options.pollIntervalMs ?? 5);
+    this.#writes = new WriteQueue(db, this.#commitHooks());
+    this.#notifier = new ChangeNotifier(reader, path, options.pollIntervalMs ?? 5, () =>
+      this.#observeHeads(),
+    );
     this.#statements = {
       topicByName: reader.prepare(
         'SELECT id, name, partitions, retention_ms, retention_bytes FROM herald_topics WHERE name = ?',
@@ -148,6 +180,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
       head: db.prepare(
         'SELECT next_offset, last_timestamp FROM herald_partitions WHERE topic_id = ? AND partition = ?',
       ),
+      heads: reader.prepare('SELECT topic_id, partition, next_offset FROM herald_partitions'),
       readFrom: reader.prepare(
         `SELECT offset, timestamp, ${EVENT_ATTRIBUTE_COLUMNS} FROM herald_events
          WHERE topic_id = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT ?`,
@@ -179,10 +212,15 @@ export class SqliteLog implements EventLog, FaultInjectable {
         return row;
       },
       resolveStart: (topicId, partition, from) => this.#resolveStart(topicId, partition, from),
+      durableHead: (topicId, partition) => this.#durableHead(topicId, partition),
       readEvents: (topic, partition, fromOffset, limit) =>
+        this.#tails.read(topic.id, partition, fromOffset, limit) ??
         this.#readEvents(topic, partition, fromOffset, limit),
-      afterCommit: () => notifyLocalCommit(path),
+      afterCommit: () => notifyLocalCommit(path, this.#notifier),
     };
+    // What the file holds at open is durable: WalSync.open synced it.
+    this.#tails.observe(this.#statements.heads.all() as unknown as HeadRow[]);
+    this.#tails.durable(this.#tails.snapshot());
     const interval = options.retentionIntervalMs ?? 60_000;
     if (interval > 0) {
       this.#retentionTimer = setInterval(() => {
@@ -257,9 +295,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
    */
   async #append(topic: string, events: readonly CloudEvent[], partition: number | undefined) {
     const [row, encoded] = this.#encode(topic, events, partition);
-    const results = await this.#writes.run(() => this.#insert(row, encoded));
-    notifyLocalCommit(this.path);
-    return results;
+    return this.#writes.run(() => this.#insert(row, encoded));
   }
 
   /** Validates and encodes events for a topic; throws before anything is written. */
@@ -296,16 +332,12 @@ export class SqliteLog implements EventLog, FaultInjectable {
     ) => T | Promise<T>,
   ): Promise<T> {
     this.#assertOpen();
-    let appended = false;
-    const result = await this.#writes.run((db) =>
+    return this.#writes.run((db) =>
       fn(db, (topic, event, partition) => {
         const [row, encoded] = this.#encode(topic, [event], partition);
-        appended = true;
         return this.#insert(row, encoded)[0]!;
       }),
     );
-    if (appended) notifyLocalCommit(this.path);
-    return result;
   }
 
   /** @internal For `SqliteStore`: the reader connection (committed data only). */
@@ -320,6 +352,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
     const heads = new Map<number, { next: number; bytes: number; timestamp: number }>();
     const now = Date.now();
     const results: AppendResult[] = [];
+    const stored: StoredEvent[] = [];
     for (const event of events) {
       let head = heads.get(event.partition);
       if (head === undefined) {
@@ -356,12 +389,83 @@ export class SqliteLog implements EventLog, FaultInjectable {
         offset: head.next,
         timestamp: head.timestamp,
       });
+      stored.push(storedEventOf(topic.name, event.partition, head.next, head.timestamp, r));
       head.next++;
       head.bytes += event.row.size;
     }
     for (const [partition, head] of heads)
       advance.run(head.next, head.bytes, head.timestamp, topic.id, partition);
+    this.#operationEvents.push({ topicId: topic.id, events: stored });
     return results;
+  }
+
+  /**
+   * Follows the write queue's transactions: the events an operation appended count only if its
+   * savepoint was released; once the transaction is durable (at COMMIT with `normal`, after a
+   * WAL sync with `full`), its events become deliverable and waiting subscriptions wake.
+   */
+  #commitHooks(): CommitHooks {
+    return {
+      operationEnded: (ok) => {
+        if (ok) this.#transactionEvents.push(...this.#operationEvents);
+        this.#operationEvents = [];
+      },
+      abandoned: () => {
+        this.#operationEvents = [];
+        this.#transactionEvents = [];
+      },
+      committed: () => {
+        for (const { topicId, events } of this.#transactionEvents) this.#tails.committed(topicId, events);
+        this.#transactionEvents = [];
+        return this.#makeDurable();
+      },
+    };
+  }
+
+  /** Marks what is committed now durable once a sync covering it finished, and wakes readers. */
+  #makeDurable(): Promise<void> {
+    const snapshot = this.#tails.snapshot();
+    const deliver = () => {
+      if (this.#tails.durable(snapshot)) {
+        this.#notifier.wakeAll();
+        notifyLocalCommit(this.path, this.#notifier);
+      }
+    };
+    if (this.#walSync === undefined) {
+      deliver();
+      return Promise.resolve();
+    }
+    return this.#walSync.sync().then(deliver);
+  }
+
+  /** Another process (or instance) committed: reads the heads; new events become deliverable once synced. */
+  #observeHeads(): void {
+    if (this.#closed) return;
+    let rows: HeadRow[];
+    try {
+      rows = this.#statements.heads.all() as unknown as HeadRow[];
+    } catch {
+      return; // A busy file: the next poll reads again.
+    }
+    if (this.#tails.observe(rows)) {
+      this.#makeDurable().catch(() => {
+        // A failed sync fails every write of this log; readers see nothing new meanwhile.
+      });
+    }
+  }
+
+  /** Where a subscription may read up to in a partition. */
+  #durableHead(topicId: number, partition: number): number {
+    const head = this.#tails.durableHead(topicId, partition);
+    if (head !== undefined) return head;
+    // A partition created since the heads were last read (a new topic): read them now.
+    this.#observeHeads();
+    return this.#tails.durableHead(topicId, partition) ?? 0;
+  }
+
+  /** Transactions committed and WAL syncs made by this instance so far. */
+  stats(): { readonly transactions: number; readonly syncs: number } {
+    return { transactions: this.#writes.transactions, syncs: this.#walSync?.syncs ?? 0 };
   }
 
   async read(topic: string, options: ReadOptions): Promise<readonly StoredEvent[]> {
@@ -536,6 +640,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
     this.#closed = true;
     if (this.#retentionTimer !== undefined) clearInterval(this.#retentionTimer);
     await this.#writes.close();
+    await this.#walSync?.close();
     this.#notifier.close();
     this.#reader.close();
     this.#db.close();
@@ -555,6 +660,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
     drop: () => {
       if (this.#retentionTimer !== undefined) clearInterval(this.#retentionTimer);
       this.#writes.crash();
+      void this.#walSync?.close();
       this.#notifier.close();
       this.#reader.close();
       this.#db.close();
@@ -624,6 +730,12 @@ export class SqliteLog implements EventLog, FaultInjectable {
   }
 }
 
+interface HeadRow {
+  readonly topic_id: number;
+  readonly partition: number;
+  readonly next_offset: number;
+}
+
 function topicInfo(row: TopicRow): TopicInfo {
   const retention: { ms?: number; bytes?: number } = {};
   if (row.retention_ms !== null) retention.ms = row.retention_ms;
@@ -660,7 +772,8 @@ export async function openSqliteLog(options: SqliteLogOptions): Promise<SqliteLo
   }
   try {
     db.exec('PRAGMA journal_mode = WAL');
-    db.exec(`PRAGMA synchronous = ${options.synchronous === 'normal' ? 'NORMAL' : 'FULL'}`);
+    // Commits never fsync on the event loop: with `full`, WalSync syncs the WAL off it.
+    db.exec('PRAGMA synchronous = NORMAL');
     checkIntegrity(db, path, options.integrityCheck ?? 'quick');
     db.exec('BEGIN IMMEDIATE');
     try {
@@ -688,14 +801,24 @@ export async function openSqliteLog(options: SqliteLogOptions): Promise<SqliteLo
     db.close();
     throw toHeraldError(error, `cannot open the log file ${path}`);
   }
+  let walSync: WalSync | undefined;
+  if (options.synchronous !== 'normal') {
+    try {
+      walSync = await WalSync.open(path);
+    } catch (error) {
+      db.close();
+      throw error;
+    }
+  }
   let reader: DatabaseSync;
   try {
     reader = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 5000 });
   } catch (error) {
     db.close();
+    await walSync?.close();
     throw toHeraldError(error, `cannot open the log file ${path}`);
   }
-  return new SqliteLog(db, reader, path, options);
+  return new SqliteLog(db, reader, path, options, walSync);
 }
 
 const URL_OPTIONS = new Set(['synchronous', 'integrity', 'busyTimeoutMs', 'pollIntervalMs', 'clientId']);

@@ -229,7 +229,9 @@ export class SqliteSubscription implements Subscription {
     this.#rotation = (this.#rotation + 1) % partitions.length;
     for (let i = 0; i < partitions.length && this.#queue.room > 0; i++) {
       const owned = partitions[(this.#rotation + i) % partitions.length]!;
-      const room = Math.min(perPartition, this.#queue.room);
+      const available = this.#log.durableHead(owned.topicId, owned.partition) - owned.cursor;
+      if (available <= 0) continue;
+      const room = Math.min(perPartition, this.#queue.room, available);
       const events = this.#log.readEvents(
         { id: owned.topicId, name: owned.topic },
         owned.partition,

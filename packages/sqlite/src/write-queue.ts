@@ -19,24 +19,55 @@ interface Pending {
 /** Operations folded into one transaction at most; the rest go to the next one. */
 const MAX_OPERATIONS_PER_TRANSACTION = 4096;
 
+/** What the log does around each transaction of the queue. */
+export interface CommitHooks {
+  /** An operation's savepoint was released (`true`) or rolled back (`false`). */
+  operationEnded(ok: boolean): void;
+  /**
+   * COMMIT returned. Resolves once the transaction is durable (for `synchronous = full`, after a
+   * WAL sync that started now); the queue acknowledges the operations only then, but goes on
+   * with the next transaction meanwhile.
+   */
+  committed(): Promise<void>;
+  /** The transaction failed as a whole: nothing of it was stored. */
+  abandoned(): void;
+}
+
+const DURABLE_AT_COMMIT: CommitHooks = {
+  operationEnded: () => undefined,
+  committed: () => Promise.resolve(),
+  abandoned: () => undefined,
+};
+
 /**
  * Group commit on the writer connection (readers use another connection, so they never see
- * uncommitted rows). Operations queued during one turn of the event loop run in one
- * `BEGIN IMMEDIATE … COMMIT`, so concurrent producers share one fsync. Each operation runs in
- * its own savepoint: one that throws (a fenced commit, a full disk) is rolled back and rejected
- * alone, and the others still commit. A promise resolves only after COMMIT returned, i.e. once
- * the write is durable under the connection's `synchronous` setting; when COMMIT itself fails,
- * every operation of that transaction is rejected and nothing of it is stored.
+ * uncommitted rows). Operations queued while the previous transaction ran — every append,
+ * handler transaction, offset commit and heartbeat of the process — run in one
+ * `BEGIN IMMEDIATE … COMMIT`. Each operation runs in its own savepoint: one that throws (a
+ * fenced commit, a business rule) is rolled back and rejected alone, and the others still
+ * commit. A promise resolves only once its transaction is durable (`hooks.committed`); the
+ * next transaction does not wait for that, so the disk's sync and the next batch overlap. When
+ * COMMIT itself or the sync fails, every operation of that transaction is rejected.
  */
 export class WriteQueue {
   readonly #db: DatabaseSync;
+  readonly #hooks: CommitHooks;
   #pending: Pending[] = [];
   #scheduled = false;
   #flushing: Promise<void> | undefined;
+  /** Transactions committed but not yet durable. */
+  readonly #syncing = new Set<Promise<void>>();
   #closed = false;
+  #transactions = 0;
 
-  constructor(db: DatabaseSync) {
+  constructor(db: DatabaseSync, hooks: CommitHooks = DURABLE_AT_COMMIT) {
     this.#db = db;
+    this.#hooks = hooks;
+  }
+
+  /** Transactions committed so far (the benchmark reports them per order). */
+  get transactions(): number {
+    return this.#transactions;
   }
 
   /**
@@ -62,6 +93,7 @@ export class WriteQueue {
     await this.#flushing;
     while (this.#pending.length > 0) await this.#flushOnce();
     this.#closed = true;
+    await Promise.allSettled([...this.#syncing]);
   }
 
   /** Drops what is queued without running it (a simulated crash). */
@@ -103,14 +135,17 @@ export class WriteQueue {
           const value = p.operation(db);
           outcomes.push({ ok: true, value: value instanceof Promise ? await value : value });
           db.exec('RELEASE op');
+          this.#hooks.operationEnded(true);
         } catch (error) {
           db.exec('ROLLBACK TO op');
           db.exec('RELEASE op');
+          this.#hooks.operationEnded(false);
           outcomes.push({ ok: false, value: error });
         }
       }
       db.exec('COMMIT');
     } catch (error) {
+      this.#hooks.abandoned();
       if (db.isTransaction) {
         try {
           db.exec('ROLLBACK');
@@ -122,11 +157,21 @@ export class WriteQueue {
       for (const p of batch) p.reject(failure);
       return;
     }
-    batch.forEach((p, i) => {
-      const outcome = outcomes[i]!;
-      if (outcome.ok) p.resolve(outcome.value);
-      else
-        p.reject(isHeraldError(outcome.value) ? outcome.value : toHeraldError(outcome.value, 'write failed'));
+    this.#transactions++;
+    const acknowledge = (): void => {
+      batch.forEach((p, i) => {
+        const outcome = outcomes[i]!;
+        if (outcome.ok) p.resolve(outcome.value);
+        else
+          p.reject(
+            isHeraldError(outcome.value) ? outcome.value : toHeraldError(outcome.value, 'write failed'),
+          );
+      });
+    };
+    const durable = this.#hooks.committed().then(acknowledge, (error: unknown) => {
+      for (const p of batch) p.reject(error);
     });
+    this.#syncing.add(durable);
+    void durable.finally(() => this.#syncing.delete(durable));
   }
 }
