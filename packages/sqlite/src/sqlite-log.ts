@@ -49,6 +49,7 @@ import { SCHEMA_DDL, SCHEMA_VERSION } from './schema.ts';
 import type { SqliteLogInternals, TopicRow } from './sqlite-log-internals.ts';
 import { SqliteSubscription, describeGroup, listGroups } from './sqlite-subscription.ts';
 import { toHeraldError } from './sqlite-errors.ts';
+import { Checkpointer } from './checkpointer.ts';
 import { PartitionTails } from './partition-tails.ts';
 import { WalSync } from './wal-sync.ts';
 import { type CommitHooks, WriteQueue } from './write-queue.ts';
@@ -119,6 +120,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
   readonly #reader: DatabaseSync;
   readonly #writes: WriteQueue;
   readonly #walSync: WalSync | undefined;
+  #checkpointer: Checkpointer | undefined;
   readonly #tails = new PartitionTails(TAIL_WINDOW);
   /** Events the running write operation appended; they join the transaction's if it succeeds. */
   #operationEvents: { topicId: number; events: StoredEvent[] }[] = [];
@@ -150,10 +152,12 @@ export class SqliteLog implements EventLog, FaultInjectable {
     path: string,
     options: SqliteLogOptions,
     walSync?: WalSync,
+    checkpointer?: Checkpointer,
   ) {
     this.#db = db;
     this.#reader = reader;
     this.#walSync = walSync;
+    this.#checkpointer = checkpointer;
     this.path = path;
     this.#maxRecordBytes = options.maxRecordBytes ?? 1024 * 1024;
     this.capabilities = {
@@ -417,6 +421,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
       committed: () => {
         for (const { topicId, events } of this.#transactionEvents) this.#tails.committed(topicId, events);
         this.#transactionEvents = [];
+        this.#checkpointer?.committed();
         return this.#makeDurable();
       },
     };
@@ -463,9 +468,13 @@ export class SqliteLog implements EventLog, FaultInjectable {
     return this.#tails.durableHead(topicId, partition) ?? 0;
   }
 
-  /** Transactions committed and WAL syncs made by this instance so far. */
-  stats(): { readonly transactions: number; readonly syncs: number } {
-    return { transactions: this.#writes.transactions, syncs: this.#walSync?.syncs ?? 0 };
+  /** Transactions committed, WAL syncs and checkpoints made by this instance so far. */
+  stats(): { readonly transactions: number; readonly syncs: number; readonly checkpoints: number } {
+    return {
+      transactions: this.#writes.transactions,
+      syncs: this.#walSync?.syncs ?? 0,
+      checkpoints: this.#checkpointer?.checkpoints ?? 0,
+    };
   }
 
   async read(topic: string, options: ReadOptions): Promise<readonly StoredEvent[]> {
@@ -641,6 +650,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
     if (this.#retentionTimer !== undefined) clearInterval(this.#retentionTimer);
     await this.#writes.close();
     await this.#walSync?.close();
+    await this.#checkpointer?.close();
     this.#notifier.close();
     this.#reader.close();
     this.#db.close();
@@ -661,6 +671,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
       if (this.#retentionTimer !== undefined) clearInterval(this.#retentionTimer);
       this.#writes.crash();
       void this.#walSync?.close();
+      this.#checkpointer?.kill();
       this.#notifier.close();
       this.#reader.close();
       this.#db.close();
@@ -818,7 +829,12 @@ export async function openSqliteLog(options: SqliteLogOptions): Promise<SqliteLo
     await walSync?.close();
     throw toHeraldError(error, `cannot open the log file ${path}`);
   }
-  return new SqliteLog(db, reader, path, options, walSync);
+  // Checkpoints move to a thread of their own; should it die, SQLite's own take over again.
+  const checkpointer = await Checkpointer.start(path, options.busyTimeoutMs ?? 5000, () => {
+    if (db.isOpen) db.exec('PRAGMA wal_autocheckpoint = 1000');
+  });
+  if (checkpointer !== undefined) db.exec('PRAGMA wal_autocheckpoint = 0');
+  return new SqliteLog(db, reader, path, options, walSync, checkpointer);
 }
 
 const URL_OPTIONS = new Set(['synchronous', 'integrity', 'busyTimeoutMs', 'pollIntervalMs', 'clientId']);

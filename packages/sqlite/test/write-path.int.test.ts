@@ -1,0 +1,114 @@
+// The embedded log's write and read paths under load: one transaction and one WAL sync for
+// everything queued together, checkpoints on their own thread, and in-process groups sharing
+// each new event instead of reading it back once per group.
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import type { CloudEvent, StoredEvent } from '@herald/core';
+import { openSqliteLog } from '@herald/sqlite';
+
+const dirs: string[] = [];
+after(() => {
+  for (const dir of dirs) rmSync(dir, { recursive: true, force: true });
+});
+function tempPath(): string {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-write-path-'));
+  dirs.push(dir);
+  return join(dir, 'log.db');
+}
+
+const encoder = new TextEncoder();
+const event = (id: string, bytes = 16): CloudEvent => ({
+  specversion: '1.0',
+  id,
+  source: '/test',
+  type: 'dev.herald.test.happened.v1',
+  partitionkey: id,
+  data: encoder.encode(JSON.stringify({ id, pad: 'x'.repeat(bytes) })),
+});
+
+describe('the embedded log write path', () => {
+  it('commits appends queued in one turn in one transaction made durable by one WAL sync', async () => {
+    await using log = await openSqliteLog({ path: tempPath() });
+    await log.createTopic('t', { partitions: 4 });
+    const before = log.stats();
+    const results = await Promise.all(Array.from({ length: 200 }, (_, i) => log.append('t', event(`e${i}`))));
+    const after = log.stats();
+    assert.equal(results.length, 200);
+    assert.equal(after.transactions - before.transactions, 1);
+    assert.equal(after.syncs - before.syncs, 1);
+    const stored = (
+      await Promise.all(
+        [0, 1, 2, 3].map((partition) => log.read('t', { partition, from: 'earliest', limit: 500 })),
+      )
+    ).flat();
+    assert.equal(stored.length, 200);
+  });
+
+  it('makes no WAL sync of its own with synchronous=normal', async () => {
+    await using log = await openSqliteLog({ path: tempPath(), synchronous: 'normal' });
+    await log.createTopic('t', { partitions: 1 });
+    for (let i = 0; i < 5; i++) await log.append('t', event(`e${i}`));
+    assert.equal(log.stats().syncs, 0);
+    assert.ok(log.stats().transactions >= 6);
+  });
+
+  it('copies the WAL into the database file on its checkpoint thread while appends go on', async () => {
+    const path = tempPath();
+    await using log = await openSqliteLog({ path });
+    await log.createTopic('t', { partitions: 2 });
+    const sizeBefore = statSync(path).size;
+    let appended = 0;
+    // Appends until a checkpoint ran: a slow machine makes the test longer, never wrong.
+    while (log.stats().checkpoints === 0) {
+      if (appended >= 200_000) assert.fail('no checkpoint ran after 200,000 appends');
+      await log.appendBatch(
+        't',
+        Array.from({ length: 200 }, (_, i) => event(`e${appended + i}`, 512)),
+      );
+      appended += 200;
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    assert.ok(statSync(path).size > sizeBefore, 'the checkpoint wrote the events into the database file');
+  });
+
+  it('hands every in-process group the same decoded copy of a new event', async () => {
+    await using log = await openSqliteLog({ path: tempPath() });
+    await log.createTopic('t', { partitions: 1 });
+    const groups = ['a', 'b', 'c'];
+    const subscriptions = await Promise.all(
+      groups.map((group) => log.subscribe({ group, topics: ['t'], startAt: 'latest' })),
+    );
+    const received = subscriptions.map(async (subscription): Promise<StoredEvent> => {
+      for await (const delivered of subscription) return delivered;
+      assert.fail('the subscription ended');
+    });
+    await log.append('t', event('shared'));
+    const [first, ...others] = await Promise.all(received);
+    assert.equal(first!.id, 'shared');
+    for (const other of others) assert.equal(other, first, 'one object, decoded once');
+    await Promise.all(subscriptions.map((s) => s.close()));
+  });
+
+  it('serves a group that starts from the beginning from the database, in order and complete', async () => {
+    await using log = await openSqliteLog({ path: tempPath() });
+    await log.createTopic('t', { partitions: 1 });
+    const total = 3_000;
+    for (let i = 0; i < total; i += 500) {
+      await log.appendBatch(
+        't',
+        Array.from({ length: 500 }, (_, j) => event(`e${i + j}`)),
+      );
+    }
+    await using subscription = await log.subscribe({ group: 'late', topics: ['t'], startAt: 'earliest' });
+    let expected = 0;
+    for await (const delivered of subscription) {
+      assert.equal(delivered.offset, expected);
+      assert.equal(delivered.id, `e${expected}`);
+      expected++;
+      if (expected === total) break;
+    }
+  });
+});
