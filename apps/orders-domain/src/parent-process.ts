@@ -5,7 +5,9 @@
 // process started without a channel (`npm start`, a shell, a service manager).
 //
 // The watch starts when this module is imported, so that a parent dying while the child is still
-// starting is not missed; the channel is unreferenced at once: it never keeps the process alive.
+// starting is not missed. While it watches, the open channel keeps the process alive, as a
+// server should be until it is stopped: a REST service whose port is closed by an outage fault
+// has nothing else that keeps it running.
 
 /** Resolves when the channel closed; undefined without one. */
 const parentGone: Promise<void> | undefined =
@@ -13,10 +15,7 @@ const parentGone: Promise<void> | undefined =
     ? undefined
     : process.channel === null || process.connected === false
       ? Promise.resolve()
-      : new Promise<void>((resolve) => {
-          process.once('disconnect', () => resolve());
-          process.channel!.unref();
-        });
+      : new Promise<void>((resolve) => process.once('disconnect', () => resolve()));
 
 /**
  * Calls `stop` once when this process's IPC channel closes: its parent is gone (or let it go).

@@ -101,7 +101,7 @@ async function startParent(then: 'wait' | 'throw') {
   return { parent, exited, dataDir, startupMs: performance.now() - started, errors: () => errors };
 }
 
-describe('the systems the lab starts', { skip: process.platform !== 'linux', timeout: 300_000 }, () => {
+describe('the systems the lab starts', { skip: process.platform !== 'linux', timeout: 900_000 }, () => {
   it('all end when their parent is SIGKILLed: the event-driven system and the REST launcher with its five services', async () => {
     const { parent, exited, dataDir, startupMs } = await startParent('wait');
     try {
