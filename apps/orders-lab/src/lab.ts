@@ -223,7 +223,17 @@ export async function runLab(options: {
   readonly signal?: AbortSignal;
 }): Promise<LabResult & { readonly dataDir: string }> {
   const { mode } = options;
-  const progress = options.progress ?? SILENT;
+  const shown = options.progress ?? SILENT;
+  // Once interrupted, the abandoned run in progress must not redraw the display.
+  const progress: LabProgress = {
+    phase: (...args) => {
+      if (options.signal?.aborted !== true) shown.phase(...args);
+    },
+    sample: (live) => {
+      if (options.signal?.aborted !== true) shown.sample(live);
+    },
+    note: (text) => shown.note(text),
+  };
   const startedAt = new Date();
   const loadStart = loadavg()[0]!;
   const dataDir = await mkdtemp(join(tmpdir(), 'herald-lab-'));

@@ -2,12 +2,14 @@
 // runs) or dies of an uncaught exception leaves no process behind, the REST baseline's five
 // services included. Real processes, read from /proc (Linux).
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile, readdir, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, it } from 'node:test';
+import { afterEach, beforeEach, describe, it } from 'node:test';
 
 const PARENT = new URL('./fixtures/systems-parent.ts', import.meta.url).pathname;
 
@@ -83,9 +85,9 @@ async function waitAllEnded(procs: readonly Proc[], stallMs: number): Promise<vo
 }
 
 /** Starts the fixture parent and resolves once both systems answer; `startupMs` is how long that took. */
-async function startParent(then: 'wait' | 'throw') {
+async function startParent(then: 'wait' | 'throw', dataDir: string) {
   const started = performance.now();
-  const parent = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', PARENT, then], {
+  const parent = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', PARENT, then, dataDir], {
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let errors = '';
@@ -97,39 +99,41 @@ async function startParent(then: 'wait' | 'throw') {
     exited.then(() => undefined),
   ]);
   assert.ok(first !== undefined, `the parent ended before both systems were ready:\n${errors}`);
-  const { dataDir } = JSON.parse(first) as { dataDir: string };
-  return { parent, exited, dataDir, startupMs: performance.now() - started, errors: () => errors };
+  return { parent, exited, startupMs: performance.now() - started, errors: () => errors };
 }
 
 describe('the systems the lab starts', { skip: process.platform !== 'linux', timeout: 900_000 }, () => {
+  let dataDir = '';
+  let parent: ChildProcess | undefined;
+  beforeEach(async () => {
+    parent = undefined;
+    dataDir = await mkdtemp(join(tmpdir(), 'herald-lab-parent-'));
+  });
+  afterEach(async () => {
+    parent?.kill('SIGKILL');
+    await rm(dataDir, { recursive: true, force: true });
+  });
+
   it('all end when their parent is SIGKILLed: the event-driven system and the REST launcher with its five services', async () => {
-    const { parent, exited, dataDir, startupMs } = await startParent('wait');
-    try {
-      const procs = await descendants(parent.pid!);
-      // main.ts; the launcher and its five services.
-      assert.equal(procs.length, 7, `descendants: ${JSON.stringify(procs)}`);
-      parent.kill('SIGKILL');
-      await exited;
-      await waitAllEnded(procs, 2 * startupMs);
-    } finally {
-      parent.kill('SIGKILL');
-      await rm(dataDir, { recursive: true, force: true });
-    }
+    const started = await startParent('wait', dataDir);
+    parent = started.parent;
+    const procs = await descendants(parent.pid!);
+    // main.ts; the launcher and its five services.
+    assert.equal(procs.length, 7, `descendants: ${JSON.stringify(procs)}`);
+    parent.kill('SIGKILL');
+    await started.exited;
+    await waitAllEnded(procs, 2 * started.startupMs);
   });
 
   it('all end when their parent dies of an uncaught exception', async () => {
-    const { parent, exited, dataDir, startupMs, errors } = await startParent('throw');
-    try {
-      const procs = await descendants(parent.pid!);
-      parent.stdin.write('fail now\n');
-      const [code] = (await exited) as [number | null];
-      assert.equal(code, 1);
-      assert.match(errors(), /the parent fails/);
-      assert.equal(procs.length, 7, `descendants: ${JSON.stringify(procs)}`);
-      await waitAllEnded(procs, 2 * startupMs);
-    } finally {
-      parent.kill('SIGKILL');
-      await rm(dataDir, { recursive: true, force: true });
-    }
+    const started = await startParent('throw', dataDir);
+    parent = started.parent;
+    const procs = await descendants(parent.pid!);
+    assert.equal(procs.length, 7, `descendants: ${JSON.stringify(procs)}`);
+    parent.stdin!.write('fail now\n');
+    const [code] = (await started.exited) as [number | null];
+    assert.equal(code, 1);
+    assert.match(started.errors(), /the parent fails/);
+    await waitAllEnded(procs, 2 * started.startupMs);
   });
 });
