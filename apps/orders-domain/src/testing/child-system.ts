@@ -88,16 +88,21 @@ export async function startChildSystem(options: StartChildOptions): Promise<Chil
       detached: true,
     },
   );
+  if (child.pid === undefined) {
+    const [error] = (await once(child, 'error')) as [Error];
+    throw new Error(`${options.name} could not be started: ${error.message}`, { cause: error });
+  }
   // The IPC channel is only there to close when this process dies: it must not keep it alive.
   child.channel?.unref();
-  child.on('error', () => undefined);
   let output = '';
   const keep = (chunk: Buffer) => {
     output = (output + chunk.toString('utf8')).slice(-OUTPUT_KEPT);
   };
   child.stdout?.on('data', keep);
   child.stderr?.on('data', keep);
-  const exited = once(child, 'exit').then(() => undefined);
+  // A signal that could not be sent: kept with its output rather than thrown.
+  child.on('error', (error) => keep(Buffer.from(`\n${error.message}\n`)));
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   let stopping: Promise<void> | undefined;
   const stop = (graceMs = 15_000) =>
     (stopping ??= (async () => {
