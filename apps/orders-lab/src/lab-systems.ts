@@ -45,6 +45,7 @@ export interface LabSystem {
   readonly ordersUrl: string;
   /** What was run, for the report. */
   readonly command: string;
+  /** Admin calls and counter reads throw an error naming the call when it fails. */
   setFault(service: DownstreamService, update: FaultUpdate): Promise<void>;
   clearFaults(): Promise<void>;
   counters(): Promise<SystemCounters>;
@@ -56,6 +57,8 @@ export interface LabSystem {
 const EDA_SCRIPT = fileURLToPath(import.meta.resolve('@herald/orders-app/main.ts'));
 const REST_SCRIPT = fileURLToPath(import.meta.resolve('@herald/orders-rest/start-rest-baseline.ts'));
 const READ_CHUNK = 2_000;
+/** Admin calls and counter reads: a system this slow to answer them is failing them. */
+const ADMIN_TIMEOUT_MS = 10_000;
 
 /** Sums every sample of `metric` in a Prometheus text exposition. */
 export function sumMetric(text: string, metric: string): number {
@@ -70,18 +73,41 @@ export function sumMetric(text: string, metric: string): number {
   return sum;
 }
 
-async function admin(url: string, token: string, method: string, body?: unknown): Promise<void> {
-  const response = await fetch(url, {
-    method,
-    headers: {
-      authorization: `Bearer ${token}`,
-      ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-    },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    signal: AbortSignal.timeout(10_000),
-  });
-  const text = await response.text();
-  if (!response.ok) throw new Error(`${method} ${url} answered ${response.status}: ${text}`);
+/**
+ * One call of a system's admin or metrics endpoint (as `LabSystem` makes them); returns the body of a 2xx answer, and throws
+ * an error naming the call and why it failed otherwise (no answer in time, no connection, an
+ * error status): the caller decides what a failed call means.
+ */
+export async function call(
+  method: string,
+  url: string,
+  options: { readonly token?: string; readonly body?: unknown; readonly timeoutMs?: number } = {},
+): Promise<string> {
+  const timeoutMs = options.timeoutMs ?? ADMIN_TIMEOUT_MS;
+  const what = `${method} ${new URL(url).pathname}`;
+  let response: Response;
+  let text: string;
+  try {
+    response = await fetch(url, {
+      method,
+      headers: {
+        ...(options.token === undefined ? {} : { authorization: `Bearer ${options.token}` }),
+        ...(options.body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(options.body === undefined ? {} : { body: JSON.stringify(options.body) }),
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    text = await response.text();
+  } catch (error) {
+    const cause = error instanceof Error && error.cause instanceof Error ? `: ${error.cause.message}` : '';
+    const why =
+      error instanceof Error && error.name === 'TimeoutError'
+        ? `no answer within ${timeoutMs} ms`
+        : `${error instanceof Error ? error.message : String(error)}${cause}`;
+    throw new Error(`${what}: ${why}`, { cause: error });
+  }
+  if (!response.ok) throw new Error(`${what} answered ${response.status}: ${text.slice(0, 500)}`);
+  return text;
 }
 
 async function* eventsOf(log: EventLog, topic: string): AsyncGenerator<StoredEvent> {
@@ -219,6 +245,8 @@ export interface StartOptions {
   readonly adminToken: string;
   /** SQLite `synchronous` of every database of the system; `full` is both systems' default. */
   readonly durability: 'full' | 'normal';
+  /** How long the system may take to answer `/readyz` (default: `startChildSystem`'s). */
+  readonly readyTimeoutMs?: number;
 }
 
 /** Starts the event-driven system (`node apps/orders/src/main.ts`) on free ports. */
@@ -240,20 +268,20 @@ export async function startEventDriven(options: StartOptions): Promise<LabSystem
     script: EDA_SCRIPT,
     env: cleanEnv(env),
     readyUrl: `${base}/readyz`,
+    ...(options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs }),
   });
-  const metrics = async () => {
-    const response = await fetch(`${base}/metrics`, { signal: AbortSignal.timeout(10_000) });
-    return response.text();
-  };
   return {
     architecture: 'event-driven',
     ordersUrl: `${base}/orders`,
     command: `HERALD_LOG=sqlite:<dir>/herald.db${options.durability === 'full' ? '' : `?synchronous=${options.durability}`} PORT=<port> HERALD_RATE_LIMIT=0 HERALD_CATALOG=<lab catalog> node apps/orders/src/main.ts`,
     setFault: (service, update) =>
-      admin(`${base}/admin/faults/${service}`, options.adminToken, 'PUT', update),
-    clearFaults: () => admin(`${base}/admin/faults`, options.adminToken, 'DELETE'),
+      call('PUT', `${base}/admin/faults/${service}`, { token: options.adminToken, body: update }).then(
+        () => undefined,
+      ),
+    clearFaults: () =>
+      call('DELETE', `${base}/admin/faults`, { token: options.adminToken }).then(() => undefined),
     counters: async () => {
-      const text = await metrics();
+      const text = await call('GET', `${base}/metrics`);
       return {
         retries: sumMetric(text, 'herald_events_retried_total'),
         lag: sumMetric(text, 'herald_consumer_lag'),
@@ -283,20 +311,25 @@ export async function startRest(options: StartOptions): Promise<LabSystem> {
     ],
     env: cleanEnv({ HERALD_ADMIN_TOKEN: options.adminToken }),
     readyUrl: `${base}/readyz`,
+    ...(options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs }),
   });
   return {
     architecture: 'rest',
     ordersUrl: `${base}/orders`,
     command: `node apps/orders-rest/src/start-rest-baseline.ts --port <port> --data-dir <dir> --catalog <lab catalog> --synchronous ${options.durability}`,
     setFault: (service, update) =>
-      admin(`${base}/admin/faults/${service}`, options.adminToken, 'PUT', update),
-    clearFaults: () => admin(`${base}/admin/faults`, options.adminToken, 'DELETE'),
+      call('PUT', `${base}/admin/faults/${service}`, { token: options.adminToken, body: update }).then(
+        () => undefined,
+      ),
+    clearFaults: () =>
+      call('DELETE', `${base}/admin/faults`, { token: options.adminToken }).then(() => undefined),
     counters: async () => {
-      const response = await fetch(`${base}/admin/stats`, {
-        headers: { authorization: `Bearer ${options.adminToken}` },
-        signal: AbortSignal.timeout(30_000),
-      });
-      const stats = (await response.json()) as { retries: number };
+      const stats = JSON.parse(
+        await call('GET', `${base}/admin/stats`, { token: options.adminToken, timeoutMs: 30_000 }),
+      ) as {
+        retries?: unknown;
+      };
+      if (typeof stats.retries !== 'number') throw new Error('GET /admin/stats answered without retries');
       return { retries: stats.retries, lag: null };
     },
     stop: () => stopChild(child),

@@ -2,7 +2,9 @@
 // fetch (undici), never waiting for earlier answers before sending the next request. It stops by
 // itself: the schedule is bounded, every request has a timeout, and requests beyond
 // `maxInFlight` are not sent but recorded as `overload` (the generator refuses to hide a stalled
-// system behind an ever-growing queue of its own).
+// system behind an ever-growing queue of its own). It never throws because of the system: a
+// request that fails (timeout, refused or reset connection, an error status, a body that does
+// not arrive) is a sample saying so.
 import type { ArrivalSchedule } from './arrival-schedule.ts';
 
 /** One request as the generator saw it. Times are `performance.now()` ms of the lab process. */
@@ -30,7 +32,7 @@ export interface OpenLoopOptions {
   readonly body: (index: number) => unknown;
   readonly timeoutMs: number;
   readonly maxInFlight: number;
-  /** Called with every finished request, as it finishes. */
+  /** Called with every finished request, as it finishes; if it throws, the run rejects with that error. */
   readonly onSample?: (sample: RequestSample) => void;
   /** Stops sending early; requests in flight still finish (or time out). */
   readonly signal?: AbortSignal;
@@ -62,11 +64,15 @@ export function runOpenLoop(options: OpenLoopOptions): Promise<OpenLoopResult> {
   let finished = 0;
   let maxSendLagMs = 0;
 
-  return new Promise((resolve) => {
+  return new Promise((resolve, reject) => {
     const record = (sample: RequestSample) => {
       samples[sample.index] = sample;
       finished++;
-      options.onSample?.(sample);
+      try {
+        options.onSample?.(sample);
+      } catch (error) {
+        reject(error instanceof Error ? error : new Error(String(error)));
+      }
       if (finished === schedule.count) resolve({ startedAt, samples, maxSendLagMs });
     };
 

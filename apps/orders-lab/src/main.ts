@@ -4,7 +4,9 @@
 // against both, searches each one's sustained rate, and writes results.json, report.html and
 // svg/*.svg into the output folder (default `.herald/lab/<mode>-<time>`). --short takes about a
 // minute (for CI), --full (the default) several minutes. Exit code 0 when the lab ran, whatever
-// it measured: targets are reported, not enforced; 1 when it could not run.
+// it measured: targets are reported, not enforced; 1 when it could not run; 130/143 when
+// SIGINT/SIGTERM interrupted it (both systems stopped and their data removed first). Whatever ends
+// the lab, even a crash of its own, ends both systems: see child-system.ts.
 import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runLab } from './lab.ts';
@@ -56,10 +58,25 @@ async function main(): Promise<number> {
     (durability === 'full' ? '' : ` --durability ${durability}`);
 
   const progress = new TerminalProgress();
+  const interrupt = new AbortController();
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (interrupt.signal.aborted) return;
+    progress.note(`\n${signal}: stopping both systems`);
+    interrupt.abort(new Interrupted(signal));
+  };
+  process.on('SIGINT', onSignal);
+  process.on('SIGTERM', onSignal);
   progress.note(
     `Herald resilience lab (${mode.name}, SQLite synchronous=${durability}): ${mode.ratePerSecond} orders/s, ${mode.durationMs / 1000} s per scenario and system; results in ${out}`,
   );
-  const result = await runLab({ mode, command, durability, progress, keepData: values['keep-data'] });
+  const result = await runLab({
+    mode,
+    command,
+    durability,
+    progress,
+    keepData: values['keep-data'],
+    signal: interrupt.signal,
+  });
   progress.finish();
   const { dataDir, ...report } = result;
   const written = await writeReport(report, out);
@@ -71,9 +88,23 @@ async function main(): Promise<number> {
   return 0;
 }
 
+/** The lab was stopped by a signal. */
+class Interrupted extends Error {
+  readonly exitCode: number;
+  constructor(signal: NodeJS.Signals) {
+    super(`interrupted by ${signal}`);
+    this.exitCode = signal === 'SIGINT' ? 130 : 143;
+  }
+}
+
 try {
   process.exitCode = await main();
 } catch (error) {
+  if (error instanceof Interrupted) {
+    console.error(`the lab was ${error.message}; both systems are stopped`);
+    // The run in progress was abandoned, not awaited: its timers must not keep the lab alive.
+    process.exit(error.exitCode);
+  }
   console.error(
     `\nthe lab could not run: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`,
   );

@@ -276,12 +276,17 @@ function scenarioTable(scenario: ScenarioResult): string {
       (m) => String(m.reconciliation.duplicateEffects),
       (m) => m.reconciliation.duplicateEffects > 0,
     ],
-    ['retries', (m) => String(m.retries), () => false],
+    ['retries', (m) => (m.retries === null ? 'unknown (counters not read)' : String(m.retries)), () => false],
     ['dead letters (REST: repairs left)', (m) => String(m.deadLetters), (m) => m.deadLetters > 0],
     [
       'max consumer lag',
       (m) => (m.maxConsumerLag === null ? 'n/a (no log)' : String(m.maxConsumerLag)),
       () => false,
+    ],
+    [
+      'problems (admin calls, counters)',
+      (m) => (m.problems.length === 0 ? 'none' : m.problems.join('; ')),
+      (m) => m.problems.length > 0,
     ],
     [
       'recovery after the fault',
@@ -391,7 +396,11 @@ nav a{margin-right:12px;font-size:14px}
 ${m.cpus} cores (${escapeXml(m.cpuModel)}), ${m.memoryMb} MB, ${escapeXml(m.os)}, Node ${escapeXml(m.node)} · load average ${m.loadAverage.start.toFixed(2)} at start, ${m.loadAverage.end.toFixed(2)} at end · load generator: ${escapeXml(m.loadGenerator)}<br>
 Every scenario: ${result.mode.ratePerSecond} orders/s offered at a constant arrival rate for ${fmtS(result.mode.durationMs)} after ${fmtS(result.mode.warmupMs)} of warm-up, ${result.mode.rounds} round(s) per system, rounds alternating which system goes first; tables and charts show each system’s median round (by POST p99); latency is measured from each request’s due time, so a stall shows as latency, never as a lower rate.</p>
 <nav>${result.scenarios.map((s) => `<a href="#${s.id}">${escapeXml(s.title)}</a>`).join('')}<a href="#capacity">Sustained rate</a><a href="#reading">How to read</a></nav>
-<section><h2>Targets (PERFORMANCE.md)</h2><ul class="targets">${targets}</ul></section>
+<section><h2>Targets (PERFORMANCE.md)</h2><ul class="targets">${targets}</ul>${
+    result.problems.length === 0
+      ? ''
+      : `<h3>Problems besides failed requests</h3><ul>${result.problems.map((p) => `<li>${escapeXml(p)}</li>`).join('')}</ul>`
+  }</section>
 <section><h2>Summary</h2>${summary}
 <p class="legend-note">Latencies in ms. HTTP: POST /orders, due time → answer (timeouts count at their length). e2e: request → final status. lost: accepted orders without a record or final state / accepted. failed: not accepted + lost + accepted but never settled. dup: extra messages to a customer. dead: events in dead-letter topics (REST: repairs left for an operator). recovery: fault end → median latency back near its pre-fault value with no errors, and every order accepted before the fault ended settled.</p>
 ${chart('overview-http-p99.svg')}

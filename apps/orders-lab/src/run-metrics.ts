@@ -38,7 +38,8 @@ export interface RunMetrics {
   /** Accepted orders, from the request's due time to the last fact that settled them (customer told). */
   readonly settled: LatencySummary;
   readonly reconciliation: Reconciliation;
-  readonly retries: number;
+  /** Null when the system's counters could not be read before or after the run. */
+  readonly retries: number | null;
   readonly deadLetters: number;
   /** Largest consumer lag sampled (events); null for REST, which has no log. */
   readonly maxConsumerLag: number | null;
@@ -51,6 +52,10 @@ export interface RunMetrics {
   readonly fault: RunData['fault'];
   readonly drain: RunData['drain'];
   readonly generatorMaxSendLagMs: number;
+  /** Reads of the system's counters that failed (the lag series has gaps). */
+  readonly counterFailures: number;
+  /** What went wrong besides requests (admin calls, counters); empty when nothing did. */
+  readonly problems: readonly string[];
   readonly series: {
     readonly http: readonly LatencyWindow[];
     readonly endToEnd: readonly LatencyWindow[];
@@ -242,6 +247,8 @@ export function computeRunMetrics(
     fault: run.fault,
     drain: run.drain,
     generatorMaxSendLagMs: run.maxSendLagMs,
+    counterFailures: run.counterFailures,
+    problems: run.problems,
     series: {
       http: httpSeries,
       endToEnd: windows(

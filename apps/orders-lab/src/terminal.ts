@@ -126,7 +126,7 @@ export function summaryRows(result: LabResult): string[][] {
         `${r.lost}/${r.accepted}`,
         String(r.failedOrders),
         String(r.duplicateEffects),
-        String(m.retries),
+        m.retries === null ? '–' : String(m.retries),
         String(m.deadLetters),
         m.maxConsumerLag === null ? 'n/a' : String(m.maxConsumerLag),
         m.fault === null ? 'n/a' : m.recoveryMs === null ? 'no' : `${fmt(m.recoveryMs)}`,
@@ -170,7 +170,7 @@ export function formatTable(header: readonly string[], rows: readonly (readonly 
   return [line(header), widths.map((w) => '─'.repeat(w)).join('  '), ...rows.map(line)].join('\n');
 }
 
-/** The end-of-run text: summary table, sustained rates, targets. */
+/** The end-of-run text: summary table, sustained rates, targets, and what went wrong. */
 export function formatSummary(result: LabResult): string {
   const lines = [formatTable(SUMMARY_HEADER, summaryRows(result)), ''];
   lines.push(
@@ -197,6 +197,10 @@ export function formatSummary(result: LabResult): string {
   for (const target of result.targets) {
     const mark = target.met === null ? '?' : target.met ? 'MET' : 'NOT MET';
     lines.push(`${mark.padEnd(7)}  ${target.target}\n         ${target.detail}`);
+  }
+  if (result.problems.length > 0) {
+    lines.push('', `${result.problems.length} problem(s) besides failed requests (also in results.json):`);
+    for (const problem of result.problems) lines.push(`  - ${problem}`);
   }
   return lines.join('\n');
 }

@@ -71,8 +71,12 @@ describe('npm run lab -- --short', { timeout: 180_000 }, () => {
     }
     for (const architecture of ARCHITECTURES) {
       assert.ok(result.capacity[architecture].steps.length > 0, `${architecture} capacity steps`);
+      assert.ok('maxSustainedRate' in result.capacity[architecture], `${architecture} sustained rate`);
     }
+    assert.match(output, /^sustained at p99 < 25 ms, event-driven: /m);
+    assert.match(output, /^sustained at p99 < 25 ms, REST: /m);
     assert.equal(result.targets.length, 3);
+    assert.deepEqual(result.problems, [], 'nothing went wrong besides requests');
 
     const html = await readFile(join(out, 'report.html'), 'utf8');
     assert.match(html, /<svg /);

@@ -8,8 +8,9 @@
 // orders listens on --port, fraud, inventory, payment and notification on the next four ports.
 // HERALD_ADMIN_TOKEN enables the admin endpoints (`/admin/faults`, `/admin/stats`) of orders;
 // HERALD_FAULTS (`{"payment":{"latencyMs":200}}`) sets faults from the start. The launcher
-// prints `ready <url>` once every service listens, and stops them all on SIGINT/SIGTERM or when
-// one of them dies. `--service <name>` runs one service in this process (what the launcher
+// prints `ready <url>` once every service listens, and stops them all on SIGINT/SIGTERM, when
+// one of them dies, or, started with an IPC channel, when that channel closes (its parent died);
+// each service stops when the launcher's channel to it closes. `--service <name>` runs one service in this process (what the launcher
 // starts for each).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
@@ -17,6 +18,7 @@ import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { loadCatalogFile } from '@herald/orders-domain/catalog-file.ts';
 import { faultsConfigSchema } from '@herald/orders-domain/faults.ts';
+import { stopWhenParentGone } from '@herald/orders-domain/parent-process.ts';
 import { DEFAULT_RETRY_POLICY } from './downstream-client.ts';
 import { REST_SERVICES, type RestServiceName, openRestService, restPorts } from './rest-service.ts';
 
@@ -93,7 +95,7 @@ async function runOne(service: RestServiceName): Promise<void> {
   process.once('SIGTERM', stop);
   process.once('SIGINT', stop);
   // The launcher died: do not outlive it.
-  process.once('disconnect', stop);
+  stopWhenParentGone(stop);
   process.send?.({ ready: service, url: running.url });
 }
 
@@ -144,6 +146,8 @@ async function launchAll(): Promise<void> {
   );
   process.once('SIGTERM', () => void stopAll(0));
   process.once('SIGINT', () => void stopAll(0));
+  // Started with an IPC channel (the lab, a test) whose parent died: stop the services too.
+  stopWhenParentGone(() => void stopAll(0));
   try {
     await Promise.all(ready);
   } catch (error) {

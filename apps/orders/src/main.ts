@@ -1,13 +1,15 @@
 // `npm start`: the whole order system in one process on the embedded log — the API, the saga,
 // inventory, payment, fraud, notification, loyalty and analytics, each in its own consumer
 // group. Seeds the catalog and stock from catalog.json on first start; stops gracefully on
-// SIGTERM/SIGINT (stop taking requests, finish and commit work in flight, close the log).
+// SIGTERM/SIGINT (stop taking requests, finish and commit work in flight, close the log), and
+// the same way when started with an IPC channel (a test, the lab) that closes: its parent is gone.
 //
 // Environment: HERALD_LOG (default sqlite:./.herald/herald.db), HERALD_STORE (default: the
 // state lives in the log's file; postgres://… for a schema per service and an outbox relay,
 // needed on Kafka or NATS), PORT (3000), HOST (127.0.0.1),
 // HERALD_CATALOG, HERALD_ADMIN_TOKEN (generated and printed when unset), HERALD_FAULTS,
 // HERALD_PARTITIONS, HERALD_SESSION_TIMEOUT_MS, HERALD_RATE_LIMIT, and OTEL_* for tracing.
+import { stopWhenParentGone } from '@herald/orders-domain/parent-process.ts';
 import { configFromEnv } from './config.ts';
 import { consoleLogger, orExit } from './console-logger.ts';
 import { redactUrl } from './store-url.ts';
@@ -79,3 +81,4 @@ const shutdown = (signal: string) => {
 };
 process.once('SIGTERM', () => shutdown('SIGTERM'));
 process.once('SIGINT', () => shutdown('SIGINT'));
+stopWhenParentGone(() => shutdown('parent gone'));

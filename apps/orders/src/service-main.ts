@@ -9,6 +9,7 @@
 // relay. A second process of one service shares its partitions (and stands by as its relay), and
 // a killed one's partitions move to the survivors after HERALD_SESSION_TIMEOUT_MS. Prints
 // "ready: <services>" once its consumers run. Environment as for main.ts.
+import { stopWhenParentGone } from '@herald/orders-domain/parent-process.ts';
 import { configFromEnv } from './config.ts';
 import { consoleLogger, orExit } from './console-logger.ts';
 import { redactUrl } from './store-url.ts';
@@ -82,3 +83,5 @@ const shutdown = () => {
 };
 process.once('SIGTERM', shutdown);
 process.once('SIGINT', shutdown);
+// Started with an IPC channel (a test, a benchmark): stops when that parent is gone.
+stopWhenParentGone(shutdown);
