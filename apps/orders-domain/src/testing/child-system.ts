@@ -22,6 +22,8 @@ export interface StartChildOptions {
   /** A script run by this Node (`process.execPath`), with `--disable-warning=ExperimentalWarning`. */
   readonly script: string;
   readonly args?: readonly string[];
+  /** Node options placed before the script, e.g. `--cpu-prof`. */
+  readonly nodeArgs?: readonly string[];
   readonly env: NodeJS.ProcessEnv;
   readonly cwd?: string;
   /** Polled until it answers 2xx. */
@@ -35,7 +37,12 @@ const OUTPUT_KEPT = 16 * 1024;
 export async function startChildSystem(options: StartChildOptions): Promise<ChildSystem> {
   const child = spawn(
     process.execPath,
-    ['--disable-warning=ExperimentalWarning', options.script, ...(options.args ?? [])],
+    [
+      '--disable-warning=ExperimentalWarning',
+      ...(options.nodeArgs ?? []),
+      options.script,
+      ...(options.args ?? []),
+    ],
     { env: options.env, cwd: options.cwd, stdio: ['ignore', 'pipe', 'pipe'] },
   );
   let output = '';
