@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import type { RequestSample } from '@herald/orders-lab/load-generator.ts';
 import type { OrderRecord } from '@herald/orders-lab/reconcile.ts';
 import { relativeTo, selfTimeByFile } from './lib/cpu-profile.ts';
-import { descendants, parseProcStat, parseVmHwm, treeUsage } from './lib/process-tree.ts';
+import { CpuMeter, descendants, parseProcStat, parseVmHwm, treeUsage } from './lib/process-tree.ts';
 import { answerToFinal, cell, formatGrid, perOrder, sustainedRate } from './orders-report.ts';
 
 await test('parseProcStat', async (t) => {
@@ -76,6 +76,27 @@ await test('treeUsage', async (t) => {
   });
 });
 
+await test('CpuMeter', async (t) => {
+  await t.test('never reads less than before, and counts this process’s work', (t) => {
+    if (process.platform !== 'linux') return t.skip('needs /proc');
+    const meter = new CpuMeter(() => [process.pid]);
+    const first = meter.cpuMicros();
+    let spin = 0;
+    for (let i = 0; i < 5_000_000; i++) spin += i % 7;
+    assert.ok(spin > 0);
+    assert.ok(meter.cpuMicros() >= first);
+  });
+
+  await t.test('keeps the time of a process that is gone', (t) => {
+    if (process.platform !== 'linux') return t.skip('needs /proc');
+    let roots = [process.pid];
+    const meter = new CpuMeter(() => roots);
+    const seen = meter.cpuMicros();
+    roots = [];
+    assert.ok(meter.cpuMicros() >= seen && seen > 0);
+  });
+});
+
 await test('selfTimeByFile', async (t) => {
   const profile = {
     nodes: [
@@ -84,18 +105,22 @@ await test('selfTimeByFile', async (t) => {
       { id: 3, callFrame: { url: 'file:///repo/packages/sqlite/src/sqlite-log.ts', functionName: 'append' } },
       { id: 4, callFrame: { url: 'node:internal/http', functionName: 'write' } },
       { id: 5, callFrame: { url: '', functionName: '(garbage collector)' } },
+      { id: 6, callFrame: { url: '', functionName: '(idle)' } },
     ],
-    samples: [2, 3, 4, 2, 5],
-    timeDeltas: [100, 50, 200, 150, 500],
+    samples: [2, 3, 4, 2, 5, 6],
+    timeDeltas: [100, 50, 200, 150, 500, 9_000],
   };
 
-  await t.test('adds each sample’s time to the file on top of the stack, largest first', () => {
-    assert.deepEqual(selfTimeByFile([profile], 10), [
-      { file: '(garbage collector)', selfMicros: 500, share: 0.5 },
-      { file: '/repo/packages/sqlite/src/sqlite-log.ts', selfMicros: 300, share: 0.3 },
-      { file: 'node:internal/http', selfMicros: 200, share: 0.2 },
-    ]);
-  });
+  await t.test(
+    'adds each sample’s time to the file on top of the stack, largest first, idle time left out',
+    () => {
+      assert.deepEqual(selfTimeByFile([profile], 10), [
+        { file: '(garbage collector)', selfMicros: 500, share: 0.5 },
+        { file: '/repo/packages/sqlite/src/sqlite-log.ts', selfMicros: 300, share: 0.3 },
+        { file: 'node:internal/http', selfMicros: 200, share: 0.2 },
+      ]);
+    },
+  );
 
   await t.test('adds up several processes’ profiles and keeps the top entries', () => {
     const top = selfTimeByFile([profile, profile], 1);
@@ -107,9 +132,9 @@ await test('selfTimeByFile', async (t) => {
     () => {
       assert.throws(
         () => selfTimeByFile([{ ...profile, timeDeltas: [1] }], 5),
-        /5 samples but 1 time deltas/,
+        /6 samples but 1 time deltas/,
       );
-      assert.throws(() => selfTimeByFile([{ ...profile, samples: [9, 2, 3, 4, 5] }], 5), /node 9/);
+      assert.throws(() => selfTimeByFile([{ ...profile, samples: [9, 2, 3, 4, 5, 6] }], 5), /node 9/);
     },
   );
 

@@ -17,7 +17,7 @@ import type { OrderRecord } from '@herald/orders-lab/reconcile.ts';
 import { benchDir } from './lib/bench-dir.ts';
 import type { BenchOptions, BenchReport, Benchmark, ScenarioResult } from './lib/benchmark.ts';
 import { type CpuProfile, type FileSelfTime, relativeTo, selfTimeByFile } from './lib/cpu-profile.ts';
-import { signalTree, treeUsage } from './lib/process-tree.ts';
+import { CpuMeter, signalTree, treeUsage } from './lib/process-tree.ts';
 import { rotation } from './lib/alternate-rounds.ts';
 import { answerToFinal, cell, formatGrid, perOrder, sustainedRate } from './orders-report.ts';
 import { type BenchSystem, SYSTEM_IDS, SYSTEM_TITLES, type SystemId, startSystem } from './orders-systems.ts';
@@ -188,7 +188,12 @@ interface FixedRun {
   readonly syncs: number | null;
 }
 
-async function fixedRun(system: BenchSystem, mode: OrdersMode, rate: number): Promise<FixedRun> {
+async function fixedRun(
+  system: BenchSystem,
+  meter: CpuMeter,
+  mode: OrdersMode,
+  rate: number,
+): Promise<FixedRun> {
   let cpuBefore = 0;
   let countersBefore: Promise<{ transactions: number; syncs: number } | null> = Promise.resolve(null);
   const data = await runScenario({
@@ -201,12 +206,12 @@ async function fixedRun(system: BenchSystem, mode: OrdersMode, rate: number): Pr
     warmupMs: mode.fixedWarmupMs,
     onPhase: (phase) => {
       if (phase !== 'run') return;
-      cpuBefore = treeUsage(system.roots()).cpuMicros;
+      cpuBefore = meter.cpuMicros();
       countersBefore = sqliteCounters(system.sqliteMetricsUrls).catch(() => null);
     },
   });
   // The drain is part of the run: the consumers' work for its orders happens then.
-  const cpuMicros = treeUsage(system.roots()).cpuMicros - cpuBefore;
+  const cpuMicros = meter.cpuMicros() - cpuBefore;
   const before = await countersBefore;
   const after = before === null ? null : await sqliteCounters(system.sqliteMetricsUrls).catch(() => null);
   return {
@@ -258,6 +263,7 @@ async function measureSystem(id: SystemId, mode: OrdersMode, options: BenchOptio
     ...(postgres === undefined ? {} : { postgres }),
   });
   live.add(system);
+  const meter = new CpuMeter(() => system.roots());
   const stepRuns: { data: RunData; step: CapacityStep }[] = [];
   const fixedRuns: FixedRun[] = [];
   let peakRssBytes: number | undefined;
@@ -288,7 +294,7 @@ async function measureSystem(id: SystemId, mode: OrdersMode, options: BenchOptio
     );
     for (const rate of FIXED_RATES) {
       progress(`${id}: fixed ${rate}/s`);
-      await attempt(`fixed ${rate}/s`, async () => fixedRuns.push(await fixedRun(system, mode, rate)));
+      await attempt(`fixed ${rate}/s`, async () => fixedRuns.push(await fixedRun(system, meter, mode, rate)));
     }
     peakRssBytes = treeUsage(system.roots()).peakRssBytes;
   } finally {

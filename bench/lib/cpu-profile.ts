@@ -21,7 +21,7 @@ export interface FileSelfTime {
   /** The script's URL or path; `(native)`, `(garbage collector)`, `(idle)`… for V8's own nodes. */
   readonly file: string;
   readonly selfMicros: number;
-  /** Of all sampled time, idle included. */
+  /** Of the busy time: every sample but `(idle)`. */
   readonly share: number;
 }
 
@@ -33,7 +33,7 @@ function fileOf(frame: CpuProfile['nodes'][number]['callFrame']): string {
 
 /**
  * Self time per file over `profiles` (several processes' profiles add up), largest first,
- * at most `top` entries. Throws a `RangeError` when a profile's samples and time deltas differ
+ * at most `top` entries; time the process spent waiting (`(idle)`) is left out. Throws a `RangeError` when a profile's samples and time deltas differ
  * in number or a sample names no node.
  */
 export function selfTimeByFile(profiles: readonly CpuProfile[], top: number): FileSelfTime[] {
@@ -49,6 +49,7 @@ export function selfTimeByFile(profiles: readonly CpuProfile[], top: number): Fi
     profile.samples.forEach((id, i) => {
       const file = files.get(id);
       if (file === undefined) throw new RangeError(`a sample of node ${id}, which the profile does not have`);
+      if (file === '(idle)') return;
       const micros = Math.max(0, profile.timeDeltas[i]!);
       totals.set(file, (totals.get(file) ?? 0) + micros);
       all += micros;

@@ -129,6 +129,33 @@ export function treeUsage(roots: readonly number[]): TreeUsage {
   return { pids, cpuMicros: (ticks * 1e6) / CLOCK_TICKS, peakRssBytes };
 }
 
+/**
+ * CPU time of a process tree that only ever grows: each read takes the live processes' times and
+ * keeps, for a process gone since the last read, the time it had then. A child that exits in
+ * the middle of a run (a crashed service) would otherwise take its CPU time with it and make the
+ * difference between two reads negative; its time after the last read is lost, so read often.
+ */
+export class CpuMeter {
+  readonly #roots: () => readonly number[];
+  readonly #ticks = new Map<number, number>();
+
+  constructor(roots: () => readonly number[]) {
+    this.#roots = roots;
+  }
+
+  /** CPU µs of every process seen under the roots so far. */
+  cpuMicros(): number {
+    for (const pid of processTree(this.#roots())) {
+      const stat = readStat(pid);
+      if (stat !== undefined)
+        this.#ticks.set(pid, Math.max(this.#ticks.get(pid) ?? 0, stat.utime + stat.stime));
+    }
+    let ticks = 0;
+    for (const value of this.#ticks.values()) ticks += value;
+    return (ticks * 1e6) / CLOCK_TICKS;
+  }
+}
+
 /** Sends `signal` to every process of the trees under `roots`, leaves first; never throws. */
 export function signalTree(roots: readonly number[], signal: NodeJS.Signals): void {
   for (const pid of processTree(roots).reverse()) {
