@@ -421,7 +421,7 @@ function latencyGrid(results: readonly SystemResult[]): string {
         cell(x.finalP99, 1),
         x.lost + x.unsettled === 0 && x.drainComplete
           ? 'yes'
-          : `no (${x.lost} lost, ${x.unsettled} unsettled)`,
+          : `no (${x.lost} lost, ${x.unsettled} unsettled${x.drainComplete ? '' : ', drain timed out'})`,
       ]);
     }
   }
@@ -431,7 +431,10 @@ function latencyGrid(results: readonly SystemResult[]): string {
   );
 }
 
-/** A dispatcher row comparing two systems' figures, when both were measured. */
+/**
+ * A dispatcher row comparing two systems' figures, when both have one: a system that sustained
+ * no step has no capacity to divide by (the notes say so).
+ */
 function ratioRow(
   scenario: string,
   unit: string,
@@ -441,14 +444,14 @@ function ratioRow(
   baselineName: string,
   target?: number,
 ): ScenarioResult[] {
-  if (herald === undefined || baseline === undefined) return [];
+  if (herald === undefined || herald === null || baseline === undefined || baseline === null) return [];
   return [
     {
       scenario,
       unit,
       better,
-      herald: [herald ?? 0],
-      baseline: [baseline ?? 0],
+      herald: [herald],
+      baseline: [baseline],
       baselineName,
       ...(target === undefined ? {} : { target: { ratio: target } }),
     },
@@ -519,6 +522,9 @@ function report(results: readonly SystemResult[], mode: OrdersMode, options: Ben
     ),
   ];
   const notes = [capacityGrid(results), '', latencyGrid(results), ''];
+  for (const r of results) {
+    if (r.sustainedRate === null) notes.push(`${r.id}: no step passed and settled, so no capacity ratio`);
+  }
   const full = by.get('embedded-full');
   if (full?.sustainedRate !== undefined) {
     notes.push(
