@@ -305,6 +305,7 @@ async function startServiceProcesses(options: {
   });
   let output = '';
   const processes: ChildProcess[] = [];
+  const names = new Map<ChildProcess, string>();
   const kill = (): void => {
     for (const child of processes) {
       if (child.pid === undefined || child.exitCode !== null || child.signalCode !== null) continue;
@@ -316,11 +317,16 @@ async function startServiceProcesses(options: {
     }
   };
   const stop = async (): Promise<void> => {
-    const running = processes.filter((child) => child.exitCode === null && child.signalCode === null);
+    const gone = processes.filter((child) => child.exitCode !== null || child.signalCode !== null);
+    const running = processes.filter((child) => !gone.includes(child));
     const timer = setTimeout(kill, 30_000);
     for (const child of running) child.kill('SIGTERM');
     await Promise.all(running.map((child) => once(child, 'exit')));
     clearTimeout(timer);
+    if (gone.length > 0) {
+      const which = gone.map((child) => `${names.get(child)} (${child.signalCode ?? child.exitCode})`);
+      throw new Error(`${which.join(', ')} exited before the system was stopped:\n${output}`);
+    }
   };
   try {
     await Promise.all(
@@ -331,6 +337,7 @@ async function startServiceProcesses(options: {
           { env, stdio: ['ignore', 'pipe', 'pipe'], detached: true },
         );
         processes.push(child);
+        names.set(child, service);
         const ready = new Promise<void>((resolve, reject) => {
           let lines = '';
           const onData = (chunk: Buffer): void => {

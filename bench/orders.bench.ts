@@ -300,7 +300,9 @@ async function measureSystem(id: SystemId, mode: OrdersMode, options: BenchOptio
   } finally {
     progress(`${id}: stopping`);
     try {
-      await system.lab.stop();
+      // A system that stops badly (a service that had died, an exit code) is reported with what
+      // it measured; what it recorded is still read.
+      await attempt('stop', () => system.lab.stop());
     } finally {
       signalTree(system.roots(), 'SIGKILL');
       system.kill();
