@@ -3,7 +3,16 @@ import { test } from 'node:test';
 import type { RequestSample } from '@herald/orders-lab/load-generator.ts';
 import type { OrderRecord } from '@herald/orders-lab/reconcile.ts';
 import { relativeTo, selfTimeByFile } from './lib/cpu-profile.ts';
-import { CpuMeter, descendants, parseProcStat, parseVmHwm, treeUsage } from './lib/process-tree.ts';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import {
+  CpuMeter,
+  descendants,
+  parseProcStat,
+  parseVmHwm,
+  signalTree,
+  treeUsage,
+} from './lib/process-tree.ts';
 import { answerToFinal, cell, formatGrid, perOrder, sustainedRate } from './orders-report.ts';
 
 await test('parseProcStat', async (t) => {
@@ -95,6 +104,38 @@ await test('CpuMeter', async (t) => {
     roots = [];
     assert.ok(meter.cpuMicros() >= seen && seen > 0);
   });
+});
+
+await test('signalTree', async (t) => {
+  await t.test(
+    'signals a child with its children, and nothing that is not under a child of this process',
+    async (t) => {
+      if (process.platform !== 'linux') return t.skip('needs /proc');
+      const shell = spawn('sh', ['-c', 'sleep 60 & echo $!; wait'], { stdio: ['ignore', 'pipe', 'ignore'] });
+      const [line] = (await once(shell.stdout, 'data')) as [Buffer];
+      const sleeper = Number(line.toString().trim());
+      const alive = (pid: number) => {
+        try {
+          process.kill(pid, 0);
+          return true;
+        } catch {
+          return false;
+        }
+      };
+      try {
+        signalTree([sleeper], 'SIGTERM'); // the shell's child, not ours
+        assert.ok(alive(sleeper), 'a process that is not this process’s child is left alone');
+        const exited = once(shell, 'exit');
+        signalTree([shell.pid!], 'SIGTERM');
+        await exited;
+        for (let i = 0; alive(sleeper) && i < 100; i++) await new Promise((r) => setTimeout(r, 50));
+        assert.ok(!alive(sleeper), 'the child’s own child was signalled too');
+      } finally {
+        // Only when the test failed: while the shell runs it is this process's child, the sleeper under it.
+        signalTree([shell.pid!], 'SIGKILL');
+      }
+    },
+  );
 });
 
 await test('selfTimeByFile', async (t) => {

@@ -26,6 +26,7 @@ import { GROUPS, SERVICES } from '@herald/orders-domain/topology.ts';
 import { cleanEnv, findFreePorts, startChildSystem } from '@herald/orders-domain/testing/child-system.ts';
 import { DatabaseSync } from 'node:sqlite';
 import type { BenchDir } from './lib/bench-dir.ts';
+import { signalTree } from './lib/process-tree.ts';
 
 export const SYSTEM_IDS = [
   'embedded-full',
@@ -86,12 +87,7 @@ function catalogIn(dir: BenchDir): string {
 }
 
 function killTree(pid: number | undefined): void {
-  if (pid === undefined) return;
-  try {
-    process.kill(pid, 'SIGKILL');
-  } catch {
-    // Gone.
-  }
+  if (pid !== undefined) signalTree([pid], 'SIGKILL');
 }
 
 /**

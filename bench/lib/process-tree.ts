@@ -156,9 +156,15 @@ export class CpuMeter {
   }
 }
 
-/** Sends `signal` to every process of the trees under `roots`, leaves first; never throws. */
+/**
+ * Sends `signal` to every process of the trees under `roots`, leaves first; never throws. Only
+ * roots that are still this process's children count: a root that exited may have had its pid
+ * given to some other process since, which is not ours to signal.
+ */
 export function signalTree(roots: readonly number[], signal: NodeJS.Signals): void {
-  for (const pid of processTree(roots).reverse()) {
+  const table = processTable();
+  const own = roots.filter((pid) => table.get(pid) === process.pid);
+  for (const pid of descendants(own, table).reverse()) {
     try {
       process.kill(pid, signal);
     } catch {
