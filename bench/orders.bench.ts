@@ -224,6 +224,8 @@ async function fixedRun(
 
 /** Everything started and not yet stopped, so an interrupted run can kill it. */
 const live = new Set<BenchSystem>();
+/** Directories in use, so an interrupted run can delete them. */
+const liveDirs = new Set<Disposable>();
 
 function killEverything(): void {
   for (const system of live) {
@@ -251,6 +253,8 @@ async function readProfiles(dir: string): Promise<FileSelfTime[]> {
 async function measureSystem(id: SystemId, mode: OrdersMode, options: BenchOptions): Promise<SystemResult> {
   const title = SYSTEM_TITLES[id];
   using dir = benchDir(`orders-${id}`);
+  liveDirs.add(dir);
+  using _forget = { [Symbol.dispose]: () => liveDirs.delete(dir) };
   const profileDir =
     options.profile && id !== 'rest' && id !== 'raw-limit' ? dir.file('profiles') : undefined;
   progress(`${id}: starting`);
@@ -576,6 +580,7 @@ const benchmark: Benchmark = {
     const onSignal = (signal: NodeJS.Signals): void => {
       progress(`${signal}: stopping every system started`);
       killEverything();
+      for (const dir of liveDirs) dir[Symbol.dispose]();
       process.exit(signal === 'SIGINT' ? 130 : 143);
     };
     process.once('SIGINT', onSignal);
