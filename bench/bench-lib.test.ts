@@ -203,7 +203,7 @@ await test('parseBenchArgs', async (t) => {
   await t.test('takes a name and measures with the default rounds', () => {
     assert.deepEqual(parseBenchArgs(['log']), {
       name: 'log',
-      options: { quick: false, rounds: DEFAULT_ROUNDS },
+      options: { quick: false, rounds: DEFAULT_ROUNDS, profile: false },
     });
   });
 
@@ -237,7 +237,7 @@ await test('resultsFile', async (t) => {
       benchDir: '/tmp',
       benchFilesystem: 'ext4',
     };
-    const options = { quick: true, rounds: 1 };
+    const options = { quick: true, rounds: 1, profile: false };
     const date = new Date(0);
     const withNotes = resultsFile('runtime', date, options, machine, {
       scenarios: [throughput([1], [2])],

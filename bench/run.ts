@@ -1,4 +1,4 @@
-// The benchmark dispatcher: `npm run bench -- <name> [--quick] [--rounds n]`.
+// The benchmark dispatcher: `npm run bench -- <name> [--quick] [--rounds n] [--profile]`.
 // It runs one benchmark, prints its table, and writes bench/results/<name>-<date>.json and
 // bench/results/<name>-latest.json. A missed target is reported, never an exit failure:
 // benchmarks measure, they do not gate (see /docs/benchmarks.md).
@@ -19,11 +19,17 @@ const BENCHMARKS: Readonly<Record<string, Registration>> = {
   log: { about: 'embedded SQLite log vs raw node:sqlite', load: () => import('./log.bench.ts') },
   runtime: { about: 'Router + middleware vs raw consumption', load: () => import('./runtime.bench.ts') },
   backends: { about: 'embedded, Kafka, NATS; Kafka vs raw', load: () => import('./backends.bench.ts') },
+  orders: { about: 'order system capacity: events vs REST vs raw', load: () => import('./orders.bench.ts') },
 };
 
 function usage(): string {
   const names = Object.entries(BENCHMARKS).map(([name, { about }]) => `  ${name.padEnd(10)} ${about}`);
-  return ['usage: npm run bench -- <name> [--quick] [--rounds n]', '', 'benchmarks:', ...names].join('\n');
+  return [
+    'usage: npm run bench -- <name> [--quick] [--rounds n] [--profile]',
+    '',
+    'benchmarks:',
+    ...names,
+  ].join('\n');
 }
 
 async function main(): Promise<number> {

@@ -10,6 +10,11 @@ export interface BenchOptions {
   readonly quick: boolean;
   /** Rounds per scenario; each round runs the thing and its baseline once, in alternating order. */
   readonly rounds: number;
+  /**
+   * `--profile`: benchmarks that run their subject as a child process run it under
+   * `node --cpu-prof` and report where its time goes; the others ignore it.
+   */
+  readonly profile: boolean;
 }
 
 /**

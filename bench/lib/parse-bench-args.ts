@@ -4,7 +4,7 @@ import type { BenchOptions } from './benchmark.ts';
 export const DEFAULT_ROUNDS = 5;
 export const QUICK_ROUNDS = 2;
 
-/** The benchmark name and options from `npm run bench -- <name> [--quick] [--rounds n]`. */
+/** The benchmark name and options from `npm run bench -- <name> [--quick] [--rounds n] [--profile]`. */
 export interface BenchArgs {
   readonly name: string | undefined;
   readonly options: BenchOptions;
@@ -14,10 +14,12 @@ export interface BenchArgs {
 export function parseBenchArgs(argv: readonly string[]): BenchArgs {
   let name: string | undefined;
   let quick = false;
+  let profile = false;
   let rounds: number | undefined;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--quick') quick = true;
+    else if (arg === '--profile') profile = true;
     else if (arg === '--rounds' || arg.startsWith('--rounds=')) {
       const text = arg === '--rounds' ? argv[++i] : arg.slice('--rounds='.length);
       const value = Number(text);
@@ -29,5 +31,5 @@ export function parseBenchArgs(argv: readonly string[]): BenchArgs {
     else if (name === undefined) name = arg;
     else throw new RangeError(`one benchmark at a time: got "${name}" and "${arg}"`);
   }
-  return { name, options: { quick, rounds: rounds ?? (quick ? QUICK_ROUNDS : DEFAULT_ROUNDS) } };
+  return { name, options: { quick, rounds: rounds ?? (quick ? QUICK_ROUNDS : DEFAULT_ROUNDS), profile } };
 }

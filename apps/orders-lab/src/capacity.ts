@@ -4,7 +4,7 @@
 // were accepted, none failed, and the HTTP p99 stayed under the bound.
 import type { Architecture, LabSystem } from './lab-systems.ts';
 import { summarize } from './percentiles.ts';
-import { type LiveSample, runScenario } from './run-scenario.ts';
+import { type LiveSample, type RunData, runScenario } from './run-scenario.ts';
 import { type LabMode, SCENARIOS } from './scenarios.ts';
 
 /** One step of the search. */
@@ -75,6 +75,8 @@ export async function searchCapacity(options: {
   readonly prefix: string;
   readonly onStep?: (rate: number, index: number) => void;
   readonly onSample?: (live: LiveSample) => void;
+  /** Called with each step's raw run, for checks that need the system's files afterwards. */
+  readonly onRun?: (data: RunData, step: CapacityStep) => void;
 }): Promise<CapacityResult> {
   const { system, mode } = options;
   const { capacity } = mode;
@@ -108,6 +110,7 @@ export async function searchCapacity(options: {
     };
     const step = { ...measured, passed: stepPasses(measured, capacity.p99BoundMs) };
     steps.push(step);
+    options.onRun?.(data, step);
     return step;
   };
 

@@ -6,7 +6,7 @@
 // became is read from the system's files.
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type EventLog, type StoredEvent } from '@herald/core';
+import { type EventLog, type Store, type StoredEvent } from '@herald/core';
 import { type SqliteLog, openSqliteLog, openSqliteStore } from '@herald/sqlite';
 import type { OrderView } from '@herald/orders-domain/order-view.ts';
 import { isSettled } from '@herald/orders-domain/order-view.ts';
@@ -52,6 +52,10 @@ export interface LabSystem {
   stop(): Promise<void>;
   /** After `stop`: every order the system recorded, by customer id. */
   collect(): Promise<Map<string, OrderRecord>>;
+  /** The started process (the root of its process tree), for CPU and memory accounting. */
+  readonly pid?: number;
+  /** The system's Prometheus endpoint, when it has one. */
+  readonly metricsUrl?: string;
 }
 
 const EDA_SCRIPT = fileURLToPath(import.meta.resolve('@herald/orders-app/main.ts'));
@@ -143,54 +147,67 @@ export async function collectEventDriven(path: string): Promise<Map<string, Orde
   const log = await openForReading(path);
   try {
     const store = await openSqliteStore(log);
-    const placed = new Map<string, { customerId: string }>();
-    const decidedAt = new Map<string, number>();
-    const lastFactAt = new Map<string, number>();
-    const topics = new Set((await log.listTopics()).map((t) => t.name));
-    for (const topic of VIEW_TOPICS) {
-      if (!topics.has(topic)) continue;
-      for await (const event of eventsOf(log, topic)) {
-        const decoded = orderFactOf(event);
-        if (decoded === undefined) continue;
-        const { orderId, fact } = decoded;
-        const at = Date.parse(fact.at);
-        lastFactAt.set(orderId, Math.max(lastFactAt.get(orderId) ?? 0, at));
-        if (fact.type === 'order-placed') placed.set(orderId, { customerId: fact.order.customerId });
-        if (fact.type === 'order-confirmed' || fact.type === 'order-rejected') decidedAt.set(orderId, at);
-      }
-    }
-    const deadLetters = new Map<string, number>();
-    for (const topic of topics) {
-      if (!topic.endsWith('.dead-letter')) continue;
-      for await (const event of eventsOf(log, topic)) {
-        const orderId = event.partitionkey ?? event.subject ?? '';
-        deadLetters.set(orderId, (deadLetters.get(orderId) ?? 0) + 1);
-      }
-    }
-    const views = new Map(
-      (await store.list<OrderView>(COLLECTIONS.orderViews)).map(({ id, value }) => [id, value] as const),
-    );
-    const messages = messagesPerOrder(
-      (await store.list<MailboxMessage>(COLLECTIONS.mailbox)).map(({ value }) => value),
-    );
-    const records = new Map<string, OrderRecord>();
-    for (const [orderId, { customerId }] of placed) {
-      const view = views.get(orderId);
-      records.set(customerId, {
-        orderId,
-        customerId,
-        status: view?.status ?? 'pending',
-        decidedAt: decidedAt.get(orderId) ?? null,
-        settled: view !== undefined && isSettled(view),
-        lastFactAt: lastFactAt.get(orderId) ?? null,
-        messages: messages.get(orderId) ?? 0,
-        deadLetters: deadLetters.get(orderId) ?? 0,
-      });
-    }
-    return records;
+    return await collectOrders(log, store, store);
   } finally {
     await log.close();
   }
+}
+
+/**
+ * What an event-driven system recorded, from any log and stores: the facts on the log, the
+ * order views in `views` (the orders service's store) and the messages in `mailbox` (the
+ * notification service's store; the same store on the embedded log).
+ */
+export async function collectOrders(
+  log: EventLog,
+  views: Store,
+  mailbox: Store,
+): Promise<Map<string, OrderRecord>> {
+  const placed = new Map<string, { customerId: string }>();
+  const decidedAt = new Map<string, number>();
+  const lastFactAt = new Map<string, number>();
+  const topics = new Set((await log.listTopics()).map((t) => t.name));
+  for (const topic of VIEW_TOPICS) {
+    if (!topics.has(topic)) continue;
+    for await (const event of eventsOf(log, topic)) {
+      const decoded = orderFactOf(event);
+      if (decoded === undefined) continue;
+      const { orderId, fact } = decoded;
+      const at = Date.parse(fact.at);
+      lastFactAt.set(orderId, Math.max(lastFactAt.get(orderId) ?? 0, at));
+      if (fact.type === 'order-placed') placed.set(orderId, { customerId: fact.order.customerId });
+      if (fact.type === 'order-confirmed' || fact.type === 'order-rejected') decidedAt.set(orderId, at);
+    }
+  }
+  const deadLetters = new Map<string, number>();
+  for (const topic of topics) {
+    if (!topic.endsWith('.dead-letter')) continue;
+    for await (const event of eventsOf(log, topic)) {
+      const orderId = event.partitionkey ?? event.subject ?? '';
+      deadLetters.set(orderId, (deadLetters.get(orderId) ?? 0) + 1);
+    }
+  }
+  const viewsById = new Map(
+    (await views.list<OrderView>(COLLECTIONS.orderViews)).map(({ id, value }) => [id, value] as const),
+  );
+  const messages = messagesPerOrder(
+    (await mailbox.list<MailboxMessage>(COLLECTIONS.mailbox)).map(({ value }) => value),
+  );
+  const records = new Map<string, OrderRecord>();
+  for (const [orderId, { customerId }] of placed) {
+    const view = viewsById.get(orderId);
+    records.set(customerId, {
+      orderId,
+      customerId,
+      status: view?.status ?? 'pending',
+      decidedAt: decidedAt.get(orderId) ?? null,
+      settled: view !== undefined && isSettled(view),
+      lastFactAt: lastFactAt.get(orderId) ?? null,
+      messages: messages.get(orderId) ?? 0,
+      deadLetters: deadLetters.get(orderId) ?? 0,
+    });
+  }
+  return records;
 }
 
 /** Reads what the REST baseline recorded: orders, views and outcomes of orders, the mailbox. */
@@ -247,6 +264,8 @@ export interface StartOptions {
   readonly durability: 'full' | 'normal';
   /** How long the system may take to answer `/readyz` (default: `startChildSystem`'s). */
   readonly readyTimeoutMs?: number;
+  /** Node options for the system's process, e.g. `--cpu-prof`. */
+  readonly nodeArgs?: readonly string[];
 }
 
 /** Starts the event-driven system (`node apps/orders/src/main.ts`) on free ports. */
@@ -269,6 +288,7 @@ export async function startEventDriven(options: StartOptions): Promise<LabSystem
     env: cleanEnv(env),
     readyUrl: `${base}/readyz`,
     ...(options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs }),
+    ...(options.nodeArgs === undefined ? {} : { nodeArgs: options.nodeArgs }),
   });
   return {
     architecture: 'event-driven',
@@ -289,6 +309,8 @@ export async function startEventDriven(options: StartOptions): Promise<LabSystem
     },
     stop: () => stopChild(child),
     collect: () => collectEventDriven(dbPath),
+    ...(child.process.pid === undefined ? {} : { pid: child.process.pid }),
+    metricsUrl: `${base}/metrics`,
   };
 }
 
@@ -334,6 +356,7 @@ export async function startRest(options: StartOptions): Promise<LabSystem> {
     },
     stop: () => stopChild(child),
     collect: () => collectRest(options.dataDir),
+    ...(child.process.pid === undefined ? {} : { pid: child.process.pid }),
   };
 }
 

@@ -35,6 +35,8 @@ export interface StartChildOptions {
   /** A script run by this Node (`process.execPath`), with `--disable-warning=ExperimentalWarning`. */
   readonly script: string;
   readonly args?: readonly string[];
+  /** Node options placed before the script, e.g. `--cpu-prof`. */
+  readonly nodeArgs?: readonly string[];
   readonly env: NodeJS.ProcessEnv;
   readonly cwd?: string;
   /** Polled until it answers 2xx. */
@@ -78,7 +80,12 @@ export async function stopChildSystems(graceMs?: number): Promise<void> {
 export async function startChildSystem(options: StartChildOptions): Promise<ChildSystem> {
   const child = spawn(
     process.execPath,
-    ['--disable-warning=ExperimentalWarning', options.script, ...(options.args ?? [])],
+    [
+      '--disable-warning=ExperimentalWarning',
+      ...(options.nodeArgs ?? []),
+      options.script,
+      ...(options.args ?? []),
+    ],
     {
       env: options.env,
       cwd: options.cwd,
