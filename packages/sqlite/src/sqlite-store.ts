@@ -142,13 +142,20 @@ export class SqliteStore implements Store {
         },
         recordHandled: async (group, eventId, fingerprint): Promise<InboxOutcome> => {
           checkOpen();
-          const status = inboxStatus(db, group, eventId, fingerprint);
-          if (status !== 'unseen') return status;
-          prepared(
+          // One statement on the usual path (a first delivery); the entry is read only when
+          // one was there already, to tell a redelivery from a conflict.
+          const { changes } = prepared(
             db,
-            'INSERT INTO herald_inbox (group_name, event_id, fingerprint, handled_at) VALUES (?, ?, ?, ?)',
+            `INSERT INTO herald_inbox (group_name, event_id, fingerprint, handled_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (group_name, event_id) DO NOTHING`,
           ).run(group, eventId, fingerprint, Date.now());
-          return 'first';
+          if (Number(changes) > 0) return 'first';
+          const status = inboxStatus(db, group, eventId, fingerprint);
+          if (status === 'unseen') {
+            // Not on one writer connection inside its transaction; refused rather than assumed.
+            throw new HeraldError('CONTENTION', `the inbox entry of ${eventId} for ${group} vanished`);
+          }
+          return status;
         },
       };
       try {

@@ -196,7 +196,8 @@ export class Router {
           while (this.#inFlight >= (this.#options.maxInFlight ?? 256)) {
             await new Promise<void>((resolve) => (this.#slotFreed = resolve));
           }
-          await this.#start(event, handle);
+          const work = this.#work.get(`${event.topic}/${event.partition}`) ?? (await this.#partition(event));
+          this.#start(event, work, handle);
         }
         if (this.#stopping.signal.aborted) break;
       }
@@ -210,12 +211,11 @@ export class Router {
     if (failure !== undefined) throw failure instanceof Error ? failure : new Error(JSON.stringify(failure));
   }
 
-  async #start(event: StoredEvent, handle: Handler): Promise<void> {
-    const work = this.#work.get(`${event.topic}/${event.partition}`) ?? (await this.#partition(event));
+  #start(event: StoredEvent, work: PartitionWork, handle: Handler): void {
     work.offsets.delivered(event.offset);
     this.#inFlight++;
     // #handle settles every outcome itself: it never rejects.
-    void work.keys.schedule(event.partitionkey ?? '', () => this.#handle(event, work, handle));
+    work.keys.enqueue(event.partitionkey ?? '', () => this.#handle(event, work, handle));
   }
 
   async #handle(event: StoredEvent, work: PartitionWork, handle: Handler): Promise<void> {

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { TEST_TYPE, makeEvent, readAll, waitFor } from '@herald/testing';
 import type { StoredEvent } from '../../src/envelope.ts';
@@ -237,5 +238,23 @@ void describe('fingerprintOf', () => {
     const first = fingerprintOf(stored(1, { id: 'same' }));
     assert.notEqual(first, fingerprintOf(stored(2, { id: 'same' })));
     assert.notEqual(first, fingerprintOf(stored(1, { id: 'same', type: 'dev.herald.other.v1' })));
+  });
+
+  void it('keeps the format inbox entries were written with: SHA-256 of type, a zero byte and data, base64url', () => {
+    // Inbox entries outlive upgrades: another format would make every redelivery a CONFLICT.
+    const data = new TextEncoder().encode('{"orderId":"o-1","total":12.5}');
+    const expected = (type: string, bytes?: Uint8Array) => {
+      const digest = createHash('sha256').update(type).update('\0');
+      if (bytes !== undefined) digest.update(bytes);
+      return digest.digest('base64url');
+    };
+    assert.equal(fingerprintOf(stored(1, { data })), expected(stored(1).type, data));
+    const { data: _data, ...withoutData } = stored(1);
+    assert.equal(fingerprintOf(withoutData), expected(stored(1).type));
+    assert.equal(fingerprintOf(stored(1, { data: new Uint8Array(0) })), expected(stored(1).type));
+    assert.equal(
+      fingerprintOf(stored(1, { type: 'dev.herald.bestätigt.v1', data })),
+      expected('dev.herald.bestätigt.v1', data),
+    );
   });
 });

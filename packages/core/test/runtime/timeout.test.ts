@@ -6,7 +6,7 @@ import { openMemoryLog } from '../../src/memory.ts';
 import { retry } from '../../src/runtime/middleware/retry.ts';
 import { timeout } from '../../src/runtime/middleware/timeout.ts';
 import { createRouter } from '../../src/runtime/router.ts';
-import { start, waitForNoLag } from './fixtures/harness.ts';
+import { gate, start, waitForNoLag } from './fixtures/harness.ts';
 
 void describe('timeout', () => {
   void it('fails a slow attempt with TIMEOUT, aborts its signal, and lets retry try again', async () => {
@@ -69,6 +69,47 @@ void describe('timeout', () => {
     await waitForNoLag(log, 'test.in-time');
     await run.stop();
     assert.deepEqual(aborted, [false, false]);
+  });
+
+  void it('aborts the signal of every attempt running when the router stops, and of no attempt that finished', async () => {
+    await using log = await openMemoryLog();
+    await log.createTopic('orders', { partitions: 1 });
+    // Key a: one event that finishes at once; keys b, c, d: one event each that waits for its signal.
+    await log.appendBatch('orders', [
+      makeEvent(0, 'a'),
+      makeEvent(1, 'b'),
+      makeEvent(2, 'c'),
+      makeEvent(3, 'd'),
+    ]);
+    const finishedSignals: AbortSignal[] = [];
+    const waiting: Promise<unknown>[] = [];
+    const allWaiting = gate();
+    const router = createRouter({ log, group: 'test.timeout-stop', topics: ['orders'] });
+    router.on(
+      TEST_TYPE,
+      async (event, ctx) => {
+        if (event.partitionkey === 'a') {
+          finishedSignals.push(ctx.signal);
+          return;
+        }
+        const aborted = new Promise<unknown>((resolve) =>
+          ctx.signal.addEventListener('abort', () => resolve(ctx.signal.reason), { once: true }),
+        );
+        waiting.push(aborted);
+        if (waiting.length === 3) allWaiting.open();
+        await aborted;
+      },
+      { middleware: [timeout({ ms: 60_000 })] },
+    );
+    const run = start(router);
+    await allWaiting.opened;
+    await run.stop();
+    const reasons = await Promise.all(waiting);
+    assert.equal(reasons.length, 3);
+    for (const reason of reasons)
+      assert.ok(!isHeraldError(reason, 'TIMEOUT'), `aborted by ${String(reason)}`);
+    assert.equal(finishedSignals.length, 1);
+    assert.equal(finishedSignals[0]!.aborted, false, 'an attempt that had finished was aborted on stop');
   });
 
   void it('stops the router with TIMEOUT when no retry or dead letter handles it', async () => {

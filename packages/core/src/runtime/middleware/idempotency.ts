@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { StoredEvent } from '../../envelope.ts';
 import { HeraldError } from '../../errors.ts';
 import type { Middleware } from '../handler.ts';
@@ -19,12 +19,7 @@ export function idempotency(options: { readonly store: Store }): Middleware {
   const { store } = options;
   return (next) => async (event, context) => {
     const fingerprint = fingerprintOf(event);
-    const conflict = () =>
-      new HeraldError(
-        'CONFLICT',
-        `event ${event.id} was handled before by ${context.group} with a different payload; this one is not applied`,
-        { details: { eventId: event.id, group: context.group } },
-      );
+    const conflict = () => conflictError(event, context.group);
     const status = await store.inboxStatus(context.group, event.id, fingerprint);
     if (status === 'duplicate') return;
     if (status === 'conflict') throw conflict();
@@ -59,14 +54,38 @@ export function idempotency(options: { readonly store: Store }): Middleware {
   };
 }
 
+function conflictError(event: StoredEvent, group: string): HeraldError {
+  return new HeraldError(
+    'CONFLICT',
+    `event ${event.id} was handled before by ${group} with a different payload; this one is not applied`,
+    { details: { eventId: event.id, group } },
+  );
+}
+
+/** `<type>\0` as UTF-8, per event type; a router sees a handful of types. */
+const typePrefixes = new Map<string, Buffer>();
+const MAX_CACHED_TYPES = 1024;
+
+function typePrefix(type: string): Buffer {
+  let prefix = typePrefixes.get(type);
+  if (prefix === undefined) {
+    prefix = Buffer.from(`${type}\0`);
+    if (typePrefixes.size < MAX_CACHED_TYPES) typePrefixes.set(type, prefix);
+  }
+  return prefix;
+}
+
 /**
  * A fingerprint of an event's payload (its type and data), to tell a redelivery from a different
- * event reusing an id: the inbox keeps it next to the id.
+ * event reusing an id: the inbox keeps it next to the id. SHA-256 of the UTF-8 type, a zero
+ * byte and the data bytes, in base64url: inbox entries written by any version compare equal.
  */
 export function fingerprintOf(event: StoredEvent): string {
-  const hash = createHash('sha256');
-  hash.update(event.type);
-  hash.update('\0');
-  if (event.data !== undefined) hash.update(event.data);
-  return hash.digest('base64url');
+  const prefix = typePrefix(event.type);
+  const data = event.data;
+  if (data === undefined || data.byteLength === 0) return hash('sha256', prefix, 'base64url');
+  const bytes = Buffer.allocUnsafe(prefix.byteLength + data.byteLength);
+  prefix.copy(bytes, 0);
+  bytes.set(data, prefix.byteLength);
+  return hash('sha256', bytes, 'base64url');
 }

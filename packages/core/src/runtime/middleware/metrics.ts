@@ -22,6 +22,7 @@ export type MetricsMiddleware = Middleware & { readonly registry: Registry };
 
 type EventLabel = 'group' | 'topic' | 'type';
 type LagLabel = 'group' | 'topic' | 'partition';
+type Labels = Readonly<Record<EventLabel, string>>;
 
 const DEFAULT_PREFIX = 'herald_';
 
@@ -78,23 +79,24 @@ export function metrics(options: MetricsOptions = {}): MetricsMiddleware {
       labelNames,
     ),
   );
+  const labelSets = new LabelSets();
   const middleware =
     (next: Handler): Handler =>
     async (event, context) => {
-      const labels = { group: context.group, topic: event.topic, type: event.type };
+      const labels = labelSets.of(context.group, event.topic, event.type);
       deadLettered.saw(event, context.group);
       if (context.attempt > 1) retried.inc(labels);
-      const stopTimer = duration.startTimer(labels);
+      const startedAt = performance.now();
       try {
         await next(event, context);
       } catch (error) {
         if (!context.signal.aborted) {
-          stopTimer();
+          duration.observe(labels, (performance.now() - startedAt) / 1000);
           failed.inc(labels);
         }
         throw error;
       }
-      stopTimer();
+      duration.observe(labels, (performance.now() - startedAt) / 1000);
       processed.inc(labels);
     };
   return Object.assign(middleware, { registry });
@@ -108,20 +110,21 @@ export function metrics(options: MetricsOptions = {}): MetricsMiddleware {
 function countDeadLetters(deadLettered: Counter<EventLabel>): {
   saw(event: StoredEvent, group: string): void;
 } {
-  const state: DeadLetterCount = { deadLettered, seen: new WeakMap() };
+  const state: DeadLetterCount = { deadLettered, seen: new Map() };
   subscribeWeakly(new WeakRef(state));
   return {
     saw(event, group) {
-      const groups = state.seen.get(event);
-      if (groups === undefined) state.seen.set(event, new Set([group]));
-      else groups.add(group);
+      let seen = state.seen.get(group);
+      if (seen === undefined) state.seen.set(group, (seen = new WeakSet()));
+      seen.add(event);
     },
   };
 }
 
 interface DeadLetterCount {
   readonly deadLettered: Counter<EventLabel>;
-  readonly seen: WeakMap<StoredEvent, Set<string>>;
+  /** Per group, the events seen. */
+  readonly seen: Map<string, WeakSet<StoredEvent>>;
 }
 
 /** Its own scope, so that the subscriber's closure cannot keep `state` alive. */
@@ -133,7 +136,7 @@ function subscribeWeakly(ref: WeakRef<DeadLetterCount>): void {
       return;
     }
     const { event, group } = message as DeadLetterMessage;
-    if (current.seen.get(event)?.has(group) === true) {
+    if (current.seen.get(group)?.has(event) === true) {
       current.deadLettered.inc({ group, topic: event.topic, type: event.type });
     }
   };
@@ -188,6 +191,24 @@ export function registerLagMetrics(
  */
 export async function renderMetrics(registry: Registry): Promise<{ contentType: string; body: string }> {
   return { contentType: registry.contentType, body: await registry.metrics() };
+}
+
+/**
+ * The label objects of every (group, topic, type) seen, built once each: one object per event
+ * would be garbage, and prom-client keeps none of them.
+ */
+class LabelSets {
+  readonly #byGroup = new Map<string, Map<string, Map<string, Labels>>>();
+
+  of(group: string, topic: string, type: string): Labels {
+    let byTopic = this.#byGroup.get(group);
+    if (byTopic === undefined) this.#byGroup.set(group, (byTopic = new Map<string, Map<string, Labels>>()));
+    let byType = byTopic.get(topic);
+    if (byType === undefined) byTopic.set(topic, (byType = new Map<string, Labels>()));
+    let labels = byType.get(type);
+    if (labels === undefined) byType.set(type, (labels = Object.freeze({ group, topic, type })));
+    return labels;
+  }
 }
 
 function counter(
