@@ -41,11 +41,14 @@ interface ChildReport {
   readonly acked: Map<string, Position>;
   readonly transactions: Map<string, Position>;
   readonly delivered: Map<string, Position>;
+  /** What a subscription in another process, on the same file, delivered. */
+  readonly deliveredElsewhere: Map<string, Position>;
 }
 
 /**
- * Creates the log on the mount, starts the writing child, waits for `acks` acknowledged writes
- * (and at least one delivery), then cuts the power and kills the child at once.
+ * Starts the writing child on a fresh mount (it creates the log file: a first run on a new disk)
+ * and a reading child on the same file, waits for `acks` acknowledged writes (and a delivery in
+ * each), then cuts the power and kills both at once.
  */
 async function writeUntilPowerCut(
   mount: LossyMount,
@@ -53,43 +56,69 @@ async function writeUntilPowerCut(
   acks: number,
 ): Promise<ChildReport> {
   const path = join(mount.mountpoint, 'log.db');
-  {
-    await using log = await openSqliteLog({ path, retentionIntervalMs: 0 });
-    await log.createTopic('appends', { partitions: 4 });
-    await log.createTopic('orders', { partitions: 2 });
-  }
-  const child = startFixture('power-loss-process.ts', [path, synchronous]);
+  const child = startFixture('power-loss-process.ts', ['writer', path, synchronous]);
+  await child.waitFor((line) => line === 'started');
+  const reader = startFixture('power-loss-process.ts', ['reader', path, synchronous]);
   try {
+    await reader.waitFor((line) => line === 'started');
     // Progress, not time: each wait is for the child's next lines, and fails only if none come.
     const written = (line: string) => line.startsWith('ack ') || line.startsWith('tx ');
     let seen = 0;
     while (
       child.lines.filter(written).length < acks ||
-      !child.lines.some((l) => l.startsWith('delivered '))
+      !child.lines.some((l) => l.startsWith('delivered ')) ||
+      !reader.lines.some((l) => l.startsWith('delivered '))
     ) {
       await child.waitFor(seen + 1);
       seen = child.lines.length;
     }
     // Cut inside a later burst of writes, not right on an acknowledgement: at the first delivery
-    // seen before its write's acknowledgement (the moment a delivery ahead of its sync would be
-    // taken back), or after a few more lines.
+    // (in either process) seen before its write's acknowledgement, the moment a delivery ahead
+    // of its sync would be taken back; or else after a few more lines.
     const acknowledged = new Set<string>();
+    const ahead = (line: string) => {
+      const [kind, id] = line.split(' ');
+      return kind === 'delivered' && !acknowledged.has(id!);
+    };
     const last = child.lines.length + 1 + Math.floor(Math.random() * 40);
-    for (let next = 0; ; next++) {
-      await child.waitFor(next + 1);
-      const [kind, id] = child.lines[next]!.split(' ');
-      if (kind === 'ack') acknowledged.add(id!);
-      else if (kind === 'tx') acknowledged.add(`tx-${id}`);
-      else if (next >= seen && kind === 'delivered' && !acknowledged.has(id!)) break;
-      if (next + 1 >= last) break;
+    let readerNext = reader.lines.length;
+    let progressAt = Date.now();
+    for (let next = 0; next < last;) {
+      if (next < child.lines.length) {
+        const line = child.lines[next++]!;
+        const [kind, id] = line.split(' ');
+        if (kind === 'ack') acknowledged.add(id!);
+        else if (kind === 'tx') acknowledged.add(`tx-${id}`);
+        else if (next > seen && ahead(line)) break;
+        progressAt = Date.now();
+      } else if (readerNext < reader.lines.length) {
+        if (ahead(reader.lines[readerNext++]!)) break;
+      } else if (Date.now() - progressAt > 20_000) {
+        throw new Error(
+          `the writer printed nothing for 20 s; its last lines:\n${child.lines.slice(-5).join('\n')}`,
+        );
+      } else {
+        await new Promise((resolve) => setTimeout(resolve, 2));
+      }
     }
   } finally {
     const cut = mount.cut();
     child.signal('SIGKILL');
+    reader.signal('SIGKILL');
     await cut;
-    await child.exited;
+    await Promise.all([child.exited, reader.exited]);
   }
-  const report: ChildReport = { acked: new Map(), transactions: new Map(), delivered: new Map() };
+  const report: ChildReport = {
+    acked: new Map(),
+    transactions: new Map(),
+    delivered: new Map(),
+    deliveredElsewhere: new Map(),
+  };
+  for (const line of reader.lines) {
+    const [kind, id, partition, offset] = line.split(' ');
+    if (kind === 'delivered')
+      report.deliveredElsewhere.set(id!, { partition: Number(partition), offset: Number(offset) });
+  }
   for (const line of child.lines) {
     const [kind, id, partition, offset] = line.split(' ');
     const position = { partition: Number(partition), offset: Number(offset) };
@@ -186,7 +215,7 @@ describe('the embedded log under power loss', { skip, timeout: 600_000 }, () => 
   });
 
   for (const acks of CUTS_AFTER) {
-    it(`keeps every acknowledged append and store transaction, dense and uncorrupted, and no subscription delivered an event the power cut took back (synchronous=full, cut after ${acks} writes)`, async (t: TestContext) => {
+    it(`keeps every acknowledged append and store transaction, dense and uncorrupted, and no subscription, in the writing process or another, delivered an event the power cut took back (synchronous=full, cut after ${acks} writes)`, async (t: TestContext) => {
       await using mount = await mountLossyFs();
       const report = await writeUntilPowerCut(mount, 'full', acks);
       const files = kept(mount);
@@ -219,9 +248,19 @@ describe('the embedded log under power loss', { skip, timeout: 600_000 }, () => 
         return found?.partition !== at.partition || found.offset !== at.offset;
       });
       assert.deepEqual(retracted, [], 'delivered events the power cut took back');
+      assert.ok(report.deliveredElsewhere.size > 0, 'the other process delivered nothing before the cut');
+      const retractedElsewhere = [...report.deliveredElsewhere].filter(([id, at]) => {
+        const found = appends.get(id) ?? orders.get(id);
+        return found?.partition !== at.partition || found.offset !== at.offset;
+      });
+      assert.deepEqual(
+        retractedElsewhere,
+        [],
+        'events delivered in the other process that the power cut took back',
+      );
       t.diagnostic(
         `acknowledged before the cut: ${report.acked.size} appends, ${report.transactions.size} transactions; ` +
-          `survived: ${appends.size} appends, ${orders.size} transaction events; delivered: ${report.delivered.size}; disk kept ${files}`,
+          `survived: ${appends.size} appends, ${orders.size} transaction events; delivered: ${report.delivered.size} here, ${report.deliveredElsewhere.size} in the other process; disk kept ${files}`,
       );
     });
   }
