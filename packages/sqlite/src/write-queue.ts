@@ -1,5 +1,5 @@
 import { AsyncResource } from 'node:async_hooks';
-import type { DatabaseSync } from 'node:sqlite';
+import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { HeraldError, isHeraldError } from '@herald/core';
 import { toHeraldError } from './sqlite-errors.ts';
 
@@ -52,6 +52,8 @@ const DURABLE_AT_COMMIT: CommitHooks = {
 export class WriteQueue {
   readonly #db: DatabaseSync;
   readonly #hooks: CommitHooks;
+  /** Prepared once: every operation runs two of them, and parsing them each time showed in profiles. */
+  readonly #sql: Record<'begin' | 'savepoint' | 'release' | 'rollbackTo' | 'commit', StatementSync>;
   #pending: Pending[] = [];
   #scheduled = false;
   #flushing: Promise<void> | undefined;
@@ -63,6 +65,13 @@ export class WriteQueue {
   constructor(db: DatabaseSync, hooks: CommitHooks = DURABLE_AT_COMMIT) {
     this.#db = db;
     this.#hooks = hooks;
+    this.#sql = {
+      begin: db.prepare('BEGIN IMMEDIATE'),
+      savepoint: db.prepare('SAVEPOINT op'),
+      release: db.prepare('RELEASE op'),
+      rollbackTo: db.prepare('ROLLBACK TO op'),
+      commit: db.prepare('COMMIT'),
+    };
   }
 
   /** Transactions committed so far (the benchmark reports them per order). */
@@ -121,29 +130,30 @@ export class WriteQueue {
     const batch = this.#pending.splice(0, MAX_OPERATIONS_PER_TRANSACTION);
     if (batch.length === 0) return;
     const db = this.#db;
+    const sql = this.#sql;
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
-      db.exec('BEGIN IMMEDIATE');
+      sql.begin.run();
     } catch (error) {
       for (const p of batch) p.reject(toHeraldError(error, 'could not start a write transaction'));
       return;
     }
     try {
       for (const p of batch) {
-        db.exec('SAVEPOINT op');
+        sql.savepoint.run();
         try {
           const value = p.operation(db);
           outcomes.push({ ok: true, value: value instanceof Promise ? await value : value });
-          db.exec('RELEASE op');
+          sql.release.run();
           this.#hooks.operationEnded(true);
         } catch (error) {
-          db.exec('ROLLBACK TO op');
-          db.exec('RELEASE op');
+          sql.rollbackTo.run();
+          sql.release.run();
           this.#hooks.operationEnded(false);
           outcomes.push({ ok: false, value: error });
         }
       }
-      db.exec('COMMIT');
+      sql.commit.run();
     } catch (error) {
       this.#hooks.abandoned();
       if (db.isTransaction) {
