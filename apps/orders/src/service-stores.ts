@@ -61,8 +61,6 @@ export interface PostgresServiceStoresOptions {
 const DEFAULT_DRAIN_MS = 5_000;
 /** Connections besides the ones relays hold for as long as they run. */
 const POOL_CONNECTIONS = 8;
-/** Group commits of one service running at once (on as many connections). */
-const GROUP_CONNECTIONS = 4;
 
 /**
  * Opens a PostgresStore per service (creating schemas and tables when missing) on one
@@ -99,16 +97,9 @@ export async function openPostgresServiceStores(
 
   try {
     for (const service of new Set([...options.services, ...(options.readers ?? [])])) {
-      // Group commit: the handler transactions (and API writes) ready at once commit together,
-      // each in its own savepoint, so one service's transactions never conflict with each other.
-      stores.set(
-        service,
-        await openPostgresStore({
-          pool,
-          schema: schemaOf(schemaPrefix, service),
-          groupCommit: { connections: GROUP_CONNECTIONS },
-        }),
-      );
+      // Without group commit (PostgresStore's `groupCommit`): its members run one after another,
+      // and `POST /orders` would wait behind the consumers' queued transactions (ADR 0017).
+      stores.set(service, await openPostgresStore({ pool, schema: schemaOf(schemaPrefix, service) }));
     }
     faults = await openPostgresStore({ pool, schema: faultsSchemaOf(schemaPrefix) });
     for (const service of options.services) {
