@@ -117,8 +117,7 @@ if (unavailable !== undefined) {
       await Promise.all(ids.map((id) => store.transaction((tx) => tx.emit('things', event(id)))));
       await waitFor(
         async () => (await store.outboxBacklog()) === 0 && relay.published >= ids.length,
-        10_000,
-        'the relay to publish',
+        'the relay to publish what the groups committed',
       );
       const published = (await readAll(log, 'things')).map((e) => e.id);
       assert.deepEqual(published, ids);
