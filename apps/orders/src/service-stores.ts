@@ -97,7 +97,23 @@ export async function openPostgresServiceStores(
 
   try {
     for (const service of new Set([...options.services, ...(options.readers ?? [])])) {
-      stores.set(service, await openPostgresStore({ pool, schema: schemaOf(schemaPrefix, service) }));
+      // Repeatable read, not serializable: every handler writes what it read (a document, a
+      // stock level, the inbox entry), and Postgres fails the later of two concurrent writers of
+      // one row with a serialization failure that the store runs again, so no update is lost.
+      // Serializable adds predicate locks on index pages that, on these small tables, fail
+      // unrelated transactions too. Group commit for the services without an API: their
+      // handler transactions run one after another in shared Postgres transactions, so hot
+      // documents (the analytics funnel, a SKU's stock) stop failing and running again. Not
+      // for `orders`: its members would queue `POST /orders` behind the consumers (ADR 0017).
+      stores.set(
+        service,
+        await openPostgresStore({
+          pool,
+          schema: schemaOf(schemaPrefix, service),
+          isolation: 'repeatable read',
+          groupCommit: service !== 'orders',
+        }),
+      );
     }
     faults = await openPostgresStore({ pool, schema: faultsSchemaOf(schemaPrefix) });
     for (const service of options.services) {

@@ -62,6 +62,7 @@ export interface OrderSystemOptions {
   readonly sessionTimeoutMs?: number;
   /** Faults to set at start (they are shared through the store with every process). */
   readonly faults?: Partial<Record<DownstreamService, FaultUpdate>>;
+  /** How often fault settings are re-read: default 250 ms on the embedded store, 1 s on Postgres. */
   readonly faultPollIntervalMs?: number;
   /** Random source of injected faults (default Math.random); tests pass a predictable one. */
   readonly faultRandom?: () => number;
@@ -108,6 +109,7 @@ const SILENT: Logger = { info: () => undefined, error: () => undefined };
 
 /** Services whose state the API reads: `GET /inventory/:sku`, `/loyalty/:id`, `/analytics`. */
 const API_READS: readonly ServiceName[] = ['inventory', 'loyalty', 'analytics'];
+const POSTGRES_FAULT_POLL_MS = 1000;
 
 /**
  * Opens the log and store, creates the topics, starts the chosen services (seeding catalog and
@@ -151,8 +153,12 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
   }
   const store = stores.storeOf(names.includes('orders') ? 'orders' : (names[0] ?? 'orders'));
   const runners: ServiceRunner[] = [];
+  // On Postgres every process re-reads the fault settings from the database: once a second keeps
+  // an idle deployment quiet (a change made through one process reaches the others within 1 s).
+  const faultPollIntervalMs =
+    options.faultPollIntervalMs ?? (stores.kind === 'postgres' ? POSTGRES_FAULT_POLL_MS : undefined);
   const faults = new FaultController(stores.faults, {
-    ...(options.faultPollIntervalMs === undefined ? {} : { pollIntervalMs: options.faultPollIntervalMs }),
+    ...(faultPollIntervalMs === undefined ? {} : { pollIntervalMs: faultPollIntervalMs }),
     ...(options.faultRandom === undefined ? {} : { random: options.faultRandom }),
   });
   const shutdown = new AbortController();

@@ -7,7 +7,7 @@ import {
   eventFromAttributes,
   isHeraldError,
 } from '@herald/core';
-import { type PostgresStore, relayAccess } from './postgres-store.ts';
+import { type PostgresStore, prepared, relayAccess } from './postgres-store.ts';
 import { toHeraldError } from './postgres-errors.ts';
 import { type SchemaNames, createTables, schemaNames } from './schema.ts';
 
@@ -256,8 +256,9 @@ class Relay implements OutboxRelay {
       this.#wakeup.reset();
       if (this.#connectionLost !== undefined) throw this.#connectionLost;
       const { rows } = await client.query<OutboxRow>(
-        `SELECT id, topic, partition, attributes, data FROM ${outbox} ORDER BY id LIMIT $1`,
-        [this.#batchSize],
+        prepared(`SELECT id, topic, partition, attributes, data FROM ${outbox} ORDER BY id LIMIT $1`, [
+          this.#batchSize,
+        ]),
       );
       if (rows.length === 0) {
         await this.#wakeup.wait(this.#pollIntervalMs);
@@ -274,9 +275,11 @@ class Relay implements OutboxRelay {
         failure = error;
       }
       if (appended > 0) {
-        await client.query(`DELETE FROM ${outbox} WHERE id = ANY($1::bigint[])`, [
-          rows.slice(0, appended).map((row) => row.id),
-        ]);
+        await client.query(
+          prepared(`DELETE FROM ${outbox} WHERE id = ANY($1::bigint[])`, [
+            rows.slice(0, appended).map((row) => row.id),
+          ]),
+        );
         this.#published += appended;
       }
       if (failure !== undefined) {

@@ -1,6 +1,8 @@
+import { AsyncLocalStorage } from 'node:async_hooks';
+import { createHash } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
-import type { Pool, PoolClient, QueryResult, QueryResultRow } from 'pg';
+import type { Pool, PoolClient, QueryConfig, QueryResult, QueryResultRow } from 'pg';
 import {
   type DeliveryKey,
   type FailureRecord,
@@ -39,6 +41,18 @@ interface StoreTuning {
   readonly maxAttempts?: number;
   /** Largest event `tx.emit` accepts (attributes as JSON + data), in bytes. Default 1 MiB. */
   readonly maxEventBytes?: number;
+  /**
+   * Group commit: transactions started while others run wait a moment and then commit together,
+   * up to `maxTransactions` (default 64) in one Postgres transaction, each inside its own
+   * savepoint. One that fails is rolled back to its savepoint alone and its caller gets its
+   * error; the others commit. Their functions run one after another on one connection, so
+   * transactions of one process never conflict with each other; at most `connections`
+   * (default 1) such groups run at once. A serialization failure or deadlock runs the whole
+   * group again (each member counts an attempt, bounded by `maxAttempts`). Each caller's promise
+   * settles only after its group's COMMIT. A transaction started inside another one's function
+   * runs alone. Default off: every transaction is its own `BEGIN … COMMIT`.
+   */
+  readonly groupCommit?: boolean | { readonly maxTransactions?: number; readonly connections?: number };
 }
 
 /**
@@ -69,6 +83,17 @@ interface TransactionState {
   readonly outbox: PendingRow[];
 }
 
+/** A transaction waiting for, or running in, a group commit. */
+interface Member {
+  readonly fn: (tx: StoreTransaction) => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: unknown) => void;
+  attempts: number;
+}
+
+/** Marks the function of a group's member: a transaction it starts runs alone. */
+const inGroup = new AsyncLocalStorage<true>();
+
 type Attempt<T> =
   | { readonly ok: true; readonly value: T }
   | { readonly ok: false; readonly retry: boolean; readonly error: unknown };
@@ -78,6 +103,29 @@ const DEFAULT_MAX_EVENT_BYTES = 1_048_576;
 /** Full jitter, doubling from 8 ms, capped at 1 s: contenders spread out instead of colliding again. */
 function backoffMs(attempt: number): number {
   return Math.random() * Math.min(1000, 4 * 2 ** attempt);
+}
+
+/** Statement names by SQL text; the text of a store's statement depends only on its schema. */
+const statementNames = new Map<string, string>();
+
+/**
+ * `sql` as a named (prepared) statement: each connection parses and plans it once, the first time
+ * it runs there, and then only binds and executes it. Herald's statements are few and fixed per
+ * schema, so the set each connection keeps stays small. The name is a digest of the text: the
+ * same text always gets the same name, different texts never share one.
+ */
+export function prepared(sql: string, values: unknown[]): QueryConfig {
+  let name = statementNames.get(sql);
+  if (name === undefined) {
+    name = `herald_${createHash('sha256').update(sql).digest('base64url').slice(0, 32)}`;
+    statementNames.set(sql, name);
+  }
+  return { name, text: sql, values };
+}
+
+/** A SQL string literal. */
+function literal(text: string): string {
+  return `'${text.replaceAll("'", "''")}'`;
 }
 
 type Query = <R extends QueryResultRow>(sql: string, params: unknown[]) => Promise<QueryResult<R>>;
@@ -111,6 +159,17 @@ export class PostgresStore implements Store {
   readonly #begin: string;
   readonly #maxAttempts: number;
   readonly #maxEventBytes: number;
+  /** Group commit: members per group (0 = off) and groups running at once. */
+  readonly #groupSize: number;
+  readonly #groupConnections: number;
+  readonly #queue: Member[] = [];
+  /**
+   * Takes the commit lock and notifies the relay (delivered at commit). Literals, not
+   * parameters, so that it can share a round trip with other statements; schema names are
+   * validated to `[a-z0-9_]`.
+   */
+  readonly #lockSql: string;
+  #groupsRunning = 0;
   #closed = false;
 
   /** Use `openPostgresStore`, which also creates the tables. */
@@ -129,6 +188,20 @@ export class PostgresStore implements Store {
     this.#begin = `BEGIN ISOLATION LEVEL ${(tuning.isolation ?? 'serializable').toUpperCase()}`;
     this.#maxAttempts = maxAttempts;
     this.#maxEventBytes = maxEventBytes;
+    const group = tuning.groupCommit === true ? {} : tuning.groupCommit || undefined;
+    const groupSize = group === undefined ? 0 : (group.maxTransactions ?? 64);
+    const groupConnections = group?.connections ?? 1;
+    if (group !== undefined && (!Number.isSafeInteger(groupSize) || groupSize < 1)) {
+      throw new HeraldError('INVALID_ARGUMENT', 'groupCommit.maxTransactions must be a positive integer');
+    }
+    if (!Number.isSafeInteger(groupConnections) || groupConnections < 1) {
+      throw new HeraldError('INVALID_ARGUMENT', 'groupCommit.connections must be a positive integer');
+    }
+    this.#lockSql =
+      `SELECT pg_advisory_xact_lock(hashtextextended(${literal(names.commitLock)}, 0)), ` +
+      `pg_notify(${literal(names.channel)}, '')`;
+    this.#groupSize = groupSize;
+    this.#groupConnections = groupConnections;
   }
 
   /** The schema holding this store's tables. */
@@ -144,6 +217,12 @@ export class PostgresStore implements Store {
 
   async transaction<T>(fn: (tx: StoreTransaction) => Promise<T> | T): Promise<T> {
     this.#checkOpen();
+    if (this.#groupSize > 0 && inGroup.getStore() === undefined) {
+      return new Promise<T>((resolve, reject) => {
+        this.#queue.push({ fn, resolve: resolve as (value: unknown) => void, reject, attempts: 0 });
+        this.#startGroups();
+      });
+    }
     for (let attempt = 1; ; attempt++) {
       const outcome = await this.#attempt(fn);
       if (outcome.ok) return outcome.value;
@@ -157,6 +236,144 @@ export class PostgresStore implements Store {
         );
       }
       await sleep(backoffMs(attempt));
+    }
+  }
+
+  /** Starts group runners while members wait and fewer than `connections` run. */
+  #startGroups(): void {
+    while (this.#groupsRunning < this.#groupConnections && this.#queue.length > 0) {
+      this.#groupsRunning++;
+      void this.#runGroups().finally(() => {
+        this.#groupsRunning--;
+        this.#startGroups();
+      });
+    }
+  }
+
+  /** Commits groups until the queue is empty. Every member's promise is settled exactly once. */
+  async #runGroups(): Promise<void> {
+    // Transactions started in the same turn of the event loop join the first group.
+    await new Promise<void>((resolve) => setImmediate(resolve));
+    while (this.#queue.length > 0) {
+      const members = this.#queue.splice(0, this.#groupSize);
+      for (const member of members) member.attempts++;
+      const outcome = await this.#attemptGroup(members);
+      if (outcome.retry === undefined) continue;
+      // A serialization failure or deadlock: nothing of the group committed; run it again.
+      const again: Member[] = [];
+      for (const member of members) {
+        if (member.attempts < this.#maxAttempts) again.push(member);
+        else
+          member.reject(
+            new HeraldError(
+              'CONTENTION',
+              `a store transaction failed ${member.attempts} times on serialization failures or deadlocks and was given up; ` +
+                'nothing of it was committed (contention on the same rows: retry later, or raise maxAttempts)',
+              { cause: outcome.retry, details: { attempts: member.attempts } },
+            ),
+          );
+      }
+      this.#queue.unshift(...again);
+      if (again.length > 0) await sleep(backoffMs(again[0]!.attempts));
+    }
+  }
+
+  /**
+   * One group: BEGIN, each member's function inside its own savepoint, the outbox rows of the
+   * members that succeeded (in member order, under the commit lock), COMMIT. Resolves with the
+   * retryable failure when the whole group must run again (its members not settled yet);
+   * otherwise every member is settled.
+   */
+  async #attemptGroup(members: readonly Member[]): Promise<{ readonly retry?: unknown }> {
+    let client: PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      const failure = toHeraldError(error, 'starting a store transaction');
+      for (const member of members) member.reject(failure);
+      return {};
+    }
+    let broken = false;
+    let connectionError: Error | undefined;
+    const onConnectionError = (error: Error) => {
+      connectionError ??= error;
+      broken = true;
+    };
+    client.on('error', onConnectionError);
+    let committed = false;
+    /** Members rolled back alone, with the error their caller gets. */
+    const failed = new Map<Member, unknown>();
+    const values = new Map<Member, unknown>();
+    const outbox: PendingRow[] = [];
+    try {
+      try {
+        // Simple-protocol statements travel together: one round trip each, however many.
+        await client.query(`${this.#begin}; SAVEPOINT m0`);
+      } catch (error) {
+        broken = true;
+        if (classify(connectionError ?? error) === 'retry') return { retry: error };
+        const failure = toHeraldError(error, 'starting a store transaction');
+        for (const member of members) member.reject(failure);
+        return {};
+      }
+      for (const [index, member] of members.entries()) {
+        const state: TransactionState = { open: true, failure: undefined, outbox: [] };
+        let thrown: { readonly error: unknown } | undefined;
+        try {
+          values.set(member, await inGroup.run(true, () => member.fn(this.#transactionView(client, state))));
+        } catch (error) {
+          thrown = { error };
+        }
+        state.open = false;
+        if (state.failure !== undefined && classify(state.failure) === 'retry')
+          return { retry: state.failure };
+        if (broken) throw connectionError ?? new Error('the connection failed');
+        const succeeded = thrown === undefined && state.failure === undefined;
+        if (succeeded) outbox.push(...state.outbox);
+        else {
+          // This member alone is undone: what it wrote and emitted is gone, the others stay.
+          failed.set(
+            member,
+            thrown !== undefined
+              ? thrown.error
+              : toHeraldError(state.failure, 'a statement of the transaction'),
+          );
+        }
+        const end = succeeded ? `RELEASE SAVEPOINT m${index}` : `ROLLBACK TO SAVEPOINT m${index}`;
+        const last = index === members.length - 1;
+        // After the last member, the commit lock is taken in the same round trip.
+        const next = !last ? `; SAVEPOINT m${index + 1}` : outbox.length > 0 ? `; ${this.#lockSql}` : '';
+        await client.query(end + next);
+      }
+      if (outbox.length > 0) await this.#insertOutbox(client, outbox, { locked: true });
+      const result = await client.query('COMMIT');
+      if (result.command !== 'COMMIT') {
+        throw new HeraldError('CONFLICT', 'Postgres rolled the transaction back instead of committing it');
+      }
+      committed = true;
+      for (const member of members) {
+        if (failed.has(member)) member.reject(failed.get(member));
+        else member.resolve(values.get(member));
+      }
+      return {};
+    } catch (error) {
+      if (classify(connectionError ?? error) === 'retry' && !broken) return { retry: error };
+      const mapped = toHeraldError(error, 'committing a group of store transactions');
+      // The connection failed: during COMMIT the group may or may not have committed.
+      const failure =
+        broken || classify(error) === 'unavailable'
+          ? new HeraldError(mapped.code, mapped.message, {
+              cause: error,
+              details: { ...mapped.details, commitOutcome: 'unknown' },
+            })
+          : mapped;
+      if (classify(error) === 'unavailable') broken = true;
+      for (const member of members) member.reject(failed.get(member) ?? failure);
+      return {};
+    } finally {
+      if (!committed && !broken) await client.query('ROLLBACK').catch(() => (broken = true));
+      client.removeListener('error', onConnectionError);
+      client.release(broken);
     }
   }
 
@@ -255,24 +472,27 @@ export class PostgresStore implements Store {
    * ids are higher than every id visible before it. NOTIFY is delivered at commit, never for a
    * rollback.
    */
-  async #insertOutbox(client: PoolClient, rows: readonly PendingRow[]): Promise<void> {
+  async #insertOutbox(
+    client: PoolClient,
+    rows: readonly PendingRow[],
+    options: { readonly locked?: boolean } = {},
+  ): Promise<void> {
     const names = this.#names;
-    await client.query("SELECT pg_advisory_xact_lock(hashtextextended($1, 0)), pg_notify($2, '')", [
-      names.commitLock,
-      names.channel,
-    ]);
+    if (options.locked !== true) await client.query(this.#lockSql);
     await client.query(
-      `INSERT INTO ${names.outbox} (topic, partition, attributes, data)
+      prepared(
+        `INSERT INTO ${names.outbox} (topic, partition, attributes, data)
        SELECT u.topic, u.partition, u.attributes::jsonb, u.data
        FROM unnest($1::text[], $2::integer[], $3::text[], $4::bytea[]) WITH ORDINALITY
          AS u(topic, partition, attributes, data, position)
        ORDER BY u.position`,
-      [
-        rows.map((r) => r.topic),
-        rows.map((r) => r.partition),
-        rows.map((r) => r.attributes),
-        rows.map((r) => r.data),
-      ],
+        [
+          rows.map((r) => r.topic),
+          rows.map((r) => r.partition),
+          rows.map((r) => r.attributes),
+          rows.map((r) => r.data),
+        ],
+      ),
     );
   }
 
@@ -294,7 +514,7 @@ export class PostgresStore implements Store {
         });
       }
       try {
-        return await client.query(sql, params);
+        return await client.query(prepared(sql, params));
       } catch (error) {
         state.failure ??= error;
         throw toHeraldError(error, 'a store transaction statement');
@@ -399,7 +619,7 @@ export class PostgresStore implements Store {
   #query: Query = async (sql, params) => {
     this.#checkOpen();
     try {
-      return await this.#pool.query(sql, params);
+      return await this.#pool.query(prepared(sql, params));
     } catch (error) {
       throw toHeraldError(error, 'a store query');
     }
