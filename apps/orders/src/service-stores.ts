@@ -104,7 +104,7 @@ export async function openPostgresServiceStores(
       // unrelated transactions too. Group commit for the services without an API: their
       // handler transactions run one after another in shared Postgres transactions, so hot
       // documents (the analytics funnel, a SKU's stock) stop failing and running again. Not
-      // for `orders`: its members would queue `POST /orders` behind the consumers (ADR 0017).
+      // for `orders`: its members would queue `POST /orders` behind the consumers (ADR 0018).
       stores.set(
         service,
         await openPostgresStore({
