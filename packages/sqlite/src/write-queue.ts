@@ -18,6 +18,12 @@ interface Pending {
 
 /** Operations folded into one transaction at most; the rest go to the next one. */
 const MAX_OPERATIONS_PER_TRANSACTION = 4096;
+/**
+ * A transaction takes no further operations once it has run this long: the event loop gets a
+ * turn between transactions (HTTP requests, timers), so a deep queue of handler transactions
+ * never holds a request back for more than about this long.
+ */
+const TRANSACTION_BUDGET_MS = 4;
 
 /** What the log does around each transaction of the queue. */
 export interface CommitHooks {
@@ -138,8 +144,15 @@ export class WriteQueue {
       for (const p of batch) p.reject(toHeraldError(error, 'could not start a write transaction'));
       return;
     }
+    const started = performance.now();
     try {
-      for (const p of batch) {
+      for (let i = 0; i < batch.length; i++) {
+        if (i > 0 && performance.now() - started > TRANSACTION_BUDGET_MS) {
+          // Not started: they lead the next transaction.
+          this.#pending.unshift(...batch.splice(i));
+          break;
+        }
+        const p = batch[i]!;
         sql.savepoint.run();
         try {
           const value = p.operation(db);

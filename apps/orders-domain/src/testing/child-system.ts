@@ -175,16 +175,27 @@ async function portIsFree(port: number): Promise<boolean> {
   }
 }
 
+/** Ports this process has handed out already. */
+const handedOut = new Set<number>();
+
 /**
  * The first of `count` consecutive loopback ports that are free right now (another process may
  * still take one before the caller binds it; callers start soon after).
  */
 export async function findFreePorts(count: number): Promise<number> {
   for (let attempt = 0; attempt < 100; attempt++) {
-    const base = 20_000 + Math.floor(Math.random() * 30_000);
+    // Below Linux's ephemeral range (32768–60999): a port there can be taken as the local end of
+    // any outgoing connection between this check and the child's listen.
+    const base = 20_000 + Math.floor(Math.random() * (12_000 - count));
     let free = true;
-    for (let port = base; port < base + count && free; port++) free = await portIsFree(port);
-    if (free) return base;
+    for (let port = base; port < base + count && free; port++) {
+      free = !handedOut.has(port) && (await portIsFree(port));
+    }
+    if (free) {
+      // Two systems started at once in this process never get the same ports.
+      for (let port = base; port < base + count; port++) handedOut.add(port);
+      return base;
+    }
   }
   throw new Error(`no ${count} consecutive free ports found on 127.0.0.1`);
 }
