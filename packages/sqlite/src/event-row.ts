@@ -46,7 +46,8 @@ export function encodeEventRow(event: CloudEvent): EventRow {
     traceparent: event.traceparent ?? null,
     tracestate: event.tracestate ?? null,
     extensions,
-    data: event.data === undefined ? null : event.data.slice(),
+    // A copy even of a Buffer (whose slice is a view): the log keeps the row after the append.
+    data: event.data === undefined ? null : new Uint8Array(event.data),
   };
   const size =
     byteLength(row.id) +
@@ -94,6 +95,7 @@ export function decodeEventRow(topic: string, partition: number, row: readonly u
 /**
  * The event a reader would decode from `row` stored at `offset`: what an append hands to the
  * in-process subscriptions directly, so they need not read back what this process just wrote.
+ * It shares `row.data`, which `encodeEventRow` copied from the producer's.
  */
 export function storedEventOf(
   topic: string,
@@ -116,7 +118,6 @@ export function storedEventOf(
     row.traceparent,
     row.tracestate,
     row.extensions,
-    // A copy of its own, as a read would give: the producer's buffer stays the producer's.
-    row.data === null ? null : new Uint8Array(row.data),
+    row.data,
   ]);
 }

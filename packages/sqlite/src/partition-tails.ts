@@ -1,4 +1,40 @@
 import type { StoredEvent } from '@herald/core';
+import { type EventRow, storedEventOf } from './event-row.ts';
+
+/**
+ * An appended event as the window keeps it: its row, decoded on the first read and then shared
+ * by every later reader, so an append nobody in this process reads costs no decoding.
+ */
+export class WindowEntry {
+  readonly #topic: string;
+  readonly #partition: number;
+  readonly offset: number;
+  readonly #timestamp: number;
+  readonly #row: EventRow;
+  #event: StoredEvent | undefined;
+
+  constructor(topic: string, partition: number, offset: number, timestamp: number, row: EventRow) {
+    this.#topic = topic;
+    this.#partition = partition;
+    this.offset = offset;
+    this.#timestamp = timestamp;
+    this.#row = row;
+  }
+
+  get partition(): number {
+    return this.#partition;
+  }
+
+  get event(): StoredEvent {
+    return (this.#event ??= storedEventOf(
+      this.#topic,
+      this.#partition,
+      this.offset,
+      this.#timestamp,
+      this.#row,
+    ));
+  }
+}
 
 /** One partition's end as this process knows it. */
 interface Tail {
@@ -6,8 +42,8 @@ interface Tail {
   committed: number;
   /** Next offset after everything known durable: subscriptions deliver below this only. */
   durable: number;
-  /** Recent events, decoded once, `events[i].offset === first + i`. */
-  events: StoredEvent[];
+  /** Recent events, `events[i].offset === first + i`. */
+  events: WindowEntry[];
   first: number;
 }
 
@@ -55,7 +91,7 @@ export class PartitionTails {
   }
 
   /** Events this process just committed, in offset order per partition. */
-  committed(topicId: number, events: readonly StoredEvent[]): void {
+  committed(topicId: number, events: readonly WindowEntry[]): void {
     for (const event of events) {
       const tail = this.#tail(topicId, event.partition);
       const end = tail.first + tail.events.length;
@@ -111,16 +147,7 @@ export class PartitionTails {
     if (tail === undefined || from < tail.first || from >= tail.first + tail.events.length) return undefined;
     const end = Math.min(from + limit, tail.durable, tail.first + tail.events.length);
     if (end <= from) return [];
-    return tail.events.slice(from - tail.first, end - tail.first);
-  }
-
-  /** Forgets a partition's window (its events were deleted by retention or a reset). */
-  forgetWindow(topicId: number, partition: number): void {
-    const tail = this.#topics.get(topicId)?.[partition];
-    if (tail !== undefined) {
-      tail.events = [];
-      tail.first = tail.committed;
-    }
+    return tail.events.slice(from - tail.first, end - tail.first).map((entry) => entry.event);
   }
 
   #tail(topicId: number, partition: number): Tail {

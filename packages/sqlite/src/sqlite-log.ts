@@ -37,20 +37,14 @@ import {
   subscribeSettings,
 } from '@herald/core/backend';
 import { ChangeNotifier, notifyLocalCommit } from './change-notifier.ts';
-import {
-  EVENT_ATTRIBUTE_COLUMNS,
-  type EventRow,
-  decodeEventRow,
-  encodeEventRow,
-  storedEventOf,
-} from './event-row.ts';
+import { EVENT_ATTRIBUTE_COLUMNS, type EventRow, decodeEventRow, encodeEventRow } from './event-row.ts';
 import { checkIntegrity, type IntegrityCheck } from './integrity.ts';
 import { SCHEMA_DDL, SCHEMA_VERSION } from './schema.ts';
 import type { SqliteLogInternals, TopicRow } from './sqlite-log-internals.ts';
 import { SqliteSubscription, describeGroup, listGroups } from './sqlite-subscription.ts';
 import { toHeraldError } from './sqlite-errors.ts';
 import { Checkpointer } from './checkpointer.ts';
-import { PartitionTails } from './partition-tails.ts';
+import { PartitionTails, WindowEntry } from './partition-tails.ts';
 import { WalSync } from './wal-sync.ts';
 import { type CommitHooks, WriteQueue } from './write-queue.ts';
 
@@ -123,8 +117,8 @@ export class SqliteLog implements EventLog, FaultInjectable {
   #checkpointer: Checkpointer | undefined;
   readonly #tails = new PartitionTails(TAIL_WINDOW);
   /** Events the running write operation appended; they join the transaction's if it succeeds. */
-  #operationEvents: { topicId: number; events: StoredEvent[] }[] = [];
-  #transactionEvents: { topicId: number; events: StoredEvent[] }[] = [];
+  #operationEvents: { topicId: number; events: WindowEntry[] }[] = [];
+  #transactionEvents: { topicId: number; events: WindowEntry[] }[] = [];
   readonly #notifier: ChangeNotifier;
   readonly #internals: SqliteLogInternals;
   readonly #topics = new Map<string, TopicRow>();
@@ -356,7 +350,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
     const heads = new Map<number, { next: number; bytes: number; timestamp: number }>();
     const now = Date.now();
     const results: AppendResult[] = [];
-    const stored: StoredEvent[] = [];
+    const stored: WindowEntry[] = [];
     for (const event of events) {
       let head = heads.get(event.partition);
       if (head === undefined) {
@@ -393,7 +387,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
         offset: head.next,
         timestamp: head.timestamp,
       });
-      stored.push(storedEventOf(topic.name, event.partition, head.next, head.timestamp, r));
+      stored.push(new WindowEntry(topic.name, event.partition, head.next, head.timestamp, r));
       head.next++;
       head.bytes += event.row.size;
     }
