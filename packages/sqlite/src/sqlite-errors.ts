@@ -3,6 +3,7 @@ import { wrapBackendFailure } from '@herald/core/backend';
 import type { FailureClass } from '@herald/core/backend';
 
 // SQLite primary result codes (the low byte of an extended code).
+const SQLITE_BUSY = 5;
 const SQLITE_CORRUPT = 11;
 const SQLITE_FULL = 13;
 const SQLITE_NOTADB = 26;
@@ -11,6 +12,11 @@ const SQLITE_NOTADB = 26;
 export function sqliteCode(error: unknown): number | undefined {
   const code = (error as { errcode?: unknown } | null)?.errcode;
   return typeof code === 'number' ? code & 0xff : undefined;
+}
+
+/** Whether another connection holds the lock a statement needed (with no busy wait, at once). */
+export function isBusy(error: unknown): boolean {
+  return sqliteCode(error) === SQLITE_BUSY;
 }
 
 /**

@@ -46,7 +46,7 @@ import { toHeraldError } from './sqlite-errors.ts';
 import { Checkpointer } from './checkpointer.ts';
 import { PartitionTails, WindowEntry } from './partition-tails.ts';
 import { WalSync } from './wal-sync.ts';
-import { type CommitHooks, WriteQueue } from './write-queue.ts';
+import { beginWhenFree, type CommitHooks, WriteQueue } from './write-queue.ts';
 
 /** @internal Package-private access for the store (not exported from the package). */
 export const transactWithLog = Symbol('herald.sqlite.transact');
@@ -63,7 +63,10 @@ export interface SqliteLogOptions {
    * suffix of recent acknowledgements (never a hole, never corruption).
    */
   readonly synchronous?: 'full' | 'normal';
-  /** How long a write waits for another process's write lock before failing. Default 5000 ms. */
+  /**
+   * How long a write waits for another process's write lock before failing. Default 5000 ms.
+   * The wait never blocks the event loop: the write queue retries from a timer.
+   */
   readonly busyTimeoutMs?: number;
   /** How often a waiting reader looks for commits made by other processes. Default 5 ms. */
   readonly pollIntervalMs?: number;
@@ -161,7 +164,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
       retention: true,
       maxRecordBytes: this.#maxRecordBytes,
     };
-    this.#writes = new WriteQueue(db, this.#commitHooks());
+    this.#writes = new WriteQueue(db, this.#commitHooks(), options.busyTimeoutMs ?? 5000);
     this.#notifier = new ChangeNotifier(reader, path, options.pollIntervalMs ?? 5, () =>
       this.#observeHeads(),
     );
@@ -780,7 +783,8 @@ export async function openSqliteLog(options: SqliteLogOptions): Promise<SqliteLo
     // Commits never fsync on the event loop: with `full`, WalSync syncs the WAL off it.
     db.exec('PRAGMA synchronous = NORMAL');
     checkIntegrity(db, path, options.integrityCheck ?? 'quick');
-    db.exec('BEGIN IMMEDIATE');
+    db.exec('PRAGMA busy_timeout = 0');
+    await beginWhenFree(() => db.exec('BEGIN IMMEDIATE'), options.busyTimeoutMs ?? 5000);
     try {
       for (const ddl of SCHEMA_DDL) db.exec(ddl);
       const version = db.prepare("SELECT value FROM herald_meta WHERE key = 'schema_version'").get() as

@@ -1,7 +1,7 @@
 import { AsyncResource } from 'node:async_hooks';
 import type { DatabaseSync, StatementSync } from 'node:sqlite';
 import { HeraldError, isHeraldError } from '@herald/core';
-import { toHeraldError } from './sqlite-errors.ts';
+import { isBusy, toHeraldError } from './sqlite-errors.ts';
 
 /**
  * One unit of work that must commit atomically: an append, a batch, an offset commit, a store
@@ -39,6 +39,38 @@ export interface CommitHooks {
   abandoned(): void;
 }
 
+/** Pauses between tries for a write lock another process holds: short, so a busy file starves no one. */
+const LOCK_RETRY_MS = [1, 1, 1, 1, 2, 2, 2, 4];
+
+/**
+ * Runs `begin` (a `BEGIN IMMEDIATE` on a connection whose busy wait is off) until it gets the
+ * write lock, trying again every few milliseconds from a timer while another process holds it.
+ * SQLite's own busy wait would sleep the event loop for up to 100 ms at a time, and a process
+ * that looks that rarely can be starved by a busy writer. Fails with BACKEND_UNAVAILABLE once
+ * the lock stayed taken for `timeoutMs`.
+ */
+export async function beginWhenFree(begin: () => void, timeoutMs: number): Promise<void> {
+  let since: number | undefined;
+  for (let tries = 0; ; tries++) {
+    try {
+      begin();
+      return;
+    } catch (error) {
+      if (!isBusy(error)) throw toHeraldError(error, 'could not start a write transaction');
+      since ??= performance.now();
+      if (performance.now() - since >= timeoutMs) {
+        throw new HeraldError(
+          'BACKEND_UNAVAILABLE',
+          `another process held the log's write lock for over ${timeoutMs} ms`,
+          { cause: error },
+        );
+      }
+    }
+    const pause = LOCK_RETRY_MS[Math.min(tries, LOCK_RETRY_MS.length - 1)];
+    await new Promise((resolve) => setTimeout(resolve, pause));
+  }
+}
+
 const DURABLE_AT_COMMIT: CommitHooks = {
   operationEnded: () => undefined,
   committed: () => Promise.resolve(),
@@ -54,6 +86,10 @@ const DURABLE_AT_COMMIT: CommitHooks = {
  * commit. A promise resolves only once its transaction is durable (`hooks.committed`); the
  * next transaction does not wait for that, so the disk's sync and the next batch overlap. When
  * COMMIT itself or the sync fails, every operation of that transaction is rejected.
+ *
+ * The write lock is shared with the other processes on the file: the queue waits for it with
+ * {@link beginWhenFree}, never on the event loop, and operations queued meanwhile wait for the
+ * next transaction.
  */
 export class WriteQueue {
   readonly #db: DatabaseSync;
@@ -67,10 +103,14 @@ export class WriteQueue {
   readonly #syncing = new Set<Promise<void>>();
   #closed = false;
   #transactions = 0;
+  readonly #lockTimeoutMs: number;
 
-  constructor(db: DatabaseSync, hooks: CommitHooks = DURABLE_AT_COMMIT) {
+  /** Turns `db`'s busy wait off: the queue waits for the write lock itself. */
+  constructor(db: DatabaseSync, hooks: CommitHooks = DURABLE_AT_COMMIT, lockTimeoutMs = 5000) {
     this.#db = db;
     this.#hooks = hooks;
+    this.#lockTimeoutMs = lockTimeoutMs;
+    db.exec('PRAGMA busy_timeout = 0');
     this.#sql = {
       begin: db.prepare('BEGIN IMMEDIATE'),
       savepoint: db.prepare('SAVEPOINT op'),
@@ -139,9 +179,9 @@ export class WriteQueue {
     const sql = this.#sql;
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
-      sql.begin.run();
+      await beginWhenFree(() => sql.begin.run(), this.#lockTimeoutMs);
     } catch (error) {
-      for (const p of batch) p.reject(toHeraldError(error, 'could not start a write transaction'));
+      for (const p of batch) p.reject(error);
       return;
     }
     const started = performance.now();

@@ -1,12 +1,15 @@
 // The embedded log's write and read paths under load: one transaction and one WAL sync for
 // everything queued together, checkpoints on their own thread, and in-process groups sharing
-// each new event instead of reading it back once per group.
+// each new event instead of reading it back once per group; the write lock shared with other
+// processes, waited for without blocking the event loop.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
-import type { CloudEvent, StoredEvent } from '@herald/core';
+import { type CloudEvent, isHeraldError, type StoredEvent } from '@herald/core';
 import { openSqliteLog } from '@herald/sqlite';
 
 const dirs: string[] = [];
@@ -28,6 +31,31 @@ const event = (id: string, bytes = 16): CloudEvent => ({
   partitionkey: id,
   data: encoder.encode(JSON.stringify({ id, pad: 'x'.repeat(bytes) })),
 });
+
+/**
+ * Another process that takes the file's write lock (BEGIN IMMEDIATE) and holds it until
+ * `release()`; resolves once it holds it.
+ */
+async function holdWriteLock(path: string): Promise<{ release(): Promise<void> }> {
+  const script = `
+    const { DatabaseSync } = require('node:sqlite');
+    const db = new DatabaseSync(process.argv[1]);
+    db.exec('BEGIN IMMEDIATE');
+    console.log('locked');
+    process.stdin.once('data', () => { db.exec('COMMIT'); db.close(); process.exit(0); });`;
+  const child = spawn(process.execPath, ['-e', script, path], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const exited = new Promise<void>((resolve) => child.once('close', () => resolve()));
+  await new Promise<void>((resolve, reject) => {
+    createInterface({ input: child.stdout }).once('line', () => resolve());
+    void exited.then(() => reject(new Error('the lock holder exited before it took the lock')));
+  });
+  return {
+    async release() {
+      child.stdin.write('release\n');
+      await exited;
+    },
+  };
+}
 
 describe('the embedded log write path', () => {
   it('commits appends queued together in shared transactions, each made durable by at most one WAL sync', async () => {
@@ -113,5 +141,44 @@ describe('the embedded log write path', () => {
       expected++;
       if (expected === total) break;
     }
+  });
+
+  it('waits for a write lock another process holds without blocking its event loop, then writes', async () => {
+    const path = tempPath();
+    await using log = await openSqliteLog({ path });
+    await log.createTopic('t', { partitions: 1 });
+    const holder = await holdWriteLock(path);
+    let settled = false;
+    const appended = log.append('t', event('e1')).finally(() => (settled = true));
+    // The loop keeps turning while the append waits: timers fire, and the append stays pending.
+    let turns = 0;
+    while (turns < 20) {
+      await new Promise((resolve) => setTimeout(resolve, 5));
+      turns++;
+    }
+    assert.equal(settled, false, 'the append went through while another process held the lock');
+    await holder.release();
+    assert.equal((await appended).offset, 0);
+  });
+
+  it('fails writes with BACKEND_UNAVAILABLE once the lock stayed taken for busyTimeoutMs, storing nothing of them, and writes again after', async () => {
+    const path = tempPath();
+    await using log = await openSqliteLog({ path, busyTimeoutMs: 200 });
+    await log.createTopic('t', { partitions: 1 });
+    const holder = await holdWriteLock(path);
+    const failures = await Promise.allSettled([log.append('t', event('e1')), log.append('t', event('e2'))]);
+    for (const failure of failures) {
+      assert.equal(failure.status, 'rejected');
+      const reason = failure.reason as unknown;
+      assert.ok(isHeraldError(reason, 'BACKEND_UNAVAILABLE'), String(reason));
+      assert.match((reason as Error).message, /write lock for over 200 ms/);
+    }
+    await holder.release();
+    assert.equal((await log.append('t', event('e3'))).offset, 0);
+    const stored = await log.read('t', { partition: 0, from: 'earliest', limit: 10 });
+    assert.deepEqual(
+      stored.map((e) => e.id),
+      ['e3'],
+    );
   });
 });
