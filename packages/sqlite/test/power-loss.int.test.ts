@@ -69,6 +69,11 @@ async function writeUntilPowerCut(
       !child.lines.some((l) => l.startsWith('delivered ')) ||
       !reader.lines.some((l) => l.startsWith('delivered '))
     ) {
+      if (reader.exitCode !== undefined) {
+        throw new Error(
+          `the reading process exited (code ${reader.exitCode}); its last lines:\n${reader.lines.slice(-5).join('\n')}`,
+        );
+      }
       await child.waitFor(seen + 1);
       seen = child.lines.length;
     }
