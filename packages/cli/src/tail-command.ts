@@ -1,6 +1,6 @@
 import { setTimeout as delay } from 'node:timers/promises';
-import { HeraldError } from '@herald/core';
-import type { EventLog, ReadPosition, StoredEvent } from '@herald/core';
+import { HeraldError, isHeraldError } from '@herald/core';
+import type { EventLog, ForeignRecordDetails, ReadPosition, StoredEvent } from '@herald/core';
 import {
   EXIT_OK,
   UsageError,
@@ -46,6 +46,12 @@ gives no order across partitions.
 
 Default output, one line per event:
   <append time> <topic>/<partition>@<offset> <type> [key=<key>] <data>
+
+A record some other producer wrote that is not a CloudEvent is shown as it is, marked, and
+tail goes on after it:
+  <append time> <topic>/<partition>@<offset> [not a CloudEvent: <why>] [key=<key>] <value>
+(with --json: {"topic", "partition", "offset", "foreign": true, "reason", "key_base64",
+"value_base64", "headers"}).
 `;
 
 const COMMAND = 'herald tail';
@@ -125,7 +131,14 @@ export async function runTailCommand(args: readonly string[], context: CommandCo
   await context.withLog(async (log) => {
     let printed = 0;
     for await (const event of tailEvents(log, parsed.topic, options)) {
-      await context.out(parsed.json ? JSON.stringify(toCloudEventJson(event)) : formatEventLine(event));
+      const line = isForeign(event)
+        ? parsed.json
+          ? JSON.stringify(foreignRecordJson(event))
+          : formatForeignLine(event)
+        : parsed.json
+          ? JSON.stringify(toCloudEventJson(event))
+          : formatEventLine(event);
+      await context.out(line);
       printed += 1;
       if (parsed.limit !== undefined && printed >= parsed.limit) break;
     }
@@ -133,12 +146,24 @@ export async function runTailCommand(args: readonly string[], context: CommandCo
   return EXIT_OK;
 }
 
+/** A record of the topic that is not a CloudEvent (another producer wrote it), as stored. */
+export interface ForeignRecord extends ForeignRecordDetails {
+  readonly topic: string;
+  /** Why it is not a CloudEvent. */
+  readonly reason: string;
+}
+
+/** Whether what `tailEvents` yielded is a foreign record rather than an event. */
+export function isForeign(item: StoredEvent | ForeignRecord): item is ForeignRecord {
+  return 'reason' in item && 'record' in item;
+}
+
 interface Cursor {
   readonly partition: number;
   position: ReadPosition;
   /** Offsets at or past this are not read (the end present at start when not following). */
   readonly end: number;
-  buffer: StoredEvent[];
+  buffer: (StoredEvent | ForeignRecord)[];
   /** The last read found nothing new. */
   idle: boolean;
   /** Nothing more will be read from this partition. */
@@ -153,13 +178,16 @@ interface Cursor {
  * offset order is kept. When following, partitions are polled every 50–500 ms (backing off
  * while nothing arrives).
  *
+ * A record that is not a CloudEvent is yielded as a {@link ForeignRecord} in its place, and the
+ * partition is read on after it.
+ *
  * Throws `UNKNOWN_TOPIC` for a missing topic, `INVALID_ARGUMENT` for a partition it lacks.
  */
 export async function* tailEvents(
   log: EventLog,
   topic: string,
   options: TailOptions,
-): AsyncGenerator<StoredEvent, void, undefined> {
+): AsyncGenerator<StoredEvent | ForeignRecord, void, undefined> {
   const description = await log.describeTopic(topic);
   if (options.partition !== undefined && options.partition >= description.partitions) {
     throw new HeraldError(
@@ -194,11 +222,7 @@ export async function* tailEvents(
         cursor.done = true;
         continue;
       }
-      const events = await log.read(topic, {
-        partition: cursor.partition,
-        from: cursor.position,
-        limit: PAGE_SIZE,
-      });
+      const events = await readPage(log, topic, cursor.partition, cursor.position);
       const wanted = events.filter((event) => event.offset < cursor.end);
       const last = wanted.at(-1);
       cursor.buffer = wanted;
@@ -233,6 +257,81 @@ export async function* tailEvents(
       pollMs = Math.min(pollMs * 2, MAX_POLL_MS);
     }
   }
+}
+
+/**
+ * One page of a partition from `from`. At a foreign record (the read throws DECODE_FAILED with
+ * its details) the page is the events before it, then the record itself.
+ */
+async function readPage(
+  log: EventLog,
+  topic: string,
+  partition: number,
+  from: ReadPosition,
+): Promise<(StoredEvent | ForeignRecord)[]> {
+  try {
+    return [...(await log.read(topic, { partition, from, limit: PAGE_SIZE }))];
+  } catch (error) {
+    const foreign = foreignRecordOf(error, topic, partition);
+    if (foreign === undefined) throw error;
+    // Where the page started, when `from` was not an offset: the first record's offset.
+    let start: number;
+    if (typeof from === 'object' && 'offset' in from) start = from.offset;
+    else {
+      try {
+        start = (await log.read(topic, { partition, from, limit: 1 }))[0]?.offset ?? foreign.offset;
+      } catch (first) {
+        start = foreignRecordOf(first, topic, partition)?.offset ?? foreign.offset;
+      }
+    }
+    const before =
+      start < foreign.offset
+        ? await log.read(topic, { partition, from: { offset: start }, limit: foreign.offset - start })
+        : [];
+    return [...before, foreign];
+  }
+}
+
+function foreignRecordOf(error: unknown, topic: string, partition: number): ForeignRecord | undefined {
+  if (!isHeraldError(error, 'DECODE_FAILED')) return undefined;
+  const details = error.details as Partial<ForeignRecordDetails>;
+  if (details.partition !== partition || typeof details.offset !== 'number' || details.record === undefined)
+    return undefined;
+  return {
+    topic,
+    partition,
+    offset: details.offset,
+    timestamp: details.timestamp ?? 0,
+    record: details.record,
+    reason: error.message,
+  };
+}
+
+/** One human-readable line for a foreign record: its position, why, its key and value. */
+export function formatForeignLine(record: ForeignRecord): string {
+  const position = `${record.topic}/${record.partition}@${record.offset}`;
+  const key = record.record.key === null ? '' : ` key=${printable(fromBase64(record.record.key))}`;
+  const value = record.record.value === null ? '(no value)' : printable(fromBase64(record.record.value));
+  const why = record.reason.replace(/^.*? is not a CloudEvent: /, '');
+  return `${new Date(record.timestamp).toISOString()} ${printable(position)} [not a CloudEvent: ${printable(why)}]${key} ${value}`;
+}
+
+/** The JSON line of a foreign record for `--json`. */
+export function foreignRecordJson(record: ForeignRecord): Record<string, unknown> {
+  return {
+    topic: record.topic,
+    partition: record.partition,
+    offset: record.offset,
+    foreign: true,
+    reason: record.reason,
+    key_base64: record.record.key,
+    value_base64: record.record.value,
+    headers: record.record.headers,
+  };
+}
+
+function fromBase64(text: string): string {
+  return Buffer.from(text, 'base64').toString('utf8');
 }
 
 /** One human-readable line: append time, position, type, key and data. */

@@ -5,7 +5,7 @@ import { isHeraldError } from '@herald/core';
 import type { CloudEvent, EventLog, StoredEvent } from '@herald/core';
 import { openMemoryLog } from '@herald/core/memory';
 import { UsageError } from '../src/arguments.ts';
-import { formatEventLine, parseTailArguments, tailEvents } from '../src/tail-command.ts';
+import { formatEventLine, isForeign, parseTailArguments, tailEvents } from '../src/tail-command.ts';
 import type { TailOptions } from '../src/tail-command.ts';
 
 const encoder = new TextEncoder();
@@ -43,6 +43,7 @@ async function collect(
 ): Promise<StoredEvent[]> {
   const out: StoredEvent[] = [];
   for await (const e of tailEvents(log, topic, options)) {
+    assert.ok(!isForeign(e), 'a foreign record on a log of CloudEvents');
     out.push(e);
     if (out.length >= max) break;
   }
@@ -136,6 +137,7 @@ describe('tailEvents', () => {
     await appendInOrder(log, 'things', [0, 0]);
     const events: StoredEvent[] = [];
     for await (const e of tailEvents(log, 'things', { from: 'earliest', follow: false })) {
+      assert.ok(!isForeign(e));
       events.push(e);
       await log.append('things', event(100 + events.length));
     }
@@ -187,6 +189,7 @@ describe('tailEvents', () => {
         follow: true,
         signal: controller.signal,
       })) {
+        assert.ok(!isForeign(e));
         received.push(e);
       }
     })();

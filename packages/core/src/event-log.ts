@@ -219,7 +219,12 @@ export interface EventLog extends AsyncDisposable {
    */
   appendBatch(topic: string, events: readonly CloudEvent[]): Promise<readonly AppendResult[]>;
 
-  /** Reads events of one partition without a consumer group (tools, replays, tail). */
+  /**
+   * Reads events of one partition without a consumer group (tools, replays, tail). A record
+   * another producer wrote that is not a CloudEvent (on Kafka or NATS) stops the read with
+   * `DECODE_FAILED`, the first such record of the page; its `details` are a
+   * {@link ForeignRecordDetails}, so a tool can read up to it, show it raw and go on after it.
+   */
   read(topic: string, options: ReadOptions): Promise<readonly StoredEvent[]>;
   /** Joins a consumer group. */
   subscribe(options: SubscribeOptions): Promise<Subscription>;
@@ -257,3 +262,16 @@ export interface FaultInjectable {
 export const DEFAULT_SESSION_TIMEOUT_MS = 10_000;
 export const DEFAULT_READ_LIMIT = 500;
 export const DEFAULT_MAX_BUFFERED_EVENTS = 500;
+
+/** The `details` of the `DECODE_FAILED` error `read` throws at a record that is not a CloudEvent. */
+export interface ForeignRecordDetails extends TopicPartition {
+  readonly offset: number;
+  /** When the backend appended it (ms since the epoch). */
+  readonly timestamp: number;
+  /** The record as stored: bytes base64-encoded, header names as text. */
+  readonly record: {
+    readonly key: string | null;
+    readonly value: string | null;
+    readonly headers: readonly (readonly [string | null, string | null])[];
+  };
+}

@@ -13,6 +13,7 @@ export { defineEvent } from './define-event.ts';
 export type { CreateEventOptions, EventData, EventDefinition } from './define-event.ts';
 export { partitionFor } from './partitioner.ts';
 export type {
+  ForeignRecordDetails,
   AppendOptions,
   AppendResult,
   CreateTopicOptions,

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HeraldError, isHeraldError } from '@herald/core';
 import type {
+  ForeignRecordDetails,
   AppendOptions,
   AppendResult,
   CloudEvent,
@@ -760,7 +761,21 @@ function toStoredEvent(topic: string, partition: number, record: FetchedRecord):
       `record ${topic}/${partition}@${record.offset} is not a CloudEvent: ${reason}`,
       {
         cause: error,
-        details: { topic, partition, offset: record.offset },
+        // What a tool needs to show the record as it is (`herald tail` prints it, marked).
+        details: {
+          topic,
+          partition,
+          offset: record.offset,
+          timestamp: record.timestamp,
+          record: {
+            key: record.key?.toString('base64') ?? null,
+            value: record.value?.toString('base64') ?? null,
+            headers: record.headers.map(([name, value]) => [
+              name?.toString('utf8') ?? null,
+              value?.toString('base64') ?? null,
+            ]),
+          },
+        } satisfies ForeignRecordDetails,
       },
     );
   }

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { describe, it } from 'node:test';
+import { fileURLToPath } from 'node:url';
 import { partitionFor } from '@herald/core';
 import type { CloudEvent } from '@herald/core';
 import { openKafkaLog } from '@herald/kafka';
@@ -56,6 +57,27 @@ async function kcatMissing(): Promise<string | undefined> {
   } catch (error) {
     return `kcat is not installed or does not run (${error instanceof Error ? error.message : String(error)})`;
   }
+}
+
+const HERALD_BIN = fileURLToPath(new URL('../../cli/bin/herald.js', import.meta.url));
+
+/** Runs the real `herald` command with HERALD_LOG set; resolves with its exit status and output. */
+function herald(
+  args: readonly string[],
+  log: string,
+): Promise<{ status: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [HERALD_BIN, ...args], {
+      env: { ...process.env, HERALD_LOG: log },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+    child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+    child.on('error', reject);
+    child.on('close', (status) => resolve({ status, stdout, stderr }));
+  });
 }
 
 function headersOf(record: KcatRecord): Map<string, string> {
@@ -226,6 +248,61 @@ if (unavailable !== undefined) {
           await using subscription = await log.subscribe({ group: 'interop-readers', topics: ['interop'] });
           const [delivered] = await collect(subscription, 1, 20_000);
           check(delivered!, 'subscribe');
+        });
+      },
+    );
+    void it(
+      'herald tail shows a record another producer wrote without CloudEvents headers as it is, marked, and reads on after it',
+      { timeout: 120_000 },
+      async () => {
+        await withTopic(async (log, wireTopic) => {
+          const namespace = wireTopic.slice(0, -'interop'.length);
+          const placed = (id: string): CloudEvent => ({
+            specversion: '1.0',
+            id,
+            source: '/orders-service',
+            type: 'dev.herald.orders.order-placed.v1',
+            datacontenttype: 'application/json',
+            data: new TextEncoder().encode(JSON.stringify({ id })),
+          });
+          await log.append('interop', placed('before'), { partition: 0 });
+          await kcat(
+            ['-P', '-t', wireTopic, '-p', '0', '-k', 'legacy-key'],
+            'a line from a legacy producer\n',
+          );
+          await log.append('interop', placed('after'), { partition: 0 });
+          const url = `kafka://${TEST_BROKERS.join(',')}?namespace=${namespace}`;
+
+          for (const start of [['--offset', '0'], ['--from-beginning']]) {
+            const text = await herald(['tail', 'interop', '--partition', '0', ...start], url);
+            assert.equal(text.status, 0, text.stderr);
+            const lines = text.stdout.trim().split('\n');
+            assert.equal(lines.length, 3, text.stdout);
+            assert.match(lines[0]!, /interop\/0@0 dev\.herald\.orders\.order-placed\.v1 \{"id":"before"\}/);
+            assert.match(
+              lines[1]!,
+              /interop\/0@1 \[not a CloudEvent: .+\] key=legacy-key a line from a legacy producer$/,
+            );
+            assert.match(lines[2]!, /interop\/0@2 dev\.herald\.orders\.order-placed\.v1 \{"id":"after"\}/);
+          }
+
+          const json = await herald(['tail', 'interop', '--json'], url);
+          assert.equal(json.status, 0, json.stderr);
+          const records = json.stdout
+            .trim()
+            .split('\n')
+            .map((line) => JSON.parse(line) as Record<string, unknown>);
+          assert.deepEqual(
+            records.map((r) => r['id'] ?? (r['foreign'] === true ? 'foreign' : '?')),
+            ['before', 'foreign', 'after'],
+          );
+          const foreign = records[1]!;
+          assert.equal(foreign['offset'], 1);
+          assert.equal(Buffer.from(foreign['key_base64'] as string, 'base64').toString(), 'legacy-key');
+          assert.equal(
+            Buffer.from(foreign['value_base64'] as string, 'base64').toString(),
+            'a line from a legacy producer',
+          );
         });
       },
     );

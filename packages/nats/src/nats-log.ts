@@ -1,6 +1,7 @@
 import { Buffer } from 'node:buffer';
 import { HeraldError, isHeraldError } from '@herald/core';
 import type {
+  ForeignRecordDetails,
   AppendOptions,
   AppendResult,
   CloudEvent,
@@ -809,7 +810,19 @@ function toStoredEvent(
       `message ${topic}/${partition}@${sequence - 1} is not a CloudEvent: ${reason}`,
       {
         cause: error,
-        details: { topic, partition, offset: sequence - 1 },
+        details: {
+          topic,
+          partition,
+          offset: sequence - 1,
+          timestamp,
+          record: {
+            key: null,
+            value: Buffer.from(data).toString('base64'),
+            headers: [...(headers ?? [])].flatMap(([name, values]) =>
+              values.map((value) => [name, Buffer.from(value, 'utf8').toString('base64')] as const),
+            ),
+          },
+        } satisfies ForeignRecordDetails,
       },
     );
   }
