@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { attributesOf, isHeraldError, openEventLog } from '@herald/core';
-import type { CloudEvent } from '@herald/core';
+import type { CloudEvent, ForeignRecordDetails } from '@herald/core';
 import { openNatsLog } from '@herald/nats';
 import { collect, makeEvent, readPartition, waitFor } from '@herald/testing';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -172,7 +172,13 @@ if (unavailable !== undefined) {
       assert.equal((await next())?.offset, 0);
       await assert.rejects(next(), (error) => {
         assert.ok(isHeraldError(error, 'DECODE_FAILED'));
-        assert.deepEqual(error.details, { topic: 'mixed', partition: 0, offset: 1 });
+        const { topic, partition, offset, record } = error.details as unknown as ForeignRecordDetails;
+        assert.deepEqual({ topic, partition, offset }, { topic: 'mixed', partition: 0, offset: 1 });
+        assert.equal(
+          Buffer.from(record.value!, 'base64').toString(),
+          'not an event',
+          'the message as stored',
+        );
         return true;
       });
       assert.equal((await next())?.offset, 2);
