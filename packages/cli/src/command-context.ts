@@ -69,7 +69,7 @@ export function createCommandContext(io: CliIo): CommandContext {
       try {
         log = await openEventLog(logUrl);
       } catch (error) {
-        throw cannotOpen(`HERALD_LOG=${logUrl}`, error);
+        throw cannotOpen(`HERALD_LOG=${redactUrl(logUrl)}`, error);
       }
       try {
         return await use(log);

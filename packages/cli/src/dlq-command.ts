@@ -1,4 +1,4 @@
-import { DEAD_LETTER_ATTRIBUTES, HeraldError, isHeraldError } from '@herald/core';
+import { DEAD_LETTER_ATTRIBUTES, HeraldError, isHeraldError, redactUrl } from '@herald/core';
 import {
   DEFAULT_MAX_REDRIVES,
   REDRIVE_ATTRIBUTE,
@@ -406,7 +406,7 @@ async function redriveCommand(args: readonly string[], context: CommandContext):
       recorded = store !== undefined;
       if (store === undefined) {
         await context.io.stderr(
-          `herald: warning: HERALD_LOG=${printable(context.logUrl)} has no store: this redrive is best effort, not counted, capped, deduplicated or audited (consumers with the idempotency middleware still apply each event once)\n`,
+          `herald: warning: HERALD_LOG=${printable(redactUrl(context.logUrl))} has no store: this redrive is best effort, not counted, capped, deduplicated or audited (consumers with the idempotency middleware still apply each event once)\n`,
         );
       }
       return redrive({

@@ -1,4 +1,4 @@
-import { HeraldError, isHeraldError } from '@herald/core';
+import { HeraldError, isHeraldError, redactUrl } from '@herald/core';
 import { AUDIT_COLLECTION, auditId } from '@herald/core/ops';
 import type { GroupResetPlan, PartitionOffset, ResetTarget } from '@herald/core';
 import {
@@ -142,7 +142,7 @@ export async function runGroupsResetCommand(
     if (log.resetGroup === undefined) {
       throw new HeraldError(
         'UNSUPPORTED',
-        `the log at HERALD_LOG=${context.logUrl} cannot reset consumer groups: its backend has no resetGroup`,
+        `the log at HERALD_LOG=${redactUrl(context.logUrl)} cannot reset consumer groups: its backend has no resetGroup`,
       );
     }
     const description = await log.describeGroup(group);

@@ -39,6 +39,7 @@ export type {
 } from './event-log.ts';
 export { DEFAULT_LOG_URL, logUrlFrom, openEventLog } from './open-event-log.ts';
 export type { LogBackendModule } from './open-event-log.ts';
-export { openStore, redactUrl } from './open-store.ts';
+export { openStore } from './open-store.ts';
+export { redactUrl } from './redact-url.ts';
 export type { OpenStoreOptions, StoreBackendModule } from './open-store.ts';
 export * from './runtime/index.ts';

@@ -1,3 +1,4 @@
+import { redactUrl } from './redact-url.ts';
 import { ClaimHistory } from './backend/claim-history.ts';
 import type { DeliveryClaim } from './backend/claim-history.ts';
 import { DeliveryQueue } from './backend/delivery-queue.ts';
@@ -142,7 +143,7 @@ export async function openLogFromUrl(url: string): Promise<MemoryLog> {
   if (name === undefined || (name !== '' && !BROKER_NAME.test(name))) {
     throw new HeraldError(
       'INVALID_ARGUMENT',
-      `unsupported memory log URL "${url}": expected "memory:" or "memory:<name>" (letters, digits, ".", "_", "-")`,
+      `unsupported memory log URL "${redactUrl(url)}": expected "memory:" or "memory:<name>" (letters, digits, ".", "_", "-")`,
     );
   }
   if (name === '') return openMemoryLog();

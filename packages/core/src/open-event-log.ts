@@ -1,3 +1,4 @@
+import { redactUrl } from './redact-url.ts';
 import type { EventLog } from './event-log.ts';
 import { HeraldError } from './errors.ts';
 
@@ -44,7 +45,7 @@ export async function openEventLog(url: string): Promise<EventLog> {
   if (specifier === undefined) {
     throw new HeraldError(
       'INVALID_ARGUMENT',
-      `unsupported log URL "${url}": expected one of ${Object.keys(BACKENDS).join(', ')} (e.g. ${DEFAULT_LOG_URL})`,
+      `unsupported log URL "${redactUrl(url)}": expected one of ${Object.keys(BACKENDS).join(', ')} (e.g. ${DEFAULT_LOG_URL})`,
     );
   }
   let backend: LogBackendModule;

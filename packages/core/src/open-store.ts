@@ -1,3 +1,4 @@
+import { redactUrl } from './redact-url.ts';
 import type { EventLog } from './event-log.ts';
 import { HeraldError } from './errors.ts';
 import type { Store } from './runtime/store.ts';
@@ -62,21 +63,4 @@ export async function openStore(url: string, options: OpenStoreOptions): Promise
     });
   }
   return backend.openStoreFromUrl(url, options);
-}
-
-/**
- * `url` with its password replaced by `***`, fit for logs and error messages; text that does
- * not parse as a URL comes back with anything between `//` and `@` hidden, cut to 200 characters.
- *
- * @example redactUrl('postgres://app:s3cret@db/shop') // 'postgres://app:***@db/shop'
- */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password === '') return url;
-    parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url.replace(/\/\/[^@/]*@/, '//***@').slice(0, 200);
-  }
 }

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isHeraldError } from '../src/errors.ts';
 import { openMemoryLog } from '../src/memory-log.ts';
-import { openStore, redactUrl } from '../src/open-store.ts';
+import { openStore } from '../src/open-store.ts';
+import { redactUrl } from '../src/redact-url.ts';
 
 void describe('openStore', () => {
   void it('refuses URLs no store handles with INVALID_ARGUMENT, listing the schemes it knows and hiding passwords', async () => {

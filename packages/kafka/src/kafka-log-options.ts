@@ -32,6 +32,11 @@ export interface KafkaSaslOptions {
   readonly password?: string | (() => string | Promise<string>);
   /** The bearer token for OAUTHBEARER. */
   readonly token?: string | (() => string | Promise<string>);
+  /**
+   * PLAIN sends the password as it is: without `tls` it is refused unless this is true (a
+   * broker on a trusted network, a local test cluster).
+   */
+  readonly allowWithoutTls?: boolean;
 }
 
 /** How to reach the cluster and how the log behaves on it; see docs/kafka.md. */
@@ -94,7 +99,7 @@ const TLS_KEYS = new Set([
   'minVersion',
   'ciphers',
 ]);
-const SASL_KEYS = new Set(['mechanism', 'username', 'password', 'token']);
+const SASL_KEYS = new Set(['mechanism', 'username', 'password', 'token', 'allowWithoutTls']);
 const SASL_MECHANISMS = new Set(['PLAIN', 'SCRAM-SHA-256', 'SCRAM-SHA-512', 'OAUTHBEARER']);
 const NAMESPACE = /^[A-Za-z0-9._-]{0,100}$/;
 
@@ -130,7 +135,7 @@ export function resolveKafkaLogOptions(options: KafkaLogOptions): ResolvedKafkaL
     retries,
     retryDelayMs: positiveOption('retryDelayMs', options.retryDelayMs, 250),
     tls: checkTls(options.tls),
-    sasl: checkSasl(options.sasl),
+    sasl: checkSasl(options.sasl, options.tls !== undefined),
   };
 }
 
@@ -142,7 +147,7 @@ function checkTls(tls: KafkaTlsOptions | undefined): KafkaTlsOptions | undefined
   return { ...tls };
 }
 
-function checkSasl(sasl: KafkaSaslOptions | undefined): KafkaSaslOptions | undefined {
+function checkSasl(sasl: KafkaSaslOptions | undefined, tls: boolean): KafkaSaslOptions | undefined {
   if (sasl === undefined) return undefined;
   if (typeof sasl !== 'object' || sasl === null) throw invalidOption('sasl must be an object');
   checkKnownKeys('sasl', sasl, SASL_KEYS);
@@ -160,6 +165,12 @@ function checkSasl(sasl: KafkaSaslOptions | undefined): KafkaSaslOptions | undef
       sasl.mechanism === 'OAUTHBEARER'
         ? 'sasl OAUTHBEARER needs a token'
         : `sasl ${sasl.mechanism} needs a username and a password`,
+    );
+  }
+  if (sasl.mechanism === 'PLAIN' && !tls && sasl.allowWithoutTls !== true) {
+    throw invalidOption(
+      'sasl PLAIN without tls would send the password in clear text: add tls (tls=true in a URL), ' +
+        'or allow it explicitly with sasl.allowWithoutTls (insecureSasl=true in a URL)',
     );
   }
   return { ...sasl };
@@ -184,6 +195,9 @@ export function clientOptions(
     autocreateTopics: false,
   };
   if (options.tls !== undefined) base.tls = { ...options.tls };
-  if (options.sasl !== undefined) base.sasl = { ...options.sasl };
+  if (options.sasl !== undefined) {
+    const { allowWithoutTls: _allowed, ...sasl } = options.sasl;
+    base.sasl = sasl;
+  }
   return base;
 }

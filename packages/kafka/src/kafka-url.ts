@@ -1,4 +1,4 @@
-import { HeraldError } from '@herald/core';
+import { HeraldError, redactUrl } from '@herald/core';
 import { parseHostList, readLogUrlQuery, splitLogUrl } from '@herald/core/backend';
 import type { KafkaLogOptions, KafkaSaslOptions } from './kafka-log-options.ts';
 
@@ -20,13 +20,10 @@ const SASL_BY_NAME: Readonly<Record<string, KafkaSaslOptions['mechanism']>> = {
 };
 
 function invalid(url: string, why: string): HeraldError {
-  return new HeraldError('INVALID_ARGUMENT', `invalid Kafka log URL "${redact(url)}": ${why}`);
+  return new HeraldError('INVALID_ARGUMENT', `invalid Kafka log URL "${redactUrl(url)}": ${why}`);
 }
 
 /** The URL with its password replaced, for messages. */
-function redact(url: string): string {
-  return url.replace(/^(kafka:\/\/[^:@/?]*:)[^@/?]*@/i, '$1***@');
-}
 
 /**
  * Parses a `kafka:` log URL into {@link KafkaLogOptions}:
@@ -35,7 +32,8 @@ function redact(url: string): string {
  *
  * The port defaults to 9092; IPv6 hosts go in brackets. Options: `clientId`, `namespace`,
  * `tls=true` (TLS with the system's CAs), `sasl=plain|scram-sha-256|scram-sha-512` (with the
- * URL's percent-encoded user and password), and the numeric settings of KafkaLogOptions
+ * URL's percent-encoded user and password; `plain` needs `tls=true`, or `insecureSasl=true` to
+ * send the password in clear text on purpose), and the numeric settings of KafkaLogOptions
  * (`heartbeatIntervalMs`, `rebalanceTimeoutMs`, `fetchMaxWaitMs`, `connectTimeoutMs`,
  * `requestTimeoutMs`, `retries`, `retryDelayMs`, `maxRecordBytes`). Certificates and other TLS
  * settings need {@link openKafkaLog}'s options. Throws `INVALID_ARGUMENT` for anything else.
@@ -63,11 +61,18 @@ export function parseKafkaUrl(url: string): KafkaLogOptions {
 
   const brokers = parseHostList(parts.hosts, DEFAULT_PORT, 'broker', fail);
   let sasl: KafkaSaslOptions['mechanism'] | undefined;
+  let insecureSasl = false;
   const common = readLogUrlQuery(
     parts.query,
     NUMBER_PARAMETERS,
-    ['sasl'],
-    (_name, value) => {
+    ['sasl', 'insecureSasl'],
+    (name, value) => {
+      if (name === 'insecureSasl') {
+        if (value !== 'true' && value !== 'false')
+          throw invalid(url, 'insecureSasl must be "true" or "false"');
+        insecureSasl = value === 'true';
+        return;
+      }
       sasl = SASL_BY_NAME[value.toLowerCase()];
       if (sasl === undefined) {
         throw invalid(url, `sasl must be one of ${Object.keys(SASL_BY_NAME).join(', ')}, got "${value}"`);
@@ -91,6 +96,16 @@ export function parseKafkaUrl(url: string): KafkaLogOptions {
       'credentials need a mechanism: add sasl=plain, sasl=scram-sha-256 or sasl=scram-sha-512',
     );
   }
-  if (sasl !== undefined && credentials !== undefined) options.sasl = { mechanism: sasl, ...credentials };
+  if (sasl === 'PLAIN' && !common.tls && !insecureSasl) {
+    throw invalid(
+      url,
+      'sasl=plain without tls=true would send the password in clear text: add tls=true, or insecureSasl=true to allow it',
+    );
+  }
+  if (sasl !== undefined && credentials !== undefined) {
+    options.sasl = insecureSasl
+      ? { mechanism: sasl, ...credentials, allowWithoutTls: true }
+      : { mechanism: sasl, ...credentials };
+  }
   return options;
 }

@@ -51,6 +51,10 @@ void describe('Kafka log options', () => {
     invalid({ brokers: ['k1:9092'], sasl: { mechanism: 'PLAIN', username: 'u' } }, /username and a password/);
     invalid({ brokers: ['k1:9092'], sasl: { mechanism: 'OAUTHBEARER' } }, /token/);
     invalid(
+      { brokers: ['k1:9092'], sasl: { mechanism: 'PLAIN', username: 'u', password: 'p' } },
+      /clear text/,
+    );
+    invalid(
       { brokers: ['k1:9092'], sasl: { mechanism: 'PLAIN', username: 'u', password: 'p', realm: 'x' } },
       /"realm"/,
     );

@@ -49,7 +49,8 @@ void describe('Kafka log URLs', () => {
       tls: {},
       sasl: { mechanism: 'SCRAM-SHA-512', username: 'svc@orders', password: 'p:ss/w' },
     });
-    assert.equal(parseKafkaUrl('kafka://u:p@k1?sasl=plain').sasl?.mechanism, 'PLAIN');
+    assert.equal(parseKafkaUrl('kafka://u:p@k1?sasl=plain&tls=true').sasl?.mechanism, 'PLAIN');
+    assert.equal(parseKafkaUrl('kafka://u:p@k1?sasl=plain&insecureSasl=true').sasl?.allowWithoutTls, true);
   });
 
   void it('refuses what it cannot honour with INVALID_ARGUMENT, never echoing a password', () => {
@@ -64,6 +65,7 @@ void describe('Kafka log URLs', () => {
     rejects('kafka://k1?retries=-1', /non-negative integer/);
     rejects('kafka://k1?sasl=gssapi', /sasl must be one of/);
     rejects('kafka://k1?sasl=plain', /needs user:password/);
+    rejects('kafka://u:p@k1?sasl=plain', /clear text/);
     rejects('kafka://user@k1?sasl=plain', /user:password/);
     rejects('kafka://user:secret@k1', /credentials need a mechanism/);
     assert.throws(

@@ -1,4 +1,4 @@
-import { HeraldError } from '@herald/core';
+import { HeraldError, redactUrl } from '@herald/core';
 import { parseHostList, readLogUrlQuery, splitLogUrl } from '@herald/core/backend';
 import type { NatsLogOptions } from './nats-log-options.ts';
 
@@ -6,16 +6,10 @@ const DEFAULT_PORT = 4222;
 const NUMBER_PARAMETERS = ['replicas', 'duplicateWindowMs', 'connectTimeoutMs', 'requestTimeoutMs'] as const;
 
 function invalid(url: string, why: string): HeraldError {
-  return new HeraldError('INVALID_ARGUMENT', `invalid NATS log URL "${redact(url)}": ${why}`);
+  return new HeraldError('INVALID_ARGUMENT', `invalid NATS log URL "${redactUrl(url)}": ${why}`);
 }
 
 /** The URL with its password or token replaced, for messages. */
-function redact(url: string): string {
-  return url.replace(/^(nats:\/\/)([^/?]*)@/i, (_match, scheme: string, userinfo: string) => {
-    const colon = userinfo.indexOf(':');
-    return `${scheme}${colon === -1 ? '***' : `${userinfo.slice(0, colon)}:***`}@`;
-  });
-}
 
 /**
  * Parses a `nats:` log URL into {@link NatsLogOptions}:

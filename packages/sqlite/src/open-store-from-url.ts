@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { HeraldError } from '@herald/core';
+import { HeraldError, redactUrl } from '@herald/core';
 import type { OpenStoreOptions } from '@herald/core';
 import { SqliteLog, parseSqliteUrl } from './sqlite-log.ts';
 import { type SqliteStore, openSqliteStore } from './sqlite-store.ts';
@@ -15,7 +15,7 @@ export async function openStoreFromUrl(url: string, options: OpenStoreOptions): 
   if (!(options.log instanceof SqliteLog) || resolve(options.log.path) !== resolve(path)) {
     throw new HeraldError(
       'INVALID_ARGUMENT',
-      `the store "${url}" lives in the embedded log's file ${path}: open it with the SqliteLog on that file`,
+      `the store "${redactUrl(url)}" lives in the embedded log's file ${path}: open it with the SqliteLog on that file`,
     );
   }
   return openSqliteStore(options.log);

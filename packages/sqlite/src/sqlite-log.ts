@@ -20,6 +20,7 @@ import {
   type TopicInfo,
   HeraldError,
   assertValidEnvelope,
+  redactUrl,
 } from '@herald/core';
 import {
   type FaultInjectable,
@@ -846,14 +847,15 @@ export async function openLogFromUrl(url: string): Promise<SqliteLog> {
 }
 
 export function parseSqliteUrl(url: string): SqliteLogOptions {
-  if (!url.startsWith('sqlite:')) throw new HeraldError('INVALID_ARGUMENT', `not a sqlite: URL: "${url}"`);
+  if (!url.startsWith('sqlite:'))
+    throw new HeraldError('INVALID_ARGUMENT', `not a sqlite: URL: "${redactUrl(url)}"`);
   let rest = url.slice('sqlite:'.length);
   if (rest.startsWith('//')) rest = rest.slice(2);
   const [path = '', query = ''] = rest.split('?', 2);
   if (path.length === 0) {
     throw new HeraldError(
       'INVALID_ARGUMENT',
-      `"${url}" names no file; expected e.g. sqlite:./.herald/herald.db`,
+      `"${redactUrl(url)}" names no file; expected e.g. sqlite:./.herald/herald.db`,
     );
   }
   const params = new URLSearchParams(query);
@@ -864,7 +866,7 @@ export function parseSqliteUrl(url: string): SqliteLogOptions {
     if (!URL_OPTIONS.has(key)) {
       throw new HeraldError(
         'INVALID_ARGUMENT',
-        `unknown option "${key}" in "${url}"; known: ${[...URL_OPTIONS].join(', ')}`,
+        `unknown option "${key}" in "${redactUrl(url)}"; known: ${[...URL_OPTIONS].join(', ')}`,
       );
     }
     if (key === 'synchronous') {

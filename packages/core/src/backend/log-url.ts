@@ -37,14 +37,17 @@ export function splitLogUrl(
     throw fail(`expected ${prefix}host:port[,host:port]`);
   }
   let rest = url.slice(prefix.length);
+  // The user-info ends at the last `@`: a password with an unencoded `/`, `?` or `@` is still
+  // read as the password (and never shown as a host or an option), as `redactUrl` hides it.
+  const at = rest.lastIndexOf('@');
+  const userinfo = at === -1 ? undefined : rest.slice(0, at);
+  rest = rest.slice(at + 1);
   const queryAt = rest.indexOf('?');
   const query = queryAt === -1 ? '' : rest.slice(queryAt + 1);
   rest = queryAt === -1 ? rest : rest.slice(0, queryAt);
   if (rest.endsWith('/')) rest = rest.slice(0, -1);
   if (rest.includes('/')) throw fail(`a ${product} URL has no path`);
-  const at = rest.lastIndexOf('@');
-  if (at === -1) return { userinfo: undefined, hosts: rest, query };
-  return { userinfo: rest.slice(0, at), hosts: rest.slice(at + 1), query };
+  return { userinfo, hosts: rest, query };
 }
 
 /**
@@ -93,7 +96,11 @@ export function readLogUrlQuery<N extends string>(
   const numeric = new Set<string>(numbers);
   const options: CommonUrlOptions<N> = { numbers: {} };
   for (const [name, value] of new URLSearchParams(query)) {
-    if (!known.has(name)) throw fail(`unknown option "${name}"; known: ${[...known].join(', ')}`);
+    if (!known.has(name)) {
+      // A name that is no option name is likely part of a secret: it is not echoed.
+      const shown = /^[A-Za-z0-9_.-]{1,64}$/.test(name) ? `"${name}"` : '(a name that is not one; not shown)';
+      throw fail(`unknown option ${shown}; known: ${[...known].join(', ')}`);
+    }
     if (name === 'clientId') options.clientId = value;
     else if (name === 'namespace') options.namespace = value;
     else if (name === 'tls') {
