@@ -24,6 +24,9 @@ const ENV: NodeJS.ProcessEnv = {
   PATH: `${dirname(process.execPath)}:${process.env['PATH'] ?? ''}`,
 };
 delete ENV['NODE_TEST_CONTEXT'];
+// The project's defaults are under test: a log or store chosen for this run must not leak in.
+delete ENV['HERALD_LOG'];
+delete ENV['HERALD_STORE'];
 
 interface Outcome {
   readonly code: number;
