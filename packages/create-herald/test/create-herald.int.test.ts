@@ -255,6 +255,6 @@ describe('the generated project', () => {
       assert.match(output, /order-shipping: order-shipping\.shipping is consuming/);
       assert.equal(output.match(/shipped order /g)?.length, 1, `round ${round}:\n${output}`);
     }
-    assert.ok(existsSync(join(project, '.herald', 'order-shipping.db')));
+    assert.ok(existsSync(join(project, '.herald', 'herald.db')));
   });
 });

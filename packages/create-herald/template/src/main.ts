@@ -1,15 +1,16 @@
 // {{name}}: places one order at start, ships every order placed, and runs until stopped
 // (Ctrl-C or SIGTERM: in-flight work finishes and is committed first).
 //
-// HERALD_LOG names the log (default: the embedded log in .herald/{{name}}.db); HERALD_STORE the
-// store (default: the embedded log's own file, so it must be set for a kafka: or nats: log).
+// HERALD_LOG names the log (default: the embedded log in .herald/herald.db, the file the
+// `herald` command reads too); HERALD_STORE the store (default: the embedded log's own file, so
+// it must be set for a kafka: or nats: log).
 import { randomUUID } from 'node:crypto';
-import { openEventLog, openStore } from '@herald/core';
+import { logUrlFrom, openEventLog, openStore } from '@herald/core';
 import { createShipping, SHIPPING_GROUP } from './consumer.ts';
 import { createOrderProducer } from './producer.ts';
 import { ensureTopics } from './topics.ts';
 
-const logUrl = process.env['HERALD_LOG'] || 'sqlite:./.herald/{{name}}.db';
+const logUrl = logUrlFrom(process.env);
 const storeUrl = process.env['HERALD_STORE'] || logUrl;
 
 await using log = await openEventLog(logUrl);
