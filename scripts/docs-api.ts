@@ -64,8 +64,8 @@ export function apiEntries(repo = REPO): ApiEntry[] {
 }
 
 /**
- * Builds the reference of the packages under `repo` (default: this repository, with its
- * tsconfig.json) into `out`. Resolves with the number of errors and warnings TypeDoc logged;
+ * Builds the reference of the packages under `repo` (default: this repository), compiled with
+ * its tsconfig.docs.json (else tsconfig.json), into `out`. Resolves with the number of errors and warnings TypeDoc logged;
  * anything but 0 means nothing was written.
  */
 export async function buildApiReference(out: string, repo = REPO): Promise<number> {
@@ -73,7 +73,10 @@ export async function buildApiReference(out: string, repo = REPO): Promise<numbe
   const app = await Application.bootstrapWithPlugins({
     entryPoints: entries.map((e) => e.file),
     entryPointStrategy: 'resolve',
-    tsconfig: join(repo, 'tsconfig.json'),
+    // The packages' sources only (tests and apps are not documented, and need not be compiled).
+    tsconfig: existsSync(join(repo, 'tsconfig.docs.json'))
+      ? join(repo, 'tsconfig.docs.json')
+      : join(repo, 'tsconfig.json'),
     out,
     name: 'Herald',
     readme: 'none',
