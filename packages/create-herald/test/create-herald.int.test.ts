@@ -149,6 +149,24 @@ describe('create-herald', () => {
     }
   });
 
+  it('runs from its packed tarball as npm create runs it', async () => {
+    const packed = join(scratch, 'packed');
+    await mkdir(packed);
+    const { stdout } = await run('npm', ['pack', '--silent', '--pack-destination', packed], {
+      cwd: PACKAGE,
+      env: ENV,
+    });
+    const tarball = join(packed, stdout.trim().split('\n').at(-1)!);
+    const { stdout: created } = await run(
+      'npm',
+      ['exec', '--yes', `--package=${tarball}`, '--', 'create-herald', 'from-tarball'],
+      { cwd: packed, env: ENV },
+    );
+    assert.match(created, /Created from-tarball in from-tarball: 11 files/);
+    const files = await filesIn(join(packed, 'from-tarball'));
+    assert.ok(files.includes('.gitignore') && files.includes('.npmrc') && files.includes('src/consumer.ts'));
+  });
+
   it('prints its usage and exits 1 without a folder', async () => {
     const outcome = await createHerald(scratch, []);
     assert.equal(outcome.code, 1);
