@@ -1,4 +1,4 @@
-// Every event of the order flow (ORDERS.md), with its schema. Events are keyed by order id, so
+// Every event of the order flow (docs/orders.md), with its schema. Events are keyed by order id, so
 // all events of one order keep their order within each topic. Schemas are open (unknown fields
 // are dropped, not refused) so that a producer can add a field without breaking old consumers;
 // removing or changing one needs a new version (`….v2`).

@@ -1,4 +1,4 @@
-// Fault injection for the resilience lab (ORDERS.md): per downstream service, added latency
+// Fault injection for the resilience lab (docs/orders.md): per downstream service, added latency
 // (fixed, plus a tail on a share of calls), a transient error rate, and an outage (its
 // consumers stopped). Settings live in the store, so that every process on a shared log file
 // sees what the admin endpoint set; each process re-reads them every `pollIntervalMs`.

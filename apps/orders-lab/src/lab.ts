@@ -1,7 +1,7 @@
 // The resilience lab: starts the event-driven system and the REST baseline side by side (each
 // its own processes, ports and data folder), runs every scenario against both (alternating which
 // goes first), searches each one's sustained rate, stops both, reconciles what every request
-// became with what each system recorded, and checks the targets of PERFORMANCE.md.
+// became with what each system recorded, and checks the targets of docs/performance-targets.md.
 //
 // It reports what went wrong instead of dying of it: failed requests are samples, failed admin
 // calls and counter reads are problems of their run, a run that could not be done at all is
@@ -25,7 +25,7 @@ import { type LiveSample, type RunData, runScenario } from './run-scenario.ts';
 import { type LabMode, SCENARIOS, type Scenario } from './scenarios.ts';
 import { labCatalog } from './workload.ts';
 
-/** A target of PERFORMANCE.md and whether this run met it. */
+/** A target of docs/performance-targets.md and whether this run met it. */
 export interface TargetCheck {
   readonly id: 'slow-payment-p99' | 'outage-no-failed-orders' | 'sustained-rate';
   readonly target: string;

@@ -396,7 +396,7 @@ nav a{margin-right:12px;font-size:14px}
 ${m.cpus} cores (${escapeXml(m.cpuModel)}), ${m.memoryMb} MB, ${escapeXml(m.os)}, Node ${escapeXml(m.node)} · load average ${m.loadAverage.start.toFixed(2)} at start, ${m.loadAverage.end.toFixed(2)} at end · load generator: ${escapeXml(m.loadGenerator)}<br>
 Every scenario: ${result.mode.ratePerSecond} orders/s offered at a constant arrival rate for ${fmtS(result.mode.durationMs)} after ${fmtS(result.mode.warmupMs)} of warm-up, ${result.mode.rounds} round(s) per system, rounds alternating which system goes first; tables and charts show each system’s median round (by POST p99); latency is measured from each request’s due time, so a stall shows as latency, never as a lower rate.</p>
 <nav>${result.scenarios.map((s) => `<a href="#${s.id}">${escapeXml(s.title)}</a>`).join('')}<a href="#capacity">Sustained rate</a><a href="#reading">How to read</a></nav>
-<section><h2>Targets (PERFORMANCE.md)</h2><ul class="targets">${targets}</ul>${
+<section><h2>Targets (docs/performance-targets.md)</h2><ul class="targets">${targets}</ul>${
     result.problems.length === 0
       ? ''
       : `<h3>Problems besides failed requests</h3><ul>${result.problems.map((p) => `<li>${escapeXml(p)}</li>`).join('')}</ul>`

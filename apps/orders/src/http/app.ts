@@ -1,4 +1,4 @@
-// The orders API (ORDERS.md, "HTTP API"): Fastify route plugins over OrderPlacement and
+// The orders API (docs/orders.md, "HTTP API"): Fastify route plugins over OrderPlacement and
 // OrderQueries, one per route group. This file sets what every route shares: body parsing, the
 // rate limit, request metrics, and errors as RFC 9457 problem+json; a rejected request stores
 // and appends nothing.

@@ -1,4 +1,4 @@
-// The HTTP contract of ORDERS.md on a real SQLite file: bad input gets a clear problem+json and
+// The HTTP contract of docs/orders.md on a real SQLite file: bad input gets a clear problem+json and
 // leaves no trace; Idempotency-Key retries; no 202 without a durable append; the admin endpoint
 // for faults; the operational endpoints.
 import assert from 'node:assert/strict';

@@ -9,7 +9,7 @@ import { OPTIONAL_ATTRIBUTES } from '../envelope.ts';
 /**
  * The standard attributes a binding writes each in a prefixed header of its own (`ce_id` on
  * Kafka, `ce-id` on NATS), in the order Herald writes them: the required ones, then the
- * optional ones of {@link OPTIONAL_ATTRIBUTES} except `datacontenttype`, which travels in the
+ * optional standard ones (`time`, `subject`, …) except `datacontenttype`, which travels in the
  * transport's `content-type` header instead.
  */
 export const HEADER_ATTRIBUTES = [
