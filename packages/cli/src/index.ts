@@ -2,5 +2,5 @@
 export { HERALD_HELP, main, run } from './main.ts';
 export type { CliIo } from './command-context.ts';
 export { toCloudEventJson } from './cloud-event-json.ts';
-export { tailEvents } from './tail-command.ts';
-export type { TailOptions } from './tail-command.ts';
+export { isForeign, tailEvents } from './tail-command.ts';
+export type { ForeignRecord, TailOptions } from './tail-command.ts';
