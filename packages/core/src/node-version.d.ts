@@ -1,0 +1,10 @@
+// Types of node-version.js (plain JavaScript so that an old Node.js can parse it).
+
+/** The oldest Node.js Herald supports, as [major, minor, patch]; in step with `engines.node`. */
+export declare const MINIMUM_NODE: readonly [number, number, number];
+/** The sentence that says `what` cannot run on this Node.js (or `version`), or undefined when it can. */
+export declare function unsupportedNodeMessage(what: string, version?: string): string | undefined;
+/** Throws an Error (code `UNSUPPORTED_NODE`) with that sentence when this Node.js is too old for `what`. */
+export declare function assertSupportedNode(what: string): void;
+/** Writes that sentence to stderr and exits with status 1 when this Node.js is too old for `what`. */
+export declare function exitOnUnsupportedNode(what: string): void;
