@@ -14,7 +14,16 @@
 // Which packages: every folder of packages/ with a package.json that is not `"private": true`.
 // Nothing here names a package, so a new workspace is built as soon as it exists.
 import { spawnSync } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  readdirSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -94,12 +103,16 @@ export async function buildPackages(log: (line: string) => void = () => undefine
   for (const workspace of workspaces) {
     for (const file of ['README.md', 'CHANGELOG.md']) {
       if (!existsSync(join(workspace.directory, file))) {
-        throw new Error(`${workspace.manifest.name} has no ${file} (packages/${workspace.folder}/${file}); every published package needs one`);
+        throw new Error(
+          `${workspace.manifest.name} has no ${file} (packages/${workspace.folder}/${file}); every published package needs one`,
+        );
       }
     }
     const changelog = readFileSync(join(workspace.directory, 'CHANGELOG.md'), 'utf8');
     if (!changelog.split('\n').some((line) => line.startsWith(`## ${workspace.manifest.version}`))) {
-      throw new Error(`${workspace.manifest.name} ${workspace.manifest.version} has no "## ${workspace.manifest.version}" section in packages/${workspace.folder}/CHANGELOG.md`);
+      throw new Error(
+        `${workspace.manifest.name} ${workspace.manifest.version} has no "## ${workspace.manifest.version}" section in packages/${workspace.folder}/CHANGELOG.md`,
+      );
     }
   }
   rmSync(DIST, { recursive: true, force: true });
@@ -183,11 +196,17 @@ async function stage(workspace: Workspace): Promise<StagedPackage> {
       continue;
     }
     if (!source.startsWith('./src/') || !source.endsWith('.ts')) {
-      throw new Error(`${manifest.name}: export "${subpath}" points at ${source}; the build expects ./src/**/*.ts`);
+      throw new Error(
+        `${manifest.name}: export "${subpath}" points at ${source}; the build expects ./src/**/*.ts`,
+      );
     }
     const compiled = source.replace(/\.ts$/, '.js');
     const entry = `./entries/${subpath === '.' ? 'index' : subpath.slice(2).replaceAll('/', '-')}.js`;
-    await writeEntry(join(target, entry), manifest.name, join(target, compiled));
+    await writeEntry(
+      join(target, entry),
+      subpath === '.' ? manifest.name : `${manifest.name}/${subpath.slice(2)}`,
+      join(target, compiled),
+    );
     exports[subpath] = { types: source.replace(/\.ts$/, '.d.ts'), import: entry };
   }
 
@@ -200,10 +219,12 @@ async function stage(workspace: Workspace): Promise<StagedPackage> {
     engines: { node: nodeEngines() },
     exports,
     ...(manifest.bin === undefined ? {} : { bin: binMap(manifest) }),
-    files: ['src', 'entries', ...(manifest.bin === undefined ? [] : ['bin'])],
+    files: ['src', 'entries', ...(manifest.bin === undefined ? [] : ['bin']), 'CHANGELOG.md'],
     ...(manifest.dependencies === undefined ? {} : { dependencies: manifest.dependencies }),
     ...(manifest.peerDependencies === undefined ? {} : { peerDependencies: manifest.peerDependencies }),
-    ...(manifest.peerDependenciesMeta === undefined ? {} : { peerDependenciesMeta: manifest.peerDependenciesMeta }),
+    ...(manifest.peerDependenciesMeta === undefined
+      ? {}
+      : { peerDependenciesMeta: manifest.peerDependenciesMeta }),
     publishConfig: { access: 'public' },
   };
   writeFileSync(join(target, 'package.json'), `${JSON.stringify(published, undefined, 2)}\n`);
@@ -221,7 +242,8 @@ function exportMap(manifest: SourceManifest): Record<string, string> {
   const map: Record<string, string> = {};
   for (const [subpath, target] of Object.entries(exports)) {
     const file = typeof target === 'string' ? target : (target['import'] ?? target['default']);
-    if (file === undefined) throw new Error(`${manifest.name}: export "${subpath}" has no import or default condition`);
+    if (file === undefined)
+      throw new Error(`${manifest.name}: export "${subpath}" has no import or default condition`);
     map[subpath] = file;
   }
   return map;
@@ -247,17 +269,18 @@ function binMap(manifest: SourceManifest): Record<string, string> {
  * `node:sqlite` or newer syntax: the entry checks, then loads the compiled module dynamically and
  * re-exports its names (read from the compiled module itself, so the list cannot drift).
  */
-async function writeEntry(entry: string, packageName: string, compiled: string): Promise<void> {
+async function writeEntry(entry: string, specifier: string, compiled: string): Promise<void> {
   const module = (await import(pathToFileURL(compiled).href)) as Record<string, unknown>;
   const names = Object.keys(module).filter((name) => name !== 'default');
-  if (names.includes('loaded')) throw new Error(`${packageName}: an export named "loaded" clashes with the entry's own name`);
-  const specifier = relative(dirname(entry), compiled).split('\\').join('/');
+  if (names.includes('loaded'))
+    throw new Error(`${specifier}: an export named "loaded" clashes with the entry's own name`);
+  const path = relative(dirname(entry), compiled).split('\\').join('/');
   const lines = [
-    `// ${packageName}: checks the Node.js version before anything that needs a newer one is loaded.`,
+    `// ${specifier}: checks the Node.js version before anything that needs a newer one is loaded.`,
     `import { assertSupportedNode } from './node-version.js';`,
     '',
-    `assertSupportedNode(${JSON.stringify(packageName)});`,
-    `const loaded = await import(${JSON.stringify(specifier.startsWith('.') ? specifier : `./${specifier}`)});`,
+    `assertSupportedNode(${JSON.stringify(specifier)});`,
+    `const loaded = await import(${JSON.stringify(path.startsWith('.') ? path : `./${path}`)});`,
   ];
   if (names.length > 0) lines.push(`export const { ${names.join(', ')} } = loaded;`);
   if ('default' in module) lines.push('export default loaded.default;');
