@@ -1,10 +1,11 @@
-// The repository's own entry points on the system's older Node.js: `npm start` (scripts/start.js)
-// and the `herald` command (packages/cli/bin/herald.js) each stop with one sentence. The built
-// packages' entry points are checked in packaging.int.test.ts.
+// `npm start` (scripts/start.js) on the system's older Node.js stops with one sentence. The
+// repository's `herald` command is checked in packages/cli/test/herald.int.test.ts, the built
+// packages' entry points in packaging.int.test.ts.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { it } from 'node:test';
+import { REPOSITORY_REMEDY, unsupportedNodeMessage } from '@herald/core/node-version';
 import { REPOSITORY } from '../build/build-packages.ts';
 
 /** The system's Node.js, older than Herald needs on the machines this suite was written for. */
@@ -19,35 +20,20 @@ const skip =
       ? `${OLD_NODE} is Node.js ${oldVersion}, not older than 24`
       : false;
 
-function sentence(what: string): string {
-  return (
-    `${what} needs Node.js 24.6.0 or newer and this is Node.js ${oldVersion ?? ''}: ` +
-    'install Node.js 24 LTS from https://nodejs.org/ (or with a version manager: `nvm install 24`) and run it again.\n'
-  );
-}
-
-describe('an older Node.js', { skip }, () => {
-  it('npm start stops with one sentence that says which Node.js it needs', () => {
-    const run = spawnSync(OLD_NODE, [join(REPOSITORY, 'scripts', 'start.js')], {
+it('npm start on an older Node.js stops with one sentence that says which Node.js it needs', { skip }, () => {
+  const run = spawnSync(
+    OLD_NODE,
+    ['--disable-warning=ExperimentalWarning', join(REPOSITORY, 'scripts', 'start.js')],
+    {
       cwd: REPOSITORY,
       encoding: 'utf8',
-    });
-    assert.equal(run.status, 1);
-    assert.equal(run.stderr, sentence('npm start (the Herald order system)'));
-    assert.equal(run.stdout, '');
-  });
-
-  it('the herald command stops with one sentence that says which Node.js it needs', () => {
-    const run = spawnSync(
-      OLD_NODE,
-      [join(REPOSITORY, 'packages', 'cli', 'bin', 'herald.js'), 'topics', 'list'],
-      {
-        cwd: REPOSITORY,
-        encoding: 'utf8',
-      },
-    );
-    assert.equal(run.status, 1);
-    assert.equal(run.stderr, sentence('herald'));
-    assert.equal(run.stdout, '');
-  });
+    },
+  );
+  assert.equal(run.status, 1);
+  assert.equal(
+    run.stderr,
+    `${unsupportedNodeMessage('npm start', { version: oldVersion ?? '', remedy: REPOSITORY_REMEDY })}\n`,
+  );
+  assert.match(run.stderr, /^npm start needs Node\.js 24\.6\.0 or newer/);
+  assert.equal(run.stdout, '');
 });

@@ -10,24 +10,35 @@
  */
 export const MINIMUM_NODE = [24, 6, 0];
 
+/** What to do about it, for a user of the published packages. */
+export const INSTALL_REMEDY =
+  'install Node.js 24 LTS from https://nodejs.org/ (or with a version manager: `nvm install 24`) and run it again';
+
 /**
- * The sentence that says `what` cannot run on this Node.js, or undefined when this Node.js is new
- * enough. `version` is for tests; it defaults to the running Node.js.
+ * What to do about it inside the Herald repository, where `npm install` brings the pinned
+ * Node.js that npm scripts and npx put first on PATH (ADR 0001).
+ */
+export const REPOSITORY_REMEDY =
+  'inside the Herald repository run it through npm or npx, which use the Node.js 24 that `npm install` pins, ' +
+  'elsewhere install Node.js 24 LTS from https://nodejs.org/';
+
+/**
+ * The sentence that says `what` cannot run on this Node.js and what to do, or undefined when this
+ * Node.js is new enough. `version` defaults to the running Node.js.
  * @param {string} what the entry point, as a user would name it (`@herald/sqlite`, `herald`)
- * @param {string} [version]
+ * @param {{ version?: string, remedy?: string }} [options]
  * @returns {string | undefined}
  */
-export function unsupportedNodeMessage(what, version = globalThis.process.versions.node) {
+export function unsupportedNodeMessage(what, options = {}) {
+  const version = options.version ?? globalThis.process.versions.node;
+  const remedy = options.remedy ?? INSTALL_REMEDY;
   const running = version.split('.').map((part) => Number.parseInt(part, 10));
   for (let index = 0; index < MINIMUM_NODE.length; index += 1) {
     const have = running[index] ?? 0;
     const need = MINIMUM_NODE[index] ?? 0;
     if (have > need) return undefined;
     if (!(have >= need)) {
-      return (
-        `${what} needs Node.js ${MINIMUM_NODE.join('.')} or newer and this is Node.js ${version}: ` +
-        'install Node.js 24 LTS from https://nodejs.org/ (or with a version manager: `nvm install 24`) and run it again.'
-      );
+      return `${what} needs Node.js ${MINIMUM_NODE.join('.')} or newer and this is Node.js ${version}: ${remedy}.`;
     }
   }
   return undefined;
@@ -51,10 +62,11 @@ export function assertSupportedNode(what) {
  * For commands: writes {@link unsupportedNodeMessage} to stderr and exits with status 1 when this
  * Node.js is too old for `what`; returns otherwise.
  * @param {string} what
+ * @param {string} [remedy] what to do about it; {@link INSTALL_REMEDY} when not given
  * @returns {void}
  */
-export function exitOnUnsupportedNode(what) {
-  const message = unsupportedNodeMessage(what);
+export function exitOnUnsupportedNode(what, remedy) {
+  const message = unsupportedNodeMessage(what, remedy === undefined ? {} : { remedy });
   if (message === undefined) return;
   globalThis.process.stderr.write(`${message}\n`);
   globalThis.process.exit(1);
