@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, it } from 'node:test';
 import {
+  TEST_BROKERS,
   brokerUnavailable,
   deleteNamespace,
   reportUnavailable,
@@ -317,7 +318,7 @@ describe('Herald installed from its tarballs into a project outside the reposito
     after(() => deleteNamespace(namespace));
 
     it('publishes and consumes in a consumer group on Kafka through the installed package', async () => {
-      const brokers = (process.env['HERALD_TEST_KAFKA'] ?? '127.0.0.1:19092').trim();
+      const brokers = TEST_BROKERS.join(',');
       const run = await runChild(NODE, ['app.ts', `kafka://${brokers}?namespace=${namespace}`], {
         cwd: project,
       });
