@@ -10,12 +10,14 @@
 //   bin/*.js                        the package's commands, their `.ts` imports rewritten
 //   package.json                    exports with `types` + `import`, files, engines, bin
 //   README.md, CHANGELOG.md, LICENSE
+//   whatever else the source package.json lists in `files`, copied as it is (templates, assets)
 //
 // Which packages: every folder of packages/ with a package.json that is not `"private": true`.
 // Nothing here names a package, so a new workspace is built as soon as it exists.
 import { spawnSync } from 'node:child_process';
 import {
   copyFileSync,
+  cpSync,
   existsSync,
   mkdirSync,
   readFileSync,
@@ -210,6 +212,18 @@ async function stage(workspace: Workspace): Promise<StagedPackage> {
     exports[subpath] = { types: source.replace(/\.ts$/, '.d.ts'), import: entry };
   }
 
+  // Anything else the source package.json lists in `files` (templates, schemas) ships as it is.
+  const assets = (Array.isArray(manifest.files) ? (manifest.files as unknown[]) : [])
+    .filter((file): file is string => typeof file === 'string')
+    .map((file) => file.replace(/^\.\//, '').replace(/\/$/, ''))
+    .filter((file) => !['src', 'bin', 'entries', 'README.md', 'CHANGELOG.md'].includes(file));
+  for (const asset of assets) {
+    if (!existsSync(join(directory, asset))) {
+      throw new Error(`${manifest.name}: "files" lists ${asset}, which is not in packages/${folder}`);
+    }
+    cpSync(join(directory, asset), join(target, asset), { recursive: true });
+  }
+
   const published: Record<string, unknown> = {
     name: manifest.name,
     version: manifest.version,
@@ -219,7 +233,7 @@ async function stage(workspace: Workspace): Promise<StagedPackage> {
     engines: { node: nodeEngines() },
     exports,
     ...(manifest.bin === undefined ? {} : { bin: binMap(manifest) }),
-    files: ['src', 'entries', ...(manifest.bin === undefined ? [] : ['bin']), 'CHANGELOG.md'],
+    files: ['src', 'entries', ...(manifest.bin === undefined ? [] : ['bin']), ...assets, 'CHANGELOG.md'],
     ...(manifest.dependencies === undefined ? {} : { dependencies: manifest.dependencies }),
     ...(manifest.peerDependencies === undefined ? {} : { peerDependencies: manifest.peerDependencies }),
     ...(manifest.peerDependenciesMeta === undefined
