@@ -26,7 +26,7 @@ import {
   statSync,
   writeFileSync,
 } from 'node:fs';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
 /** The repository root. */
@@ -188,6 +188,9 @@ async function stage(workspace: Workspace): Promise<StagedPackage> {
   for (const file of walk(join(target, 'bin'))) {
     if (file.endsWith('.d.ts')) rmSync(file);
   }
+  for (const file of [...walk(join(target, 'src')), ...walk(join(target, 'bin'))]) {
+    if (file.endsWith('.js.map')) relocateSourceMap(file, directory, target);
+  }
   mkdirSync(join(target, 'entries'), { recursive: true });
   copyFileSync(NODE_VERSION_GUARD, join(target, 'entries', 'node-version.js'));
 
@@ -310,6 +313,23 @@ function rewriteDeclarationImports(file: string): void {
   const text = readFileSync(file, 'utf8');
   const rewritten = text.replace(/(["'])(\.{1,2}\/[^"']*?)(?<!\.d)\.ts\1/g, '$1$2.js$1');
   if (rewritten !== text) writeFileSync(file, rewritten);
+}
+
+/**
+ * tsc writes a map's `sources` relative to where it compiled (`../../../../packages/x/src/a.ts`).
+ * Points them at where the file would be inside the package (`a.ts`), so a debugger shows
+ * `node_modules/@herald/x/src/a.ts` with the inlined TypeScript rather than a path of this
+ * repository.
+ */
+function relocateSourceMap(file: string, source: string, target: string): void {
+  const map = JSON.parse(readFileSync(file, 'utf8')) as { sources: string[]; sourceRoot?: string };
+  map.sources = map.sources.map((original) => {
+    const inPackage = relative(source, resolve(dirname(file), map.sourceRoot ?? '', original));
+    if (inPackage.startsWith('..')) return original;
+    return relative(dirname(file), join(target, inPackage)).split('\\').join('/');
+  });
+  delete map.sourceRoot;
+  writeFileSync(file, JSON.stringify(map));
 }
 
 /** Every file under a folder (none when it does not exist). */

@@ -242,6 +242,17 @@ describe('Herald installed from its tarballs into a project outside the reposito
     }
   });
 
+  it('ships source maps that carry their TypeScript and name files inside the package', () => {
+    const core = join(project, 'node_modules', '@herald', 'core', 'src');
+    const map = JSON.parse(readFileSync(join(core, 'index.js.map'), 'utf8')) as {
+      sources: string[];
+      sourcesContent?: string[];
+    };
+    assert.deepEqual(map.sources, ['index.ts']);
+    assert.match(map.sourcesContent?.[0] ?? '', /\bHeraldError\b/);
+    assert.match(readFileSync(join(core, 'index.js'), 'utf8'), /\/\/# sourceMappingURL=index\.js\.map\s*$/);
+  });
+
   it('type-checks a strict TypeScript program against the installed declarations', async () => {
     const tsc = await runChild(
       NODE,
