@@ -133,6 +133,35 @@ export function wrongData(): void {
 }
 `;
 
+/**
+ * The embedded log's checkpoint thread starts from the installed package: it loads its worker
+ * module by URL, which the build must leave pointing at a file that exists. (When the worker
+ * cannot start, the log silently falls back to SQLite's own checkpoints, so only the count shows it.)
+ */
+const CHECKPOINT_PROGRAM = `import { openSqliteLog } from '@herald/sqlite';
+
+await using log = await openSqliteLog({ path: './checkpoints.db' });
+await log.createTopic('t', { partitions: 1 });
+let appended = 0;
+// Appends until a checkpoint ran: a slow machine makes this longer, never wrong.
+while (log.stats().checkpoints === 0) {
+  if (appended >= 100_000) throw new Error('no checkpoint ran on the checkpoint thread after 100,000 appends');
+  const batch = Array.from({ length: 100 }, (_, i) => ({
+    specversion: '1.0' as const,
+    id: \`e\${appended + i}\`,
+    source: '/packaging',
+    type: 'dev.herald.packaging.tick.v1',
+    datacontenttype: 'application/json',
+    data: new TextEncoder().encode('{}'),
+  }));
+  await log.appendBatch('t', batch);
+  appended += batch.length;
+  console.log(\`appended \${appended}\`);
+  await new Promise((resolve) => setTimeout(resolve, 20));
+}
+console.log(\`checkpoints \${log.stats().checkpoints}\`);
+`;
+
 /** Imports each specifier given and prints, per specifier, the error message or null. Runs on any Node.js. */
 const PROBE = `const results = {};
 for (const specifier of process.argv.slice(2)) {
@@ -192,13 +221,14 @@ describe('Herald installed from its tarballs into a project outside the reposito
             // The installed declarations are checked too, not only the program's use of them.
             skipLibCheck: false,
           },
-          include: ['app.ts'],
+          include: ['app.ts', 'checkpoints.ts'],
         },
         undefined,
         2,
       )}\n`,
     );
     writeFileSync(join(project, 'app.ts'), PROGRAM);
+    writeFileSync(join(project, 'checkpoints.ts'), CHECKPOINT_PROGRAM);
     writeFileSync(join(project, 'probe.mjs'), PROBE);
     const install = await runChild('npm', ['install', '--no-audit', '--no-fund', '--loglevel=http'], {
       cwd: project,
@@ -277,6 +307,12 @@ describe('Herald installed from its tarballs into a project outside the reposito
     });
     assertExit(topics, 'herald topics list');
     assert.deepEqual(JSON.parse(topics.stdout), [{ name: 'orders', partitions: 2, retention: {} }]);
+  });
+
+  it("runs the embedded log's checkpoints on their own thread from the installed package", async () => {
+    const run = await runChild(NODE, ['checkpoints.ts'], { cwd: project });
+    assertExit(run, 'the checkpoint program');
+    assert.match(run.stdout, /^checkpoints [1-9]\d*$/m);
   });
 
   it('refuses an older Node.js at every entry point with one sentence that names the Node.js it needs', async (t) => {
