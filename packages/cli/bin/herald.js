@@ -1,14 +1,11 @@
 #!/usr/bin/env node
-// The `herald` command. Plain JavaScript so that an older Node can at least say what is wrong:
-// herald's sources are TypeScript run by Node 24's type stripping.
-import process from 'node:process';
+// The `herald` command. Plain JavaScript that checks the Node.js version before loading anything
+// else, so that an older Node.js says what is wrong in one sentence instead of failing on syntax
+// or a missing node:sqlite. The build rewrites the import of main.ts to the compiled main.js.
+import { REPOSITORY_REMEDY, exitOnUnsupportedNode } from '@herald/core/node-version';
 
-const major = Number(process.versions.node.split('.')[0]);
-if (!(major >= 24)) {
-  process.stderr.write(
-    `herald needs Node 24+; run it through npx/npm from the repository so the pinned Node is used (this is Node ${process.versions.node})\n`,
-  );
-  process.exit(1);
-}
+// Installed, this file is under node_modules; in the repository, npm and npx bring the pinned Node.js.
+const installed = import.meta.url.includes('/node_modules/');
+exitOnUnsupportedNode('herald', installed ? undefined : REPOSITORY_REMEDY);
 const { main } = await import('../src/main.ts');
 await main();

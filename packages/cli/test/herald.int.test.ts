@@ -409,7 +409,7 @@ describe('herald (real process, SQLite file)', () => {
     assert.equal(status, 1);
     assert.match(
       stderr,
-      /^herald needs Node 24\+; run it through npx\/npm from the repository so the pinned Node is used/,
+      /^herald needs Node\.js 24\.6\.0 or newer and this is Node\.js \d+\.\d+\.\d+: inside the Herald repository run it through npm or npx, which use the Node\.js 24 that `npm install` pins, elsewhere install Node\.js 24 LTS from https:\/\/nodejs\.org\/\.\n$/,
     );
   });
 });

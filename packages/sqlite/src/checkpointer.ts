@@ -51,7 +51,10 @@ export class Checkpointer {
     onFailure: () => void,
   ): Promise<Checkpointer | undefined> {
     try {
-      const worker = new Worker(new URL('./checkpoint-worker.ts', import.meta.url), {
+      // The worker module sits next to this one, with the same extension: .ts when Herald runs
+      // from its sources, .js in the built package.
+      const extension = import.meta.url.endsWith('.ts') ? '.ts' : '.js';
+      const worker = new Worker(new URL(`./checkpoint-worker${extension}`, import.meta.url), {
         workerData: { path, busyTimeoutMs },
       });
       await new Promise<void>((resolve, reject) => {
