@@ -140,7 +140,7 @@ export interface ServiceSpec {
   readonly maxInFlight?: number;
   readonly decoder?: RouterOptions['decoder'];
   /** Runs once before the router first starts. */
-  prepare?(context: ServiceContext): Promise<void>;
+  readonly prepare?: (context: ServiceContext) => Promise<void>;
   /** Pauses the router while it says so. */
   readonly pause?: PauseSignal;
 }

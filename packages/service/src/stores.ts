@@ -9,7 +9,9 @@
 //   to HERALD_LOG (Kafka, NATS or the embedded log) in commit order.
 import { setTimeout as sleep } from 'node:timers/promises';
 import { type EventLog, HeraldError, type Store, openEventLog, openStore, redactUrl } from '@herald/core';
+import type * as PostgresModule from '@herald/postgres';
 import type { OutboxRelay, PostgresIsolation, PostgresStore } from '@herald/postgres';
+import type PgModule from 'pg';
 import type { Logger } from './service.ts';
 import { parsePostgresStoreUrl, schemaOf } from './store-url.ts';
 
@@ -113,8 +115,8 @@ async function openPostgresServiceStores(
 ): Promise<ServiceStores> {
   const { connectionString, schemaPrefix } = parsePostgresStoreUrl(options.url);
   // Loaded on demand: a process on the embedded store never loads the Postgres client.
-  let pg: typeof import('pg').default;
-  let postgres: typeof import('@herald/postgres');
+  let pg: typeof PgModule;
+  let postgres: typeof PostgresModule;
   try {
     [{ default: pg }, postgres] = await Promise.all([import('pg'), import('@herald/postgres')]);
   } catch (cause) {
