@@ -12,7 +12,7 @@
 import { stopWhenParentGone } from '@herald/orders-domain/parent-process.ts';
 import { configFromEnv } from './config.ts';
 import { consoleLogger, orExit } from './console-logger.ts';
-import { redactUrl } from './store-url.ts';
+import { redactUrl } from '@herald/core';
 import { openOrderSystem } from './system.ts';
 import { startTelemetry } from './telemetry.ts';
 import { SERVICES, type ServiceName, isServiceName } from '@herald/orders-domain/topology.ts';

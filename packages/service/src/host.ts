@@ -97,6 +97,12 @@ export interface StartServicesOptions {
   readonly restartDelayMs?: number;
   /** Serve `/healthz`, `/readyz`, `/metrics` here; `false`: no health server. Default: a free port. */
   readonly health?: { readonly port?: number; readonly host?: string } | false;
+  /**
+   * Create the topics the services produce when missing (`ensureTopic`; an existing topic with
+   * another partition count fails the start with `CONFLICT`). Default true; false when the
+   * program creates its topics itself.
+   */
+  readonly createTopics?: boolean;
   /** Runs after the routers stopped and before the stores and log close (stop timers, flush). */
   readonly beforeClose?: () => void | Promise<void>;
 }
@@ -168,8 +174,11 @@ export async function startServices(options: StartServicesOptions): Promise<Serv
   };
 
   try {
-    for (const definition of options.services) {
-      for (const { topic, partitions } of definition.produces) await ensureTopic(log, topic, { partitions });
+    if (options.createTopics !== false) {
+      for (const definition of options.services) {
+        for (const { topic, partitions } of definition.produces)
+          await ensureTopic(log, topic, { partitions });
+      }
     }
     const services = options.services.map((definition) => {
       const context: ServiceContext = {
