@@ -12,6 +12,7 @@ import {
 import {
   type PostgresStoreSettings,
   type ServiceStores,
+  checkStoreFitsLog,
   openServiceLog,
   openServiceStores,
 } from './stores.ts';
@@ -52,6 +53,7 @@ export async function openLogAndStores(options: OpenLogAndStoresOptions): Promis
   const env = options.env ?? process.env;
   const logUrl = options.logUrl ?? logUrlFrom(env);
   const storeUrl = options.storeUrl ?? (env['HERALD_STORE'] || undefined);
+  checkStoreFitsLog(logUrl, storeUrl);
   const log = await openServiceLog(logUrl);
   let stores: ServiceStores;
   try {
@@ -245,10 +247,17 @@ async function probeLog(log: EventLog): Promise<string | undefined> {
   }
 }
 
+/** The graceful shutdown `stopOnSignals` installed. */
+export interface GracefulShutdown {
+  /** Stops the same way a signal does, for another reason (a parent process gone, say). */
+  trigger(reason: string): void;
+  /** Removes the signal handlers. */
+  remove(): void;
+}
+
 /**
- * Stops `host` gracefully on the first SIGTERM or SIGINT, then calls `exit(0)` (or `exit(1)`
- * when stopping failed). A second signal while stopping is ignored. Returns the function that
- * removes the handlers.
+ * On the first SIGTERM or SIGINT (or `trigger`): logs the reason, stops `host` gracefully, then
+ * calls `exit(0)` — or `exit(1)` when stopping failed. Later signals while stopping are ignored.
  */
 export function stopOnSignals(
   host: { stop(): Promise<void> },
@@ -257,15 +266,15 @@ export function stopOnSignals(
     readonly exit?: (code: number) => void;
     readonly signals?: readonly NodeJS.Signals[];
   } = {},
-): () => void {
+): GracefulShutdown {
   const logger = options.logger ?? SILENT_LOGGER;
   const exit = options.exit ?? ((code: number) => process.exit(code));
   const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
   let stopping = false;
-  const onSignal = (signal: NodeJS.Signals) => {
+  const trigger = (reason: string) => {
     if (stopping) return;
     stopping = true;
-    logger.info(`${signal}: stopping — finishing and committing work in flight`);
+    logger.info(`${reason}: stopping — no new events; finishing and committing work in flight`);
     host.stop().then(
       () => {
         logger.info('stopped');
@@ -277,9 +286,12 @@ export function stopOnSignals(
       },
     );
   };
-  for (const signal of signals) process.on(signal, onSignal);
-  return () => {
-    for (const signal of signals) process.off(signal, onSignal);
+  for (const signal of signals) process.on(signal, trigger);
+  return {
+    trigger,
+    remove() {
+      for (const signal of signals) process.off(signal, trigger);
+    },
   };
 }
 

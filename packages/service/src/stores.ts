@@ -74,16 +74,29 @@ function isHeraldErrorCode(error: unknown): HeraldError['code'] | undefined {
   return error instanceof HeraldError ? error.code : undefined;
 }
 
-/** Opens the stores of the services a process runs: embedded or Postgres, as `storeUrl` says. */
-export async function openServiceStores(options: ServiceStoresOptions): Promise<ServiceStores> {
-  if (options.storeUrl === undefined || options.storeUrl === '') {
-    if (!options.logUrl.startsWith('sqlite:')) {
+/**
+ * Throws `INVALID_ARGUMENT` unless the URLs can work together: without a store URL the state
+ * lives in the embedded log's file, so the log must be a `sqlite:` URL; a store URL must be
+ * `postgres://`. Checked before anything is opened.
+ */
+export function checkStoreFitsLog(logUrl: string, storeUrl: string | undefined): void {
+  if (storeUrl === undefined || storeUrl === '') {
+    if (!logUrl.startsWith('sqlite:')) {
       throw new HeraldError(
         'INVALID_ARGUMENT',
-        `without HERALD_STORE the services keep their state in the embedded log's file, so HERALD_LOG must be a sqlite: URL, not ${redactUrl(options.logUrl)}; ` +
+        `without HERALD_STORE the services keep their state in the embedded log's file, so HERALD_LOG must be a sqlite: URL, not ${redactUrl(logUrl)}; ` +
           'on Kafka or NATS give them a store: HERALD_STORE=postgres://…',
       );
     }
+    return;
+  }
+  parsePostgresStoreUrl(storeUrl);
+}
+
+/** Opens the stores of the services a process runs: embedded or Postgres, as `storeUrl` says. */
+export async function openServiceStores(options: ServiceStoresOptions): Promise<ServiceStores> {
+  checkStoreFitsLog(options.logUrl, options.storeUrl);
+  if (options.storeUrl === undefined || options.storeUrl === '') {
     const store = await openStore(options.logUrl, { log: options.log });
     return embeddedServiceStores(store);
   }
