@@ -68,7 +68,7 @@ describe('the health server of a process that runs services (real HTTP)', () => 
     await other.log.close();
     const unreachable = await get(`${other.health!.url}/readyz`);
     assert.equal(unreachable.status, 503);
-    assert.match(JSON.parse(unreachable.body).detail, /^log unreachable: /);
+    assert.match((JSON.parse(unreachable.body) as { detail: string }).detail, /^log unreachable: /);
   });
 
   it('stops listening once the host has stopped', async () => {
