@@ -2,6 +2,7 @@
 // its declared effects, run with a default middleware stack.
 import {
   type EventLog,
+  HeraldError,
   type Middleware,
   type Router,
   type RouterOptions,
@@ -159,7 +160,9 @@ export interface ServiceSpec {
  * });
  */
 export function defineService(spec: ServiceSpec): ServiceDefinition {
-  if (spec.consumes.length === 0) throw new TypeError(`service ${spec.name} consumes no topic`);
+  if (spec.consumes.length === 0) {
+    throw new HeraldError('INVALID_ARGUMENT', `service ${spec.name} consumes no topic: give it at least one`);
+  }
   return {
     name: spec.name,
     groups: [spec.group],

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { type EventLog, type StoredEvent, ensureTopic, isHeraldError, openEventLog } from '@herald/core';
 import { waitFor } from '@herald/testing';
-import { type ServiceHost, openLogAndStores, startServices } from '@herald/service';
+import { type PauseSignal, type ServiceHost, openLogAndStores, startServices } from '@herald/service';
 import { GREETINGS, type GreeterHooks, greeter, signUp } from './fixtures/greeter.ts';
 import { tempLog } from './fixtures/temp-log.ts';
 
@@ -102,6 +102,32 @@ describe('a service defined with defineService, on a real SQLite file', () => {
     assert.equal(supervisor?.restarts, 1);
     assert.equal(supervisor?.state, 'running');
     assert.equal(attempts, 2);
+  });
+
+  it('keeps its routers stopped while its pause signal is on, and consumes again when it goes off', async () => {
+    using folder = tempLog();
+    const listeners = new Set<(paused: boolean) => void>();
+    let paused = true;
+    const pause: PauseSignal = {
+      get paused() {
+        return paused;
+      },
+      subscribe: (listener) => {
+        listeners.add(listener);
+        return () => listeners.delete(listener);
+      },
+    };
+    await using host = await startGreeter(folder.logUrl, {}, { pause });
+    await host.log.append('users', signUp('ada'));
+    const [supervisor] = host.supervisors;
+    assert.equal(supervisor?.state, 'paused');
+    assert.equal(supervisor?.routersRunning, 0);
+    assert.deepEqual(await host.readiness(), { ready: true, detail: 'greeter: paused' });
+
+    paused = false;
+    for (const listener of listeners) listener(false);
+    await waitFor(async () => (await eventsOf(host.log, 'greetings')).length === 1, 10_000, 'ada greeted');
+    assert.equal(supervisor?.state, 'running');
   });
 
   it('refuses to start when a topic it produces exists with another partition count (CONFLICT), and closes the log', async () => {
