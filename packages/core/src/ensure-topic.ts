@@ -23,9 +23,15 @@ export async function ensureTopic(
     return await log.createTopic(name, options);
   } catch (error) {
     if (!isHeraldError(error, 'TOPIC_EXISTS')) throw error;
-    const created = await findTopic(log, name);
-    if (created === undefined) throw error;
-    return samePartitions(created, options);
+    // Created by another client in between: read it as the log has it.
+    const created = await log.describeTopic(name).catch((cause: unknown) => {
+      if (isHeraldError(cause, 'UNKNOWN_TOPIC')) throw error;
+      throw cause;
+    });
+    return samePartitions(
+      { name: created.name, partitions: created.partitions, retention: created.retention },
+      options,
+    );
   }
 }
 
