@@ -3,7 +3,7 @@
 // runs one service per process on a shared log file, or on Kafka/NATS with a Postgres store per
 // service; tests open exactly what they need.
 import { randomBytes } from 'node:crypto';
-import { type EventLog, type Store } from '@herald/core';
+import type { EventLog, Store } from '@herald/core';
 import { metrics } from '@herald/core/metrics';
 import { tracingPublish } from '@herald/core/tracing';
 import {
