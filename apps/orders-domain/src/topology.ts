@@ -2,7 +2,7 @@
 // service. A consumer group's name is its position in the log: renaming one makes a new group
 // that reads its topics again from the beginning (with declared effects suppressed while it
 // backfills), so rename on purpose only.
-import { type EventLog, isHeraldError } from '@herald/core';
+import { type EventLog, ensureTopic } from '@herald/core';
 import { TOPICS } from './events.ts';
 
 /** Partitions of each topic when the system creates them (existing topics keep theirs). */
@@ -66,15 +66,13 @@ export function isServiceName(value: string): value is ServiceName {
 }
 
 /**
- * Creates every topic of the flow that does not exist yet. Safe to run from several processes at
- * once: a topic another process created in between is simply there.
+ * Creates every topic of the flow that does not exist yet, with `partitions`; topics that exist
+ * keep their partition count (a restart with another `HERALD_PARTITIONS` changes nothing). Safe
+ * to run from several processes at once: a topic another process created in between is there.
  */
 export async function ensureTopics(log: EventLog, partitions = DEFAULT_PARTITIONS): Promise<void> {
   const existing = new Set((await log.listTopics()).map((t) => t.name));
   for (const topic of Object.values(TOPICS)) {
-    if (existing.has(topic)) continue;
-    await log.createTopic(topic, { partitions }).catch((error: unknown) => {
-      if (!isHeraldError(error, 'TOPIC_EXISTS')) throw error;
-    });
+    if (!existing.has(topic)) await ensureTopic(log, topic, { partitions });
   }
 }

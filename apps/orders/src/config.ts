@@ -6,7 +6,8 @@ import type { RateLimitOptions } from './http/rate-limit.ts';
 import { type FaultUpdate, faultsConfigSchema } from '@herald/orders-domain/faults.ts';
 import type { DownstreamService } from '@herald/orders-domain/topology.ts';
 import { DEFAULT_PARTITIONS } from '@herald/orders-domain/topology.ts';
-import { isPostgresUrl, redactUrl } from './store-url.ts';
+import { redactUrl } from '@herald/core';
+import { isPostgresUrl } from '@herald/service';
 
 /** Settings of `main.ts` and `service-main.ts`, from the environment. */
 export interface EnvConfig {

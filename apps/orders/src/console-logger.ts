@@ -1,4 +1,4 @@
-import type { Logger } from './services/service-kit.ts';
+import type { Logger } from '@herald/service';
 
 /** Service output on the console, each line prefixed with the time. */
 export const consoleLogger: Logger = {

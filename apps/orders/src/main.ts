@@ -8,16 +8,19 @@
 // state lives in the log's file; postgres://… for a schema per service and an outbox relay,
 // needed on Kafka or NATS), PORT (3000), HOST (127.0.0.1),
 // HERALD_CATALOG, HERALD_ADMIN_TOKEN (generated and printed when unset), HERALD_FAULTS,
-// HERALD_PARTITIONS, HERALD_SESSION_TIMEOUT_MS, HERALD_RATE_LIMIT, and OTEL_* for tracing.
+// HERALD_PARTITIONS, HERALD_SESSION_TIMEOUT_MS, HERALD_RATE_LIMIT, HERALD_HEALTH_PORT (health
+// and metrics on a port of their own too, besides the API's), and OTEL_* for tracing.
+import { healthFromEnv, stopOnSignals } from '@herald/service';
 import { stopWhenParentGone } from '@herald/orders-domain/parent-process.ts';
 import { configFromEnv } from './config.ts';
 import { consoleLogger, orExit } from './console-logger.ts';
-import { redactUrl } from './store-url.ts';
+import { redactUrl } from '@herald/core';
 import { openOrderSystem } from './system.ts';
 import { startTelemetry } from './telemetry.ts';
 
 const telemetry = startTelemetry('herald-orders');
 const config = await orExit(() => configFromEnv());
+const health = process.env['HERALD_HEALTH_PORT'] ? await orExit(() => healthFromEnv(process.env)) : undefined;
 const system = await orExit(() =>
   openOrderSystem({
     logUrl: config.logUrl,
@@ -26,6 +29,7 @@ const system = await orExit(() =>
     partitions: config.partitions,
     faults: config.faults,
     logger: consoleLogger,
+    ...(health === undefined ? {} : { health }),
     ...(config.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: config.sessionTimeoutMs }),
     http: {
       rateLimit: config.rateLimit,
@@ -48,7 +52,7 @@ console.log(`
 Herald order system on ${redactUrl(config.logUrl)}
   state      ${system.storeDescription}
   API        ${base}            OpenAPI: ${base}/openapi.json
-  health     ${base}/healthz   ${base}/readyz   metrics: ${base}/metrics
+  health     ${base}/healthz   ${base}/readyz   metrics: ${base}/metrics${system.healthUrl === undefined ? '' : `   (also on ${system.healthUrl})`}
   services   ${system.runners.map((r) => `${r.service.name} (${r.service.groups.join(', ')})`).join('\n             ')}
   tracing    ${telemetry?.description ?? 'off (set OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_EXPORTER to export traces)'}
   admin      ${base}/admin/faults with "Authorization: Bearer ${api.generatedToken ? `${api.adminToken}" (generated; set HERALD_ADMIN_TOKEN to choose one)` : '<HERALD_ADMIN_TOKEN>"'}
@@ -62,23 +66,13 @@ Look at the log:  npx herald tail orders --follow
 Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight work is finished and committed first.
 `);
 
-let stopping = false;
-const shutdown = (signal: string) => {
-  if (stopping) return;
-  stopping = true;
-  console.log(`${signal}: stopping — no new requests; finishing and committing work in flight`);
-  void (async () => {
-    try {
+const shutdown = stopOnSignals(
+  {
+    stop: async () => {
       await system.stop();
       await telemetry?.shutdown();
-      console.log('stopped');
-      process.exit(0);
-    } catch (error) {
-      console.error('shutdown failed', error);
-      process.exit(1);
-    }
-  })();
-};
-process.once('SIGTERM', () => shutdown('SIGTERM'));
-process.once('SIGINT', () => shutdown('SIGINT'));
-stopWhenParentGone(() => shutdown('parent gone'));
+    },
+  },
+  { logger: consoleLogger },
+);
+stopWhenParentGone(() => shutdown.trigger('parent gone'));

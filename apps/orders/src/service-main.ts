@@ -8,11 +8,15 @@
 // each service keeps its state and outbox in its own schema and publishes the outbox through its
 // relay. A second process of one service shares its partitions (and stands by as its relay), and
 // a killed one's partitions move to the survivors after HERALD_SESSION_TIMEOUT_MS. Prints
-// "ready: <services>" once its consumers run. Environment as for main.ts.
+// "ready: <services>" once its consumers run. Every process serves /healthz, /readyz and
+// /metrics: the API's port for `orders`, else the service kit's health server on
+// HERALD_HEALTH_PORT (a free port when unset; printed) and HERALD_HEALTH_HOST. Stops gracefully
+// on SIGTERM/SIGINT. Environment otherwise as for main.ts.
+import { healthFromEnv, stopOnSignals } from '@herald/service';
 import { stopWhenParentGone } from '@herald/orders-domain/parent-process.ts';
 import { configFromEnv } from './config.ts';
 import { consoleLogger, orExit } from './console-logger.ts';
-import { redactUrl } from './store-url.ts';
+import { redactUrl } from '@herald/core';
 import { openOrderSystem } from './system.ts';
 import { startTelemetry } from './telemetry.ts';
 import { SERVICES, type ServiceName, isServiceName } from '@herald/orders-domain/topology.ts';
@@ -30,6 +34,10 @@ const services = [...new Set(names)] as ServiceName[];
 
 const telemetry = startTelemetry(`herald-orders-${services.join('-')}`);
 const config = await orExit(() => configFromEnv());
+const runsApi = services.includes('orders');
+// The API serves health on its port; a process without it gets the kit's health server.
+const health =
+  !runsApi || process.env['HERALD_HEALTH_PORT'] ? await orExit(() => healthFromEnv(process.env)) : undefined;
 const system = await orExit(() =>
   openOrderSystem({
     logUrl: config.logUrl,
@@ -39,6 +47,7 @@ const system = await orExit(() =>
     faults: config.faults,
     services,
     logger: consoleLogger,
+    ...(health === undefined ? {} : { health }),
     ...(config.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: config.sessionTimeoutMs }),
     http: {
       rateLimit: config.rateLimit,
@@ -62,26 +71,18 @@ if (system.api !== undefined) {
   if (system.api.generatedToken) console.log(`admin token (generated): ${system.api.adminToken}`);
 }
 console.log(
-  `ready: ${services.join(', ')} on ${redactUrl(config.logUrl)}, state in ${system.storeDescription}`,
+  `ready: ${services.join(', ')} on ${redactUrl(config.logUrl)}, state in ${system.storeDescription}` +
+    (system.healthUrl === undefined ? '' : `; health on ${system.healthUrl}`),
 );
 
-let stopping = false;
-const shutdown = () => {
-  if (stopping) return;
-  stopping = true;
-  void (async () => {
-    try {
+const shutdown = stopOnSignals(
+  {
+    stop: async () => {
       await system.stop();
       await telemetry?.shutdown();
-      console.log(`stopped: ${services.join(', ')}`);
-      process.exit(0);
-    } catch (error) {
-      console.error('shutdown failed', error);
-      process.exit(1);
-    }
-  })();
-};
-process.once('SIGTERM', shutdown);
-process.once('SIGINT', shutdown);
+    },
+  },
+  { logger: consoleLogger },
+);
 // Started with an IPC channel (a test, a benchmark): stops when that parent is gone.
-stopWhenParentGone(shutdown);
+stopWhenParentGone(() => shutdown.trigger('parent gone'));

@@ -3,10 +3,21 @@
 // runs one service per process on a shared log file, or on Kafka/NATS with a Postgres store per
 // service; tests open exactly what they need.
 import { randomBytes } from 'node:crypto';
-import { type EventLog, type Store, openEventLog, openStore } from '@herald/core';
-import { metrics, registerLagMetrics } from '@herald/core/metrics';
+import type { EventLog, Store } from '@herald/core';
+import { metrics } from '@herald/core/metrics';
 import { tracingPublish } from '@herald/core/tracing';
-import { openLogFromUrl } from '@herald/sqlite';
+import {
+  type Logger,
+  type MetricsRegistry,
+  type PostgresStoreSettings,
+  SILENT_LOGGER,
+  type ServiceDefinition,
+  type ServiceHost,
+  type ServiceResources,
+  type ServiceSupervisor,
+  openLogAndStores,
+  startServices,
+} from '@herald/service';
 import type { FastifyInstance } from 'fastify';
 import { loadCatalogFile } from '@herald/orders-domain/catalog-file.ts';
 import { type CatalogItem, indexCatalog } from '@herald/orders-domain/catalog.ts';
@@ -24,10 +35,8 @@ import { OrderQueries } from './services/orders/order-queries.ts';
 import { ordersService, readCatalog } from './services/orders/orders-service.ts';
 import { ViewChanges } from './services/orders/view-changes.ts';
 import { paymentService } from './services/payment/payment-service.ts';
-import { type Logger, type Service, type ServiceContext, ServiceRunner } from './services/service-kit.ts';
-import { type ServiceStores, embeddedServiceStores, openPostgresServiceStores } from './service-stores.ts';
+import type { FlowDeps } from './services/flow.ts';
 import { registerSqliteMetrics } from './sqlite-metrics.ts';
-import { redactUrl } from './store-url.ts';
 import {
   DEFAULT_PARTITIONS,
   type DownstreamService,
@@ -69,6 +78,12 @@ export interface OrderSystemOptions {
   readonly logger?: Logger;
   /** The API, when the process runs `orders`. `false`: no API. */
   readonly http?: (Omit<HttpOptions, 'adminToken'> & { readonly adminToken?: string }) | false;
+  /**
+   * Serve `/healthz`, `/readyz` and `/metrics` on a port of their own (the service kit's health
+   * server), for a process without the API or a probe that must not share the API's port.
+   * Default: none (the API serves them).
+   */
+  readonly health?: { readonly port?: number; readonly host?: string } | false;
 }
 
 /** The API of a process that runs the orders service. */
@@ -94,9 +109,12 @@ export interface OrderSystem extends AsyncDisposable {
   /** Where the state lives, for the start-up banner (passwords redacted). */
   readonly storeDescription: string;
   readonly faults: FaultController;
-  readonly registry: ServiceContext['registry'];
-  readonly runners: readonly ServiceRunner[];
+  readonly registry: MetricsRegistry;
+  /** One supervisor per service this process runs. */
+  readonly runners: readonly ServiceSupervisor[];
   readonly api: OrderApi | undefined;
+  /** The kit's health server, when `health` asked for one. */
+  readonly healthUrl: string | undefined;
   /**
    * Graceful shutdown: stop taking requests (waiting reads end), stop every consumer (finish
    * work in flight, commit, leave the group), let the relays publish what the outboxes hold
@@ -105,11 +123,27 @@ export interface OrderSystem extends AsyncDisposable {
   stop(): Promise<void>;
 }
 
-const SILENT: Logger = { info: () => undefined, error: () => undefined };
-
 /** Services whose state the API reads: `GET /inventory/:sku`, `/loyalty/:id`, `/analytics`. */
 const API_READS: readonly ServiceName[] = ['inventory', 'loyalty', 'analytics'];
 const POSTGRES_FAULT_POLL_MS = 1000;
+/** The schema every process reads and writes fault settings in. */
+const FAULTS = 'faults';
+
+/**
+ * How each service's Postgres schema is opened. Repeatable read, not serializable: every handler
+ * writes what it read (a document, a stock level, the inbox entry), and Postgres fails the later
+ * of two concurrent writers of one row with a serialization failure that the store runs again,
+ * so no update is lost. Serializable adds predicate locks on index pages that, on these small
+ * tables, fail unrelated transactions too. Group commit for the services without an API: their
+ * handler transactions run one after another in shared Postgres transactions, so hot documents
+ * (the analytics funnel, a SKU's stock) stop failing and running again. Not for `orders`: its
+ * members would queue `POST /orders` behind the consumers (ADR 0018). The fault settings keep
+ * the store's defaults.
+ */
+function postgresSettings(service: string): PostgresStoreSettings {
+  if (service === FAULTS) return {};
+  return { isolation: 'repeatable read', groupCommit: service !== 'orders' };
+}
 
 /**
  * Opens the log and store, creates the topics, starts the chosen services (seeding catalog and
@@ -120,48 +154,35 @@ const POSTGRES_FAULT_POLL_MS = 1000;
  * await system.api!.app.listen({ port: 3000 });
  */
 export async function openOrderSystem(options: OrderSystemOptions): Promise<OrderSystem> {
-  const { storeUrl } = options;
-  if (storeUrl === undefined && !options.logUrl.startsWith('sqlite:')) {
-    throw new Error(
-      `without HERALD_STORE the order system keeps its state in the embedded log's file, so HERALD_LOG must be a sqlite: URL, not ${redactUrl(options.logUrl)}; ` +
-        'on Kafka or NATS give it a store: HERALD_STORE=postgres://…',
-    );
-  }
-  const logger = options.logger ?? SILENT;
+  const logger = options.logger ?? SILENT_LOGGER;
   const names = options.services ?? SERVICES;
-  let log: EventLog;
-  let stores: ServiceStores;
-  if (storeUrl === undefined) {
-    const sqliteLog = await openLogFromUrl(options.logUrl);
-    log = sqliteLog;
-    stores = embeddedServiceStores(await openStore(options.logUrl, { log: sqliteLog }));
-  } else {
-    log = await openEventLog(options.logUrl);
-    try {
-      stores = await openPostgresServiceStores({
-        url: storeUrl,
-        log,
-        services: names,
-        // The API serves stock, loyalty points and analytics from those services' schemas.
-        readers: names.includes('orders') && options.http !== false ? API_READS : [],
-        logger,
-      });
-    } catch (error) {
-      await log.close().catch(() => undefined);
-      throw error;
-    }
-  }
-  const store = stores.storeOf(names.includes('orders') ? 'orders' : (names[0] ?? 'orders'));
-  const runners: ServiceRunner[] = [];
+  const withApi = names.includes('orders') && options.http !== false;
+  const resources: ServiceResources = await openLogAndStores({
+    logUrl: options.logUrl,
+    ...(options.storeUrl === undefined ? {} : { storeUrl: options.storeUrl }),
+    // What the options say, never the process environment.
+    env: {},
+    services: names,
+    // The API serves stock, loyalty points and analytics from those services' schemas; every
+    // process shares the fault settings.
+    readers: [...(withApi ? API_READS : []), FAULTS],
+    postgres: postgresSettings,
+    logger,
+  });
+  const { log, stores } = resources;
+  const storeOf = (service: ServiceName): Store => stores.storeOf(service);
+  const store = storeOf(names.includes('orders') ? 'orders' : (names[0] ?? 'orders'));
   // On Postgres every process re-reads the fault settings from the database: once a second keeps
   // an idle deployment quiet (a change made through one process reaches the others within 1 s).
   const faultPollIntervalMs =
     options.faultPollIntervalMs ?? (stores.kind === 'postgres' ? POSTGRES_FAULT_POLL_MS : undefined);
-  const faults = new FaultController(stores.faults, {
+  const faults = new FaultController(stores.storeOf(FAULTS), {
     ...(faultPollIntervalMs === undefined ? {} : { pollIntervalMs: faultPollIntervalMs }),
     ...(options.faultRandom === undefined ? {} : { random: options.faultRandom }),
   });
   const shutdown = new AbortController();
+  const registry = metrics().registry;
+  let host: ServiceHost | undefined;
   let api: OrderApi | undefined;
   let stopping: Promise<void> | undefined;
 
@@ -169,48 +190,39 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
     (stopping ??= (async () => {
       shutdown.abort();
       await api?.app.close();
-      await Promise.all(runners.map((r) => r.stop()));
-      faults.stop();
-      try {
-        await stores.close();
-      } finally {
-        await log.close();
+      if (host !== undefined) {
+        await host.stop();
+      } else {
+        faults.stop();
+        await resources.close();
       }
     })());
 
   try {
-    await ensureTopics(log, options.partitions ?? DEFAULT_PARTITIONS);
+    const partitions = options.partitions ?? DEFAULT_PARTITIONS;
+    // Every topic of the flow, created when missing; existing topics keep their partitions.
+    await ensureTopics(log, partitions);
     await faults.start();
     for (const [service, update] of Object.entries(options.faults ?? {})) {
       if (update !== undefined) await faults.update(service as DownstreamService, update);
     }
-    const registry = metrics().registry;
-    const shared: ServiceContext = {
-      log,
-      store,
-      faults,
-      registry,
-      logger,
-      ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
-    };
     const catalog = options.catalog ?? (await loadCatalogFile(options.catalogPath));
     const changes = new ViewChanges();
-    const services = names.map((name) =>
-      serviceOf(name, { ...shared, store: stores.storeOf(name) }, { ...options, catalog, changes }),
-    );
-    registerLagMetrics(
-      log,
-      services.flatMap((s) => s.groups),
-      registry,
-    );
+    const deps: FlowDeps = { faults, partitions };
     registerSqliteMetrics(log, registry);
-    for (const service of services) {
-      const runner = new ServiceRunner(service, { ...shared, store: stores.storeOf(service.name) });
-      runners.push(runner);
-      await runner.start();
-    }
+    host = await startServices({
+      services: names.map((name) => serviceOf(name, deps, { ...options, catalog, changes })),
+      resources,
+      registry,
+      logger,
+      createTopics: false,
+      health: options.health ?? false,
+      beforeClose: () => faults.stop(),
+      ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
+    });
+    const runners = host.supervisors;
 
-    if (names.includes('orders') && options.http !== false) {
+    if (withApi) {
       const http = options.http ?? {};
       const placement = new OrderPlacement({
         store,
@@ -223,7 +235,7 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
         {
           log,
           store,
-          storeOf: (service) => stores.storeOf(service),
+          storeOf,
           placement,
           queries,
           faults,
@@ -245,12 +257,13 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
     return {
       log,
       store,
-      storeOf: (service) => stores.storeOf(service),
+      storeOf,
       storeDescription: stores.description,
       faults,
       registry,
       runners,
       api,
+      healthUrl: host.health?.url,
       stop,
       [Symbol.asyncDispose]: stop,
     };
@@ -262,23 +275,23 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
 
 function serviceOf(
   name: ServiceName,
-  context: ServiceContext,
+  deps: FlowDeps,
   options: OrderSystemOptions & { catalog: readonly CatalogItem[]; changes: ViewChanges },
-): Service {
+): ServiceDefinition {
   switch (name) {
     case 'orders':
-      return ordersService(context, { catalog: options.catalog, changes: options.changes });
+      return ordersService(deps, { catalog: options.catalog, changes: options.changes });
     case 'inventory':
-      return inventoryService(context, { catalog: options.catalog });
+      return inventoryService(deps, { catalog: options.catalog });
     case 'payment':
-      return paymentService(context, { rules: options.gatewayRules ?? DEFAULT_GATEWAY_RULES });
+      return paymentService(deps, { rules: options.gatewayRules ?? DEFAULT_GATEWAY_RULES });
     case 'fraud':
-      return fraudService(context, { rules: options.fraudRules ?? DEFAULT_FRAUD_RULES });
+      return fraudService(deps, { rules: options.fraudRules ?? DEFAULT_FRAUD_RULES });
     case 'notification':
-      return notificationService(context);
+      return notificationService(deps);
     case 'loyalty':
-      return loyaltyService(context);
+      return loyaltyService(deps);
     case 'analytics':
-      return analyticsService(context);
+      return analyticsService(deps);
   }
 }

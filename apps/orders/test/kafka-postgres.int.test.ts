@@ -22,7 +22,7 @@ import { type OrderView, isFinal, isSettled } from '@herald/orders-domain/order-
 import type { GatewayEntry } from '@herald/orders-domain/payment.ts';
 import { TOPICS, eventIdOf } from '@herald/orders-domain/events.ts';
 import type { MailboxMessage } from '@herald/orders-domain/simulated-mailbox.ts';
-import { schemaOf } from '../src/store-url.ts';
+import { schemaOf } from '@herald/service';
 import { COLLECTIONS, GROUPS, type ServiceName } from '@herald/orders-domain/topology.ts';
 import {
   ADMIN_TOKEN,

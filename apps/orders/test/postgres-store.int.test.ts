@@ -11,7 +11,7 @@ import type { GatewayEntry } from '@herald/orders-domain/payment.ts';
 import { eventIdOf } from '@herald/orders-domain/events.ts';
 import { openOrderSystem } from '../src/system.ts';
 import { COLLECTIONS, GROUPS, SERVICES } from '@herald/orders-domain/topology.ts';
-import { schemaOf } from '../src/store-url.ts';
+import { schemaOf } from '@herald/service';
 import {
   TEST_CATALOG,
   apiOf,

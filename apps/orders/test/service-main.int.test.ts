@@ -48,6 +48,11 @@ describe('services in their own processes', { timeout: 90_000 }, () => {
         HERALD_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
       });
       await child.waitForLine(/^ready: inventory, payment, fraud, notification/);
+      // A process without the API serves health and metrics on the service kit's server.
+      const health = /; health on (http:\S+)$/.exec(child.lines.find((l) => l.startsWith('ready: '))!)?.[1];
+      assert.ok(health !== undefined, child.lines.join('\n'));
+      assert.equal((await fetch(`${health}/readyz`)).status, 200);
+      assert.match(await (await fetch(`${health}/metrics`)).text(), /herald_consumer_lag/);
       return child;
     };
     let child: ServiceProcess | undefined;

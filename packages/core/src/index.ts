@@ -37,6 +37,7 @@ export type {
   TopicInfo,
   TopicPartition,
 } from './event-log.ts';
+export { ensureTopic } from './ensure-topic.ts';
 export { DEFAULT_LOG_URL, logUrlFrom, openEventLog } from './open-event-log.ts';
 export type { LogBackendModule } from './open-event-log.ts';
 export { openStore } from './open-store.ts';

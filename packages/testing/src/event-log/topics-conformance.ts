@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { ensureTopic } from '@herald/core';
 import { describeGroups, heraldError } from '../conformance-suite.ts';
 import { makeEvent } from '../fixtures.ts';
 import type { ConformanceGroup, ConformanceTarget } from '../conformance-suite.ts';
@@ -53,6 +54,46 @@ export const topicsConformance: ConformanceGroup = {
       await assert.rejects(other.createTopic('orders', { partitions: 4 }), heraldError('TOPIC_EXISTS'));
       assert.equal((await log.describeTopic('orders')).partitions, 2);
     });
+
+    suite.test(
+      'ensureTopic creates a missing topic once, returns it on every later call from any client, and refuses another partition count with CONFLICT',
+      async ({ env, log }) => {
+        const created = await ensureTopic(log, 'orders', { partitions: 3 });
+        assert.deepEqual([created.name, created.partitions], ['orders', 3]);
+        await log.append('orders', makeEvent(1), { partition: 2 });
+
+        const other = await env.open();
+        const again = await Promise.all([
+          ensureTopic(log, 'orders', { partitions: 3 }),
+          ensureTopic(other, 'orders', { partitions: 3 }),
+        ]);
+        assert.deepEqual(
+          again.map((t) => [t.name, t.partitions]),
+          [
+            ['orders', 3],
+            ['orders', 3],
+          ],
+        );
+        // Two clients racing to create one topic both succeed; the topic exists once.
+        await Promise.all([
+          ensureTopic(log, 'payments', { partitions: 2 }),
+          ensureTopic(other, 'payments', { partitions: 2 }),
+        ]);
+        assert.deepEqual((await other.listTopics()).map((t) => [t.name, t.partitions]).sort(), [
+          ['orders', 3],
+          ['payments', 2],
+        ]);
+
+        await assert.rejects(ensureTopic(other, 'orders', { partitions: 4 }), (error: unknown) => {
+          assert.ok(heraldError('CONFLICT')(error));
+          assert.match((error as Error).message, /3 partitions, not the 4/);
+          return true;
+        });
+        const description = await log.describeTopic('orders');
+        assert.equal(description.partitions, 3);
+        assert.equal(description.partitionInfo[2]?.latest, 1, 'the existing topic keeps its events');
+      },
+    );
 
     suite.test('refuses invalid topic names and partition counts with INVALID_ARGUMENT', async ({ log }) => {
       for (const name of [

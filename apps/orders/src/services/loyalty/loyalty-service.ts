@@ -3,50 +3,49 @@
 // history, it backfills from the beginning — the same points as if it had run from the start —
 // and its declared effect (the points e-mail) is suppressed for that history: customers are not
 // mailed about old orders. New orders after it went live get their e-mail.
-import { createProducer, createRouter } from '@herald/core';
+import { createProducer } from '@herald/core';
 import { type LoyaltyAccount, awardPoints, pointsFor } from '@herald/orders-domain/loyalty.ts';
 import { pointsMessage } from '@herald/orders-domain/notification.ts';
 import { OrderConfirmed, PointsAwarded, TOPICS, eventIdOf } from '@herald/orders-domain/events.ts';
 import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
 import { SimulatedMailbox } from '@herald/orders-domain/simulated-mailbox.ts';
-import { type Service, type ServiceContext, consumerMiddleware, routerDefaults } from '../service-kit.ts';
+import { type ServiceDefinition, defineService } from '@herald/service';
+import { type FlowDeps, outageOf, produced, withFaults } from '../flow.ts';
 
 const SOURCE = '/loyalty';
 
 /** The loyalty service: group `loyalty.points` on topic `orders`. */
-export function loyaltyService(context: ServiceContext): Service {
-  const { log, store } = context;
-  const events = createProducer({ sink: log, source: SOURCE });
-  const mailbox = new SimulatedMailbox(store);
-  const build = () => {
-    const router = createRouter({
-      log,
-      group: GROUPS.loyalty,
-      topics: [TOPICS.orders],
-      store,
-      middleware: consumerMiddleware(context, 'loyalty', { injectFaults: true }),
-      ...routerDefaults(context),
-    });
-    router.on(OrderConfirmed, async (order, _event, ctx) => {
-      const { orderId, customerId, total, currency } = order;
-      await ctx.effect('points-mail', (key) =>
-        mailbox.send(pointsMessage(customerId, orderId, pointsFor(total, currency)), key),
-      );
-      await ctx.transaction(async (tx) => {
-        const current = await tx.get<LoyaltyAccount>(COLLECTIONS.loyaltyAccounts, customerId);
-        const { account, points } = awardPoints(current, customerId, total, currency);
-        await tx.put(COLLECTIONS.loyaltyAccounts, customerId, account);
-        await events
-          .within(tx)
-          .publish(
-            TOPICS.loyalty,
-            PointsAwarded,
-            { orderId, customerId, points, balance: account.points },
-            { key: orderId, id: eventIdOf(orderId, 'points-awarded') },
-          );
+export function loyaltyService(deps: FlowDeps): ServiceDefinition {
+  return defineService({
+    name: 'loyalty',
+    group: GROUPS.loyalty,
+    consumes: [TOPICS.orders],
+    produces: produced(deps, TOPICS.loyalty),
+    middleware: withFaults(deps.faults, 'loyalty'),
+    pause: outageOf(deps.faults, 'loyalty'),
+    handlers(router, context) {
+      const { log, store } = context;
+      const events = createProducer({ sink: log, source: SOURCE });
+      const mailbox = new SimulatedMailbox(store);
+      router.on(OrderConfirmed, async (order, _event, ctx) => {
+        const { orderId, customerId, total, currency } = order;
+        await ctx.effect('points-mail', (key) =>
+          mailbox.send(pointsMessage(customerId, orderId, pointsFor(total, currency)), key),
+        );
+        await ctx.transaction(async (tx) => {
+          const current = await tx.get<LoyaltyAccount>(COLLECTIONS.loyaltyAccounts, customerId);
+          const { account, points } = awardPoints(current, customerId, total, currency);
+          await tx.put(COLLECTIONS.loyaltyAccounts, customerId, account);
+          await events
+            .within(tx)
+            .publish(
+              TOPICS.loyalty,
+              PointsAwarded,
+              { orderId, customerId, points, balance: account.points },
+              { key: orderId, id: eventIdOf(orderId, 'points-awarded') },
+            );
+        });
       });
-    });
-    return router;
-  };
-  return { name: 'loyalty', groups: [GROUPS.loyalty], routers: [build] };
+    },
+  });
 }

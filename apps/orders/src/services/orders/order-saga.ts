@@ -5,11 +5,9 @@ import {
   type AppendResult,
   type HandlerContext,
   type Producer,
-  type Router,
   type StoreTransaction,
   PermanentFailure,
   createProducer,
-  createRouter,
 } from '@herald/core';
 import type { PlacedOrder } from '@herald/orders-domain/order.ts';
 import { type SagaState, type StepOutcome, recordOutcome, startSaga } from '@herald/orders-domain/saga.ts';
@@ -26,7 +24,8 @@ import {
   eventIdOf,
 } from '@herald/orders-domain/events.ts';
 import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
-import { type ServiceContext, consumerMiddleware, routerDefaults } from '../service-kit.ts';
+import { type ServiceContext, type ServiceDefinition, defineService } from '@herald/service';
+import { type FlowDeps, produced } from '../flow.ts';
 
 const SOURCE = '/orders';
 
@@ -71,30 +70,36 @@ async function decide(
   }
 }
 
-/** The saga's router: group `orders.saga` on topics `inventory`, `payments` and `fraud`. */
-export function orderSagaRouter(context: ServiceContext): Router {
-  const router = createRouter({
-    log: context.log,
+/**
+ * The saga: group `orders.saga` on topics `inventory`, `payments` and `fraud`; it writes the
+ * decisions to `orders`. `prepare` runs before it first consumes (the catalog seeding).
+ */
+export function orderSaga(
+  deps: FlowDeps,
+  prepare?: (context: ServiceContext) => Promise<void>,
+): ServiceDefinition {
+  return defineService({
+    name: 'orders',
     group: GROUPS.ordersSaga,
-    topics: [TOPICS.inventory, TOPICS.payments, TOPICS.fraud],
-    store: context.store,
-    middleware: consumerMiddleware(context, 'orders', { injectFaults: false }),
-    ...routerDefaults(context),
+    consumes: [TOPICS.inventory, TOPICS.payments, TOPICS.fraud],
+    produces: produced(deps, TOPICS.orders),
+    ...(prepare === undefined ? {} : { prepare }),
+    handlers(router, context) {
+      const events = createProducer({ sink: context.log, source: SOURCE });
+      const on = (orderId: string, outcome: StepOutcome, ctx: HandlerContext) =>
+        ctx.transaction((tx) => decide(tx, events.within(tx), orderId, outcome));
+      router.on(StockReserved, ({ orderId }, _e, ctx) => on(orderId, { step: 'inventory', ok: true }, ctx));
+      router.on(StockReservationFailed, ({ orderId, detail }, _e, ctx) =>
+        on(orderId, { step: 'inventory', ok: false, detail }, ctx),
+      );
+      router.on(PaymentAuthorized, ({ orderId }, _e, ctx) => on(orderId, { step: 'payment', ok: true }, ctx));
+      router.on(PaymentDeclined, ({ orderId, detail }, _e, ctx) =>
+        on(orderId, { step: 'payment', ok: false, detail }, ctx),
+      );
+      router.on(FraudCheckPassed, ({ orderId }, _e, ctx) => on(orderId, { step: 'fraud', ok: true }, ctx));
+      router.on(FraudCheckFailed, ({ orderId, detail }, _e, ctx) =>
+        on(orderId, { step: 'fraud', ok: false, detail }, ctx),
+      );
+    },
   });
-  const events = createProducer({ sink: context.log, source: SOURCE });
-  const on = (orderId: string, outcome: StepOutcome, ctx: HandlerContext) =>
-    ctx.transaction((tx) => decide(tx, events.within(tx), orderId, outcome));
-  router.on(StockReserved, ({ orderId }, _e, ctx) => on(orderId, { step: 'inventory', ok: true }, ctx));
-  router.on(StockReservationFailed, ({ orderId, detail }, _e, ctx) =>
-    on(orderId, { step: 'inventory', ok: false, detail }, ctx),
-  );
-  router.on(PaymentAuthorized, ({ orderId }, _e, ctx) => on(orderId, { step: 'payment', ok: true }, ctx));
-  router.on(PaymentDeclined, ({ orderId, detail }, _e, ctx) =>
-    on(orderId, { step: 'payment', ok: false, detail }, ctx),
-  );
-  router.on(FraudCheckPassed, ({ orderId }, _e, ctx) => on(orderId, { step: 'fraud', ok: true }, ctx));
-  router.on(FraudCheckFailed, ({ orderId, detail }, _e, ctx) =>
-    on(orderId, { step: 'fraud', ok: false, detail }, ctx),
-  );
-  return router;
 }

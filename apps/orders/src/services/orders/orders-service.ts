@@ -2,10 +2,11 @@
 // Its API, in `src/http`, uses OrderPlacement and OrderQueries on the same store.
 import type { Store } from '@herald/core';
 import type { CatalogItem } from '@herald/orders-domain/catalog.ts';
-import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
-import type { Service, ServiceContext } from '../service-kit.ts';
-import { orderProjectionRouter } from './order-projection.ts';
-import { orderSagaRouter } from './order-saga.ts';
+import { COLLECTIONS } from '@herald/orders-domain/topology.ts';
+import { type ServiceDefinition, combineServices } from '@herald/service';
+import type { FlowDeps } from '../flow.ts';
+import { orderProjection } from './order-projection.ts';
+import { orderSaga } from './order-saga.ts';
 import type { ViewChanges } from './view-changes.ts';
 
 /** Seeds the catalog once per store (the first start); later starts keep what the store has. */
@@ -23,19 +24,15 @@ export async function readCatalog(store: Store): Promise<CatalogItem[]> {
   return (await store.list<CatalogItem>(COLLECTIONS.catalog)).map((r) => r.value);
 }
 
-/** The orders service's consumers, and its catalog seeding. */
+/** The orders service's consumers (the saga and the view), and its catalog seeding. */
 export function ordersService(
-  context: ServiceContext,
+  deps: FlowDeps,
   options: { readonly catalog: readonly CatalogItem[]; readonly changes: ViewChanges },
-): Service {
-  return {
-    name: 'orders',
-    groups: [GROUPS.ordersSaga, GROUPS.ordersView],
-    routers: [() => orderSagaRouter(context), () => orderProjectionRouter(context, options.changes)],
-    prepare: async () => {
-      if (await seedCatalog(context.store, options.catalog)) {
-        context.logger.info(`orders: seeded the catalog with ${options.catalog.length} items`);
-      }
-    },
-  };
+): ServiceDefinition {
+  const saga = orderSaga(deps, async (context) => {
+    if (await seedCatalog(context.store, options.catalog)) {
+      context.logger.info(`orders: seeded the catalog with ${options.catalog.length} items`);
+    }
+  });
+  return combineServices('orders', [saga, orderProjection(options.changes)]);
 }

@@ -2,7 +2,7 @@
 // captures it once the order is confirmed, voids it when the order is rejected (compensation).
 // Each gateway call is a declared effect keyed stably across redeliveries; its outcome and the
 // event announcing it commit in one transaction afterwards.
-import { PermanentFailure, createProducer, createRouter } from '@herald/core';
+import { PermanentFailure, createProducer } from '@herald/core';
 import type { GatewayResponse, GatewayRules } from '@herald/orders-domain/payment.ts';
 import {
   OrderConfirmed,
@@ -17,7 +17,8 @@ import {
 } from '@herald/orders-domain/events.ts';
 import type { Currency } from '@herald/orders-domain/money.ts';
 import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
-import { type Service, type ServiceContext, consumerMiddleware, routerDefaults } from '../service-kit.ts';
+import { type ServiceDefinition, defineService } from '@herald/service';
+import { type FlowDeps, outageOf, produced } from '../flow.ts';
 import { SimulatedGateway } from '@herald/orders-domain/simulated-gateway.ts';
 
 const SOURCE = '/payment';
@@ -38,123 +39,116 @@ function unexpected(operation: string, response: GatewayResponse): PermanentFail
 }
 
 /** The payment service: group `payment.authorizations` on topic `orders`. */
-export function paymentService(context: ServiceContext, options: { readonly rules: GatewayRules }): Service {
-  const { log, store } = context;
-  const events = createProducer({ sink: log, source: SOURCE });
-  const gateway = new SimulatedGateway(store, options.rules, context.faults);
-  const build = () => {
-    const router = createRouter({
-      log,
-      group: GROUPS.payment,
-      topics: [TOPICS.orders],
-      store,
-      // Faults are injected in the gateway calls, where a real gateway would be slow or fail.
-      middleware: consumerMiddleware(context, 'payment', { injectFaults: false }),
-      // The gateway dedupes by order id, and what it answers decides the event: effects run
-      // even for history this group never handled (a payment service started after orders
-      // were taken must still charge them). Backfill suppression is for added consumers.
-      effects: 'perform',
-      ...routerDefaults(context),
-    });
+export function paymentService(deps: FlowDeps, options: { readonly rules: GatewayRules }): ServiceDefinition {
+  return defineService({
+    name: 'payment',
+    group: GROUPS.payment,
+    consumes: [TOPICS.orders],
+    produces: produced(deps, TOPICS.payments),
+    effects: 'perform',
+    pause: outageOf(deps.faults, 'payment'),
+    handlers(router, context) {
+      const { log, store } = context;
+      const events = createProducer({ sink: log, source: SOURCE });
+      const gateway = new SimulatedGateway(store, options.rules, deps.faults);
 
-    router.on(OrderPlaced, async (order, _event, ctx) => {
-      const { orderId, total: amount, currency } = order;
-      const response = await ctx.effect('authorize', (key) =>
-        gateway.authorize({ orderId, amount, currency, token: order.paymentToken }, key, ctx.signal),
-      );
-      if (response === undefined) return;
-      await ctx.transaction(async (tx) => {
-        if (response.status === 'authorized') {
-          const record: AuthorizationRecord = {
-            orderId,
-            status: 'authorized',
-            authorizationId: response.authorizationId,
-            amount,
-            currency,
-          };
-          await tx.put(COLLECTIONS.authorizations, orderId, record);
-          await events
-            .within(tx)
-            .publish(
-              TOPICS.payments,
-              PaymentAuthorized,
-              { orderId, authorizationId: response.authorizationId, amount, currency },
-              { key: orderId, id: eventIdOf(orderId, 'payment-authorized') },
-            );
-        } else if (response.status === 'declined') {
-          const record: AuthorizationRecord = {
-            orderId,
-            status: 'declined',
-            authorizationId: null,
-            amount,
-            currency,
-          };
-          await tx.put(COLLECTIONS.authorizations, orderId, record);
-          await events
-            .within(tx)
-            .publish(
-              TOPICS.payments,
-              PaymentDeclined,
-              { orderId, amount, currency, reason: response.reason, detail: response.detail },
-              { key: orderId, id: eventIdOf(orderId, 'payment-declined') },
-            );
-        } else {
-          throw unexpected('authorize', response);
-        }
-      });
-    });
-
-    router.on(OrderConfirmed, async ({ orderId }, _event, ctx) => {
-      const record = await store.get<AuthorizationRecord>(COLLECTIONS.authorizations, orderId);
-      if (record?.status !== 'authorized' || record.authorizationId === null) return;
-      const response = await ctx.effect('capture', (key) => gateway.capture(orderId, key, ctx.signal));
-      if (response === undefined) return;
-      if (response.status !== 'captured') throw unexpected('capture', response);
-      await ctx.transaction(async (tx) => {
-        await tx.put(COLLECTIONS.authorizations, orderId, {
-          ...record,
-          status: 'captured',
-        } satisfies AuthorizationRecord);
-        await events.within(tx).publish(
-          TOPICS.payments,
-          PaymentCaptured,
-          {
-            orderId,
-            authorizationId: response.authorizationId,
-            amount: response.amount,
-            currency: record.currency,
-          },
-          { key: orderId, id: eventIdOf(orderId, 'payment-captured') },
+      router.on(OrderPlaced, async (order, _event, ctx) => {
+        const { orderId, total: amount, currency } = order;
+        const response = await ctx.effect('authorize', (key) =>
+          gateway.authorize({ orderId, amount, currency, token: order.paymentToken }, key, ctx.signal),
         );
+        if (response === undefined) return;
+        await ctx.transaction(async (tx) => {
+          if (response.status === 'authorized') {
+            const record: AuthorizationRecord = {
+              orderId,
+              status: 'authorized',
+              authorizationId: response.authorizationId,
+              amount,
+              currency,
+            };
+            await tx.put(COLLECTIONS.authorizations, orderId, record);
+            await events
+              .within(tx)
+              .publish(
+                TOPICS.payments,
+                PaymentAuthorized,
+                { orderId, authorizationId: response.authorizationId, amount, currency },
+                { key: orderId, id: eventIdOf(orderId, 'payment-authorized') },
+              );
+          } else if (response.status === 'declined') {
+            const record: AuthorizationRecord = {
+              orderId,
+              status: 'declined',
+              authorizationId: null,
+              amount,
+              currency,
+            };
+            await tx.put(COLLECTIONS.authorizations, orderId, record);
+            await events
+              .within(tx)
+              .publish(
+                TOPICS.payments,
+                PaymentDeclined,
+                { orderId, amount, currency, reason: response.reason, detail: response.detail },
+                { key: orderId, id: eventIdOf(orderId, 'payment-declined') },
+              );
+          } else {
+            throw unexpected('authorize', response);
+          }
+        });
       });
-    });
 
-    // Compensation: only an authorization that exists is voided; a declined payment has none.
-    router.on(OrderRejected, async ({ orderId }, _event, ctx) => {
-      const record = await store.get<AuthorizationRecord>(COLLECTIONS.authorizations, orderId);
-      if (record?.status !== 'authorized' || record.authorizationId === null) return;
-      const response = await ctx.effect('void', (key) => gateway.void(orderId, key, ctx.signal));
-      if (response === undefined) return;
-      if (response.status !== 'voided') throw unexpected('void', response);
-      await ctx.transaction(async (tx) => {
-        await tx.put(COLLECTIONS.authorizations, orderId, {
-          ...record,
-          status: 'voided',
-        } satisfies AuthorizationRecord);
-        await events.within(tx).publish(
-          TOPICS.payments,
-          PaymentVoided,
-          {
-            orderId,
-            authorizationId: response.authorizationId,
-            amount: response.amount,
-            currency: record.currency,
-          },
-          { key: orderId, id: eventIdOf(orderId, 'payment-voided') },
-        );
+      router.on(OrderConfirmed, async ({ orderId }, _event, ctx) => {
+        const record = await store.get<AuthorizationRecord>(COLLECTIONS.authorizations, orderId);
+        if (record?.status !== 'authorized' || record.authorizationId === null) return;
+        const response = await ctx.effect('capture', (key) => gateway.capture(orderId, key, ctx.signal));
+        if (response === undefined) return;
+        if (response.status !== 'captured') throw unexpected('capture', response);
+        await ctx.transaction(async (tx) => {
+          await tx.put(COLLECTIONS.authorizations, orderId, {
+            ...record,
+            status: 'captured',
+          } satisfies AuthorizationRecord);
+          await events.within(tx).publish(
+            TOPICS.payments,
+            PaymentCaptured,
+            {
+              orderId,
+              authorizationId: response.authorizationId,
+              amount: response.amount,
+              currency: record.currency,
+            },
+            { key: orderId, id: eventIdOf(orderId, 'payment-captured') },
+          );
+        });
       });
-    });
-    return router;
-  };
-  return { name: 'payment', groups: [GROUPS.payment], routers: [build] };
+
+      // Compensation: only an authorization that exists is voided; a declined payment has none.
+      router.on(OrderRejected, async ({ orderId }, _event, ctx) => {
+        const record = await store.get<AuthorizationRecord>(COLLECTIONS.authorizations, orderId);
+        if (record?.status !== 'authorized' || record.authorizationId === null) return;
+        const response = await ctx.effect('void', (key) => gateway.void(orderId, key, ctx.signal));
+        if (response === undefined) return;
+        if (response.status !== 'voided') throw unexpected('void', response);
+        await ctx.transaction(async (tx) => {
+          await tx.put(COLLECTIONS.authorizations, orderId, {
+            ...record,
+            status: 'voided',
+          } satisfies AuthorizationRecord);
+          await events.within(tx).publish(
+            TOPICS.payments,
+            PaymentVoided,
+            {
+              orderId,
+              authorizationId: response.authorizationId,
+              amount: response.amount,
+              currency: record.currency,
+            },
+            { key: orderId, id: eventIdOf(orderId, 'payment-voided') },
+          );
+        });
+      });
+    },
+  });
 }

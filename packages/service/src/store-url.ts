@@ -1,8 +1,6 @@
-// HERALD_STORE: where the services keep their state when it does not live in the embedded log's
-// file. One Postgres database, one schema per service (`<schemaPrefix><service>`), and one more
-// schema, `<schemaPrefix>faults`, for the fault settings every process reads.
-import { redactUrl } from '@herald/core';
-import type { ServiceName } from '@herald/orders-domain/topology.ts';
+// HERALD_STORE: where services keep their state when it does not live in the embedded log's
+// file. One Postgres database, one schema per service (`<schemaPrefix><service>`).
+import { HeraldError, redactUrl } from '@herald/core';
 
 /** A parsed `postgres://…` HERALD_STORE. */
 export interface PostgresStoreUrl {
@@ -23,20 +21,30 @@ export function isPostgresUrl(url: string): boolean {
  * Parses `postgres://user@host:5432/db?schemaPrefix=shop_`. `schemaPrefix` (lower-case letters,
  * digits and `_`, at most 36, so that every schema name fits Postgres' limits) is Herald's
  * option and is taken out; every other parameter (`sslmode`, …) goes to `pg` unchanged.
+ * Throws `INVALID_ARGUMENT`; the message shows the URL with its password redacted.
  *
  * @example parsePostgresStoreUrl('postgres://app@db/shop?schemaPrefix=eu_').schemaPrefix // 'eu_'
  */
 export function parsePostgresStoreUrl(url: string): PostgresStoreUrl {
-  if (!isPostgresUrl(url)) throw new Error(`not a postgres:// URL: ${JSON.stringify(redactUrl(url))}`);
+  if (!isPostgresUrl(url)) {
+    throw new HeraldError('INVALID_ARGUMENT', `not a postgres:// URL: ${JSON.stringify(redactUrl(url))}`);
+  }
   let parsed: URL;
   try {
     parsed = new URL(url);
-  } catch {
-    throw new Error(`HERALD_STORE is not a valid URL: ${JSON.stringify(redactUrl(url))}`);
+  } catch (cause) {
+    throw new HeraldError(
+      'INVALID_ARGUMENT',
+      `HERALD_STORE is not a valid URL: ${JSON.stringify(redactUrl(url))}`,
+      {
+        cause,
+      },
+    );
   }
   const schemaPrefix = parsed.searchParams.get('schemaPrefix') ?? '';
   if (schemaPrefix !== '' && !SCHEMA_PREFIX.test(schemaPrefix)) {
-    throw new Error(
+    throw new HeraldError(
+      'INVALID_ARGUMENT',
       `schemaPrefix must be 1-36 of lower-case letters, digits and "_", not starting with a digit, not ${JSON.stringify(schemaPrefix)}`,
     );
   }
@@ -45,14 +53,6 @@ export function parsePostgresStoreUrl(url: string): PostgresStoreUrl {
 }
 
 /** The schema holding a service's documents, inbox and outbox. */
-export function schemaOf(prefix: string, service: ServiceName): string {
+export function schemaOf(prefix: string, service: string): string {
   return `${prefix}${service}`;
 }
-
-/** The schema holding the fault settings every process shares. */
-export function faultsSchemaOf(prefix: string): string {
-  return `${prefix}faults`;
-}
-
-/** A URL with its password replaced by `***`, fit for logs (Herald's own, shared with the CLI). */
-export { redactUrl };

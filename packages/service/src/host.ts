@@ -1,0 +1,339 @@
+// Runs the services of one process: their topics, stores, routers, health server and shutdown.
+import { type EventLog, HeraldError, ensureTopic, logUrlFrom, redactUrl } from '@herald/core';
+import { metrics, registerLagMetrics } from '@herald/core/metrics';
+import { type HealthServer, type Readiness, startHealthServer } from './health.ts';
+import {
+  type Logger,
+  type MetricsRegistry,
+  SILENT_LOGGER,
+  type ServiceContext,
+  type ServiceDefinition,
+} from './service.ts';
+import {
+  type PostgresStoreSettings,
+  type ServiceStores,
+  checkStoreFitsLog,
+  openServiceLog,
+  openServiceStores,
+} from './stores.ts';
+import { ServiceSupervisor } from './supervisor.ts';
+
+/** The log and stores of a process, opened from URLs. */
+export interface ServiceResources {
+  readonly log: EventLog;
+  readonly stores: ServiceStores;
+  /** `<log URL, redacted>, state in <where>`, for a start-up banner. */
+  readonly description: string;
+  /** Closes the stores (letting relays drain), then the log. Safe to call twice. */
+  close(): Promise<void>;
+}
+
+/** What `openLogAndStores` needs. */
+export interface OpenLogAndStoresOptions {
+  /** HERALD_LOG. Default `logUrlFrom(env)`: the embedded log under `./.herald`. */
+  readonly logUrl?: string;
+  /** HERALD_STORE. Default `env.HERALD_STORE`; unset: the embedded log's file. */
+  readonly storeUrl?: string;
+  /** Where the defaults are read. Default `process.env`. */
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Services this process runs: a store (and on Postgres an outbox relay) each. */
+  readonly services: readonly string[];
+  /** Services whose stores this process only reads. */
+  readonly readers?: readonly string[];
+  readonly postgres?: (service: string) => PostgresStoreSettings;
+  readonly logger?: Logger;
+}
+
+/**
+ * Opens HERALD_LOG (`sqlite:…`, `kafka://…`, `nats://…`, `memory:`) and the services' stores:
+ * in the embedded log's file without HERALD_STORE, else one Postgres schema per service with an
+ * outbox relay each. Errors are `HeraldError`s whose messages never show a password.
+ */
+export async function openLogAndStores(options: OpenLogAndStoresOptions): Promise<ServiceResources> {
+  const env = options.env ?? process.env;
+  const logUrl = options.logUrl ?? logUrlFrom(env);
+  const storeUrl = options.storeUrl ?? (env['HERALD_STORE'] || undefined);
+  checkStoreFitsLog(logUrl, storeUrl);
+  const log = await openServiceLog(logUrl);
+  let stores: ServiceStores;
+  try {
+    stores = await openServiceStores({
+      logUrl,
+      log,
+      ...(storeUrl === undefined ? {} : { storeUrl }),
+      services: options.services,
+      ...(options.readers === undefined ? {} : { readers: options.readers }),
+      ...(options.postgres === undefined ? {} : { postgres: options.postgres }),
+      logger: options.logger ?? SILENT_LOGGER,
+    });
+  } catch (error) {
+    await log.close().catch(() => undefined);
+    throw error;
+  }
+  let closing: Promise<void> | undefined;
+  return {
+    log,
+    stores,
+    description: `${redactUrl(logUrl)}, state in ${stores.description}`,
+    close: () =>
+      (closing ??= (async () => {
+        try {
+          await stores.close();
+        } finally {
+          await log.close();
+        }
+      })()),
+  };
+}
+
+/** What `startServices` runs. */
+export interface StartServicesOptions {
+  readonly services: readonly ServiceDefinition[];
+  /** The log and stores; `host.stop()` closes them. */
+  readonly resources: ServiceResources;
+  /** Default: a new registry. */
+  readonly registry?: MetricsRegistry;
+  readonly logger?: Logger;
+  readonly sessionTimeoutMs?: number;
+  /** How long a crashed router waits before it is built again. Default 1 s. */
+  readonly restartDelayMs?: number;
+  /** Serve `/healthz`, `/readyz`, `/metrics` here; `false`: no health server. Default: a free port. */
+  readonly health?: { readonly port?: number; readonly host?: string } | false;
+  /**
+   * Create the topics the services produce when missing (`ensureTopic`; an existing topic with
+   * another partition count fails the start with `CONFLICT`). Default true; false when the
+   * program creates its topics itself.
+   */
+  readonly createTopics?: boolean;
+  /** Runs after the routers stopped and before the stores and log close (stop timers, flush). */
+  readonly beforeClose?: () => void | Promise<void>;
+}
+
+/** The services of a process, running. */
+export interface ServiceHost extends AsyncDisposable {
+  readonly log: EventLog;
+  readonly stores: ServiceStores;
+  readonly registry: MetricsRegistry;
+  readonly supervisors: readonly ServiceSupervisor[];
+  /** The health server, unless `health: false`. */
+  readonly health: HealthServer | undefined;
+  readonly description: string;
+  /**
+   * Ready when not stopping, every service is running (or deliberately paused) and the log
+   * answers `listTopics` within a second.
+   */
+  readiness(): Promise<Readiness>;
+  /**
+   * Graceful shutdown: `/readyz` turns 503, every router stops fetching, finishes its work in
+   * flight, commits and leaves its group; `beforeClose` runs; relays drain (bounded); stores and
+   * log close; the health server closes last. Safe to call twice.
+   */
+  stop(): Promise<void>;
+}
+
+const LOG_PROBE_TIMEOUT_MS = 1_000;
+
+/**
+ * Creates every topic the services produce (when missing, `ensureTopic`), starts a supervisor
+ * per service (running `prepare` first), registers consumer-lag metrics for every group, and
+ * serves health. When a step fails, what was started is stopped and the resources are closed.
+ */
+export async function startServices(options: StartServicesOptions): Promise<ServiceHost> {
+  const { log, stores } = options.resources;
+  const logger = options.logger ?? SILENT_LOGGER;
+  const registry = options.registry ?? metrics().registry;
+  const names = options.services.map((s) => s.name);
+  const duplicate = names.find((name, index) => names.indexOf(name) !== index);
+  if (duplicate !== undefined)
+    throw new HeraldError('INVALID_ARGUMENT', `service ${duplicate} is given twice`);
+  const supervisors: ServiceSupervisor[] = [];
+  let health: HealthServer | undefined;
+  let stopping: Promise<void> | undefined;
+  let shuttingDown = false;
+
+  const stop = () =>
+    (stopping ??= (async () => {
+      shuttingDown = true;
+      try {
+        await Promise.all(supervisors.map((s) => s.stop()));
+        await options.beforeClose?.();
+      } finally {
+        try {
+          await options.resources.close();
+        } finally {
+          await health?.close();
+        }
+      }
+    })());
+
+  const readiness = async (): Promise<Readiness> => {
+    if (shuttingDown) return { ready: false, detail: 'shutting down' };
+    const states = supervisors.map((s) => `${s.service.name}: ${s.state}`);
+    if (!supervisors.every((s) => s.state !== 'stopped')) return { ready: false, detail: states.join(', ') };
+    const probe = await probeLog(log);
+    if (probe !== undefined) return { ready: false, detail: `log unreachable: ${probe}` };
+    return { ready: true, detail: states.join(', ') };
+  };
+
+  try {
+    if (options.createTopics !== false) {
+      for (const definition of options.services) {
+        for (const { topic, partitions } of definition.produces)
+          await ensureTopic(log, topic, { partitions });
+      }
+    }
+    const services = options.services.map((definition) => {
+      const context: ServiceContext = {
+        name: definition.name,
+        log,
+        store: stores.storeOf(definition.name),
+        registry,
+        logger,
+        ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
+      };
+      return definition.create(context);
+    });
+    registerLagMetrics(
+      log,
+      services.flatMap((s) => s.groups),
+      registry,
+    );
+    for (const service of services) {
+      const supervisor = new ServiceSupervisor(service, {
+        logger,
+        ...(options.restartDelayMs === undefined ? {} : { restartDelayMs: options.restartDelayMs }),
+      });
+      supervisors.push(supervisor);
+      await supervisor.start();
+    }
+    if (options.health !== false) {
+      health = await startHealthServer({ ...(options.health ?? {}), registry, readiness });
+    }
+  } catch (error) {
+    await stop().catch(() => undefined);
+    throw error;
+  }
+  return {
+    log,
+    stores,
+    registry,
+    supervisors,
+    health,
+    description: options.resources.description,
+    readiness,
+    stop,
+    [Symbol.asyncDispose]: stop,
+  };
+}
+
+/** Undefined when the log answers, else why not. */
+async function probeLog(log: EventLog): Promise<string | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([
+      log.listTopics(),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${LOG_PROBE_TIMEOUT_MS} ms`)),
+          LOG_PROBE_TIMEOUT_MS,
+        );
+      }),
+    ]);
+    return undefined;
+  } catch (error) {
+    return error instanceof Error ? error.message : String(error);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The graceful shutdown `stopOnSignals` installed. */
+export interface GracefulShutdown {
+  /** Stops the same way a signal does, for another reason (a parent process gone, say). */
+  trigger(reason: string): void;
+  /** Removes the signal handlers. */
+  remove(): void;
+}
+
+/**
+ * On the first SIGTERM or SIGINT (or `trigger`): logs the reason, stops `host` gracefully, then
+ * calls `exit(0)` — or `exit(1)` when stopping failed. Later signals while stopping are ignored.
+ */
+export function stopOnSignals(
+  host: { stop(): Promise<void> },
+  options: {
+    readonly logger?: Logger;
+    readonly exit?: (code: number) => void;
+    readonly signals?: readonly NodeJS.Signals[];
+  } = {},
+): GracefulShutdown {
+  const logger = options.logger ?? SILENT_LOGGER;
+  const exit = options.exit ?? ((code: number) => process.exit(code));
+  const signals = options.signals ?? ['SIGTERM', 'SIGINT'];
+  let stopping = false;
+  const trigger = (reason: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info(`${reason}: stopping — no new events; finishing and committing work in flight`);
+    host.stop().then(
+      () => {
+        logger.info('stopped');
+        exit(0);
+      },
+      (error: unknown) => {
+        logger.error('shutdown failed', error);
+        exit(1);
+      },
+    );
+  };
+  for (const signal of signals) process.on(signal, trigger);
+  return {
+    trigger,
+    remove() {
+      for (const signal of signals) process.off(signal, trigger);
+    },
+  };
+}
+
+/** What `runServices` needs: the services, and optionally everything `openLogAndStores` and `startServices` take. */
+export interface RunServicesOptions
+  extends Omit<OpenLogAndStoresOptions, 'services'>, Omit<StartServicesOptions, 'resources' | 'health'> {
+  /** Default: port `HERALD_HEALTH_PORT` (a free one when unset), host `HERALD_HEALTH_HOST` or 127.0.0.1. */
+  readonly health?: { readonly port?: number; readonly host?: string } | false;
+  /** Install SIGTERM/SIGINT handlers that stop gracefully and exit. Default true. */
+  readonly handleSignals?: boolean;
+}
+
+/**
+ * A process's whole life in one call: opens HERALD_LOG and HERALD_STORE, creates the topics,
+ * starts and supervises the services, serves health, and stops gracefully on SIGTERM/SIGINT.
+ *
+ * @example
+ * const host = await runServices({ services: [mailer], logger: console });
+ * console.log(`ready; health on ${host.health?.url}`);
+ */
+export async function runServices(options: RunServicesOptions): Promise<ServiceHost> {
+  const env = options.env ?? process.env;
+  const logger = options.logger ?? SILENT_LOGGER;
+  const resources = await openLogAndStores({ ...options, services: options.services.map((s) => s.name) });
+  const health = options.health ?? healthFromEnv(env);
+  const host = await startServices({ ...options, resources, health });
+  if (options.handleSignals !== false) stopOnSignals(host, { logger });
+  return host;
+}
+
+/** `HERALD_HEALTH_PORT` and `HERALD_HEALTH_HOST`; a port that is not 0-65535 is refused. */
+export function healthFromEnv(env: Readonly<Record<string, string | undefined>>): {
+  readonly port: number;
+  readonly host: string;
+} {
+  const raw = env['HERALD_HEALTH_PORT'];
+  const port = raw === undefined || raw === '' ? 0 : Number(raw);
+  if (!Number.isInteger(port) || port < 0 || port > 65_535) {
+    throw new HeraldError(
+      'INVALID_ARGUMENT',
+      `HERALD_HEALTH_PORT must be a port number (0-65535), not ${JSON.stringify(raw)}`,
+    );
+  }
+  return { port, host: env['HERALD_HEALTH_HOST'] || '127.0.0.1' };
+}
