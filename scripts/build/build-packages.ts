@@ -1,6 +1,6 @@
 // `npm run build`: turns every publishable workspace under packages/ into the form npm ships, in a
 // staged folder per package (.herald/dist/<folder>/), leaving the sources and their package.json
-// untouched: the repository keeps running TypeScript directly (ADR 0019a).
+// untouched: the repository keeps running TypeScript directly (ADR 0019).
 //
 // What a staged package holds:
 //   src/**/*.js, *.d.ts, *.js.map   compiled by tsc (relative `.ts` imports rewritten to `.js`),
