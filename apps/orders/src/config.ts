@@ -1,6 +1,7 @@
 // Configuration from the environment, validated at start: a typo stops the process with a clear
 // message instead of running with a default nobody wanted.
 import { logUrlFrom } from '@herald/core';
+import { DEFAULT_ADMIN_TOKEN_FILE } from './admin-token.ts';
 import { DEFAULT_CATALOG_PATH } from '@herald/orders-domain/catalog-file.ts';
 import type { RateLimitOptions } from './http/rate-limit.ts';
 import { type FaultUpdate, faultsConfigSchema } from '@herald/orders-domain/faults.ts';
@@ -26,6 +27,8 @@ export interface EnvConfig {
   readonly catalogPath: string;
   /** HERALD_ADMIN_TOKEN; generated at start when unset. */
   readonly adminToken: string | undefined;
+  /** HERALD_ADMIN_TOKEN_FILE: where a generated token is written (mode 0600), never printed. */
+  readonly adminTokenFile: string;
   /** HERALD_FAULTS: JSON, e.g. `{"payment":{"latencyMs":50,"errorRate":0.1}}`. */
   readonly faults: Partial<Record<DownstreamService, FaultUpdate>>;
   /** HERALD_PARTITIONS: partitions of topics created at start, default 4. */
@@ -85,6 +88,7 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
     host: env['HOST'] || '127.0.0.1',
     catalogPath: env['HERALD_CATALOG'] || DEFAULT_CATALOG_PATH,
     adminToken: token === '' ? undefined : token,
+    adminTokenFile: env['HERALD_ADMIN_TOKEN_FILE'] || DEFAULT_ADMIN_TOKEN_FILE,
     faults,
     partitions: integer(env, 'HERALD_PARTITIONS', DEFAULT_PARTITIONS, 1, 256),
     sessionTimeoutMs:

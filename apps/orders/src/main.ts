@@ -7,11 +7,13 @@
 // Environment: HERALD_LOG (default sqlite:./.herald/herald.db), HERALD_STORE (default: the
 // state lives in the log's file; postgres://… for a schema per service and an outbox relay,
 // needed on Kafka or NATS), PORT (3000), HOST (127.0.0.1),
-// HERALD_CATALOG, HERALD_ADMIN_TOKEN (generated and printed when unset), HERALD_FAULTS,
+// HERALD_CATALOG, HERALD_ADMIN_TOKEN (generated when unset and written, never printed, to
+// HERALD_ADMIN_TOKEN_FILE, default .herald/admin-token), HERALD_FAULTS,
 // HERALD_PARTITIONS, HERALD_SESSION_TIMEOUT_MS, HERALD_RATE_LIMIT, HERALD_HEALTH_PORT (health
 // and metrics on a port of their own too, besides the API's), and OTEL_* for tracing.
 import { healthFromEnv, stopOnSignals } from '@herald/service';
 import { stopWhenParentGone } from '@herald/orders-domain/parent-process.ts';
+import { saveGeneratedToken } from './admin-token.ts';
 import { configFromEnv } from './config.ts';
 import { consoleLogger, orExit } from './console-logger.ts';
 import { redactUrl } from '@herald/core';
@@ -55,7 +57,7 @@ Herald order system on ${redactUrl(config.logUrl)}
   health     ${base}/healthz   ${base}/readyz   metrics: ${base}/metrics${system.healthUrl === undefined ? '' : `   (also on ${system.healthUrl})`}
   services   ${system.runners.map((r) => `${r.service.name} (${r.service.groups.join(', ')})`).join('\n             ')}
   tracing    ${telemetry?.description ?? 'off (set OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_EXPORTER to export traces)'}
-  admin      ${base}/admin/faults with "Authorization: Bearer ${api.generatedToken ? `${api.adminToken}" (generated; set HERALD_ADMIN_TOKEN to choose one)` : '<HERALD_ADMIN_TOKEN>"'}
+  admin      ${base}/admin/faults with "Authorization: Bearer ${api.generatedToken ? `$(cat ${saveGeneratedToken(api.adminToken, config.adminTokenFile)})" (a generated token, in a file only you can read; set HERALD_ADMIN_TOKEN to choose one)` : '<HERALD_ADMIN_TOKEN>"'}
 
 Place an order and watch it converge:
   curl -si ${base}/orders -H 'content-type: application/json' \\

@@ -14,6 +14,7 @@
 // on SIGTERM/SIGINT. Environment otherwise as for main.ts.
 import { healthFromEnv, stopOnSignals } from '@herald/service';
 import { stopWhenParentGone } from '@herald/orders-domain/parent-process.ts';
+import { saveGeneratedToken } from './admin-token.ts';
 import { configFromEnv } from './config.ts';
 import { consoleLogger, orExit } from './console-logger.ts';
 import { redactUrl } from '@herald/core';
@@ -68,7 +69,10 @@ if (system.api !== undefined) {
   console.log(
     `orders API on http://${config.host}:${(system.api.app.server.address() as { port: number }).port}`,
   );
-  if (system.api.generatedToken) console.log(`admin token (generated): ${system.api.adminToken}`);
+  if (system.api.generatedToken) {
+    const file = saveGeneratedToken(system.api.adminToken, config.adminTokenFile);
+    console.log(`admin token (generated) in ${file}, readable by you only`);
+  }
 }
 console.log(
   `ready: ${services.join(', ')} on ${redactUrl(config.logUrl)}, state in ${system.storeDescription}` +
