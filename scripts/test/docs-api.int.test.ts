@@ -23,7 +23,7 @@ describe('the API reference', () => {
     assert.ok(entries.some((e) => e.name === '@herald/core'));
     assert.ok(entries.some((e) => e.name === '@herald/core/backend'));
     for (const entry of entries) {
-      const page = join(out, 'modules', `${entry.name.replace(/[^a-z0-9]/gi, '_')}.html`);
+      const page = join(out, 'modules', `${entry.name.replace(/[^a-z0-9-]/gi, '_')}.html`);
       assert.ok(existsSync(page), `no page for ${entry.name}`);
       assert.match(await readFile(page, 'utf8'), new RegExp(`<h1>Module ${entry.name}</h1>`));
     }
