@@ -33,7 +33,7 @@ function runUntilConsumed(file: string, logUrl: string): Promise<string> {
     child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
     let consumed: string | undefined;
     createInterface({ input: child.stdout }).on('line', (line) => {
-      if (consumed === undefined && /^o-1 at \d+\/\d+$/.test(line)) {
+      if (consumed === undefined && /^o-1 at \d+\/\d+ handled$/.test(line)) {
         consumed = line;
         child.kill('SIGTERM');
       }
