@@ -177,3 +177,24 @@ export function printable(text: string): string {
   }
   return out;
 }
+
+/**
+ * Goes on with a destructive change only when it is confirmed: by `--yes`, or by the person at
+ * the terminal. Without either, refuses with a UsageError that says how to confirm (a script
+ * must say `--yes`; nothing is changed by accident). Resolves false when the person said no.
+ */
+export async function confirmed(
+  command: string,
+  io: { readonly confirm?: (question: string) => Promise<boolean> },
+  what: string,
+  yes: boolean,
+): Promise<boolean> {
+  if (yes) return true;
+  if (io.confirm === undefined) {
+    throw new UsageError(
+      command,
+      `${what} needs confirming: add --yes (nobody is at a terminal to ask; --dry-run shows what it would do)`,
+    );
+  }
+  return io.confirm(`${what}? [y/N] `);
+}

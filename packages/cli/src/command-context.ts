@@ -25,6 +25,11 @@ export interface CliIo {
   readonly signal?: AbortSignal;
   /** The clock `--since <duration>` counts back from. Defaults to `Date.now`. */
   readonly now?: () => number;
+  /**
+   * Asks the person at the terminal a yes/no question; undefined when nobody is there (standard
+   * input or error is not a terminal): a destructive command then needs `--yes`.
+   */
+  readonly confirm?: (question: string) => Promise<boolean>;
 }
 
 /** What a command receives besides its arguments. */

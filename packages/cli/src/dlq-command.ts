@@ -12,6 +12,7 @@ import type { EventLog, Store, StoredEvent } from '@herald/core';
 import type { RedriveOutcome, RedrivePosition, RedriveRecord, RedriveResult } from '@herald/core/ops';
 import {
   EXIT_FAILURE,
+  confirmed,
   EXIT_OK,
   UsageError,
   expectPositionals,
@@ -30,7 +31,7 @@ export const DLQ_HELP = `Usage:
   herald dlq list [<dlq-topic>] [--json]
   herald dlq show <dlq-topic> <partition>:<offset> [--json]
   herald dlq redrive <dlq-topic> (<partition>:<offset>... | --all) [--again] [--max-redrives <n>]
-                     [--dry-run] [--idempotency-key <key>] [--actor <name>] [--json]
+                     [--dry-run] [--yes] [--idempotency-key <key>] [--actor <name>] [--json]
 
 Dead-letter topics (<topic>.dead-letter) hold the events a consumer group gave up on, with
 the failure as dl* attributes: dlerror, dlcode, dlattempts, dlgroup, and where the event was
@@ -51,6 +52,7 @@ Commands:
                                   and does nothing again)
             --max-redrives <n>    redrives allowed per entry (default ${DEFAULT_MAX_REDRIVES}); beyond, it is refused
             --dry-run             print what would be redriven; change nothing
+            -y, --yes             redrive --all without asking (needed without a terminal)
             --idempotency-key <k> the request's key: repeating a request with the same key
                                   redrives each entry at most once
             --actor <name>        who asks, for the audit (default <os user>@<host>)
@@ -104,6 +106,8 @@ export interface RedriveArguments {
   readonly again: boolean;
   readonly maxRedrives: number;
   readonly dryRun: boolean;
+  /** `--yes`: a bulk redrive (`--all`) goes ahead without asking. */
+  readonly yes: boolean;
   readonly idempotencyKey?: string;
   readonly actor?: string;
   readonly json: boolean;
@@ -117,6 +121,7 @@ export function parseRedriveArguments(args: readonly string[]): RedriveArguments
     again: { type: 'boolean' },
     'max-redrives': { type: 'string' },
     'dry-run': { type: 'boolean' },
+    yes: { type: 'boolean', short: 'y' },
     'idempotency-key': { type: 'string' },
     actor: { type: 'string' },
     json: { type: 'boolean' },
@@ -144,6 +149,7 @@ export function parseRedriveArguments(args: readonly string[]): RedriveArguments
         ? DEFAULT_MAX_REDRIVES
         : parseInteger(command, '--max-redrives', values['max-redrives'], 1),
     dryRun: values['dry-run'] === true,
+    yes: values.yes === true,
     json: values.json === true,
   };
   const key = values['idempotency-key'];
@@ -397,6 +403,19 @@ async function redriveCommand(args: readonly string[], context: CommandContext):
   if (parsed === undefined) {
     await context.out(DLQ_HELP);
     return EXIT_OK;
+  }
+  if (
+    parsed.positions === 'all' &&
+    !parsed.dryRun &&
+    !(await confirmed(
+      `${COMMAND} redrive`,
+      context.io,
+      `redrive every entry of ${printable(parsed.topic)} never redriven`,
+      parsed.yes,
+    ))
+  ) {
+    await context.io.stderr('herald: nothing was redriven\n');
+    return EXIT_FAILURE;
   }
   let result: RedriveResult;
   let failure: HeraldError | undefined;

@@ -3,6 +3,7 @@ import { AUDIT_COLLECTION, auditId } from '@herald/core/ops';
 import type { GroupResetPlan, PartitionOffset, ResetTarget } from '@herald/core';
 import {
   EXIT_FAILURE,
+  confirmed,
   EXIT_OK,
   UsageError,
   expectPositionals,
@@ -19,7 +20,7 @@ import { formatTable } from './format-table.ts';
 export const GROUPS_RESET_HELP = `Usage:
   herald groups reset <group> (--to-earliest | --to-latest | --to-time <time>
                                | --to-offset <topic>:<partition>:<offset>...)
-                      [--topic <topic>...] [--dry-run] [--json]
+                      [--topic <topic>...] [--dry-run] [--yes] [--json]
 
 Moves a consumer group's committed offsets: the one deliberate way they go back (or forward).
 Prints the plan: per partition, where the group was (FROM; "-" if it never committed) and
@@ -42,6 +43,7 @@ Options:
   --topic <topic>       only this topic (repeatable); default every topic the group has
                         positions on, or with --to-offset the topics named there
   --dry-run             print the plan without changing anything
+  -y, --yes             reset without asking (needed when no terminal is there to ask)
   --json                print {"group","dryRun","liveMembers","plan":[{"topic","partition","from","to"}]}
   -h, --help            show this help
 
@@ -56,6 +58,8 @@ export interface GroupsResetArguments {
   readonly to: ResetTarget;
   readonly topics?: readonly string[];
   readonly dryRun: boolean;
+  /** `--yes`: reset without asking. */
+  readonly yes: boolean;
   readonly json: boolean;
 }
 
@@ -71,6 +75,7 @@ export function parseGroupsResetArguments(
     'to-offset': { type: 'string', multiple: true },
     topic: { type: 'string', multiple: true },
     'dry-run': { type: 'boolean' },
+    yes: { type: 'boolean', short: 'y' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -121,6 +126,7 @@ export function parseGroupsResetArguments(
     group: group!,
     to,
     dryRun: values['dry-run'] === true,
+    yes: values.yes === true,
     json: values.json === true,
   };
   if (topics !== undefined) parsed.topics = [...new Set(topics)];
@@ -138,6 +144,18 @@ export async function runGroupsResetCommand(
     return EXIT_OK;
   }
   const { group } = parsed;
+  if (
+    !parsed.dryRun &&
+    !(await confirmed(
+      COMMAND,
+      context.io,
+      `reset the committed positions of group "${printable(group)}"`,
+      parsed.yes,
+    ))
+  ) {
+    await context.io.stderr('herald: nothing was changed\n');
+    return EXIT_FAILURE;
+  }
   const outcome = await context.withStore(async (log, store) => {
     if (log.resetGroup === undefined) {
       throw new HeraldError(

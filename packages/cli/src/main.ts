@@ -1,3 +1,4 @@
+import { createInterface } from 'node:readline/promises';
 import { once } from 'node:events';
 import { HeraldError } from '@herald/core';
 import packageJson from '../package.json' with { type: 'json' };
@@ -146,6 +147,7 @@ export async function main(): Promise<void> {
     env: process.env,
     readStdin: readProcessStdin,
     signal: controller.signal,
+    ...(process.stdin.isTTY && process.stderr.isTTY ? { confirm: askAtTerminal } : {}),
   };
   try {
     process.exitCode = await run(process.argv.slice(2), io);
@@ -170,6 +172,17 @@ function streamWriter(stream: NodeJS.WriteStream, onClosed: () => void): (text: 
       closed = true;
     }
   };
+}
+
+/** Asks on standard error, reads one line of standard input: yes for `y` or `yes`. */
+async function askAtTerminal(question: string): Promise<boolean> {
+  const prompt = createInterface({ input: process.stdin, output: process.stderr });
+  try {
+    const answer = await prompt.question(question);
+    return /^y(es)?$/i.test(answer.trim());
+  } finally {
+    prompt.close();
+  }
 }
 
 async function readProcessStdin(): Promise<Uint8Array | undefined> {

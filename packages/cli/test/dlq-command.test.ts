@@ -99,6 +99,7 @@ describe('parseRedriveArguments', () => {
         again: true,
         maxRedrives: 5,
         dryRun: true,
+        yes: false,
         json: true,
         actor: 'alice',
         idempotencyKey: 'ticket-9',
@@ -107,12 +108,13 @@ describe('parseRedriveArguments', () => {
   });
 
   it('takes --all instead of positions, with the default cap of 3', () => {
-    assert.deepEqual(parseRedriveArguments([DLQ, '--all']), {
+    assert.deepEqual(parseRedriveArguments([DLQ, '--all', '--yes']), {
       topic: DLQ,
       positions: 'all',
       again: false,
       maxRedrives: 3,
       dryRun: false,
+      yes: true,
       json: false,
     });
   });

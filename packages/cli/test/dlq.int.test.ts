@@ -233,7 +233,15 @@ describe('herald dlq (real process, SQLite file)', { timeout: 600_000 }, () => {
     await parkPoison(db.path);
     const all = await entries(db.path);
     await ok(['dlq', 'redrive', DLQ, positionOf(all, 'order-1')], db.url);
-    const rest = await ok(['dlq', 'redrive', DLQ, '--all'], db.url);
+    const unconfirmed = await spawnHerald(['dlq', 'redrive', DLQ, '--all'], db.url);
+    assert.equal(unconfirmed.status, 2, 'a bulk redrive without --yes and no terminal to ask');
+    assert.match(unconfirmed.stderr, /needs confirming: add --yes/);
+    assert.deepEqual(
+      (await redriven(db.path)).map((e) => e.id),
+      ['order-1'],
+      'an unconfirmed bulk redrive redrove something',
+    );
+    const rest = await ok(['dlq', 'redrive', DLQ, '--all', '--yes'], db.url);
     assert.match(
       rest,
       /^redriven orders\.dead-letter 1:\d+ \(order-2\) to orders partition 1 offset \d+ \(redrive 1 of at most 3\)\n$/,
@@ -243,7 +251,7 @@ describe('herald dlq (real process, SQLite file)', { timeout: 600_000 }, () => {
       dlredrive: '1',
     });
     assert.equal(
-      await ok(['dlq', 'redrive', DLQ, '--all'], db.url),
+      await ok(['dlq', 'redrive', DLQ, '--all', '--yes'], db.url),
       'nothing to redrive in orders.dead-letter: its 2 entries were redriven before (redrive one once more with <partition>:<offset> --again)\n',
     );
     assert.deepEqual(JSON.parse(await ok(['dlq', 'list', '--json'], db.url)), [

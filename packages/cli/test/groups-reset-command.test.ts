@@ -22,12 +22,14 @@ describe('parseGroupsResetArguments', () => {
       group: 'billing',
       to: 'earliest',
       dryRun: false,
+      yes: false,
       json: false,
     });
     assert.deepEqual(parseGroupsResetArguments(['billing', '--to-latest', '--dry-run', '--json'], NOW), {
       group: 'billing',
       to: 'latest',
       dryRun: true,
+      yes: false,
       json: true,
     });
     assert.deepEqual(parseGroupsResetArguments(['billing', '--to-time', '2h'], NOW)?.to, {
@@ -51,6 +53,7 @@ describe('parseGroupsResetArguments', () => {
         },
         topics: ['orders'],
         dryRun: false,
+        yes: false,
         json: false,
       },
     );
@@ -130,7 +133,7 @@ describe('formatResetPlan', () => {
 
 describe('herald groups reset (memory log)', () => {
   it('says clearly that a backend without resetGroup cannot reset groups', async () => {
-    const result = await runHerald(['groups', 'reset', 'billing', '--to-earliest']);
+    const result = await runHerald(['groups', 'reset', 'billing', '--to-earliest', '--yes']);
     assert.equal(result.status, 1);
     assert.match(
       result.stderr,

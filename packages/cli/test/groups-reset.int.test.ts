@@ -4,6 +4,7 @@ import { describe, it } from 'node:test';
 import { AUDIT_COLLECTION } from '@herald/core/ops';
 import type { CloudEvent, GroupDescription, GroupResetPlan } from '@herald/core';
 import { openSqliteLog, openSqliteStore } from '@herald/sqlite';
+import { run } from '../src/main.ts';
 import { spawnHerald, tempDatabase } from './spawn-herald.ts';
 
 // `herald groups reset` as a real process on a real SQLite file.
@@ -47,7 +48,7 @@ interface ResetJson {
 }
 
 async function reset(url: string, ...args: string[]): Promise<ResetJson> {
-  const result = await spawnHerald(['groups', 'reset', GROUP, ...args, '--json'], url);
+  const result = await spawnHerald(['groups', 'reset', GROUP, ...args, '--yes', '--json'], url);
   assert.equal(result.status, 0, result.stderr);
   assert.equal(result.stderr, '');
   return JSON.parse(result.stdout) as ResetJson;
@@ -67,6 +68,35 @@ const moves = (plan: readonly GroupResetPlan[]) => plan.map((p) => [p.partition,
 // The timeout guards against a hang, not against a slow machine: every step is a `herald`
 // process that exits by itself, and a busy CI host may take minutes for all of them.
 describe('herald groups reset (real process, SQLite file)', { timeout: 600_000 }, () => {
+  it('refuses to reset without --yes when no terminal is there to ask, and changes nothing', async () => {
+    using db = tempDatabase();
+    await committedGroup(db.path);
+    const refused = await spawnHerald(['groups', 'reset', GROUP, '--to-earliest'], db.url);
+    assert.equal(refused.status, 2);
+    assert.match(refused.stderr, /needs confirming: add --yes/);
+    assert.deepEqual(await committed(db.url), [3, 3]);
+  });
+
+  it('asks at a terminal: no changes nothing, yes resets', async () => {
+    using db = tempDatabase();
+    await committedGroup(db.path);
+    const asked: string[] = [];
+    const answering = (answer: boolean) => ({
+      stdout: () => undefined,
+      stderr: () => undefined,
+      env: { HERALD_LOG: db.url },
+      confirm: (question: string) => {
+        asked.push(question);
+        return Promise.resolve(answer);
+      },
+    });
+    assert.equal(await run(['groups', 'reset', GROUP, '--to-earliest'], answering(false)), 1);
+    assert.deepEqual(await committed(db.url), [3, 3], 'a no changed something');
+    assert.equal(await run(['groups', 'reset', GROUP, '--to-earliest'], answering(true)), 0);
+    assert.deepEqual(await committed(db.url), [0, 0]);
+    assert.deepEqual(asked, Array(2).fill(`reset the committed positions of group "${GROUP}"? [y/N] `));
+  });
+
   it('prints the plan of a dry run and changes nothing', async () => {
     using db = tempDatabase();
     await committedGroup(db.path);
@@ -124,7 +154,7 @@ describe('herald groups reset (real process, SQLite file)', { timeout: 600_000 }
     ]);
     assert.deepEqual(await committed(db.url), [0, 0]);
 
-    const text = await spawnHerald(['groups', 'reset', GROUP, '--to-offset', 'orders:1:2'], db.url);
+    const text = await spawnHerald(['groups', 'reset', GROUP, '--to-offset', 'orders:1:2', '--yes'], db.url);
     assert.equal(text.status, 0, text.stderr);
     assert.match(
       text.stdout,
@@ -157,7 +187,7 @@ describe('herald groups reset (real process, SQLite file)', { timeout: 600_000 }
     await using log = await openSqliteLog({ path: db.path, retentionIntervalMs: 0 });
     const member = await log.subscribe({ group: GROUP, topics: ['orders'] });
 
-    const refused = await spawnHerald(['groups', 'reset', GROUP, '--to-earliest'], db.url);
+    const refused = await spawnHerald(['groups', 'reset', GROUP, '--to-earliest', '--yes'], db.url);
     assert.equal(refused.status, 1);
     assert.equal(refused.stdout, '');
     assert.match(
@@ -185,22 +215,22 @@ describe('herald groups reset (real process, SQLite file)', { timeout: 600_000 }
     await committedGroup(db.path);
     const cases: [readonly string[], string, RegExp][] = [
       [
-        ['groups', 'reset', 'nobody', '--to-earliest'],
+        ['groups', 'reset', 'nobody', '--to-earliest', '--yes'],
         db.url,
         /^herald: group "nobody" has no committed positions \(see 'herald groups'\); name the topics to reset with --topic\n$/,
       ],
       [
-        ['groups', 'reset', GROUP, '--to-offset', 'orders:5:0'],
+        ['groups', 'reset', GROUP, '--to-offset', 'orders:5:0', '--yes'],
         db.url,
         /^herald: topic "orders" has no partition 5 \(it has 2\)\n$/,
       ],
       [
-        ['groups', 'reset', GROUP, '--to-offset', 'orders:0:99'],
+        ['groups', 'reset', GROUP, '--to-offset', 'orders:0:99', '--yes'],
         db.url,
         /^herald: orders\/0 has no offset 99: positions are integers from 0 to 3\n$/,
       ],
       [
-        ['groups', 'reset', GROUP, '--to-latest'],
+        ['groups', 'reset', GROUP, '--to-latest', '--yes'],
         'memory:elsewhere',
         /^herald: the log at HERALD_LOG=memory:elsewhere cannot reset consumer groups: its backend has no resetGroup\n$/,
       ],

@@ -41,7 +41,7 @@ const COMMANDS: readonly (readonly string[])[] = [
   ['groups'],
   ['groups', 'reset', 'g', '--to-earliest', '--topic', 'orders', '--yes'],
   ['dlq', 'list'],
-  ['dlq', 'redrive', 'orders.dead-letter', '--all'],
+  ['dlq', 'redrive', 'orders.dead-letter', '--all', '--yes'],
   ['schema', 'list'],
 ];
 
@@ -90,7 +90,7 @@ void describe('secrets in log and store URLs', () => {
       }
       for (const store of STORE_URLS) {
         for (const args of [
-          ['dlq', 'redrive', 'orders.dead-letter', '--all'],
+          ['dlq', 'redrive', 'orders.dead-letter', '--all', '--yes'],
           ['dlq', 'list'],
         ]) {
           await check(args, { HERALD_LOG: 'memory:', HERALD_STORE: store, HERALD_DEBUG: debug });
