@@ -27,6 +27,19 @@ export function parseJsonBody(text: string, maxDepth: number): unknown {
       problemOf(400, 'malformed-json', `the body is not valid JSON: ${(error as Error).message}`),
     );
   }
+  const duplicate = duplicateKey(text);
+  if (duplicate !== undefined) {
+    // JSON.parse keeps the last of two equal keys; another reader may keep the first. A body
+    // that means two things to two parsers (`"customerId":"alice","customerId":"mallory"`) is
+    // refused rather than guessed at.
+    throw new ProblemError(
+      problemOf(
+        400,
+        'duplicate-property',
+        `the property "${duplicate.slice(0, 100)}" appears twice in one object`,
+      ),
+    );
+  }
   const forbidden = forbiddenKey(value);
   if (forbidden !== undefined) {
     throw new ProblemError(
@@ -55,6 +68,43 @@ export function nestingDepth(text: string): number {
     else if (c === 0x5d || c === 0x7d) depth--;
   }
   return deepest;
+}
+
+/**
+ * The first property name that appears twice in one object of `text`, found without parsing;
+ * `text` must be valid JSON. Escaped names compare by what they mean (`"a"` equals `"\u0061"`).
+ */
+export function duplicateKey(text: string): string | undefined {
+  // One frame per open object or array: the keys an object has had so far.
+  const frames: (Set<string> | undefined)[] = [];
+  let expectKey = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22) {
+      const start = i;
+      for (i++; text.charCodeAt(i) !== 0x22; i++) if (text.charCodeAt(i) === 0x5c) i++;
+      const keys = frames.at(-1);
+      if (expectKey && keys !== undefined) {
+        const raw = text.slice(start + 1, i);
+        const key = raw.includes('\\') ? (JSON.parse(text.slice(start, i + 1)) as string) : raw;
+        if (keys.has(key)) return key;
+        keys.add(key);
+        expectKey = false;
+      }
+    } else if (c === 0x7b) {
+      frames.push(new Set());
+      expectKey = true;
+    } else if (c === 0x5b) {
+      frames.push(undefined);
+      expectKey = false;
+    } else if (c === 0x7d || c === 0x5d) {
+      frames.pop();
+      expectKey = false;
+    } else if (c === 0x2c) {
+      expectKey = frames.at(-1) !== undefined;
+    }
+  }
+  return undefined;
 }
 
 function forbiddenKey(value: unknown): string | undefined {

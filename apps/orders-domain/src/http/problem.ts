@@ -9,6 +9,7 @@ export type ProblemSlug =
   | 'malformed-json'
   | 'body-too-deep'
   | 'forbidden-property'
+  | 'duplicate-property'
   | 'body-too-large'
   | 'unsupported-media-type'
   | 'invalid-request'
@@ -44,6 +45,7 @@ const TITLES: Readonly<Record<ProblemSlug, string>> = {
   'malformed-json': 'The body is not valid JSON',
   'body-too-deep': 'The body is nested too deeply',
   'forbidden-property': 'The body uses a forbidden property name',
+  'duplicate-property': 'The body gives a property twice in one object',
   'body-too-large': 'The body is too large',
   'unsupported-media-type': 'Unsupported media type',
   'invalid-request': 'The request is invalid',

@@ -89,11 +89,18 @@ export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): Fast
     }
   });
 
-  app.addHook('onRequest', async (request) => {
+  // Every route is rate-limited per client but the probes (/healthz, /readyz): an orchestrator
+  // that polls them must never read a 429 as "unhealthy". Answers carry RateLimit-* headers.
+  app.addHook('onRequest', async (request, reply) => {
     (request as { startedAt?: number }).startedAt = performance.now();
     const path = request.url.split('?')[0] ?? '';
-    if (!path.startsWith('/orders') && !path.startsWith('/inventory') && !path.startsWith('/catalog')) return;
-    const { allowed, retryAfterSeconds } = limiter.take(request.ip);
+    if (path === '/healthz' || path === '/readyz') return;
+    const { allowed, retryAfterSeconds, limit, remaining, resetSeconds } = limiter.take(request.ip);
+    if (limit > 0) {
+      reply.header('ratelimit-limit', String(limit));
+      reply.header('ratelimit-remaining', String(remaining));
+      reply.header('ratelimit-reset', String(resetSeconds));
+    }
     if (!allowed) {
       throw new ProblemError(
         problemOf(

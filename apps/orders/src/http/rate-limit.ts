@@ -11,6 +11,15 @@ export interface RateLimitOptions {
 
 const MAX_CLIENTS = 10_000;
 
+/** What {@link RateLimiter.take} decided; `limit` 0 means limiting is off. */
+export interface RateDecision {
+  readonly allowed: boolean;
+  readonly retryAfterSeconds: number;
+  readonly limit: number;
+  readonly remaining: number;
+  readonly resetSeconds: number;
+}
+
 /** One token bucket per client; `take` before handling a request. */
 export class RateLimiter {
   readonly #options: RateLimitOptions;
@@ -20,13 +29,15 @@ export class RateLimiter {
     this.#options = options;
   }
 
-  /** Takes one token for `client`; returns the seconds to wait when there is none. */
-  take(
-    client: string,
-    now = performance.now(),
-  ): { readonly allowed: boolean; readonly retryAfterSeconds: number } {
+  /**
+   * Takes one token for `client`. Says whether the request may go on, the seconds to wait when
+   * not, and what the `RateLimit-*` headers tell the client: the burst, the whole tokens left,
+   * and the seconds until the bucket is full again.
+   */
+  take(client: string, now = performance.now()): RateDecision {
     const { perSecond, burst } = this.#options;
-    if (perSecond <= 0) return { allowed: true, retryAfterSeconds: 0 };
+    if (perSecond <= 0)
+      return { allowed: true, retryAfterSeconds: 0, limit: 0, remaining: 0, resetSeconds: 0 };
     let bucket = this.#buckets.get(client);
     if (bucket === undefined) {
       if (this.#buckets.size >= MAX_CLIENTS) this.#buckets.delete(this.#buckets.keys().next().value!);
@@ -35,10 +46,14 @@ export class RateLimiter {
     }
     bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * perSecond);
     bucket.at = now;
-    if (bucket.tokens >= 1) {
-      bucket.tokens -= 1;
-      return { allowed: true, retryAfterSeconds: 0 };
-    }
-    return { allowed: false, retryAfterSeconds: Math.max(1, Math.ceil((1 - bucket.tokens) / perSecond)) };
+    const allowed = bucket.tokens >= 1;
+    if (allowed) bucket.tokens -= 1;
+    return {
+      allowed,
+      retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil((1 - bucket.tokens) / perSecond)),
+      limit: burst,
+      remaining: Math.floor(bucket.tokens),
+      resetSeconds: Math.ceil((burst - bucket.tokens) / perSecond),
+    };
   }
 }

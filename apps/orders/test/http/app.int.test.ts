@@ -58,6 +58,14 @@ const CORPUS: readonly Case[] = [
     request: { body: `${'['.repeat(5000)}${']'.repeat(5000)}` },
   },
   {
+    name: 'a property given twice (two parsers could read two different orders)',
+    status: 400,
+    type: 'duplicate-property',
+    request: {
+      body: '{"customerId":"alice","items":[{"sku":"WIDGET","quantity":1}],"customerId":"mallory"}',
+    },
+  },
+  {
     name: 'a __proto__ key',
     status: 400,
     type: 'forbidden-property',
@@ -725,7 +733,12 @@ describe('the orders API under a burst', () => {
       assertProblem(limited, 429, 'too-many-requests', 'burst');
       assert.ok(Number(limited.headers['retry-after']) >= 1);
       assert.equal((await system.store.list(COLLECTIONS.orders)).length, 0);
+      assert.equal(limited.headers['ratelimit-limit'], '3');
+      assert.equal(limited.headers['ratelimit-remaining'], '0');
       assert.equal((await app.inject('/healthz')).statusCode, 200, 'health is never rate limited');
+      // Every other route shares the client's bucket, which is empty now.
+      for (const url of ['/analytics', '/metrics', '/openapi.json', '/admin/faults', '/loyalty/burst'])
+        assert.equal((await app.inject(url)).statusCode, 429, `${url} is rate limited too`);
     } finally {
       await system.stop();
     }

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { nestingDepth, parseJsonBody } from '@herald/orders-domain/http/json-body.ts';
+import { duplicateKey, nestingDepth, parseJsonBody } from '@herald/orders-domain/http/json-body.ts';
 import { ProblemError } from '@herald/orders-domain/http/problem.ts';
 import { RateLimiter } from '../../src/http/rate-limit.ts';
 
@@ -25,6 +25,22 @@ describe('the JSON body parser', () => {
       slugOf(() => parseJsonBody('['.repeat(100_000), 8)),
       '/problems/body-too-deep',
     );
+  });
+
+  it('refuses a property that appears twice in one object, at any depth, and only then', () => {
+    assert.equal(
+      slugOf(() => parseJsonBody('{"customerId":"alice","customerId":"mallory"}', 8)),
+      '/problems/duplicate-property',
+    );
+    assert.equal(duplicateKey('{"a":1,"b":{"a":2},"a":3}'), 'a');
+    assert.equal(duplicateKey('{"items":[{"sku":"A","sku":"B"}]}'), 'sku');
+    assert.equal(duplicateKey('{"a":1,"\\u0061":2}'), 'a', 'an escaped name means the same name');
+    assert.equal(
+      duplicateKey('{"a":{"a":1},"b":[{"a":1},{"a":2}]}'),
+      undefined,
+      'equal names in different objects',
+    );
+    assert.equal(duplicateKey('{"a":"a","b":["a","a"],"c":"\\"a\\""}'), undefined, 'values are not names');
   });
 
   it('refuses prototype-pollution keys at any depth', () => {
@@ -56,7 +72,13 @@ describe('the rate limiter', () => {
     const limiter = new RateLimiter({ perSecond: 2, burst: 3 });
     const at = (ms: number) => limiter.take('client', ms);
     assert.ok(at(0).allowed && at(0).allowed && at(0).allowed);
-    assert.deepEqual(at(0), { allowed: false, retryAfterSeconds: 1 });
+    assert.deepEqual(at(0), {
+      allowed: false,
+      retryAfterSeconds: 1,
+      limit: 3,
+      remaining: 0,
+      resetSeconds: 2,
+    });
     assert.ok(at(500).allowed, 'half a second later one token is back');
     assert.ok(!at(500).allowed);
     assert.ok(limiter.take('another client', 500).allowed, 'buckets are per client');
