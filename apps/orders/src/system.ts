@@ -23,7 +23,7 @@ import { loadCatalogFile } from '@herald/orders-domain/catalog-file.ts';
 import { type CatalogItem, indexCatalog } from '@herald/orders-domain/catalog.ts';
 import { DEFAULT_FRAUD_RULES, type FraudRules } from '@herald/orders-domain/fraud.ts';
 import { DEFAULT_GATEWAY_RULES, type GatewayRules } from '@herald/orders-domain/payment.ts';
-import { type HttpOptions, buildHttpApp } from './http/app.ts';
+import { type HttpOptions, buildHttpApp, closeApi } from './http/app.ts';
 import { analyticsService } from './services/analytics/analytics-service.ts';
 import { FaultController, type FaultUpdate } from '@herald/orders-domain/faults.ts';
 import { fraudService } from './services/fraud/fraud-service.ts';
@@ -189,7 +189,7 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
   const stop = () =>
     (stopping ??= (async () => {
       shutdown.abort();
-      await api?.app.close();
+      if (api !== undefined) await closeApi(api.app);
       if (host !== undefined) {
         await host.stop();
       } else {

@@ -1,6 +1,7 @@
 // SIGTERM under HTTP load: the order system is stopped while a hundred POST /orders are in
-// flight. Every request must get an HTTP answer — 202 for an order it took, 503 for one it
-// refused while closing — and never a reset connection; every 202 must be an order in the log.
+// flight, many still in the listener's backlog (closing a listener resets those; the API drains
+// first). Every request must get an HTTP answer — 202 for an order it took, 503 for one it
+// refused while draining — and never a reset connection; every 202 must be an order in the log.
 import assert from 'node:assert/strict';
 import { request } from 'node:http';
 import { describe, it } from 'node:test';

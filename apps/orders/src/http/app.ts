@@ -5,6 +5,7 @@
 import type { Socket } from 'node:net';
 import { type EventLog, type Store, isHeraldError } from '@herald/core';
 import type { MetricsMiddleware } from '@herald/core/metrics';
+import helmet from '@fastify/helmet';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { parseJsonBody } from '@herald/orders-domain/http/json-body.ts';
 import {
@@ -32,6 +33,8 @@ export interface HttpOptions {
   readonly adminToken: string;
   /** Per client address. Default 200 requests/s, bursts of 400. */
   readonly rateLimit?: RateLimitOptions;
+  /** Open connections the API accepts at most; default 1024. */
+  readonly maxConnections?: number;
   /** How long `?consistentWith` waits when no `?wait` is given. Default 10 s. */
   readonly consistencyWaitMs?: number;
   /** Longest an SSE stream stays open. Default 5 minutes. */
@@ -59,6 +62,31 @@ export interface HttpDependencies {
   readonly onError: (message: string, error: unknown) => void;
 }
 
+/** When each app last accepted a connection: what closeApi waits to go quiet. */
+const lastConnection = new WeakMap<FastifyInstance, number>();
+/** closeApi closes the listener once no connection arrived for this long. */
+const DRAIN_QUIET_MS = 200;
+/** …and at the latest after this long, however busy the port stays. */
+const DRAIN_MAX_MS = 5_000;
+
+/**
+ * Closes the API without resetting a request a client already sent. Closing a listening socket
+ * makes the kernel reset the connections still waiting in its backlog, so first the API drains:
+ * `shutdown` is aborted (every new request is answered 503 with `Connection: close`, and
+ * readiness reads false), and the listener stays open until no connection arrived for 200 ms
+ * (at most 5 s). Then it closes, and the requests in flight finish.
+ */
+export async function closeApi(app: FastifyInstance): Promise<void> {
+  const started = performance.now();
+  for (;;) {
+    const now = performance.now();
+    const quietFor = now - (lastConnection.get(app) ?? 0);
+    if (quietFor >= DRAIN_QUIET_MS || now - started >= DRAIN_MAX_MS) break;
+    await new Promise((resolve) => setTimeout(resolve, DRAIN_QUIET_MS - quietFor));
+  }
+  await app.close();
+}
+
 /**
  * Builds the Fastify app (not listening yet: `app.listen`, or `app.inject` in tests).
  *
@@ -77,6 +105,15 @@ export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): Fast
     onConstructorPoisoning: 'error',
     clientErrorHandler: answerClientError,
   });
+  // Clients beyond this many open connections are turned away by the kernel's accept, before
+  // any of them can hold the process's memory or file descriptors.
+  app.server.maxConnections = options.maxConnections ?? 1024;
+  // Security headers on every answer (nosniff, no framing, HSTS, a CSP that allows nothing:
+  // the API serves JSON and event streams, never a page).
+  void app.register(helmet, {
+    contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
+    frameguard: { action: 'deny' },
+  });
   const limiter = new RateLimiter(options.rateLimit ?? { perSecond: 200, burst: 400 });
   const httpMetrics = new HttpMetrics();
 
@@ -91,8 +128,16 @@ export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): Fast
 
   // Every route is rate-limited per client but the probes (/healthz, /readyz): an orchestrator
   // that polls them must never read a 429 as "unhealthy". Answers carry RateLimit-* headers.
+  app.server.on('connection', () => lastConnection.set(app, performance.now()));
   app.addHook('onRequest', async (request, reply) => {
     (request as { startedAt?: number }).startedAt = performance.now();
+    if (deps.shutdown.aborted) {
+      // Draining (see closeApi): answered, never reset, and the client is told to go elsewhere.
+      throw new ProblemError(problemOf(503, 'unavailable', 'the service is shutting down; retry'), {
+        'retry-after': '1',
+        connection: 'close',
+      });
+    }
     const path = request.url.split('?')[0] ?? '';
     if (path === '/healthz' || path === '/readyz') return;
     const { allowed, retryAfterSeconds, limit, remaining, resetSeconds } = limiter.take(request.ip);

@@ -713,6 +713,24 @@ describe('the orders API', { timeout: 60_000 }, () => {
 });
 
 describe('the orders API under a burst', () => {
+  it('answers every route with security headers: nosniff, no framing, a CSP that allows nothing', async () => {
+    using folder = tempFolder();
+    const system = await openTestSystem(folder, { services: ['orders'] });
+    try {
+      const app = apiOf(system);
+      for (const url of ['/healthz', '/openapi.json', '/analytics', '/no-such-route']) {
+        const response = await app.inject(url);
+        assert.equal(response.headers['x-content-type-options'], 'nosniff', url);
+        assert.equal(response.headers['x-frame-options'], 'DENY', url);
+        assert.match(String(response.headers['content-security-policy']), /default-src 'none'/, url);
+        assert.match(String(response.headers['content-security-policy']), /frame-ancestors 'none'/, url);
+      }
+      assert.equal(app.server.maxConnections, 1024);
+    } finally {
+      await system.stop();
+    }
+  });
+
   it('answers 429 with Retry-After above the rate limit, storing nothing', async () => {
     using folder = tempFolder();
     const system = await openTestSystem(folder, {
