@@ -23,17 +23,27 @@ export async function ensureTopic(
     return await log.createTopic(name, options);
   } catch (error) {
     if (!isHeraldError(error, 'TOPIC_EXISTS')) throw error;
-    // Created by another client in between: read it as the log has it.
-    const created = await log.describeTopic(name).catch((cause: unknown) => {
-      if (isHeraldError(cause, 'UNKNOWN_TOPIC')) throw error;
-      throw cause;
-    });
-    return samePartitions(
-      { name: created.name, partitions: created.partitions, retention: created.retention },
-      options,
-    );
+    // Created by another client in between: read it as the log has it. A broker can say it
+    // exists before its metadata shows it (Kafka propagates new topics to every broker after
+    // the creation is acknowledged), so an unknown topic is asked for again for a while.
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const created = await log.describeTopic(name);
+        return samePartitions(
+          { name: created.name, partitions: created.partitions, retention: created.retention },
+          options,
+        );
+      } catch (cause) {
+        if (!isHeraldError(cause, 'UNKNOWN_TOPIC')) throw cause;
+        if (attempt >= METADATA_ATTEMPTS) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(50 * 2 ** attempt, 1000)));
+      }
+    }
   }
 }
+
+/** Reads of a topic another client just created, about 10 s in all, before giving up on it. */
+const METADATA_ATTEMPTS = 14;
 
 async function findTopic(log: EventLog, name: string): Promise<TopicInfo | undefined> {
   return (await log.listTopics()).find((topic) => topic.name === name);
