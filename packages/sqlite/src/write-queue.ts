@@ -44,30 +44,39 @@ const LOCK_RETRY_MS = [1, 1, 1, 1, 2, 2, 2, 4];
 
 /**
  * Runs `begin` (a `BEGIN IMMEDIATE` on a connection whose busy wait is off) until it gets the
- * write lock, trying again every few milliseconds from a timer while another process holds it.
- * SQLite's own busy wait would sleep the event loop for up to 100 ms at a time, and a process
- * that looks that rarely can be starved by a busy writer. Fails with BACKEND_UNAVAILABLE once
- * the lock stayed taken for `timeoutMs`.
+ * write lock. The first try is synchronous and, when the lock is free, the whole call is:
+ * undefined comes back and the write path takes no extra turn. While another process holds the
+ * lock, the returned promise tries again every few milliseconds from a timer. SQLite's own busy
+ * wait would sleep the event loop for up to 100 ms at a time, and a process that looks that
+ * rarely can be starved by a busy writer. Fails with BACKEND_UNAVAILABLE once the lock stayed
+ * taken for `timeoutMs`.
  */
-export async function beginWhenFree(begin: () => void, timeoutMs: number): Promise<void> {
-  let since: number | undefined;
+export function beginWhenFree(begin: () => void, timeoutMs: number): Promise<void> | undefined {
+  return tryBegin(begin) ? undefined : retryBegin(begin, timeoutMs, performance.now());
+}
+
+/** One try: true with the lock, false when another connection holds it; throws otherwise. */
+function tryBegin(begin: () => void): boolean {
+  try {
+    begin();
+    return true;
+  } catch (error) {
+    if (isBusy(error)) return false;
+    throw toHeraldError(error, 'could not start a write transaction');
+  }
+}
+
+async function retryBegin(begin: () => void, timeoutMs: number, since: number): Promise<void> {
   for (let tries = 0; ; tries++) {
-    try {
-      begin();
-      return;
-    } catch (error) {
-      if (!isBusy(error)) throw toHeraldError(error, 'could not start a write transaction');
-      since ??= performance.now();
-      if (performance.now() - since >= timeoutMs) {
-        throw new HeraldError(
-          'BACKEND_UNAVAILABLE',
-          `another process held the log's write lock for over ${timeoutMs} ms`,
-          { cause: error },
-        );
-      }
+    if (performance.now() - since >= timeoutMs) {
+      throw new HeraldError(
+        'BACKEND_UNAVAILABLE',
+        `another process held the log's write lock for over ${timeoutMs} ms`,
+      );
     }
     const pause = LOCK_RETRY_MS[Math.min(tries, LOCK_RETRY_MS.length - 1)];
     await new Promise((resolve) => setTimeout(resolve, pause));
+    if (tryBegin(begin)) return;
   }
 }
 
@@ -179,7 +188,8 @@ export class WriteQueue {
     const sql = this.#sql;
     const outcomes: { ok: boolean; value: unknown }[] = [];
     try {
-      await beginWhenFree(() => sql.begin.run(), this.#lockTimeoutMs);
+      const waiting = beginWhenFree(() => sql.begin.run(), this.#lockTimeoutMs);
+      if (waiting !== undefined) await waiting;
     } catch (error) {
       for (const p of batch) p.reject(error);
       return;
