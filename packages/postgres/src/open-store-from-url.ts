@@ -1,6 +1,13 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { HeraldError, redactUrl } from '@herald/core';
-import type { DeliveryKey, FailureRecord, OpenStoreOptions, Store, StoreTransaction } from '@herald/core';
+import type {
+  DeliveryKey,
+  FailureRecord,
+  OpenStoreOptions,
+  Store,
+  StoreTransaction,
+  TransactionOptions,
+} from '@herald/core';
 import { type OutboxRelay, startOutboxRelay } from './outbox-relay.ts';
 import { type PostgresStore, openPostgresStore } from './postgres-store.ts';
 
@@ -69,8 +76,8 @@ class PublishingStore implements Store {
     this.#relay = relay;
   }
 
-  transaction<T>(fn: (tx: StoreTransaction) => Promise<T> | T): Promise<T> {
-    return this.#store.transaction(fn);
+  transaction<T>(fn: (tx: StoreTransaction) => Promise<T> | T, options?: TransactionOptions): Promise<T> {
+    return this.#store.transaction(fn, options);
   }
 
   get<T = unknown>(collection: string, id: string): Promise<T | undefined> {

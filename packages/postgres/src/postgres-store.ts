@@ -9,6 +9,7 @@ import {
   type InboxOutcome,
   type Store,
   type StoreTransaction,
+  type TransactionOptions,
   HeraldError,
   assertValidEnvelope,
   attributesOf,
@@ -89,6 +90,8 @@ interface Member {
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
   attempts: number;
+  /** Runs ahead of the members that are not. */
+  readonly urgent: boolean;
 }
 
 /** Marks the function of a group's member: a transaction it starts runs alone. */
@@ -215,11 +218,25 @@ export class PostgresStore implements Store {
     return { pool: this.#pool, names: this.#names };
   }
 
-  async transaction<T>(fn: (tx: StoreTransaction) => Promise<T> | T): Promise<T> {
+  async transaction<T>(
+    fn: (tx: StoreTransaction) => Promise<T> | T,
+    options?: TransactionOptions,
+  ): Promise<T> {
     this.#checkOpen();
     if (this.#groupSize > 0 && inGroup.getStore() === undefined) {
       return new Promise<T>((resolve, reject) => {
-        this.#queue.push({ fn, resolve: resolve as (value: unknown) => void, reject, attempts: 0 });
+        const urgent = options?.urgent === true;
+        const member: Member = {
+          fn,
+          resolve: resolve as (value: unknown) => void,
+          reject,
+          attempts: 0,
+          urgent,
+        };
+        // Urgent: ahead of the queued members, behind earlier urgent ones.
+        const at = urgent ? this.#queue.findIndex((m) => !m.urgent) : -1;
+        if (at === -1) this.#queue.push(member);
+        else this.#queue.splice(at, 0, member);
         this.#startGroups();
       });
     }

@@ -332,13 +332,16 @@ export class SqliteLog implements EventLog, FaultInjectable {
       db: DatabaseSync,
       append: (topic: string, event: CloudEvent, partition?: number) => AppendResult,
     ) => T | Promise<T>,
+    urgent = false,
   ): Promise<T> {
     this.#assertOpen();
-    return this.#writes.run((db) =>
-      fn(db, (topic, event, partition) => {
-        const [row, encoded] = this.#encode(topic, [event], partition);
-        return this.#insert(row, encoded)[0]!;
-      }),
+    return this.#writes.run(
+      (db) =>
+        fn(db, (topic, event, partition) => {
+          const [row, encoded] = this.#encode(topic, [event], partition);
+          return this.#insert(row, encoded)[0]!;
+        }),
+      urgent,
     );
   }
 

@@ -6,6 +6,7 @@ import {
   type InboxOutcome,
   type Store,
   type StoreTransaction,
+  type TransactionOptions,
   HeraldError,
 } from '@herald/core';
 import { checkCollection, encodeDocument } from '@herald/core/backend';
@@ -89,7 +90,7 @@ export class SqliteStore implements Store {
     this.#log = log;
   }
 
-  transaction<T>(fn: (tx: StoreTransaction) => Promise<T> | T): Promise<T> {
+  transaction<T>(fn: (tx: StoreTransaction) => Promise<T> | T, options?: TransactionOptions): Promise<T> {
     // What `fn` throws itself (a business rule, a PermanentFailure) reaches the caller as it was
     // thrown; only SQLite's own failures are mapped to Herald's codes by the write queue.
     let thrown: { error: unknown } | undefined;
@@ -166,7 +167,7 @@ export class SqliteStore implements Store {
       } finally {
         open = false;
       }
-    });
+    }, options?.urgent === true);
     return run.catch((error: unknown) => {
       throw thrown === undefined ? error : thrown.error;
     });

@@ -24,6 +24,11 @@ const MAX_OPERATIONS_PER_TRANSACTION = 4096;
  * never holds a request back for more than about this long.
  */
 const TRANSACTION_BUDGET_MS = 4;
+/**
+ * The budget of a transaction that carries an urgent operation: it commits soon after, so the
+ * client waiting on it does not also wait for a full transaction's worth of queued work.
+ */
+const URGENT_TRANSACTION_BUDGET_MS = 1;
 
 /** What the log does around each transaction of the queue. */
 export interface CommitHooks {
@@ -106,6 +111,8 @@ export class WriteQueue {
   /** Prepared once: every operation runs two of them, and parsing them each time showed in profiles. */
   readonly #sql: Record<'begin' | 'savepoint' | 'release' | 'rollbackTo' | 'commit', StatementSync>;
   #pending: Pending[] = [];
+  /** Urgent operations: they lead the next transaction, in the order they came. */
+  #urgent: Pending[] = [];
   #scheduled = false;
   #flushing: Promise<void> | undefined;
   /** Transactions committed but not yet durable. */
@@ -137,12 +144,13 @@ export class WriteQueue {
   /**
    * Queues `operation`. It runs later, from the queue's own turn of the event loop, but in the
    * caller's async context: what the caller had active (a trace span, a request's context)
-   * is active inside it too.
+   * is active inside it too. An `urgent` operation runs ahead of the others queued, in the next
+   * transaction, which then commits after about 1 ms of further work instead of 4 ms.
    */
-  run<T>(operation: WriteOperation<T>): Promise<T> {
+  run<T>(operation: WriteOperation<T>, urgent = false): Promise<T> {
     if (this.#closed) return Promise.reject(new HeraldError('CLOSED', 'the log is closed'));
     return new Promise<T>((resolve, reject) => {
-      this.#pending.push({
+      (urgent ? this.#urgent : this.#pending).push({
         operation: AsyncResource.bind(operation),
         resolve: resolve as (value: unknown) => void,
         reject,
@@ -155,7 +163,7 @@ export class WriteQueue {
   async close(): Promise<void> {
     if (this.#closed) return;
     await this.#flushing;
-    while (this.#pending.length > 0) await this.#flushOnce();
+    while (this.#urgent.length + this.#pending.length > 0) await this.#flushOnce();
     this.#closed = true;
     await Promise.allSettled([...this.#syncing]);
   }
@@ -163,7 +171,8 @@ export class WriteQueue {
   /** Drops what is queued without running it (a simulated crash). */
   crash(): void {
     this.#closed = true;
-    const dropped = this.#pending;
+    const dropped = [...this.#urgent, ...this.#pending];
+    this.#urgent = [];
     this.#pending = [];
     for (const p of dropped) p.reject(new HeraldError('CLOSED', 'the log was stopped'));
   }
@@ -176,14 +185,16 @@ export class WriteQueue {
       if (this.#closed) return;
       this.#flushing = this.#flushOnce().finally(() => {
         this.#flushing = undefined;
-        if (this.#pending.length > 0) this.#schedule();
+        if (this.#urgent.length + this.#pending.length > 0) this.#schedule();
       });
     });
   }
 
   async #flushOnce(): Promise<void> {
-    const batch = this.#pending.splice(0, MAX_OPERATIONS_PER_TRANSACTION);
+    const urgent = this.#urgent.splice(0, MAX_OPERATIONS_PER_TRANSACTION);
+    const batch = [...urgent, ...this.#pending.splice(0, MAX_OPERATIONS_PER_TRANSACTION - urgent.length)];
     if (batch.length === 0) return;
+    const budgetMs = urgent.length > 0 ? URGENT_TRANSACTION_BUDGET_MS : TRANSACTION_BUDGET_MS;
     const db = this.#db;
     const sql = this.#sql;
     const outcomes: { ok: boolean; value: unknown }[] = [];
@@ -197,9 +208,12 @@ export class WriteQueue {
     const started = performance.now();
     try {
       for (let i = 0; i < batch.length; i++) {
-        if (i > 0 && performance.now() - started > TRANSACTION_BUDGET_MS) {
-          // Not started: they lead the next transaction.
-          this.#pending.unshift(...batch.splice(i));
+        if (i > 0 && performance.now() - started > budgetMs) {
+          // Not started: they lead the next transaction, urgent ones first.
+          const left = batch.splice(i);
+          const urgentLeft = Math.max(0, urgent.length - i);
+          this.#urgent.unshift(...left.slice(0, urgentLeft));
+          this.#pending.unshift(...left.slice(urgentLeft));
           break;
         }
         const p = batch[i]!;

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { type CloudEvent, isHeraldError, type StoredEvent } from '@herald/core';
-import { openSqliteLog } from '@herald/sqlite';
+import { openSqliteLog, openSqliteStore } from '@herald/sqlite';
 
 const dirs: string[] = [];
 after(() => {
@@ -76,6 +76,34 @@ describe('the embedded log write path', () => {
       )
     ).flat();
     assert.equal(stored.length, 200);
+  });
+
+  it('runs an urgent store transaction ahead of a backlog of queued ones, in a transaction that commits early', async () => {
+    await using log = await openSqliteLog({ path: tempPath(), synchronous: 'normal' });
+    const store = await openSqliteStore(log);
+    const ran: string[] = [];
+    // Each handler-like transaction takes ~0.2 ms: the backlog needs many transactions.
+    const busy = (name: string) => async () => {
+      const until = performance.now() + 0.2;
+      while (performance.now() < until);
+      ran.push(name);
+    };
+    const backlog = Array.from({ length: 300 }, (_, i) => store.transaction(busy(`queued-${i}`)));
+    let ranBeforeUrgentAcknowledged = -1;
+    const urgent = store
+      .transaction(busy('urgent'), { urgent: true })
+      .then(() => (ranBeforeUrgentAcknowledged = ran.length));
+    await Promise.all([...backlog, urgent]);
+    assert.equal(ran[0], 'urgent', 'the urgent transaction ran first');
+    assert.deepEqual(
+      ran.slice(1),
+      Array.from({ length: 300 }, (_, i) => `queued-${i}`),
+      'the others kept their order',
+    );
+    assert.ok(
+      ranBeforeUrgentAcknowledged < 300,
+      `acknowledged after ${ranBeforeUrgentAcknowledged} of 301 ran: its transaction did not wait for the backlog`,
+    );
   });
 
   it('makes no WAL sync of its own with synchronous=normal', async () => {

@@ -13,7 +13,14 @@ export type {
 } from './producer.ts';
 export { Router, createRouter } from './router.ts';
 export type { EventDecoder, RouteOptions, RouterOptions, TypedHandler } from './router.ts';
-export type { DeliveryKey, FailureRecord, InboxOutcome, Store, StoreTransaction } from './store.ts';
+export type {
+  DeliveryKey,
+  FailureRecord,
+  InboxOutcome,
+  Store,
+  StoreTransaction,
+  TransactionOptions,
+} from './store.ts';
 export { backoffDelay, isPermanent, retry } from './middleware/retry.ts';
 export type { RetryOptions } from './middleware/retry.ts';
 export {

@@ -38,6 +38,18 @@ export interface StoreTransaction {
   recordHandled(group: string, eventId: string, fingerprint: string): Promise<InboxOutcome>;
 }
 
+/** How a store runs one transaction. */
+export interface TransactionOptions {
+  /**
+   * Run ahead of transactions already queued, in a store that queues them (the embedded log's
+   * group commit, a Postgres store with `groupCommit`): for work a client waits on, such as the
+   * transaction behind an HTTP request, so it never waits behind a backlog of handler
+   * transactions. Order among urgent transactions is kept. Stores that run each transaction at
+   * once ignore it.
+   */
+  readonly urgent?: boolean;
+}
+
 /**
  * A service's transactional state. `transaction` runs `fn` and commits everything it did; a
  * throw rolls everything back. Keep I/O to other systems outside the function: on SQLite the
@@ -47,7 +59,7 @@ export interface StoreTransaction {
  * caller had active, such as the span a handler runs in, is active inside it too.
  */
 export interface Store extends AsyncDisposable {
-  transaction<T>(fn: (tx: StoreTransaction) => Promise<T> | T): Promise<T>;
+  transaction<T>(fn: (tx: StoreTransaction) => Promise<T> | T, options?: TransactionOptions): Promise<T>;
   /** Reads a document outside any transaction (committed state). */
   get<T = unknown>(collection: string, id: string): Promise<T | undefined>;
   list<T = unknown>(
