@@ -37,6 +37,11 @@ export interface EnvConfig {
   readonly sessionTimeoutMs: number | undefined;
   /** HERALD_RATE_LIMIT: requests per second per client (bursts of twice that); 0 = off. Default 200. */
   readonly rateLimit: RateLimitOptions;
+  /**
+   * HERALD_THREADS (`main.ts` only): 2 (default) runs the services in an engine thread and the
+   * API in the main thread; 1 runs everything on one thread.
+   */
+  readonly threads: 1 | 2;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -96,5 +101,6 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
         ? undefined
         : integer(env, 'HERALD_SESSION_TIMEOUT_MS', 10_000, 500, 600_000),
     rateLimit: { perSecond: rate, burst: rate * 2 },
+    threads: integer(env, 'HERALD_THREADS', 2, 1, 2) as 1 | 2,
   };
 }

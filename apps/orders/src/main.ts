@@ -1,6 +1,7 @@
 // `npm start`: the whole order system in one process on the embedded log — the API, the saga,
 // inventory, payment, fraud, notification, loyalty and analytics, each in its own consumer
-// group. Seeds the catalog and stock from catalog.json on first start; stops gracefully on
+// group. The services run in an engine thread and the API in the main thread (HERALD_THREADS=1:
+// one thread for everything). Seeds the catalog and stock from catalog.json on first start; stops gracefully on
 // SIGTERM/SIGINT (stop taking requests, finish and commit work in flight, close the log), and
 // the same way when started with an IPC channel (a test, the lab) that closes: its parent is gone.
 //
@@ -9,7 +10,7 @@
 // needed on Kafka or NATS), PORT (3000), HOST (127.0.0.1),
 // HERALD_CATALOG, HERALD_ADMIN_TOKEN (generated when unset and written, never printed, to
 // HERALD_ADMIN_TOKEN_FILE, default .herald/admin-token), HERALD_FAULTS,
-// HERALD_PARTITIONS, HERALD_SESSION_TIMEOUT_MS, HERALD_RATE_LIMIT, HERALD_HEALTH_PORT (health
+// HERALD_PARTITIONS, HERALD_SESSION_TIMEOUT_MS, HERALD_RATE_LIMIT, HERALD_THREADS, HERALD_HEALTH_PORT (health
 // and metrics on a port of their own too, besides the API's), and OTEL_* for tracing.
 import { healthFromEnv, stopOnSignals } from '@herald/service';
 import { stopWhenParentGone } from '@herald/orders-domain/parent-process.ts';
@@ -23,8 +24,11 @@ import { startTelemetry } from './telemetry.ts';
 const telemetry = startTelemetry('herald-orders');
 const config = await orExit(() => configFromEnv());
 const health = process.env['HERALD_HEALTH_PORT'] ? await orExit(() => healthFromEnv(process.env)) : undefined;
+const engineFailure = Promise.withResolvers<Error>();
 const system = await orExit(() =>
   openOrderSystem({
+    engineThread: config.threads === 2,
+    onEngineFailure: (error) => engineFailure.resolve(error),
     logUrl: config.logUrl,
     ...(config.storeUrl === undefined ? {} : { storeUrl: config.storeUrl }),
     catalogPath: config.catalogPath,
@@ -55,7 +59,12 @@ Herald order system on ${redactUrl(config.logUrl)}
   state      ${system.storeDescription}
   API        ${base}            OpenAPI: ${base}/openapi.json
   health     ${base}/healthz   ${base}/readyz   metrics: ${base}/metrics${system.healthUrl === undefined ? '' : `   (also on ${system.healthUrl})`}
-  services   ${system.runners.map((r) => `${r.service.name} (${r.service.groups.join(', ')})`).join('\n             ')}
+  services   ${system
+    .services()
+    .map((s) => `${s.name} (${s.groups.join(', ')})`)
+    .join(
+      '\n             ',
+    )}${config.threads === 2 ? '\n             (in an engine thread; the API has the main thread)' : ''}
   tracing    ${telemetry?.description ?? 'off (set OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_EXPORTER to export traces)'}
   admin      ${base}/admin/faults with "Authorization: Bearer ${api.generatedToken ? `$(cat ${saveGeneratedToken(api.adminToken, config.adminTokenFile)})" (a generated token, in a file only you can read; set HERALD_ADMIN_TOKEN to choose one)` : '<HERALD_ADMIN_TOKEN>"'}
 
@@ -75,6 +84,13 @@ const shutdown = stopOnSignals(
       await telemetry?.shutdown();
     },
   },
-  { logger: consoleLogger },
+  // A failed engine thread set exit status 1: a graceful stop after it keeps it.
+  { logger: consoleLogger, exit: (code) => process.exit(code === 0 ? Number(process.exitCode ?? 0) : code) },
 );
 stopWhenParentGone(() => shutdown.trigger('parent gone'));
+// The services' thread failed: nothing consumes any more, so the process stops (exit status 1).
+void engineFailure.promise.then((error) => {
+  consoleLogger.error('the engine thread failed; stopping', error);
+  process.exitCode = 1;
+  shutdown.trigger('engine thread failed');
+});

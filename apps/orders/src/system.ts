@@ -3,8 +3,8 @@
 // runs one service per process on a shared log file, or on Kafka/NATS with a Postgres store per
 // service; tests open exactly what they need.
 import { randomBytes } from 'node:crypto';
-import type { EventLog, Store } from '@herald/core';
-import { metrics } from '@herald/core/metrics';
+import { type EventLog, HeraldError, type Store } from '@herald/core';
+import { metrics, renderMetrics } from '@herald/core/metrics';
 import { tracingPublish } from '@herald/core/tracing';
 import {
   type Logger,
@@ -23,7 +23,10 @@ import { loadCatalogFile } from '@herald/orders-domain/catalog-file.ts';
 import { type CatalogItem, indexCatalog } from '@herald/orders-domain/catalog.ts';
 import { DEFAULT_FRAUD_RULES, type FraudRules } from '@herald/orders-domain/fraud.ts';
 import { DEFAULT_GATEWAY_RULES, type GatewayRules } from '@herald/orders-domain/payment.ts';
+import { type EngineThread, startEngineThread } from './engine/engine-client.ts';
+import type { ServiceStatus } from './engine/engine-protocol.ts';
 import { type HttpOptions, buildHttpApp, closeApi } from './http/app.ts';
+import type { RenderedMetrics } from './http/operations-routes.ts';
 import { analyticsService } from './services/analytics/analytics-service.ts';
 import { FaultController, type FaultUpdate } from '@herald/orders-domain/faults.ts';
 import { fraudService } from './services/fraud/fraud-service.ts';
@@ -84,7 +87,20 @@ export interface OrderSystemOptions {
    * Default: none (the API serves them).
    */
   readonly health?: { readonly port?: number; readonly host?: string } | false;
+  /**
+   * Run the services in a worker thread (the engine thread: consumers, handlers, the log's
+   * writer) and only the API on this one, which sends the store transaction of `POST /orders`
+   * to the engine thread. Needs the API (`orders` among the services). `npm start` does this;
+   * `faultRandom` cannot cross threads and is not used then. Default false: everything here.
+   */
+  readonly engineThread?: boolean;
+  /** The engine thread failed while running (with `engineThread`): stop and exit. */
+  readonly onEngineFailure?: (error: Error) => void;
+  /** Where the order view signals its changes. Default: a new one. */
+  readonly viewChanges?: ViewChanges;
 }
+
+export type { ServiceStatus } from './engine/engine-protocol.ts';
 
 /** The API of a process that runs the orders service. */
 export interface OrderApi {
@@ -110,11 +126,15 @@ export interface OrderSystem extends AsyncDisposable {
   readonly storeDescription: string;
   readonly faults: FaultController;
   readonly registry: MetricsRegistry;
-  /** One supervisor per service this process runs. */
+  /** One supervisor per service this thread runs (none with `engineThread`). */
   readonly runners: readonly ServiceSupervisor[];
+  /** The services this process runs, in this thread or the engine thread, and their states now. */
+  services(): readonly ServiceStatus[];
   readonly api: OrderApi | undefined;
   /** The kit's health server, when `health` asked for one. */
   readonly healthUrl: string | undefined;
+  /** The engine thread, with `engineThread`. */
+  readonly engine: EngineThread | undefined;
   /**
    * Graceful shutdown: stop taking requests (waiting reads end), stop every consumer (finish
    * work in flight, commit, leave the group), let the relays publish what the outboxes hold
@@ -157,12 +177,17 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
   const logger = options.logger ?? SILENT_LOGGER;
   const names = options.services ?? SERVICES;
   const withApi = names.includes('orders') && options.http !== false;
+  if (options.engineThread === true && !withApi) {
+    throw new HeraldError('INVALID_ARGUMENT', 'engineThread needs the API: the orders service with http');
+  }
+  const inEngine = options.engineThread === true;
   const resources: ServiceResources = await openLogAndStores({
     logUrl: options.logUrl,
     ...(options.storeUrl === undefined ? {} : { storeUrl: options.storeUrl }),
     // What the options say, never the process environment.
     env: {},
-    services: names,
+    // With the engine thread, this thread opens the orders service's store for the API's reads.
+    services: inEngine ? ['orders'] : names,
     // The API serves stock, loyalty points and analytics from those services' schemas; every
     // process shares the fault settings.
     readers: [...(withApi ? API_READS : []), FAULTS],
@@ -183,6 +208,7 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
   const shutdown = new AbortController();
   const registry = metrics().registry;
   let host: ServiceHost | undefined;
+  let engine: EngineThread | undefined;
   let api: OrderApi | undefined;
   let stopping: Promise<void> | undefined;
 
@@ -190,6 +216,7 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
     (stopping ??= (async () => {
       shutdown.abort();
       if (api !== undefined) await closeApi(api.app);
+      await engine?.stop();
       if (host !== undefined) {
         await host.stop();
       } else {
@@ -207,27 +234,61 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
       if (update !== undefined) await faults.update(service as DownstreamService, update);
     }
     const catalog = options.catalog ?? (await loadCatalogFile(options.catalogPath));
-    const changes = new ViewChanges();
-    const deps: FlowDeps = { faults, partitions };
-    registerSqliteMetrics(log, registry);
-    host = await startServices({
-      services: names.map((name) => serviceOf(name, deps, { ...options, catalog, changes })),
-      resources,
-      registry,
-      logger,
-      createTopics: false,
-      health: options.health ?? false,
-      beforeClose: () => faults.stop(),
-      ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
-    });
-    const runners = host.supervisors;
+    const changes = options.viewChanges ?? new ViewChanges();
+    let services: () => readonly ServiceStatus[];
+    let renderConsumerMetrics: () => Promise<RenderedMetrics>;
+    if (inEngine) {
+      engine = await startEngineThread(
+        {
+          logUrl: options.logUrl,
+          ...(options.storeUrl === undefined ? {} : { storeUrl: options.storeUrl }),
+          services: names,
+          catalog,
+          ...(options.fraudRules === undefined ? {} : { fraudRules: options.fraudRules }),
+          ...(options.gatewayRules === undefined ? {} : { gatewayRules: options.gatewayRules }),
+          partitions,
+          ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
+          ...(options.faultPollIntervalMs === undefined
+            ? {}
+            : { faultPollIntervalMs: options.faultPollIntervalMs }),
+          ...(options.health === undefined || options.health === false ? {} : { health: options.health }),
+        },
+        {
+          logger,
+          onViewsChanged: (orderIds) => {
+            for (const orderId of orderIds) changes.notify(orderId);
+          },
+          onFailure: (error) => options.onEngineFailure?.(error),
+        },
+      );
+      const running = engine;
+      services = () => running.services();
+      renderConsumerMetrics = () => running.metrics();
+    } else {
+      const deps: FlowDeps = { faults, partitions };
+      registerSqliteMetrics(log, registry);
+      const started = await startServices({
+        services: names.map((name) => serviceOf(name, deps, { ...options, catalog, changes })),
+        resources,
+        registry,
+        logger,
+        createTopics: false,
+        health: options.health ?? false,
+        beforeClose: () => faults.stop(),
+        ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
+      });
+      host = started;
+      services = () =>
+        started.supervisors.map((r) => ({ name: r.service.name, groups: r.service.groups, state: r.state }));
+      renderConsumerMetrics = () => renderMetrics(registry);
+    }
 
     if (withApi) {
       const http = options.http ?? {};
       const placement = new OrderPlacement({
         store,
         catalog: indexCatalog(await readCatalog(store)),
-        publish: [tracingPublish()],
+        ...(engine === undefined ? { publish: [tracingPublish()] } : { recorder: engine.recorder }),
       });
       const queries = new OrderQueries({ log, store, changes });
       const adminToken = http.adminToken ?? randomBytes(24).toString('base64url');
@@ -239,13 +300,13 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
           placement,
           queries,
           faults,
-          registry,
+          metrics: renderConsumerMetrics,
           shutdown: shutdown.signal,
           readiness: () => {
             if (shutdown.signal.aborted) return { ready: false, detail: 'shutting down' };
-            const states = runners.map((r) => `${r.service.name}: ${r.state}`);
-            const ready = runners.every((r) => r.state !== 'stopped');
-            return { ready, detail: states.join(', ') };
+            const now = services();
+            const ready = now.every((s) => s.state !== 'stopped');
+            return { ready, detail: now.map((s) => `${s.name}: ${s.state}`).join(', ') };
           },
           onError: (message, error) => logger.error(message, error),
         },
@@ -261,9 +322,11 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
       storeDescription: stores.description,
       faults,
       registry,
-      runners,
+      runners: host?.supervisors ?? [],
+      services,
       api,
-      healthUrl: host.health?.url,
+      healthUrl: host?.health?.url ?? engine?.healthUrl,
+      engine,
       stop,
       [Symbol.asyncDispose]: stop,
     };

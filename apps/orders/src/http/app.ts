@@ -4,7 +4,6 @@
 // and appends nothing.
 import type { Socket } from 'node:net';
 import { type EventLog, type Store, isHeraldError } from '@herald/core';
-import type { MetricsMiddleware } from '@herald/core/metrics';
 import helmet from '@fastify/helmet';
 import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
 import { parseJsonBody } from '@herald/orders-domain/http/json-body.ts';
@@ -21,7 +20,7 @@ import type { OrderPlacement } from '../services/orders/order-placement.ts';
 import type { OrderQueries } from '../services/orders/order-queries.ts';
 import { adminRoutes } from './admin-routes.ts';
 import { HttpMetrics } from './http-metrics.ts';
-import { operationsRoutes } from './operations-routes.ts';
+import { type RenderedMetrics, operationsRoutes } from './operations-routes.ts';
 import { orderQueryRoutes } from './order-query-routes.ts';
 import { orderRoutes } from './order-routes.ts';
 import { type RateLimitOptions, RateLimiter } from './rate-limit.ts';
@@ -54,7 +53,8 @@ export interface HttpDependencies {
   readonly placement: OrderPlacement;
   readonly queries: OrderQueries;
   readonly faults: FaultController;
-  readonly registry: MetricsMiddleware['registry'];
+  /** The consumers' metrics in Prometheus' text format (the API's own are added after them). */
+  readonly metrics: () => Promise<RenderedMetrics>;
   /** Whether the system takes traffic, and why not. */
   readonly readiness: () => { readonly ready: boolean; readonly detail: string };
   /** Aborted when the process shuts down: waiting reads and SSE streams end. */
@@ -195,7 +195,7 @@ export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): Fast
   });
   void app.register(viewRoutes, { store: deps.store, storeOf: deps.storeOf ?? (() => deps.store) });
   void app.register(operationsRoutes, {
-    registry: deps.registry,
+    metrics: deps.metrics,
     httpMetrics,
     readiness: deps.readiness,
   });

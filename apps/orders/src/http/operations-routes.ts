@@ -1,15 +1,21 @@
 // What operators and tooling read: liveness, readiness, Prometheus metrics (the consumers' and
 // the API's own) and the OpenAPI document.
-import { type MetricsMiddleware, renderMetrics } from '@herald/core/metrics';
 import type { FastifyPluginAsync } from 'fastify';
 import { ProblemError, problemOf } from '@herald/orders-domain/http/problem.ts';
 import type { HttpMetrics } from './http-metrics.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 
+/** Metrics in Prometheus' text format. */
+export interface RenderedMetrics {
+  readonly contentType: string;
+  readonly body: string;
+}
+
 /** What the operations routes report. */
 export interface OperationsRoutesOptions {
-  readonly registry: MetricsMiddleware['registry'];
-  /** The API's request metrics, rendered after the registry's. */
+  /** The consumers' metrics (of this thread, or of the thread that runs them). */
+  readonly metrics: () => Promise<RenderedMetrics>;
+  /** The API's request metrics, rendered after the consumers'. */
   readonly httpMetrics: HttpMetrics;
   /** Whether the system takes traffic, and why not. */
   readonly readiness: () => { readonly ready: boolean; readonly detail: string };
@@ -17,7 +23,7 @@ export interface OperationsRoutesOptions {
 
 /** `GET /healthz`, `GET /readyz` (503 while not ready), `GET /metrics` and `GET /openapi.json`. */
 export const operationsRoutes: FastifyPluginAsync<OperationsRoutesOptions> = async (app, options) => {
-  const { registry, httpMetrics, readiness } = options;
+  const { metrics, httpMetrics, readiness } = options;
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 
@@ -28,7 +34,7 @@ export const operationsRoutes: FastifyPluginAsync<OperationsRoutesOptions> = asy
   });
 
   app.get('/metrics', async (_request, reply) => {
-    const { contentType, body } = await renderMetrics(registry);
+    const { contentType, body } = await metrics();
     return reply.type(contentType).send(`${body}\n${httpMetrics.render()}`);
   });
 

@@ -66,52 +66,32 @@ export function eventTokenOf(eventId: string): string {
   return `event:${eventId}`;
 }
 
-/** What placing orders needs. */
-export interface OrderPlacementOptions {
-  readonly store: Store;
-  readonly catalog: ReadonlyMap<string, CatalogItem>;
-  /** Wraps the append of OrderPlaced (e.g. `tracingPublish()`), outermost first. */
-  readonly publish?: readonly PublishMiddleware[];
-  readonly now?: () => Date;
-  readonly newOrderId?: () => string;
+/** Records a priced order: the store transaction behind `POST /orders`. */
+export interface OrderRecording {
+  /**
+   * In one urgent store transaction (it runs ahead of queued handler transactions): stores the
+   * order pending, emits OrderPlaced and records the idempotency key with the answer; a key
+   * recorded meanwhile gets its first answer (or `key-reused`) and nothing is written.
+   */
+  record(
+    order: PlacedOrder,
+    idempotencyKey: string | undefined,
+    fingerprint: string,
+  ): Promise<PlacementOutcome>;
 }
 
-/**
- * The `POST /orders` command, Idempotency-Key semantics included (IETF draft): same key and
- * request → the first answer; same key, other request → `key-reused`; same key while the first
- * is handled in this process → `key-in-flight`.
- */
-export class OrderPlacement {
-  readonly #options: OrderPlacementOptions;
-  /** Keys being handled in this process: a concurrent request with one of them gets 409. */
-  readonly #keysInFlight = new KeysInFlight();
+/** The recording of orders in a store of this thread. */
+export class OrderRecorder implements OrderRecording {
+  readonly #store: Store;
+  readonly #publish: readonly PublishMiddleware[];
 
-  constructor(options: OrderPlacementOptions) {
-    this.#options = options;
+  constructor(options: { readonly store: Store; readonly publish?: readonly PublishMiddleware[] }) {
+    this.#store = options.store;
+    this.#publish = options.publish ?? [];
   }
 
-  /** Whether a request with this Idempotency-Key is being handled in this process right now. */
-  handling(idempotencyKey: string): boolean {
-    return this.#keysInFlight.has(idempotencyKey);
-  }
-
-  place(request: OrderRequest, idempotencyKey?: string): Promise<PlacementOutcome> {
-    return this.#keysInFlight.run(idempotencyKey, () => this.#place(request, idempotencyKey));
-  }
-
-  async #place(request: OrderRequest, key: string | undefined): Promise<PlacementOutcome> {
-    const { store, catalog } = this.#options;
-    const fingerprint = orderRequestFingerprint(request);
-    if (key !== undefined) {
-      const seen = await store.get<IdempotencyRecord>(COLLECTIONS.idempotencyKeys, key);
-      if (seen !== undefined) return replay(seen, fingerprint);
-    }
-    const orderId = this.#options.newOrderId?.() ?? randomUUID();
-    const placedAt = (this.#options.now?.() ?? new Date()).toISOString();
-    const result = createOrder(request, catalog, { orderId, placedAt });
-    if (!result.ok) return { kind: 'invalid', problems: result.problems };
-    const { order } = result;
-    return store.transaction((tx) => this.#record(tx, order, key, fingerprint));
+  record(order: PlacedOrder, key: string | undefined, fingerprint: string): Promise<PlacementOutcome> {
+    return this.#store.transaction((tx) => this.#record(tx, order, key, fingerprint), { urgent: true });
   }
 
   async #record(
@@ -122,17 +102,13 @@ export class OrderPlacement {
   ): Promise<PlacementOutcome> {
     const { orderId, placedAt } = order;
     if (key !== undefined) {
-      // Another process may have recorded the key since the read above.
+      // Another request may have recorded the key since the placement read it.
       const seen = await tx.get<IdempotencyRecord>(COLLECTIONS.idempotencyKeys, key);
       if (seen !== undefined) return replay(seen, fingerprint);
     }
     await tx.put(COLLECTIONS.orders, orderId, order);
     const eventId = eventIdOf(orderId, 'order-placed');
-    const position = await createProducer({
-      sink: tx,
-      source: SOURCE,
-      middleware: this.#options.publish ?? [],
-    }).publish(
+    const position = await createProducer({ sink: tx, source: SOURCE, middleware: this.#publish }).publish(
       TOPICS.orders,
       OrderPlaced,
       { ...order, items: [...order.items] },
@@ -156,6 +132,67 @@ export class OrderPlacement {
       await tx.put(COLLECTIONS.idempotencyKeys, key, record);
     }
     return { kind: 'accepted', order: accepted, replayed: false };
+  }
+}
+
+/** What placing orders needs. */
+export interface OrderPlacementOptions {
+  /** Where idempotency keys are looked up before an order is priced. */
+  readonly store: Store;
+  readonly catalog: ReadonlyMap<string, CatalogItem>;
+  /**
+   * Where priced orders are recorded. Default: an {@link OrderRecorder} on `store` with
+   * `publish`. The API of `npm start` records in the thread that runs the services instead.
+   */
+  readonly recorder?: OrderRecording;
+  /** Wraps the append of OrderPlaced (e.g. `tracingPublish()`), outermost first; with the default recorder. */
+  readonly publish?: readonly PublishMiddleware[];
+  readonly now?: () => Date;
+  readonly newOrderId?: () => string;
+}
+
+/**
+ * The `POST /orders` command, Idempotency-Key semantics included (IETF draft): same key and
+ * request → the first answer; same key, other request → `key-reused`; same key while the first
+ * is handled in this process → `key-in-flight`.
+ */
+export class OrderPlacement {
+  readonly #options: OrderPlacementOptions;
+  readonly #recorder: OrderRecording;
+  /** Keys being handled in this process: a concurrent request with one of them gets 409. */
+  readonly #keysInFlight = new KeysInFlight();
+
+  constructor(options: OrderPlacementOptions) {
+    this.#options = options;
+    this.#recorder =
+      options.recorder ??
+      new OrderRecorder({
+        store: options.store,
+        ...(options.publish === undefined ? {} : { publish: options.publish }),
+      });
+  }
+
+  /** Whether a request with this Idempotency-Key is being handled in this process right now. */
+  handling(idempotencyKey: string): boolean {
+    return this.#keysInFlight.has(idempotencyKey);
+  }
+
+  place(request: OrderRequest, idempotencyKey?: string): Promise<PlacementOutcome> {
+    return this.#keysInFlight.run(idempotencyKey, () => this.#place(request, idempotencyKey));
+  }
+
+  async #place(request: OrderRequest, key: string | undefined): Promise<PlacementOutcome> {
+    const { store, catalog } = this.#options;
+    const fingerprint = orderRequestFingerprint(request);
+    if (key !== undefined) {
+      const seen = await store.get<IdempotencyRecord>(COLLECTIONS.idempotencyKeys, key);
+      if (seen !== undefined) return replay(seen, fingerprint);
+    }
+    const orderId = this.#options.newOrderId?.() ?? randomUUID();
+    const placedAt = (this.#options.now?.() ?? new Date()).toISOString();
+    const result = createOrder(request, catalog, { orderId, placedAt });
+    if (!result.ok) return { kind: 'invalid', problems: result.problems };
+    return this.#recorder.record(result.order, key, fingerprint);
   }
 }
 

@@ -1,0 +1,128 @@
+// The order system with its services in an engine thread and the API in this one (what
+// `npm start` runs): orders placed through the API are recorded by the engine thread's store and
+// settle; idempotency keys, long-polls and consistency tokens work across the threads; the
+// consumers' metrics and states reach the API's endpoints; a stop commits everything accepted;
+// a failed engine thread makes the API unready and refuse orders instead of accepting them.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { isSettled } from '@herald/orders-domain/order-view.ts';
+import type { OrderSystem } from '../src/system.ts';
+import {
+  type TempFolder,
+  apiOf,
+  countEvents,
+  eventually,
+  getOrder,
+  openTestSystem,
+  placeOrder,
+  postOrder,
+  settled,
+  tempFolder,
+} from './fixtures/order-system.ts';
+
+const folders: TempFolder[] = [];
+after(() => {
+  for (const folder of folders) folder[Symbol.dispose]();
+});
+function folder(): TempFolder {
+  const f = tempFolder();
+  folders.push(f);
+  return f;
+}
+
+const widget = (customerId: string) => ({
+  customerId,
+  items: [{ sku: 'WIDGET', quantity: 1 }],
+  shippingCountry: 'DE',
+});
+
+describe('the order system with its services in an engine thread', { timeout: 120_000 }, () => {
+  it('settles orders placed through the API, with idempotency keys and consistency tokens working across the threads', async () => {
+    await using system = await openTestSystem(folder(), { engineThread: true });
+    const app = apiOf(system);
+    assert.equal(system.runners.length, 0, 'no consumer runs in the API thread');
+    const placed = await Promise.all(Array.from({ length: 20 }, (_, i) => placeOrder(app, widget(`c${i}`))));
+    for (const { orderId } of placed) assert.equal((await settled(app, orderId)).status, 'confirmed');
+
+    const keyed = { 'idempotency-key': 'engine-key-1' };
+    const first = await postOrder(app, widget('keyed'), keyed);
+    const again = await postOrder(app, widget('keyed'), keyed);
+    assert.equal(first.statusCode, 202);
+    assert.equal(again.statusCode, 202);
+    assert.equal(again.json<{ orderId: string }>().orderId, first.json<{ orderId: string }>().orderId);
+    assert.equal((await postOrder(app, widget('someone else'), keyed)).statusCode, 422);
+
+    const { orderId, consistencyToken } = first.json<{ orderId: string; consistencyToken: string }>();
+    const consistent = await getOrder(
+      app,
+      orderId,
+      `?consistentWith=${encodeURIComponent(consistencyToken)}`,
+    );
+    assert.equal(consistent.orderId, orderId);
+    // A long-poll is woken by the engine thread's view commits (its own fallback re-read is 200 ms).
+    const final = await getOrder(app, orderId, '?wait=20');
+    assert.ok(isSettled(final) || final.status !== 'pending', JSON.stringify(final));
+  });
+
+  it("reports the engine thread's services on /readyz and its consumers' metrics beside the API's on /metrics", async () => {
+    await using system = await openTestSystem(folder(), { engineThread: true });
+    const app = apiOf(system);
+    await settled(app, (await placeOrder(app, widget('metrics'))).orderId);
+    const ready = await app.inject({ method: 'GET', url: '/readyz' });
+    assert.equal(ready.statusCode, 200);
+    for (const name of ['orders', 'inventory', 'payment', 'fraud', 'notification', 'loyalty', 'analytics']) {
+      assert.match(ready.json<{ detail: string }>().detail, new RegExp(`${name}: running`));
+    }
+    const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
+    assert.match(metrics, /^herald_sqlite_transactions_total \d+/m);
+    assert.match(metrics, /^herald_http_requests_total\{/m);
+    const help = metrics.split('\n').filter((line) => line.startsWith('# HELP '));
+    assert.equal(new Set(help).size, help.length, 'every metric is described once');
+  });
+
+  it('commits every accepted order when it stops, and the services settle them after a restart', async () => {
+    const f = folder();
+    const accepted: string[] = [];
+    {
+      const system = await openTestSystem(f, { engineThread: true });
+      const app = apiOf(system);
+      const posts = Array.from({ length: 30 }, (_, i) => postOrder(app, widget(`s${i}`)));
+      const stopping = (async () => {
+        await posts[10];
+        await system.stop();
+      })();
+      for (const response of await Promise.all(posts)) {
+        if (response.statusCode === 202) accepted.push(response.json<{ orderId: string }>().orderId);
+        else assert.equal(response.statusCode, 503, response.body);
+      }
+      await stopping;
+    }
+    assert.ok(accepted.length >= 11, `${accepted.length} accepted`);
+    await using system = await openTestSystem(f, { engineThread: true });
+    assert.ok((await countEvents(system.log, ['orders'])) >= accepted.length);
+    for (const orderId of accepted) assert.ok(isSettled(await settled(apiOf(system), orderId)));
+  });
+
+  it('turns unready and refuses orders with 503 once the engine thread failed, reporting the failure once', async () => {
+    const failures: Error[] = [];
+    let system: OrderSystem | undefined;
+    try {
+      system = await openTestSystem(folder(), {
+        engineThread: true,
+        onEngineFailure: (error) => failures.push(error),
+      });
+      const app = apiOf(system);
+      await placeOrder(app, widget('before'));
+      system.engine!.crash();
+      await eventually('the engine thread to fail', async () => (failures.length > 0 ? true : undefined));
+      assert.equal(failures.length, 1);
+      assert.match(failures[0]!.message, /engine thread/);
+      assert.equal((await app.inject({ method: 'GET', url: '/readyz' })).statusCode, 503);
+      const refused = await postOrder(app, widget('after'));
+      assert.equal(refused.statusCode, 503, refused.body);
+    } finally {
+      await system?.stop();
+    }
+    assert.equal(failures.length, 1, 'stopping after the failure reports nothing more');
+  });
+});
