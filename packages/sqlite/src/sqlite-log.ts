@@ -469,6 +469,22 @@ export class SqliteLog implements EventLog, FaultInjectable {
     return this.#tails.durableHead(topicId, partition) ?? 0;
   }
 
+  /**
+   * Calls `poll` synchronously before each write transaction and before each operation in one.
+   * Urgent store transactions it starts (`store.transaction(fn, { urgent: true })`) join the
+   * running transaction, which then commits within about 1 ms. For work another thread hands
+   * over (take it with `receiveMessageOnPort`): it is picked up even while this thread's event
+   * loop is busy with a backlog of handler transactions. `poll` must be cheap and must not throw.
+   * Returns a function that removes it.
+   *
+   * @example log.pollForUrgentWork(() => { for (let m; (m = receiveMessageOnPort(port)); ) record(m.message); });
+   */
+  pollForUrgentWork(poll: () => void): () => void {
+    this.#assertOpen();
+    this.#writes.setPoll(poll);
+    return () => this.#writes.setPoll(undefined);
+  }
+
   /** Transactions committed, WAL syncs and checkpoints made by this instance so far. */
   stats(): { readonly transactions: number; readonly syncs: number; readonly checkpoints: number } {
     return {

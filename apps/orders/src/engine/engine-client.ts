@@ -2,7 +2,7 @@
 // through it, reads its services' states and metrics, stops it. A failure of the thread (an
 // error nothing caught, an exit nobody asked for) fails every request waiting on it and is
 // reported once through `onFailure`.
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker } from 'node:worker_threads';
 import { context, propagation } from '@opentelemetry/api';
 import { HeraldError } from '@herald/core';
 import type { Logger } from '@herald/service';
@@ -14,6 +14,8 @@ import type {
   EngineMessage,
   EngineRequest,
   EngineSettings,
+  RecordReply,
+  RecordRequest,
   ReplyValue,
   ServiceStatus,
 } from './engine-protocol.ts';
@@ -56,11 +58,18 @@ export async function startEngineThread(
   settings: EngineSettings,
   options: EngineThreadOptions,
 ): Promise<EngineThread> {
+  const records = new MessageChannel();
   const worker = new Worker(new URL('./engine-thread.ts', import.meta.url), {
-    workerData: settings,
+    workerData: { settings, records: records.port2 },
+    transferList: [records.port2],
     name: 'herald-engine',
   });
   const waiting = new Map<number, { resolve: (value: ReplyValue) => void; reject: (error: Error) => void }>();
+  const recording = new Map<
+    number,
+    { resolve: (outcome: PlacementOutcome) => void; reject: (error: Error) => void }
+  >();
+  let nextRecordId = 0;
   let nextId = 0;
   let services: readonly ServiceStatus[] = [];
   let healthUrl: string | undefined;
@@ -80,8 +89,10 @@ export async function startEngineThread(
     if (failure !== undefined) return;
     failure = error;
     services = services.map((s) => ({ ...s, state: 'stopped' }));
-    for (const w of waiting.values()) w.reject(error);
+    for (const w of [...waiting.values(), ...recording.values()]) w.reject(error);
     waiting.clear();
+    recording.clear();
+    records.port1.close();
     if (!started) markFailed(startFailure ?? error);
     else if (!stopping) options.onFailure(error);
   };
@@ -121,6 +132,14 @@ export async function startEngineThread(
       }
     }
   });
+  records.port1.on('message', (reply: RecordReply) => {
+    const r = recording.get(reply.id);
+    recording.delete(reply.id);
+    if ('outcome' in reply) r?.resolve(reply.outcome);
+    else r?.reject(revive(reply.error));
+  });
+  // The channel must not keep the process alive by itself; the worker does while it runs.
+  records.port1.unref();
   worker.on('error', (error: Error) => {
     if (started) options.logger.error('the engine thread failed', error);
     fail(
@@ -146,10 +165,16 @@ export async function startEngineThread(
   let stopped: Promise<void> | undefined;
   return {
     recorder: {
-      async record(order: PlacedOrder, idempotencyKey: string | undefined, fingerprint: string) {
+      record(order: PlacedOrder, idempotencyKey: string | undefined, fingerprint: string) {
+        if (failure !== undefined) return Promise.reject(failure);
         const trace: Record<string, string> = {};
         propagation.inject(context.active(), trace);
-        return (await ask({ kind: 'record', order, idempotencyKey, fingerprint, trace })) as PlacementOutcome;
+        const id = nextRecordId++;
+        return new Promise<PlacementOutcome>((resolve, reject) => {
+          recording.set(id, { resolve, reject });
+          const request: RecordRequest = { id, order, idempotencyKey, fingerprint, trace };
+          records.port1.postMessage(request);
+        });
       },
     },
     services: () => services,

@@ -37,17 +37,26 @@ export interface CarriedError {
   readonly message: string;
 }
 
-/** API thread → engine thread. */
+/**
+ * API thread → engine thread, on the records channel (a MessagePort of its own, which the
+ * engine's write queue polls synchronously between operations).
+ */
+export interface RecordRequest {
+  readonly id: number;
+  readonly order: PlacedOrder;
+  readonly idempotencyKey: string | undefined;
+  readonly fingerprint: string;
+  /** The W3C trace context of the request's span (`traceparent`, `tracestate`). */
+  readonly trace: Readonly<Record<string, string>>;
+}
+
+/** Engine thread → API thread, on the records channel. */
+export type RecordReply =
+  | { readonly id: number; readonly outcome: PlacementOutcome }
+  | { readonly id: number; readonly error: CarriedError };
+
+/** API thread → engine thread, on the worker's own port. */
 export type EngineRequest =
-  | {
-      readonly kind: 'record';
-      readonly id: number;
-      readonly order: PlacedOrder;
-      readonly idempotencyKey: string | undefined;
-      readonly fingerprint: string;
-      /** The W3C trace context of the request's span (`traceparent`, `tracestate`). */
-      readonly trace: Readonly<Record<string, string>>;
-    }
   | { readonly kind: 'metrics'; readonly id: number }
   /** Fault injection: the thread fails as an error nothing caught would make it fail. */
   | { readonly kind: 'crash'; readonly id: number }
@@ -69,4 +78,4 @@ export type EngineMessage =
   | { readonly kind: 'reply'; readonly id: number; readonly value: ReplyValue }
   | { readonly kind: 'reply-error'; readonly id: number; readonly error: CarriedError };
 
-export type ReplyValue = PlacementOutcome | { readonly contentType: string; readonly body: string } | null;
+export type ReplyValue = { readonly contentType: string; readonly body: string } | null;

@@ -10,10 +10,11 @@
 // id; posts `services` when a service's state changes and `views-changed` (batched per turn)
 // when order views commit; forwards its log lines. On `stop` it stops the services gracefully
 // (work in flight finished and committed), replies, and ends.
-import { parentPort, workerData } from 'node:worker_threads';
+import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { ROOT_CONTEXT, context, propagation } from '@opentelemetry/api';
 import { renderMetrics } from '@herald/core/metrics';
 import { tracingPublish } from '@herald/core/tracing';
+import { SqliteLog } from '@herald/sqlite';
 import type { Logger } from '@herald/service';
 import { OrderRecorder } from '../services/orders/order-placement.ts';
 import { ViewChanges } from '../services/orders/view-changes.ts';
@@ -24,6 +25,8 @@ import type {
   EngineMessage,
   EngineRequest,
   EngineSettings,
+  RecordReply,
+  RecordRequest,
   ReplyValue,
   ServiceStatus,
 } from './engine-protocol.ts';
@@ -33,7 +36,7 @@ const STATE_POLL_MS = 100;
 
 const port = parentPort;
 if (port === null) throw new Error('engine-thread.ts runs as a worker thread of the order system');
-const settings = workerData as EngineSettings;
+const { settings, records } = workerData as { settings: EngineSettings; records: MessagePort };
 const post = (message: EngineMessage): void => port.postMessage(message);
 
 const logger: Logger = {
@@ -88,6 +91,28 @@ try {
 }
 
 const recorder = new OrderRecorder({ store: system.storeOf('orders'), publish: [tracingPublish()] });
+
+/** Starts recording one order; its reply is posted once the transaction is durable (or failed). */
+function record(request: RecordRequest): void {
+  // The request's span in the API thread is the parent of the OrderPlaced append's span.
+  const parent = propagation.extract(ROOT_CONTEXT, request.trace);
+  context
+    .with(parent, () => recorder.record(request.order, request.idempotencyKey, request.fingerprint))
+    .then(
+      (outcome) => records.postMessage({ id: request.id, outcome } satisfies RecordReply),
+      (error: unknown) => records.postMessage({ id: request.id, error: carry(error) } satisfies RecordReply),
+    );
+}
+records.on('message', record);
+// While a backlog of handler transactions keeps this thread's loop busy, the write queue takes
+// orders off the channel between operations: they join the running transaction.
+if (system.log instanceof SqliteLog) {
+  system.log.pollForUrgentWork(() => {
+    for (let m = receiveMessageOnPort(records); m !== undefined; m = receiveMessageOnPort(records)) {
+      record(m.message as RecordRequest);
+    }
+  });
+}
 const statuses = (): ServiceStatus[] =>
   system.runners.map((r) => ({ name: r.service.name, groups: r.service.groups, state: r.state }));
 let posted = JSON.stringify(statuses());
@@ -102,13 +127,6 @@ stateTimer.unref();
 
 async function answer(request: EngineRequest): Promise<ReplyValue> {
   switch (request.kind) {
-    case 'record': {
-      // The request's span in the API thread is the parent of the OrderPlaced append's span.
-      const parent = propagation.extract(ROOT_CONTEXT, request.trace);
-      return context.with(parent, () =>
-        recorder.record(request.order, request.idempotencyKey, request.fingerprint),
-      );
-    }
     case 'metrics':
       return renderMetrics(system.registry);
     case 'crash':
@@ -119,6 +137,7 @@ async function answer(request: EngineRequest): Promise<ReplyValue> {
     case 'stop':
       clearInterval(stateTimer);
       await system.stop();
+      records.close();
       await telemetry?.shutdown();
       return null;
   }
