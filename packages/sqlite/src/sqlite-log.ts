@@ -419,6 +419,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
         this.#operationEvents = [];
         this.#transactionEvents = [];
       },
+      poll: () => this.#walSync?.poll(),
       committed: () => {
         for (const { topicId, events } of this.#transactionEvents) this.#tails.committed(topicId, events);
         this.#transactionEvents = [];

@@ -43,6 +43,11 @@ export interface CommitHooks {
   committed(): Promise<void>;
   /** The transaction failed as a whole: nothing of it was stored. */
   abandoned(): void;
+  /**
+   * Called synchronously before each transaction and before each operation in one: settles
+   * what became durable meanwhile (a sync thread's progress), without a turn of the event loop.
+   */
+  poll?(): void;
 }
 
 /** Pauses between tries for a write lock another process holds: short, so a busy file starves no one. */
@@ -205,6 +210,7 @@ export class WriteQueue {
   }
 
   async #flushOnce(): Promise<void> {
+    this.#hooks.poll?.();
     this.#poll?.();
     const urgent = this.#urgent.splice(0, MAX_OPERATIONS_PER_TRANSACTION);
     const batch = [...urgent, ...this.#pending.splice(0, MAX_OPERATIONS_PER_TRANSACTION - urgent.length)];
@@ -225,6 +231,8 @@ export class WriteQueue {
       for (let i = 0; ; i++) {
         // Urgent operations that arrived meanwhile (queued by `poll` from another thread, or by
         // this thread's microtasks) run next, in this transaction, which then commits soon.
+        // Transactions that became durable meanwhile are acknowledged now.
+        this.#hooks.poll?.();
         this.#poll?.();
         if (this.#urgent.length > 0 && batch.length < MAX_OPERATIONS_PER_TRANSACTION) {
           batch.splice(i, 0, ...this.#urgent.splice(0, MAX_OPERATIONS_PER_TRANSACTION - batch.length));

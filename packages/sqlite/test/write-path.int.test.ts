@@ -106,6 +106,37 @@ describe('the embedded log write path', () => {
     );
   });
 
+  it('runs urgent work that its poll hook picks up mid-transaction in that transaction, ahead of the backlog', async () => {
+    await using log = await openSqliteLog({ path: tempPath() });
+    const store = await openSqliteStore(log);
+    const ran: string[] = [];
+    const busy = (name: string) => () => {
+      const until = performance.now() + 0.2;
+      while (performance.now() < until);
+      ran.push(name);
+    };
+    let urgent: Promise<number> | undefined;
+    // Stands for a message from another thread that arrives while the backlog runs.
+    const remove = log.pollForUrgentWork(() => {
+      if (urgent === undefined && ran.length === 5) {
+        const before = log.stats().transactions;
+        urgent = store
+          .transaction(busy('urgent'), { urgent: true })
+          .then(() => log.stats().transactions - before);
+      }
+    });
+    const backlog = Array.from({ length: 300 }, (_, i) => store.transaction(busy(`queued-${i}`)));
+    await Promise.all(backlog);
+    remove();
+    assert.ok(urgent !== undefined, 'the poll hook ran between operations');
+    assert.equal(ran.indexOf('urgent'), 5, 'it ran right after the operation that was running');
+    const ranWhenAcknowledged = await urgent;
+    assert.ok(
+      ranWhenAcknowledged < 301,
+      `acknowledged after ${ranWhenAcknowledged} of 301 ran, not after the backlog`,
+    );
+  });
+
   it('makes no WAL sync of its own with synchronous=normal', async () => {
     await using log = await openSqliteLog({ path: tempPath(), synchronous: 'normal' });
     await log.createTopic('t', { partitions: 1 });
