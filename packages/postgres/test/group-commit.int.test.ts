@@ -64,6 +64,28 @@ if (unavailable !== undefined) {
       );
     });
 
+    void it('runs an urgent transaction ahead of the members queued before it, urgent ones in their own order', async () => {
+      await using db = testSchema();
+      await using store = await openPostgresStore({
+        pool: db.pool,
+        schema: db.schema,
+        groupCommit: { maxTransactions: 4 },
+      });
+      const ran: string[] = [];
+      const member = (id: string) => async () => {
+        ran.push(id);
+        return id;
+      };
+      const queued = Array.from({ length: 8 }, (_, i) => store.transaction(member(`queued-${i}`)));
+      const urgent = ['urgent-a', 'urgent-b'].map((id) => store.transaction(member(id), { urgent: true }));
+      await Promise.all([...queued, ...urgent]);
+      assert.deepEqual(ran.slice(0, 2), ['urgent-a', 'urgent-b']);
+      assert.deepEqual(
+        ran.slice(2),
+        Array.from({ length: 8 }, (_, i) => `queued-${i}`),
+      );
+    });
+
     void it('rolls back a member whose statement failed even when its function caught the error', async () => {
       await using db = testSchema();
       await using store = await openPostgresStore({ pool: db.pool, schema: db.schema, groupCommit: true });

@@ -56,3 +56,5 @@ export type {
   StoreFixture,
   StoreTest,
 } from './store-conformance.ts';
+export { mountSmallDisk, smallDiskUnavailable } from './small-disk.ts';
+export type { SmallDisk } from './small-disk.ts';
