@@ -50,7 +50,8 @@ describe('the order system with its services in an engine thread', { timeout: 12
     assert.equal(first.statusCode, 202);
     assert.equal(again.statusCode, 202);
     assert.equal(again.json<{ orderId: string }>().orderId, first.json<{ orderId: string }>().orderId);
-    assert.equal((await postOrder(app, widget('someone else'), keyed)).statusCode, 422);
+    const otherBody = { ...widget('keyed'), items: [{ sku: 'WIDGET', quantity: 2 }] };
+    assert.equal((await postOrder(app, otherBody, keyed)).statusCode, 422);
 
     const { orderId, consistencyToken } = first.json<{ orderId: string; consistencyToken: string }>();
     const consistent = await getOrder(

@@ -24,6 +24,7 @@ export type ProblemSlug =
   | 'method-not-allowed'
   | 'unauthorized'
   | 'too-many-requests'
+  | 'too-many-waiting-reads'
   | 'view-behind'
   | 'unavailable'
   | 'header-too-large'
@@ -60,6 +61,7 @@ const TITLES: Readonly<Record<ProblemSlug, string>> = {
   'method-not-allowed': 'Method not allowed',
   unauthorized: 'Authentication required',
   'too-many-requests': 'Too many requests',
+  'too-many-waiting-reads': 'Too many waiting reads and streams open for this client',
   'view-behind': 'The view has not reached the requested position yet',
   unavailable: 'The service cannot take the request right now',
   'header-too-large': 'Request headers too large',

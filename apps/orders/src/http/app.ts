@@ -25,6 +25,7 @@ import { orderQueryRoutes } from './order-query-routes.ts';
 import { orderRoutes } from './order-routes.ts';
 import { type RateLimitOptions, RateLimiter } from './rate-limit.ts';
 import { viewRoutes } from './view-routes.ts';
+import { type WaitingReadLimits, WaitingReads } from './waiting-reads.ts';
 
 /** Settings of the API. */
 export interface HttpOptions {
@@ -38,6 +39,16 @@ export interface HttpOptions {
   readonly consistencyWaitMs?: number;
   /** Longest an SSE stream stays open. Default 5 minutes. */
   readonly sseMaxMs?: number;
+  /**
+   * Waiting reads (long polls, `?consistentWith`, SSE streams) open at once, in all and per
+   * client address. Default 512 and 16: beyond them 503, and 429 for the client that holds its share.
+   */
+  readonly waitingReads?: WaitingReadLimits;
+  /**
+   * A request (headers and body) must arrive within this time, else the connection is closed
+   * with 408; checked every second. Default 15 s.
+   */
+  readonly requestTimeoutMs?: number;
 }
 
 /** What the API reads and writes through. */
@@ -96,8 +107,11 @@ export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): Fast
   const app = Fastify({
     logger: false,
     bodyLimit: LIMITS.bodyBytes,
-    // Slow clients: the whole request must arrive within this time.
-    requestTimeout: 15_000,
+    // Slow clients: the whole request must arrive within this time. Node checks it every
+    // `connectionsCheckingInterval` (30 s by default, which let a slow client hold a socket for
+    // twice the timeout); every second here.
+    requestTimeout: options.requestTimeoutMs ?? 15_000,
+    http: { connectionsCheckingInterval: 1_000 },
     keepAliveTimeout: 10_000,
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
@@ -188,6 +202,7 @@ export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): Fast
   void app.register(orderRoutes, { placement: deps.placement });
   void app.register(orderQueryRoutes, {
     queries: deps.queries,
+    waitingReads: new WaitingReads(options.waitingReads),
     shutdown: deps.shutdown,
     consistencyWaitMs: options.consistencyWaitMs ?? 10_000,
     sseMaxMs: options.sseMaxMs ?? 300_000,

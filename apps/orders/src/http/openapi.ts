@@ -108,7 +108,12 @@ export function buildOpenApiDocument(): JsonSchema {
             '400': problem('A malformed id or parameter.'),
             '404': problem('No such order.'),
             '422': problem('The consistency token names no position in the log, or no placed order.'),
-            '503': problem('The view did not reach the consistency token in time.'),
+            '429': problem(
+              'Too many requests, or this client already holds its share of waiting reads (wait, consistentWith, event streams).',
+            ),
+            '503': problem(
+              'The view did not reach the consistency token in time, or the server holds as many waiting reads as it allows.',
+            ),
           },
         },
       },
@@ -122,6 +127,10 @@ export function buildOpenApiDocument(): JsonSchema {
               content: { 'text/event-stream': { schema: { type: 'string' } } },
             },
             '404': problem('No such order.'),
+            '429': problem(
+              'Too many requests, or this client already holds its share of waiting reads and streams.',
+            ),
+            '503': problem('The server holds as many waiting reads and streams as it allows.'),
           },
         },
       },

@@ -8,12 +8,15 @@ import { ProblemError, problemOf } from '@herald/orders-domain/http/problem.ts';
 import { orderParamsSchema, orderQuerySchema } from '@herald/orders-domain/http/schemas.ts';
 import { type OrderQueries, parseConsistencyToken } from '../services/orders/order-queries.ts';
 import { validate } from './validate.ts';
+import type { WaitingReads } from './waiting-reads.ts';
 
 const SSE_HEARTBEAT_MS = 15_000;
 
 /** What the order reads go through, and how long they may wait. */
 export interface OrderQueryRoutesOptions {
   readonly queries: OrderQueries;
+  /** Caps on the reads that wait (long polls, `?consistentWith`, SSE streams). */
+  readonly waitingReads: WaitingReads;
   /** Aborted when the process shuts down: waiting reads and SSE streams end. */
   readonly shutdown: AbortSignal;
   /** How long `?consistentWith` waits when no `?wait` is given. */
@@ -25,7 +28,28 @@ export interface OrderQueryRoutesOptions {
 
 /** `GET /orders/:orderId` and `GET /orders/:orderId/events`. */
 export const orderQueryRoutes: FastifyPluginAsync<OrderQueryRoutesOptions> = async (app, options) => {
-  const { queries, shutdown, consistencyWaitMs, sseMaxMs, onError } = options;
+  const { queries, waitingReads, shutdown, consistencyWaitMs, sseMaxMs, onError } = options;
+
+  /** A slot for a read that waits, or the 429/503 that says why there is none. */
+  const waitingSlot = (client: string): (() => void) => {
+    const slot = waitingReads.enter(client);
+    if (slot.ok) return slot.release;
+    throw slot.full === 'client'
+      ? new ProblemError(
+          problemOf(
+            429,
+            'too-many-waiting-reads',
+            'this client has as many waiting reads and streams open as it may',
+          ),
+          { 'retry-after': '1' },
+        )
+      : new ProblemError(
+          problemOf(503, 'unavailable', 'the server has as many waiting reads open as it allows'),
+          {
+            'retry-after': '1',
+          },
+        );
+  };
 
   app.get('/orders/:orderId', async (request, reply) => {
     const { orderId } = validate(orderParamsSchema, request.params, 400, 'invalid-parameter');
@@ -46,7 +70,20 @@ export const orderQueryRoutes: FastifyPluginAsync<OrderQueryRoutesOptions> = asy
       }
       return { ...viewBody(view), asOf: new Date(at).toISOString() };
     }
-    const signal = requestSignal(reply, shutdown);
+    const waits = query.consistentWith !== undefined || query.wait !== undefined;
+    const release = waits ? waitingSlot(request.ip) : undefined;
+    try {
+      return await readOrder(orderId, query, requestSignal(reply, shutdown));
+    } finally {
+      release?.();
+    }
+  });
+
+  const readOrder = async (
+    orderId: string,
+    query: { readonly wait?: number | undefined; readonly consistentWith?: string | undefined },
+    signal: AbortSignal,
+  ) => {
     if (query.consistentWith !== undefined) {
       const target = parseConsistencyToken(query.consistentWith);
       if (target === undefined) {
@@ -87,7 +124,7 @@ export const orderQueryRoutes: FastifyPluginAsync<OrderQueryRoutesOptions> = asy
         : await queries.waitFor(orderId, isFinal, query.wait * 1000, signal);
     if (view === undefined) throw new ProblemError(problemOf(404, 'not-found', `no order ${orderId}`));
     return viewBody(view);
-  });
+  };
 
   app.get('/orders/:orderId/events', async (request, reply) => {
     const { orderId } = validate(orderParamsSchema, request.params, 400, 'invalid-parameter');
@@ -95,6 +132,7 @@ export const orderQueryRoutes: FastifyPluginAsync<OrderQueryRoutesOptions> = asy
     if ((await queries.view(orderId)) === undefined) {
       throw new ProblemError(problemOf(404, 'not-found', `no order ${orderId}`));
     }
+    const release = waitingSlot(request.ip);
     const signal = requestSignal(reply, shutdown);
     reply.hijack();
     const raw = reply.raw;
@@ -113,6 +151,7 @@ export const orderQueryRoutes: FastifyPluginAsync<OrderQueryRoutesOptions> = asy
       onError(`SSE stream of ${orderId} failed`, error);
     } finally {
       clearInterval(heartbeat);
+      release();
       raw.end();
     }
   });

@@ -516,6 +516,12 @@ describe('the orders API', { timeout: 60_000 }, () => {
     const other = await postOrder(app, { ...valid, items: [{ sku: 'WIDGET', quantity: 2 }] }, headers);
     assertProblem(other, 422, 'idempotency-key-reused', 'same key, other body');
     assert.equal((await trace()).orders, after.orders);
+
+    // Keys are the customer's own: another customer's request with the same key is its own order.
+    const someoneElse = await postOrder(app, { ...valid, customerId: 'grace' }, headers);
+    assert.equal(someoneElse.statusCode, 202, someoneElse.body);
+    assert.notEqual(someoneElse.json<{ orderId: string }>().orderId, orderId);
+    assert.equal(someoneElse.headers['idempotent-replayed'], undefined);
   });
 
   it('answers 409 to a request whose Idempotency-Key is still being handled, then the original answer', async () => {
@@ -528,7 +534,7 @@ describe('the orders API', { timeout: 60_000 }, () => {
     const headers = { 'idempotency-key': 'concurrent-1' };
     const first = postOrder(app, valid, headers);
     await eventually('the first request to hold its key', async () =>
-      system.api!.placement.handling('concurrent-1') ? true : undefined,
+      system.api!.placement.handling(valid.customerId, 'concurrent-1') ? true : undefined,
     );
     const concurrent = await Promise.all([postOrder(app, valid, headers), postOrder(app, valid, headers)]);
     for (const response of concurrent)

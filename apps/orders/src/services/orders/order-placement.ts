@@ -40,6 +40,20 @@ export interface AcceptedOrder {
   readonly links: { readonly self: string; readonly consistent: string; readonly events: string };
 }
 
+/**
+ * How long an Idempotency-Key is remembered: a retry within this time gets the first answer;
+ * after it the key is free again (the IETF draft asks for at least 24 hours).
+ */
+export const IDEMPOTENCY_KEY_TTL_MS = 24 * 60 * 60 * 1000;
+
+/**
+ * The id an Idempotency-Key is kept under: keys are scoped to the customer placing the order, so
+ * one customer's key never answers, blocks or reveals another customer's request.
+ */
+export function scopedIdempotencyKey(customerId: string, key: string): string {
+  return `${encodeURIComponent(customerId)}/${key}`;
+}
+
 /** What the orders service keeps per idempotency key. */
 export interface IdempotencyRecord {
   readonly fingerprint: string;
@@ -84,10 +98,20 @@ export interface OrderRecording {
 export class OrderRecorder implements OrderRecording {
   readonly #store: Store;
   readonly #publish: readonly PublishMiddleware[];
+  readonly #keyTtlMs: number;
+  readonly #now: () => Date;
 
-  constructor(options: { readonly store: Store; readonly publish?: readonly PublishMiddleware[] }) {
+  constructor(options: {
+    readonly store: Store;
+    readonly publish?: readonly PublishMiddleware[];
+    /** Default {@link IDEMPOTENCY_KEY_TTL_MS}. */
+    readonly keyTtlMs?: number;
+    readonly now?: () => Date;
+  }) {
     this.#store = options.store;
     this.#publish = options.publish ?? [];
+    this.#keyTtlMs = options.keyTtlMs ?? IDEMPOTENCY_KEY_TTL_MS;
+    this.#now = options.now ?? (() => new Date());
   }
 
   record(order: PlacedOrder, key: string | undefined, fingerprint: string): Promise<PlacementOutcome> {
@@ -103,7 +127,11 @@ export class OrderRecorder implements OrderRecording {
     const { orderId, placedAt } = order;
     if (key !== undefined) {
       // Another request may have recorded the key since the placement read it.
-      const seen = await tx.get<IdempotencyRecord>(COLLECTIONS.idempotencyKeys, key);
+      const seen = live(
+        await tx.get<IdempotencyRecord>(COLLECTIONS.idempotencyKeys, key),
+        this.#keyTtlMs,
+        this.#now(),
+      );
       if (seen !== undefined) return replay(seen, fingerprint);
     }
     await tx.put(COLLECTIONS.orders, orderId, order);
@@ -147,6 +175,8 @@ export interface OrderPlacementOptions {
   readonly recorder?: OrderRecording;
   /** Wraps the append of OrderPlaced (e.g. `tracingPublish()`), outermost first; with the default recorder. */
   readonly publish?: readonly PublishMiddleware[];
+  /** How long a key is remembered. Default {@link IDEMPOTENCY_KEY_TTL_MS}. */
+  readonly keyTtlMs?: number;
   readonly now?: () => Date;
   readonly newOrderId?: () => string;
 }
@@ -169,23 +199,32 @@ export class OrderPlacement {
       new OrderRecorder({
         store: options.store,
         ...(options.publish === undefined ? {} : { publish: options.publish }),
+        ...(options.keyTtlMs === undefined ? {} : { keyTtlMs: options.keyTtlMs }),
+        ...(options.now === undefined ? {} : { now: options.now }),
       });
   }
 
-  /** Whether a request with this Idempotency-Key is being handled in this process right now. */
-  handling(idempotencyKey: string): boolean {
-    return this.#keysInFlight.has(idempotencyKey);
+  /** Whether a request of `customerId` with this Idempotency-Key is being handled in this process now. */
+  handling(customerId: string, idempotencyKey: string): boolean {
+    return this.#keysInFlight.has(scopedIdempotencyKey(customerId, idempotencyKey));
   }
 
+  /** Places `request`; an Idempotency-Key counts for the request's customer only. */
   place(request: OrderRequest, idempotencyKey?: string): Promise<PlacementOutcome> {
-    return this.#keysInFlight.run(idempotencyKey, () => this.#place(request, idempotencyKey));
+    const key =
+      idempotencyKey === undefined ? undefined : scopedIdempotencyKey(request.customerId, idempotencyKey);
+    return this.#keysInFlight.run(key, () => this.#place(request, key));
   }
 
   async #place(request: OrderRequest, key: string | undefined): Promise<PlacementOutcome> {
     const { store, catalog } = this.#options;
     const fingerprint = orderRequestFingerprint(request);
     if (key !== undefined) {
-      const seen = await store.get<IdempotencyRecord>(COLLECTIONS.idempotencyKeys, key);
+      const seen = live(
+        await store.get<IdempotencyRecord>(COLLECTIONS.idempotencyKeys, key),
+        this.#options.keyTtlMs ?? IDEMPOTENCY_KEY_TTL_MS,
+        this.#options.now?.() ?? new Date(),
+      );
       if (seen !== undefined) return replay(seen, fingerprint);
     }
     // UUIDv7: time-ordered, so the rows keyed by order id (the order, its view, every inbox
@@ -197,6 +236,12 @@ export class OrderPlacement {
     if (!result.ok) return { kind: 'invalid', problems: result.problems };
     return this.#recorder.record(result.order, key, fingerprint);
   }
+}
+
+/** The record, unless it is older than `ttlMs` at `now` (an expired key is free again). */
+function live(seen: IdempotencyRecord | undefined, ttlMs: number, now: Date): IdempotencyRecord | undefined {
+  if (seen === undefined) return undefined;
+  return now.getTime() - Date.parse(seen.createdAt) < ttlMs ? seen : undefined;
 }
 
 function replay(seen: IdempotencyRecord, fingerprint: string): PlacementOutcome {
