@@ -42,6 +42,11 @@ export interface EnvConfig {
    * API in the main thread; 1 runs everything on one thread.
    */
   readonly threads: 1 | 2;
+  /**
+   * HERALD_ADMIN_PORT: serve `/admin/*` on a listener of its own at this port (and
+   * HERALD_ADMIN_HOST, default 127.0.0.1), not on the API's. Unset: on the API's port.
+   */
+  readonly admin: { readonly port: number; readonly host: string } | undefined;
 }
 
 function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
@@ -102,5 +107,12 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
         : integer(env, 'HERALD_SESSION_TIMEOUT_MS', 10_000, 500, 600_000),
     rateLimit: { perSecond: rate, burst: rate * 2 },
     threads: integer(env, 'HERALD_THREADS', 2, 1, 2) as 1 | 2,
+    admin:
+      env['HERALD_ADMIN_PORT'] === undefined || env['HERALD_ADMIN_PORT'] === ''
+        ? undefined
+        : {
+            port: integer(env, 'HERALD_ADMIN_PORT', 0, 0, 65_535),
+            host: env['HERALD_ADMIN_HOST'] || '127.0.0.1',
+          },
   };
 }

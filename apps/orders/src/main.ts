@@ -10,7 +10,8 @@
 // needed on Kafka or NATS), PORT (3000), HOST (127.0.0.1),
 // HERALD_CATALOG, HERALD_ADMIN_TOKEN (generated when unset and written, never printed, to
 // HERALD_ADMIN_TOKEN_FILE, default .herald/admin-token), HERALD_FAULTS,
-// HERALD_PARTITIONS, HERALD_SESSION_TIMEOUT_MS, HERALD_RATE_LIMIT, HERALD_THREADS, HERALD_HEALTH_PORT (health
+// HERALD_PARTITIONS, HERALD_SESSION_TIMEOUT_MS, HERALD_RATE_LIMIT, HERALD_THREADS,
+// HERALD_ADMIN_PORT and HERALD_ADMIN_HOST (the admin API on a listener of its own), HERALD_HEALTH_PORT (health
 // and metrics on a port of their own too, besides the API's), and OTEL_* for tracing.
 import { healthFromEnv, stopOnSignals } from '@herald/service';
 import { stopWhenParentGone } from '@herald/orders-domain/parent-process.ts';
@@ -39,6 +40,7 @@ const system = await orExit(() =>
     ...(config.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: config.sessionTimeoutMs }),
     http: {
       rateLimit: config.rateLimit,
+      adminListener: config.admin !== undefined,
       ...(config.adminToken === undefined ? {} : { adminToken: config.adminToken }),
     },
   }),
@@ -52,7 +54,22 @@ await orExit(async () => {
     throw error;
   }
 });
-const base = `http://${config.host.includes(':') ? `[${config.host}]` : config.host}:${(api.app.server.address() as { port: number }).port}`;
+const urlOf = (host: string, port: number) => `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+const base = urlOf(config.host, (api.app.server.address() as { port: number }).port);
+let adminBase = base;
+if (api.admin !== undefined && config.admin !== undefined) {
+  const { admin } = api;
+  const { port, host } = config.admin;
+  await orExit(async () => {
+    try {
+      await admin.listen({ port, host });
+    } catch (error) {
+      await system.stop();
+      throw error;
+    }
+  });
+  adminBase = urlOf(host, (admin.server.address() as { port: number }).port);
+}
 
 console.log(`
 Herald order system on ${redactUrl(config.logUrl)}
@@ -66,7 +83,7 @@ Herald order system on ${redactUrl(config.logUrl)}
       '\n             ',
     )}${config.threads === 2 ? '\n             (in an engine thread; the API has the main thread)' : ''}
   tracing    ${telemetry?.description ?? 'off (set OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_EXPORTER to export traces)'}
-  admin      ${base}/admin/faults with "Authorization: Bearer ${api.generatedToken ? `$(cat ${saveGeneratedToken(api.adminToken, config.adminTokenFile)})" (a generated token, in a file only you can read; set HERALD_ADMIN_TOKEN to choose one)` : '<HERALD_ADMIN_TOKEN>"'}
+  admin      ${adminBase}/admin/faults with "Authorization: Bearer ${api.generatedToken ? `$(cat ${saveGeneratedToken(api.adminToken, config.adminTokenFile)})" (a generated token, in a file only you can read; set HERALD_ADMIN_TOKEN to choose one)` : '<HERALD_ADMIN_TOKEN>"'}
 
 Place an order and watch it converge:
   curl -si ${base}/orders -H 'content-type: application/json' \\

@@ -80,7 +80,16 @@ export interface OrderSystemOptions {
   readonly faultRandom?: () => number;
   readonly logger?: Logger;
   /** The API, when the process runs `orders`. `false`: no API. */
-  readonly http?: (Omit<HttpOptions, 'adminToken'> & { readonly adminToken?: string }) | false;
+  readonly http?:
+    | (Omit<HttpOptions, 'adminToken' | 'routes'> & {
+        readonly adminToken?: string;
+        /**
+         * Serve `/admin/*` from an app of its own (`api.admin`, to listen on another port, e.g.
+         * one only operators reach) instead of the API's. Default false.
+         */
+        readonly adminListener?: boolean;
+      })
+    | false;
   /**
    * Serve `/healthz`, `/readyz` and `/metrics` on a port of their own (the service kit's health
    * server), for a process without the API or a probe that must not share the API's port.
@@ -105,6 +114,8 @@ export type { ServiceStatus } from './engine/engine-protocol.ts';
 /** The API of a process that runs the orders service. */
 export interface OrderApi {
   readonly app: FastifyInstance;
+  /** The admin API's own app, with `http.adminListener` (not listening yet). */
+  readonly admin: FastifyInstance | undefined;
   readonly placement: OrderPlacement;
   readonly queries: OrderQueries;
   readonly adminToken: string;
@@ -215,7 +226,7 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
   const stop = () =>
     (stopping ??= (async () => {
       shutdown.abort();
-      if (api !== undefined) await closeApi(api.app);
+      if (api !== undefined) await Promise.all([closeApi(api.app), api.admin?.close()]);
       await engine?.stop();
       if (host !== undefined) {
         await host.stop();
@@ -292,28 +303,34 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
       });
       const queries = new OrderQueries({ log, store, changes });
       const adminToken = http.adminToken ?? randomBytes(24).toString('base64url');
-      const app = buildHttpApp(
-        {
-          log,
-          store,
-          storeOf,
-          placement,
-          queries,
-          faults,
-          metrics: renderConsumerMetrics,
-          shutdown: shutdown.signal,
-          readiness: () => {
-            if (shutdown.signal.aborted) return { ready: false, detail: 'shutting down' };
-            const now = services();
-            const ready = now.every((s) => s.state !== 'stopped');
-            return { ready, detail: now.map((s) => `${s.name}: ${s.state}`).join(', ') };
+      const { adminListener = false, ...httpOptions } = http;
+      const build = (routes: 'all' | 'public' | 'admin') =>
+        buildHttpApp(
+          {
+            log,
+            store,
+            storeOf,
+            placement,
+            queries,
+            faults,
+            metrics: renderConsumerMetrics,
+            shutdown: shutdown.signal,
+            readiness: () => {
+              if (shutdown.signal.aborted) return { ready: false, detail: 'shutting down' };
+              const now = services();
+              const ready = now.every((s) => s.state !== 'stopped');
+              return { ready, detail: now.map((s) => `${s.name}: ${s.state}`).join(', ') };
+            },
+            onError: (message, error) => logger.error(message, error),
           },
-          onError: (message, error) => logger.error(message, error),
-        },
-        { ...http, adminToken },
-      );
+          { ...httpOptions, adminToken, routes },
+        );
+      const app = build(adminListener ? 'public' : 'all');
+      const admin = adminListener ? build('admin') : undefined;
+
       await app.ready();
-      api = { app, placement, queries, adminToken, generatedToken: http.adminToken === undefined };
+      await admin?.ready();
+      api = { app, admin, placement, queries, adminToken, generatedToken: http.adminToken === undefined };
     }
     return {
       log,

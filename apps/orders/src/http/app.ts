@@ -49,6 +49,11 @@ export interface HttpOptions {
    * with 408; checked every second. Default 15 s.
    */
   readonly requestTimeoutMs?: number;
+  /**
+   * Which routes this app serves: `all` (default), `public` (all but `/admin/*`, when the admin
+   * API has a listener of its own) or `admin` (`/admin/*` and the probes only).
+   */
+  readonly routes?: 'all' | 'public' | 'admin';
 }
 
 /** What the API reads and writes through. */
@@ -199,22 +204,26 @@ export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): Fast
     ),
   );
 
-  void app.register(orderRoutes, { placement: deps.placement });
-  void app.register(orderQueryRoutes, {
-    queries: deps.queries,
-    waitingReads: new WaitingReads(options.waitingReads),
-    shutdown: deps.shutdown,
-    consistencyWaitMs: options.consistencyWaitMs ?? 10_000,
-    sseMaxMs: options.sseMaxMs ?? 300_000,
-    onError: deps.onError,
-  });
-  void app.register(viewRoutes, { store: deps.store, storeOf: deps.storeOf ?? (() => deps.store) });
+  const routes = options.routes ?? 'all';
+  if (routes !== 'admin') {
+    void app.register(orderRoutes, { placement: deps.placement });
+    void app.register(orderQueryRoutes, {
+      queries: deps.queries,
+      waitingReads: new WaitingReads(options.waitingReads),
+      shutdown: deps.shutdown,
+      consistencyWaitMs: options.consistencyWaitMs ?? 10_000,
+      sseMaxMs: options.sseMaxMs ?? 300_000,
+      onError: deps.onError,
+    });
+    void app.register(viewRoutes, { store: deps.store, storeOf: deps.storeOf ?? (() => deps.store) });
+  }
   void app.register(operationsRoutes, {
     metrics: deps.metrics,
     httpMetrics,
     readiness: deps.readiness,
   });
-  void app.register(adminRoutes, { adminToken: options.adminToken, faults: deps.faults });
+  if (routes !== 'public')
+    void app.register(adminRoutes, { adminToken: options.adminToken, faults: deps.faults });
 
   return app;
 }
