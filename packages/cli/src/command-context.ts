@@ -114,11 +114,22 @@ function cannotOpen(what: string, error: unknown): HeraldError {
   });
 }
 
-/** Who runs this command, for audit records: `<os user>@<host name>`. */
-export function currentActor(): string {
+/**
+ * Who runs this command, for audit records. Always the OS identity, `<os user>@<host name>`;
+ * before it, in front, the name the person or job claims, from `--actor` or else `HERALD_ACTOR`
+ * (set by a deployment to the identity its operators sign in with):
+ * `alice@example.com (deploy@ops-1)`. A claimed name never hides who ran the command.
+ */
+export function currentActor(
+  claimed?: string,
+  env: Readonly<Record<string, string | undefined>> = process.env,
+): string {
+  let os: string;
   try {
-    return `${userInfo().username}@${hostname()}`;
+    os = `${userInfo().username}@${hostname()}`;
   } catch {
-    return `unknown@${hostname()}`;
+    os = `unknown@${hostname()}`;
   }
+  const name = claimed ?? env['HERALD_ACTOR'];
+  return name === undefined || name.trim() === '' ? os : `${name.trim()} (${os})`;
 }

@@ -50,12 +50,15 @@ Commands:
             --again               redrive entries that were redriven before once more (a plain
                                   request for an entry redriven already is the same request
                                   and does nothing again)
-            --max-redrives <n>    redrives allowed per entry (default ${DEFAULT_MAX_REDRIVES}); beyond, it is refused
+            --max-redrives <n>    redrives allowed per entry (default ${DEFAULT_MAX_REDRIVES}); beyond, it is refused;
+                                  above the default it needs --yes (or a yes at the terminal)
             --dry-run             print what would be redriven; change nothing
-            -y, --yes             redrive --all without asking (needed without a terminal)
+            -y, --yes             redrive --all, or raise the cap, without asking (needed without
+                                  a terminal)
             --idempotency-key <k> the request's key: repeating a request with the same key
                                   redrives each entry at most once
-            --actor <name>        who asks, for the audit (default <os user>@<host>)
+            --actor <name>        who asks, for the audit, before <os user>@<host> (default
+                                  HERALD_ACTOR when set)
 
 On the embedded SQLite log each redrive is one transaction with its record (herald.redrives)
 and an audit entry (herald.audit) in the log's own file: two identical requests at the same
@@ -404,6 +407,21 @@ async function redriveCommand(args: readonly string[], context: CommandContext):
     await context.out(DLQ_HELP);
     return EXIT_OK;
   }
+  // A cap above the default is a decision someone makes on purpose: confirmed, and audited with
+  // every redrive it allows.
+  if (
+    parsed.maxRedrives > DEFAULT_MAX_REDRIVES &&
+    !parsed.dryRun &&
+    !(await confirmed(
+      `${COMMAND} redrive`,
+      context.io,
+      `raise the redrive cap of ${printable(parsed.topic)} from ${DEFAULT_MAX_REDRIVES} to ${parsed.maxRedrives}`,
+      parsed.yes,
+    ))
+  ) {
+    await context.io.stderr('herald: nothing was redriven\n');
+    return EXIT_FAILURE;
+  }
   if (
     parsed.positions === 'all' &&
     !parsed.dryRun &&
@@ -435,7 +453,7 @@ async function redriveCommand(args: readonly string[], context: CommandContext):
         positions: await positionsOf(parsed, store),
         maxRedrives: parsed.maxRedrives,
         dryRun: parsed.dryRun,
-        actor: parsed.actor ?? currentActor(),
+        actor: currentActor(parsed.actor),
         ...(parsed.idempotencyKey === undefined ? {} : { idempotencyKey: parsed.idempotencyKey }),
       });
     });

@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { hostname, userInfo } from 'node:os';
 import { describe, it } from 'node:test';
 import { readAll, waitFor } from '@herald/testing';
 import { createRouter, deadLetter, idempotency, retry } from '@herald/core';
@@ -162,6 +163,7 @@ describe('herald dlq (real process, SQLite file)', { timeout: 600_000 }, () => {
     await parkPoison(db.path);
     const position = positionOf(await entries(db.path), 'order-1');
     const redrive = (...args: string[]) => spawnHerald(['dlq', 'redrive', DLQ, position, ...args], db.url);
+    const os = `${userInfo().username}@${hostname()}`;
 
     const plan = await redrive('--dry-run');
     assert.equal(plan.status, 0, plan.stderr);
@@ -216,15 +218,34 @@ describe('herald dlq (real process, SQLite file)', { timeout: 600_000 }, () => {
     assert.match(await ok(['dlq', 'list', DLQ], db.url), /\n\d:0 +order-1 .* 2 +the tax service/);
     assert.match(
       await ok(['dlq', 'show', DLQ, position], db.url),
-      /\nredrives: 2\n {2}#1 .* by alice +to orders \d:\d+\n {2}#2 .* by bob /,
+      /\nredrives: 2\n {2}#1 .* by alice \(.*\) +to orders \d:\d+\n {2}#2 .* by bob \(/,
     );
     assert.deepEqual(
-      (await audit(db.path)).map((a) => [a.action, a.outcome, a.count, a.actor, a.eventId]),
+      (await audit(db.path)).map((a) => [a.action, a.outcome, a.count, a.maxRedrives, a.actor, a.eventId]),
       [
-        ['dlq.redrive', 'redriven', 1, 'alice', 'order-1'],
-        ['dlq.redrive', 'redriven', 2, 'bob', 'order-1'],
-        ['dlq.redrive', 'refused', 2, 'carol', 'order-1'],
+        ['dlq.redrive', 'redriven', 1, 3, `alice (${os})`, 'order-1'],
+        ['dlq.redrive', 'redriven', 2, 3, `bob (${os})`, 'order-1'],
+        ['dlq.redrive', 'refused', 2, 2, `carol (${os})`, 'order-1'],
       ],
+    );
+
+    // Raising the cap above the default is confirmed, and audited with the cap and who raised it.
+    const unconfirmed = await redrive('--again', '--max-redrives', '5');
+    assert.equal(unconfirmed.status, 2, unconfirmed.stderr);
+    assert.match(unconfirmed.stderr, /raise the redrive cap .* from 3 to 5 needs confirming: add --yes/);
+    assert.equal((await redriven(db.path)).length, 2, 'an unconfirmed raise redrove');
+    const raised = await spawnHerald(
+      ['dlq', 'redrive', DLQ, position, '--again', '--max-redrives', '5', '--yes'],
+      db.url,
+      {
+        HERALD_ACTOR: 'dana@example.com',
+      },
+    );
+    assert.equal(raised.status, 0, raised.stderr);
+    const last = (await audit(db.path)).at(-1)!;
+    assert.deepEqual(
+      [last.outcome, last.count, last.maxRedrives, last.actor],
+      ['redriven', 3, 5, `dana@example.com (${os})`],
     );
   });
 

@@ -16,9 +16,14 @@ export interface HeraldProcessResult {
 }
 
 /** Runs `herald <args>` with `HERALD_LOG=<log>` on the Node running the tests. */
-export async function spawnHerald(args: readonly string[], log: string): Promise<HeraldProcessResult> {
-  const env: NodeJS.ProcessEnv = { ...process.env, HERALD_LOG: log };
+export async function spawnHerald(
+  args: readonly string[],
+  log: string,
+  extraEnv: NodeJS.ProcessEnv = {},
+): Promise<HeraldProcessResult> {
+  const env: NodeJS.ProcessEnv = { ...process.env, HERALD_LOG: log, ...extraEnv };
   delete env['HERALD_DEBUG'];
+  if (extraEnv['HERALD_ACTOR'] === undefined) delete env['HERALD_ACTOR'];
   const child = spawn(process.execPath, [BIN, ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';

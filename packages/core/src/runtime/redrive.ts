@@ -104,6 +104,8 @@ export interface RedriveAuditEntry {
   readonly topic: string;
   /** The entry's redrive count after this request. */
   readonly count: number;
+  /** The cap this request was allowed (the default, or what `maxRedrives` raised it to). */
+  readonly maxRedrives: number;
   readonly idempotencyKey: string;
   readonly appended?: RedriveHistoryItem['appended'];
   readonly reason?: string;
@@ -383,6 +385,7 @@ async function redriveOne(store: Store, target: Target, request: Request): Promi
         actor: request.actor,
         deadLetterTopic: request.deadLetterTopic,
         count: decision.count,
+        maxRedrives: request.maxRedrives,
         reason: decision.reason,
       });
       return outcomeOf(base, decision, 'redriven', undefined);
@@ -418,6 +421,7 @@ async function redriveOne(store: Store, target: Target, request: Request): Promi
       actor: request.actor,
       deadLetterTopic: request.deadLetterTopic,
       count: decision.n,
+      maxRedrives: request.maxRedrives,
       appended,
     });
     return outcomeOf(base, decision, 'redriven', appended);
