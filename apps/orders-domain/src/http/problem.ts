@@ -28,6 +28,7 @@ export type ProblemSlug =
   | 'view-behind'
   | 'unavailable'
   | 'header-too-large'
+  | 'request-timeout'
   | 'bad-request'
   | 'internal-error';
 
@@ -65,6 +66,7 @@ const TITLES: Readonly<Record<ProblemSlug, string>> = {
   'view-behind': 'The view has not reached the requested position yet',
   unavailable: 'The service cannot take the request right now',
   'header-too-large': 'Request headers too large',
+  'request-timeout': 'The request arrived too slowly',
   'bad-request': 'Bad request',
   'internal-error': 'Internal error',
 };

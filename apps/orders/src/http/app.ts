@@ -116,7 +116,13 @@ export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): Fast
     // `connectionsCheckingInterval` (30 s by default, which let a slow client hold a socket for
     // twice the timeout); every second here.
     requestTimeout: options.requestTimeoutMs ?? 15_000,
-    http: { connectionsCheckingInterval: 1_000 },
+    // The headers too: Node's own headersTimeout (60 s) would otherwise govern a client that
+    // trickles its headers.
+    http: {
+      connectionsCheckingInterval: 1_000,
+      requestTimeout: options.requestTimeoutMs ?? 15_000,
+      headersTimeout: options.requestTimeoutMs ?? 15_000,
+    },
     keepAliveTimeout: 10_000,
     routerOptions: { maxParamLength: 200 },
     return503OnClosing: true,
@@ -262,16 +268,22 @@ function answerClientError(error: Error & { code?: string }, socket: Socket): vo
     return;
   }
   const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
-  const status = tooLarge ? 431 : 400;
+  const tooSlow = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
+  const status = tooLarge ? 431 : tooSlow ? 408 : 400;
   const body = JSON.stringify(
     problemOf(
       status,
-      tooLarge ? 'header-too-large' : 'bad-request',
-      tooLarge ? 'the request headers are too large' : 'the request could not be parsed',
+      tooLarge ? 'header-too-large' : tooSlow ? 'request-timeout' : 'bad-request',
+      tooLarge
+        ? 'the request headers are too large'
+        : tooSlow
+          ? 'the request did not arrive within the request timeout'
+          : 'the request could not be parsed',
     ),
   );
+  const reason = tooLarge ? 'Request Header Fields Too Large' : tooSlow ? 'Request Timeout' : 'Bad Request';
   socket.end(
-    `HTTP/1.1 ${status} ${tooLarge ? 'Request Header Fields Too Large' : 'Bad Request'}\r\n` +
+    `HTTP/1.1 ${status} ${reason}\r\n` +
       `content-type: ${PROBLEM_CONTENT_TYPE}\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`,
   );
 }

@@ -54,10 +54,16 @@ function open(
 describe('waiting reads and slow clients', () => {
   it('answers 429 to a client beyond its share of streams and long polls, 503 beyond the total, and frees a slot when a stream ends', async () => {
     const events = `/orders/${orderId}/events`;
+    // An event stream answers its head at once; a long poll only when it ends.
     const a1 = await open(events, '127.0.0.1');
-    const a2 = await open(`/orders/${orderId}?wait=30`, '127.0.0.1');
+    const a2 = await open(events, '127.0.0.1');
     assert.deepEqual([a1.status, a2.status], [200, 200]);
     assert.equal((await open(events, '127.0.0.1')).status, 429);
+    assert.equal(
+      (await open(`/orders/${orderId}?wait=30`, '127.0.0.1')).status,
+      429,
+      'a long poll counts too',
+    );
     const b1 = await open(events, '127.0.0.2');
     assert.equal(b1.status, 200, 'another client gets its own share');
     assert.equal((await open(events, '127.0.0.2')).status, 503, 'the server holds its total');
@@ -85,6 +91,8 @@ describe('waiting reads and slow clients', () => {
           const socket = connect(port, '127.0.0.1');
           let trickleDone = false;
           socket.on('error', () => undefined);
+          // Reads (and drops) the server's answer, so that its close is seen.
+          socket.resume();
           socket.once('connect', () => socket.write('POST /orders HTTP/1.1\r\nHost: x\r\n'));
           const timer = setInterval(() => {
             if (performance.now() - started > TRICKLE_MS) {
