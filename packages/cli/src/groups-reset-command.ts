@@ -47,7 +47,8 @@ Options:
   --json                print {"group","dryRun","liveMembers","plan":[{"topic","partition","from","to"}]}
   -h, --help            show this help
 
-On the embedded SQLite log, a reset (not a dry run) is recorded in the audit (herald.audit).
+On the embedded SQLite log, a reset (not a dry run) is recorded in the audit (herald.audit),
+in the same transaction as the reset; with HERALD_STORE, in that store right after it.
 `;
 
 const COMMAND = 'herald groups reset';
@@ -182,30 +183,34 @@ export async function runGroupsResetCommand(
         }
       }
     }
+    const auditOf = (plan: readonly GroupResetPlan[]) => ({
+      action: 'groups.reset',
+      at: new Date().toISOString(),
+      actor: currentActor(),
+      group,
+      to: parsed.to,
+      topics: parsed.topics ?? null,
+      plan,
+    });
+    // The store in the log's own file (the embedded log without HERALD_STORE): the audit entry
+    // commits with the reset. Elsewhere it is written right after it.
+    const auditWithReset = store !== undefined && context.storeUrl === context.logUrl;
     let plan: readonly GroupResetPlan[];
     try {
       plan = await log.resetGroup(group, {
         to: parsed.to,
         dryRun: parsed.dryRun,
         ...(parsed.topics === undefined ? {} : { topics: parsed.topics }),
+        ...(auditWithReset
+          ? { record: { collection: AUDIT_COLLECTION, id: auditId(), value: auditOf } }
+          : {}),
       });
     } catch (error) {
       if (isHeraldError(error, 'CONFLICT')) return { refused: error };
       throw error;
     }
-    if (!parsed.dryRun && store !== undefined) {
-      const at = new Date().toISOString();
-      await store.transaction((tx) =>
-        tx.put(AUDIT_COLLECTION, auditId(), {
-          action: 'groups.reset',
-          at,
-          actor: currentActor(),
-          group,
-          to: parsed.to,
-          topics: parsed.topics ?? null,
-          plan,
-        }),
-      );
+    if (!parsed.dryRun && store !== undefined && !auditWithReset) {
+      await store.transaction((tx) => tx.put(AUDIT_COLLECTION, auditId(), auditOf(plan)));
     }
     return { plan, liveMembers };
   });

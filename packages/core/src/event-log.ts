@@ -166,6 +166,17 @@ export interface ResetGroupOptions {
   readonly topics?: readonly string[];
   /** Compute and return the plan without changing anything. */
   readonly dryRun?: boolean;
+  /**
+   * A document (an audit entry) stored in the same transaction as the reset, in the log's own
+   * database: the reset and its record commit together or not at all. Only a log that keeps
+   * documents beside its events can (the embedded log, whose file a store shares); others
+   * refuse it with UNSUPPORTED before changing anything. `value` gets the plan.
+   */
+  readonly record?: {
+    readonly collection: string;
+    readonly id: string;
+    readonly value: (plan: readonly GroupResetPlan[]) => unknown;
+  };
 }
 
 /** One partition of a reset: where the group was and where it will start. */

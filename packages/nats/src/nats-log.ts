@@ -643,6 +643,12 @@ export class NatsLog implements EventLog, FaultInjectable {
    */
   async resetGroup(group: string, options: ResetGroupOptions): Promise<readonly GroupResetPlan[]> {
     this.#assertOpen();
+    if (options.record !== undefined) {
+      throw new HeraldError(
+        'UNSUPPORTED',
+        'NATS keeps no documents beside its streams: a record cannot be stored with the reset',
+      );
+    }
     const { to, dryRun = false } = options;
     if (!(typeof to === 'object' && 'offsets' in to)) checkStartPosition(to);
     const key = this.#names.groupKey(group);

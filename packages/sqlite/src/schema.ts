@@ -36,6 +36,19 @@ export const EVENTS_TABLE_DDL = `CREATE TABLE IF NOT EXISTS herald_events (
   PRIMARY KEY (topic_id, partition, offset)
 ) WITHOUT ROWID`;
 
+/**
+ * The store's documents (sqlite-store.ts), by (collection, id): a service's state, redrive
+ * records, audit entries. The log writes one itself only when asked to store a record with a
+ * group reset.
+ */
+export const DOCUMENTS_TABLE_DDL = `CREATE TABLE IF NOT EXISTS herald_documents (
+    collection TEXT NOT NULL,
+    id TEXT NOT NULL,
+    value TEXT NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (collection, id)
+  ) WITHOUT ROWID`;
+
 export const SCHEMA_DDL = [
   `CREATE TABLE IF NOT EXISTS herald_meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID`,
   `CREATE TABLE IF NOT EXISTS herald_topics (

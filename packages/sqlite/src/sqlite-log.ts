@@ -27,12 +27,14 @@ import {
   PartitionChooser,
   assertRecordSize,
   assertTopicName,
+  checkCollection,
   checkCommitOffset,
   checkPartition,
   checkPartitionCount,
   checkReadOptions,
   checkRetention,
   checkStartPosition,
+  encodeDocument,
   faultHooksFor,
   faultInjection,
   subscribeSettings,
@@ -40,7 +42,7 @@ import {
 import { ChangeNotifier, notifyLocalCommit } from './change-notifier.ts';
 import { EVENT_ATTRIBUTE_COLUMNS, type EventRow, decodeEventRow, encodeEventRow } from './event-row.ts';
 import { checkIntegrity, type IntegrityCheck } from './integrity.ts';
-import { SCHEMA_DDL, SCHEMA_VERSION } from './schema.ts';
+import { DOCUMENTS_TABLE_DDL, SCHEMA_DDL, SCHEMA_VERSION } from './schema.ts';
 import type { SqliteLogInternals, TopicRow } from './sqlite-log-internals.ts';
 import { SqliteSubscription, describeGroup, listGroups } from './sqlite-subscription.ts';
 import { toHeraldError } from './sqlite-errors.ts';
@@ -586,6 +588,16 @@ export class SqliteLog implements EventLog, FaultInjectable {
       for (const p of plan) {
         const replayUntil = p.from !== null && p.from > p.to ? p.from : null;
         upsert.run(group, this.#topic(p.topic).id, p.partition, p.to, Date.now(), replayUntil);
+      }
+      const { record } = options;
+      if (record !== undefined) {
+        checkCollection(record.collection);
+        // The store's documents table (sqlite-store.ts) in this file: created when missing.
+        db.exec(DOCUMENTS_TABLE_DDL);
+        db.prepare(
+          `INSERT INTO herald_documents (collection, id, value, updated_at) VALUES (?, ?, ?, ?)
+           ON CONFLICT (collection, id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+        ).run(record.collection, record.id, encodeDocument(record.value(plan)), Date.now());
       }
     });
     return plan;

@@ -11,16 +11,11 @@ import {
 } from '@herald/core';
 import { checkCollection, encodeDocument } from '@herald/core/backend';
 import { sqliteCode } from './sqlite-errors.ts';
+import { DOCUMENTS_TABLE_DDL } from './schema.ts';
 import { type SqliteLog, readerConnection, transactWithLog } from './sqlite-log.ts';
 
 const STORE_DDL = [
-  `CREATE TABLE IF NOT EXISTS herald_documents (
-    collection TEXT NOT NULL,
-    id TEXT NOT NULL,
-    value TEXT NOT NULL,
-    updated_at INTEGER NOT NULL,
-    PRIMARY KEY (collection, id)
-  ) WITHOUT ROWID`,
+  DOCUMENTS_TABLE_DDL,
   `CREATE TABLE IF NOT EXISTS herald_inbox (
     group_name TEXT NOT NULL,
     event_id TEXT NOT NULL,

@@ -328,6 +328,47 @@ describe('resetting a group', () => {
     );
   });
 
+  it('stores a record with the reset in one transaction: the record fails, the offsets stay', async () => {
+    const { openSqliteStore } = await import('@herald/sqlite');
+    await using log = await openSqliteLog({ path: tempPath(), retentionIntervalMs: 0 });
+    await log.createTopic('orders', { partitions: 1 });
+    await log.appendBatch(
+      'orders',
+      Array.from({ length: 4 }, (_, i) => event(`e${i}`, 'k')),
+    );
+    const subscription = await log.subscribe({ group: 'billing', topics: ['orders'] });
+    await subscription.commit([{ topic: 'orders', partition: 0, offset: 4 }]);
+    await subscription.close();
+
+    await assert.rejects(
+      log.resetGroup('billing', {
+        to: 'earliest',
+        record: {
+          collection: 'herald.audit',
+          id: 'a1',
+          value: () => {
+            throw new Error('the record cannot be made');
+          },
+        },
+      }),
+      /the record cannot be made/,
+    );
+    assert.equal(
+      (await log.describeGroup('billing')).partitions[0]?.committed,
+      4,
+      'the reset was rolled back',
+    );
+
+    const plan = await log.resetGroup('billing', {
+      to: 'earliest',
+      record: { collection: 'herald.audit', id: 'a2', value: (p) => ({ action: 'groups.reset', plan: p }) },
+    });
+    assert.equal((await log.describeGroup('billing')).partitions[0]?.committed, 0);
+    const store = await openSqliteStore(log);
+    assert.deepEqual(await store.get('herald.audit', 'a2'), { action: 'groups.reset', plan });
+    assert.equal(await store.get('herald.audit', 'a1'), undefined);
+  });
+
   it('replays into the router with declared effects suppressed', async () => {
     const { createRouter } = await import('@herald/core');
     const { openSqliteStore } = await import('@herald/sqlite');
