@@ -26,7 +26,6 @@ import { type ServiceProcess, startServiceProcess } from './fixtures/service-pro
 
 const DOWNSTREAM = ['inventory', 'payment', 'fraud', 'notification'];
 const SESSION_TIMEOUT_MS = 1500;
-const ORDERS = 36;
 
 /** A mix of outcomes: mostly confirmed, some declined, some stopped by fraud. */
 function orderBody(i: number): OrderBody {
@@ -70,14 +69,26 @@ describe('services in their own processes', { timeout: 90_000 }, () => {
         for (const { orderId } of accepted) if (isFinal(await getOrder(app, orderId))) n++;
         return n;
       };
-      /** Kills the services while orders are still being placed, once some are final. */
-      const killWhilePlacing = async (process: ServiceProcess, from: number, to: number) => {
-        const placing = place(from, to);
+      /**
+       * Kills the services while orders are being placed, once some are final: placing goes on
+       * until the kill is done and a few orders after it, so the kill always leaves work behind.
+       * Returns the index of the next order.
+       */
+      const killWhilePlacing = async (process: ServiceProcess, from: number): Promise<number> => {
+        let killed = false;
+        let next = from;
+        const placing = (async () => {
+          for (let after = 0; after < 3; next++) {
+            await place(next, next + 1);
+            if (killed) after++;
+          }
+        })();
         await eventually('some orders to be final', async () =>
           (await finalCount()) > 0 ? true : undefined,
         );
         process.child.kill('SIGKILL');
         const { signal } = await process.exited;
+        killed = true;
         assert.equal(signal, 'SIGKILL', process.lines.slice(-5).join('\n'));
         await placing;
         const final = await finalCount();
@@ -85,15 +96,16 @@ describe('services in their own processes', { timeout: 90_000 }, () => {
           final < accepted.length,
           `the kill left work unfinished (${final} of ${accepted.length} final)`,
         );
+        return next;
       };
 
       child = await start();
-      await killWhilePlacing(child, 0, 14);
-      await place(14, 20); // while the services are down: accepted, and waiting in the log
+      let next = await killWhilePlacing(child, 0);
+      await place(next, next + 6); // while the services are down: accepted, and waiting in the log
 
       child = await start();
-      await killWhilePlacing(child, 20, 30);
-      await place(30, ORDERS);
+      next = await killWhilePlacing(child, next + 6);
+      await place(next, next + 6);
 
       child = await start();
       await eventually(

@@ -100,6 +100,10 @@ class PublishingStore implements Store {
     return this.#store.failures(key);
   }
 
+  latestFailure(group: string, topic: string, partition: number): Promise<number | undefined> {
+    return this.#store.latestFailure(group, topic, partition);
+  }
+
   clearFailures(key: DeliveryKey): Promise<void> {
     return this.#store.clearFailures(key);
   }

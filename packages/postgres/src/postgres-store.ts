@@ -682,6 +682,16 @@ export class PostgresStore implements Store {
     return rows[0] === undefined ? undefined : failureRecord(rows[0]);
   }
 
+  async latestFailure(group: string, topic: string, partition: number): Promise<number | undefined> {
+    const { rows } = await this.#query<{ latest: string | null }>(
+      `SELECT max("offset")::text AS latest FROM ${this.#names.failures}
+       WHERE group_name = $1 AND topic = $2 AND partition = $3`,
+      [group, topic, partition],
+    );
+    const latest = rows[0]?.latest;
+    return latest === null || latest === undefined ? undefined : Number(latest);
+  }
+
   async clearFailures(key: DeliveryKey): Promise<void> {
     await this.#query(
       `DELETE FROM ${this.#names.failures}

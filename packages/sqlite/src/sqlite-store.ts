@@ -203,6 +203,14 @@ export class SqliteStore implements Store {
     return readFailure(this.#log[readerConnection], key);
   }
 
+  async latestFailure(group: string, topic: string, partition: number): Promise<number | undefined> {
+    const row = prepared(
+      this.#log[readerConnection],
+      'SELECT max(offset) AS latest FROM herald_failures WHERE group_name = ? AND topic = ? AND partition = ?',
+    ).get(group, topic, partition) as { latest: number | null } | undefined;
+    return row?.latest ?? undefined;
+  }
+
   async clearFailures(key: DeliveryKey): Promise<void> {
     await this.#log[transactWithLog]((db) => {
       prepared(

@@ -454,6 +454,26 @@ export const storeFailuresConformance: StoreConformanceGroup = {
       assert.equal((await store.failures(other))?.attempts, 1);
     });
 
+    test('reports the latest offset with a failure record per group and partition, when it offers latestFailure', async ({
+      store,
+    }) => {
+      if (store.latestFailure === undefined) return;
+      const at = (offset: number, partition = 1, group = 'billing.invoices') => ({
+        group,
+        topic: 'orders',
+        partition,
+        offset,
+      });
+      assert.equal(await store.latestFailure('billing.invoices', 'orders', 1), undefined);
+      await store.recordFailure(at(7), 'a');
+      await store.recordFailure(at(1_000_000_000_123), 'b');
+      await store.recordFailure(at(9_999_999_999_999, 2), 'another partition');
+      await store.recordFailure(at(9_999_999_999_999, 1, 'mailer'), 'another group');
+      assert.equal(await store.latestFailure('billing.invoices', 'orders', 1), 1_000_000_000_123);
+      await store.clearFailures(at(1_000_000_000_123));
+      assert.equal(await store.latestFailure('billing.invoices', 'orders', 1), 7);
+    });
+
     test('keeps at most 2000 characters of an error', async ({ store }) => {
       const key = { group: 'g', topic: 'orders', partition: 0, offset: 0 };
       const record = await store.recordFailure(key, 'x'.repeat(5000));

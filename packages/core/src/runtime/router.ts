@@ -345,7 +345,10 @@ export class Router {
     await this.#commit(selected.map(([, w]) => ({ topic: w.topic, partition: w.partition }))).catch(
       () => undefined,
     );
-    for (const [id] of selected) this.#work.delete(id);
+    for (const [id, w] of selected) {
+      this.#work.delete(id);
+      this.#failures.released(w.topic, w.partition);
+    }
   }
 }
 

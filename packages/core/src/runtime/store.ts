@@ -79,6 +79,12 @@ export interface Store extends AsyncDisposable {
   recordFailure(key: DeliveryKey, error: string): Promise<FailureRecord>;
   failures(key: DeliveryKey): Promise<FailureRecord | undefined>;
   clearFailures(key: DeliveryKey): Promise<void>;
+  /**
+   * The highest offset of `group`'s partition with a failure record, or undefined when it has
+   * none. Optional: with it, a router reads this once when it claims a partition and skips the
+   * per-delivery `failures` read above it (it knows the failures it records itself).
+   */
+  latestFailure?(group: string, topic: string, partition: number): Promise<number | undefined>;
   close(): Promise<void>;
 }
 

@@ -49,3 +49,51 @@ void describe('DeliveryFailures', () => {
     assert.equal(await new DeliveryFailures(undefined).of(key(7)), undefined);
   });
 });
+
+/** A store with `latestFailure` that counts its per-delivery reads. */
+class ClaimingStore extends MemoryStore {
+  readonly offsets = new Set<number>();
+  reads = 0;
+  claims = 0;
+  override async recordFailure(k: DeliveryKey, error: string) {
+    this.offsets.add(k.offset);
+    return super.recordFailure(k, error);
+  }
+  override async clearFailures(k: DeliveryKey) {
+    this.offsets.delete(k.offset);
+    return super.clearFailures(k);
+  }
+  override async failures(k: DeliveryKey) {
+    this.reads++;
+    return super.failures(k);
+  }
+  async latestFailure(): Promise<number | undefined> {
+    this.claims++;
+    return this.offsets.size === 0 ? undefined : Math.max(...this.offsets);
+  }
+}
+
+void describe('DeliveryFailures with a store that knows the latest failure of a partition', () => {
+  void it('reads the failure records once per claim, then only for deliveries at or below the latest one and those it recorded itself', async () => {
+    const store = new ClaimingStore();
+    // A previous member recorded a failure at offset 5 and died.
+    await new DeliveryFailures(store).record(key(5), new Error('before the claim'));
+    store.reads = 0;
+
+    const failures = new DeliveryFailures(store);
+    assert.equal((await failures.of(key(5)))?.attempts, 1, 'the earlier failure is found');
+    assert.equal(await failures.of(key(6)), undefined);
+    assert.equal(await failures.of(key(7)), undefined);
+    assert.deepEqual([store.claims, store.reads], [1, 1], 'one claim read, one delivery read (offset 5)');
+
+    await failures.record(key(9), new Error('now'));
+    assert.equal((await failures.of(key(9)))?.attempts, 1, 'its own failure is read back');
+    await failures.clear(key(9));
+    assert.equal(await failures.of(key(9)), undefined);
+
+    failures.released('orders', 0);
+    await store.recordFailure(key(12), 'recorded by another member while the partition was away');
+    assert.equal((await failures.of(key(12)))?.attempts, 1, 'a new claim reads the records again');
+    assert.equal(store.claims, 2);
+  });
+});
