@@ -11,7 +11,8 @@
 // "ready: <services>" once its consumers run. Every process serves /healthz, /readyz and
 // /metrics: the API's port for `orders`, else the service kit's health server on
 // HERALD_HEALTH_PORT (a free port when unset; printed) and HERALD_HEALTH_HOST. Stops gracefully
-// on SIGTERM/SIGINT. Environment otherwise as for main.ts.
+// on SIGTERM/SIGINT. Environment otherwise as for main.ts (HERALD_ADMIN_PORT too, for the process
+// that runs orders).
 import { healthFromEnv, stopOnSignals } from '@herald/service';
 import { stopWhenParentGone } from '@herald/orders-domain/parent-process.ts';
 import { saveGeneratedToken } from './admin-token.ts';
@@ -52,6 +53,7 @@ const system = await orExit(() =>
     ...(config.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: config.sessionTimeoutMs }),
     http: {
       rateLimit: config.rateLimit,
+      adminListener: config.admin !== undefined,
       ...(config.adminToken === undefined ? {} : { adminToken: config.adminToken }),
     },
   }),
@@ -69,6 +71,19 @@ if (system.api !== undefined) {
   console.log(
     `orders API on http://${config.host}:${(system.api.app.server.address() as { port: number }).port}`,
   );
+  if (system.api.admin !== undefined && config.admin !== undefined) {
+    const { admin } = system.api;
+    const { port, host } = config.admin;
+    await orExit(async () => {
+      try {
+        await admin.listen({ port, host });
+      } catch (error) {
+        await system.stop();
+        throw error;
+      }
+    });
+    console.log(`admin API on http://${host}:${(admin.server.address() as { port: number }).port}`);
+  }
   if (system.api.generatedToken) {
     const file = saveGeneratedToken(system.api.adminToken, config.adminTokenFile);
     console.log(`admin token (generated) in ${file}, readable by you only`);
