@@ -18,6 +18,7 @@ import { stopWhenParentGone } from '@herald/orders-domain/parent-process.ts';
 import { saveGeneratedToken } from './admin-token.ts';
 import { configFromEnv } from './config.ts';
 import { consoleLogger, orExit } from './console-logger.ts';
+import { listenOrExit } from './listen.ts';
 import { redactUrl } from '@herald/core';
 import { openOrderSystem } from './system.ts';
 import { startTelemetry } from './telemetry.ts';
@@ -46,30 +47,11 @@ const system = await orExit(() =>
   }),
 );
 const api = system.api!;
-await orExit(async () => {
-  try {
-    await api.app.listen({ port: config.port, host: config.host });
-  } catch (error) {
-    await system.stop();
-    throw error;
-  }
-});
-const urlOf = (host: string, port: number) => `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
-const base = urlOf(config.host, (api.app.server.address() as { port: number }).port);
-let adminBase = base;
-if (api.admin !== undefined && config.admin !== undefined) {
-  const { admin } = api;
-  const { port, host } = config.admin;
-  await orExit(async () => {
-    try {
-      await admin.listen({ port, host });
-    } catch (error) {
-      await system.stop();
-      throw error;
-    }
-  });
-  adminBase = urlOf(host, (admin.server.address() as { port: number }).port);
-}
+const base = await listenOrExit(api.app, config, system);
+const adminBase =
+  api.admin === undefined || config.admin === undefined
+    ? base
+    : await listenOrExit(api.admin, config.admin, system);
 
 console.log(`
 Herald order system on ${redactUrl(config.logUrl)}

@@ -18,6 +18,7 @@ import { stopWhenParentGone } from '@herald/orders-domain/parent-process.ts';
 import { saveGeneratedToken } from './admin-token.ts';
 import { configFromEnv } from './config.ts';
 import { consoleLogger, orExit } from './console-logger.ts';
+import { listenOrExit } from './listen.ts';
 import { redactUrl } from '@herald/core';
 import { openOrderSystem } from './system.ts';
 import { startTelemetry } from './telemetry.ts';
@@ -59,30 +60,9 @@ const system = await orExit(() =>
   }),
 );
 if (system.api !== undefined) {
-  const { app } = system.api;
-  await orExit(async () => {
-    try {
-      await app.listen({ port: config.port, host: config.host });
-    } catch (error) {
-      await system.stop();
-      throw error;
-    }
-  });
-  console.log(
-    `orders API on http://${config.host}:${(system.api.app.server.address() as { port: number }).port}`,
-  );
+  console.log(`orders API on ${await listenOrExit(system.api.app, config, system)}`);
   if (system.api.admin !== undefined && config.admin !== undefined) {
-    const { admin } = system.api;
-    const { port, host } = config.admin;
-    await orExit(async () => {
-      try {
-        await admin.listen({ port, host });
-      } catch (error) {
-        await system.stop();
-        throw error;
-      }
-    });
-    console.log(`admin API on http://${host}:${(admin.server.address() as { port: number }).port}`);
+    console.log(`admin API on ${await listenOrExit(system.api.admin, config.admin, system)}`);
   }
   if (system.api.generatedToken) {
     const file = saveGeneratedToken(system.api.adminToken, config.adminTokenFile);
