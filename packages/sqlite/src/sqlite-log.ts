@@ -838,7 +838,14 @@ export async function openSqliteLog(options: SqliteLogOptions): Promise<SqliteLo
       db.exec('ROLLBACK');
       throw error;
     }
-    checkIntegrity(db, path, options.integrityCheck ?? 'quick', { heraldOnly: true });
+    // One read transaction, so every statement of the check sees the same snapshot: another
+    // process appending meanwhile must not look like a partition whose head and events disagree.
+    db.exec('BEGIN');
+    try {
+      checkIntegrity(db, path, options.integrityCheck ?? 'quick', { heraldOnly: true });
+    } finally {
+      db.exec('COMMIT');
+    }
   } catch (error) {
     db.close();
     throw toHeraldError(error, `cannot open the log file ${path}`);

@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { after, describe, it } from 'node:test';
 import { type CloudEvent, isHeraldError, type StoredEvent } from '@herald/core';
 import { openSqliteLog, openSqliteStore } from '@herald/sqlite';
+import { startFixture } from './fixtures/children.ts';
 
 const dirs: string[] = [];
 after(() => {
@@ -135,6 +136,27 @@ describe('the embedded log write path', () => {
       ranWhenAcknowledged < 301,
       `acknowledged after ${ranWhenAcknowledged} of 301 ran, not after the backlog`,
     );
+  });
+
+  it('opens a log that another process is appending to without mistaking its progress for damage', async () => {
+    const path = tempPath();
+    await using seed = await openSqliteLog({ path });
+    await seed.createTopic('crash', { partitions: 4 });
+    const writer = startFixture('writer-process.ts', [path, '1']);
+    try {
+      await writer.waitFor((line) => line.startsWith('ack '));
+      // Each open checks every partition's head against its newest event while the writer
+      // appends: 40 opens, each while acknowledgements keep coming.
+      for (let i = 0; i < 40; i++) {
+        const seen = writer.lines.length;
+        const log = await openSqliteLog({ path, integrityCheck: 'full', retentionIntervalMs: 0 });
+        await log.close();
+        await writer.waitFor(seen + 1);
+      }
+    } finally {
+      writer.signal('SIGKILL');
+      await writer.exited;
+    }
   });
 
   it('makes no WAL sync of its own with synchronous=normal', async () => {
