@@ -5,7 +5,6 @@
 // Idempotency-Key against the restarted program and gets the original answer; the log holds one
 // OrderPlaced for it, and the order settles.
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { type Server, type Socket, connect, createServer } from 'node:net';
 import { describe, it } from 'node:test';
 import { openSqliteLog } from '@herald/sqlite';
@@ -17,50 +16,13 @@ import {
 } from '@herald/orders-domain/testing/child-system.ts';
 import { OrderPlaced, TOPICS } from '@herald/orders-domain/events.ts';
 import { eventsOf, tempFolder } from './fixtures/order-system.ts';
+import { rawPost } from './fixtures/raw-post.ts';
 
 const MAIN = new URL('../src/main.ts', import.meta.url).pathname;
 const KEY = 'f19b-lost-answer-key';
 const BODY = JSON.stringify({ customerId: 'f19b', items: [{ sku: 'WIDGET', quantity: 1 }] });
 
-interface Answer {
-  readonly status?: number;
-  readonly error?: string;
-  readonly body?: string;
-  readonly replayed?: string;
-}
-
-function post(port: number): Promise<Answer> {
-  return new Promise((resolve) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/orders',
-        method: 'POST',
-        agent: false,
-        headers: { 'content-type': 'application/json', 'idempotency-key': KEY },
-      },
-      (response) => {
-        let body = '';
-        response.setEncoding('utf8').on('data', (chunk: string) => (body += chunk));
-        response.on('end', () =>
-          resolve({
-            status: response.statusCode!,
-            body,
-            ...(typeof response.headers['idempotent-replayed'] === 'string'
-              ? { replayed: response.headers['idempotent-replayed'] }
-              : {}),
-          }),
-        );
-        response.on('error', (error: NodeJS.ErrnoException) =>
-          resolve({ error: error.code ?? error.message }),
-        );
-      },
-    );
-    req.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
-    req.end(BODY);
-  });
-}
+const post = (port: number) => rawPost(port, BODY, { 'idempotency-key': KEY });
 
 /** Forwards to `target`; at the first byte of an answer calls `onAnswer` and drops both sides. */
 async function answerEatingProxy(target: number, onAnswer: () => Promise<void>): Promise<Server> {

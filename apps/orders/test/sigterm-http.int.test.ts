@@ -3,47 +3,15 @@
 // first). Every request must get an HTTP answer — 202 for an order it took, 503 for one it
 // refused while draining — and never a reset connection; every 202 must be an order in the log.
 import assert from 'node:assert/strict';
-import { request } from 'node:http';
 import { describe, it } from 'node:test';
 import { openSqliteLog } from '@herald/sqlite';
 import { cleanEnv, findFreePorts, startChildSystem } from '@herald/orders-domain/testing/child-system.ts';
 import { TOPICS } from '@herald/orders-domain/events.ts';
 import { tempFolder } from './fixtures/order-system.ts';
+import { type RawAnswer, rawPost } from './fixtures/raw-post.ts';
 
 const MAIN = new URL('../src/main.ts', import.meta.url).pathname;
 const IN_FLIGHT = 100;
-
-/** One POST on a connection of its own; resolves with the status, or the socket error's code. */
-function post(port: number, body: string): Promise<{ status?: number; error?: string; orderId?: string }> {
-  return new Promise((resolve) => {
-    const req = request(
-      {
-        host: '127.0.0.1',
-        port,
-        path: '/orders',
-        method: 'POST',
-        agent: false,
-        headers: { 'content-type': 'application/json' },
-      },
-      (response) => {
-        let text = '';
-        response.setEncoding('utf8').on('data', (chunk: string) => (text += chunk));
-        response.on('end', () => {
-          const parsed = response.statusCode === 202 ? (JSON.parse(text) as { orderId: string }) : undefined;
-          resolve({
-            status: response.statusCode!,
-            ...(parsed === undefined ? {} : { orderId: parsed.orderId }),
-          });
-        });
-        response.on('error', (error: NodeJS.ErrnoException) =>
-          resolve({ error: error.code ?? error.message }),
-        );
-      },
-    );
-    req.on('error', (error: NodeJS.ErrnoException) => resolve({ error: error.code ?? error.message }));
-    req.end(body);
-  });
-}
 
 void describe('the order system stopped by SIGTERM under HTTP load', () => {
   void it('answers every request in flight, 202 or 503, never resetting one, and every 202 is an order in the log', async (t) => {
@@ -62,9 +30,9 @@ void describe('the order system stopped by SIGTERM under HTTP load', () => {
       readyUrl: `http://127.0.0.1:${port}/readyz`,
     });
     const body = JSON.stringify({ customerId: 'c1', items: [{ sku: 'WIDGET', quantity: 1 }] });
-    let answers: Awaited<ReturnType<typeof post>>[];
+    let answers: RawAnswer[];
     try {
-      const inFlight = Array.from({ length: IN_FLIGHT }, () => post(port, body));
+      const inFlight = Array.from({ length: IN_FLIGHT }, () => rawPost(port, body));
       // Stopped as soon as the first order is taken: the others are in flight or queued.
       await Promise.race(inFlight);
       const stopped = system.stop();
