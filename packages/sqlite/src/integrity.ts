@@ -1,5 +1,6 @@
 import type { DatabaseSync } from 'node:sqlite';
 import { HeraldError } from '@herald/core';
+import { EVENT_ATTRIBUTE_COLUMNS, verifyEventRow } from './event-row.ts';
 
 export type IntegrityCheck = 'quick' | 'full' | 'off';
 
@@ -9,9 +10,10 @@ export type IntegrityCheck = 'quick' | 'full' | 'off';
  * SQLite's own check (`quick_check`, or `integrity_check` in `full` mode) catches damaged
  * pages and indexes. Herald's checks then compare every partition's bookkeeping with the
  * events actually present: the newest stored offset must be `next_offset - 1` and the oldest
- * must not precede `low_offset`; in `full` mode the count must equal the range (no holes).
- * A log that lost its newest events (a truncated file) fails here rather than quietly
- * re-using their offsets.
+ * must not precede `low_offset`; in `full` mode the count must equal the range (no holes) and
+ * every event must match its checksum (reads check it too, so `quick` never serves a damaged
+ * event either; `full` finds it before anyone reads it). A log that lost its newest events (a
+ * truncated file) fails here rather than quietly re-using their offsets.
  */
 export function checkIntegrity(
   db: DatabaseSync,
@@ -76,6 +78,7 @@ export function checkIntegrity(
       }
     }
   }
+  if (heraldOnly && mode === 'full') problems.push(...damagedEvents(db, path));
   if (problems.length > 0) {
     throw new HeraldError(
       'CORRUPT_LOG',
@@ -83,4 +86,32 @@ export function checkIntegrity(
       { details: { path, problems } },
     );
   }
+}
+
+/** Every event whose checksum fails, described (at most the first 100: the error lists five). */
+function damagedEvents(db: DatabaseSync, path: string): string[] {
+  const names = new Map(
+    (db.prepare('SELECT id, name FROM herald_topics').all() as { id: number; name: string }[]).map((t) => [
+      t.id,
+      t.name,
+    ]),
+  );
+  const rows = db.prepare(
+    `SELECT offset, timestamp, ${EVENT_ATTRIBUTE_COLUMNS}, crc, topic_id, partition FROM herald_events`,
+  );
+  rows.setReturnArrays(true);
+  const damaged: string[] = [];
+  for (const row of rows.iterate() as IterableIterator<unknown[]>) {
+    const topicId = row[15] as number;
+    const partition = row[16] as number;
+    try {
+      verifyEventRow(path, { id: topicId, name: names.get(topicId) ?? `#${topicId}` }, partition, row);
+    } catch {
+      damaged.push(
+        `${names.get(topicId) ?? `#${topicId}`}/${partition} offset ${String(row[0])} fails its checksum`,
+      );
+      if (damaged.length === 100) break;
+    }
+  }
+  return damaged;
 }

@@ -133,6 +133,18 @@ export class PartitionTails {
     return moved;
   }
 
+  /** Every partition seen, with its durable head: what the durable-heads record keeps. */
+  durableHeads(): [topicId: number, partition: number, head: number][] {
+    const heads: [number, number, number][] = [];
+    for (const [topicId, tails] of this.#topics) {
+      for (let partition = 0; partition < tails.length; partition++) {
+        const tail = tails[partition];
+        if (tail !== undefined) heads.push([topicId, partition, tail.durable]);
+      }
+    }
+    return heads;
+  }
+
   /** Next offset after the last durable event, or undefined when the partition was never seen. */
   durableHead(topicId: number, partition: number): number | undefined {
     return this.#topics.get(topicId)?.[partition]?.durable;

@@ -3,10 +3,20 @@
  * runtime) the services' own tables, so a handler's writes, its inbox entry, its emitted events
  * and its offset commit can share one transaction.
  *
- * Bump SCHEMA_VERSION when the layout changes; `openSqliteLog` refuses a file of any other
- * version instead of misreading it (version 1 kept attributes as one JSON column).
+ * Bump SCHEMA_VERSION when the layout changes; `openSqliteLog` upgrades the versions listed in
+ * SCHEMA_UPGRADES and refuses any other instead of misreading it (version 1 kept attributes as
+ * one JSON column).
  */
-export const SCHEMA_VERSION = 2;
+export const SCHEMA_VERSION = 3;
+
+/**
+ * The statements that bring a file of version `from` to the next one, run in the open's write
+ * transaction. 2 → 3 adds the record checksum column; rows written before keep NULL there and
+ * are read unchecked.
+ */
+export const SCHEMA_UPGRADES: ReadonlyMap<number, readonly string[]> = new Map([
+  [2, ['ALTER TABLE herald_events ADD COLUMN crc INTEGER']],
+]);
 
 /**
  * Events, clustered by (topic, partition, offset) so appends go to the end of a partition's
@@ -14,6 +24,8 @@ export const SCHEMA_VERSION = 2;
  * columns (see `event-row.ts`); `data` holds the payload bytes exactly as produced; `size` is
  * what retention by bytes counts. `timestamp` is the log-append time in ms and never decreases
  * within a partition, which lets timestamp seeks binary-search offsets without a second index.
+ * `crc` is the record's CRC-32 (`recordChecksum` in event-row.ts), verified on every read from
+ * the file, so a damaged event is reported instead of served.
  */
 export const EVENTS_TABLE_DDL = `CREATE TABLE IF NOT EXISTS herald_events (
   topic_id INTEGER NOT NULL,
@@ -33,6 +45,7 @@ export const EVENTS_TABLE_DDL = `CREATE TABLE IF NOT EXISTS herald_events (
   extensions TEXT,
   data BLOB,
   size INTEGER NOT NULL,
+  crc INTEGER,
   PRIMARY KEY (topic_id, partition, offset)
 ) WITHOUT ROWID`;
 

@@ -1,4 +1,5 @@
-import { mkdirSync } from 'node:fs';
+import { randomUUID } from 'node:crypto';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import {
@@ -40,9 +41,17 @@ import {
   subscribeSettings,
 } from '@herald/core/backend';
 import { ChangeNotifier, notifyLocalCommit } from './change-notifier.ts';
-import { EVENT_ATTRIBUTE_COLUMNS, type EventRow, decodeEventRow, encodeEventRow } from './event-row.ts';
+import {
+  EVENT_ATTRIBUTE_COLUMNS,
+  type EventRow,
+  decodeEventRow,
+  encodeEventRow,
+  recordChecksum,
+  verifyEventRow,
+} from './event-row.ts';
 import { checkIntegrity, type IntegrityCheck } from './integrity.ts';
-import { DOCUMENTS_TABLE_DDL, SCHEMA_DDL, SCHEMA_VERSION } from './schema.ts';
+import { DurableHeadsRecord } from './durable-heads.ts';
+import { DOCUMENTS_TABLE_DDL, SCHEMA_DDL, SCHEMA_UPGRADES, SCHEMA_VERSION } from './schema.ts';
 import type { SqliteLogInternals, TopicRow } from './sqlite-log-internals.ts';
 import { SqliteSubscription, describeGroup, listGroups } from './sqlite-subscription.ts';
 import { toHeraldError } from './sqlite-errors.ts';
@@ -74,9 +83,13 @@ export interface SqliteLogOptions {
   /** How often a waiting reader looks for commits made by other processes. Default 5 ms. */
   readonly pollIntervalMs?: number;
   /**
-   * Check run on open. `quick` (default): SQLite's quick_check plus Herald's own checks of
-   * every partition's bounds; `full`: integrity_check and a dense-offset count per partition;
-   * `off`: none. A failed check throws CORRUPT_LOG and the file is not served.
+   * Check run on open. `quick` (default): SQLite's quick_check, Herald's own checks of every
+   * partition's bounds, and the durable-heads record (`<path>-heads`: a log shorter than what
+   * it acknowledged durable is refused); `full`: integrity_check, a dense-offset count per
+   * partition and every event's checksum, then the same record; `off`: none, which is how a log
+   * known to have lost its end is opened anyway. A failed check throws CORRUPT_LOG and the file
+   * is not served. Whatever the check, every event read from the file is verified against its
+   * checksum (ADR 0024).
    */
   readonly integrityCheck?: IntegrityCheck;
   /** How often retention runs in the background. Default 60 000 ms; 0 disables the timer. */
@@ -141,6 +154,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
     readonly advance: StatementSync;
   };
   readonly #maxRecordBytes: number;
+  readonly #heads: DurableHeadsRecord;
   #retentionTimer: NodeJS.Timeout | undefined;
   readonly #chooser = new PartitionChooser();
   #closed = false;
@@ -151,10 +165,12 @@ export class SqliteLog implements EventLog, FaultInjectable {
     reader: DatabaseSync,
     path: string,
     options: SqliteLogOptions,
+    heads: DurableHeadsRecord,
     walSync?: WalSync,
     checkpointer?: Checkpointer,
   ) {
     this.#db = db;
+    this.#heads = heads;
     this.#reader = reader;
     this.#walSync = walSync;
     this.#checkpointer = checkpointer;
@@ -186,15 +202,15 @@ export class SqliteLog implements EventLog, FaultInjectable {
       ),
       heads: reader.prepare('SELECT topic_id, partition, next_offset FROM herald_partitions'),
       readFrom: reader.prepare(
-        `SELECT offset, timestamp, ${EVENT_ATTRIBUTE_COLUMNS} FROM herald_events
+        `SELECT offset, timestamp, ${EVENT_ATTRIBUTE_COLUMNS}, crc FROM herald_events
          WHERE topic_id = ? AND partition = ? AND offset >= ? ORDER BY offset LIMIT ?`,
       ),
       timestampAt: reader.prepare(
         'SELECT timestamp FROM herald_events WHERE topic_id = ? AND partition = ? AND offset = ?',
       ),
       insert: db.prepare(
-        `INSERT INTO herald_events (topic_id, partition, offset, timestamp, ${EVENT_ATTRIBUTE_COLUMNS}, size)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+        `INSERT INTO herald_events (topic_id, partition, offset, timestamp, ${EVENT_ATTRIBUTE_COLUMNS}, size, crc)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
       ),
       advance: db.prepare(
         `UPDATE herald_partitions SET next_offset = ?, bytes = bytes + ?, last_timestamp = ?
@@ -222,9 +238,11 @@ export class SqliteLog implements EventLog, FaultInjectable {
         this.#readEvents(topic, partition, fromOffset, limit),
       afterCommit: () => notifyLocalCommit(path, this.#notifier),
     };
-    // What the file holds at open is durable: WalSync.open synced it.
+    // What the file holds at open is durable: WalSync.open synced it. (With `normal` that is not
+    // known, so the durable-heads record waits for a close that checkpoints everything.)
     this.#tails.observe(this.#statements.heads.all() as unknown as HeadRow[]);
     this.#tails.durable(this.#tails.snapshot());
+    if (walSync !== undefined) this.#recordDurableHeads();
     const interval = options.retentionIntervalMs ?? 60_000;
     if (interval > 0) {
       this.#retentionTimer = setInterval(() => {
@@ -389,6 +407,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
         r.extensions,
         r.data,
         r.size,
+        recordChecksum(r.content, topic.id, event.partition, head.next, head.timestamp),
       );
       results.push({
         topic: topic.name,
@@ -436,6 +455,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
     const snapshot = this.#tails.snapshot();
     const deliver = () => {
       if (this.#tails.durable(snapshot)) {
+        if (this.#walSync !== undefined) this.#recordDurableHeads();
         this.#notifier.wakeAll();
         notifyLocalCommit(this.path, this.#notifier);
       }
@@ -684,6 +704,19 @@ export class SqliteLog implements EventLog, FaultInjectable {
     this.#notifier.close();
     this.#reader.close();
     this.#db.close();
+    // With `normal`: the last connection's close checkpointed and synced everything into the
+    // database file when it removed the WAL; only then are the heads known durable.
+    if (this.#walSync === undefined && !existsSync(`${this.path}-wal`)) this.#recordDurableHeads();
+    this.#heads.close();
+  }
+
+  /** Writes the durable heads this instance knows to the durable-heads record; a failure only weakens the next open's check. */
+  #recordDurableHeads(): void {
+    try {
+      this.#heads.write(this.#tails.durableHeads());
+    } catch {
+      // A full disk or a read-only folder: the record stays as it was (older, never wrong).
+    }
   }
 
   [Symbol.asyncDispose](): Promise<void> {
@@ -705,6 +738,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
       this.#notifier.close();
       this.#reader.close();
       this.#db.close();
+      this.#heads.close();
     },
   });
 
@@ -729,14 +763,18 @@ export class SqliteLog implements EventLog, FaultInjectable {
     fromOffset: number,
     limit: number,
   ): StoredEvent[] {
-    const rows = this.#statements.readFrom.all(
-      topic.id,
-      partition,
-      fromOffset,
-      limit,
-    ) as unknown as unknown[][];
+    let rows: unknown[][];
+    try {
+      rows = this.#statements.readFrom.all(topic.id, partition, fromOffset, limit) as unknown as unknown[][];
+    } catch (error) {
+      // A page SQLite itself finds damaged is CORRUPT_LOG too; a busy or failing disk is not.
+      throw toHeraldError(error, `cannot read ${topic.name}/${partition} from ${this.path}`);
+    }
     const events = new Array<StoredEvent>(rows.length);
-    for (let i = 0; i < rows.length; i++) events[i] = decodeEventRow(topic.name, partition, rows[i]!);
+    for (let i = 0; i < rows.length; i++) {
+      verifyEventRow(this.path, topic, partition, rows[i]!);
+      events[i] = decodeEventRow(topic.name, partition, rows[i]!);
+    }
     return events;
   }
 
@@ -806,6 +844,7 @@ export async function openSqliteLog(options: SqliteLogOptions): Promise<SqliteLo
     });
   }
   let db: DatabaseSync;
+  let heads: DurableHeadsRecord;
   try {
     db = new DatabaseSync(path, { timeout: options.busyTimeoutMs ?? 5000 });
   } catch (error) {
@@ -822,27 +861,54 @@ export async function openSqliteLog(options: SqliteLogOptions): Promise<SqliteLo
       for (const ddl of SCHEMA_DDL) db.exec(ddl);
       const version = db.prepare("SELECT value FROM herald_meta WHERE key = 'schema_version'").get() as
         { value: string } | undefined;
-      if (version === undefined) {
-        db.prepare("INSERT INTO herald_meta (key, value) VALUES ('schema_version', ?)").run(
-          String(SCHEMA_VERSION),
-        );
-      } else if (Number(version.value) !== SCHEMA_VERSION) {
+      // A new file gets the current version; an older one is upgraded step by step, here, in
+      // the same transaction as the tables, so a failed upgrade leaves the file as it was.
+      let current = version === undefined ? SCHEMA_VERSION : Number(version.value);
+      for (let step = SCHEMA_UPGRADES.get(current); step !== undefined; step = SCHEMA_UPGRADES.get(current)) {
+        for (const statement of step) db.exec(statement);
+        current++;
+      }
+      if (current !== SCHEMA_VERSION) {
         throw new HeraldError(
           'UNSUPPORTED',
-          `${path} has log schema ${version.value}; this Herald reads schema ${SCHEMA_VERSION} only ` +
-            `(${Number(version.value) > SCHEMA_VERSION ? 'upgrade Herald' : 'replay it into a new file'})`,
+          `${path} has log schema ${version!.value}; this Herald reads schema ${SCHEMA_VERSION} ` +
+            `and upgrades ${[...SCHEMA_UPGRADES.keys()].join(', ')} only ` +
+            `(${current > SCHEMA_VERSION ? 'upgrade Herald' : 'replay it into a new file'})`,
         );
       }
+      if (version?.value !== String(SCHEMA_VERSION)) {
+        db.prepare(
+          "INSERT INTO herald_meta (key, value) VALUES ('schema_version', ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        ).run(String(SCHEMA_VERSION));
+      }
+      db.prepare("INSERT OR IGNORE INTO herald_meta (key, value) VALUES ('log_id', ?)").run(randomUUID());
       db.exec('COMMIT');
     } catch (error) {
       db.exec('ROLLBACK');
       throw error;
     }
+    const { value: logId } = db.prepare("SELECT value FROM herald_meta WHERE key = 'log_id'").get() as {
+      value: string;
+    };
+    heads = new DurableHeadsRecord(path, logId);
     // One read transaction, so every statement of the check sees the same snapshot: another
     // process appending meanwhile must not look like a partition whose head and events disagree.
+    // The durable-heads record is read before that snapshot begins, for the same reason.
+    const recorded = heads.read();
     db.exec('BEGIN');
     try {
       checkIntegrity(db, path, options.integrityCheck ?? 'quick', { heraldOnly: true });
+      const lost = options.integrityCheck === 'off' ? [] : heads.check(db, recorded);
+      if (lost.length > 0) {
+        throw new HeraldError(
+          'CORRUPT_LOG',
+          `${path} is shorter than what was acknowledged durable and will not be served: ` +
+            `${lost.slice(0, 5).join('; ')}. Its write-ahead log (${path}-wal) was cut short or the ` +
+            `file is an older copy. Restore the complete file; to accept the loss (a backup restored ` +
+            `on purpose), delete ${heads.path} or open with integrity=off.`,
+          { details: { path, problems: lost } },
+        );
+      }
     } finally {
       db.exec('COMMIT');
     }
@@ -872,7 +938,7 @@ export async function openSqliteLog(options: SqliteLogOptions): Promise<SqliteLo
     if (db.isOpen) db.exec('PRAGMA wal_autocheckpoint = 1000');
   });
   if (checkpointer !== undefined) db.exec('PRAGMA wal_autocheckpoint = 0');
-  return new SqliteLog(db, reader, path, options, walSync, checkpointer);
+  return new SqliteLog(db, reader, path, options, heads, walSync, checkpointer);
 }
 
 const URL_OPTIONS = new Set(['synchronous', 'integrity', 'busyTimeoutMs', 'pollIntervalMs', 'clientId']);
