@@ -338,6 +338,7 @@ void describe('Kafka on a three-node cluster', () => {
           () => [kept.processed, kept.assignment().length],
         );
         await net.heal();
+        const healedAt = records.length;
 
         // The late commits, after healing: each must be refused.
         command('commit-held');
@@ -369,10 +370,17 @@ void describe('Kafka on a three-node cluster', () => {
         const group = checkGroup(records, appends);
         const lateCommits = records.filter((r) => r.kind === 'commit' && r.late);
         const fenced = lateCommits.filter((r) => r.kind === 'commit' && r.outcome === 'fenced').length;
+        // Events the cut-off member delivered under the claims it held after the partition healed,
+        // before it learned it had been expired (it had fetched them): processed again, never committed.
+        const heldClaims = new Set(held.map((r) => (r.kind === 'processed' ? r.claim : '')));
+        const staleAfterHeal = records
+          .slice(healedAt)
+          .filter((r) => r.kind === 'processed' && heldClaims.has(r.claim)).length;
         const report =
           `1 network partition of a member (healed after its session expired); ${appends.summary()}; ` +
           `${held.length} events processed by the cut-off member without commit, all processed again by the new owner; ` +
           `late commits: ${lateCommits.length}, ${fenced} fenced; ` +
+          `${staleAfterHeal} events delivered to the cut-off member under its expired claims after healing; ` +
           `group: ${group.redelivered} redelivered, commits ${group.commits.ok} ok / ${group.commits.fenced} fenced / ` +
           `${group.commits.error} failed; ` +
           `${check.lost.length} lost, ${check.duplicated.length} duplicated, ${check.reordered.length} reordered, ` +
