@@ -62,6 +62,33 @@ export async function waitFor(
 }
 
 /**
+ * Polls `predicate` every 10 ms until it returns true; rejects only when `progress()` has not
+ * changed for `stallMs` (nothing moved: the run is stuck, not slow). A fault run waits this way
+ * for a condition that takes as long as the machine needs, with both cores busy or not.
+ *
+ * @example await waitWhileProgressing(() => load.ackedCount >= 500, () => load.ackedCount, 60_000, '500 acks');
+ */
+export async function waitWhileProgressing(
+  predicate: () => boolean | Promise<boolean>,
+  progress: () => unknown,
+  stallMs: number,
+  what: string,
+): Promise<void> {
+  let seen = JSON.stringify(progress());
+  let movedAt = Date.now();
+  while (!(await predicate())) {
+    const now = JSON.stringify(progress());
+    if (now !== seen) {
+      seen = now;
+      movedAt = Date.now();
+    } else if (Date.now() - movedAt > stallMs) {
+      throw new Error(`no progress for ${stallMs} ms waiting for ${what} (stuck at ${now})`);
+    }
+    await sleep(10);
+  }
+}
+
+/**
  * `promise`, or a rejection naming `what` when it does not settle within `timeoutMs`.
  * The timer is cleared either way, so a passing test leaves nothing running.
  */

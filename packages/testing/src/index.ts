@@ -15,6 +15,8 @@ export { describeReadConformance, readConformance } from './event-log/read-confo
 export { describeRebalanceConformance, rebalancingConformance } from './event-log/rebalancing-conformance.ts';
 export { describeTimestampConformance, timestampsConformance } from './event-log/timestamps-conformance.ts';
 export { describeTopicConformance, topicsConformance } from './event-log/topics-conformance.ts';
+export { AppendLoad } from './append-load.ts';
+export type { AckedAppend, AppendLedgerCheck, AppendLoadOptions } from './append-load.ts';
 export { ConformanceSuite, describeGroups } from './conformance-suite.ts';
 export type {
   ConformanceEnvironment,
@@ -36,6 +38,7 @@ export {
   readPartition,
   sleep,
   waitFor,
+  waitWhileProgressing,
 } from './fixtures.ts';
 export {
   describeStoreConformance,
