@@ -191,6 +191,12 @@ export class KafkaSubscription implements Subscription {
   #crashed = false;
   /** Thawed but not yet heartbeated: deliver nothing until membership is confirmed. */
   #unverified = false;
+  /**
+   * When (monotonic clock) the last heartbeat the coordinator answered was sent. The coordinator
+   * received it after that, so it cannot expire the member before `#heartbeatSentAt` + the
+   * session timeout: up to then, and only then, the member knows it still owns its partitions.
+   */
+  #heartbeatSentAt = 0;
   #needJoin = true;
   readonly #coordinatorWake = new Signal();
   readonly #fetchWake = new Signal();
@@ -226,7 +232,10 @@ export class KafkaSubscription implements Subscription {
     this.#onClosed = onClosed;
     this.#queue = new DeliveryQueue(
       {
-        deliverable: () => !this.#frozen && !this.#crashed && !this.#unverified,
+        // Out of touch for a session (a network partition that answers nothing, where the
+        // heartbeat itself hangs until its request times out) the member may already be expired
+        // and its partitions handed on: it delivers nothing more until a heartbeat answers.
+        deliverable: () => !this.#frozen && !this.#crashed && !this.#unverified && this.#inTouch(),
         assertUsable: () => this.#assertUsable(),
         // Room freed (or a failure taken, which decoding waits behind): fetch and decode on.
         taken: (count) => {
@@ -517,6 +526,7 @@ export class KafkaSubscription implements Subscription {
   }
 
   async #heartbeat(): Promise<void> {
+    const sentAt = performance.now();
     try {
       await this.#coordinator.coordinatorRequest(
         this.#wireGroup,
@@ -526,14 +536,14 @@ export class KafkaSubscription implements Subscription {
         this.#memberId,
         null,
       );
-      this.#heartbeated();
+      this.#heartbeated(sentAt);
     } catch (error) {
       const id = kafkaErrorId(error);
       if (id === 'REBALANCE_IN_PROGRESS') {
         // Still a member of the current generation: what was fetched may still be delivered
         // until the rejoin gives everything up.
         this.#needJoin = true;
-        this.#heartbeated();
+        this.#heartbeated(sentAt);
         return;
       }
       if (id === 'UNKNOWN_MEMBER_ID' || id === 'ILLEGAL_GENERATION' || id === 'FENCED_INSTANCE_ID') {
@@ -548,12 +558,20 @@ export class KafkaSubscription implements Subscription {
     }
   }
 
-  #heartbeated(): void {
+  /** The coordinator answered a heartbeat (or a join) sent at `sentAt` as from a live member. */
+  #heartbeated(sentAt: number): void {
     if (this.#memberId !== '') localHeartbeats.set(this.#memberId, Date.now());
-    if (this.#unverified) {
+    const wasOutOfTouch = !this.#inTouch();
+    this.#heartbeatSentAt = Math.max(this.#heartbeatSentAt, sentAt);
+    if (this.#unverified || wasOutOfTouch) {
       this.#unverified = false;
       this.#queue.wake();
     }
+  }
+
+  /** Whether the coordinator cannot have expired this member yet (see `#heartbeatSentAt`). */
+  #inTouch(): boolean {
+    return performance.now() - this.#heartbeatSentAt < this.#settings.sessionTimeoutMs;
   }
 
   #forgetMemberId(): void {
@@ -630,6 +648,7 @@ export class KafkaSubscription implements Subscription {
       this.#generation = joined.generationId;
       const assignments = joined.leader === joined.memberId ? await this.#assign(joined.members) : [];
       let synced: syncGroupV5.SyncGroupResponse;
+      const syncSentAt = performance.now();
       try {
         synced = await this.#coordinator.coordinatorRequest<syncGroupV5.SyncGroupResponse>(
           this.#wireGroup,
@@ -650,7 +669,7 @@ export class KafkaSubscription implements Subscription {
         throw error;
       }
       if (this.#stopped) return;
-      this.#heartbeated();
+      this.#heartbeated(syncSentAt);
       const assigned =
         synced.assignment.length === 0
           ? []
@@ -694,6 +713,7 @@ export class KafkaSubscription implements Subscription {
       while (true) {
         await stop.wait(this.#heartbeatMs);
         if (done || this.#crashed || this.#frozen) return;
+        const sentAt = performance.now();
         try {
           await this.#coordinator.coordinatorRequest(
             this.#wireGroup,
@@ -703,10 +723,10 @@ export class KafkaSubscription implements Subscription {
             this.#memberId,
             null,
           );
-          this.#heartbeated();
+          this.#heartbeated(sentAt);
         } catch (error) {
           // REBALANCE_IN_PROGRESS is the expected answer and still counts as a heartbeat.
-          if (kafkaErrorId(error) === 'REBALANCE_IN_PROGRESS') this.#heartbeated();
+          if (kafkaErrorId(error) === 'REBALANCE_IN_PROGRESS') this.#heartbeated(sentAt);
         }
       }
     })();

@@ -393,6 +393,11 @@ void describe('Kafka on a three-node cluster', () => {
           late.held.map(() => 'fenced'),
           'every late commit of the cut-off member is refused',
         );
+        assert.equal(
+          staleAfterHeal,
+          0,
+          'a member out of touch with the coordinator for a session delivers nothing under the claims it may have lost',
+        );
         assert.deepEqual(check.lost.slice(0, 10), [], 'acknowledged appends missing from the log');
         assert.deepEqual(check.duplicated.slice(0, 10), [], 'ids written twice');
         assert.deepEqual(check.reordered.slice(0, 10), [], 'acknowledged offsets out of append order');
