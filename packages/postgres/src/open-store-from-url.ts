@@ -92,6 +92,10 @@ class PublishingStore implements Store {
     return this.#store.inboxStatus(group, eventId, fingerprint);
   }
 
+  pruneInbox(handledBefore: number, limit: number) {
+    return this.#store.pruneInbox(handledBefore, limit);
+  }
+
   recordFailure(key: DeliveryKey, error: string): Promise<FailureRecord> {
     return this.#store.recordFailure(key, error);
   }

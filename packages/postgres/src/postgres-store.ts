@@ -15,7 +15,13 @@ import {
   attributesOf,
   isHeraldError,
 } from '@herald/core';
-import { assertTopicName, checkCollection, checkListLimit, encodeDocument } from '@herald/core/backend';
+import {
+  assertTopicName,
+  checkCollection,
+  checkListLimit,
+  checkPruneArguments,
+  encodeDocument,
+} from '@herald/core/backend';
 import { classify, isPostgresError, toHeraldError } from './postgres-errors.ts';
 import { type SchemaNames, createTables, schemaNames } from './schema.ts';
 
@@ -657,6 +663,17 @@ export class PostgresStore implements Store {
 
   async inboxStatus(group: string, eventId: string, fingerprint: string) {
     return inboxStatus(this.#query, this.#names, group, eventId, fingerprint);
+  }
+
+  async pruneInbox(handledBefore: number, limit: number): Promise<number> {
+    checkPruneArguments(handledBefore, limit);
+    const { rowCount } = await this.#query(
+      `DELETE FROM ${this.#names.inbox} WHERE (group_name, event_id) IN (
+         SELECT group_name, event_id FROM ${this.#names.inbox}
+         WHERE handled_at < to_timestamp($1::double precision / 1000) ORDER BY handled_at LIMIT $2)`,
+      [handledBefore, limit],
+    );
+    return rowCount ?? 0;
   }
 
   async recordFailure(key: DeliveryKey, error: string): Promise<FailureRecord> {

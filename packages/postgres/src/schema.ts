@@ -68,6 +68,8 @@ function ddl(names: SchemaNames): string[] {
       handled_at timestamptz NOT NULL DEFAULT now(),
       PRIMARY KEY (group_name, event_id)
     )`,
+    // What inbox retention deletes by (pruneInbox): oldest first, without scanning the inbox.
+    `CREATE INDEX IF NOT EXISTS herald_inbox_handled_at ON ${names.inbox} (handled_at)`,
     `CREATE TABLE IF NOT EXISTS ${names.failures} (
       group_name text NOT NULL,
       topic text NOT NULL,

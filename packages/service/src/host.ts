@@ -1,5 +1,13 @@
 // Runs the services of one process: their topics, stores, routers, health server and shutdown.
-import { type EventLog, HeraldError, ensureTopic, logUrlFrom, redactUrl } from '@herald/core';
+import {
+  type EventLog,
+  HeraldError,
+  type InboxRetention,
+  ensureTopic,
+  logUrlFrom,
+  redactUrl,
+  startInboxRetention,
+} from '@herald/core';
 import { metrics, registerLagMetrics } from '@herald/core/metrics';
 import { type HealthServer, type Readiness, startHealthServer } from './health.ts';
 import {
@@ -107,6 +115,11 @@ export interface StartServicesOptions {
   readonly createTopics?: boolean;
   /** Runs after the routers stopped and before the stores and log close (stop timers, flush). */
   readonly beforeClose?: () => void | Promise<void>;
+  /**
+   * How long the services' inbox entries are kept (`startInboxRetention`, hourly). Default 7
+   * days; `false` keeps them for ever.
+   */
+  readonly inboxRetentionMs?: number | false;
 }
 
 /** The services of a process, running. */
@@ -148,6 +161,7 @@ export async function startServices(options: StartServicesOptions): Promise<Serv
     throw new HeraldError('INVALID_ARGUMENT', `service ${duplicate} is given twice`);
   const supervisors: ServiceSupervisor[] = [];
   let health: HealthServer | undefined;
+  let retention: InboxRetention | undefined;
   let stopping: Promise<void> | undefined;
   let shuttingDown = false;
 
@@ -156,6 +170,7 @@ export async function startServices(options: StartServicesOptions): Promise<Serv
       shuttingDown = true;
       try {
         await Promise.all(supervisors.map((s) => s.stop()));
+        await retention?.stop();
         await options.beforeClose?.();
       } finally {
         try {
@@ -205,6 +220,16 @@ export async function startServices(options: StartServicesOptions): Promise<Serv
       });
       supervisors.push(supervisor);
       await supervisor.start();
+    }
+    if (options.inboxRetentionMs !== false) {
+      retention = startInboxRetention(
+        options.services.map((s) => stores.storeOf(s.name)),
+        {
+          ...(options.inboxRetentionMs === undefined ? {} : { retentionMs: options.inboxRetentionMs }),
+          onError: (error: unknown) =>
+            logger.error('inbox retention failed; it runs again at the next interval', error),
+        },
+      );
     }
     if (options.health !== false) {
       health = await startHealthServer({ ...(options.health ?? {}), registry, readiness });

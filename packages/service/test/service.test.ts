@@ -1,7 +1,9 @@
 import assert from 'node:assert/strict';
+import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { describe, it } from 'node:test';
 import { type EventLog, type StoredEvent, ensureTopic, isHeraldError, openEventLog } from '@herald/core';
-import { waitFor } from '@herald/testing';
+import { sleep, waitFor } from '@herald/testing';
 import { type PauseSignal, type ServiceHost, openLogAndStores, startServices } from '@herald/service';
 import { GREETINGS, type GreeterHooks, greeter, signUp } from './fixtures/greeter.ts';
 import { tempLog } from './fixtures/temp-log.ts';
@@ -156,5 +158,32 @@ describe('a service defined with defineService, on a real SQLite file', () => {
         return true;
       },
     );
+  });
+
+  it('forgets inbox entries older than its inbox retention, and keeps them when retention is off', async () => {
+    using folder = tempLog();
+    const inboxEntries = () => {
+      const db = new DatabaseSync(join(folder.dir, 'herald.db'), { readOnly: true });
+      try {
+        return (db.prepare('SELECT count(*) AS n FROM herald_inbox').get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    const start = async (inboxRetentionMs: number | false) => {
+      const resources = await openLogAndStores({ logUrl: folder.logUrl, env: {}, services: ['greeter'] });
+      await ensureTopic(resources.log, 'users', { partitions: 2 });
+      return startServices({ services: [greeter()], resources, health: false, inboxRetentionMs });
+    };
+    {
+      await using host = await start(false);
+      await host.log.append('users', signUp('ada'));
+      await waitFor(async () => (await eventsOf(host.log, 'greetings')).length === 1, 10_000, 'ada greeted');
+      await sleep(100);
+      assert.equal(inboxEntries(), 1, 'the handled event is in the inbox, and stays there');
+    }
+    await using host = await start(50);
+    await waitFor(() => inboxEntries() === 0, 10_000, 'the entry to be deleted after 50 ms');
+    assert.equal(host.supervisors[0]?.state, 'running');
   });
 });

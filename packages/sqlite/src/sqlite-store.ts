@@ -9,7 +9,7 @@ import {
   type TransactionOptions,
   HeraldError,
 } from '@herald/core';
-import { checkCollection, encodeDocument } from '@herald/core/backend';
+import { checkCollection, checkPruneArguments, encodeDocument } from '@herald/core/backend';
 import { sqliteCode } from './sqlite-errors.ts';
 import { DOCUMENTS_TABLE_DDL } from './schema.ts';
 import { type SqliteLog, readerConnection, transactWithLog } from './sqlite-log.ts';
@@ -23,6 +23,8 @@ const STORE_DDL = [
     handled_at INTEGER NOT NULL,
     PRIMARY KEY (group_name, event_id)
   ) WITHOUT ROWID`,
+  // What inbox retention deletes by (pruneInbox): oldest first, without scanning the inbox.
+  'CREATE INDEX IF NOT EXISTS herald_inbox_handled_at ON herald_inbox (handled_at)',
   `CREATE TABLE IF NOT EXISTS herald_failures (
     group_name TEXT NOT NULL,
     topic TEXT NOT NULL,
@@ -183,6 +185,19 @@ export class SqliteStore implements Store {
 
   async inboxStatus(group: string, eventId: string, fingerprint: string) {
     return inboxStatus(this.#log[readerConnection], group, eventId, fingerprint);
+  }
+
+  pruneInbox(handledBefore: number, limit: number): Promise<number> {
+    checkPruneArguments(handledBefore, limit);
+    return this.#log[transactWithLog]((db) =>
+      Number(
+        prepared(
+          db,
+          `DELETE FROM herald_inbox WHERE (group_name, event_id) IN (
+               SELECT group_name, event_id FROM herald_inbox WHERE handled_at < ? ORDER BY handled_at LIMIT ?)`,
+        ).run(handledBefore, limit).changes,
+      ),
+    );
   }
 
   recordFailure(key: DeliveryKey, error: string): Promise<FailureRecord> {

@@ -291,6 +291,33 @@ export const storeInboxConformance: StoreConformanceGroup = {
       const effects = await store.list<InboxOutcome>('effects');
       assert.equal(effects.filter((e) => e.value === 'first').length, 1);
     });
+
+    test('forgets the inbox entries handled before a time, oldest first and at most `limit` a call, when it offers pruneInbox', async ({
+      store,
+    }) => {
+      if (store.pruneInbox === undefined) return;
+      const handle = (id: string) => store.transaction((tx) => tx.recordHandled('g.retained', id, 'fp'));
+      for (const id of ['old-1', 'old-2', 'old-3']) {
+        await handle(id);
+        await sleep(5);
+      }
+      await sleep(25);
+      const cutoff = Date.now();
+      await sleep(25);
+      await handle('new-1');
+      const status = async () =>
+        Promise.all(
+          ['old-1', 'old-2', 'old-3', 'new-1'].map((id) => store.inboxStatus('g.retained', id, 'fp')),
+        );
+
+      assert.equal(await store.pruneInbox(cutoff, 2), 2);
+      assert.deepEqual(await status(), ['unseen', 'unseen', 'duplicate', 'duplicate']);
+      assert.equal(await store.pruneInbox(cutoff, 2), 1);
+      assert.equal(await store.pruneInbox(cutoff, 2), 0);
+      assert.deepEqual(await status(), ['unseen', 'unseen', 'unseen', 'duplicate']);
+      // A forgotten event is handled as new again.
+      assert.equal(await handle('old-1'), 'first');
+    });
   },
 };
 

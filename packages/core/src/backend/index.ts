@@ -65,7 +65,7 @@ export { faultHooksFor } from './fault-hooks.ts';
 export type { CrashSteps, FaultableSubscription } from './fault-hooks.ts';
 export { failureWrapper, wrapBackendFailure } from './backend-failure.ts';
 export type { FailureClass, FailureWrapper } from './backend-failure.ts';
-export { checkCollection, checkListLimit, encodeDocument } from './store-arguments.ts';
+export { checkCollection, checkListLimit, checkPruneArguments, encodeDocument } from './store-arguments.ts';
 export { isPort, parseHostPort } from './host-port.ts';
 export type { HostPort } from './host-port.ts';
 export { parseHostList, readLogUrlQuery, splitLogUrl } from './log-url.ts';

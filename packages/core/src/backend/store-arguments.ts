@@ -36,3 +36,13 @@ export function checkListLimit(limit: number | undefined): number | null {
   }
   return limit;
 }
+
+/** Throws `INVALID_ARGUMENT` unless `pruneInbox` got a time (ms since the epoch) and a positive integer limit. */
+export function checkPruneArguments(handledBefore: number, limit: number): void {
+  if (!Number.isFinite(handledBefore)) {
+    throw new HeraldError('INVALID_ARGUMENT', `handledBefore must be a time in ms, got ${handledBefore}`);
+  }
+  if (!Number.isSafeInteger(limit) || limit < 1) {
+    throw new HeraldError('INVALID_ARGUMENT', `limit must be a positive integer, got ${limit}`);
+  }
+}

@@ -12,6 +12,8 @@ export type {
   PublishOptions,
 } from './producer.ts';
 export { Router, createRouter } from './router.ts';
+export { DEFAULT_INBOX_RETENTION_MS, startInboxRetention } from './inbox-retention.ts';
+export type { InboxRetention, InboxRetentionOptions } from './inbox-retention.ts';
 export type { EventDecoder, RouteOptions, RouterOptions, TypedHandler } from './router.ts';
 export type {
   DeliveryKey,

@@ -73,6 +73,13 @@ export interface Store extends AsyncDisposable {
     fingerprint: string,
   ): Promise<'unseen' | 'duplicate' | 'conflict'>;
   /**
+   * Forgets up to `limit` inbox entries recorded before `handledBefore` (ms since the epoch, the
+   * store's clock), oldest first; returns how many it deleted. An event forgotten here is
+   * `unseen` again: prune only past the time any redelivery can come (see `startInboxRetention`).
+   * Optional; the stores Herald ships offer it, and keep an index on the handling time for it.
+   */
+  pruneInbox?(handledBefore: number, limit: number): Promise<number>;
+  /**
    * Failed attempts of one delivery, kept by the runtime (never read from event headers), so a
    * poison event reaches the dead-letter topic even if the process crashes between attempts.
    */
