@@ -33,7 +33,7 @@ import {
   eventually,
   tempFolder,
 } from './fixtures/order-system.ts';
-import { type PrivateKafkaBroker, startPrivateKafkaBroker } from './fixtures/private-kafka-broker.ts';
+import { type PrivateKafka, startPrivateKafka } from '../../../scripts/kafka/private-kafka.ts';
 import { type ServiceProcess, startServiceProcess } from './fixtures/service-process.ts';
 import {
   TEST_POSTGRES,
@@ -161,9 +161,9 @@ describe('the order system on Kafka with a Postgres store per service', { timeou
   it('brings every accepted order to one final state across a SIGKILLed service and a broker restart', async (t) => {
     const postgresReason = await postgresUnavailable();
     if (postgresReason !== undefined) return unavailable(t, postgresReason);
-    let broker: PrivateKafkaBroker;
+    let broker: PrivateKafka;
     try {
-      broker = await startPrivateKafkaBroker();
+      broker = await startPrivateKafka();
     } catch (error) {
       return unavailable(
         t,
@@ -174,7 +174,7 @@ describe('the order system on Kafka with a Postgres store per service', { timeou
     using folder = tempFolder();
     const prefix = uniqueSchemaPrefix();
     const namespace = `${prefix.replace(/_$/, '')}-`;
-    const kafkaUrl = `kafka://${broker.bootstrap}?namespace=${namespace}`;
+    const kafkaUrl = `kafka://${broker.bootstrap.join(',')}?namespace=${namespace}`;
     const env = {
       HERALD_LOG: kafkaUrl,
       HERALD_STORE: testStoreUrl(prefix),
@@ -235,7 +235,7 @@ describe('the order system on Kafka with a Postgres store per service', { timeou
 
       // 2. The broker restarts under load; orders keep being accepted meanwhile.
       const beforeRestart = ids().length;
-      const restartMs = await broker.restart();
+      const restartMs = await broker.restart(1);
       const duringRestart = ids().length - beforeRestart;
       t.diagnostic(
         `broker restarted in ${Math.round(restartMs)} ms; ${duringRestart} orders accepted meanwhile`,

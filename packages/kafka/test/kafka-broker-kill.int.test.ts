@@ -14,7 +14,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { openKafkaLog } from '@herald/kafka';
 import { AppendLoad, readAll, waitWhileProgressing } from '@herald/testing';
-import { startPrivateKafka } from './fixtures/private-kafka.ts';
+import { startPrivateKafka } from '../../../scripts/kafka/private-kafka.ts';
 
 /** SIGKILLs per run. */
 const KILLS = 3;

@@ -35,7 +35,7 @@ import {
   createNetworkNamespace,
   namespacesUnavailable,
 } from './fixtures/network-namespace.ts';
-import { type PrivateKafka, startPrivateKafka } from './fixtures/private-kafka.ts';
+import { type PrivateKafka, startPrivateKafka } from '../../../scripts/kafka/private-kafka.ts';
 
 /** A wait fails when its count has not moved for this long: the run is stuck, not slow. */
 const STALL_MS = 90_000;
@@ -73,6 +73,20 @@ function checkGroup(records: readonly MemberRecord[], load: AppendLoad) {
   for (const record of records) if (record.kind === 'commit') commits[record.outcome]++;
   const failures = records.filter((record) => record.kind === 'failed');
   return { uncovered, coveredTwice, maybeOnly, unprocessed, redelivered, commits, failures };
+}
+
+/** What both runs promise: every acknowledged append in the log once, processed, and committed by exactly one claim. */
+function assertNothingLostOrDoubled(
+  check: ReturnType<AppendLoad['check']>,
+  group: ReturnType<typeof checkGroup>,
+): void {
+  assert.deepEqual(check.lost.slice(0, 10), [], 'acknowledged appends missing from the log');
+  assert.deepEqual(check.duplicated.slice(0, 10), [], 'ids written twice');
+  assert.deepEqual(check.reordered.slice(0, 10), [], 'acknowledged offsets out of append order');
+  assert.deepEqual(group.unprocessed.slice(0, 10), [], 'acknowledged appends the group never processed');
+  assert.deepEqual(group.uncovered.slice(0, 10), [], 'acknowledged appends no commit covers');
+  assert.deepEqual(group.coveredTwice.slice(0, 10), [], 'appends committed by two claims');
+  assert.deepEqual(group.failures, [], 'a member stopped with an error');
 }
 
 /** Waits until the group has committed the end of every partition of the topic. */
@@ -204,17 +218,7 @@ void describe('Kafka on a three-node cluster', () => {
           `${group.uncovered.length} never committed, ${group.coveredTwice.length} committed twice`;
         t.diagnostic(report);
         console.log(`F18 Kafka cluster leader kill: ${report}`);
-        assert.deepEqual(check.lost.slice(0, 10), [], 'acknowledged appends missing from the log');
-        assert.deepEqual(check.duplicated.slice(0, 10), [], 'ids written twice');
-        assert.deepEqual(check.reordered.slice(0, 10), [], 'acknowledged offsets out of append order');
-        assert.deepEqual(
-          group.unprocessed.slice(0, 10),
-          [],
-          'acknowledged appends the group never processed',
-        );
-        assert.deepEqual(group.uncovered.slice(0, 10), [], 'acknowledged appends no commit covers');
-        assert.deepEqual(group.coveredTwice.slice(0, 10), [], 'appends committed by two claims');
-        assert.deepEqual(group.failures, [], 'a member stopped with an error');
+        assertNothingLostOrDoubled(check, group);
       } finally {
         await load?.stop();
         await Promise.allSettled(members.map((member) => member.close()));
@@ -398,17 +402,7 @@ void describe('Kafka on a three-node cluster', () => {
           0,
           'a member out of touch with the coordinator for a session delivers nothing under the claims it may have lost',
         );
-        assert.deepEqual(check.lost.slice(0, 10), [], 'acknowledged appends missing from the log');
-        assert.deepEqual(check.duplicated.slice(0, 10), [], 'ids written twice');
-        assert.deepEqual(check.reordered.slice(0, 10), [], 'acknowledged offsets out of append order');
-        assert.deepEqual(
-          group.unprocessed.slice(0, 10),
-          [],
-          'acknowledged appends the group never processed',
-        );
-        assert.deepEqual(group.uncovered.slice(0, 10), [], 'acknowledged appends no commit covers');
-        assert.deepEqual(group.coveredTwice.slice(0, 10), [], 'appends committed by two claims');
-        assert.deepEqual(group.failures, [], 'a member stopped with an error');
+        assertNothingLostOrDoubled(check, group);
       } finally {
         await net.heal().catch(() => undefined);
         await load?.stop();
