@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { once } from 'node:events';
-import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -345,6 +345,45 @@ describe('herald (real process, SQLite file)', () => {
     for (const [args, options, status, message] of cases) {
       assertOneLineError(await herald(args, options), status, message);
     }
+  });
+
+  it('tail prints the events before a damaged one, then reports it on one line with status 1', async () => {
+    const file = join(workDir, 'damaged.db');
+    const log = `sqlite:${file}`;
+    await ok(['topics', 'create', 'ledger', '--partitions', '1'], { log });
+    for (const n of [0, 1, 2, 3]) {
+      await ok(
+        [
+          'publish',
+          'ledger',
+          '--type',
+          'ledger.entry.v1',
+          '--data',
+          `{"entry":"ENTRY-${n}-${'x'.repeat(40)}"}`,
+        ],
+        {
+          log,
+        },
+      );
+    }
+    // Every copy of entry 2's data in the file (the live row is among them) gets a flipped bit.
+    const bytes = readFileSync(file);
+    for (let at = bytes.indexOf('ENTRY-2-'); at >= 0; at = bytes.indexOf('ENTRY-2-', at + 1)) {
+      bytes[at + 20] = bytes[at + 20]! ^ 0x01;
+    }
+    writeFileSync(file, bytes);
+
+    const result = await herald(['tail', 'ledger', '--offset', '0', '--json'], { log });
+    assert.deepEqual(
+      jsonLines(result.stdout).map((line) => line['offset']),
+      [0, 1],
+    );
+    assert.equal(result.status, 1);
+    assert.match(
+      result.stderr,
+      /^herald: .*the event at ledger\/0 offset 2 fails its checksum.*will not be served\n$/,
+    );
+    assert.doesNotMatch(result.stdout, /ENTRY-2/);
   });
 
   it('reports a wrong command line on one line with status 2, before touching the log', async () => {
