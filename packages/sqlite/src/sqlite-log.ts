@@ -441,6 +441,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
         this.#transactionEvents = [];
       },
       poll: () => this.#walSync?.poll(),
+      refusal: () => this.#walSync?.failure(),
       committed: () => {
         for (const { topicId, events } of this.#transactionEvents) this.#tails.committed(topicId, events);
         this.#transactionEvents = [];

@@ -35,6 +35,8 @@ export class WalSync {
   /** Every promise `sync` returned that has not settled: `close` waits for them. */
   readonly #outstanding = new Set<Promise<void>>();
   #watching = false;
+  /** The thread has ended: after a failed fdatasync it ends by itself, before any close. */
+  #exited = false;
   #failure: HeraldError | undefined;
   #closed: Promise<void> | undefined;
 
@@ -58,6 +60,7 @@ export class WalSync {
       );
     });
     worker.once('exit', () => {
+      this.#exited = true;
       this.#fail(
         this.#closed === undefined
           ? new HeraldError('BACKEND_UNAVAILABLE', `the sync thread of ${walPath} ended`)
@@ -158,11 +161,26 @@ export class WalSync {
     if (this.#waiting.length === 0) this.#worker.unref();
   }
 
+  /**
+   * Why nothing written from now on can be made durable (a failed fdatasync, the thread gone),
+   * or undefined while syncs work. Reads the thread's shared state, so it knows at once.
+   */
+  failure(): HeraldError | undefined {
+    if (this.#failure === undefined && Atomics.load(this.#state, FAILED) === 1) {
+      this.#fail(
+        new HeraldError('BACKEND_UNAVAILABLE', `fdatasync of ${this.#walPath} failed; reopen the log`),
+      );
+    }
+    return this.#closed === undefined ? this.#failure : undefined;
+  }
+
   /** Waits for the syncs asked for, then ends the thread. Later calls to `sync` are refused. */
   close(): Promise<void> {
     return (this.#closed ??= (async () => {
       await Promise.allSettled([...this.#outstanding]);
       this.#failure ??= new HeraldError('CLOSED', 'the log is closed');
+      // A thread that already ended (a failed sync) has no exit left to wait for.
+      if (this.#exited) return;
       // Keeps the process alive until the thread has closed its file.
       this.#worker.ref();
       const exited = new Promise<void>((resolve) => this.#worker.once('exit', () => resolve()));

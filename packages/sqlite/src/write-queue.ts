@@ -44,6 +44,12 @@ export interface CommitHooks {
   /** The transaction failed as a whole: nothing of it was stored. */
   abandoned(): void;
   /**
+   * Called before each transaction: a reason to write nothing at all, or undefined. Once the WAL
+   * cannot be made durable (a failed fdatasync), committing more would store writes that are
+   * then refused, and a caller who retries one would store it twice.
+   */
+  refusal?(): Error | undefined;
+  /**
    * Called synchronously before each transaction and before each operation in one: settles
    * what became durable meanwhile (a sync thread's progress), without a turn of the event loop.
    */
@@ -215,6 +221,11 @@ export class WriteQueue {
     const urgent = this.#urgent.splice(0, MAX_OPERATIONS_PER_TRANSACTION);
     const batch = [...urgent, ...this.#pending.splice(0, MAX_OPERATIONS_PER_TRANSACTION - urgent.length)];
     if (batch.length === 0) return;
+    const refusal = this.#hooks.refusal?.();
+    if (refusal !== undefined) {
+      for (const p of batch) p.reject(refusal);
+      return;
+    }
     const db = this.#db;
     const sql = this.#sql;
     const outcomes: { ok: boolean; value: unknown }[] = [];

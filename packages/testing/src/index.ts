@@ -39,6 +39,7 @@ export {
   sleep,
   waitFor,
   waitWhileProgressing,
+  within,
 } from './fixtures.ts';
 export {
   describeStoreConformance,
