@@ -181,7 +181,6 @@ export class Router {
       onRevoked: (partitions) => this.#drain(partitions),
     });
     this.#subscription = subscription;
-    if (this.#stopping.signal.aborted) await subscription.close();
     // A periodic commit that fails (the log unreachable for a while: a broker restarting) is not
     // an unhandled rejection that ends the process: the watermark stays where it was committed,
     // and the next tick commits it again.
@@ -190,16 +189,22 @@ export class Router {
       this.#options.commitIntervalMs ?? 100,
     );
     try {
-      for await (const batch of subscription.batches()) {
-        for (const event of batch) {
-          if (this.#stopping.signal.aborted) break;
-          while (this.#inFlight >= (this.#options.maxInFlight ?? 256)) {
-            await new Promise<void>((resolve) => (this.#slotFreed = resolve));
+      // Stopped while joining (a SIGTERM as the process starts): leave at once, in `finally`. The
+      // loop must not start: a subscription closed by `stop` may refuse iteration (CLOSED).
+      // Otherwise it starts in this same turn, before `stop` can close the subscription.
+      if (!this.#stopping.signal.aborted) {
+        for await (const batch of subscription.batches()) {
+          for (const event of batch) {
+            if (this.#stopping.signal.aborted) break;
+            while (this.#inFlight >= (this.#options.maxInFlight ?? 256)) {
+              await new Promise<void>((resolve) => (this.#slotFreed = resolve));
+            }
+            const work =
+              this.#work.get(`${event.topic}/${event.partition}`) ?? (await this.#partition(event));
+            this.#start(event, work, handle);
           }
-          const work = this.#work.get(`${event.topic}/${event.partition}`) ?? (await this.#partition(event));
-          this.#start(event, work, handle);
+          if (this.#stopping.signal.aborted) break;
         }
-        if (this.#stopping.signal.aborted) break;
       }
     } finally {
       clearInterval(this.#commitTimer);

@@ -316,6 +316,25 @@ void describe('Router', () => {
     assert.deepEqual((await log.describeGroup('test.signals')).members, []);
   });
 
+  void it('resolves run() when stopped while it is still joining its group, handling nothing and committing nothing', async () => {
+    await using log = await openMemoryLog();
+    await log.createTopic('orders', { partitions: 1 });
+    await log.append('orders', makeEvent(0));
+    // A SIGTERM that arrives while the process is starting: stop() before subscribe() resolved.
+    const router = createRouter({ log, group: 'test.early-stop', topics: ['orders'] });
+    let handled = 0;
+    router.on(TEST_TYPE, async () => {
+      handled++;
+    });
+    const running = router.run();
+    await router.stop();
+    await running;
+    assert.equal(handled, 0);
+    const group = await log.describeGroup('test.early-stop');
+    assert.deepEqual(group.members, [], 'the router left the group');
+    assert.equal(group.partitions.find((p) => p.topic === 'orders')?.committed ?? null, null);
+  });
+
   void it('suppresses declared effects for history older than the group, and performs them for events appended after it joined', async () => {
     await using log = await openMemoryLog();
     await log.createTopic('orders', { partitions: 1 });
