@@ -62,3 +62,4 @@ export { checkHistory, describeReport } from './history-checker.ts';
 export type { AppliedEffect, History, HistoryReport, LoggedEvent, ProducedEvent } from './history-checker.ts';
 export { describeFaults, runChurn } from './churn/churn.ts';
 export type { ChurnOptions, ChurnResult, ChurnRound, FaultCounts } from './churn/churn.ts';
+export type { PostgresTuning } from './churn/churn-shapes.ts';

@@ -21,6 +21,7 @@ import { inspect } from 'node:util';
 import {
   type EventLog,
   type Middleware,
+  type Store,
   type StoredEvent,
   type Subscription,
   createRouter,
@@ -47,6 +48,9 @@ Date.now = () => realNow() + skew;
 
 const say = (line: string) => process.stdout.write(`${line}\n`);
 
+// SIGTERM at any moment is a graceful leave: before the router runs, it stops as soon as it does.
+const sigterm = new Promise<void>((resolve) => process.once('SIGTERM', () => resolve()));
+
 createInterface({ input: process.stdin }).on('line', (line) => {
   const [command, value] = line.split(' ');
   if (command === 'clock' && value !== undefined) {
@@ -56,7 +60,16 @@ createInterface({ input: process.stdin }).on('line', (line) => {
 });
 
 const log = await openEventLog(settings.logUrl);
-const store = await openStore(settings.storeUrl, { log, publish: false });
+const store = await openMemberStore();
+
+/** The store as a service opens it: with its Postgres tuning when it has one. */
+async function openMemberStore(): Promise<Store> {
+  const tuning = settings.postgres;
+  if (tuning === undefined) return openStore(settings.storeUrl, { log, publish: false });
+  const { openPostgresStore, parsePostgresStoreUrl } = await import('@herald/postgres');
+  const { connectionString, schema } = parsePostgresStoreUrl(settings.storeUrl);
+  return openPostgresStore({ connectionString, ...(schema === undefined ? {} : { schema }), ...tuning });
+}
 
 let subscription: Subscription | undefined;
 /** The log as the router sees it, with the subscription's refused commits reported. */
@@ -162,9 +175,8 @@ if (settings.drain) {
       .catch(() => undefined);
   }, 200);
 }
-process.once('SIGTERM', () => void router.stop());
-
 const running = router.run();
+void sigterm.then(() => router.stop());
 say('ready');
 try {
   await running;

@@ -17,6 +17,14 @@ export interface MemberSettings {
   readonly maxInFlight: number;
   /** Stop (and exit) once the group has no lag. */
   readonly drain: boolean;
+  /** How a `postgres://` store is opened (`openPostgresStore`'s tuning); without it, `openStore`'s defaults. */
+  readonly postgres?: PostgresTuning;
+}
+
+/** The `openPostgresStore` settings a service chooses for its store. */
+export interface PostgresTuning {
+  readonly isolation?: 'serializable' | 'repeatable read' | 'read committed';
+  readonly groupCommit?: boolean;
 }
 
 /** One effect row, `churn-effects/<key>/<applied>/<random>`. */

@@ -28,7 +28,12 @@ import {
   type ProducedEvent,
   checkHistory,
 } from '../history-checker.ts';
-import { CHURN_EVENT_TYPE, type ChurnEffect, type MemberSettings } from './churn-shapes.ts';
+import {
+  CHURN_EVENT_TYPE,
+  type ChurnEffect,
+  type MemberSettings,
+  type PostgresTuning,
+} from './churn-shapes.ts';
 
 /**
  * One round of the nemesis:
@@ -67,8 +72,12 @@ export interface ChurnOptions {
   readonly progressPerFault: number;
   /** The run fails when no member commits an effect for this long. */
   readonly stallTimeoutMs: number;
+  /** Average work of a handler before its transaction. Default 3 ms. */
   readonly handlerDelayMs?: number;
+  /** Each member's router's `maxInFlight`. Default 16. */
   readonly maxInFlight?: number;
+  /** How members open a `postgres://` store, as a service would (see `openPostgresStore`). */
+  readonly postgres?: PostgresTuning;
   /** Where the run reports what it does (a test's `diagnostic`). */
   readonly say?: (line: string) => void;
 }
@@ -259,6 +268,7 @@ export async function runChurn(options: ChurnOptions): Promise<ChurnResult> {
         handlerDelayMs: options.handlerDelayMs ?? 3,
         maxInFlight: options.maxInFlight ?? 16,
         drain,
+        ...(options.postgres === undefined ? {} : { postgres: options.postgres }),
       },
       onLine,
     );
@@ -268,6 +278,36 @@ export async function runChurn(options: ChurnOptions): Promise<ChurnResult> {
   };
   const running = () => members.filter((m) => m.running && !m.expectExit);
   const pick = (from: readonly Member[]): Member => from[Math.floor(Math.random() * from.length)]!;
+  /** A running member, one that owns partitions when there is one. */
+  const pickOwner = (): Member => {
+    const owners = running().filter((m) => m.assignment.length > 0);
+    return pick(owners.length > 0 ? owners : running());
+  };
+  /**
+   * Watches the partitions `victim` holds now. `taken(since, minMs)` waits at least `minMs`,
+   * then until the other members committed `progressPerFault` effects in those partitions (they
+   * took them over), giving up after half the stall timeout (at least two sessions) from
+   * `since`; it resolves whether the others committed anything at all meanwhile.
+   */
+  const watchHandover = (victim: Member) => {
+    const held = [...victim.assignment];
+    const othersIn = () =>
+      members
+        .filter((m) => m !== victim)
+        .reduce((sum, m) => sum + held.reduce((s, p) => s + (m.appliedIn.get(p) ?? 0), 0), 0);
+    const othersAnywhere = () => totalApplied() - victim.applied;
+    const inBefore = othersIn();
+    const anywhereBefore = othersAnywhere();
+    const deadline = Math.max(options.stallTimeoutMs / 2, 2 * options.sessionTimeoutMs);
+    return {
+      taken: async (since: number, minMs: number): Promise<boolean> => {
+        if (minMs > 0) await sleep(minMs);
+        const done = () => held.length === 0 || othersIn() >= inBefore + options.progressPerFault;
+        while (!done() && performance.now() - since < deadline) await sleep(50);
+        return othersAnywhere() > anywhereBefore;
+      },
+    };
+  };
   const progress = async (what: string, count = options.progressPerFault) => {
     const target = totalApplied() + count;
     await until(() => totalApplied() >= target, `${count} new effects after ${what}`);
@@ -368,37 +408,28 @@ export async function runChurn(options: ChurnOptions): Promise<ChurnResult> {
       const roundStarted = performance.now();
       switch (round) {
         case 'kill': {
-          const victim = pick(running());
+          const victim = pickOwner();
+          const handover = watchHandover(victim);
           victim.expectExit = true;
           victim.signal('SIGKILL');
           await victim.exited;
           faults.kills++;
           start();
           faults.joins++;
+          // Its partitions move once its session expires; the new owners redo what it had not
+          // committed, and the inbox must keep each of those events to one effect.
+          await handover.taken(performance.now(), 0);
           await progress('a SIGKILL');
           break;
         }
         case 'pause': {
-          const candidates = running().filter((m) => m.assignment.length > 0);
-          const victim = pick(candidates.length > 0 ? candidates : running());
-          const held = [...victim.assignment];
-          const othersIn = () =>
-            members
-              .filter((m) => m !== victim)
-              .reduce((sum, m) => sum + held.reduce((s, p) => s + (m.appliedIn.get(p) ?? 0), 0), 0);
-          const othersBefore = othersIn();
-          const othersAnywhere = () => totalApplied() - victim.applied;
-          const anywhereBefore = othersAnywhere();
+          const victim = pickOwner();
+          const handover = watchHandover(victim);
           victim.signal('SIGSTOP');
           faults.pauses++;
-          const stoppedAt = performance.now();
-          // Past the session timeout in any case; then until the others committed effects in the
-          // partitions it held (they took them over), for as long as the group makes progress.
-          await sleep(options.sessionTimeoutMs * 1.5);
-          const takenOver = () => held.length === 0 || othersIn() >= othersBefore + options.progressPerFault;
-          const deadline = Math.max(options.stallTimeoutMs / 2, 2 * options.sessionTimeoutMs);
-          while (!takenOver() && performance.now() - stoppedAt < deadline) await sleep(50);
-          if (othersAnywhere() === anywhereBefore) pausesThatStalledTheGroup++;
+          // Past the session timeout in any case, then until the others took its partitions over.
+          const moved = await handover.taken(performance.now(), options.sessionTimeoutMs * 1.5);
+          if (!moved) pausesThatStalledTheGroup++;
           const victimFenced = victim.fenced;
           const victimDeduplicated = victim.deduplicated;
           victim.signal('SIGCONT');
