@@ -101,7 +101,10 @@ export interface ChurnResult {
   /** Of those, by members after they were resumed from a pause: their late work. */
   readonly lateFenced: number;
   readonly lateDeduplicated: number;
-  /** Pauses during which no other member committed anything (the paused one held a lock the others needed). */
+  /**
+   * Pauses during which no other member committed anything: the paused one held what the others
+   * needed (on the embedded log, the file's write lock, if it was stopped inside a transaction).
+   */
   readonly pausesThatStalledTheGroup: number;
   /** Times a sampled committed offset of a partition was lower than one sampled before. */
   readonly offsetRegressions: number;
@@ -316,6 +319,7 @@ export async function runChurn(options: ChurnOptions): Promise<ChurnResult> {
   const leave = async (member: Member, fault = true) => {
     member.expectExit = true;
     member.signal('SIGTERM');
+    await until(() => !member.running, `${member.name} to leave`);
     const { code, signal } = await member.exited;
     if (code !== 0) {
       unexpectedExits.push(
@@ -393,10 +397,8 @@ export async function runChurn(options: ChurnOptions): Promise<ChurnResult> {
   let nemesisMs: number;
   let history: HistoryReport;
   try {
-    for (let i = 0; i < options.members; i++) {
-      start();
-      faults.joins++;
-    }
+    // The first members are not faults; every later start is a join.
+    for (let i = 0; i < options.members; i++) start();
     await until(() => running().every((m) => m.ready), 'the members to start');
     await progress('the start');
 
