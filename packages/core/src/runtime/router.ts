@@ -236,7 +236,10 @@ export class Router {
       await handle(event, context);
       finished = true;
       if (context.failures !== undefined || delivery.failed) {
-        await this.#failures.clear(this.#deliveryKey(event));
+        // Best effort: the event is handled whether or not its record goes. A record left behind
+        // (the store unavailable just now) only makes a later replay start at a higher attempt;
+        // failing here would stop the router over bookkeeping.
+        await this.#failures.clear(this.#deliveryKey(event)).catch(() => undefined);
       }
     } catch (error) {
       // While stopping or handing the partition over, an unfinished event is simply redelivered.
