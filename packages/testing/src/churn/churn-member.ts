@@ -10,7 +10,7 @@
 //
 // argv[2]: MemberSettings as JSON. stdin takes one command per line: `clock <ms>` moves this
 // process's wall clock (`Date.now`, which group leases on the embedded log read) by <ms>.
-// stdout: `ready`; `assigned <partitions JSON>` when the assignment changes; `applied <partition>
+// stdout: `ready` once it joined the group; `assigned <partitions JSON>` when the assignment changes; `applied <partition>
 // <event id>` after an effect committed; `dedup <event id>` when a delivery had no effect
 // because the inbox held the event; `fenced` when the log refused a commit; `clock <skew>`;
 // `stopped` after a graceful stop (SIGTERM, or drained when `drain` is set).
@@ -79,6 +79,7 @@ const observedLog = new Proxy(log, {
       return async (...args: Parameters<EventLog['subscribe']>) => {
         const opened = await target.subscribe(...args);
         subscription = opened;
+        say('ready');
         return observeCommits(opened);
       };
     }
@@ -177,7 +178,6 @@ if (settings.drain) {
 }
 const running = router.run();
 void sigterm.then(() => router.stop());
-say('ready');
 try {
   await running;
 } catch (error) {

@@ -257,6 +257,11 @@ export async function runChurn(options: ChurnOptions): Promise<ChurnResult> {
     );
   };
 
+  /**
+   * Starts a member. A fault waits for it to have joined: a process that opens the embedded log
+   * while another is stopped holding its write lock fails to start (after the busy timeout), as
+   * it should, and that is not the fault under test.
+   */
   const start = (drain = false): Member => {
     const name = `m${++incarnation}`;
     const member = new Member(
@@ -279,6 +284,7 @@ export async function runChurn(options: ChurnOptions): Promise<ChurnResult> {
     members.push(member);
     return member;
   };
+  const joined = (member: Member) => until(() => member.ready, `${member.name} to join`);
   const running = () => members.filter((m) => m.running && !m.expectExit);
   const pick = (from: readonly Member[]): Member => from[Math.floor(Math.random() * from.length)]!;
   /** A running member, one that owns partitions when there is one. */
@@ -416,7 +422,7 @@ export async function runChurn(options: ChurnOptions): Promise<ChurnResult> {
           victim.signal('SIGKILL');
           await victim.exited;
           faults.kills++;
-          start();
+          await joined(start());
           faults.joins++;
           // Its partitions move once its session expires; the new owners redo what it had not
           // committed, and the inbox must keep each of those events to one effect.
@@ -444,13 +450,13 @@ export async function runChurn(options: ChurnOptions): Promise<ChurnResult> {
         }
         case 'leave-join': {
           await leave(pick(running()));
-          start();
+          await joined(start());
           faults.joins++;
           await progress('a leave and a join');
           break;
         }
         case 'join-leave': {
-          start();
+          await joined(start());
           faults.joins++;
           await progress('a join');
           await leave(running()[0]!);
