@@ -101,7 +101,7 @@ if (unavailable !== undefined) {
             `${describeFaults(faults)}; ${describeReport(report)}; ` +
             `late work after SIGCONT: ${result.lateFenced} commits fenced, ${result.lateDeduplicated} deliveries deduplicated ` +
             `(${result.fencedCommits} fenced and ${result.deduplicated} deduplicated in all); ` +
-            `committed offsets went back ${result.offsetRegressions} times; ` +
+            `${result.pausesThatStalledTheGroup} pauses stalled the group; committed offsets went back ${result.offsetRegressions} times; ` +
             `nemesis ${(result.nemesisMs / 1000).toFixed(1)} s, run ${(result.totalMs / 1000).toFixed(1)} s`;
           console.log(`Kafka churn: ${summary}`);
           t.diagnostic(summary);

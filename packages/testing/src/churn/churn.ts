@@ -103,7 +103,7 @@ export interface ChurnResult {
   readonly lateDeduplicated: number;
   /**
    * Pauses during which no other member committed anything: the paused one held what the others
-   * needed (on the embedded log, the file's write lock, if it was stopped inside a transaction).
+   * needed (the embedded log's write lock, rows a Postgres transaction of its had locked).
    */
   readonly pausesThatStalledTheGroup: number;
   /** Times a sampled committed offset of a partition was lower than one sampled before. */
@@ -295,8 +295,9 @@ export async function runChurn(options: ChurnOptions): Promise<ChurnResult> {
   /**
    * Watches the partitions `victim` holds now. `taken(since, minMs)` waits at least `minMs`,
    * then until the other members committed `progressPerFault` effects in those partitions (they
-   * took them over), giving up after half the stall timeout (at least two sessions) from
-   * `since`; it resolves whether the others committed anything at all meanwhile.
+   * took them over), giving up four session timeouts (at least 5 s) after `since`: a member
+   * stopped inside a store transaction can hold what the new owners need until it resumes. It
+   * resolves whether the others committed anything at all meanwhile.
    */
   const watchHandover = (victim: Member) => {
     const held = [...victim.assignment];
@@ -307,7 +308,7 @@ export async function runChurn(options: ChurnOptions): Promise<ChurnResult> {
     const othersAnywhere = () => totalApplied() - victim.applied;
     const inBefore = othersIn();
     const anywhereBefore = othersAnywhere();
-    const deadline = Math.max(options.stallTimeoutMs / 2, 2 * options.sessionTimeoutMs);
+    const deadline = Math.max(5_000, 4 * options.sessionTimeoutMs);
     return {
       taken: async (since: number, minMs: number): Promise<boolean> => {
         if (minMs > 0) await sleep(minMs);
