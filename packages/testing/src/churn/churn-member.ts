@@ -9,11 +9,13 @@
 // The random suffix makes a second effect of an event a second row, never an overwrite.
 //
 // argv[2]: MemberSettings as JSON. stdin takes one command per line: `clock <ms>` moves this
-// process's wall clock (`Date.now`, which group leases on the embedded log read) by <ms>.
-// stdout: `ready` once it joined the group; `assigned <partitions JSON>` when the assignment changes; `applied <partition>
-// <event id>` after an effect committed; `dedup <event id>` when a delivery had no effect
-// because the inbox held the event; `fenced` when the log refused a commit; `clock <skew>`;
-// `stopped` after a graceful stop (SIGTERM, or drained when `drain` is set).
+// process's wall clock by <ms>, as `Date.now` reads it (the group leases of the embedded log
+// are `Date.now` times; `new Date()` is not moved).
+// stdout: `ready` once it joined the group; `assigned <partitions JSON>` when the assignment
+// changes; `applied <partition> <event id>` after an effect committed; `dedup <event id>` when a
+// delivery had no effect because the inbox held the event; `fenced` when the log refused a
+// commit; `clock <skew>`; `stopped` after a graceful stop (SIGTERM, or drained when `drain` is
+// set).
 import { randomUUID } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
