@@ -62,3 +62,8 @@ export type {
 } from './store-conformance.ts';
 export { mountSmallDisk, smallDiskUnavailable } from './small-disk.ts';
 export type { SmallDisk } from './small-disk.ts';
+export { checkHistory, describeReport } from './history-checker.ts';
+export type { AppliedEffect, History, HistoryReport, LoggedEvent, ProducedEvent } from './history-checker.ts';
+export { describeFaults, runChurn } from './churn/churn.ts';
+export type { ChurnOptions, ChurnResult, ChurnRound, FaultCounts } from './churn/churn.ts';
+export type { PostgresTuning } from './churn/churn-shapes.ts';

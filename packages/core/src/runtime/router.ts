@@ -1,3 +1,4 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { EventDefinition } from '../define-event.ts';
 import type { StoredEvent } from '../envelope.ts';
 import { HeraldError, isHeraldError } from '../errors.ts';
@@ -181,7 +182,6 @@ export class Router {
       onRevoked: (partitions) => this.#drain(partitions),
     });
     this.#subscription = subscription;
-    if (this.#stopping.signal.aborted) await subscription.close();
     // A periodic commit that fails (the log unreachable for a while: a broker restarting) is not
     // an unhandled rejection that ends the process: the watermark stays where it was committed,
     // and the next tick commits it again.
@@ -190,16 +190,24 @@ export class Router {
       this.#options.commitIntervalMs ?? 100,
     );
     try {
-      for await (const batch of subscription.batches()) {
-        for (const event of batch) {
-          if (this.#stopping.signal.aborted) break;
-          while (this.#inFlight >= (this.#options.maxInFlight ?? 256)) {
-            await new Promise<void>((resolve) => (this.#slotFreed = resolve));
+      // Stopped while joining (a SIGTERM as the process starts): leave at once, in `finally`. The
+      // loop must not start: a subscription closed by `stop` may refuse iteration (CLOSED).
+      // Otherwise it starts in this same turn, before `stop` can close the subscription.
+      if (!this.#stopping.signal.aborted) {
+        for await (const batch of subscription.batches()) {
+          for (const event of batch) {
+            if (this.#stopping.signal.aborted) break;
+            while (this.#inFlight >= (this.#options.maxInFlight ?? 256)) {
+              await new Promise<void>((resolve) => (this.#slotFreed = resolve));
+            }
+            const work =
+              this.#work.get(`${event.topic}/${event.partition}`) ?? (await this.#partition(event));
+            // Stopped while the store was away: the event was not started, and is delivered again.
+            if (work === undefined) break;
+            this.#start(event, work, handle);
           }
-          const work = this.#work.get(`${event.topic}/${event.partition}`) ?? (await this.#partition(event));
-          this.#start(event, work, handle);
+          if (this.#stopping.signal.aborted) break;
         }
-        if (this.#stopping.signal.aborted) break;
       }
     } finally {
       clearInterval(this.#commitTimer);
@@ -231,7 +239,10 @@ export class Router {
       await handle(event, context);
       finished = true;
       if (context.failures !== undefined || delivery.failed) {
-        await this.#failures.clear(this.#deliveryKey(event));
+        // Best effort: the event is handled whether or not its record goes. A record left behind
+        // (the store unavailable just now) only makes a later replay start at a higher attempt;
+        // failing here would stop the router over bookkeeping.
+        await this.#failures.clear(this.#deliveryKey(event)).catch(() => undefined);
       }
     } catch (error) {
       // While stopping or handing the partition over, an unfinished event is simply redelivered.
@@ -288,23 +299,45 @@ export class Router {
     return { group: this.group, topic: event.topic, partition: event.partition, offset: event.offset };
   }
 
-  async #partition(event: StoredEvent): Promise<PartitionWork> {
+  /** The work of the event's partition, set up at its first event; undefined when the router stopped meanwhile. */
+  async #partition(event: StoredEvent): Promise<PartitionWork | undefined> {
     const id = `${event.topic}/${event.partition}`;
-    let work = this.#work.get(id);
-    if (work === undefined) {
-      const abort = new AbortController();
-      work = {
-        topic: event.topic,
-        partition: event.partition,
-        offsets: new OffsetTracker(event.offset),
-        keys: new KeyScheduler(),
-        abort,
-        signal: AbortSignal.any([this.#stopping.signal, abort.signal]),
-        replayUntil: await this.#backfill.replayUntil(event.topic, event.partition),
-      };
-      this.#work.set(id, work);
-    }
+    const existing = this.#work.get(id);
+    if (existing !== undefined) return existing;
+    const replayUntil = await this.#replayUntil(event.topic, event.partition);
+    if (replayUntil === undefined) return undefined;
+    const abort = new AbortController();
+    const work: PartitionWork = {
+      topic: event.topic,
+      partition: event.partition,
+      offsets: new OffsetTracker(event.offset),
+      keys: new KeyScheduler(),
+      abort,
+      signal: AbortSignal.any([this.#stopping.signal, abort.signal]),
+      replayUntil,
+    };
+    this.#work.set(id, work);
     return work;
+  }
+
+  /**
+   * The partition's backfill boundary. Deciding it may write to the store; while the store
+   * fails with a retryable error (another process holds the embedded log's write lock, the
+   * database is away), it is tried again with backoff, and the router waits instead of stopping.
+   * Undefined when the router is stopped meanwhile.
+   */
+  async #replayUntil(topic: string, partition: number): Promise<number | undefined> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.#backfill.replayUntil(topic, partition);
+      } catch (error) {
+        if (!isHeraldError(error) || !error.retryable) throw error;
+        if (this.#stopping.signal.aborted) return undefined;
+        await sleep(Math.min(1000, 10 * 2 ** attempt), undefined, { signal: this.#stopping.signal }).catch(
+          () => undefined,
+        );
+      }
+    }
   }
 
   /** Commits every partition up to its oldest unfinished event. */

@@ -10,6 +10,7 @@ import { backoffDelay, isPermanent, retry } from '../../src/runtime/middleware/r
 import { createRouter } from '../../src/runtime/router.ts';
 import { HeraldError } from '../../src/errors.ts';
 import { MemoryStore } from './fixtures/memory-store.ts';
+import type { DeliveryKey, FailureRecord } from '../../src/runtime/store.ts';
 import { committedOffset, start, waitForNoLag, waitMonotonic } from './fixtures/harness.ts';
 
 /** A session timeout no wall-clock jump in these tests can reach. */
@@ -266,6 +267,77 @@ void describe('retry', () => {
     assert.equal(parked?.extensions?.['dlattempts'], '5');
   });
 
+  void it('keeps retrying, counting attempts itself, while the store cannot record failures', async () => {
+    await using log = await openMemoryLog();
+    await log.createTopic('orders', { partitions: 1 });
+    await log.appendBatch('orders', [makeEvent(0), makeEvent(1)]);
+    // The store's writes fail for a while, as while a stalled process holds the write lock.
+    const store = new UnavailableFailureRecords(2);
+    const attempts: number[] = [];
+    const router = createRouter({
+      log,
+      group: 'test.store-away',
+      topics: ['orders'],
+      store,
+      middleware: [retry({ maxAttempts: 5, initialDelayMs: 2 })],
+    });
+    router.on(TEST_TYPE, async (event, ctx) => {
+      if (event.offset === 0) attempts.push(ctx.attempt);
+      if (event.offset === 0 && ctx.attempt < 4) throw new HeraldError('TIMEOUT', 'downstream is slow');
+    });
+    const run = start(router);
+    await waitForNoLag(log, 'test.store-away');
+    await run.stop();
+    assert.deepEqual(attempts, [1, 2, 3, 4], 'the attempts went on, counted without the store');
+    assert.equal(store.refused, 2);
+  });
+
+  void it('gives up after maxAttempts counted by itself when the store records no failure at all', async () => {
+    await using log = await openMemoryLog();
+    await log.createTopic('orders', { partitions: 1 });
+    await log.append('orders', makeEvent(0));
+    const store = new UnavailableFailureRecords(Infinity);
+    const failure = new Error('always');
+    let calls = 0;
+    const router = createRouter({
+      log,
+      group: 'test.store-gone',
+      topics: ['orders'],
+      store,
+      middleware: [retry({ maxAttempts: 3, initialDelayMs: 2 })],
+    });
+    router.on(TEST_TYPE, async () => {
+      calls++;
+      throw failure;
+    });
+    await assert.rejects(router.run(), (error) => error === failure, "the handler's error, not the store's");
+    assert.equal(calls, 3);
+  });
+
+  void it('commits an event whose failure record could not be cleared, and keeps going', async () => {
+    await using log = await openMemoryLog();
+    await log.createTopic('orders', { partitions: 1 });
+    await log.appendBatch('orders', [makeEvent(0), makeEvent(1), makeEvent(2)]);
+    const store = new UnclearableFailureRecords();
+    const handled: number[] = [];
+    const router = createRouter({
+      log,
+      group: 'test.unclearable',
+      topics: ['orders'],
+      store,
+      middleware: [retry({ maxAttempts: 5, initialDelayMs: 2 })],
+    });
+    router.on(TEST_TYPE, async (event, ctx) => {
+      if (ctx.attempt < 2) throw new Error('not yet');
+      handled.push(event.offset);
+    });
+    const run = start(router);
+    await waitForNoLag(log, 'test.unclearable');
+    await run.stop();
+    assert.deepEqual(handled, [0, 1, 2]);
+    assert.equal(store.refused, 3);
+  });
+
   void it('forgets the failures of an event once it succeeded', async () => {
     await using log = await openMemoryLog();
     await log.createTopic('orders', { partitions: 1 });
@@ -289,3 +361,39 @@ void describe('retry', () => {
 });
 
 const key = (offset: number) => ({ group: 'test.persisted', topic: 'orders', partition: 0, offset });
+
+/** A store that refuses to record the first `count` failures, as a store whose writes fail for a while. */
+class UnavailableFailureRecords extends MemoryStore {
+  #left: number;
+  refused = 0;
+
+  constructor(count: number) {
+    super();
+    this.#left = count;
+  }
+
+  override async recordFailure(key: DeliveryKey, error: string): Promise<FailureRecord> {
+    if (this.#left > 0) {
+      this.#left--;
+      this.refused++;
+      throw new HeraldError(
+        'BACKEND_UNAVAILABLE',
+        "another process held the log's write lock for over 5000 ms",
+      );
+    }
+    return super.recordFailure(key, error);
+  }
+}
+
+/** A store whose failure records cannot be cleared, as while its writes fail. */
+class UnclearableFailureRecords extends MemoryStore {
+  refused = 0;
+
+  override async clearFailures(_key: DeliveryKey): Promise<void> {
+    this.refused++;
+    throw new HeraldError(
+      'BACKEND_UNAVAILABLE',
+      "another process held the log's write lock for over 5000 ms",
+    );
+  }
+}

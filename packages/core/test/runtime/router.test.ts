@@ -8,6 +8,8 @@ import { openMemoryLog } from '../../src/memory.ts';
 import { createRouter } from '../../src/runtime/router.ts';
 import { retry } from '../../src/runtime/middleware/retry.ts';
 import { committedOffset, gate, start, waitForNoLag } from './fixtures/harness.ts';
+import { MemoryStore } from './fixtures/memory-store.ts';
+import type { StoreTransaction } from '../../src/runtime/store.ts';
 
 const OTHER_TYPE = 'dev.herald.testing.other-thing-happened.v1';
 
@@ -316,6 +318,65 @@ void describe('Router', () => {
     assert.deepEqual((await log.describeGroup('test.signals')).members, []);
   });
 
+  void it('resolves run() when stopped while it is still joining its group, handling nothing and committing nothing', async () => {
+    await using log = await openMemoryLog();
+    await log.createTopic('orders', { partitions: 1 });
+    await log.append('orders', makeEvent(0));
+    // A SIGTERM that arrives while the process is starting: stop() before subscribe() resolved.
+    const router = createRouter({ log, group: 'test.early-stop', topics: ['orders'] });
+    let handled = 0;
+    router.on(TEST_TYPE, async () => {
+      handled++;
+    });
+    const running = router.run();
+    await router.stop();
+    await running;
+    assert.equal(handled, 0);
+    const group = await log.describeGroup('test.early-stop');
+    assert.deepEqual(group.members, [], 'the router left the group');
+    assert.equal(group.partitions.find((p) => p.topic === 'orders')?.committed ?? null, null);
+  });
+
+  void it("waits, without stopping, while the store cannot keep a new partition's backfill boundary for a moment", async () => {
+    await using log = await openMemoryLog();
+    await log.createTopic('orders', { partitions: 1 });
+    await log.append('orders', makeEvent(0));
+    // Its first three transactions fail, as while another process holds the write lock.
+    const store = new UnavailableAtFirst(3);
+    const handled: number[] = [];
+    const router = createRouter({ log, group: 'test.boundary-away', topics: ['orders'], store });
+    router.on(TEST_TYPE, async (event) => {
+      handled.push(event.offset);
+    });
+    const run = start(router);
+    await waitForNoLag(log, 'test.boundary-away');
+    await run.stop();
+    assert.deepEqual(handled, [0]);
+    assert.equal(store.refused, 3);
+    assert.ok(
+      (await store.list('herald.backfill')).length === 1,
+      'the boundary was kept once the store was back',
+    );
+  });
+
+  void it('stops cleanly while it waits for the store to keep a backfill boundary', async () => {
+    await using log = await openMemoryLog();
+    await log.createTopic('orders', { partitions: 1 });
+    await log.append('orders', makeEvent(0));
+    const store = new UnavailableAtFirst(Infinity);
+    let handled = 0;
+    const router = createRouter({ log, group: 'test.boundary-gone', topics: ['orders'], store });
+    router.on(TEST_TYPE, async () => {
+      handled++;
+    });
+    const running = router.run();
+    await waitFor(() => store.refused >= 2, 5000, 'two refused transactions');
+    await router.stop();
+    await running;
+    assert.equal(handled, 0);
+    assert.equal(await committedOffset(log, 'test.boundary-gone', 'orders'), null);
+  });
+
   void it('suppresses declared effects for history older than the group, and performs them for events appended after it joined', async () => {
     await using log = await openMemoryLog();
     await log.createTopic('orders', { partitions: 1 });
@@ -395,4 +456,26 @@ function withMethods<T extends object>(target: T, replaced: Partial<Record<keyof
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(object) : value;
     },
   });
+}
+
+/** A store whose first `count` transactions fail as an unavailable store's do. */
+class UnavailableAtFirst extends MemoryStore {
+  #left: number;
+  refused = 0;
+
+  constructor(count: number) {
+    super();
+    this.#left = count;
+  }
+
+  override transaction<T>(fn: (tx: StoreTransaction) => Promise<T> | T): Promise<T> {
+    if (this.#left > 0) {
+      this.#left--;
+      this.refused++;
+      return Promise.reject(
+        new HeraldError('BACKEND_UNAVAILABLE', "another process held the log's write lock for over 5000 ms"),
+      );
+    }
+    return super.transaction(fn);
+  }
 }

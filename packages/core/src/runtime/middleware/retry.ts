@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { isHeraldError } from '../../errors.ts';
-import { type Middleware, PermanentFailure } from '../handler.ts';
+import { type HandlerContext, type Middleware, PermanentFailure } from '../handler.ts';
+import type { FailureRecord } from '../store.ts';
 
 export interface RetryOptions {
   /** Attempts in all, the first included. Default 5. */
@@ -43,7 +44,10 @@ export function backoffDelay(attempt: number, options: RetryOptions = {}): numbe
  * the rest of the partition keeps flowing; later events of the same key wait behind it, so
  * per-key order holds. Attempts are counted by the runtime (`ctx.recordFailure`, kept in the
  * store when the router has one), never read from event headers; after a crash the count goes
- * on where it was. Permanent failures (`PermanentFailure`, poison events) are not retried.
+ * on where it was. When the store cannot record a failure (its write lock held by a stalled
+ * process, the database away), the attempt is counted here instead: a store outage neither ends
+ * the retries early nor stops the router. Permanent failures (`PermanentFailure`, poison events)
+ * are not retried.
  *
  * @example router.use(deadLetter(), retry({ maxAttempts: 5, initialDelayMs: 200 }))
  */
@@ -58,11 +62,32 @@ export function retry(options: RetryOptions = {}): Middleware {
         return;
       } catch (error) {
         if (context.signal.aborted) throw error;
-        const failures = await ctx.recordFailure(error);
+        // Never fewer attempts than this delivery made: attempts it counted itself while the
+        // store was away are missing from the store's record.
+        const failures = await ctx.recordFailure(error).then(
+          (recorded) =>
+            recorded.attempts >= ctx.attempt ? recorded : { ...recorded, attempts: ctx.attempt },
+          () => countedHere(ctx, error),
+        );
         if (!retryable(error) || failures.attempts >= maxAttempts) throw error;
         await sleep(backoffDelay(failures.attempts, options), undefined, { signal: context.signal });
         ctx = { ...ctx, attempt: failures.attempts + 1, failures };
       }
     }
+  };
+}
+
+/**
+ * The failure record after the attempt `ctx` made, counted from what the delivery knew, for when
+ * the store could not write it. Only a crash before the store records a later failure loses
+ * these attempts from the count (the event is then tried a few more times, never fewer).
+ */
+function countedHere(ctx: HandlerContext, error: unknown): FailureRecord {
+  const now = Date.now();
+  return {
+    attempts: ctx.attempt,
+    firstFailureAt: ctx.failures?.firstFailureAt ?? now,
+    lastFailureAt: now,
+    lastError: error instanceof Error ? `${error.name}: ${error.message}` : String(error),
   };
 }
