@@ -145,7 +145,11 @@ export class SqliteSubscription implements Subscription {
   }
 
   async commit(positions: StoredEvent | readonly PartitionOffset[]): Promise<void> {
-    if (this.#state === 'closed') throw new HeraldError('CLOSED', 'the subscription is closed');
+    // Refused from the moment the member starts leaving (not only once it has left): others can
+    // see it gone as soon as its leave commits, before this instance has finished closing.
+    if (this.#state === 'closed' || this.#leaving) {
+      throw new HeraldError('CLOSED', 'the subscription is closed');
+    }
     const { positions: list, event } = commitRequest(positions);
     const checked = list.map((p) => {
       const topicId = this.#log.topic(p.topic).id;
@@ -361,6 +365,9 @@ export class SqliteSubscription implements Subscription {
     }
   }
 
+  /** Set as the member leaves its group: `onRevoked` has run, no commit may follow. */
+  #leaving = false;
+
   async #leave(): Promise<void> {
     if (this.#state === 'closed' || this.#state === 'closing') return;
     const wasActive = this.#state !== 'joining';
@@ -371,6 +378,7 @@ export class SqliteSubscription implements Subscription {
       const held = [...this.#owned.values()].filter((o) => !o.revoking);
       await this.#revoked(held);
       if (wasActive || this.#owned.size > 0) {
+        this.#leaving = true;
         await this.#membership.leave();
         this.#log.afterCommit();
       }
