@@ -13,6 +13,11 @@ import { describe, it } from 'node:test';
 import pg from 'pg';
 import { type ChurnRound, describeFaults, describeReport, runChurn } from '@herald/testing';
 import {
+  TEST_POSTGRES,
+  postgresUnavailable,
+  reportUnavailable as reportPostgresUnavailable,
+} from '../../postgres/test/fixtures/test-postgres.ts';
+import {
   TEST_BROKERS,
   brokerUnavailable,
   deleteNamespace,
@@ -20,7 +25,6 @@ import {
   uniqueNamespace,
 } from './kafka-test-broker.ts';
 
-const TEST_POSTGRES = process.env['HERALD_TEST_POSTGRES'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 /** Kafka's floor (group.min.session.timeout.ms): a member stopped this long is expired by the broker. */
 const SESSION_TIMEOUT_MS = 6_000;
 
@@ -36,20 +40,6 @@ const ROUNDS: readonly ChurnRound[] = [
   'pause',
   'join-leave',
 ];
-
-async function postgresUnavailable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: TEST_POSTGRES, connectionTimeoutMillis: 3000 });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (error) {
-    return `no Postgres answers at ${TEST_POSTGRES} (${error instanceof Error ? error.message : String(error)}); start it or set HERALD_TEST_POSTGRES`;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
 
 async function dropSchema(schema: string): Promise<void> {
   const client = new pg.Client({ connectionString: TEST_POSTGRES });
@@ -69,14 +59,7 @@ const noPostgres = noBroker === undefined ? await postgresUnavailable() : undefi
 if (noBroker !== undefined) {
   reportUnavailable(WHAT, noBroker);
 } else if (noPostgres !== undefined) {
-  // As for the broker: in CI a failing test, elsewhere a skipped one that says why.
-  if (process.env['CI'] === 'true') {
-    void it(`${WHAT}: Postgres is reachable`, () => {
-      throw new Error(noPostgres);
-    });
-  } else {
-    void it(`${WHAT}: needs Postgres`, { skip: noPostgres }, () => undefined);
-  }
+  reportPostgresUnavailable(WHAT, noPostgres);
 } else {
   void describe(
     'consumer groups under churn on Kafka with a Postgres store (F21, F4, F5)',
