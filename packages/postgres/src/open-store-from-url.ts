@@ -3,6 +3,7 @@ import { HeraldError, redactUrl } from '@herald/core';
 import type {
   DeliveryKey,
   FailureRecord,
+  InboxQuery,
   OpenStoreOptions,
   Store,
   StoreTransaction,
@@ -90,6 +91,10 @@ class PublishingStore implements Store {
 
   inboxStatus(group: string, eventId: string, fingerprint: string) {
     return this.#store.inboxStatus(group, eventId, fingerprint);
+  }
+
+  inboxStatuses(group: string, entries: readonly InboxQuery[]) {
+    return this.#store.inboxStatuses(group, entries);
   }
 
   pruneInbox(handledBefore: number, limit: number) {

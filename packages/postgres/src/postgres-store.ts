@@ -7,6 +7,8 @@ import {
   type DeliveryKey,
   type FailureRecord,
   type InboxOutcome,
+  type InboxQuery,
+  type InboxStatus,
   type Store,
   type StoreTransaction,
   type TransactionOptions,
@@ -663,6 +665,21 @@ export class PostgresStore implements Store {
 
   async inboxStatus(group: string, eventId: string, fingerprint: string) {
     return inboxStatus(this.#query, this.#names, group, eventId, fingerprint);
+  }
+
+  async inboxStatuses(group: string, entries: readonly InboxQuery[]): Promise<InboxStatus[]> {
+    if (entries.length === 0) return [];
+    // One round trip for the whole batch: the ids travel as one text[] parameter.
+    const { rows } = await this.#query<{ event_id: string; fingerprint: string }>(
+      `SELECT event_id, fingerprint FROM ${this.#names.inbox} WHERE group_name = $1 AND event_id = ANY($2::text[])`,
+      [group, entries.map((entry) => entry.eventId)],
+    );
+    const found = new Map(rows.map((row) => [row.event_id, row.fingerprint]));
+    return entries.map(({ eventId, fingerprint }) => {
+      const stored = found.get(eventId);
+      if (stored === undefined) return 'unseen';
+      return stored === fingerprint ? 'duplicate' : 'conflict';
+    });
   }
 
   async pruneInbox(handledBefore: number, limit: number): Promise<number> {

@@ -4,6 +4,8 @@ import {
   type DeliveryKey,
   type FailureRecord,
   type InboxOutcome,
+  type InboxQuery,
+  type InboxStatus,
   type Store,
   type StoreTransaction,
   type TransactionOptions,
@@ -63,6 +65,26 @@ function inboxStatus(db: DatabaseSync, group: string, eventId: string, fingerpri
   ) as { fingerprint: string } | undefined;
   if (row === undefined) return 'unseen' as const;
   return row.fingerprint === fingerprint ? ('duplicate' as const) : ('conflict' as const);
+}
+
+/** Ids looked up per statement: a batch is one read, bounded so one statement stays short. */
+const INBOX_BATCH = 500;
+
+function inboxStatuses(db: DatabaseSync, group: string, entries: readonly InboxQuery[]): InboxStatus[] {
+  const found = new Map<string, string>();
+  for (let start = 0; start < entries.length; start += INBOX_BATCH) {
+    const ids = entries.slice(start, start + INBOX_BATCH).map((entry) => entry.eventId);
+    const rows = prepared(
+      db,
+      'SELECT event_id, fingerprint FROM herald_inbox WHERE group_name = ? AND event_id IN (SELECT value FROM json_each(?))',
+    ).all(group, JSON.stringify(ids)) as unknown as { event_id: string; fingerprint: string }[];
+    for (const row of rows) found.set(row.event_id, row.fingerprint);
+  }
+  return entries.map(({ eventId, fingerprint }) => {
+    const stored = found.get(eventId);
+    if (stored === undefined) return 'unseen';
+    return stored === fingerprint ? 'duplicate' : 'conflict';
+  });
 }
 
 /**
@@ -185,6 +207,11 @@ export class SqliteStore implements Store {
 
   async inboxStatus(group: string, eventId: string, fingerprint: string) {
     return inboxStatus(this.#log[readerConnection], group, eventId, fingerprint);
+  }
+
+  async inboxStatuses(group: string, entries: readonly InboxQuery[]): Promise<InboxStatus[]> {
+    // On the reader connection, one statement (one pair of WAL read locks) per 500 ids.
+    return entries.length === 0 ? [] : inboxStatuses(this.#log[readerConnection], group, entries);
   }
 
   pruneInbox(handledBefore: number, limit: number): Promise<number> {

@@ -292,6 +292,40 @@ export const storeInboxConformance: StoreConformanceGroup = {
       assert.equal(effects.filter((e) => e.value === 'first').length, 1);
     });
 
+    test('answers the inbox status of many events in one call as it answers each alone, when it offers inboxStatuses', async ({
+      store,
+    }) => {
+      if (store.inboxStatuses === undefined) return;
+      await store.transaction(async (tx) => {
+        await tx.recordHandled('g.batch', 'e-1', 'fp-a');
+        await tx.recordHandled('g.batch', 'e-2', 'fp-b');
+        await tx.recordHandled('g.other', 'e-3', 'fp-c');
+        for (let i = 0; i < 1_200; i += 3) await tx.recordHandled('g.batch', `many-${i}`, 'fp');
+      });
+      const queries = [
+        { eventId: 'e-1', fingerprint: 'fp-a' },
+        { eventId: 'e-2', fingerprint: 'fp-other' },
+        { eventId: 'e-3', fingerprint: 'fp-c' },
+        { eventId: 'e-1', fingerprint: 'fp-a' },
+        { eventId: 'never', fingerprint: 'fp' },
+      ];
+      assert.deepEqual(await store.inboxStatuses('g.batch', queries), [
+        'duplicate',
+        'conflict',
+        'unseen',
+        'duplicate',
+        'unseen',
+      ]);
+      assert.deepEqual(await store.inboxStatuses('g.batch', []), []);
+      const many = Array.from({ length: 1_200 }, (_, i) => ({ eventId: `many-${i}`, fingerprint: 'fp' }));
+      const statuses = await store.inboxStatuses('g.batch', many);
+      assert.equal(statuses.length, many.length);
+      for (const [i, status] of statuses.entries()) {
+        assert.equal(status, await store.inboxStatus('g.batch', `many-${i}`, 'fp'), `many-${i}`);
+      }
+      assert.equal(statuses.filter((status) => status === 'duplicate').length, 400);
+    });
+
     test('forgets the inbox entries handled before a time, oldest first and at most `limit` a call, when it offers pruneInbox', async ({
       store,
     }) => {

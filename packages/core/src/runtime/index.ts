@@ -19,6 +19,8 @@ export type {
   DeliveryKey,
   FailureRecord,
   InboxOutcome,
+  InboxQuery,
+  InboxStatus,
   Store,
   StoreTransaction,
   TransactionOptions,

@@ -10,6 +10,21 @@ export type InboxOutcome =
   /** Handled before with a different payload under the same id: a producer bug, flagged. */
   | 'conflict';
 
+/** What a group's inbox holds for an event, read without recording anything. */
+export type InboxStatus =
+  /** Not handled by the group (or its entry was pruned). */
+  | 'unseen'
+  /** Handled with the same payload. */
+  | 'duplicate'
+  /** Handled with a different payload under the same id. */
+  | 'conflict';
+
+/** One event to look up in a group's inbox: its id and its payload's fingerprint. */
+export interface InboxQuery {
+  readonly eventId: string;
+  readonly fingerprint: string;
+}
+
 /**
  * One atomic unit of a service's work: its own state, the events it emits and its inbox entry
  * commit together or not at all. This is the transactional outbox: an event emitted here is
@@ -67,11 +82,14 @@ export interface Store extends AsyncDisposable {
     options?: { readonly prefix?: string; readonly limit?: number },
   ): Promise<{ id: string; value: T }[]>;
   /** Whether `group` already handled `eventId`, without recording anything. */
-  inboxStatus(
-    group: string,
-    eventId: string,
-    fingerprint: string,
-  ): Promise<'unseen' | 'duplicate' | 'conflict'>;
+  inboxStatus(group: string, eventId: string, fingerprint: string): Promise<InboxStatus>;
+  /**
+   * The inbox status of several events of one group in one read: element i answers
+   * `entries[i]` exactly as `inboxStatus` would (the same id twice gets the same answer twice).
+   * Optional; with it, the idempotency middleware checks the events a router starts together
+   * in one read instead of one each. An empty `entries` resolves to `[]` without a read.
+   */
+  inboxStatuses?(group: string, entries: readonly InboxQuery[]): Promise<InboxStatus[]>;
   /**
    * Forgets up to `limit` inbox entries recorded before `handledBefore` (ms since the epoch, the
    * store's clock), oldest first; returns how many it deleted. An event forgotten here is

@@ -8,6 +8,7 @@ import { deadLetter } from '../../src/runtime/middleware/dead-letter.ts';
 import { fingerprintOf, idempotency } from '../../src/runtime/middleware/idempotency.ts';
 import { retry } from '../../src/runtime/middleware/retry.ts';
 import { createRouter } from '../../src/runtime/router.ts';
+import type { InboxQuery, InboxStatus } from '../../src/runtime/store.ts';
 import { MemoryStore } from './fixtures/memory-store.ts';
 import { bytes, start, waitForNoLag } from './fixtures/harness.ts';
 
@@ -214,6 +215,84 @@ void describe('idempotency', () => {
       await run.stop();
     }
     assert.deepEqual(calls, ['inventory.reservations', 'email.confirmations']);
+  });
+});
+
+/** A store that answers inbox checks in batches and counts its reads. */
+class BatchingStore extends MemoryStore {
+  readonly batches: number[] = [];
+  failNextRead = false;
+
+  async inboxStatuses(group: string, entries: readonly InboxQuery[]): Promise<InboxStatus[]> {
+    if (this.failNextRead) {
+      this.failNextRead = false;
+      throw new Error('the inbox read failed');
+    }
+    this.batches.push(entries.length);
+    return Promise.all(entries.map((entry) => this.inboxStatus(group, entry.eventId, entry.fingerprint)));
+  }
+}
+
+void describe('idempotency on a store that checks inboxes in batches', () => {
+  async function run(store: BatchingStore, log: Awaited<ReturnType<typeof setup>>['log']) {
+    const handled: string[] = [];
+    const router = createRouter({
+      log,
+      group: GROUP,
+      topics: ['orders'],
+      store,
+      middleware: [deadLetter(), retry({ maxAttempts: 5, initialDelayMs: 2 }), idempotency({ store })],
+    });
+    router.on(TEST_TYPE, async (e, ctx) => {
+      await ctx.transaction((tx) => tx.put('effects', e.id, 1));
+      handled.push(e.id);
+    });
+    const running = start(router);
+    await waitForNoLag(log, GROUP);
+    await running.stop();
+    return handled;
+  }
+
+  void it('checks the events a router starts together in one read, and skips those already handled', async () => {
+    const { log } = await setup();
+    await using _log = log;
+    const store = new BatchingStore(log);
+    const events = Array.from({ length: 40 }, (_, i) => makeEvent(i, `key-${i}`));
+    await log.appendBatch('orders', events);
+    const before = events[7]!;
+    await store.transaction((tx) => tx.recordHandled(GROUP, before.id, fingerprintOf(before)));
+
+    const handled = await run(store, log);
+
+    assert.deepEqual(
+      handled.sort(),
+      events
+        .filter((e) => e !== before)
+        .map((e) => e.id)
+        .sort(),
+    );
+    assert.equal(
+      store.batches.reduce((a, b) => a + b, 0),
+      40,
+      'every event was checked once',
+    );
+    assert.ok(Math.max(...store.batches) > 1, `reads carried one event each: ${store.batches.join(', ')}`);
+    assert.ok(store.batches.length < 40, `${store.batches.length} reads for 40 events`);
+  });
+
+  void it('fails every check a failed read carried, and each event is retried and handled once', async () => {
+    const { log } = await setup();
+    await using _log = log;
+    const store = new BatchingStore(log);
+    const events = Array.from({ length: 10 }, (_, i) => makeEvent(i, `key-${i}`));
+    await log.appendBatch('orders', events);
+    store.failNextRead = true;
+
+    const handled = await run(store, log);
+
+    assert.deepEqual(handled.sort(), events.map((e) => e.id).sort());
+    assert.equal(new Set(handled).size, handled.length, 'no event was handled twice');
+    assert.deepEqual(store.handled(GROUP).sort(), events.map((e) => e.id).sort());
   });
 });
 

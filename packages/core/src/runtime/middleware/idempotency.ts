@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import type { StoredEvent } from '../../envelope.ts';
 import { HeraldError } from '../../errors.ts';
 import type { Middleware } from '../handler.ts';
-import type { Store } from '../store.ts';
+import type { InboxQuery, InboxStatus, Store } from '../store.ts';
 
 /**
  * Gives each event one effect per group, however often it is delivered. The handler's first
@@ -13,14 +13,18 @@ import type { Store } from '../store.ts';
  * The same id with a different payload is not dropped silently: it fails with `CONFLICT`, a
  * permanent failure that `deadLetter` parks for a person to look at.
  *
+ * The check before the handler runs reads the inbox; on a store with `inboxStatuses`, the checks
+ * of the events a router starts together (in one turn of the event loop) share one read.
+ *
  * @example router.use(deadLetter(), retry(), idempotency({ store }))
  */
 export function idempotency(options: { readonly store: Store }): Middleware {
   const { store } = options;
+  const inboxStatus = inboxChecks(store);
   return (next) => async (event, context) => {
     const fingerprint = fingerprintOf(event);
     const conflict = () => conflictError(event, context.group);
-    const status = await store.inboxStatus(context.group, event.id, fingerprint);
+    const status = await inboxStatus(context.group, event.id, fingerprint);
     if (status === 'duplicate') return;
     if (status === 'conflict') throw conflict();
     let recorded = false;
@@ -54,6 +58,51 @@ export function idempotency(options: { readonly store: Store }): Middleware {
   };
 }
 
+interface PendingChecks {
+  readonly entries: InboxQuery[];
+  readonly waiters: { resolve(status: InboxStatus): void; reject(error: unknown): void }[];
+}
+
+/**
+ * `store.inboxStatus`, or, on a store with `inboxStatuses`, the same answers with the checks
+ * asked for before the current turn's callbacks end gathered per group into one read. The read
+ * starts once the turn's microtasks ran (a `nextTick` scheduled by the first check), so events a
+ * router starts one after another, from the same loop or the same commit's continuations, share
+ * it; a failed read fails every check it carried, as each one's own read would have.
+ */
+function inboxChecks(
+  store: Store,
+): (group: string, eventId: string, fingerprint: string) => Promise<InboxStatus> {
+  if (store.inboxStatuses === undefined)
+    return (group, eventId, fingerprint) => store.inboxStatus(group, eventId, fingerprint);
+  const read = store.inboxStatuses.bind(store);
+  const pending = new Map<string, PendingChecks>();
+  const flush = (group: string, batch: PendingChecks) => {
+    pending.delete(group);
+    // A read that throws instead of rejecting fails its checks the same way.
+    new Promise<InboxStatus[]>((resolve) => resolve(read(group, batch.entries))).then(
+      (statuses) => {
+        for (const [i, waiter] of batch.waiters.entries()) waiter.resolve(statuses[i]!);
+      },
+      (error: unknown) => {
+        for (const waiter of batch.waiters) waiter.reject(error);
+      },
+    );
+  };
+  return (group, eventId, fingerprint) => {
+    let batch = pending.get(group);
+    if (batch === undefined) {
+      const created: PendingChecks = { entries: [], waiters: [] };
+      pending.set(group, created);
+      process.nextTick(flush, group, created);
+      batch = created;
+    }
+    batch.entries.push({ eventId, fingerprint });
+    const waiters = batch.waiters;
+    return new Promise<InboxStatus>((resolve, reject) => waiters.push({ resolve, reject }));
+  };
+}
+
 function conflictError(event: StoredEvent, group: string): HeraldError {
   return new HeraldError(
     'CONFLICT',
@@ -80,7 +129,7 @@ function typePrefix(type: string): Buffer {
  * event reusing an id: the inbox keeps it next to the id. SHA-256 of the UTF-8 type, a zero
  * byte and the data bytes, in base64url: inbox entries written by any version compare equal.
  */
-export function fingerprintOf(event: StoredEvent): string {
+export function fingerprintOf(event: Pick<StoredEvent, 'type' | 'data'>): string {
   const prefix = typePrefix(event.type);
   const data = event.data;
   if (data === undefined || data.byteLength === 0) return hash('sha256', prefix, 'base64url');
