@@ -8,6 +8,15 @@ export {
   eventFromAttributes,
 } from './envelope.ts';
 export type { CloudEvent, StoredEvent } from './envelope.ts';
+export {
+  CAUSATION_ID,
+  CORRELATION_ID,
+  causationOf,
+  correlationOf,
+  eventBeingHandled,
+  runHandling,
+  stampCausation,
+} from './causation.ts';
 export { decodeStructuredCloudEvent } from './structured-cloud-event.ts';
 export { defineEvent } from './define-event.ts';
 export type { CreateEventOptions, EventData, EventDefinition } from './define-event.ts';

@@ -1,3 +1,4 @@
+import { eventBeingHandled, stampCausation } from '../causation.ts';
 import type { EventDefinition } from '../define-event.ts';
 import type { CloudEvent } from '../envelope.ts';
 import type { AppendOptions, AppendResult, EventLog } from '../event-log.ts';
@@ -130,13 +131,17 @@ function producerOver(sink: ProducerSink, settings: ProducerSettings): Producer<
       ...(opts.time === undefined ? {} : { time: opts.time }),
       ...(opts.extensions === undefined ? {} : { extensions: opts.extensions }),
     });
+  // Stamped here, before the middleware: published while a handler runs, an event is caused by
+  // the event being handled; otherwise it starts a chain of its own.
+  const stamped = <Data>(definition: EventDefinition<Data>, data: Data, opts?: PublishOptions) =>
+    stampCausation(build(definition, data, opts), eventBeingHandled());
   return {
     async publish(topic, definition, data, opts) {
-      const [result] = await publish(topic, [build(definition, data, opts)]);
+      const [result] = await publish(topic, [stamped(definition, data, opts)]);
       return result;
     },
     async publishBatch(topic, items) {
-      const events = items.map((item) => build(item.definition, item.data, item.options));
+      const events = items.map((item) => stamped(item.definition, item.data, item.options));
       return publish(topic, events);
     },
     within: (tx) => producerOver(tx, settings),

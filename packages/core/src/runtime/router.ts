@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { runHandling, stampCausation } from '../causation.ts';
 import type { EventDefinition } from '../define-event.ts';
 import type { StoredEvent } from '../envelope.ts';
 import { HeraldError, isHeraldError } from '../errors.ts';
@@ -9,7 +10,7 @@ import { DeliveryFailures } from './delivery-failures.ts';
 import { Dispatch, type EventDecoder, type RouteOptions, type TypedHandler } from './dispatch.ts';
 import { KeyScheduler } from './key-scheduler.ts';
 import { OffsetTracker } from './offset-tracker.ts';
-import type { DeliveryKey, Store } from './store.ts';
+import type { DeliveryKey, Store, StoreTransaction } from './store.ts';
 
 export type { EventDecoder, RouteOptions, TypedHandler } from './dispatch.ts';
 
@@ -236,7 +237,7 @@ export class Router {
       // from before it): once finished, the count is cleared, so a replay starts at attempt 1.
       const delivery = { failed: false };
       const context = await this.#context(event, work, delivery);
-      await handle(event, context);
+      await runHandling(event, () => handle(event, context));
       finished = true;
       if (context.failures !== undefined || delivery.failed) {
         // Best effort: the event is handled whether or not its record goes. A record left behind
@@ -282,7 +283,7 @@ export class Router {
         if (store === undefined) {
           return Promise.reject(new HeraldError('UNSUPPORTED', `the router of group ${group} has no store`));
         }
-        return store.transaction(fn);
+        return store.transaction((tx) => fn(causedBy(tx, event)));
       },
       effect: async (name, fn) => {
         if (replaying) return undefined;
@@ -388,4 +389,16 @@ export class Router {
 /** @example const router = createRouter({ log, group: 'inventory.reservations', topics: ['orders'] }); */
 export function createRouter(options: RouterOptions): Router {
   return new Router(options);
+}
+
+/** `tx` whose emitted events are stamped as caused by `cause`; every other method is `tx`'s own. */
+function causedBy(tx: StoreTransaction, cause: StoredEvent): StoreTransaction {
+  return {
+    emit: (topic, event, options) => tx.emit(topic, stampCausation(event, cause), options),
+    get: (collection, id) => tx.get(collection, id),
+    put: (collection, id, value) => tx.put(collection, id, value),
+    delete: (collection, id) => tx.delete(collection, id),
+    list: (collection, options) => tx.list(collection, options),
+    recordHandled: (group, eventId, fingerprint) => tx.recordHandled(group, eventId, fingerprint),
+  };
 }

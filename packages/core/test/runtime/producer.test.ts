@@ -135,7 +135,7 @@ void describe('Producer', () => {
     await assert.rejects(producer.publish('orders', OrderPlaced, { orderId: 'o-2', total: -1 }));
     assert.deepEqual(trail, ['outer:1', 'inner:1'], 'middleware ran for an invalid event');
     const [stored] = await readAll(log, 'orders');
-    assert.deepEqual(stored?.extensions, { outer: 'yes', inner: 'yes' });
+    assert.deepEqual(stored?.extensions, { correlationid: stored?.id, outer: 'yes', inner: 'yes' });
   });
 
   void it('rejects a publish to a missing topic with UNKNOWN_TOPIC', async () => {
@@ -204,7 +204,7 @@ void describe('Producer within a store transaction', () => {
     assert.equal(second?.source, '/orders');
     assert.equal(second?.partitionkey, 'o-1');
     assert.equal(second?.subject, 's');
-    assert.deepEqual(second?.extensions, { mw: 'yes' });
+    assert.deepEqual(second?.extensions, { correlationid: 'placed-o-2', mw: 'yes' });
     assert.equal(second?.type, OrderPlaced.type);
   });
 
