@@ -5,9 +5,11 @@ import packageJson from '../package.json' with { type: 'json' };
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, printable } from './arguments.ts';
 import { createCommandContext } from './command-context.ts';
 import type { CliIo, CommandContext } from './command-context.ts';
+import { CHAIN_HELP, runChainCommand } from './chain-command.ts';
 import { DLQ_HELP, runDlqCommand } from './dlq-command.ts';
 import { GROUPS_HELP, runGroupsCommand } from './groups-command.ts';
 import { PUBLISH_HELP, runPublishCommand } from './publish-command.ts';
+import { REPLAY_HELP, runReplayCommand } from './replay-command.ts';
 import { SCHEMA_HELP, runSchemaCommand } from './schema-command.ts';
 import { ASYNCAPI_HELP, runAsyncApiCommand } from './asyncapi-command.ts';
 import { TAIL_HELP, runTailCommand } from './tail-command.ts';
@@ -28,6 +30,8 @@ Commands:
   dlq show <dlq-topic> <partition>:<offset>
                                           One dead-lettered event with its failure
   dlq redrive <dlq-topic> <p>:<o>…|--all  Append dead-lettered events to their topic again
+  chain <event id|correlation id|key>     The causation chains it names, as trees (--export)
+  replay <file> --into <log url>          Load events 'chain --export' wrote into another log
   schema register|list|show|check         Schema registry; decode stored events (CI gate)
   asyncapi --system <module>              AsyncAPI 3.0 document of a system
 
@@ -54,6 +58,8 @@ const COMMANDS: Readonly<Record<string, { readonly run: Command; readonly help: 
   tail: { run: runTailCommand, help: TAIL_HELP },
   groups: { run: runGroupsCommand, help: GROUPS_HELP },
   dlq: { run: runDlqCommand, help: DLQ_HELP },
+  chain: { run: runChainCommand, help: CHAIN_HELP },
+  replay: { run: runReplayCommand, help: REPLAY_HELP },
   schema: { run: runSchemaCommand, help: SCHEMA_HELP },
   asyncapi: { run: runAsyncApiCommand, help: ASYNCAPI_HELP },
 };
