@@ -44,14 +44,24 @@ export const orderSystemDescription = defineSystem({
     'react independently, the order saga confirms or rejects it, notification and loyalty follow.',
   // The logs the system runs on (HERALD_LOG); the hosts are the ones docs/orders.md starts.
   servers: [
-    { name: 'embedded', log: 'embedded', host: 'localhost', description: 'The default: .herald/herald.db.' },
+    {
+      name: 'embedded',
+      log: 'embedded',
+      host: 'localhost',
+      description: 'The default: `.herald/herald.db`.',
+    },
     {
       name: 'kafka',
       log: 'kafka',
       host: '127.0.0.1:9092',
-      description: 'HERALD_LOG=kafka://127.0.0.1:9092.',
+      description: 'Started as `HERALD_LOG=kafka://127.0.0.1:9092`.',
     },
-    { name: 'nats', log: 'nats', host: '127.0.0.1:4222', description: 'HERALD_LOG=nats://127.0.0.1:4222.' },
+    {
+      name: 'nats',
+      log: 'nats',
+      host: '127.0.0.1:4222',
+      description: 'Started as `HERALD_LOG=nats://127.0.0.1:4222`.',
+    },
   ],
   partitions: DEFAULT_PARTITIONS,
   producers: PUBLISHERS.map(({ name, source, topic }) => ({

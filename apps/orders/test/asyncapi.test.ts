@@ -61,7 +61,7 @@ void describe('the order system AsyncAPI document', () => {
     for (const [name, channel] of Object.entries(document.channels)) {
       assert.equal(channel.bindings.kafka.topic, channel.address, name);
       assert.equal(channel.bindings.kafka.partitions, DEFAULT_PARTITIONS, name);
-      assert.equal(channel['x-herald-nats'].subject, `herald.${channel.address}.<partition>`, name);
+      assert.equal(channel['x-herald-nats'].subject, `herald.${channel.address}.{partition}`, name);
     }
     for (const consumer of orderSystemDescription.consumers) {
       for (const topic of consumer.topics) {

@@ -92,8 +92,8 @@ export function generateAsyncApi(system: SystemDescription): AsyncApiDocument {
       title: topic,
       description:
         `Herald topic ${topic}. Events are CloudEvents 1.0 in binary content mode: on Kafka a record of topic ` +
-        `${topic} (key = partitionkey, ce_* headers), on NATS a message on subject herald.${topic}.<partition> ` +
-        `(ce-* headers), in the embedded log a row of its SQLite file.`,
+        `${topic} (key = partitionkey, \`ce_*\` headers), on NATS a message on subject \`herald.${topic}.{partition}\` ` +
+        '(`ce-*` headers), in the embedded log a row of its SQLite file.',
       messages: Object.fromEntries(
         types.map((t) => [keyOf(t), { $ref: `#/components/messages/${keyOf(t)}` }]),
       ),
@@ -189,9 +189,9 @@ function messageOf(definition: EventDefinition, key: string): Record<string, unk
     headers: {
       type: 'object',
       description:
-        'The CloudEvents 1.0 context attributes as headers, as they travel: ce_<attribute> on Kafka, ' +
-        'ce-<attribute> on NATS (values percent-encoded as in the CloudEvents HTTP binding), ' +
-        'datacontenttype as content-type on both. Extension attributes travel the same way.',
+        'The CloudEvents 1.0 context attributes as headers, as they travel: `ce_{attribute}` on Kafka, ' +
+        '`ce-{attribute}` on NATS (values percent-encoded as in the CloudEvents HTTP binding), ' +
+        'datacontenttype as `content-type` on both. Extension attributes travel the same way.',
       oneOf: [
         headersOf('Kafka (CloudEvents Kafka binding, binary mode)', 'ce_', definition.type, uri, {}),
         headersOf('NATS (CloudEvents binary mode in NATS message headers)', 'ce-', definition.type, uri, {
@@ -252,9 +252,9 @@ function headersOf(
 function serverOf(server: ServerDescription): Record<string, unknown> {
   const protocol = server.log === 'embedded' ? 'sqlite' : server.log;
   const what = {
-    embedded: 'The embedded log: a SQLite file inside the process (HERALD_LOG=sqlite:<file>).',
-    kafka: 'Apache Kafka (HERALD_LOG=kafka://…): one topic per Herald topic, Kafka consumer groups.',
-    nats: 'NATS JetStream (HERALD_LOG=nats://…): one stream per topic partition, groups kept in KV buckets.',
+    embedded: 'The embedded log: a SQLite file inside the process (`HERALD_LOG=sqlite:{file}`).',
+    kafka: 'Apache Kafka (`HERALD_LOG=kafka://…`): one topic per Herald topic, Kafka consumer groups.',
+    nats: 'NATS JetStream (`HERALD_LOG=nats://…`): one stream per topic partition, groups kept in KV buckets.',
   }[server.log];
   return {
     host: server.host,
@@ -270,8 +270,8 @@ function natsNamesOf(topic: string, partitions: number | undefined): Record<stri
   // @herald/nats), which this document does not repeat.
   const plain = /^[A-Za-z0-9-]+$/.test(topic);
   return {
-    subject: `herald.${plain ? topic : '<escaped topic>'}.<partition>`,
-    stream: `HERALD_${plain ? topic : '<escaped topic>'}_<partition>`,
+    subject: `herald.${plain ? topic : '{escaped topic}'}.{partition}`,
+    stream: `HERALD_${plain ? topic : '{escaped topic}'}_{partition}`,
     ...(partitions === undefined ? {} : { partitions }),
   };
 }
