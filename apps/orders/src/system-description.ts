@@ -20,7 +20,7 @@ import {
   TOPICS,
 } from '@herald/orders-domain/events.ts';
 import { VIEW_TOPICS } from './services/orders/order-projection.ts';
-import { GROUPS } from '@herald/orders-domain/topology.ts';
+import { DEFAULT_PARTITIONS, GROUPS } from '@herald/orders-domain/topology.ts';
 
 const everyEventOf = (topics: readonly (keyof typeof EVENTS_BY_TOPIC)[]): EventDefinition[] =>
   topics.flatMap((t): readonly EventDefinition[] => EVENTS_BY_TOPIC[t]);
@@ -42,6 +42,28 @@ export const orderSystemDescription = defineSystem({
   description:
     'Real-time order processing on Herald: the orders API places an order, inventory, payment and fraud ' +
     'react independently, the order saga confirms or rejects it, notification and loyalty follow.',
+  // The logs the system runs on (HERALD_LOG); the hosts are the ones docs/orders.md starts.
+  servers: [
+    {
+      name: 'embedded',
+      log: 'embedded',
+      host: 'localhost',
+      description: 'The default: `.herald/herald.db`.',
+    },
+    {
+      name: 'kafka',
+      log: 'kafka',
+      host: '127.0.0.1:9092',
+      description: 'Started as `HERALD_LOG=kafka://127.0.0.1:9092`.',
+    },
+    {
+      name: 'nats',
+      log: 'nats',
+      host: '127.0.0.1:4222',
+      description: 'Started as `HERALD_LOG=nats://127.0.0.1:4222`.',
+    },
+  ],
+  partitions: DEFAULT_PARTITIONS,
   producers: PUBLISHERS.map(({ name, source, topic }) => ({
     name,
     source,

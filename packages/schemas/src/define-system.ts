@@ -31,6 +31,21 @@ export interface ConsumerDescription {
 }
 
 /**
+ * Where a system's events travel: one of the logs Herald runs on. `herald asyncapi` writes each
+ * as an AsyncAPI server, and adds the bindings of its protocol (Kafka: topic, partitions,
+ * record key, consumer group) to the channels, messages and operations.
+ */
+export interface ServerDescription {
+  /** The server's key in the document, e.g. `kafka`. */
+  readonly name: string;
+  /** `embedded` (the SQLite log in the process), `kafka` or `nats`. */
+  readonly log: 'embedded' | 'kafka' | 'nats';
+  /** Where it listens (`host:port`), or `localhost` for the embedded log. */
+  readonly host: string;
+  readonly description?: string;
+}
+
+/**
  * What `herald schema check` and `herald asyncapi` need to know about a system: who publishes
  * what where, who consumes what, and the upcasters between versions. Export it from a module
  * (`export default defineSystem({…})` or `export const system = …`) and pass its path as
@@ -44,6 +59,10 @@ export interface SystemDescription {
   readonly producers: readonly ProducerDescription[];
   readonly consumers: readonly ConsumerDescription[];
   readonly upcasters?: readonly Upcaster[];
+  /** Where its events travel; the AsyncAPI document lists no server without them. */
+  readonly servers?: readonly ServerDescription[];
+  /** Partitions of each topic, as the system creates them (stated in the Kafka and NATS bindings). */
+  readonly partitions?: number;
 }
 
 /**
@@ -73,6 +92,13 @@ export function defineSystem(system: SystemDescription): SystemDescription {
     groups.add(consumer.group);
     if (consumer.topics.length === 0) fail(`consumer ${consumer.group} reads no topic`);
   }
+  const servers = new Set<string>();
+  for (const server of system.servers ?? []) {
+    if (servers.has(server.name)) fail(`two servers are named ${server.name}`);
+    servers.add(server.name);
+  }
+  if (system.partitions !== undefined && !(Number.isInteger(system.partitions) && system.partitions >= 1))
+    fail(`partitions must be a whole number of at least 1, got ${system.partitions}`);
   const byType = new Map<string, EventDefinition>();
   for (const definition of definitionsIn(system)) {
     parseEventType(definition.type);

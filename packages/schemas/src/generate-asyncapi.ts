@@ -1,5 +1,5 @@
 import type { EventDefinition } from '@herald/core';
-import type { SystemDescription } from './define-system.ts';
+import type { ServerDescription, SystemDescription } from './define-system.ts';
 import { definitionsOf } from './define-system.ts';
 import { parseEventType, schemaUri } from './event-type.ts';
 import { jsonSchemaOf } from './json-schema.ts';
@@ -10,6 +10,29 @@ export type AsyncApiDocument = Record<string, unknown>;
 
 /** The AsyncAPI version Herald generates. */
 export const ASYNCAPI_VERSION = '3.0.0';
+
+/** The version of the AsyncAPI Kafka bindings the document uses. */
+const KAFKA_BINDING_VERSION = '0.5.0';
+
+/**
+ * The CloudEvents context attributes Herald carries as headers, in the order it writes them
+ * (`datacontenttype` travels as `content-type`). Keep in step with `@herald/core`'s envelope: the
+ * orders app's AsyncAPI test encodes an event with the Kafka and NATS bindings and checks that
+ * every header they write is declared here.
+ */
+const HEADER_ATTRIBUTES = [
+  'specversion',
+  'id',
+  'source',
+  'type',
+  'time',
+  'subject',
+  'dataschema',
+  'partitionkey',
+  'traceparent',
+  'tracestate',
+] as const;
+const REQUIRED_ATTRIBUTES = ['specversion', 'id', 'source', 'type'];
 
 const KEY = /[^a-zA-Z0-9.\-_]/g;
 
@@ -58,16 +81,34 @@ export function generateAsyncApi(system: SystemDescription): AsyncApiDocument {
     }
   }
 
+  const servers = system.servers ?? [];
+  const onKafka = servers.some((s) => s.log === 'kafka');
+  const onNats = servers.some((s) => s.log === 'nats');
   const channels: Record<string, unknown> = {};
   for (const topic of [...channelMessages.keys()].sort()) {
     const types = [...channelMessages.get(topic)!].sort();
     channels[keyOf(topic)] = {
       address: topic,
       title: topic,
-      description: `Herald topic ${topic}. Events are CloudEvents 1.0; on Kafka they travel in the binary binding (ce_* headers, key = partitionkey).`,
+      description:
+        `Herald topic ${topic}. Events are CloudEvents 1.0 in binary content mode: on Kafka a record of topic ` +
+        `${topic} (key = partitionkey, \`ce_*\` headers), on NATS a message on subject \`herald.${topic}.{partition}\` ` +
+        '(`ce-*` headers), in the embedded log a row of its SQLite file.',
       messages: Object.fromEntries(
         types.map((t) => [keyOf(t), { $ref: `#/components/messages/${keyOf(t)}` }]),
       ),
+      ...(onKafka
+        ? {
+            bindings: {
+              kafka: {
+                topic,
+                ...(system.partitions === undefined ? {} : { partitions: system.partitions }),
+                bindingVersion: KAFKA_BINDING_VERSION,
+              },
+            },
+          }
+        : {}),
+      ...(onNats ? { 'x-herald-nats': natsNamesOf(topic, system.partitions) } : {}),
     };
   }
 
@@ -104,6 +145,16 @@ export function generateAsyncApi(system: SystemDescription): AsyncApiDocument {
           .sort()
           .join(', ')}.`,
         messages: messageRefs(topic, readable),
+        ...(onKafka
+          ? {
+              bindings: {
+                kafka: {
+                  groupId: { type: 'string', enum: [consumer.group] },
+                  bindingVersion: KAFKA_BINDING_VERSION,
+                },
+              },
+            }
+          : {}),
       };
     }
   }
@@ -119,9 +170,12 @@ export function generateAsyncApi(system: SystemDescription): AsyncApiDocument {
       ...(system.description === undefined ? {} : { description: system.description }),
     },
     defaultContentType: 'application/json',
+    ...(servers.length === 0
+      ? {}
+      : { servers: Object.fromEntries(servers.map((server) => [keyOf(server.name), serverOf(server)])) }),
     channels,
     operations: sortedOperations,
-    components: { messages, schemas },
+    components: { messages: withBindings(messages, onKafka), schemas },
   };
 }
 
@@ -134,26 +188,114 @@ function messageOf(definition: EventDefinition, key: string): Record<string, unk
     contentType: 'application/json',
     headers: {
       type: 'object',
-      description: 'CloudEvents 1.0 context attributes (ce_* headers in the Kafka binary binding).',
-      properties: {
-        specversion: { const: '1.0' },
-        id: { type: 'string' },
-        source: { type: 'string', format: 'uri-reference' },
-        type: { const: definition.type },
-        time: { type: 'string', format: 'date-time' },
-        subject: { type: 'string' },
-        datacontenttype: { const: 'application/json' },
-        dataschema: { const: uri },
-        partitionkey: { type: 'string', description: 'Events with the same key keep their order.' },
-        traceparent: { type: 'string' },
-      },
-      required: ['specversion', 'id', 'source', 'type'],
+      description:
+        'The CloudEvents 1.0 context attributes as headers, as they travel: `ce_{attribute}` on Kafka, ' +
+        '`ce-{attribute}` on NATS (values percent-encoded as in the CloudEvents HTTP binding), ' +
+        'datacontenttype as `content-type` on both. Extension attributes travel the same way.',
+      oneOf: [
+        headersOf('Kafka (CloudEvents Kafka binding, binary mode)', 'ce_', definition.type, uri, {}),
+        headersOf('NATS (CloudEvents binary mode in NATS message headers)', 'ce-', definition.type, uri, {
+          'Nats-Msg-Id': {
+            type: 'string',
+            description: "JetStream's de-duplication key: the event's source and id, space-separated.",
+          },
+          'Herald-Data': { const: 'none', description: 'Present when the event has no data at all.' },
+        }),
+      ],
     },
     payload: { $ref: `#/components/schemas/${key}` },
     'x-herald-subject': subject,
     'x-herald-version': version,
     'x-herald-dataschema': uri,
   };
+}
+
+/** The headers of a message on one transport: `prefix` + attribute, and `content-type`. */
+function headersOf(
+  title: string,
+  prefix: string,
+  type: string,
+  dataschema: string,
+  own: Record<string, unknown>,
+): Record<string, unknown> {
+  const attribute: Record<string, Record<string, unknown>> = {
+    specversion: { const: '1.0' },
+    id: { type: 'string', minLength: 1 },
+    source: { type: 'string', minLength: 1, description: 'A URI-reference naming the producer.' },
+    type: { const: type },
+    time: { type: 'string', description: 'RFC 3339.' },
+    subject: { type: 'string' },
+    dataschema: { const: dataschema },
+    partitionkey: {
+      type: 'string',
+      description: 'Events with the same key keep their order (on Kafka the record key too).',
+    },
+    traceparent: { type: 'string', description: 'W3C trace context.' },
+    tracestate: { type: 'string', description: 'W3C trace context.' },
+  };
+  return {
+    title,
+    type: 'object',
+    properties: {
+      ...Object.fromEntries(HEADER_ATTRIBUTES.map((name) => [`${prefix}${name}`, attribute[name]])),
+      'content-type': { const: 'application/json', description: 'The datacontenttype attribute.' },
+      ...own,
+    },
+    patternProperties: {
+      [`^${prefix}[a-z0-9]{1,20}$`]: { type: 'string', description: 'An extension attribute.' },
+    },
+    required: REQUIRED_ATTRIBUTES.map((name) => `${prefix}${name}`),
+  };
+}
+
+/** The AsyncAPI server of one of the system's logs. */
+function serverOf(server: ServerDescription): Record<string, unknown> {
+  const protocol = server.log === 'embedded' ? 'sqlite' : server.log;
+  const what = {
+    embedded: 'The embedded log: a SQLite file inside the process (`HERALD_LOG=sqlite:{file}`).',
+    kafka: 'Apache Kafka (`HERALD_LOG=kafka://…`): one topic per Herald topic, Kafka consumer groups.',
+    nats: 'NATS JetStream (`HERALD_LOG=nats://…`): one stream per topic partition, groups kept in KV buckets.',
+  }[server.log];
+  return {
+    host: server.host,
+    protocol,
+    title: server.name,
+    description: server.description === undefined ? what : `${what} ${server.description}`,
+  };
+}
+
+/** Where a topic lives on NATS: one stream and subject per partition. */
+function natsNamesOf(topic: string, partitions: number | undefined): Record<string, unknown> {
+  // Names that are one NATS token already are used as they are; others are escaped (see
+  // @herald/nats), which this document does not repeat.
+  const plain = /^[A-Za-z0-9-]+$/.test(topic);
+  return {
+    subject: `herald.${plain ? topic : '{escaped topic}'}.{partition}`,
+    stream: `HERALD_${plain ? topic : '{escaped topic}'}_{partition}`,
+    ...(partitions === undefined ? {} : { partitions }),
+  };
+}
+
+/** With a Kafka server, each message states its record key: the `partitionkey` attribute. */
+function withBindings(messages: Record<string, unknown>, onKafka: boolean): Record<string, unknown> {
+  if (!onKafka) return messages;
+  return Object.fromEntries(
+    Object.entries(messages).map(([key, message]) => [
+      key,
+      {
+        ...(message as Record<string, unknown>),
+        bindings: {
+          kafka: {
+            key: {
+              type: 'string',
+              description: "The event's partitionkey (UTF-8): events with the same key stay in order.",
+            },
+            bindingVersion: KAFKA_BINDING_VERSION,
+          },
+        },
+      },
+    ]),
+  );
 }
 
 /** Rewrites a schema's local `$ref`s (`#`, `#/definitions/…`) to point inside its new home. */

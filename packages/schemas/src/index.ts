@@ -39,7 +39,12 @@ export type {
   ReadStep,
 } from './event-reader.ts';
 export { defineSystem, definitionsOf, loadSystem, readerFor } from './define-system.ts';
-export type { ConsumerDescription, ProducerDescription, SystemDescription } from './define-system.ts';
+export type {
+  ConsumerDescription,
+  ProducerDescription,
+  ServerDescription,
+  SystemDescription,
+} from './define-system.ts';
 export { checkStoredEvents } from './check-stored-events.ts';
 export type {
   CheckStoredEventsOptions,

@@ -78,4 +78,64 @@ void describe('generateAsyncApi', () => {
   void it('is deterministic', () => {
     assert.equal(JSON.stringify(generateAsyncApi(parcels)), JSON.stringify(generateAsyncApi(parcels)));
   });
+
+  void it('names the headers as they travel: ce_* on Kafka, ce-* on NATS, content-type on both', () => {
+    const document = generateAsyncApi(parcels) as {
+      components: {
+        messages: Record<string, { headers: { oneOf: { properties: object; required: string[] }[] } }>;
+      };
+    };
+    const [kafka, nats] = document.components.messages[ParcelShippedV2.type]!.headers.oneOf;
+    assert.deepEqual(kafka?.required, ['ce_specversion', 'ce_id', 'ce_source', 'ce_type']);
+    assert.deepEqual(nats?.required, ['ce-specversion', 'ce-id', 'ce-source', 'ce-type']);
+    assert.ok('content-type' in (kafka?.properties ?? {}) && 'content-type' in (nats?.properties ?? {}));
+    assert.ok(!('specversion' in (kafka?.properties ?? {})), 'no bare attribute names');
+  });
+
+  void it('lists the servers a system declares and adds the Kafka bindings when one is Kafka', async () => {
+    const onKafka = defineSystem({
+      ...parcels,
+      servers: [{ name: 'kafka', log: 'kafka', host: 'broker:9092' }],
+      partitions: 3,
+    });
+    const document = generateAsyncApi(onKafka) as {
+      servers: Record<string, { host: string; protocol: string }>;
+      channels: Record<string, { bindings?: { kafka: { topic: string; partitions: number } } }>;
+      operations: Record<string, { bindings?: { kafka: { groupId: { enum: string[] } } } }>;
+      components: { messages: Record<string, { bindings?: { kafka: { key: object } } }> };
+    };
+    assert.deepEqual(await asyncApiErrors(document), []);
+    assert.equal(document.servers['kafka']?.host, 'broker:9092');
+    assert.equal(document.servers['kafka']?.protocol, 'kafka');
+    assert.deepEqual(document.channels['parcels']?.bindings?.kafka, {
+      topic: 'parcels',
+      partitions: 3,
+      bindingVersion: '0.5.0',
+    });
+    assert.deepEqual(document.operations['billing.charges.consume.parcels']?.bindings?.kafka.groupId.enum, [
+      'billing.charges',
+    ]);
+    assert.ok(document.components.messages[ParcelLost.type]?.bindings?.kafka.key);
+    const plain = generateAsyncApi(parcels) as {
+      servers?: unknown;
+      channels: Record<string, { bindings?: unknown }>;
+    };
+    assert.equal(plain.servers, undefined, 'no servers unless the system declares them');
+    assert.equal(plain.channels['parcels']?.bindings, undefined);
+  });
+
+  void it('refuses two servers of one name and a partition count below 1', () => {
+    assert.throws(
+      () =>
+        defineSystem({
+          ...parcels,
+          servers: [
+            { name: 'a', log: 'kafka', host: 'x:1' },
+            { name: 'a', log: 'nats', host: 'y:2' },
+          ],
+        }),
+      /two servers are named a/,
+    );
+    assert.throws(() => defineSystem({ ...parcels, partitions: 0 }), /partitions must be/);
+  });
 });

@@ -2,9 +2,15 @@
 import type { FastifyReply } from 'fastify';
 
 /** The media type of every error the API answers. */
-export const PROBLEM_CONTENT_TYPE = 'application/problem+json; charset=utf-8';
+export const PROBLEM_MEDIA_TYPE = 'application/problem+json';
 
-/** The problem types the API uses; `type` is `/problems/<slug>`, relative to the API's base. */
+/** The Content-Type of every error the API answers. */
+export const PROBLEM_CONTENT_TYPE = `${PROBLEM_MEDIA_TYPE}; charset=utf-8`;
+
+/**
+ * The problem types the API uses; `problemOf` sets `type` to `/problems/<slug>`, relative to the
+ * API's base, and the orders API makes it absolute before answering (a page explains each).
+ */
 export type ProblemSlug =
   | 'malformed-json'
   | 'body-too-deep'
@@ -32,7 +38,7 @@ export type ProblemSlug =
   | 'bad-request'
   | 'internal-error';
 
-/** An RFC 9457 problem document. */
+/** An RFC 9457 problem document; it may carry extension members beside these. */
 export interface Problem {
   readonly type: string;
   readonly title: string;

@@ -112,15 +112,20 @@ export const orderViewSchema = z.object({
   links: z.object({ self: z.string(), events: z.string() }),
 });
 
-/** Every error answer. */
+/** Every error answer. Open: RFC 9457 lets a problem type add extension members. */
 export const problemSchema = z
-  .object({
-    type: z.string(),
-    title: z.string(),
-    status: z.int(),
-    detail: z.string(),
-    instance: z.string().optional(),
-    errors: z.array(z.object({ pointer: z.string(), detail: z.string() })).optional(),
+  .looseObject({
+    type: z
+      .url()
+      .describe('An absolute URI naming the problem type; it resolves to a page that explains it.'),
+    title: z.string().describe('A short summary of the problem type.'),
+    status: z.int().min(400).max(599),
+    detail: z.string().describe('What went wrong with this request.'),
+    instance: z.string().optional().describe('The path of the request that failed.'),
+    errors: z
+      .array(z.object({ pointer: z.string(), detail: z.string() }))
+      .optional()
+      .describe('What was wrong where: JSON pointers into the request.'),
   })
   .describe('RFC 9457 problem details.');
 
@@ -133,6 +138,41 @@ export const catalogSchema = z.object({
 
 /** The answer of `GET /inventory/:sku`. */
 export const stockSchema = z.object({ sku: z.string(), available: z.int(), reserved: z.int() });
+
+/** The answer of `GET /loyalty/:customerId`. */
+export const loyaltyAccountSchema = z.object({ customerId: z.string(), points: z.int(), orders: z.int() });
+
+/** The answer of `GET /analytics`: the order funnel (null before the first order) and revenue. */
+export const analyticsSchema = z.object({
+  funnel: z
+    .object({
+      placed: z.int(),
+      stockReserved: z.int(),
+      stockFailed: z.int(),
+      stockReleased: z.int(),
+      paymentAuthorized: z.int(),
+      paymentDeclined: z.int(),
+      paymentCaptured: z.int(),
+      paymentVoided: z.int(),
+      fraudPassed: z.int(),
+      fraudFailed: z.int(),
+      confirmed: z.int(),
+      rejected: z.partialRecord(z.enum(['out-of-stock', 'payment-declined', 'fraud-suspected']), z.int()),
+      notified: z.int(),
+      pointsAwarded: z.int(),
+    })
+    .nullable()
+    .describe('Orders at each step of the flow.'),
+  revenue: z.array(
+    z.object({
+      currency: z.enum(CURRENCIES),
+      confirmed: z.int(),
+      captured: z.int(),
+      voided: z.int(),
+      confirmedOrders: z.int(),
+    }),
+  ),
+});
 
 /** A duration in seconds: digits with up to three decimals, at most `LIMITS.waitSeconds`. */
 const seconds = z

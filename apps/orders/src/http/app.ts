@@ -5,7 +5,7 @@
 import type { Socket } from 'node:net';
 import { type EventLog, type Store, isHeraldError } from '@herald/core';
 import helmet from '@fastify/helmet';
-import Fastify, { type FastifyError, type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
 import { parseJsonBody } from '@herald/orders-domain/http/json-body.ts';
 import {
   PROBLEM_CONTENT_TYPE,
@@ -23,7 +23,10 @@ import { HttpMetrics } from './http-metrics.ts';
 import { type RenderedMetrics, operationsRoutes } from './operations-routes.ts';
 import { orderQueryRoutes } from './order-query-routes.ts';
 import { orderRoutes } from './order-routes.ts';
-import { type RateLimitOptions, RateLimiter } from './rate-limit.ts';
+import { registerOpenApi } from './openapi.ts';
+import { problemRoutes, withAbsoluteType } from './problem-pages.ts';
+import { type RateLimitOptions, registerRateLimit } from './rate-limit.ts';
+import { problemValidatorCompiler } from './validate.ts';
 import { viewRoutes } from './view-routes.ts';
 import { type WaitingReadLimits, WaitingReads } from './waiting-reads.ts';
 
@@ -139,8 +142,15 @@ export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): Fast
     contentSecurityPolicy: { directives: { defaultSrc: ["'none'"], frameAncestors: ["'none'"] } },
     frameguard: { action: 'deny' },
   });
-  const limiter = new RateLimiter(options.rateLimit ?? { perSecond: 200, burst: 400 });
+  const rateLimit = registerRateLimit(app, options.rateLimit ?? { perSecond: 200, burst: 400 });
   const httpMetrics = new HttpMetrics();
+  // Routes declare zod schemas: requests are validated with them (a failure is a problem, see
+  // validate.ts) and the OpenAPI document is generated from them. Answers are not checked
+  // against their schemas, only documented.
+  app.setValidatorCompiler(problemValidatorCompiler());
+  app.setSerializerCompiler(() => (data) => JSON.stringify(data));
+  registerOpenApi(app);
+  const methodsOf = routeMethods(app);
 
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('application/json', { parseAs: 'string' }, (_request, body, done) => {
@@ -152,7 +162,8 @@ export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): Fast
   });
 
   // Every route is rate-limited per client but the probes (/healthz, /readyz): an orchestrator
-  // that polls them must never read a 429 as "unhealthy". Answers carry RateLimit-* headers.
+  // that polls them must never read a 429 as "unhealthy"; nor are the problem pages, which a
+  // client that was just refused may want to read. Answers carry RateLimit-* headers.
   app.server.on('connection', () => lastConnection.set(app, performance.now()));
   app.addHook('onRequest', async (request, reply) => {
     (request as { startedAt?: number }).startedAt = performance.now();
@@ -164,25 +175,8 @@ export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): Fast
       });
     }
     const path = request.url.split('?')[0] ?? '';
-    if (path === '/healthz' || path === '/readyz') return;
-    const { allowed, retryAfterSeconds, limit, remaining, resetSeconds } = limiter.take(request.ip);
-    if (limit > 0) {
-      reply.header('ratelimit-limit', String(limit));
-      reply.header('ratelimit-remaining', String(remaining));
-      reply.header('ratelimit-reset', String(resetSeconds));
-    }
-    if (!allowed) {
-      throw new ProblemError(
-        problemOf(
-          429,
-          'too-many-requests',
-          `slow down: at most ${(options.rateLimit ?? { perSecond: 200 }).perSecond} requests per second`,
-        ),
-        {
-          'retry-after': String(retryAfterSeconds),
-        },
-      );
-    }
+    if (path === '/healthz' || path === '/readyz' || path.startsWith('/problems/')) return;
+    await rateLimit?.(request, reply);
   });
   app.addHook('onResponse', async (request, reply) => {
     const started = (request as { startedAt?: number }).startedAt ?? performance.now();
@@ -196,19 +190,38 @@ export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): Fast
 
   app.setErrorHandler((error: FastifyError | ProblemError | Error, request, reply) => {
     const instance = request.url.split('?')[0] ?? '/';
+    const base = baseUrlOf(request);
     if (error instanceof ProblemError)
-      return sendProblem(reply, { ...error.problem, instance }, error.headers);
+      return sendProblem(reply, withAbsoluteType({ ...error.problem, instance }, base), error.headers);
     const answer = problemForError(error);
     if (answer.status >= 500 && answer.status !== 503)
       deps.onError(`${request.method} ${instance} failed`, error);
-    return sendProblem(reply, { ...answer, instance }, answer.status === 503 ? { 'retry-after': '1' } : {});
-  });
-  app.setNotFoundHandler((request, reply) =>
-    sendProblem(
+    return sendProblem(
       reply,
-      problemOf(404, 'not-found', `no route for ${request.method} ${request.url.split('?')[0]}`),
-    ),
-  );
+      withAbsoluteType({ ...answer, instance }, base),
+      answer.status === 503 ? { 'retry-after': '1' } : {},
+    );
+  });
+  // A path no route has is 404; a path that routes serve with other methods is 405, and `Allow`
+  // lists those methods (RFC 9110 §15.5.6).
+  app.setNotFoundHandler((request, reply) => {
+    const instance = request.url.split('?')[0] ?? '/';
+    const allowed = methodsOf(instance);
+    const problem =
+      allowed.length === 0
+        ? problemOf(404, 'not-found', `no route for ${request.method} ${instance}`, { instance })
+        : problemOf(
+            405,
+            'method-not-allowed',
+            `${instance} does not take ${request.method}; it takes ${allowed.join(', ')}`,
+            { instance },
+          );
+    return sendProblem(
+      reply,
+      withAbsoluteType(problem, baseUrlOf(request)),
+      allowed.length === 0 ? {} : { allow: allowed.join(', ') },
+    );
+  });
 
   const routes = options.routes ?? 'all';
   if (routes !== 'admin') {
@@ -223,6 +236,7 @@ export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): Fast
     });
     void app.register(viewRoutes, { store: deps.store, storeOf: deps.storeOf ?? (() => deps.store) });
   }
+  void app.register(problemRoutes);
   void app.register(operationsRoutes, {
     metrics: deps.metrics,
     httpMetrics,
@@ -235,6 +249,44 @@ export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): Fast
 }
 
 // Errors as problems ----------------------------------------------------------------------------
+
+/**
+ * `http(s)://host[:port]` as the client addressed this server: the base of the absolute problem
+ * type URIs, so they resolve to the problem pages through whatever name the client used.
+ */
+function baseUrlOf(request: FastifyRequest): string {
+  const host = request.host === '' ? undefined : request.host;
+  return `${request.protocol}://${host ?? socketAddressOf(request.socket)}`;
+}
+
+/** This end of a connection as `host:port` (IPv6 in brackets). */
+function socketAddressOf(socket: Socket): string {
+  const address = socket.localAddress ?? '127.0.0.1';
+  return `${address.includes(':') ? `[${address}]` : address}:${socket.localPort ?? 80}`;
+}
+
+/**
+ * Records every route's path and method; the returned lookup says which methods routes serve on
+ * a concrete path (`/orders/abc` matches `/orders/:orderId`). Register before the routes.
+ */
+function routeMethods(app: FastifyInstance): (path: string) => string[] {
+  const routes: { pattern: RegExp; methods: string[] }[] = [];
+  app.addHook('onRoute', ({ url, method }) => {
+    const pattern = new RegExp(
+      `^${url
+        .split('/')
+        .map((part) =>
+          part.startsWith(':') ? '[^/]+' : part === '*' ? '.*' : part.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'),
+        )
+        .join('/')}$`,
+    );
+    routes.push({ pattern, methods: Array.isArray(method) ? [...method] : [method] });
+  });
+  return (path) => {
+    const methods = new Set(routes.filter((r) => r.pattern.test(path)).flatMap((r) => r.methods));
+    return [...methods].sort();
+  };
+}
 
 function problemForError(error: FastifyError | Error): Problem {
   const code = (error as FastifyError).code;
@@ -271,14 +323,18 @@ function answerClientError(error: Error & { code?: string }, socket: Socket): vo
   const tooSlow = error.code === 'ERR_HTTP_REQUEST_TIMEOUT';
   const status = tooLarge ? 431 : tooSlow ? 408 : 400;
   const body = JSON.stringify(
-    problemOf(
-      status,
-      tooLarge ? 'header-too-large' : tooSlow ? 'request-timeout' : 'bad-request',
-      tooLarge
-        ? 'the request headers are too large'
-        : tooSlow
-          ? 'the request did not arrive within the request timeout'
-          : 'the request could not be parsed',
+    withAbsoluteType(
+      problemOf(
+        status,
+        tooLarge ? 'header-too-large' : tooSlow ? 'request-timeout' : 'bad-request',
+        tooLarge
+          ? 'the request headers are too large'
+          : tooSlow
+            ? 'the request did not arrive within the request timeout'
+            : 'the request could not be parsed',
+      ),
+      // No request was parsed, so no Host header: the address the client connected to.
+      `http://${socketAddressOf(socket)}`,
     ),
   );
   const reason = tooLarge ? 'Request Header Fields Too Large' : tooSlow ? 'Request Timeout' : 'Bad Request';

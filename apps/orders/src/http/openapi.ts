@@ -1,213 +1,227 @@
-// The OpenAPI 3.1 document of the API, generated from the same zod schemas that validate
-// requests (`z.toJSONSchema`, JSON Schema 2020-12: OpenAPI 3.1's dialect).
+// The OpenAPI 3.1 document of the API, generated from the routes: each route declares its zod
+// schemas once (`schema.params`, `querystring`, `body`, `response`), Fastify validates requests
+// with them (validate.ts) and @fastify/swagger, through the zod type provider's transform, writes
+// them into the document. What a route cannot say in zod (the headers of an answer, a request
+// header that a guard checks) it declares as plain JSON Schema next to them; `documentRoute` below
+// carries that over.
+import type { FastifyInstance } from 'fastify';
+import fastifySwagger, { type FastifyDynamicSwaggerOptions } from '@fastify/swagger';
+import { createJsonSchemaTransform, createJsonSchemaTransformObject } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { faultSettingsSchema } from '@herald/orders-domain/faults.ts';
 import {
   acceptedOrderSchema,
+  analyticsSchema,
   catalogSchema,
+  loyaltyAccountSchema,
   orderViewSchema,
   placeOrderBody,
   problemSchema,
   stockSchema,
 } from '@herald/orders-domain/http/schemas.ts';
+import { PROBLEM_MEDIA_TYPE } from '@herald/orders-domain/http/problem.ts';
 
-type JsonSchema = Record<string, unknown>;
-
-function schemaOf(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
-  const { $schema: _dialect, ...rest } = z.toJSONSchema(schema, {
-    target: 'draft-2020-12',
-    io,
-    unrepresentable: 'any',
-  });
-  return rest;
+/**
+ * The schemas the document names under `components/schemas`: a route that uses one gets a `$ref`.
+ * The names go into zod's global registry, beside the descriptions (`.describe`) the document
+ * shows, so both reach it. Request bodies are documented as the client sends them (zod's input),
+ * answers as the server sends them (its output).
+ */
+const NAMED_SCHEMAS: readonly (readonly [z.ZodType, string])[] = [
+  [placeOrderBody, 'PlaceOrder'],
+  [acceptedOrderSchema, 'AcceptedOrder'],
+  [orderViewSchema, 'Order'],
+  [problemSchema, 'Problem'],
+  [catalogSchema, 'Catalog'],
+  [stockSchema, 'Stock'],
+  [loyaltyAccountSchema, 'LoyaltyAccount'],
+  [analyticsSchema, 'Analytics'],
+  [faultSettingsSchema, 'FaultSettings'],
+];
+for (const [schema, id] of NAMED_SCHEMAS) {
+  if (z.globalRegistry.get(schema)?.id === undefined)
+    z.globalRegistry.add(schema, { ...z.globalRegistry.get(schema), id });
 }
 
-const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
-const json = (schema: JsonSchema) => ({ 'application/json': { schema } });
-const problem = (description: string) => ({
-  description,
-  content: { 'application/problem+json': { schema: ref('Problem') } },
-});
+/** A response header as the document states it. */
+export interface DocumentedHeader {
+  readonly description: string;
+  readonly schema: Readonly<Record<string, unknown>>;
+}
 
-const orderIdParameter = {
-  name: 'orderId',
-  in: 'path',
-  required: true,
-  schema: { type: 'string', format: 'uuid' },
+/** `Retry-After` of a 429 or 503: whole seconds to wait before retrying. */
+export const RETRY_AFTER: DocumentedHeader = {
+  description: 'Seconds to wait before retrying.',
+  schema: { type: 'integer', minimum: 1 },
 };
 
-/** The OpenAPI document served at `/openapi.json`. */
-export function buildOpenApiDocument(): JsonSchema {
+/** The headers every rate-limited answer carries (the IETF RateLimit header draft). */
+const RATE_LIMIT_HEADERS: Readonly<Record<string, DocumentedHeader>> = {
+  'RateLimit-Limit': {
+    description: 'Requests this client may make in one window.',
+    schema: { type: 'integer', minimum: 1 },
+  },
+  'RateLimit-Remaining': {
+    description: 'Requests left in the current window.',
+    schema: { type: 'integer', minimum: 0 },
+  },
+  'RateLimit-Reset': {
+    description: 'Seconds until the window starts again.',
+    schema: { type: 'integer', minimum: 0 },
+  },
+};
+
+/** A problem+json answer of one status, with the headers it carries. */
+export function problemResponse(description: string, headers: Record<string, DocumentedHeader> = {}) {
   return {
-    openapi: '3.1.0',
-    info: {
-      title: 'Herald orders API',
-      version: '1.0.0',
-      description:
-        'The reference order system on Herald. Placing an order answers 202 once OrderPlaced is durable in the log; ' +
-        'the order converges as inventory, payment and fraud answer. Reads can wait for a final state (?wait) or ' +
-        'for a consistency token (?consistentWith). Errors are RFC 9457 problem details.',
-    },
-    paths: {
-      '/orders': {
-        post: {
-          summary: 'Place an order',
-          parameters: [
-            {
-              name: 'Idempotency-Key',
-              in: 'header',
-              required: false,
-              description:
-                'Same key and body: the original answer. Same key, other body: 422. Same key while the first is in progress: 409.',
-              schema: { type: 'string', maxLength: 255 },
-            },
-          ],
-          requestBody: { required: true, content: json(ref('PlaceOrder')) },
-          responses: {
-            '202': {
-              description: 'Accepted: stored pending, OrderPlaced appended durably.',
-              headers: { Location: { schema: { type: 'string' } } },
-              content: json(ref('AcceptedOrder')),
-            },
-            '400': problem('Malformed JSON, a body nested too deeply, a forbidden property or a bad header.'),
-            '409': problem('A request with the same Idempotency-Key is in progress.'),
-            '413': problem('The body is larger than 16 KiB.'),
-            '415': problem('The body is not application/json (UTF-8).'),
-            '422': problem('The body breaks the schema, names unknown SKUs, or reuses an Idempotency-Key.'),
-            '429': problem('Too many requests from this client.'),
-            '503': problem('The log could not take the order; nothing was stored.'),
-          },
-        },
+    description,
+    content: { [PROBLEM_MEDIA_TYPE]: { schema: problemSchema } },
+    ...(Object.keys(headers).length === 0 ? {} : { headers }),
+  };
+}
+
+/** The 429 of every rate-limited route. */
+export const RATE_LIMITED = problemResponse(
+  'Too many requests from this client: wait as long as Retry-After says.',
+  { 'Retry-After': RETRY_AFTER, ...RATE_LIMIT_HEADERS },
+);
+
+/** A JSON answer (`application/json`) of `schema`. */
+export function jsonResponse<S extends z.ZodType>(description: string, schema: S) {
+  return { description, content: { 'application/json': { schema } } };
+}
+
+/** An answer whose body is text of `mediaType` (metrics, event streams, pages). */
+export function textResponse(description: string, mediaType: string) {
+  return { description, content: { [mediaType]: { schema: z.string() } } };
+}
+
+/** An answer without a body. */
+export function emptyResponse(description: string) {
+  return z.undefined().describe(description);
+}
+
+const DESCRIPTION =
+  'The reference order system on Herald. Placing an order answers 202 once OrderPlaced is durable in the log; ' +
+  'the order converges as inventory, payment and fraud answer. Reads can wait for a final state (?wait) or ' +
+  'for a consistency token (?consistentWith). Errors are RFC 9457 problem details whose `type` is an ' +
+  'absolute URI of a page (served at /problems/{type}) that explains the problem.';
+
+/**
+ * Registers @fastify/swagger: `app.swagger()` then returns the document of the routes registered
+ * after it. Register it before the routes.
+ */
+export function registerOpenApi(app: FastifyInstance): void {
+  const transform = createJsonSchemaTransform({ skipList: [] });
+  const transformObject = createJsonSchemaTransformObject({});
+  const options: FastifyDynamicSwaggerOptions = {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Herald orders API',
+        version: '1.0.0',
+        description: DESCRIPTION,
+        license: { name: 'Apache-2.0', identifier: 'Apache-2.0' },
       },
-      '/orders/{orderId}': {
-        get: {
-          summary: 'An order and the state of each step',
-          parameters: [
-            orderIdParameter,
-            {
-              name: 'wait',
-              in: 'query',
-              schema: { type: 'number', minimum: 0, maximum: 30 },
-              description: 'Long-poll up to this many seconds for a final state.',
-            },
-            {
-              name: 'consistentWith',
-              in: 'query',
-              schema: { type: 'string' },
-              description: 'Answer once the view processed this consistency token.',
-            },
-            {
-              name: 'asOf',
-              in: 'query',
-              schema: { type: 'string', format: 'date-time' },
-              description: 'Rebuild the view as of this moment from the log.',
-            },
-          ],
-          responses: {
-            '200': { description: 'The order as far as it converged.', content: json(ref('Order')) },
-            '400': problem('A malformed id or parameter.'),
-            '404': problem('No such order.'),
-            '422': problem('The consistency token names no position in the log, or no placed order.'),
-            '429': problem(
-              'Too many requests, or this client already holds its share of waiting reads (wait, consistentWith, event streams).',
-            ),
-            '503': problem(
-              'The view did not reach the consistency token in time, or the server holds as many waiting reads as it allows.',
-            ),
-          },
-        },
-      },
-      '/orders/{orderId}/events': {
-        get: {
-          summary: 'Server-Sent Events: the order view after each change, until final',
-          parameters: [orderIdParameter],
-          responses: {
-            '200': {
-              description: '`event: order` messages whose data is the Order.',
-              content: { 'text/event-stream': { schema: { type: 'string' } } },
-            },
-            '404': problem('No such order.'),
-            '429': problem(
-              'Too many requests, or this client already holds its share of waiting reads and streams.',
-            ),
-            '503': problem('The server holds as many waiting reads and streams as it allows.'),
-          },
-        },
-      },
-      '/catalog': {
-        get: {
-          summary: 'The catalog',
-          responses: {
-            '200': { description: 'Items and prices (minor units).', content: json(ref('Catalog')) },
-          },
-        },
-      },
-      '/inventory/{sku}': {
-        get: {
-          summary: 'Stock of one SKU',
-          parameters: [{ name: 'sku', in: 'path', required: true, schema: { type: 'string' } }],
-          responses: {
-            '200': { description: 'Stock.', content: json(ref('Stock')) },
-            '404': problem('No such SKU.'),
-          },
-        },
-      },
-      '/healthz': {
-        get: { summary: 'Liveness', responses: { '200': { description: 'The process is alive.' } } },
-      },
-      '/readyz': {
-        get: {
-          summary: 'Readiness',
-          responses: {
-            '200': { description: 'Ready for traffic.' },
-            '503': problem('Starting or stopping.'),
-          },
-        },
-      },
-      '/metrics': {
-        get: {
-          summary: 'Prometheus metrics (handlers, retries, dead letters, lag, HTTP)',
-          responses: { '200': { description: 'Text exposition format.' } },
-        },
-      },
-      '/admin/faults': {
-        get: {
-          summary: 'Injected faults per service',
-          security: [{ bearer: [] }],
-          responses: { '200': { description: 'Settings.' }, '401': problem('No or wrong token.') },
-        },
-        delete: {
-          summary: 'Remove every fault',
-          security: [{ bearer: [] }],
-          responses: { '204': { description: 'Removed.' }, '401': problem('No or wrong token.') },
-        },
-      },
-      '/admin/faults/{service}': {
-        put: {
-          summary: "Change one service's faults (latency, tail, error rate, outage)",
-          security: [{ bearer: [] }],
-          parameters: [{ name: 'service', in: 'path', required: true, schema: { type: 'string' } }],
-          requestBody: { required: true, content: json(ref('FaultSettings')) },
-          responses: {
-            '200': { description: 'The new settings.' },
-            '401': problem('No or wrong token.'),
-            '404': problem('No such service.'),
-            '422': problem('Invalid settings.'),
-          },
+      // Relative: the server that serves this document.
+      servers: [{ url: '/', description: 'The server that serves this document' }],
+      components: {
+        securitySchemes: {
+          bearer: { type: 'http', scheme: 'bearer', description: 'The admin token (HERALD_ADMIN_TOKEN).' },
         },
       },
     },
-    components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } },
-      schemas: {
-        PlaceOrder: schemaOf(placeOrderBody, 'input'),
-        AcceptedOrder: schemaOf(acceptedOrderSchema, 'output'),
-        Order: schemaOf(orderViewSchema, 'output'),
-        Problem: schemaOf(problemSchema, 'output'),
-        Catalog: schemaOf(catalogSchema, 'output'),
-        Stock: schemaOf(stockSchema, 'output'),
-        FaultSettings: schemaOf(faultSettingsSchema, 'input'),
-      },
-    },
+    hideUntagged: false,
+    transform: (route) => documentRoute(transform(route) as Transformed, route.schema),
+    transformObject: (document) =>
+      pruneComponents(transformObject(document) as OpenApiDocument) as ReturnType<typeof transformObject>,
+  };
+  void app.register(fastifySwagger, options);
+}
+
+type OpenApiDocument = Record<string, unknown> & {
+  paths?: Record<string, unknown>;
+  components?: { schemas?: Record<string, unknown> } & Record<string, unknown>;
+};
+type Transformed = { schema: Record<string, unknown>; url: string };
+
+/**
+ * Carries over what the zod transform leaves out: the headers of each response, and the request
+ * headers a route documents under `schema.documentedHeaders` (checked by its guards, not by a
+ * schema, so Fastify does not see them).
+ */
+function documentRoute(transformed: Transformed, original: unknown): Transformed {
+  const source = (original ?? {}) as {
+    response?: Record<string, { headers?: Record<string, DocumentedHeader> }>;
+    documentedHeaders?: Record<string, unknown>;
+  };
+  const schema = { ...transformed.schema };
+  const response = schema['response'] as Record<string, Record<string, unknown>> | undefined;
+  if (response !== undefined) {
+    for (const [status, answer] of Object.entries(source.response ?? {})) {
+      if (answer.headers === undefined || response[status] === undefined) continue;
+      response[status] = {
+        ...response[status],
+        headers: Object.fromEntries(
+          Object.entries(answer.headers).map(([name, h]) => [
+            name,
+            { ...h.schema, description: h.description },
+          ]),
+        ),
+      };
+    }
+  }
+  if (source.documentedHeaders !== undefined) schema['headers'] = source.documentedHeaders;
+  delete schema['documentedHeaders'];
+  return { ...transformed, schema };
+}
+
+/**
+ * Keeps only the components the operations reference. The zod transform writes an input and an
+ * output variant of every named schema (`XInput`, `X`); a schema only ever sent by clients keeps
+ * its plain name.
+ */
+function pruneComponents(document: OpenApiDocument): OpenApiDocument {
+  const schemas = document.components?.schemas ?? {};
+  const refsIn = (value: unknown, found: Set<string>): Set<string> => {
+    if (Array.isArray(value)) for (const v of value) refsIn(v, found);
+    else if (value !== null && typeof value === 'object') {
+      for (const [key, inner] of Object.entries(value)) {
+        if (key === '$ref' && typeof inner === 'string' && inner.startsWith('#/components/schemas/')) {
+          const name = inner.slice('#/components/schemas/'.length);
+          if (!found.has(name)) {
+            found.add(name);
+            refsIn(schemas[name], found);
+          }
+        } else refsIn(inner, found);
+      }
+    }
+    return found;
+  };
+  const used = refsIn(document.paths, new Set());
+  const renamed = new Map<string, string>();
+  for (const name of used) {
+    const plain = name.endsWith('Input') ? name.slice(0, -'Input'.length) : name;
+    renamed.set(name, plain !== name && !used.has(plain) ? plain : name);
+  }
+  const rewrite = (value: unknown): unknown => {
+    if (Array.isArray(value)) return value.map(rewrite);
+    if (value === null || typeof value !== 'object') return value;
+    return Object.fromEntries(
+      Object.entries(value).map(([key, inner]) => [
+        key,
+        key === '$ref' && typeof inner === 'string' && inner.startsWith('#/components/schemas/')
+          ? `#/components/schemas/${renamed.get(inner.slice('#/components/schemas/'.length)) ?? ''}`
+          : rewrite(inner),
+      ]),
+    );
+  };
+  const kept = Object.fromEntries(
+    [...used].sort().map((name) => [renamed.get(name)!, rewrite(schemas[name])]),
+  );
+  return {
+    ...document,
+    paths: rewrite(document.paths) as Record<string, unknown>,
+    components: { ...document.components, schemas: kept },
   };
 }

@@ -1,13 +1,14 @@
 // Reading orders: GET /orders/:orderId (now, waiting for a final state, consistent with a write,
 // or as of a past moment) and GET /orders/:orderId/events, the order view as server-sent events.
 // Waiting reads and streams end when the client goes away or the process shuts down.
-import type { FastifyPluginAsync, FastifyReply } from 'fastify';
+import type { FastifyReply } from 'fastify';
+import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import type { OrderView } from '@herald/orders-domain/order-view.ts';
 import { isFinal } from '@herald/orders-domain/order-view.ts';
 import { ProblemError, problemOf } from '@herald/orders-domain/http/problem.ts';
-import { orderParamsSchema, orderQuerySchema } from '@herald/orders-domain/http/schemas.ts';
+import { orderParamsSchema, orderQuerySchema, orderViewSchema } from '@herald/orders-domain/http/schemas.ts';
 import { type OrderQueries, parseConsistencyToken } from '../services/orders/order-queries.ts';
-import { validate } from './validate.ts';
+import { RATE_LIMITED, RETRY_AFTER, jsonResponse, problemResponse, textResponse } from './openapi.ts';
 import type { WaitingReads } from './waiting-reads.ts';
 
 const SSE_HEARTBEAT_MS = 15_000;
@@ -27,7 +28,7 @@ export interface OrderQueryRoutesOptions {
 }
 
 /** `GET /orders/:orderId` and `GET /orders/:orderId/events`. */
-export const orderQueryRoutes: FastifyPluginAsync<OrderQueryRoutesOptions> = async (app, options) => {
+export const orderQueryRoutes: FastifyPluginAsyncZod<OrderQueryRoutesOptions> = async (app, options) => {
   const { queries, waitingReads, shutdown, consistencyWaitMs, sseMaxMs, onError } = options;
 
   /** A slot for a read that waits, or the 429/503 that says why there is none. */
@@ -51,9 +52,33 @@ export const orderQueryRoutes: FastifyPluginAsync<OrderQueryRoutesOptions> = asy
         );
   };
 
-  app.get('/orders/:orderId', async (request, reply) => {
-    const { orderId } = validate(orderParamsSchema, request.params, 400, 'invalid-parameter');
-    const query = validate(orderQuerySchema, request.query, 400, 'invalid-parameter');
+  const tooManyWaiting = problemResponse(
+    'Too many requests, or this client already holds its share of waiting reads and streams ' +
+      '(wait, consistentWith, event streams).',
+    { 'Retry-After': RETRY_AFTER },
+  );
+  const orderSchema = {
+    operationId: 'getOrder',
+    summary: 'An order and the state of each step',
+    tags: ['orders'],
+    security: [],
+    params: orderParamsSchema,
+    querystring: orderQuerySchema,
+    response: {
+      200: jsonResponse('The order as far as it converged.', orderViewSchema),
+      400: problemResponse('A malformed id or parameter, or asOf combined with wait or consistentWith.'),
+      404: problemResponse('No such order.'),
+      422: problemResponse('The consistency token names no position in the log, or no placed order.'),
+      429: { ...tooManyWaiting, headers: { ...RATE_LIMITED.headers, ...tooManyWaiting.headers } },
+      503: problemResponse(
+        'The view did not reach the consistency token in time, or the server holds as many waiting reads as it allows.',
+        { 'Retry-After': RETRY_AFTER },
+      ),
+    },
+  };
+  app.get('/orders/:orderId', { schema: orderSchema }, async (request, reply) => {
+    const { orderId } = request.params;
+    const query = request.query;
     reply.header('cache-control', 'no-store');
     if (query.asOf !== undefined) {
       if (query.wait !== undefined || query.consistentWith !== undefined) {
@@ -126,9 +151,25 @@ export const orderQueryRoutes: FastifyPluginAsync<OrderQueryRoutesOptions> = asy
     return viewBody(view);
   };
 
-  app.get('/orders/:orderId/events', async (request, reply) => {
-    const { orderId } = validate(orderParamsSchema, request.params, 400, 'invalid-parameter');
-    validate(orderQuerySchema.pick({}), request.query, 400, 'invalid-parameter');
+  const eventsSchema = {
+    operationId: 'streamOrder',
+    summary: 'Server-Sent Events: the order view after each change, until final',
+    tags: ['orders'],
+    security: [],
+    params: orderParamsSchema,
+    querystring: orderQuerySchema.pick({}),
+    response: {
+      200: textResponse('`event: order` messages whose data is the Order.', 'text/event-stream'),
+      400: problemResponse('A malformed id, or any query parameter.'),
+      404: problemResponse('No such order.'),
+      429: { ...tooManyWaiting, headers: { ...RATE_LIMITED.headers, ...tooManyWaiting.headers } },
+      503: problemResponse('The server holds as many waiting reads and streams as it allows.', {
+        'Retry-After': RETRY_AFTER,
+      }),
+    },
+  };
+  app.get('/orders/:orderId/events', { schema: eventsSchema }, async (request, reply) => {
+    const { orderId } = request.params;
     if ((await queries.view(orderId)) === undefined) {
       throw new ProblemError(problemOf(404, 'not-found', `no order ${orderId}`));
     }
@@ -161,6 +202,7 @@ function viewBody(view: OrderView) {
   const { reason, detail, ...rest } = view;
   return {
     ...rest,
+    items: [...view.items],
     ...(reason === null ? {} : { reason }),
     ...(detail === null ? {} : { detail }),
     links: { self: `/orders/${view.orderId}`, events: `/orders/${view.orderId}/events` },

@@ -1,6 +1,11 @@
-// A token bucket per client address: bursts above the limit get 429 instead of queueing up
-// work. In-process and approximate (one bucket per address, forgotten when the table is full);
-// a deployment behind a gateway would rate-limit there.
+// The per-client rate limit, by @fastify/rate-limit: each client address may make `burst`
+// requests per window of `burst / perSecond` seconds (so `perSecond` on average, in bursts of
+// `burst`). Above it the API answers 429 with Retry-After and RateLimit-* headers instead of
+// queueing up work. In-process and approximate (a bounded table of clients, the oldest
+// forgotten first); a deployment behind a gateway would rate-limit there.
+import fastifyRateLimit from '@fastify/rate-limit';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { ProblemError, problemOf } from '@herald/orders-domain/http/problem.ts';
 
 export interface RateLimitOptions {
   /** Sustained requests per second per client; 0 turns limiting off. */
@@ -9,51 +14,39 @@ export interface RateLimitOptions {
   readonly burst: number;
 }
 
+/** Clients the limiter remembers at once. */
 const MAX_CLIENTS = 10_000;
 
-/** What {@link RateLimiter.take} decided; `limit` 0 means limiting is off. */
-export interface RateDecision {
-  readonly allowed: boolean;
-  readonly retryAfterSeconds: number;
-  readonly limit: number;
-  readonly remaining: number;
-  readonly resetSeconds: number;
-}
+/** Takes one request of the client's share; throws the 429 when the share is used up. */
+export type RateLimitCheck = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
-/** One token bucket per client; `take` before handling a request. */
-export class RateLimiter {
-  readonly #options: RateLimitOptions;
-  readonly #buckets = new Map<string, { tokens: number; at: number }>();
-
-  constructor(options: RateLimitOptions) {
-    this.#options = options;
-  }
-
-  /**
-   * Takes one token for `client`. Says whether the request may go on, the seconds to wait when
-   * not, and what the `RateLimit-*` headers tell the client: the burst, the whole tokens left,
-   * and the seconds until the bucket is full again.
-   */
-  take(client: string, now = performance.now()): RateDecision {
-    const { perSecond, burst } = this.#options;
-    if (perSecond <= 0)
-      return { allowed: true, retryAfterSeconds: 0, limit: 0, remaining: 0, resetSeconds: 0 };
-    let bucket = this.#buckets.get(client);
-    if (bucket === undefined) {
-      if (this.#buckets.size >= MAX_CLIENTS) this.#buckets.delete(this.#buckets.keys().next().value!);
-      bucket = { tokens: burst, at: now };
-      this.#buckets.set(client, bucket);
-    }
-    bucket.tokens = Math.min(burst, bucket.tokens + ((now - bucket.at) / 1000) * perSecond);
-    bucket.at = now;
-    const allowed = bucket.tokens >= 1;
-    if (allowed) bucket.tokens -= 1;
-    return {
-      allowed,
-      retryAfterSeconds: allowed ? 0 : Math.max(1, Math.ceil((1 - bucket.tokens) / perSecond)),
-      limit: burst,
-      remaining: Math.floor(bucket.tokens),
-      resetSeconds: Math.ceil((burst - bucket.tokens) / perSecond),
-    };
-  }
+/**
+ * Registers the limiter on `app` and returns the check the app runs where it wants it (in its
+ * own `onRequest` hook, after draining and before any route guard, for unmatched paths too);
+ * `undefined` when `perSecond` is 0.
+ */
+export function registerRateLimit(
+  app: FastifyInstance,
+  { perSecond, burst }: RateLimitOptions,
+): RateLimitCheck | undefined {
+  if (!(perSecond > 0)) return undefined;
+  if (!(burst >= 1)) throw new RangeError('the rate limit burst must be at least 1');
+  void app.register(fastifyRateLimit, {
+    global: false,
+    max: burst,
+    timeWindow: Math.max(1, Math.round((burst / perSecond) * 1000)),
+    cache: MAX_CLIENTS,
+    // RateLimit-Limit, -Remaining and -Reset (the IETF draft), and Retry-After on a 429.
+    enableDraftSpec: true,
+    errorResponseBuilder: () =>
+      new ProblemError(
+        problemOf(429, 'too-many-requests', `slow down: at most ${perSecond} requests per second`),
+      ),
+  });
+  // The plugin decorates the app once it has loaded, which is before the first request.
+  let check: RateLimitCheck | undefined;
+  return (request, reply) => {
+    check ??= app.rateLimit() as RateLimitCheck;
+    return check(request, reply);
+  };
 }

@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { duplicateKey, nestingDepth, parseJsonBody } from '@herald/orders-domain/http/json-body.ts';
 import { ProblemError } from '@herald/orders-domain/http/problem.ts';
-import { RateLimiter } from '../../src/http/rate-limit.ts';
 
 const slugOf = (fn: () => unknown) => {
   try {
@@ -64,28 +63,5 @@ describe('the JSON body parser', () => {
       slugOf(() => parseJsonBody('{"a":', 8)),
       '/problems/malformed-json',
     );
-  });
-});
-
-describe('the rate limiter', () => {
-  it('lets a burst through, then refuses until tokens come back at the sustained rate', () => {
-    const limiter = new RateLimiter({ perSecond: 2, burst: 3 });
-    const at = (ms: number) => limiter.take('client', ms);
-    assert.ok(at(0).allowed && at(0).allowed && at(0).allowed);
-    assert.deepEqual(at(0), {
-      allowed: false,
-      retryAfterSeconds: 1,
-      limit: 3,
-      remaining: 0,
-      resetSeconds: 2,
-    });
-    assert.ok(at(500).allowed, 'half a second later one token is back');
-    assert.ok(!at(500).allowed);
-    assert.ok(limiter.take('another client', 500).allowed, 'buckets are per client');
-  });
-
-  it('is off with a rate of 0', () => {
-    const limiter = new RateLimiter({ perSecond: 0, burst: 0 });
-    for (let i = 0; i < 100; i++) assert.ok(limiter.take('c', 0).allowed);
   });
 });
