@@ -34,7 +34,8 @@ export const SCHEMA_HELP = `Usage:
   herald schema list [--json]
   herald schema show <subject|type> [--version <n>] [--json]
   herald schema compatibility <subject> [<MODE>]
-  herald schema check --system <module> [--group <group>]... [--max-failures <n>] [--json]
+  herald schema check --system <module> [--group <group>]... [--sample <n> [--seed <n>]]
+                      [--max-failures <n>] [--json]
 
 The schema registry lives in the log itself (topic herald.schemas), so it works on every backend.
 A subject is an event type without its version suffix (dev.herald.orders.order-placed); the
@@ -56,7 +57,10 @@ Commands:
   check          Decode every retained event with each consumer's reader schema and upcasters,
                  as the consumers of the system module would. Exit status 1, with the position of
                  each event that would not decode, when any fails: a CI gate before deploying a
-                 consumer or a schema.
+                 consumer or a schema. Reports, per group, how many events of each stored type
+                 and version would fail. --sample <n> checks n retained events chosen at random
+                 (and reads only those); --seed <n> makes the choice repeatable (without it a
+                 seed is chosen and printed).
 
 The system module (a .ts or .js file, path relative to the working directory) exports its
 description as default or as \`system\`, built with defineSystem from @herald/schemas: producers
@@ -399,6 +403,8 @@ async function check(args: readonly string[], context: CommandContext): Promise<
     system: { type: 'string' },
     group: { type: 'string', multiple: true },
     'max-failures': { type: 'string' },
+    sample: { type: 'string' },
+    seed: { type: 'string' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -408,6 +414,18 @@ async function check(args: readonly string[], context: CommandContext): Promise<
   }
   expectPositionals(command, positionals, []);
   if (values.system === undefined) throw new UsageError(command, 'missing --system <module>');
+  if (values.seed !== undefined && values.sample === undefined)
+    throw new UsageError(command, '--seed chooses a sample: give --sample <n> too');
+  const sample =
+    values.sample === undefined
+      ? undefined
+      : {
+          size: parseInteger(command, '--sample', values.sample, 1),
+          seed:
+            values.seed === undefined
+              ? Math.floor(Math.random() * 2 ** 31)
+              : parseInteger(command, '--seed', values.seed, 0),
+        };
   const maxFailures =
     values['max-failures'] === undefined
       ? 20
@@ -422,7 +440,11 @@ async function check(args: readonly string[], context: CommandContext): Promise<
     );
   }
   const report = await context.withLog((log) =>
-    checkStoredEvents(log, system, { maxFailures, ...(groups === undefined ? {} : { groups }) }),
+    checkStoredEvents(log, system, {
+      maxFailures,
+      ...(groups === undefined ? {} : { groups }),
+      ...(sample === undefined ? {} : { sample }),
+    }),
   );
   await context.out(values.json === true ? JSON.stringify(report) : describeReport(report));
   return report.ok ? EXIT_OK : EXIT_FAILURE;
@@ -447,9 +469,17 @@ function describeReport(report: StoredEventsReport): string {
   if (missing.length > 0) {
     lines.push(`note: no topic ${missing.join(', ')} in this log (nothing stored there to check)`);
   }
+  if (report.sample !== undefined) {
+    lines.push(
+      `sample: ${report.sample.size} of ${report.retained} retained events, seed ${report.sample.seed} (--sample ${report.sample.size} --seed ${report.sample.seed} repeats it)`,
+    );
+  }
   for (const consumer of report.consumers) {
     if (consumer.failed === 0) continue;
     lines.push('');
+    for (const t of consumer.byType.filter((t) => t.failed > 0)) {
+      lines.push(`${consumer.group}: ${t.failed} of ${t.checked} ${t.type} events would fail to decode`);
+    }
     for (const f of consumer.failures) {
       lines.push(
         `${f.group}: ${f.topic}/${f.partition}@${f.offset} ${f.type} (id ${f.id}) read as ${f.reader}: ${f.code}: ${f.message}`,
@@ -466,7 +496,7 @@ function describeReport(report: StoredEventsReport): string {
   lines.push('');
   lines.push(
     report.ok
-      ? `OK: every consumer decodes all ${report.events} retained events it would receive`
+      ? `OK: every consumer decodes all ${report.events} ${report.sample === undefined ? 'retained' : 'sampled'} events it would receive`
       : `FAILED: ${failed} stored event${failed === 1 ? '' : 's'} would not decode (${failedGroups} consumer group${failedGroups === 1 ? '' : 's'})`,
   );
   return [table, ...lines.map((line) => printable(line))].join('\n');

@@ -116,6 +116,37 @@ void describe('herald schema and asyncapi (real processes, SQLite file)', () => 
       /^tracking\.timeline: parcels\/0@1 .*\.v2 \(id [^)]+\) read as .*\.v2: VALIDATION_FAILED: .*weightGrams/m,
     );
     assert.match(failing.stdout, /^FAILED: 2 stored events would not decode \(2 consumer groups\)$/m);
+    assert.match(failing.stdout, /^billing\.charges: 1 of 1 .*\.v2 events would fail to decode$/m);
+
+    // A sample of one event, twice with the same seed: the same verdict and the seed to repeat it.
+    const sampled = await herald([
+      'schema',
+      'check',
+      '--system',
+      'shipping-system.ts',
+      '--sample',
+      '1',
+      '--seed',
+      '3',
+    ]);
+    const again = await herald([
+      'schema',
+      'check',
+      '--system',
+      'shipping-system.ts',
+      '--sample',
+      '1',
+      '--seed',
+      '3',
+    ]);
+    assert.match(
+      sampled.stdout,
+      /^sample: 1 of 2 retained events, seed 3 \(--sample 1 --seed 3 repeats it\)$/m,
+    );
+    assert.equal(again.stdout, sampled.stdout);
+    assert.equal(again.status, sampled.status);
+    const unseeded = await herald(['schema', 'check', '--system', 'shipping-system.ts', '--sample', '1']);
+    assert.match(unseeded.stdout, /^sample: 1 of 2 retained events, seed \d+ /m);
   });
 
   void it('writes the AsyncAPI document of the system to a file', async () => {

@@ -1,4 +1,4 @@
-import { isHeraldError } from '@herald/core';
+import { HeraldError, isHeraldError } from '@herald/core';
 import type { EventDefinition, EventLog, HeraldErrorCode, StoredEvent } from '@herald/core';
 import { readerFor } from './define-system.ts';
 import type { ConsumerDescription, SystemDescription } from './define-system.ts';
@@ -19,6 +19,13 @@ export interface StoredEventFailure {
   readonly message: string;
 }
 
+/** How the events of one type (one version: the type names it) fared with one consumer. */
+export interface TypeCheck {
+  readonly type: string;
+  readonly checked: number;
+  readonly failed: number;
+}
+
 /** The verdict for one consumer group. */
 export interface ConsumerCheck {
   readonly group: string;
@@ -31,6 +38,8 @@ export interface ConsumerCheck {
   readonly notRouted: number;
   /** The first failures (at most `maxFailures`), in topic, partition, offset order. */
   readonly failures: readonly StoredEventFailure[];
+  /** The routed events per stored type (and so per version), failing types first. */
+  readonly byType: readonly TypeCheck[];
   /** Topics the group reads that do not exist in the log (nothing stored there to check). */
   readonly missingTopics: readonly string[];
 }
@@ -41,6 +50,10 @@ export interface StoredEventsReport {
   readonly consumers: readonly ConsumerCheck[];
   /** Retained events read (each once, whatever the number of consumers). */
   readonly events: number;
+  /** Retained events in the topics checked; `events` is fewer when a sample was asked for. */
+  readonly retained: number;
+  /** The sample checked, when one was asked for: how many and the seed that chose them. */
+  readonly sample?: { readonly size: number; readonly seed: number };
 }
 
 export interface CheckStoredEventsOptions {
@@ -48,6 +61,12 @@ export interface CheckStoredEventsOptions {
   readonly groups?: readonly string[];
   /** Failures listed per consumer; the count is always complete. Default 100. */
   readonly maxFailures?: number;
+  /**
+   * Check `size` retained events chosen at random (uniformly over every partition of the topics
+   * checked) instead of all: the same `seed` on the same retained events chooses the same ones.
+   * Only the chosen events are read. A size at or above the number retained checks all of them.
+   */
+  readonly sample?: { readonly size: number; readonly seed: number };
 }
 
 interface Tally {
@@ -60,6 +79,7 @@ interface Tally {
   notRouted: number;
   readonly failures: StoredEventFailure[];
   readonly missingTopics: string[];
+  readonly byType: Map<string, { checked: number; failed: number }>;
 }
 
 /**
@@ -90,9 +110,11 @@ export async function checkStoredEvents(
     notRouted: 0,
     failures: [],
     missingTopics: [],
+    byType: new Map(),
   }));
   const topics = [...new Set(selected.flatMap((c) => c.topics))].sort();
-  let events = 0;
+  const ranges: { topic: string; partition: number; earliest: number; latest: number; readers: Tally[] }[] =
+    [];
   for (const topic of topics) {
     const readers = tallies.filter((t) => t.consumer.topics.includes(topic));
     const description = await log.describeTopic(topic).catch((error: unknown) => {
@@ -103,22 +125,60 @@ export async function checkStoredEvents(
       for (const tally of readers) tally.missingTopics.push(topic);
       continue;
     }
-    for (const partition of description.partitionInfo) {
-      let next = partition.earliest;
-      while (next < partition.latest) {
-        const batch = await log.read(topic, {
-          partition: partition.partition,
-          from: { offset: next },
-          limit: 500,
+    for (const { partition, earliest, latest } of description.partitionInfo) {
+      if (latest > earliest) ranges.push({ topic, partition, earliest, latest, readers });
+    }
+  }
+  const retained = ranges.reduce((sum, range) => sum + range.latest - range.earliest, 0);
+  const sample = options.sample;
+  if (
+    sample !== undefined &&
+    (!Number.isSafeInteger(sample.size) || sample.size < 1 || !Number.isSafeInteger(sample.seed))
+  ) {
+    throw new HeraldError('INVALID_ARGUMENT', 'a sample needs a size ≥ 1 and an integer seed');
+  }
+  const chosen =
+    sample === undefined || sample.size >= retained ? undefined : choose(retained, sample.size, sample.seed);
+  let events = 0;
+  let index = 0;
+  for (const range of ranges) {
+    const check = (event: StoredEvent) => {
+      events++;
+      for (const tally of range.readers) checkOne(tally, event, maxFailures);
+    };
+    const first = index;
+    index += range.latest - range.earliest;
+    if (chosen !== undefined) {
+      // The chosen positions that fall in this partition, read one run of neighbours at a time.
+      const offsets = chosen.filter((i) => i >= first && i < index).map((i) => range.earliest + i - first);
+      for (let at = 0; at < offsets.length;) {
+        let end = at + 1;
+        while (end < offsets.length && offsets[end]! - offsets[at]! < 500) end++;
+        const wanted = new Set(offsets.slice(at, end));
+        const span = offsets[end - 1]! - offsets[at]! + 1;
+        const batch = await log.read(range.topic, {
+          partition: range.partition,
+          from: { offset: offsets[at]! },
+          limit: span,
         });
-        if (batch.length === 0) break;
-        for (const event of batch) {
-          if (event.offset >= partition.latest) break;
-          events++;
-          for (const tally of readers) checkOne(tally, event, maxFailures);
-        }
-        next = batch[batch.length - 1]!.offset + 1;
+        for (const event of batch) if (wanted.has(event.offset)) check(event);
+        at = end;
       }
+      continue;
+    }
+    let next = range.earliest;
+    while (next < range.latest) {
+      const batch = await log.read(range.topic, {
+        partition: range.partition,
+        from: { offset: next },
+        limit: 500,
+      });
+      if (batch.length === 0) break;
+      for (const event of batch) {
+        if (event.offset >= range.latest) break;
+        check(event);
+      }
+      next = batch[batch.length - 1]!.offset + 1;
     }
   }
   const consumers = tallies.map((t): ConsumerCheck => ({
@@ -130,8 +190,45 @@ export async function checkStoredEvents(
     notRouted: t.notRouted,
     failures: t.failures,
     missingTopics: t.missingTopics,
+    byType: [...t.byType.entries()]
+      .map(([type, counts]) => ({ type, ...counts }))
+      .sort((a, b) => b.failed - a.failed || a.type.localeCompare(b.type)),
   }));
-  return { ok: consumers.every((c) => c.failed === 0), consumers, events };
+  return {
+    ok: consumers.every((c) => c.failed === 0),
+    consumers,
+    events,
+    retained,
+    ...(chosen === undefined || sample === undefined
+      ? {}
+      : { sample: { size: chosen.length, seed: sample.seed } }),
+  };
+}
+
+/**
+ * `size` distinct indexes of [0, total), sorted, chosen uniformly by a generator seeded with
+ * `seed` (Robert Floyd's sampling: one draw per chosen index).
+ */
+export function choose(total: number, size: number, seed: number): number[] {
+  const random = seeded(seed);
+  const picked = new Set<number>();
+  for (let j = total - size; j < total; j++) {
+    const t = Math.floor(random() * (j + 1));
+    picked.add(picked.has(t) ? j : t);
+  }
+  return [...picked].sort((a, b) => a - b);
+}
+
+/** A small deterministic generator of numbers in [0, 1) (mulberry32). */
+function seeded(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
 }
 
 function checkOne(tally: Tally, event: StoredEvent, maxFailures: number): void {
@@ -144,11 +241,15 @@ function checkOne(tally: Tally, event: StoredEvent, maxFailures: number): void {
     return;
   }
   tally.checked++;
+  let counts = tally.byType.get(event.type);
+  if (counts === undefined) tally.byType.set(event.type, (counts = { checked: 0, failed: 0 }));
+  counts.checked++;
   try {
     tally.reader.decode(event, definition);
     tally.decoded++;
   } catch (error) {
     tally.failed++;
+    counts.failed++;
     if (tally.failures.length < maxFailures) {
       tally.failures.push({
         group: tally.consumer.group,

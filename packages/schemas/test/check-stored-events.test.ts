@@ -2,9 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { z } from 'zod';
 import { defineEvent } from '@herald/core';
-import type { CloudEvent } from '@herald/core';
+import type { CloudEvent, EventLog, ReadOptions } from '@herald/core';
 import { openMemoryLog } from '@herald/core/memory';
-import { checkStoredEvents } from '../src/check-stored-events.ts';
+import { checkStoredEvents, choose } from '../src/check-stored-events.ts';
 import { defineSystem } from '../src/define-system.ts';
 import { jsonSchemaOf } from '../src/json-schema.ts';
 import { diffSchemas } from '../src/schema-diff.ts';
@@ -152,5 +152,106 @@ void describe('checkStoredEvents', () => {
       report.consumers.map((c) => [c.group, c.failed, c.failures.length]),
       [['tracking.timeline', 5, 2]],
     );
+  });
+
+  void it('reports per stored type and version how many events would fail', async () => {
+    await using log = await openMemoryLog();
+    await log.createTopic('parcels', { partitions: 2 });
+    await log.appendBatch('parcels', [
+      ParcelShippedV1.create({ parcelId: 'a', weightGrams: 100 }, { ...source, key: 'a' }),
+      ParcelShippedV3.create(
+        { parcelId: 'c', weight: { value: 1, unit: 'kg' }, carrier: 'ups' },
+        { ...source, key: 'c' },
+      ),
+      ParcelShippedV3.create(
+        { parcelId: 'd', weight: { value: 2, unit: 'kg' }, carrier: 'ups' },
+        { ...source, key: 'd' },
+      ),
+    ]);
+    const report = await checkStoredEvents(log, parcels, { groups: ['tracking.timeline'] });
+    assert.deepEqual(report.consumers[0]?.byType, [
+      { type: ParcelShippedV3.type, checked: 2, failed: 2 },
+      { type: ParcelShippedV1.type, checked: 1, failed: 0 },
+    ]);
+  });
+
+  void it('checks a repeatable random sample of the retained events, reading only those', async () => {
+    await using log = await openMemoryLog();
+    await log.createTopic('parcels', { partitions: 3 });
+    const events = Array.from({ length: 300 }, (_, i) =>
+      i % 10 === 0
+        ? ParcelShippedV3.create(
+            { parcelId: `p${i}`, weight: { value: 1, unit: 'kg' }, carrier: 'ups' },
+            { ...source, key: `p${i}` },
+          )
+        : ParcelShippedV1.create({ parcelId: `p${i}`, weightGrams: i }, { ...source, key: `p${i}` }),
+    );
+    await log.appendBatch('parcels', events);
+    const reads: number[] = [];
+    const counting = new Proxy(log, {
+      get(target, name) {
+        if (name === 'read') {
+          return async (topic: string, options: ReadOptions) => {
+            const batch = await target.read(topic, options);
+            reads.push(batch.length);
+            return batch;
+          };
+        }
+        const value: unknown = Reflect.get(target, name, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    }) as EventLog;
+
+    const first = await checkStoredEvents(counting, parcels, {
+      groups: ['tracking.timeline'],
+      sample: { size: 40, seed: 7 },
+    });
+    const again = await checkStoredEvents(log, parcels, {
+      groups: ['tracking.timeline'],
+      sample: { size: 40, seed: 7 },
+    });
+    const other = await checkStoredEvents(log, parcels, {
+      groups: ['tracking.timeline'],
+      sample: { size: 40, seed: 8 },
+    });
+
+    assert.equal(first.events, 40);
+    assert.equal(first.retained, 300);
+    assert.deepEqual(first.sample, { size: 40, seed: 7 });
+    assert.equal(first.consumers[0]?.checked, 40);
+    assert.deepEqual(
+      again.consumers[0]?.failures,
+      first.consumers[0]?.failures,
+      'the same seed chooses the same events',
+    );
+    assert.notDeepEqual(
+      other.consumers[0]?.failures.map((f) => f.id),
+      first.consumers[0]?.failures.map((f) => f.id),
+      'another seed chooses others',
+    );
+    assert.ok(
+      reads.reduce((a, b) => a + b, 0) < 300,
+      `the sample read ${reads.reduce((a, b) => a + b, 0)} events of 300`,
+    );
+    const all = await checkStoredEvents(log, parcels, {
+      groups: ['tracking.timeline'],
+      sample: { size: 1_000, seed: 7 },
+    });
+    assert.equal(all.events, 300, 'a sample as large as the log checks every event');
+    assert.equal(all.sample, undefined);
+    assert.equal(all.consumers[0]?.failed, 30);
+  });
+
+  void it('chooses distinct positions, in order, within the range', () => {
+    const picked = choose(1_000, 100, 42);
+    assert.equal(picked.length, 100);
+    assert.equal(new Set(picked).size, 100);
+    assert.deepEqual(
+      picked,
+      [...picked].sort((a, b) => a - b),
+    );
+    assert.ok(picked.every((i) => Number.isInteger(i) && i >= 0 && i < 1_000));
+    assert.deepEqual(choose(1_000, 100, 42), picked);
+    assert.deepEqual(choose(5, 5, 1), [0, 1, 2, 3, 4]);
   });
 });
