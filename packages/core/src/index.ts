@@ -25,6 +25,7 @@ export type {
   ResetGroupOptions,
   ResetTarget,
   LogCapabilities,
+  LogTelemetry,
   PartitionInfo,
   PartitionOffset,
   ReadOptions,
