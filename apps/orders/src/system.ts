@@ -4,7 +4,7 @@
 // service; tests open exactly what they need.
 import { randomBytes } from 'node:crypto';
 import { type EventLog, HeraldError, type Store } from '@herald/core';
-import { metrics, renderMetrics } from '@herald/core/metrics';
+import { metrics, publishMetrics, renderMetrics } from '@herald/core/metrics';
 import { tracingPublish } from '@herald/core/tracing';
 import {
   type Logger,
@@ -18,7 +18,8 @@ import {
   openLogAndStores,
   startServices,
 } from '@herald/service';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import { loadCatalogFile } from '@herald/orders-domain/catalog-file.ts';
 import { type CatalogItem, indexCatalog } from '@herald/orders-domain/catalog.ts';
 import { DEFAULT_FRAUD_RULES, type FraudRules } from '@herald/orders-domain/fraud.ts';
@@ -79,6 +80,13 @@ export interface OrderSystemOptions {
   /** Random source of injected faults (default Math.random); tests pass a predictable one. */
   readonly faultRandom?: () => number;
   readonly logger?: Logger;
+  /** The API's logger (JSON access-log lines with trace ids). Default: the API logs nothing. */
+  readonly httpLogger?: FastifyBaseLogger;
+  /**
+   * Register prom-client's default metrics (`process_*`, `nodejs_*`) in `registry`, which
+   * `/metrics` serves. Default true; false for the engine thread, whose process already has them.
+   */
+  readonly defaultMetrics?: boolean;
   /** The API, when the process runs `orders`. `false`: no API. */
   readonly http?:
     | (Omit<HttpOptions, 'adminToken' | 'routes'> & {
@@ -217,7 +225,10 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
     ...(options.faultRandom === undefined ? {} : { random: options.faultRandom }),
   });
   const shutdown = new AbortController();
-  const registry = metrics().registry;
+  // The process's registry, which `/metrics` serves. With the engine thread the consumers'
+  // metrics live in that thread's registry; this one has the API's and the runtime's.
+  const registry = inEngine ? new Registry() : metrics().registry;
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   let host: ServiceHost | undefined;
   let engine: EngineThread | undefined;
   let api: OrderApi | undefined;
@@ -274,7 +285,10 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
       );
       const running = engine;
       services = () => running.services();
-      renderConsumerMetrics = () => running.metrics();
+      renderConsumerMetrics = async () => {
+        const [own, engineThread] = await Promise.all([renderMetrics(registry), running.metrics()]);
+        return { contentType: own.contentType, body: `${engineThread.body}\n${own.body}` };
+      };
     } else {
       const deps: FlowDeps = { faults, partitions };
       registerSqliteMetrics(log, registry);
@@ -299,7 +313,9 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
       const placement = new OrderPlacement({
         store,
         catalog: indexCatalog(await readCatalog(store)),
-        ...(engine === undefined ? { publish: [tracingPublish()] } : { recorder: engine.recorder }),
+        ...(engine === undefined
+          ? { publish: [tracingPublish({ log }), publishMetrics({ registry, log })] }
+          : { recorder: engine.recorder }),
       });
       const queries = new OrderQueries({ log, store, changes });
       const adminToken = http.adminToken ?? randomBytes(24).toString('base64url');
@@ -314,6 +330,8 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
             queries,
             faults,
             metrics: renderConsumerMetrics,
+            registry,
+            ...(options.httpLogger === undefined ? {} : { logger: options.httpLogger }),
             shutdown: shutdown.signal,
             readiness: () => {
               if (shutdown.signal.aborted) return { ready: false, detail: 'shutting down' };

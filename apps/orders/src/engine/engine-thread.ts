@@ -12,7 +12,7 @@
 // (work in flight finished and committed), replies, and ends.
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { ROOT_CONTEXT, context, propagation } from '@opentelemetry/api';
-import { renderMetrics } from '@herald/core/metrics';
+import { publishMetrics, renderMetrics } from '@herald/core/metrics';
 import { tracingPublish } from '@herald/core/tracing';
 import { SqliteLog } from '@herald/sqlite';
 import type { Logger } from '@herald/service';
@@ -61,7 +61,8 @@ class ForwardedViewChanges extends ViewChanges {
   }
 }
 
-// Traces when the environment asks for them, as in the API thread (the thread shares its env).
+// Traces and OTLP metrics when the environment asks for them, as in the API thread (the thread
+// inherits its env).
 const telemetry = startTelemetry('herald-orders');
 let system: OrderSystem;
 try {
@@ -81,6 +82,8 @@ try {
     viewChanges: new ForwardedViewChanges(),
     logger,
     http: false,
+    // The API thread's registry has the process's default metrics.
+    defaultMetrics: false,
   });
 } catch (error) {
   post({ kind: 'failed-to-start', error: carry(error) });
@@ -90,7 +93,15 @@ try {
   throw error;
 }
 
-const recorder = new OrderRecorder({ store: system.storeOf('orders'), publish: [tracingPublish()] });
+// The consumers' metrics go over OTLP from this thread (the API thread exports its own).
+telemetry?.exportMetrics(system.registry);
+const recorder = new OrderRecorder({
+  store: system.storeOf('orders'),
+  publish: [
+    tracingPublish({ log: system.log }),
+    publishMetrics({ registry: system.registry, log: system.log }),
+  ],
+});
 
 /** Starts recording one order; its reply is posted once the transaction is durable (or failed). */
 function record(request: RecordRequest): void {

@@ -1,8 +1,7 @@
-// What operators and tooling read: liveness, readiness, Prometheus metrics (the consumers' and
-// the API's own) and the OpenAPI document.
+// What operators and tooling read: liveness, readiness, Prometheus metrics (the consumers', the
+// API's own and the runtime's) and the OpenAPI document.
 import type { FastifyPluginAsync } from 'fastify';
 import { ProblemError, problemOf } from '@herald/orders-domain/http/problem.ts';
-import type { HttpMetrics } from './http-metrics.ts';
 import { buildOpenApiDocument } from './openapi.ts';
 
 /** Metrics in Prometheus' text format. */
@@ -13,17 +12,15 @@ export interface RenderedMetrics {
 
 /** What the operations routes report. */
 export interface OperationsRoutesOptions {
-  /** The consumers' metrics (of this thread, or of the thread that runs them). */
+  /** The process's metrics: the API's, the runtime's (default) and the consumers'. */
   readonly metrics: () => Promise<RenderedMetrics>;
-  /** The API's request metrics, rendered after the consumers'. */
-  readonly httpMetrics: HttpMetrics;
   /** Whether the system takes traffic, and why not. */
   readonly readiness: () => { readonly ready: boolean; readonly detail: string };
 }
 
 /** `GET /healthz`, `GET /readyz` (503 while not ready), `GET /metrics` and `GET /openapi.json`. */
 export const operationsRoutes: FastifyPluginAsync<OperationsRoutesOptions> = async (app, options) => {
-  const { metrics, httpMetrics, readiness } = options;
+  const { metrics, readiness } = options;
 
   app.get('/healthz', async () => ({ status: 'ok' }));
 
@@ -35,7 +32,7 @@ export const operationsRoutes: FastifyPluginAsync<OperationsRoutesOptions> = asy
 
   app.get('/metrics', async (_request, reply) => {
     const { contentType, body } = await metrics();
-    return reply.type(contentType).send(`${body}\n${httpMetrics.render()}`);
+    return reply.type(contentType).send(body);
   });
 
   const openapi = JSON.stringify(buildOpenApiDocument());

@@ -5,7 +5,6 @@ import { ProblemError, problemOf } from '@herald/orders-domain/http/problem.ts';
 import { orderRequestOf, placeOrderBody } from '@herald/orders-domain/http/schemas.ts';
 import type { OrderPlacement } from '../services/orders/order-placement.ts';
 import { refuseReservedHeaders, requireJson } from './request-guards.ts';
-import { withServerSpan } from './server-span.ts';
 import { validate } from './validate.ts';
 
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:~+/=-]{1,255}$/;
@@ -17,44 +16,43 @@ export interface OrderRoutesOptions {
 
 /** `POST /orders`. */
 export const orderRoutes: FastifyPluginAsync<OrderRoutesOptions> = async (app, { placement }) => {
-  app.post('/orders', { onRequest: [refuseReservedHeaders, requireJson] }, async (request, reply) =>
-    withServerSpan(request, '/orders', async (span) => {
-      const key = idempotencyKeyOf(request.headers['idempotency-key']);
-      const body = validate(placeOrderBody, request.body, 422, 'invalid-request');
-      const outcome = await placement.place(orderRequestOf(body), key);
-      switch (outcome.kind) {
-        case 'accepted': {
-          span.setAttribute('herald.order_id', outcome.order.orderId);
-          reply.code(202).header('location', outcome.order.links.self);
-          if (outcome.replayed) reply.header('idempotent-replayed', 'true');
-          return { status: 202, value: reply.send(outcome.order) };
-        }
-        case 'invalid':
-          throw new ProblemError(
-            problemOf(422, 'invalid-order', outcome.problems.map((p) => p.detail).join('; '), {
-              errors: outcome.problems.map((p) => ({ pointer: p.pointer, detail: p.detail })),
-            }),
-          );
-        case 'key-reused':
-          throw new ProblemError(
-            problemOf(
-              422,
-              'idempotency-key-reused',
-              'this Idempotency-Key was used before with a different request body',
-            ),
-          );
-        case 'key-in-flight':
-          throw new ProblemError(
-            problemOf(
-              409,
-              'idempotency-key-in-flight',
-              'a request with this Idempotency-Key is being handled; retry later',
-            ),
-            { 'retry-after': '1' },
-          );
+  app.post('/orders', { onRequest: [refuseReservedHeaders, requireJson] }, async (request, reply) => {
+    const key = idempotencyKeyOf(request.headers['idempotency-key']);
+    const body = validate(placeOrderBody, request.body, 422, 'invalid-request');
+    const outcome = await placement.place(orderRequestOf(body), key);
+    switch (outcome.kind) {
+      case 'accepted': {
+        // The request's server span (see http-tracing.ts) names the order it accepted.
+        request.opentelemetry().span?.setAttribute('herald.order_id', outcome.order.orderId);
+        reply.code(202).header('location', outcome.order.links.self);
+        if (outcome.replayed) reply.header('idempotent-replayed', 'true');
+        return reply.send(outcome.order);
       }
-    }),
-  );
+      case 'invalid':
+        throw new ProblemError(
+          problemOf(422, 'invalid-order', outcome.problems.map((p) => p.detail).join('; '), {
+            errors: outcome.problems.map((p) => ({ pointer: p.pointer, detail: p.detail })),
+          }),
+        );
+      case 'key-reused':
+        throw new ProblemError(
+          problemOf(
+            422,
+            'idempotency-key-reused',
+            'this Idempotency-Key was used before with a different request body',
+          ),
+        );
+      case 'key-in-flight':
+        throw new ProblemError(
+          problemOf(
+            409,
+            'idempotency-key-in-flight',
+            'a request with this Idempotency-Key is being handled; retry later',
+          ),
+          { 'retry-after': '1' },
+        );
+    }
+  });
 };
 
 function idempotencyKeyOf(header: string | string[] | undefined): string | undefined {
