@@ -26,7 +26,7 @@ import type { OrderPlacement } from '../services/orders/order-placement.ts';
 import type { OrderQueries } from '../services/orders/order-queries.ts';
 import { adminRoutes } from './admin-routes.ts';
 import { HttpMetrics } from './http-metrics.ts';
-import { inRequestSpan, traceRequests } from './http-tracing.ts';
+import { inRequestSpan, requestTraceIds, traceRequests } from './http-tracing.ts';
 import { type RenderedMetrics, operationsRoutes } from './operations-routes.ts';
 import { orderQueryRoutes } from './order-query-routes.ts';
 import { orderRoutes } from './order-routes.ts';
@@ -216,6 +216,7 @@ export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): Fast
     inRequestSpan(request, () =>
       request.log.info(
         {
+          ...requestTraceIds(request),
           method: request.method,
           route,
           path: request.url.split('?')[0],

@@ -6,7 +6,7 @@
 // through the event's trace context, every consumer after it) joins its trace. Without an
 // OpenTelemetry SDK the spans are no-ops.
 import { FastifyOtelInstrumentation } from '@fastify/otel';
-import { context, trace } from '@opentelemetry/api';
+import { context, isSpanContextValid, trace } from '@opentelemetry/api';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 
 /**
@@ -55,4 +55,19 @@ export function traceRequests(app: FastifyInstance): void {
 export function inRequestSpan<T>(request: FastifyRequest, fn: () => T): T {
   const otel = request.opentelemetry();
   return otel.context === null || otel.context === undefined ? fn() : context.with(otel.context, fn);
+}
+
+/**
+ * The ids of `request`'s span for its log lines (`trace_id`, `span_id`, `trace_flags`), or none.
+ * Without an SDK the span is not recorded but still carries the caller's trace: its access-log
+ * line names that trace all the same.
+ */
+export function requestTraceIds(request: FastifyRequest): Record<string, string> {
+  const span = request.opentelemetry().span?.spanContext();
+  if (span === undefined || !isSpanContextValid(span)) return {};
+  return {
+    trace_id: span.traceId,
+    span_id: span.spanId,
+    trace_flags: `0${(span.traceFlags & 0xff).toString(16)}`.slice(-2),
+  };
 }
