@@ -200,6 +200,10 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
     throw new HeraldError('INVALID_ARGUMENT', 'engineThread needs the API: the orders service with http');
   }
   const inEngine = options.engineThread === true;
+  // The process's registry, which `/metrics` serves. With the engine thread the consumers'
+  // metrics live in that thread's registry; this one has the API's and the runtime's.
+  const registry = inEngine ? new Registry() : metrics().registry;
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const resources: ServiceResources = await openLogAndStores({
     logUrl: options.logUrl,
     ...(options.storeUrl === undefined ? {} : { storeUrl: options.storeUrl }),
@@ -211,6 +215,9 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
     // process shares the fault settings.
     readers: [...(withApi ? API_READS : []), FAULTS],
     postgres: postgresSettings,
+    // On Postgres the relays publish what the services emit: a send span and the producer
+    // metrics per append.
+    relayMiddleware: [tracingPublish(), publishMetrics({ registry })],
     logger,
   });
   const { log, stores } = resources;
@@ -225,10 +232,6 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
     ...(options.faultRandom === undefined ? {} : { random: options.faultRandom }),
   });
   const shutdown = new AbortController();
-  // The process's registry, which `/metrics` serves. With the engine thread the consumers'
-  // metrics live in that thread's registry; this one has the API's and the runtime's.
-  const registry = inEngine ? new Registry() : metrics().registry;
-  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   let host: ServiceHost | undefined;
   let engine: EngineThread | undefined;
   let api: OrderApi | undefined;

@@ -3,6 +3,7 @@ import {
   type EventLog,
   HeraldError,
   type InboxRetention,
+  type PublishMiddleware,
   ensureTopic,
   logUrlFrom,
   redactUrl,
@@ -50,6 +51,11 @@ export interface OpenLogAndStoresOptions {
   readonly readers?: readonly string[];
   readonly postgres?: (service: string) => PostgresStoreSettings;
   readonly logger?: Logger;
+  /**
+   * Publish middleware of every outbox relay, e.g. `tracingPublish()` and
+   * `publishMetrics({ registry })`: each gets the log. Default none.
+   */
+  readonly relayMiddleware?: readonly PublishMiddleware[];
 }
 
 /**
@@ -72,6 +78,7 @@ export async function openLogAndStores(options: OpenLogAndStoresOptions): Promis
       services: options.services,
       ...(options.readers === undefined ? {} : { readers: options.readers }),
       ...(options.postgres === undefined ? {} : { postgres: options.postgres }),
+      ...(options.relayMiddleware === undefined ? {} : { relayMiddleware: options.relayMiddleware }),
       logger: options.logger ?? SILENT_LOGGER,
     });
   } catch (error) {
