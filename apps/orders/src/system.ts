@@ -3,7 +3,7 @@
 // runs one service per process on a shared log file, or on Kafka/NATS with a Postgres store per
 // service; tests open exactly what they need.
 import { randomBytes } from 'node:crypto';
-import { type EventLog, HeraldError, type Store } from '@herald/core';
+import { type EventLog, HeraldError, type PublishMiddleware, type Store } from '@herald/core';
 import { metrics, publishMetrics, renderMetrics } from '@herald/core/metrics';
 import { tracingPublish } from '@herald/core/tracing';
 import {
@@ -145,6 +145,12 @@ export interface OrderSystem extends AsyncDisposable {
   readonly storeDescription: string;
   readonly faults: FaultController;
   readonly registry: MetricsRegistry;
+  /**
+   * The publish middleware of a producer writing into this system's stores (`OrderPlaced`): a
+   * span per publish, and, where the store's transaction writes straight into the log (the
+   * embedded store), the producer metrics; on Postgres the relays count what they publish.
+   */
+  readonly publishMiddleware: readonly PublishMiddleware[];
   /** One supervisor per service this thread runs (none with `engineThread`). */
   readonly runners: readonly ServiceSupervisor[];
   /** The services this process runs, in this thread or the engine thread, and their states now. */
@@ -216,11 +222,20 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
     readers: [...(withApi ? API_READS : []), FAULTS],
     postgres: postgresSettings,
     // On Postgres the relays publish what the services emit: a send span and the producer
-    // metrics per append.
-    relayMiddleware: [tracingPublish(), publishMetrics({ registry })],
+    // metrics per append (with the engine thread, in that thread's registry: /metrics renders
+    // both, and a metric must be in one only).
+    relayMiddleware: [
+      tracingPublish(),
+      ...(options.storeUrl === undefined || inEngine ? [] : [publishMetrics({ registry })]),
+    ],
     logger,
   });
   const { log, stores } = resources;
+  const publishMiddleware: readonly PublishMiddleware[] = [
+    tracingPublish({ log }),
+    // (With the engine thread, that thread records the orders: its registry has them.)
+    ...(stores.kind === 'postgres' || inEngine ? [] : [publishMetrics({ registry, log })]),
+  ];
   const storeOf = (service: ServiceName): Store => stores.storeOf(service);
   const store = storeOf(names.includes('orders') ? 'orders' : (names[0] ?? 'orders'));
   // On Postgres every process re-reads the fault settings from the database: once a second keeps
@@ -316,9 +331,7 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
       const placement = new OrderPlacement({
         store,
         catalog: indexCatalog(await readCatalog(store)),
-        ...(engine === undefined
-          ? { publish: [tracingPublish({ log }), publishMetrics({ registry, log })] }
-          : { recorder: engine.recorder }),
+        ...(engine === undefined ? { publish: publishMiddleware } : { recorder: engine.recorder }),
       });
       const queries = new OrderQueries({ log, store, changes });
       const adminToken = http.adminToken ?? randomBytes(24).toString('base64url');
@@ -360,6 +373,7 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
       storeDescription: stores.description,
       faults,
       registry,
+      publishMiddleware,
       runners: host?.supervisors ?? [],
       services,
       api,

@@ -12,8 +12,7 @@
 // (work in flight finished and committed), replies, and ends.
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { ROOT_CONTEXT, context, propagation } from '@opentelemetry/api';
-import { publishMetrics, renderMetrics } from '@herald/core/metrics';
-import { tracingPublish } from '@herald/core/tracing';
+import { renderMetrics } from '@herald/core/metrics';
 import { SqliteLog } from '@herald/sqlite';
 import type { Logger } from '@herald/service';
 import { OrderRecorder } from '../services/orders/order-placement.ts';
@@ -97,10 +96,7 @@ try {
 telemetry?.exportMetrics(system.registry);
 const recorder = new OrderRecorder({
   store: system.storeOf('orders'),
-  publish: [
-    tracingPublish({ log: system.log }),
-    publishMetrics({ registry: system.registry, log: system.log }),
-  ],
+  publish: system.publishMiddleware,
 });
 
 /** Starts recording one order; its reply is posted once the transaction is durable (or failed). */
