@@ -112,10 +112,13 @@ export function extractTraceContext(event: CloudEvent, base: Context = otelConte
  * OpenTelemetry messaging semantic conventions, and its trace context written into each event
  * (`traceparent`/`tracestate`), so the consumers' `process` spans become its children. An event
  * that already carries a `traceparent` (a relay forwarding it) keeps it, and the span links to it.
+ * The spans name the log the events go to (`messaging.system`, the offset and key attributes,
+ * the server: its `capabilities.telemetry`): the producer's sink, or `options.log`.
  *
  * With no OpenTelemetry SDK registered the events pass through unchanged.
  *
  * @example const producer = createProducer({ sink: log, source: '/orders', middleware: [tracingPublish()] });
+ * @example createProducer({ sink: tx, source: '/orders', middleware: [tracingPublish({ log })] }) // an outbox
  */
 export function tracingPublish(options: TracingOptions = {}): PublishMiddleware {
   const tracer = options.tracer ?? trace.getTracer(SCOPE);
