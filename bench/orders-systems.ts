@@ -297,6 +297,8 @@ async function startServiceProcesses(options: {
     HERALD_CATALOG: options.catalogPath,
     HERALD_ADMIN_TOKEN: ADMIN_TOKEN,
     HERALD_RATE_LIMIT: '0',
+    // No access-log line per request: the systems it is compared with write none.
+    HERALD_LOG_LEVEL: 'warn',
     PORT: String(port),
     HOST: '127.0.0.1',
   });
@@ -388,7 +390,7 @@ function splitSystem(
   const lab: LabSystem = {
     architecture: 'event-driven',
     ordersUrl: `${split.base}/orders`,
-    command: `${logCommand} HERALD_RATE_LIMIT=0 node apps/orders/src/service-main.ts <service>, one process per service`,
+    command: `${logCommand} HERALD_RATE_LIMIT=0 HERALD_LOG_LEVEL=warn node apps/orders/src/service-main.ts <service>, one process per service`,
     setFault: () => Promise.reject(new Error('the orders benchmark sets no faults')),
     clearFaults: () => Promise.resolve(),
     counters: async () => {

@@ -281,6 +281,8 @@ export async function startEventDriven(options: StartOptions): Promise<LabSystem
     HERALD_ADMIN_TOKEN: options.adminToken,
     // The lab is one client sending every order: the per-client limit would refuse the load.
     HERALD_RATE_LIMIT: '0',
+    // No access-log line per request: the REST baseline it is compared with writes none.
+    HERALD_LOG_LEVEL: 'warn',
   };
   const child = await startChildSystem({
     name: 'event-driven system',
@@ -293,7 +295,7 @@ export async function startEventDriven(options: StartOptions): Promise<LabSystem
   return {
     architecture: 'event-driven',
     ordersUrl: `${base}/orders`,
-    command: `HERALD_LOG=sqlite:<dir>/herald.db${options.durability === 'full' ? '' : `?synchronous=${options.durability}`} PORT=<port> HERALD_RATE_LIMIT=0 HERALD_CATALOG=<lab catalog> node apps/orders/src/main.ts`,
+    command: `HERALD_LOG=sqlite:<dir>/herald.db${options.durability === 'full' ? '' : `?synchronous=${options.durability}`} PORT=<port> HERALD_RATE_LIMIT=0 HERALD_LOG_LEVEL=warn HERALD_CATALOG=<lab catalog> node apps/orders/src/main.ts`,
     setFault: (service, update) =>
       call('PUT', `${base}/admin/faults/${service}`, { token: options.adminToken, body: update }).then(
         () => undefined,

@@ -1,6 +1,6 @@
 // Starting the API's listeners from `main.ts` and `service-main.ts`.
 import type { FastifyInstance } from 'fastify';
-import { orExit } from './console-logger.ts';
+import { orExit } from './logger.ts';
 
 /**
  * Makes `app` listen on `host:port` and returns its URL (`http://host:port`, the port it got).

@@ -12,19 +12,22 @@
 // HERALD_ADMIN_TOKEN_FILE, default .herald/admin-token), HERALD_FAULTS,
 // HERALD_PARTITIONS, HERALD_SESSION_TIMEOUT_MS, HERALD_RATE_LIMIT, HERALD_THREADS,
 // HERALD_ADMIN_PORT and HERALD_ADMIN_HOST (the admin API on a listener of its own), HERALD_HEALTH_PORT (health
-// and metrics on a port of their own too, besides the API's), and OTEL_* for tracing.
+// and metrics on a port of their own too, besides the API's), HERALD_LOG_LEVEL (JSON logs on
+// stdout; default info), and OTEL_* for traces and OTLP metrics (telemetry.ts).
 import { healthFromEnv, stopOnSignals } from '@herald/service';
 import { stopWhenParentGone } from '@herald/orders-domain/parent-process.ts';
 import { saveGeneratedToken } from './admin-token.ts';
 import { configFromEnv } from './config.ts';
-import { consoleLogger, orExit } from './console-logger.ts';
+import { createLogger, orExit, serviceLogger } from './logger.ts';
 import { listenOrExit } from './listen.ts';
 import { redactUrl } from '@herald/core';
 import { openOrderSystem } from './system.ts';
 import { startTelemetry } from './telemetry.ts';
 
-const telemetry = startTelemetry('herald-orders');
+const telemetry = await orExit(() => startTelemetry('herald-orders'));
 const config = await orExit(() => configFromEnv());
+const log = await orExit(() => createLogger('herald-orders'));
+const logger = serviceLogger(log);
 const health = process.env['HERALD_HEALTH_PORT'] ? await orExit(() => healthFromEnv(process.env)) : undefined;
 const engineFailure = Promise.withResolvers<Error>();
 const system = await orExit(() =>
@@ -36,7 +39,8 @@ const system = await orExit(() =>
     catalogPath: config.catalogPath,
     partitions: config.partitions,
     faults: config.faults,
-    logger: consoleLogger,
+    logger,
+    httpLogger: log,
     ...(health === undefined ? {} : { health }),
     ...(config.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: config.sessionTimeoutMs }),
     http: {
@@ -46,6 +50,7 @@ const system = await orExit(() =>
     },
   }),
 );
+telemetry?.exportMetrics(system.registry);
 const api = system.api!;
 const base = await listenOrExit(api.app, config, system);
 const adminBase =
@@ -64,7 +69,8 @@ Herald order system on ${redactUrl(config.logUrl)}
     .join(
       '\n             ',
     )}${config.threads === 2 ? '\n             (in an engine thread; the API has the main thread)' : ''}
-  tracing    ${telemetry?.description ?? 'off (set OTEL_EXPORTER_OTLP_ENDPOINT or OTEL_TRACES_EXPORTER to export traces)'}
+  telemetry  ${telemetry?.description ?? 'off (set OTEL_EXPORTER_OTLP_ENDPOINT to export traces, OTEL_METRICS_EXPORTER=otlp for metrics too)'}
+  logs       JSON lines on stdout, with trace_id and span_id inside a span (HERALD_LOG_LEVEL, default info)
   admin      ${adminBase}/admin/faults with "Authorization: Bearer ${api.generatedToken ? `$(cat ${saveGeneratedToken(api.adminToken, config.adminTokenFile)})" (a generated token, in a file only you can read; set HERALD_ADMIN_TOKEN to choose one)` : '<HERALD_ADMIN_TOKEN>"'}
 
 Place an order and watch it converge:
@@ -84,12 +90,12 @@ const shutdown = stopOnSignals(
     },
   },
   // A failed engine thread set exit status 1: a graceful stop after it keeps it.
-  { logger: consoleLogger, exit: (code) => process.exit(code === 0 ? Number(process.exitCode ?? 0) : code) },
+  { logger, exit: (code) => process.exit(code === 0 ? Number(process.exitCode ?? 0) : code) },
 );
 stopWhenParentGone(() => shutdown.trigger('parent gone'));
 // The services' thread failed: nothing consumes any more, so the process stops (exit status 1).
 void engineFailure.promise.then((error) => {
-  consoleLogger.error('the engine thread failed; stopping', error);
+  logger.error('the engine thread failed; stopping', error);
   process.exitCode = 1;
   shutdown.trigger('engine thread failed');
 });

@@ -17,7 +17,7 @@ import { healthFromEnv, stopOnSignals } from '@herald/service';
 import { stopWhenParentGone } from '@herald/orders-domain/parent-process.ts';
 import { saveGeneratedToken } from './admin-token.ts';
 import { configFromEnv } from './config.ts';
-import { consoleLogger, orExit } from './console-logger.ts';
+import { createLogger, orExit, serviceLogger } from './logger.ts';
 import { listenOrExit } from './listen.ts';
 import { redactUrl } from '@herald/core';
 import { openOrderSystem } from './system.ts';
@@ -35,8 +35,10 @@ if (names.length === 0 || unknown.length > 0) {
 }
 const services = [...new Set(names)] as ServiceName[];
 
-const telemetry = startTelemetry(`herald-orders-${services.join('-')}`);
+const telemetry = await orExit(() => startTelemetry(`herald-orders-${services.join('-')}`));
 const config = await orExit(() => configFromEnv());
+const log = await orExit(() => createLogger(`herald-orders-${services.join('-')}`));
+const logger = serviceLogger(log);
 const runsApi = services.includes('orders');
 // The API serves health on its port; a process without it gets the kit's health server.
 const health =
@@ -49,7 +51,8 @@ const system = await orExit(() =>
     partitions: config.partitions,
     faults: config.faults,
     services,
-    logger: consoleLogger,
+    logger,
+    httpLogger: log,
     ...(health === undefined ? {} : { health }),
     ...(config.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: config.sessionTimeoutMs }),
     http: {
@@ -59,6 +62,7 @@ const system = await orExit(() =>
     },
   }),
 );
+telemetry?.exportMetrics(system.registry);
 if (system.api !== undefined) {
   console.log(`orders API on ${await listenOrExit(system.api.app, config, system)}`);
   if (system.api.admin !== undefined && config.admin !== undefined) {
@@ -81,7 +85,7 @@ const shutdown = stopOnSignals(
       await telemetry?.shutdown();
     },
   },
-  { logger: consoleLogger },
+  { logger },
 );
 // Started with an IPC channel (a test, a benchmark): stops when that parent is gone.
 stopWhenParentGone(() => shutdown.trigger('parent gone'));

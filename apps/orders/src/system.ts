@@ -3,8 +3,8 @@
 // runs one service per process on a shared log file, or on Kafka/NATS with a Postgres store per
 // service; tests open exactly what they need.
 import { randomBytes } from 'node:crypto';
-import { type EventLog, HeraldError, type Store } from '@herald/core';
-import { metrics, renderMetrics } from '@herald/core/metrics';
+import { type EventLog, HeraldError, type PublishMiddleware, type Store } from '@herald/core';
+import { metrics, publishMetrics, renderMetrics } from '@herald/core/metrics';
 import { tracingPublish } from '@herald/core/tracing';
 import {
   type Logger,
@@ -18,7 +18,8 @@ import {
   openLogAndStores,
   startServices,
 } from '@herald/service';
-import type { FastifyInstance } from 'fastify';
+import type { FastifyBaseLogger, FastifyInstance } from 'fastify';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import { loadCatalogFile } from '@herald/orders-domain/catalog-file.ts';
 import { type CatalogItem, indexCatalog } from '@herald/orders-domain/catalog.ts';
 import { DEFAULT_FRAUD_RULES, type FraudRules } from '@herald/orders-domain/fraud.ts';
@@ -79,6 +80,13 @@ export interface OrderSystemOptions {
   /** Random source of injected faults (default Math.random); tests pass a predictable one. */
   readonly faultRandom?: () => number;
   readonly logger?: Logger;
+  /** The API's logger (JSON access-log lines with trace ids). Default: the API logs nothing. */
+  readonly httpLogger?: FastifyBaseLogger;
+  /**
+   * Register prom-client's default metrics (`process_*`, `nodejs_*`) in `registry`, which
+   * `/metrics` serves. Default true; false for the engine thread, whose process already has them.
+   */
+  readonly defaultMetrics?: boolean;
   /** The API, when the process runs `orders`. `false`: no API. */
   readonly http?:
     | (Omit<HttpOptions, 'adminToken' | 'routes'> & {
@@ -137,6 +145,12 @@ export interface OrderSystem extends AsyncDisposable {
   readonly storeDescription: string;
   readonly faults: FaultController;
   readonly registry: MetricsRegistry;
+  /**
+   * The publish middleware of a producer writing into this system's stores (`OrderPlaced`): a
+   * span per publish, and, where the store's transaction writes straight into the log (the
+   * embedded store), the producer metrics; on Postgres the relays count what they publish.
+   */
+  readonly publishMiddleware: readonly PublishMiddleware[];
   /** One supervisor per service this thread runs (none with `engineThread`). */
   readonly runners: readonly ServiceSupervisor[];
   /** The services this process runs, in this thread or the engine thread, and their states now. */
@@ -192,6 +206,10 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
     throw new HeraldError('INVALID_ARGUMENT', 'engineThread needs the API: the orders service with http');
   }
   const inEngine = options.engineThread === true;
+  // The process's registry, which `/metrics` serves. With the engine thread the consumers'
+  // metrics live in that thread's registry; this one has the API's and the runtime's.
+  const registry = inEngine ? new Registry() : metrics().registry;
+  if (options.defaultMetrics !== false) collectDefaultMetrics({ register: registry });
   const resources: ServiceResources = await openLogAndStores({
     logUrl: options.logUrl,
     ...(options.storeUrl === undefined ? {} : { storeUrl: options.storeUrl }),
@@ -203,9 +221,21 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
     // process shares the fault settings.
     readers: [...(withApi ? API_READS : []), FAULTS],
     postgres: postgresSettings,
+    // On Postgres the relays publish what the services emit: a send span and the producer
+    // metrics per append (with the engine thread, in that thread's registry: /metrics renders
+    // both, and a metric must be in one only).
+    relayMiddleware: [
+      tracingPublish(),
+      ...(options.storeUrl === undefined || inEngine ? [] : [publishMetrics({ registry })]),
+    ],
     logger,
   });
   const { log, stores } = resources;
+  const publishMiddleware: readonly PublishMiddleware[] = [
+    tracingPublish({ log }),
+    // (With the engine thread, that thread records the orders: its registry has them.)
+    ...(stores.kind === 'postgres' || inEngine ? [] : [publishMetrics({ registry, log })]),
+  ];
   const storeOf = (service: ServiceName): Store => stores.storeOf(service);
   const store = storeOf(names.includes('orders') ? 'orders' : (names[0] ?? 'orders'));
   // On Postgres every process re-reads the fault settings from the database: once a second keeps
@@ -217,7 +247,6 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
     ...(options.faultRandom === undefined ? {} : { random: options.faultRandom }),
   });
   const shutdown = new AbortController();
-  const registry = metrics().registry;
   let host: ServiceHost | undefined;
   let engine: EngineThread | undefined;
   let api: OrderApi | undefined;
@@ -274,7 +303,10 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
       );
       const running = engine;
       services = () => running.services();
-      renderConsumerMetrics = () => running.metrics();
+      renderConsumerMetrics = async () => {
+        const [own, engineThread] = await Promise.all([renderMetrics(registry), running.metrics()]);
+        return { contentType: own.contentType, body: `${engineThread.body}\n${own.body}` };
+      };
     } else {
       const deps: FlowDeps = { faults, partitions };
       registerSqliteMetrics(log, registry);
@@ -299,7 +331,7 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
       const placement = new OrderPlacement({
         store,
         catalog: indexCatalog(await readCatalog(store)),
-        ...(engine === undefined ? { publish: [tracingPublish()] } : { recorder: engine.recorder }),
+        ...(engine === undefined ? { publish: publishMiddleware } : { recorder: engine.recorder }),
       });
       const queries = new OrderQueries({ log, store, changes });
       const adminToken = http.adminToken ?? randomBytes(24).toString('base64url');
@@ -314,6 +346,8 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
             queries,
             faults,
             metrics: renderConsumerMetrics,
+            registry,
+            ...(options.httpLogger === undefined ? {} : { logger: options.httpLogger }),
             shutdown: shutdown.signal,
             readiness: () => {
               if (shutdown.signal.aborted) return { ready: false, detail: 'shutting down' };
@@ -339,6 +373,7 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
       storeDescription: stores.description,
       faults,
       registry,
+      publishMiddleware,
       runners: host?.supervisors ?? [],
       services,
       api,

@@ -77,6 +77,13 @@ describe('the order system with its services in an engine thread', { timeout: 12
     const metrics = (await app.inject({ method: 'GET', url: '/metrics' })).body;
     assert.match(metrics, /^herald_sqlite_transactions_total \d+/m);
     assert.match(metrics, /^herald_http_requests_total\{/m);
+    assert.match(metrics, /^http_server_request_duration_seconds_bucket\{/m);
+    // The process's runtime metrics once (from the API thread), and the producer metrics of
+    // OrderPlaced, written by the engine thread.
+    assert.equal(metrics.match(/^process_cpu_seconds_total /gm)?.length, 1, 'process metrics once');
+    assert.match(metrics, /^messaging_client_sent_messages_total\{messaging_system="herald_sqlite",/m);
+    const types = metrics.split('\n').filter((line) => line.startsWith('# TYPE '));
+    assert.equal(new Set(types).size, types.length, 'every metric is typed once');
     const help = metrics.split('\n').filter((line) => line.startsWith('# HELP '));
     assert.equal(new Set(help).size, help.length, 'every metric is described once');
   });

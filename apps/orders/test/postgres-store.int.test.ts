@@ -84,6 +84,12 @@ describe('the order system on a Postgres store', { timeout: 60_000 }, () => {
         const stock = await app.inject({ method: 'GET', url: '/inventory/WIDGET' });
         const initial = TEST_CATALOG.find((i) => i.sku === 'WIDGET')!.initialStock;
         assert.deepEqual(stock.json<StockLevel>(), { sku: 'WIDGET', available: initial - 2, reserved: 0 });
+        // The relays count what they published to the log, once each: OrderPlaced among them.
+        const metrics = (await app.inject('/metrics')).body;
+        const sent = metrics.match(
+          /^messaging_client_sent_messages_total\{messaging_system="herald_sqlite",messaging_operation_name="send",messaging_destination_name="orders"\} (\d+)$/m,
+        );
+        assert.ok(sent !== null && Number(sent[1]) >= 1, `the relays' sends among:\n${metrics}`);
       } finally {
         await system.stop();
       }

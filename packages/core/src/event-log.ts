@@ -192,6 +192,31 @@ export interface GroupDescription {
 }
 
 /**
+ * How a backend names itself in telemetry, by OpenTelemetry's messaging semantic conventions:
+ * spans and metrics read it from the log, so no tracing code tests what kind of log it has.
+ */
+export interface LogTelemetry {
+  /**
+   * `messaging.system`: `kafka`, `nats`, or, for Herald's own logs, which the conventions do not
+   * list, a custom value in their form (lower case, a prefix of its own): `herald_sqlite` for the
+   * embedded log, `herald_memory` for the in-memory log.
+   */
+  readonly system: string;
+  /**
+   * The span attribute that carries an event's offset in its partition: `messaging.kafka.offset`
+   * on Kafka, `herald.offset` where the conventions define none.
+   */
+  readonly offsetAttribute: string;
+  /**
+   * The span attribute that carries an event's partition key: `messaging.kafka.message.key` on
+   * Kafka (the record key), `herald.partition_key` elsewhere.
+   */
+  readonly keyAttribute: string;
+  /** `server.address` and `server.port`: the first server the client was given, when it has one. */
+  readonly server?: { readonly address: string; readonly port: number };
+}
+
+/**
  * Facts a backend declares about itself, readable at run time. The conformance suite skips a
  * behaviour a backend declares it lacks, and says so.
  */
@@ -206,6 +231,8 @@ export interface LogCapabilities {
   readonly retention: boolean;
   /** Largest record (attributes + data) the backend accepts, in bytes. */
   readonly maxRecordBytes: number;
+  /** What its spans and metrics call it. */
+  readonly telemetry: LogTelemetry;
 }
 
 export interface EventLog extends AsyncDisposable {

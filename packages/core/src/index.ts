@@ -34,6 +34,7 @@ export type {
   ResetGroupOptions,
   ResetTarget,
   LogCapabilities,
+  LogTelemetry,
   PartitionInfo,
   PartitionOffset,
   ReadOptions,

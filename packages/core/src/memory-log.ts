@@ -15,6 +15,7 @@ import type { GroupRecord, HeldClaim, PartitionRecord } from './backend/group-pr
 import { PartitionChooser } from './backend/partition-chooser.ts';
 import { assertRecordSize, recordBytes } from './backend/record-size.ts';
 import { subscribeSettings } from './backend/subscribe-settings.ts';
+import { telemetryOf } from './backend/telemetry-of.ts';
 import type { SubscribeSettings } from './backend/subscribe-settings.ts';
 import {
   compareTopicPartitions,
@@ -481,6 +482,7 @@ export class MemoryLog implements EventLog, FaultInjectable {
       timestampSeek: true,
       retention: false,
       maxRecordBytes,
+      telemetry: telemetryOf('herald_memory'),
     });
     this[faultInjection] = {
       crash: () => this.#crash(),

@@ -1,6 +1,16 @@
-// Entry point `@herald/core/metrics`: Prometheus metrics of handling and consumer lag. It needs
+// Entry point `@herald/core/metrics`: Prometheus metrics of handling, publishing and consumer lag. It needs
 // the optional peer dependency `prom-client` (the registry it returns is prom-client's); the root
 // `@herald/core` never loads it, so an application without metrics does not install it. Without
 // the package, importing this entry fails with Node's "Cannot find package 'prom-client'".
-export { metrics, registerLagMetrics, renderMetrics } from './runtime/middleware/metrics.ts';
-export type { MetricsMiddleware, MetricsOptions } from './runtime/middleware/metrics.ts';
+export {
+  DURATION_BUCKETS,
+  metrics,
+  publishMetrics,
+  registerLagMetrics,
+  renderMetrics,
+} from './runtime/middleware/metrics.ts';
+export type {
+  MetricsMiddleware,
+  MetricsOptions,
+  PublishMetricsOptions,
+} from './runtime/middleware/metrics.ts';

@@ -1,8 +1,9 @@
 // Entry point `@herald/core/tracing`: OpenTelemetry spans for publishing and handling, and the
-// W3C trace context carried in CloudEvents attributes. It needs the optional peer dependency
-// `@opentelemetry/api`; the root `@herald/core` never loads it, so an application that does not
-// trace does not install it. Without the package, importing this entry fails with Node's
-// "Cannot find package '@opentelemetry/api'".
+// trace context carried in CloudEvents attributes (W3C `traceparent`/`tracestate`, plus what the
+// registered propagator adds, `baggage` by default). It needs the optional peer dependencies
+// `@opentelemetry/api` and `@opentelemetry/core` (its W3C propagator); the root `@herald/core`
+// never loads them, so an application that does not trace does not install them. Without them,
+// importing this entry fails with Node's "Cannot find package '@opentelemetry/api'".
 export {
   extractTraceContext,
   injectTraceContext,

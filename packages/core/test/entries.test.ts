@@ -85,7 +85,13 @@ void describe('the entries of @herald/core', () => {
       'tracing',
       'tracingPublish',
     ]);
-    assert.deepEqual(Object.keys(metrics).sort(), ['metrics', 'registerLagMetrics', 'renderMetrics']);
+    assert.deepEqual(Object.keys(metrics).sort(), [
+      'DURATION_BUCKETS',
+      'metrics',
+      'publishMetrics',
+      'registerLagMetrics',
+      'renderMetrics',
+    ]);
     assert.equal(typeof ops.redrive, 'function');
   });
 

@@ -17,7 +17,7 @@ function heraldError(code: HeraldErrorCode): (error: unknown) => boolean {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 void describe('MemoryLog', () => {
-  void it('declares what it is: not durable, one process, timestamp seek, no retention', async () => {
+  void it('declares what it is: not durable, one process, timestamp seek, no retention, herald_memory in telemetry', async () => {
     await using log = await openMemoryLog();
     assert.deepEqual(log.capabilities, {
       durable: false,
@@ -25,6 +25,11 @@ void describe('MemoryLog', () => {
       timestampSeek: true,
       retention: false,
       maxRecordBytes: 1_048_576,
+      telemetry: {
+        system: 'herald_memory',
+        offsetAttribute: 'herald.offset',
+        keyAttribute: 'herald.partition_key',
+      },
     });
     await using small = await openMemoryLog({ maxRecordBytes: 64 });
     await small.createTopic('t', { partitions: 1 });

@@ -34,6 +34,7 @@ import {
   faultInjection,
   isTopicName,
   subscribeSettings,
+  telemetryOf,
 } from '@herald/core/backend';
 import type { FaultInjectable } from '@herald/core/backend';
 import { Admin, ConfigResourceTypes } from '@platformatic/kafka';
@@ -137,6 +138,7 @@ export class KafkaLog implements EventLog, FaultInjectable {
       timestampSeek: true,
       retention: true,
       maxRecordBytes: resolved.maxRecordBytes,
+      telemetry: telemetryOf('kafka', resolved.brokers, 9092),
     });
     const base = clientOptions(resolved);
     this.#admin = new Admin(base);

@@ -29,6 +29,21 @@ if (unavailable !== undefined) {
   reportUnavailable('KafkaLog appends', unavailable);
 } else {
   void describe('KafkaLog appends', () => {
+    void it('names itself kafka in telemetry, with the Kafka attributes and its first broker', async () => {
+      const log = await openKafkaLog({ brokers: TEST_BROKERS, namespace: uniqueNamespace() });
+      try {
+        const [host, port] = TEST_BROKERS[0]!.split(':');
+        assert.deepEqual(log.capabilities.telemetry, {
+          system: 'kafka',
+          offsetAttribute: 'messaging.kafka.offset',
+          keyAttribute: 'messaging.kafka.message.key',
+          server: { address: host, port: Number(port) },
+        });
+      } finally {
+        await log.close();
+      }
+    });
+
     void it(
       'sends appends made while a request is out together in the next one, each with its own offset, in call order',
       { timeout: 60_000 },

@@ -34,6 +34,7 @@ import {
   faultInjection,
   isTopicName,
   subscribeSettings,
+  telemetryOf,
 } from '@herald/core/backend';
 import type { FaultInjectable } from '@herald/core/backend';
 import {
@@ -152,6 +153,7 @@ export class NatsLog implements EventLog, FaultInjectable {
       timestampSeek: true,
       retention: true,
       maxRecordBytes: nc.info?.max_payload ?? 1_048_576,
+      telemetry: telemetryOf('nats', options.servers, 4222),
     });
     this.#internals = {
       nc,

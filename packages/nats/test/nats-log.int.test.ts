@@ -48,6 +48,15 @@ if (unavailable !== undefined) {
       assert.equal(env.log.capabilities.durable, true);
     });
 
+    it('names itself nats in telemetry, with the server it was given', async () => {
+      await using env = await setup();
+      const { system, offsetAttribute, server } = env.log.capabilities.telemetry;
+      assert.equal(system, 'nats');
+      assert.equal(offsetAttribute, 'herald.offset');
+      assert.equal(typeof server?.address, 'string');
+      assert.equal(typeof server?.port, 'number');
+    });
+
     it('lays a topic out as one stream per partition, with retention as max_age and max_bytes', async () => {
       await using env = await setup();
       await env.log.createTopic('orders.v1', { partitions: 2, retention: { ms: 60_000, bytes: 1_000_000 } });

@@ -1,9 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Notification, Pool, PoolClient } from 'pg';
 import {
+  type AppendResult,
   type CloudEvent,
   type EventLog,
   HeraldError,
+  type Publish,
+  type PublishMiddleware,
   eventFromAttributes,
   isHeraldError,
 } from '@herald/core';
@@ -29,6 +32,12 @@ interface RelayTuning {
    * be reached, the connection to Postgres dropped). Default: a line on stderr.
    */
   readonly onError?: (error: HeraldError) => void;
+  /**
+   * Wraps every append to the log, outermost first, as a producer's publish middleware (each gets
+   * the log as its sink): `tracingPublish()` for a `send` span per append, `publishMetrics()` for
+   * the producer metrics. An event keeps the trace context it was stored with. Default none.
+   */
+  readonly middleware?: readonly PublishMiddleware[];
 }
 
 /**
@@ -106,13 +115,16 @@ class Wakeup {
 }
 
 class Relay implements OutboxRelay {
-  readonly #log: EventLog;
   readonly #pool: Pool;
   readonly #names: SchemaNames;
   readonly #createTables: boolean;
   readonly #batchSize: number;
   readonly #pollIntervalMs: number;
   readonly #onError: (error: HeraldError) => void;
+  /** Appends through the middleware; a single row keeps the partition it was emitted to. */
+  readonly #publish: Publish;
+  /** The partition of the single row being appended, when it was emitted to one. */
+  #partition: number | undefined;
   readonly #stopping = new AbortController();
   readonly #wakeup = new Wakeup();
   readonly #done: Promise<void>;
@@ -142,7 +154,21 @@ class Relay implements OutboxRelay {
     } else {
       throw new HeraldError('INVALID_ARGUMENT', 'startOutboxRelay needs a store or a pool');
     }
-    this.#log = options.log;
+    const log = options.log;
+    const append: Publish = async (topic, events): Promise<readonly AppendResult[]> =>
+      events.length === 1
+        ? [
+            await log.append(
+              topic,
+              events[0]!,
+              this.#partition === undefined ? undefined : { partition: this.#partition },
+            ),
+          ]
+        : log.appendBatch(topic, events);
+    this.#publish = (options.middleware ?? []).reduceRight<Publish>(
+      (next, outer) => outer(next, log),
+      append,
+    );
     this.#batchSize = batchSize;
     this.#pollIntervalMs = pollIntervalMs;
     this.#onError =
@@ -304,14 +330,12 @@ class Relay implements OutboxRelay {
 
   async #append(run: readonly OutboxRow[]): Promise<void> {
     const first = run[0]!;
-    if (run.length === 1) {
-      await this.#log.append(
-        first.topic,
-        toEvent(first),
-        first.partition === null ? undefined : { partition: first.partition },
-      );
-    } else {
-      await this.#log.appendBatch(first.topic, run.map(toEvent));
+    // One append at a time: the relay publishes runs in order, so the partition cannot mix.
+    this.#partition = run.length === 1 && first.partition !== null ? first.partition : undefined;
+    try {
+      await this.#publish(first.topic, run.map(toEvent));
+    } finally {
+      this.#partition = undefined;
     }
   }
 }

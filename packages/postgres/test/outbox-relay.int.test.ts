@@ -7,7 +7,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type CloudEvent, type HeraldError, createRouter, idempotency } from '@herald/core';
+import {
+  type CloudEvent,
+  type EventLog,
+  type HeraldError,
+  type PublishMiddleware,
+  createRouter,
+  idempotency,
+} from '@herald/core';
 import { openMemoryLog } from '@herald/core/memory';
 import { openPostgresStore, startOutboxRelay } from '@herald/postgres';
 import { openSqliteLog } from '@herald/sqlite';
@@ -224,6 +231,38 @@ if (unavailable !== undefined) {
       const direct = await log.append('orders', event('direct', {}, 'customer-7'));
       assert.equal(orders.find((e) => e.id === 'keyed')?.partition, direct.partition);
       assert.deepEqual(idsOf(await readAll(log, 'audit')), ['audited']);
+    });
+
+    void it('passes every append through its publish middleware, which is given the log, and keeps the partition of each event', async () => {
+      await using db = testSchema();
+      await using store = await openPostgresStore({ pool: db.pool, schema: db.schema });
+      await using log = await openMemoryLog();
+      await log.createTopic('orders', { partitions: 4 });
+      const seen: { topic: string; ids: string[]; log: EventLog | undefined }[] = [];
+      const watching: PublishMiddleware = (next, sink) => async (topic, events) => {
+        seen.push({ topic, ids: events.map((e) => e.id), log: sink });
+        return next(topic, events);
+      };
+      await using _relay = startOutboxRelay({ store, log, pollIntervalMs: 20, middleware: [watching] });
+      await store.transaction((tx) => tx.emit('orders', event('pinned'), { partition: 3 }));
+      await waitFor(async () => (await store.outboxBacklog()) === 0, 'the outbox to drain');
+      await store.transaction(async (tx) => {
+        await tx.emit('orders', event('a', {}, 'k'));
+        await tx.emit('orders', event('b', {}, 'k'));
+      });
+      await waitFor(async () => (await store.outboxBacklog()) === 0, 'the outbox to drain');
+      assert.deepEqual(
+        seen.map(({ topic, ids }) => ({ topic, ids })),
+        [
+          { topic: 'orders', ids: ['pinned'] },
+          { topic: 'orders', ids: ['a', 'b'] },
+        ],
+      );
+      assert.ok(
+        seen.every((s) => s.log === log),
+        'the middleware is given the log',
+      );
+      assert.equal((await readAll(log, 'orders')).find((e) => e.id === 'pinned')?.partition, 3);
     });
 
     void it('wakes on commit through LISTEN/NOTIFY instead of waiting for the next poll', async () => {

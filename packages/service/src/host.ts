@@ -3,12 +3,14 @@ import {
   type EventLog,
   HeraldError,
   type InboxRetention,
+  type PublishMiddleware,
   ensureTopic,
   logUrlFrom,
   redactUrl,
   startInboxRetention,
 } from '@herald/core';
 import { metrics, registerLagMetrics } from '@herald/core/metrics';
+import { collectDefaultMetrics } from 'prom-client';
 import { type HealthServer, type Readiness, startHealthServer } from './health.ts';
 import {
   type Logger,
@@ -50,6 +52,11 @@ export interface OpenLogAndStoresOptions {
   readonly readers?: readonly string[];
   readonly postgres?: (service: string) => PostgresStoreSettings;
   readonly logger?: Logger;
+  /**
+   * Publish middleware of every outbox relay, e.g. `tracingPublish()` and
+   * `publishMetrics({ registry })`: each gets the log. Default none.
+   */
+  readonly relayMiddleware?: readonly PublishMiddleware[];
 }
 
 /**
@@ -72,6 +79,7 @@ export async function openLogAndStores(options: OpenLogAndStoresOptions): Promis
       services: options.services,
       ...(options.readers === undefined ? {} : { readers: options.readers }),
       ...(options.postgres === undefined ? {} : { postgres: options.postgres }),
+      ...(options.relayMiddleware === undefined ? {} : { relayMiddleware: options.relayMiddleware }),
       logger: options.logger ?? SILENT_LOGGER,
     });
   } catch (error) {
@@ -99,7 +107,11 @@ export interface StartServicesOptions {
   readonly services: readonly ServiceDefinition[];
   /** The log and stores; `host.stop()` closes them. */
   readonly resources: ServiceResources;
-  /** Default: a new registry. */
+  /**
+   * Default: a new registry, with prom-client's default metrics (`process_*`, `nodejs_*`) in
+   * it. A registry given here gets no default metrics from the kit: the caller decides (one
+   * registry per process should have them).
+   */
   readonly registry?: MetricsRegistry;
   readonly logger?: Logger;
   readonly sessionTimeoutMs?: number;
@@ -154,7 +166,7 @@ const LOG_PROBE_TIMEOUT_MS = 1_000;
 export async function startServices(options: StartServicesOptions): Promise<ServiceHost> {
   const { log, stores } = options.resources;
   const logger = options.logger ?? SILENT_LOGGER;
-  const registry = options.registry ?? metrics().registry;
+  const registry = options.registry ?? withDefaultMetrics(metrics().registry);
   const names = options.services.map((s) => s.name);
   const duplicate = names.find((name, index) => names.indexOf(name) !== index);
   if (duplicate !== undefined)
@@ -361,4 +373,10 @@ export function healthFromEnv(env: Readonly<Record<string, string | undefined>>)
     );
   }
   return { port, host: env['HERALD_HEALTH_HOST'] || '127.0.0.1' };
+}
+
+/** `registry` with prom-client's default metrics of the process registered in it. */
+function withDefaultMetrics(registry: MetricsRegistry): MetricsRegistry {
+  collectDefaultMetrics({ register: registry });
+  return registry;
 }

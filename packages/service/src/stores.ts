@@ -8,7 +8,15 @@
 //   schema's outbox in the service's transaction, and one relay per service publishes the outbox
 //   to HERALD_LOG (Kafka, NATS or the embedded log) in commit order.
 import { setTimeout as sleep } from 'node:timers/promises';
-import { type EventLog, HeraldError, type Store, openEventLog, openStore, redactUrl } from '@herald/core';
+import {
+  type EventLog,
+  HeraldError,
+  type PublishMiddleware,
+  type Store,
+  openEventLog,
+  openStore,
+  redactUrl,
+} from '@herald/core';
 import type * as PostgresModule from '@herald/postgres';
 import type { OutboxRelay, PostgresIsolation, PostgresStore } from '@herald/postgres';
 import type PgModule from 'pg';
@@ -54,6 +62,8 @@ export interface ServiceStoresOptions {
   readonly logger: Logger;
   /** How often a standby relay tries to take over, and the relay's fallback poll. Default 1 s. */
   readonly relayPollIntervalMs?: number;
+  /** Publish middleware of every outbox relay (tracing, producer metrics). Default none. */
+  readonly relayMiddleware?: readonly PublishMiddleware[];
 }
 
 /** The log HERALD_LOG names, with an error that says which variable and never shows a password. */
@@ -177,6 +187,7 @@ async function openPostgresServiceStores(
         store,
         log: options.log,
         ...(options.relayPollIntervalMs === undefined ? {} : { pollIntervalMs: options.relayPollIntervalMs }),
+        ...(options.relayMiddleware === undefined ? {} : { middleware: options.relayMiddleware }),
         onError: (error) =>
           options.logger.error(
             `${service}: outbox relay (schema ${store.schema}) retrying: ${error.code}: ${error.message}`,

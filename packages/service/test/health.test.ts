@@ -53,6 +53,9 @@ describe('the health server of a process that runs services (real HTTP)', () => 
     assert.equal(metrics.status, 200);
     assert.match(metrics.type, /^text\/plain/);
     assert.match(metrics.body, /herald_consumer_lag/);
+    // The runtime's metrics too, in the registry the kit made.
+    assert.match(metrics.body, /^process_cpu_seconds_total /m);
+    assert.match(metrics.body, /^nodejs_eventloop_lag_seconds /m);
   });
 
   it('turns /readyz to 503 when a service stops and when the log is closed', async () => {

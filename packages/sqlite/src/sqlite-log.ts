@@ -39,6 +39,7 @@ import {
   faultHooksFor,
   faultInjection,
   subscribeSettings,
+  telemetryOf,
 } from '@herald/core/backend';
 import { ChangeNotifier, notifyLocalCommit } from './change-notifier.ts';
 import {
@@ -182,6 +183,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
       timestampSeek: true,
       retention: true,
       maxRecordBytes: this.#maxRecordBytes,
+      telemetry: telemetryOf('herald_sqlite'),
     };
     this.#writes = new WriteQueue(db, this.#commitHooks(), options.busyTimeoutMs ?? 5000);
     this.#notifier = new ChangeNotifier(reader, path, options.pollIntervalMs ?? 5, () =>

@@ -62,6 +62,15 @@ async function waitUntil(predicate: () => boolean | Promise<boolean>, timeoutMs 
 }
 
 describe('opening a log file', () => {
+  it('names itself herald_sqlite in telemetry, with the offset and key attributes Herald defines', async () => {
+    await using log = await openEventLog(`sqlite:${tempPath()}`);
+    assert.deepEqual(log.capabilities.telemetry, {
+      system: 'herald_sqlite',
+      offsetAttribute: 'herald.offset',
+      keyAttribute: 'herald.partition_key',
+    });
+  });
+
   it('is chosen by a sqlite: URL, with options as query parameters', async () => {
     const path = tempPath();
     assert.deepEqual(parseSqliteUrl(`sqlite:${path}?synchronous=normal&integrity=full`), {

@@ -13,7 +13,6 @@
 import { type MessagePort, parentPort, receiveMessageOnPort, workerData } from 'node:worker_threads';
 import { ROOT_CONTEXT, context, propagation } from '@opentelemetry/api';
 import { renderMetrics } from '@herald/core/metrics';
-import { tracingPublish } from '@herald/core/tracing';
 import { SqliteLog } from '@herald/sqlite';
 import type { Logger } from '@herald/service';
 import { OrderRecorder } from '../services/orders/order-placement.ts';
@@ -61,7 +60,8 @@ class ForwardedViewChanges extends ViewChanges {
   }
 }
 
-// Traces when the environment asks for them, as in the API thread (the thread shares its env).
+// Traces and OTLP metrics when the environment asks for them, as in the API thread (the thread
+// inherits its env).
 const telemetry = startTelemetry('herald-orders');
 let system: OrderSystem;
 try {
@@ -81,6 +81,8 @@ try {
     viewChanges: new ForwardedViewChanges(),
     logger,
     http: false,
+    // The API thread's registry has the process's default metrics.
+    defaultMetrics: false,
   });
 } catch (error) {
   post({ kind: 'failed-to-start', error: carry(error) });
@@ -90,7 +92,12 @@ try {
   throw error;
 }
 
-const recorder = new OrderRecorder({ store: system.storeOf('orders'), publish: [tracingPublish()] });
+// The consumers' metrics go over OTLP from this thread (the API thread exports its own).
+telemetry?.exportMetrics(system.registry);
+const recorder = new OrderRecorder({
+  store: system.storeOf('orders'),
+  publish: system.publishMiddleware,
+});
 
 /** Starts recording one order; its reply is posted once the transaction is durable (or failed). */
 function record(request: RecordRequest): void {

@@ -5,7 +5,14 @@
 import type { Socket } from 'node:net';
 import { type EventLog, type Store, isHeraldError } from '@herald/core';
 import helmet from '@fastify/helmet';
-import Fastify, { type FastifyError, type FastifyInstance, type FastifyRequest } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyError,
+  type FastifyInstance,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
+import type { Registry } from 'prom-client';
 import { parseJsonBody } from '@herald/orders-domain/http/json-body.ts';
 import {
   PROBLEM_CONTENT_TYPE,
@@ -20,6 +27,7 @@ import type { OrderPlacement } from '../services/orders/order-placement.ts';
 import type { OrderQueries } from '../services/orders/order-queries.ts';
 import { adminRoutes } from './admin-routes.ts';
 import { HttpMetrics } from './http-metrics.ts';
+import { inRequestSpan, requestTraceIds, traceRequests } from './http-tracing.ts';
 import { type RenderedMetrics, operationsRoutes } from './operations-routes.ts';
 import { orderQueryRoutes } from './order-query-routes.ts';
 import { orderRoutes } from './order-routes.ts';
@@ -72,8 +80,18 @@ export interface HttpDependencies {
   readonly placement: OrderPlacement;
   readonly queries: OrderQueries;
   readonly faults: FaultController;
-  /** The consumers' metrics in Prometheus' text format (the API's own are added after them). */
+  /**
+   * Everything `/metrics` serves, in Prometheus' text format: the process's registry (where the
+   * API's request metrics go, see `registry`) and the consumers' metrics wherever they run.
+   */
   readonly metrics: () => Promise<RenderedMetrics>;
+  /** Where the API registers its request metrics; `metrics` must render it. */
+  readonly registry: Registry;
+  /**
+   * The API's logger: one JSON line per request answered (the access log), with the trace and
+   * span ids of the request's span. Default: none.
+   */
+  readonly logger?: FastifyBaseLogger;
   /** Whether the system takes traffic, and why not. */
   readonly readiness: () => { readonly ready: boolean; readonly detail: string };
   /** Aborted when the process shuts down: waiting reads and SSE streams end. */
@@ -113,7 +131,10 @@ export async function closeApi(app: FastifyInstance): Promise<void> {
  */
 export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): FastifyInstance {
   const app = Fastify({
-    logger: false,
+    ...(deps.logger === undefined ? { logger: false } : { loggerInstance: deps.logger }),
+    // Fastify's own "incoming request"/"request completed" pair is replaced by one access-log
+    // line per answer (below), with the route and the duration.
+    logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: LIMITS.bodyBytes,
     // Slow clients: the whole request must arrive within this time. Node checks it every
     // `connectionsCheckingInterval` (30 s by default, which let a slow client hold a socket for
@@ -133,6 +154,8 @@ export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): Fast
     onConstructorPoisoning: 'error',
     clientErrorHandler: answerClientError,
   });
+  // First: every request gets its server span before any other hook runs.
+  traceRequests(app);
   // Clients beyond this many open connections are turned away by the kernel's accept, before
   // any of them can hold the process's memory or file descriptors.
   app.server.maxConnections = options.maxConnections ?? 1024;
@@ -143,7 +166,7 @@ export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): Fast
     frameguard: { action: 'deny' },
   });
   const rateLimit = registerRateLimit(app, options.rateLimit ?? { perSecond: 200, burst: 400 });
-  const httpMetrics = new HttpMetrics();
+  const httpMetrics = new HttpMetrics(deps.registry);
   // Routes declare zod schemas: requests are validated with them (a failure is a problem, see
   // validate.ts) and the OpenAPI document is generated from them. Answers are not checked
   // against their schemas, only documented.
@@ -180,11 +203,23 @@ export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): Fast
   });
   app.addHook('onResponse', async (request, reply) => {
     const started = (request as { startedAt?: number }).startedAt ?? performance.now();
-    httpMetrics.observe(
-      request.method,
-      request.routeOptions.url ?? 'unmatched',
-      reply.statusCode,
-      (performance.now() - started) / 1000,
+    const seconds = (performance.now() - started) / 1000;
+    const route = request.routeOptions.url ?? 'unmatched';
+    httpMetrics.observe(request.method, route, reply.statusCode, seconds);
+    // The access log, with the request span's ids: the path without its query (a query may
+    // carry anything), never a header.
+    inRequestSpan(request, () =>
+      request.log.info(
+        {
+          ...requestTraceIds(request),
+          method: request.method,
+          route,
+          path: request.url.split('?')[0],
+          status: reply.statusCode,
+          durationMs: Math.round(seconds * 100_000) / 100,
+        },
+        'request answered',
+      ),
     );
   });
 
@@ -237,11 +272,7 @@ export function buildHttpApp(deps: HttpDependencies, options: HttpOptions): Fast
     void app.register(viewRoutes, { store: deps.store, storeOf: deps.storeOf ?? (() => deps.store) });
   }
   void app.register(problemRoutes);
-  void app.register(operationsRoutes, {
-    metrics: deps.metrics,
-    httpMetrics,
-    readiness: deps.readiness,
-  });
+  void app.register(operationsRoutes, { metrics: deps.metrics, readiness: deps.readiness });
   if (routes !== 'public')
     void app.register(adminRoutes, { adminToken: options.adminToken, faults: deps.faults });
 

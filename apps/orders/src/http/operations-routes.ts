@@ -1,9 +1,8 @@
-// What operators and tooling read: liveness, readiness, Prometheus metrics (the consumers' and
-// the API's own) and the OpenAPI document generated from the routes.
+// What operators and tooling read: liveness, readiness, Prometheus metrics (the consumers', the
+// API's own and the runtime's) and the OpenAPI document generated from the routes.
 import type { FastifyPluginAsyncZod } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { ProblemError, problemOf } from '@herald/orders-domain/http/problem.ts';
-import type { HttpMetrics } from './http-metrics.ts';
 import { RATE_LIMITED, RETRY_AFTER, jsonResponse, problemResponse, textResponse } from './openapi.ts';
 
 /** Metrics in Prometheus' text format. */
@@ -14,10 +13,8 @@ export interface RenderedMetrics {
 
 /** What the operations routes report. */
 export interface OperationsRoutesOptions {
-  /** The consumers' metrics (of this thread, or of the thread that runs them). */
+  /** The process's metrics: the API's, the runtime's (default) and the consumers'. */
   readonly metrics: () => Promise<RenderedMetrics>;
-  /** The API's request metrics, rendered after the consumers'. */
-  readonly httpMetrics: HttpMetrics;
   /** Whether the system takes traffic, and why not. */
   readonly readiness: () => { readonly ready: boolean; readonly detail: string };
 }
@@ -27,7 +24,7 @@ const HEADERS_TOO_LARGE = problemResponse('The request headers are too large.');
 
 /** `GET /healthz`, `GET /readyz` (503 while not ready), `GET /metrics` and `GET /openapi.json`. */
 export const operationsRoutes: FastifyPluginAsyncZod<OperationsRoutesOptions> = async (app, options) => {
-  const { metrics, httpMetrics, readiness } = options;
+  const { metrics, readiness } = options;
   const operation = (operationId: string, summary: string) =>
     ({ operationId, summary, tags: ['operations'], security: [] }) as const;
 
@@ -63,7 +60,7 @@ export const operationsRoutes: FastifyPluginAsyncZod<OperationsRoutesOptions> = 
   };
   app.get('/metrics', { schema: metricsSchema }, async (_request, reply) => {
     const { contentType, body } = await metrics();
-    return reply.type(contentType).send(`${body}\n${httpMetrics.render()}`);
+    return reply.type(contentType).send(body);
   });
 
   const openapiSchema = {

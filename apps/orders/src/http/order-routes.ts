@@ -12,7 +12,6 @@ import {
 import type { OrderPlacement } from '../services/orders/order-placement.ts';
 import { RATE_LIMITED, RETRY_AFTER, jsonResponse, problemResponse } from './openapi.ts';
 import { refuseReservedHeaders, requireJson } from './request-guards.ts';
-import { withServerSpan } from './server-span.ts';
 
 const IDEMPOTENCY_KEY = /^[A-Za-z0-9_.:~+/=-]{1,255}$/;
 
@@ -81,42 +80,42 @@ export const orderRoutes: FastifyPluginAsyncZod<OrderRoutesOptions> = async (app
         if (key !== undefined) idempotencyKeys.set(request, key);
       },
     },
-    async (request, reply) =>
-      withServerSpan(request, '/orders', async (span) => {
-        const key = idempotencyKeys.get(request);
-        const outcome = await placement.place(orderRequestOf(request.body), key);
-        switch (outcome.kind) {
-          case 'accepted': {
-            span.setAttribute('herald.order_id', outcome.order.orderId);
-            reply.code(202).header('location', outcome.order.links.self);
-            if (outcome.replayed) reply.header('idempotent-replayed', 'true');
-            return { status: 202, value: reply.send(outcome.order) };
-          }
-          case 'invalid':
-            throw new ProblemError(
-              problemOf(422, 'invalid-order', outcome.problems.map((p) => p.detail).join('; '), {
-                errors: outcome.problems.map((p) => ({ pointer: p.pointer, detail: p.detail })),
-              }),
-            );
-          case 'key-reused':
-            throw new ProblemError(
-              problemOf(
-                422,
-                'idempotency-key-reused',
-                'this Idempotency-Key was used before with a different request body',
-              ),
-            );
-          case 'key-in-flight':
-            throw new ProblemError(
-              problemOf(
-                409,
-                'idempotency-key-in-flight',
-                'a request with this Idempotency-Key is being handled; retry later',
-              ),
-              { 'retry-after': '1' },
-            );
+    async (request, reply) => {
+      const key = idempotencyKeys.get(request);
+      const outcome = await placement.place(orderRequestOf(request.body), key);
+      switch (outcome.kind) {
+        case 'accepted': {
+          // The request's server span (see http-tracing.ts) names the order it accepted.
+          request.opentelemetry().span?.setAttribute('herald.order_id', outcome.order.orderId);
+          reply.code(202).header('location', outcome.order.links.self);
+          if (outcome.replayed) reply.header('idempotent-replayed', 'true');
+          return reply.send(outcome.order);
         }
-      }),
+        case 'invalid':
+          throw new ProblemError(
+            problemOf(422, 'invalid-order', outcome.problems.map((p) => p.detail).join('; '), {
+              errors: outcome.problems.map((p) => ({ pointer: p.pointer, detail: p.detail })),
+            }),
+          );
+        case 'key-reused':
+          throw new ProblemError(
+            problemOf(
+              422,
+              'idempotency-key-reused',
+              'this Idempotency-Key was used before with a different request body',
+            ),
+          );
+        case 'key-in-flight':
+          throw new ProblemError(
+            problemOf(
+              409,
+              'idempotency-key-in-flight',
+              'a request with this Idempotency-Key is being handled; retry later',
+            ),
+            { 'retry-after': '1' },
+          );
+      }
+    },
   );
 };
 

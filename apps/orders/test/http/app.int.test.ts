@@ -591,6 +591,33 @@ describe('the orders API', { timeout: 60_000 }, () => {
       metrics.body,
       /herald_http_requests_total\{method="POST",route="\/orders",status="202"\} \d+/,
     );
+    // Request durations as a histogram, by the semantic conventions' name, labels and buckets:
+    // a dashboard computes p99 from it.
+    assert.match(metrics.body, /^# TYPE http_server_request_duration_seconds histogram$/m);
+    for (const le of ['0.005', '0.1', '1', '10', '+Inf']) {
+      assert.match(
+        metrics.body,
+        new RegExp(
+          `^http_server_request_duration_seconds_bucket\\{le="${le.replace('+', '\\+')}",http_request_method="POST",http_route="/orders",http_response_status_code="202"\\} \\d+$`,
+          'm',
+        ),
+        `the ${le} bucket`,
+      );
+    }
+    // The runtime's own metrics: the process and Node.js, once.
+    for (const name of [
+      'process_cpu_seconds_total',
+      'process_resident_memory_bytes',
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_heap_size_used_bytes',
+    ]) {
+      assert.equal(metrics.body.match(new RegExp(`^${name} `, 'gm'))?.length, 1, `${name} once`);
+    }
+    // What the API wrote through its producer, by the messaging conventions.
+    assert.match(
+      metrics.body,
+      /^messaging_client_sent_messages_total\{messaging_system="herald_sqlite",messaging_operation_name="send",messaging_destination_name="orders"\} [1-9]/m,
+    );
 
     const openapi = (await app.inject('/openapi.json')).json<{
       openapi: string;

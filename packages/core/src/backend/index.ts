@@ -67,6 +67,7 @@ export { failureWrapper, wrapBackendFailure } from './backend-failure.ts';
 export type { FailureClass, FailureWrapper } from './backend-failure.ts';
 export { checkCollection, checkListLimit, checkPruneArguments, encodeDocument } from './store-arguments.ts';
 export { isPort, parseHostPort } from './host-port.ts';
+export { telemetryOf } from './telemetry-of.ts';
 export type { HostPort } from './host-port.ts';
 export { parseHostList, readLogUrlQuery, splitLogUrl } from './log-url.ts';
 export type { CommonUrlOptions, LogUrlParts } from './log-url.ts';

@@ -11,8 +11,12 @@ import type { StoreTransaction } from './store.ts';
  */
 export type Publish = (topic: string, events: readonly CloudEvent[]) => Promise<readonly AppendResult[]>;
 
-/** Wraps publishing, e.g. to inject trace context or count events. */
-export type PublishMiddleware = (next: Publish) => Publish;
+/**
+ * Wraps publishing, e.g. to inject trace context or count events. `log` is the log the events
+ * go to when the producer's sink is one (none for a store transaction), so telemetry can name
+ * its system.
+ */
+export type PublishMiddleware = (next: Publish, log?: EventLog) => Publish;
 
 export interface PublishOptions {
   /** Same key → same partition → order kept. Usually the aggregate id. */
@@ -107,7 +111,7 @@ export function emitThrough(
   if (middleware.length === 0) return tx;
   return {
     emit: async (topic, event, options) => {
-      const [result] = await wrap(middleware, appendTo(tx, options))(topic, [event]);
+      const [result] = await wrap(middleware, appendTo(tx, options), undefined)(topic, [event]);
       return result;
     },
     get: (collection, id) => tx.get(collection, id),
@@ -121,7 +125,7 @@ export function emitThrough(
 function producerOver(sink: ProducerSink, settings: ProducerSettings): Producer<AppendResult | undefined> {
   const { source } = settings;
   const middleware = settings.middleware ?? [];
-  const publish = wrap(middleware, appendTo(sink));
+  const publish = wrap(middleware, appendTo(sink), isLog(sink) ? sink : undefined);
   const build = <Data>(definition: EventDefinition<Data>, data: Data, opts: PublishOptions = {}) =>
     definition.create(data, {
       source,
@@ -148,8 +152,8 @@ function producerOver(sink: ProducerSink, settings: ProducerSettings): Producer<
   };
 }
 
-function wrap(middleware: readonly PublishMiddleware[], append: Publish): Publish {
-  return middleware.reduceRight<Publish>((next, outer) => outer(next), append);
+function wrap(middleware: readonly PublishMiddleware[], append: Publish, log: EventLog | undefined): Publish {
+  return middleware.reduceRight<Publish>((next, outer) => outer(next, log), append);
 }
 
 function isLog(sink: ProducerSink): sink is EventLog {

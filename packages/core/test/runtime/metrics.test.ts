@@ -6,7 +6,14 @@ import { isHeraldError } from '../../src/errors.ts';
 import { openMemoryLog } from '../../src/memory.ts';
 import { PermanentFailure } from '../../src/runtime/handler.ts';
 import { deadLetter } from '../../src/runtime/middleware/dead-letter.ts';
-import { metrics, registerLagMetrics, renderMetrics } from '../../src/runtime/middleware/metrics.ts';
+import {
+  metrics,
+  publishMetrics,
+  registerLagMetrics,
+  renderMetrics,
+} from '../../src/runtime/middleware/metrics.ts';
+import { createProducer } from '../../src/runtime/producer.ts';
+import { Thing } from './fixtures/harness.ts';
 import { retry } from '../../src/runtime/middleware/retry.ts';
 import { createRouter } from '../../src/runtime/router.ts';
 import { start, waitForNoLag } from './fixtures/harness.ts';
@@ -180,5 +187,36 @@ void describe('metrics', () => {
       ),
     );
     assert.match(body, /^herald_consumer_lag\{group="test.render",topic="orders",partition="0"\} 0$/m);
+  });
+
+  void it('counts the events a producer sends and times each publish in semantic-convention buckets, named after the log it writes to', async () => {
+    await using log = await openMemoryLog();
+    await log.createTopic('orders', { partitions: 1 });
+    const measured = publishMetrics();
+    const producer = createProducer({ log, source: '/test', middleware: [measured] });
+    await producer.publish('orders', Thing, { i: 1 });
+    await producer.publishBatch('orders', [
+      { definition: Thing, data: { i: 2 } },
+      { definition: Thing, data: { i: 3 } },
+    ]);
+    await assert.rejects(producer.publish('missing', Thing, { i: 4 }));
+
+    const ok = {
+      messaging_system: 'herald_memory',
+      messaging_operation_name: 'send',
+      messaging_destination_name: 'orders',
+    };
+    const { registry } = measured;
+    assert.equal(await valueOf(registry, 'messaging_client_sent_messages_total', ok), 3);
+    assert.equal(
+      await valueOf(registry, 'messaging_client_operation_duration_seconds', ok),
+      2,
+      'calls timed',
+    );
+    const failed = { messaging_destination_name: 'missing', error_type: 'UNKNOWN_TOPIC' };
+    assert.equal(await valueOf(registry, 'messaging_client_sent_messages_total', failed), 1);
+    const { body } = await renderMetrics(registry);
+    assert.match(body, /messaging_client_operation_duration_seconds_bucket\{le="0\.005",/);
+    assert.match(body, /messaging_client_operation_duration_seconds_bucket\{le="10",/);
   });
 });

@@ -2,7 +2,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { ROOT_CONTEXT, SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { CompositePropagator, W3CBaggagePropagator, W3CTraceContextPropagator } from '@opentelemetry/core';
+import { B3Propagator } from '@opentelemetry/propagator-b3';
 import {
   InMemorySpanExporter,
   type ReadableSpan,
@@ -13,6 +14,7 @@ import { TEST_TYPE, makeEvent, waitFor } from '@herald/testing';
 import type { CloudEvent, StoredEvent } from '../../src/envelope.ts';
 import type { EventLog } from '../../src/event-log.ts';
 import { openMemoryLog } from '../../src/memory.ts';
+import { telemetryOf } from '../../src/backend/telemetry-of.ts';
 import { deadLetter, deadLetterTopicOf } from '../../src/runtime/middleware/dead-letter.ts';
 import { idempotency } from '../../src/runtime/middleware/idempotency.ts';
 import { retry } from '../../src/runtime/middleware/retry.ts';
@@ -174,7 +176,7 @@ void describe('tracing with an OpenTelemetry SDK', () => {
     });
 
     assert.deepEqual(send.attributes, {
-      'messaging.system': 'herald',
+      'messaging.system': 'herald_memory',
       'messaging.operation.type': 'send',
       'messaging.operation.name': 'send',
       'messaging.destination.name': 'orders',
@@ -188,7 +190,7 @@ void describe('tracing with an OpenTelemetry SDK', () => {
       'herald.offset': result.offset,
     });
     assert.deepEqual(process.attributes, {
-      'messaging.system': 'herald',
+      'messaging.system': 'herald_memory',
       'messaging.operation.type': 'process',
       'messaging.operation.name': 'process',
       'messaging.destination.name': 'orders',
@@ -394,6 +396,122 @@ void describe('tracing with an OpenTelemetry SDK', () => {
     ]) {
       const event = makeEvent(4, undefined, { traceparent: invalid });
       assert.equal(extractTraceContext(event, ROOT_CONTEXT), ROOT_CONTEXT, `${invalid} was accepted`);
+    }
+  });
+
+  void it('names the backend on its spans: Kafka spans carry the Kafka attributes and the broker', async () => {
+    exporter.reset();
+    await using memory = await openMemoryLog();
+    // A log that says it is Kafka: what the spans say comes from the log's declaration alone.
+    const capabilities = {
+      ...memory.capabilities,
+      telemetry: telemetryOf('kafka', ['k1.example:9093'], 9092),
+    };
+    const kafkaLike = new Proxy(memory, {
+      get: (target, key) => {
+        if (key === 'capabilities') return capabilities;
+        const value: unknown = Reflect.get(target, key, target);
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    }) as EventLog;
+    await kafkaLike.createTopic('orders', { partitions: 2 });
+    const producer = createProducer({
+      log: kafkaLike,
+      source: '/test',
+      middleware: [tracingPublish({ tracer })],
+    });
+    const result = await producer.publish('orders', Thing, { i: 1 }, { key: 'order-1', id: 'k-1' });
+    const router = createRouter({
+      log: kafkaLike,
+      group: 'test.kafka-attributes',
+      topics: ['orders'],
+      middleware: [tracing({ tracer })],
+    });
+    router.on(Thing, async () => {});
+    const run = start(router);
+    await waitFor(() => spans().some((s) => s.name === 'process orders'), 10_000, 'the process span');
+    await run.stop();
+    for (const span of [only('send orders'), only('process orders')]) {
+      assert.equal(span.attributes['messaging.system'], 'kafka', span.name);
+      assert.equal(span.attributes['messaging.kafka.offset'], result.offset, span.name);
+      assert.equal(span.attributes['messaging.kafka.message.key'], 'order-1', span.name);
+      assert.equal(span.attributes['messaging.destination.partition.id'], String(result.partition));
+      assert.equal(span.attributes['server.address'], 'k1.example', span.name);
+      assert.equal(span.attributes['server.port'], 9093, span.name);
+      assert.equal(span.attributes['herald.offset'], undefined, `${span.name} says herald.offset`);
+    }
+    assert.equal(only('process orders').attributes['messaging.consumer.group.name'], 'test.kafka-attributes');
+  });
+
+  void it('carries baggage from the publisher to the handler and on to the events it emits', async () => {
+    exporter.reset();
+    propagation.disable();
+    propagation.setGlobalPropagator(
+      new CompositePropagator({ propagators: [new W3CTraceContextPropagator(), new W3CBaggagePropagator()] }),
+    );
+    try {
+      await using log = await openMemoryLog();
+      await log.createTopic('orders', { partitions: 1 });
+      await log.createTopic('shipments', { partitions: 1 });
+      const store = new MemoryStore(log);
+      const producer = createProducer({ log, source: '/test', middleware: [tracingPublish({ tracer })] });
+      const withBaggage = propagation.setBaggage(
+        ROOT_CONTEXT,
+        propagation.createBaggage({ tenant: { value: 'acme' } }),
+      );
+      await context.with(withBaggage, () => producer.publish('orders', Thing, { i: 1 }, { key: 'k' }));
+      const [published] = await readAll(log, 'orders');
+      assert.equal(published?.extensions?.['baggage'], 'tenant=acme');
+      traceparentOf(published);
+
+      let seen: string | undefined;
+      const router = createRouter({
+        log,
+        group: 'test.baggage',
+        topics: ['orders'],
+        store,
+        middleware: [tracing({ tracer })],
+      });
+      router.on(Thing, async (_data, _event, ctx) => {
+        seen = propagation.getActiveBaggage()?.getEntry('tenant')?.value;
+        await ctx.transaction((tx) => tx.emit('shipments', makeEvent(100)));
+      });
+      const run = start(router);
+      await waitForNoLag(log, 'test.baggage');
+      await run.stop();
+      assert.equal(seen, 'acme', 'the handler does not see the baggage');
+      const [emitted] = await readAll(log, 'shipments');
+      assert.equal(emitted?.extensions?.['baggage'], 'tenant=acme');
+    } finally {
+      propagation.disable();
+      propagation.setGlobalPropagator(new W3CTraceContextPropagator());
+    }
+  });
+
+  void it('honours the registered propagator: with B3 an event carries b3 beside its W3C traceparent, and B3 is what the consumer reads', async () => {
+    exporter.reset();
+    propagation.disable();
+    propagation.setGlobalPropagator(new B3Propagator());
+    try {
+      const span = tracer.startSpan('upstream');
+      const injected = injectTraceContext(makeEvent(1), trace.setSpan(ROOT_CONTEXT, span));
+      span.end();
+      const { traceId, spanId } = span.spanContext();
+      assert.equal(injected.extensions?.['b3'], `${traceId}-${spanId}-1`);
+      assert.deepEqual(traceparentOf(injected), { traceId, spanId });
+
+      // An event from a B3 producer elsewhere, whose traceparent names another trace: B3 wins.
+      const b3TraceId = '80f198ee56343ba864fe8b2a57d3eff7';
+      const fromB3 = makeEvent(2, undefined, {
+        traceparent: '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01',
+        extensions: { b3: `${b3TraceId}-e457b5a2e4d86bd1-1` },
+      });
+      const read = trace.getSpanContext(extractTraceContext(fromB3, ROOT_CONTEXT));
+      assert.equal(read?.traceId, b3TraceId);
+      assert.equal(read?.spanId, 'e457b5a2e4d86bd1');
+    } finally {
+      propagation.disable();
+      propagation.setGlobalPropagator(new W3CTraceContextPropagator());
     }
   });
 });

@@ -47,6 +47,27 @@ export const topicsConformance: ConformanceGroup = {
       },
     );
 
+    suite.test(
+      'declares how telemetry names it: its own messaging.system, the attributes of offset and key, and its server',
+      async ({ env, log }) => {
+        const { system, offsetAttribute, keyAttribute, server } = log.capabilities.telemetry;
+        assert.match(system, /^[a-z][a-z0-9_]*$/, "a messaging.system in the conventions' form");
+        assert.notEqual(system, 'herald', 'the backend, not the library');
+        for (const attribute of [offsetAttribute, keyAttribute]) {
+          assert.match(attribute, /^[a-z][a-z0-9_]*(\.[a-z][a-z0-9_]*)+$/, 'a dotted attribute name');
+        }
+        if (server !== undefined) {
+          assert.ok(server.address.length > 0, 'a server address');
+          assert.ok(Number.isInteger(server.port) && server.port >= 1 && server.port <= 65_535);
+        }
+        assert.deepEqual(
+          (await env.open()).capabilities.telemetry,
+          log.capabilities.telemetry,
+          'every client says the same',
+        );
+      },
+    );
+
     suite.test('refuses to create a topic that exists with TOPIC_EXISTS', async ({ env, log }) => {
       await log.createTopic('orders', { partitions: 2 });
       await assert.rejects(log.createTopic('orders', { partitions: 2 }), heraldError('TOPIC_EXISTS'));

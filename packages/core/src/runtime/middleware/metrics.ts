@@ -1,9 +1,10 @@
 import diagnostics from 'node:diagnostics_channel';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { StoredEvent } from '../../envelope.ts';
-import { HeraldError } from '../../errors.ts';
+import { HeraldError, isHeraldError } from '../../errors.ts';
 import type { EventLog } from '../../event-log.ts';
 import type { Handler, Middleware } from '../handler.ts';
+import type { PublishMiddleware } from '../producer.ts';
 import { DEAD_LETTER_CHANNEL, type DeadLetterMessage } from './dead-letter.ts';
 
 export interface MetricsOptions {
@@ -141,6 +142,115 @@ function subscribeWeakly(ref: WeakRef<DeadLetterCount>): void {
     }
   };
   diagnostics.subscribe(DEAD_LETTER_CHANNEL, onMessage);
+}
+
+/** Buckets the OpenTelemetry semantic conventions advise for operation durations, in seconds. */
+export const DURATION_BUCKETS: readonly number[] = [
+  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+];
+
+type PublishLabel =
+  'messaging_system' | 'messaging_operation_name' | 'messaging_destination_name' | 'error_type';
+
+export interface PublishMetricsOptions {
+  /** Where the metrics are registered (several producers may share one). Default: a new registry. */
+  readonly registry?: Registry;
+  /**
+   * The log the events go to (or that an outbox relays them to), whose
+   * `capabilities.telemetry.system` is the `messaging_system` label. Default: the producer's
+   * sink when it is a log, else `herald`.
+   */
+  readonly log?: Pick<EventLog, 'capabilities'>;
+}
+
+/**
+ * Producer metrics, named by the OpenTelemetry messaging semantic conventions as a Prometheus
+ * exporter names them, labelled by `messaging_system`, `messaging_operation_name` (`send`),
+ * `messaging_destination_name` (the topic) and, for a failed publish, `error_type` (the
+ * `HeraldError` code or the error's name):
+ *
+ * - `messaging_client_sent_messages_total`: events the producer published or tried to;
+ * - `messaging_client_operation_duration_seconds`: a histogram of publish calls (a batch is one
+ *   call), with the buckets the conventions advise.
+ *
+ * @example
+ * const producer = createProducer({ log, source: '/orders', middleware: [publishMetrics({ registry })] });
+ */
+export function publishMetrics(options: PublishMetricsOptions = {}): PublishMiddleware & {
+  readonly registry: Registry;
+} {
+  const registry = options.registry ?? new Registry();
+  const labelNames: PublishLabel[] = [
+    'messaging_system',
+    'messaging_operation_name',
+    'messaging_destination_name',
+    'error_type',
+  ];
+  const sent = reuse(
+    registry,
+    'messaging_client_sent_messages_total',
+    Counter,
+    () =>
+      new Counter({
+        name: 'messaging_client_sent_messages_total',
+        help: 'Messages a producer published or tried to publish.',
+        labelNames,
+        registers: [registry],
+      }),
+  );
+  const duration = reuse(
+    registry,
+    'messaging_client_operation_duration_seconds',
+    Histogram,
+    () =>
+      new Histogram({
+        name: 'messaging_client_operation_duration_seconds',
+        help: 'Duration of publish calls.',
+        labelNames,
+        buckets: [...DURATION_BUCKETS],
+        registers: [registry],
+      }),
+  );
+  const middleware: PublishMiddleware = (next, sink) => {
+    const system = (options.log ?? sink)?.capabilities.telemetry.system ?? 'herald';
+    return async (topic, events) => {
+      const labels = {
+        messaging_system: system,
+        messaging_operation_name: 'send',
+        messaging_destination_name: topic,
+      };
+      const startedAt = performance.now();
+      try {
+        const results = await next(topic, events);
+        duration.observe(labels, (performance.now() - startedAt) / 1000);
+        sent.inc(labels, events.length);
+        return results;
+      } catch (error) {
+        const failed = { ...labels, error_type: errorTypeOf(error) };
+        duration.observe(failed, (performance.now() - startedAt) / 1000);
+        sent.inc(failed, events.length);
+        throw error;
+      }
+    };
+  };
+  return Object.assign(middleware, { registry });
+}
+
+function errorTypeOf(error: unknown): string {
+  return isHeraldError(error) ? error.code : error instanceof Error ? error.name : '_OTHER';
+}
+
+/** The metric `name` already in `registry` when it is of `type`, else a new one. */
+function reuse<M>(
+  registry: Registry,
+  name: string,
+  type: abstract new (...args: never[]) => M,
+  create: () => M,
+): M {
+  const existing = registry.getSingleMetric(name);
+  if (existing instanceof type) return existing;
+  if (existing !== undefined) throw notOurs(name);
+  return create();
 }
 
 /**

@@ -3,18 +3,21 @@ import {
   type Context,
   type Link,
   type Span,
+  type TextMapGetter,
   type Tracer,
   ROOT_CONTEXT,
   SpanKind,
   SpanStatusCode,
   context as otelContext,
-  createTraceState,
+  defaultTextMapSetter,
   isSpanContextValid,
+  propagation,
   trace,
 } from '@opentelemetry/api';
-import type { CloudEvent, StoredEvent } from '../../envelope.ts';
+import { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { type CloudEvent, EXTENSION_NAME, KNOWN_ATTRIBUTES, type StoredEvent } from '../../envelope.ts';
 import { isHeraldError } from '../../errors.ts';
-import type { AppendResult } from '../../event-log.ts';
+import type { AppendResult, EventLog, LogTelemetry } from '../../event-log.ts';
 import type { HandlerContext, Middleware } from '../handler.ts';
 import { type PublishMiddleware, emitThrough } from '../producer.ts';
 import type { StoreTransaction } from '../store.ts';
@@ -22,56 +25,86 @@ import type { StoreTransaction } from '../store.ts';
 export interface TracingOptions {
   /** Default: `trace.getTracer('@herald/core')`, i.e. whatever SDK is registered globally (none: no-op). */
   readonly tracer?: Tracer;
+  /**
+   * For `tracingPublish`: the log the events go to (or that an outbox relays them to), whose
+   * `capabilities.telemetry` names `messaging.system`, the offset attribute and the server on
+   * the spans. Default: the producer's sink when it is a log; else `messaging.system` is
+   * `herald`. `tracing()` reads the log it consumes from.
+   */
+  readonly log?: Pick<EventLog, 'capabilities'>;
 }
 
 /** Instrumentation scope of the default tracer. */
 const SCOPE = '@herald/core';
 
-const TRACEPARENT = /^([0-9a-f]{2})-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})(-.*)?$/;
+/** What spans say when the log is not known (a producer writing into a store transaction). */
+const UNKNOWN_LOG: LogTelemetry = {
+  system: 'herald',
+  offsetAttribute: 'herald.offset',
+  keyAttribute: 'herald.partition_key',
+};
 
 /**
- * Writes the W3C trace context of `context`'s span into a copy of `event` (`traceparent`, and
- * `tracestate` when there is one): the CloudEvents distributed-tracing extension. Returns `event`
- * itself when `context` has no valid span (no SDK and nothing to pass on), so that costs nothing.
- *
- * The format is W3C Trace Context whatever propagator is registered globally: the CloudEvents
- * extension defines these two attributes that way.
+ * The CloudEvents distributed-tracing extension defines `traceparent`/`tracestate` as W3C Trace
+ * Context, so they are written and read by the W3C propagator whatever `OTEL_PROPAGATORS` says;
+ * the globally registered propagator (baggage, B3…) adds its own fields beside them.
+ */
+const W3C = new W3CTraceContextPropagator();
+
+/** An event's attributes as a propagation carrier: `traceparent`, `tracestate` and the extensions. */
+const eventGetter: TextMapGetter<CloudEvent> = {
+  keys: (event) => [
+    ...(event.traceparent === undefined ? [] : ['traceparent']),
+    ...(event.tracestate === undefined ? [] : ['tracestate']),
+    ...Object.keys(event.extensions ?? {}),
+  ],
+  get: (event, key) => {
+    if (key === 'traceparent') return event.traceparent;
+    if (key === 'tracestate') return event.tracestate;
+    return event.extensions?.[key];
+  },
+};
+
+/**
+ * Writes the trace context of `context` into a copy of `event` through OpenTelemetry's
+ * propagation API: `traceparent` and `tracestate` (the CloudEvents distributed-tracing
+ * extension, always W3C Trace Context), and whatever else the globally registered propagator
+ * writes (`baggage` by default; `b3` with `OTEL_PROPAGATORS=b3`) as extension attributes of the
+ * same name. Fields whose names cannot be CloudEvents attributes (B3's multi-header `x-b3-*`,
+ * Jaeger's `uber-trace-id`) are left out: use a propagator with single-field names. Returns
+ * `event` itself when there is nothing to write (no span and no baggage), so that costs nothing.
  *
  * @example await log.append('orders', injectTraceContext(event, context.active()));
  */
 export function injectTraceContext<E extends CloudEvent>(event: E, context: Context): E {
-  const span = trace.getSpanContext(context);
-  if (span === undefined || !isSpanContextValid(span)) return event;
-  const flags = (span.traceFlags & 0xff).toString(16).padStart(2, '0');
+  const carrier: Record<string, string> = {};
+  propagation.inject(context, carrier, defaultTextMapSetter);
+  W3C.inject(context, carrier, defaultTextMapSetter);
+  const { traceparent, tracestate, ...others } = carrier;
+  let extensions: Record<string, string> | undefined;
+  for (const [name, value] of Object.entries(others)) {
+    if (!EXTENSION_NAME.test(name) || KNOWN_ATTRIBUTES.has(name)) continue;
+    (extensions ??= { ...event.extensions })[name] = value;
+  }
+  if (traceparent === undefined && extensions === undefined) return event;
   const { tracestate: _previous, ...rest } = event;
-  const traceparent = `00-${span.traceId}-${span.spanId}-${flags}`;
-  const tracestate = span.traceState?.serialize();
-  return (
-    tracestate === undefined || tracestate === ''
-      ? { ...rest, traceparent }
-      : { ...rest, traceparent, tracestate }
-  ) as E;
+  return {
+    ...(traceparent === undefined ? event : rest),
+    ...(traceparent === undefined ? {} : { traceparent }),
+    ...(traceparent === undefined || tracestate === undefined || tracestate === '' ? {} : { tracestate }),
+    ...(extensions === undefined ? {} : { extensions }),
+  } as E;
 }
 
 /**
- * The context `event`'s `traceparent`/`tracestate` describe, on top of `base`: a span started in
- * it becomes a child of the span that published the event. Returns `base` when the event
- * carries no valid trace context.
+ * The context `event`'s trace attributes describe, on top of `base`: `traceparent`/`tracestate`
+ * read as W3C Trace Context, then every field the globally registered propagator reads
+ * (`baggage`, `b3`…). A span started in it becomes a child of the span that published the
+ * event. Returns `base` when the event carries no valid trace context.
  */
 export function extractTraceContext(event: CloudEvent, base: Context = otelContext.active()): Context {
-  const match = event.traceparent === undefined ? null : TRACEPARENT.exec(event.traceparent);
-  if (match === null) return base;
-  const [, version, traceId = '', spanId = '', flags = '', tail] = match;
-  // Version ff is forbidden; version 00 has nothing after the flags.
-  if (version === 'ff' || (version === '00' && tail !== undefined)) return base;
-  const spanContext = {
-    traceId,
-    spanId,
-    traceFlags: Number.parseInt(flags, 16),
-    isRemote: true,
-    ...(event.tracestate === undefined ? {} : { traceState: createTraceState(event.tracestate) }),
-  };
-  return isSpanContextValid(spanContext) ? trace.setSpanContext(base, spanContext) : base;
+  if (event.traceparent === undefined && event.extensions === undefined) return base;
+  return propagation.extract(W3C.extract(base, event, eventGetter), event, eventGetter);
 }
 
 /**
@@ -79,13 +112,23 @@ export function extractTraceContext(event: CloudEvent, base: Context = otelConte
  * OpenTelemetry messaging semantic conventions, and its trace context written into each event
  * (`traceparent`/`tracestate`), so the consumers' `process` spans become its children. An event
  * that already carries a `traceparent` (a relay forwarding it) keeps it, and the span links to it.
+ * The spans name the log the events go to (`messaging.system`, the offset and key attributes,
+ * the server: its `capabilities.telemetry`): the producer's sink, or `options.log`.
  *
  * With no OpenTelemetry SDK registered the events pass through unchanged.
  *
  * @example const producer = createProducer({ sink: log, source: '/orders', middleware: [tracingPublish()] });
+ * @example createProducer({ sink: tx, source: '/orders', middleware: [tracingPublish({ log })] }) // an outbox
  */
 export function tracingPublish(options: TracingOptions = {}): PublishMiddleware {
-  return publishSpans(options.tracer ?? trace.getTracer(SCOPE), 'send', () => otelContext.active());
+  const tracer = options.tracer ?? trace.getTracer(SCOPE);
+  return (next, sink) =>
+    publishSpans(
+      tracer,
+      'send',
+      () => otelContext.active(),
+      (options.log ?? sink)?.capabilities.telemetry ?? UNKNOWN_LOG,
+    )(next);
 }
 
 /**
@@ -96,6 +139,7 @@ function publishSpans(
   tracer: Tracer,
   operation: 'send' | 'create',
   parentOf: () => Context,
+  log: LogTelemetry,
 ): PublishMiddleware {
   return (next) => async (topic, events) => {
     const parent = parentOf();
@@ -106,7 +150,7 @@ function publishSpans(
     }
     const span = tracer.startSpan(
       `${operation} ${topic}`,
-      { kind: SpanKind.PRODUCER, attributes: sendAttributes(operation, topic, events), links },
+      { kind: SpanKind.PRODUCER, attributes: sendAttributes(log, operation, topic, events), links },
       parent,
     );
     const active = trace.setSpan(parent, span);
@@ -115,7 +159,7 @@ function publishSpans(
     );
     try {
       const results = await otelContext.with(active, () => next(topic, traced));
-      if (results.length === 1) setPosition(span, results[0]);
+      if (results.length === 1) setPosition(span, log, results[0]);
       return results;
     } catch (error) {
       recordError(span, error);
@@ -147,7 +191,10 @@ export function tracing(options: TracingOptions = {}): Middleware {
     const parent = extractTraceContext(event, otelContext.active());
     const span = tracer.startSpan(
       `process ${event.topic}`,
-      { kind: SpanKind.CONSUMER, attributes: processAttributes(event, context) },
+      {
+        kind: SpanKind.CONSUMER,
+        attributes: processAttributes(context.log.capabilities.telemetry, event, context),
+      },
       parent,
     );
     // No SDK and no trace context to pass on: nothing to do.
@@ -181,18 +228,30 @@ function tracedTransaction(
   tracer: Tracer,
   handling: Context,
 ): HandlerContext['transaction'] {
-  const spans = publishSpans(tracer, 'create', () => activeOr(handling));
+  const spans = publishSpans(tracer, 'create', () => activeOr(handling), context.log.capabilities.telemetry);
   return <T>(fn: (tx: StoreTransaction) => Promise<T> | T) =>
     context.transaction<T>((tx) => fn(emitThrough(tx, [spans])));
 }
 
+/** The attributes every span about `log` has: the system, and the server when there is one. */
+function systemAttributes(log: LogTelemetry): Attributes {
+  return log.server === undefined
+    ? { 'messaging.system': log.system }
+    : {
+        'messaging.system': log.system,
+        'server.address': log.server.address,
+        'server.port': log.server.port,
+      };
+}
+
 function sendAttributes(
+  log: LogTelemetry,
   operation: 'send' | 'create',
   topic: string,
   events: readonly CloudEvent[],
 ): Attributes {
   const attributes: Attributes = {
-    'messaging.system': 'herald',
+    ...systemAttributes(log),
     'messaging.operation.type': operation,
     'messaging.operation.name': operation,
     'messaging.destination.name': topic,
@@ -203,7 +262,7 @@ function sendAttributes(
     attributes['cloudevents.event_id'] = event.id;
     attributes['cloudevents.event_source'] = event.source;
     attributes['cloudevents.event_type'] = event.type;
-    if (event.partitionkey !== undefined) attributes['herald.partition_key'] = event.partitionkey;
+    if (event.partitionkey !== undefined) attributes[log.keyAttribute] = event.partitionkey;
     if (event.data !== undefined) attributes['messaging.message.body.size'] = event.data.byteLength;
   } else {
     attributes['messaging.batch.message_count'] = events.length;
@@ -211,9 +270,9 @@ function sendAttributes(
   return attributes;
 }
 
-function processAttributes(event: StoredEvent, context: HandlerContext): Attributes {
+function processAttributes(log: LogTelemetry, event: StoredEvent, context: HandlerContext): Attributes {
   const attributes: Attributes = {
-    'messaging.system': 'herald',
+    ...systemAttributes(log),
     'messaging.operation.type': 'process',
     'messaging.operation.name': 'process',
     'messaging.destination.name': event.topic,
@@ -223,19 +282,19 @@ function processAttributes(event: StoredEvent, context: HandlerContext): Attribu
     'cloudevents.event_id': event.id,
     'cloudevents.event_source': event.source,
     'cloudevents.event_type': event.type,
-    'herald.offset': event.offset,
+    [log.offsetAttribute]: event.offset,
     'herald.attempt': context.attempt,
   };
-  if (event.partitionkey !== undefined) attributes['herald.partition_key'] = event.partitionkey;
+  if (event.partitionkey !== undefined) attributes[log.keyAttribute] = event.partitionkey;
   if (event.data !== undefined) attributes['messaging.message.body.size'] = event.data.byteLength;
   if (context.replaying) attributes['herald.replaying'] = true;
   return attributes;
 }
 
-function setPosition(span: Span, result: AppendResult | undefined): void {
+function setPosition(span: Span, log: LogTelemetry, result: AppendResult | undefined): void {
   if (result === undefined) return;
   span.setAttribute('messaging.destination.partition.id', String(result.partition));
-  span.setAttribute('herald.offset', result.offset);
+  span.setAttribute(log.offsetAttribute, result.offset);
 }
 
 function recordError(span: Span, error: unknown): void {
