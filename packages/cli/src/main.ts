@@ -8,6 +8,7 @@ import type { CliIo, CommandContext } from './command-context.ts';
 import { CHAIN_HELP, runChainCommand } from './chain-command.ts';
 import { DLQ_HELP, runDlqCommand } from './dlq-command.ts';
 import { GROUPS_HELP, runGroupsCommand } from './groups-command.ts';
+import { MIGRATE_HELP, runMigrateCommand } from './migrate-command.ts';
 import { PUBLISH_HELP, runPublishCommand } from './publish-command.ts';
 import { REPLAY_HELP, runReplayCommand } from './replay-command.ts';
 import { SCHEMA_HELP, runSchemaCommand } from './schema-command.ts';
@@ -32,6 +33,7 @@ Commands:
   dlq redrive <dlq-topic> <p>:<o>…|--all  Append dead-lettered events to their topic again
   chain <event id|correlation id|key>     The causation chains it names, as trees (--export)
   replay <file> --into <log url>          Load events 'chain --export' wrote into another log
+  migrate --from <url> --to <url>         Move topics, events and group positions to another log
   schema register|list|show|check         Schema registry; decode stored events (CI gate)
   asyncapi --system <module>              AsyncAPI 3.0 document of a system
 
@@ -60,6 +62,7 @@ const COMMANDS: Readonly<Record<string, { readonly run: Command; readonly help: 
   dlq: { run: runDlqCommand, help: DLQ_HELP },
   chain: { run: runChainCommand, help: CHAIN_HELP },
   replay: { run: runReplayCommand, help: REPLAY_HELP },
+  migrate: { run: runMigrateCommand, help: MIGRATE_HELP },
   schema: { run: runSchemaCommand, help: SCHEMA_HELP },
   asyncapi: { run: runAsyncApiCommand, help: ASYNCAPI_HELP },
 };

@@ -2,6 +2,8 @@
 // service calls while it handles events: redriving dead-lettered entries (capped, deduplicated
 // and audited through a store), reading the facts a dead-letter entry carries, and reading a
 // whole partition page by page. The CLI takes it from here, and so will a console.
+export { migrateLog } from './migrate-log.ts';
+export type { GroupMigration, MigrateOptions, MigrationReport, PartitionMigration } from './migrate-log.ts';
 export { readPartition } from './read-partition.ts';
 export type { ReadPartitionOptions } from './read-partition.ts';
 export {
