@@ -36,7 +36,7 @@ const KAFKA_ENV = [
   'HERALD_KAFKA_HOST',
 ];
 
-const USAGE = `usage: npm run stack [start|stop|status]
+const USAGE = `usage: npm run stack [start|stop|status|help]
 
   start    a Kafka broker, the seven services (one process each, a Postgres schema each) and a
            Prometheus scraping every process; returns once every service is ready
@@ -294,6 +294,10 @@ async function startOrStop(): Promise<void> {
 
 const commands: Record<string, () => Promise<void>> = { start: startOrStop, stop, status };
 const run = commands[command];
+if (command === 'help' || command === '--help') {
+  console.log(USAGE);
+  process.exit(0);
+}
 if (run === undefined) {
   console.error(USAGE);
   process.exit(2);
