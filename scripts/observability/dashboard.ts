@@ -56,26 +56,24 @@ export function toPromQL(expr: string, rangeInterval = '1m'): string {
     .replaceAll('$group', '.+');
 }
 
-/** Metric names an expression reads (identifiers before `{`, `[` or a space that are not PromQL's words). */
+/**
+ * Metric names an expression reads: identifiers that are not functions (followed by `(`),
+ * operators (`and`, `or`, `unless`, `offset`, `bool`), label lists of `by`, `without`, `on` or
+ * `ignoring`, label matchers, ranges or strings.
+ */
 export function metricNames(expr: string): string[] {
-  const words = new Set([
-    'sum', 'max', 'min', 'avg', 'count', 'by', 'without', 'on', 'ignoring', 'group_left', 'group_right',
-    'rate', 'increase', 'irate', 'histogram_quantile', 'clamp_min', 'clamp_max', 'and', 'or', 'unless',
-    'offset', 'bool', 'le', 'group', 'topic', 'type', 'route', 'method', 'status', 'instance', 'job',
-    'service', 'partition',
-  ]); // prettier-ignore
-  const names = new Set<string>();
-  // Strip label matchers and quoted strings first: they hold names that are not metrics.
   const bare = expr
     .replace(/"[^"]*"/g, '""')
     .replace(/\{[^}]*\}/g, '{}')
-    .replace(/\[[^\]]*\]/g, '[]');
-  for (const match of bare.matchAll(/[a-zA-Z_:][a-zA-Z0-9_:]*/g)) {
-    const name = match[0];
-    if (!words.has(name) && !/^(Inf|NaN)$/.test(name)) names.add(name);
+    .replace(/\[[^\]]*\]/g, '[]')
+    .replace(/\b(by|without|on|ignoring|group_left|group_right)\s*\([^)]*\)/g, '');
+  const names = new Set<string>();
+  for (const match of bare.matchAll(/([a-zA-Z_:][a-zA-Z0-9_:]*)(\s*\()?/g)) {
+    const [, name = '', call] = match;
+    if (call !== undefined || /^(and|or|unless|offset|bool|Inf|NaN)$/.test(name)) continue;
+    names.add(name);
   }
-  // Durations (`5m`, `1m`) never match: they start with a digit.
-  return [...names].filter((n) => !/^\d/.test(n));
+  return [...names];
 }
 
 /**

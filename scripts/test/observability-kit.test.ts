@@ -78,7 +78,7 @@ void describe('the observability kit', () => {
     ]);
   });
 
-  void it('covers throughput, handler latency, retries, dead letters, lag, HTTP latency and targets', () => {
+  void it('covers throughput, handler latency, retries, dead letters, lag, HTTP, producers, the runtime and targets', () => {
     const read = new Set(panelQueries(dashboard).flatMap((q) => metricNames(toPromQL(q.expr))));
     for (const metric of [
       'herald_events_processed_total',
@@ -89,6 +89,10 @@ void describe('the observability kit', () => {
       'herald_consumer_lag',
       'herald_http_requests_total',
       'http_server_request_duration_seconds_bucket',
+      'messaging_client_sent_messages_total',
+      'messaging_client_operation_duration_seconds_bucket',
+      'process_cpu_seconds_total',
+      'nodejs_eventloop_lag_p99_seconds',
       'up',
     ]) {
       assert.ok(read.has(metric), `no panel reads ${metric}`);
