@@ -299,7 +299,7 @@ if (command === 'help' || command === '--help') {
   process.exit(0);
 }
 if (run === undefined) {
-  console.error(USAGE);
+  console.error(`stack: unknown command ${JSON.stringify(command)}\n\n${USAGE}`);
   process.exit(2);
 }
 try {
