@@ -87,6 +87,7 @@ void describe('the observability kit', () => {
       'herald_events_failed_total',
       'herald_events_dead_lettered_total',
       'herald_consumer_lag',
+      'herald_consumer_group_members',
       'herald_http_requests_total',
       'http_server_request_duration_seconds_bucket',
       'messaging_client_sent_messages_total',
@@ -111,13 +112,14 @@ void describe('the observability kit', () => {
     assert.deepEqual(unlisted, []);
   });
 
-  void it('alerts on lag in seconds, dead letters, retry storms, stalled groups, services down and stuck sagas', () => {
+  void it('alerts on lag in seconds, dead letters, retry storms, stalled and empty groups, services down and stuck sagas', () => {
     const alerts = [...readFileSync(RULES_FILE, 'utf8').matchAll(/- alert: (\S+)/g)].map((m) => m[1]);
     assert.deepEqual(alerts, [
       'HeraldConsumerLagHigh',
       'HeraldDeadLetters',
       'HeraldRetryStorm',
       'HeraldConsumerGroupStalled',
+      'HeraldConsumerGroupEmpty',
       'HeraldServiceDown',
       'HeraldOrdersSagaStuck',
     ]);

@@ -194,7 +194,7 @@ void describe(
         'every rule evaluated',
         () => '',
       );
-      assert.equal(rules.length, 14);
+      assert.equal(rules.length, 15);
       assert.deepEqual(
         rules.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`),
         [],
