@@ -22,7 +22,7 @@ import {
   uniqueSchemaPrefix,
 } from '../../apps/orders/test/fixtures/test-postgres.ts';
 import { freePorts } from '../kafka/private-kafka.ts';
-import { prometheusUnavailable } from '../observability/prometheus.ts';
+import { instantQuery, prometheusUnavailable } from '../observability/prometheus.ts';
 
 const REPO = fileURLToPath(new URL('../../', import.meta.url));
 const STACK = join(REPO, 'scripts', 'stack', 'stack.ts');
@@ -137,7 +137,7 @@ void describe('npm run stack', { skip, timeout: 600_000 }, () => {
     assert.equal(status, 'confirmed');
   });
 
-  void it('has Prometheus scrape every process, each up, with every rule evaluating without error', async () => {
+  void it('has Prometheus scrape every process, each up, every group with a member, and every rule evaluating without error', async () => {
     const { prometheus } = state();
     let health: Record<string, string> = {};
     while (Object.values(health).filter((h) => h === 'up').length < 7) {
@@ -157,6 +157,26 @@ void describe('npm run stack', { skip, timeout: 600_000 }, () => {
       'notification',
       'orders',
       'payment',
+    ]);
+    // Every group of the seven services has a member on Kafka, as the processes report it.
+    let withMembers: string[] = [];
+    while (withMembers.length < 8) {
+      withMembers = (
+        await instantQuery(prometheus.url, 'max by (group) (herald_consumer_group_members) >= 1')
+      ).result
+        .map((r) => r.metric['group'] ?? '')
+        .sort();
+      await sleep(500);
+    }
+    assert.deepEqual(withMembers, [
+      'analytics.views',
+      'fraud.checks',
+      'inventory.reservations',
+      'loyalty.points',
+      'notification.mailer',
+      'orders.saga',
+      'orders.view',
+      'payment.authorizations',
     ]);
     const rules = (await (await fetch(`${prometheus.url}/api/v1/rules`)).json()) as {
       data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] };
