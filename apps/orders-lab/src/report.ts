@@ -14,7 +14,7 @@ import {
   groupedBars,
   linePanels,
   shortNumber,
-} from './svg-chart.ts';
+} from './charts.ts';
 import { SUMMARY_HEADER, fmt, summaryRows } from './terminal.ts';
 
 const COLORS: Readonly<Record<Architecture, { main: string; light: string }>> = {
@@ -77,7 +77,7 @@ function faultBand(m: RunMetrics): ChartBand[] {
 }
 
 /** Every chart of the report. */
-export function buildCharts(result: LabResult): Chart[] {
+export async function buildCharts(result: LabResult): Promise<Chart[]> {
   const charts: Chart[] = [];
   const windowMs = result.mode.windowMs;
   const scenarioLabel = (s: ScenarioResult) => s.id;
@@ -85,7 +85,7 @@ export function buildCharts(result: LabResult): Chart[] {
   charts.push({
     file: 'overview-http-p99.svg',
     title: 'POST /orders p99 per scenario',
-    svg: groupedBars({
+    svg: await groupedBars({
       title: 'POST /orders p99 latency per scenario (ms, log scale)',
       yLabel: 'ms',
       yScale: 'log',
@@ -100,7 +100,7 @@ export function buildCharts(result: LabResult): Chart[] {
   charts.push({
     file: 'overview-e2e-p99.svg',
     title: 'End-to-end p99 per scenario',
-    svg: groupedBars({
+    svg: await groupedBars({
       title: 'End-to-end p99, request → final status (ms, log scale)',
       yLabel: 'ms',
       yScale: 'log',
@@ -126,7 +126,7 @@ export function buildCharts(result: LabResult): Chart[] {
     charts.push({
       file: `${scenario.id}-http.svg`,
       title: `${scenario.title}: POST /orders latency over time`,
-      svg: linePanels({
+      svg: await linePanels({
         title: `${scenario.title}: POST /orders latency over time (per ${windowMs / 1000} s window)`,
         panels: httpPanels,
         xLabel: 'seconds into the run (request due time)',
@@ -147,7 +147,7 @@ export function buildCharts(result: LabResult): Chart[] {
     charts.push({
       file: `${scenario.id}-e2e.svg`,
       title: `${scenario.title}: end-to-end completion over time`,
-      svg: linePanels({
+      svg: await linePanels({
         title: `${scenario.title}: end-to-end, request → final status (by request due time)`,
         panels: e2ePanels,
         xLabel: 'seconds into the run (request due time)',
@@ -161,7 +161,7 @@ export function buildCharts(result: LabResult): Chart[] {
     charts.push({
       file: `${scenario.id}-lag.svg`,
       title: `${scenario.title}: consumer lag (event-driven)`,
-      svg: linePanels({
+      svg: await linePanels({
         title: `${scenario.title}: consumer lag of the event-driven system (events not yet consumed, all groups)`,
         panels: [
           {
@@ -194,7 +194,7 @@ export function buildCharts(result: LabResult): Chart[] {
   charts.push({
     file: 'capacity.svg',
     title: 'POST /orders p99 by offered rate',
-    svg: linePanels({
+    svg: await linePanels({
       title: `Sustained rate: POST /orders p99 by offered rate (steps of ${result.mode.capacity.stepMs / 1000} s)`,
       panels: [
         {
@@ -436,7 +436,7 @@ export async function writeReport(
 }> {
   const svgDir = join(dir, 'svg');
   await mkdir(svgDir, { recursive: true });
-  const charts = buildCharts(result);
+  const charts = await buildCharts(result);
   for (const chart of charts) await writeFile(join(svgDir, chart.file), `${chart.svg}\n`);
   const json = join(dir, 'results.json');
   await writeFile(json, `${JSON.stringify(result, null, 2)}\n`);

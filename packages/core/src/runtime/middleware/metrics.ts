@@ -2,7 +2,7 @@ import diagnostics from 'node:diagnostics_channel';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { StoredEvent } from '../../envelope.ts';
 import { HeraldError, isHeraldError } from '../../errors.ts';
-import type { EventLog } from '../../event-log.ts';
+import type { EventLog, GroupDescription } from '../../event-log.ts';
 import type { Handler, Middleware } from '../handler.ts';
 import type { PublishMiddleware } from '../producer.ts';
 import { DEAD_LETTER_CHANNEL, type DeadLetterMessage } from './dead-letter.ts';
@@ -257,7 +257,9 @@ function reuse<M>(
  * Registers the gauge `herald_consumer_lag` {group, topic, partition}: events appended but not
  * yet committed by each group, read from `log.describeGroup` when the registry is collected
  * (on each scrape), so it costs nothing between scrapes. A failing `describeGroup` fails the
- * scrape rather than reporting stale lag.
+ * scrape rather than reporting stale lag. Beside it, `herald_consumer_group_members` {group}:
+ * the group's live members as the same description has them (0: no consumer holds its
+ * partitions, and its lag grows). Both come from one `describeGroup` per group and scrape.
  *
  * Call it once per registry with every group to watch.
  *
@@ -270,19 +272,40 @@ export function registerLagMetrics(
   options: { readonly prefix?: string } = {},
 ): Gauge<LagLabel> {
   const name = `${options.prefix ?? DEFAULT_PREFIX}consumer_lag`;
-  if (registry.getSingleMetric(name) !== undefined) {
+  const membersName = `${options.prefix ?? DEFAULT_PREFIX}consumer_group_members`;
+  if (registry.getSingleMetric(name) !== undefined || registry.getSingleMetric(membersName) !== undefined) {
     throw new HeraldError(
       'INVALID_ARGUMENT',
       `${name} is registered already; call registerLagMetrics once per registry with every group`,
     );
   }
+  // prom-client starts every metric's collect in one pass before awaiting any: the second
+  // gauge's collect finds the first one's request in flight and shares it.
+  let inFlight: Promise<GroupDescription[]> | undefined;
+  const describeAll = (): Promise<GroupDescription[]> =>
+    (inFlight ??= Promise.all(groups.map((group) => log.describeGroup(group))).finally(() => {
+      inFlight = undefined;
+    }));
+  const members: Gauge<'group'> = new Gauge({
+    name: membersName,
+    help: 'Live members of the consumer group.',
+    labelNames: ['group'],
+    registers: [registry],
+    collect: async () => {
+      const descriptions = await describeAll();
+      members.reset();
+      for (const description of descriptions) {
+        members.set({ group: description.group }, description.members.length);
+      }
+    },
+  });
   const gauge: Gauge<LagLabel> = new Gauge({
     name,
     help: 'Events appended to a partition but not yet committed by the consumer group.',
     labelNames: ['group', 'topic', 'partition'],
     registers: [registry],
     collect: async () => {
-      const descriptions = await Promise.all(groups.map((group) => log.describeGroup(group)));
+      const descriptions = await describeAll();
       gauge.reset();
       for (const description of descriptions) {
         for (const p of description.partitions) {
