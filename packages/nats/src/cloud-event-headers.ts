@@ -8,6 +8,7 @@ import {
 } from '@herald/core';
 import type { CloudEvent } from '@herald/core';
 import { HEADER_ATTRIBUTES, isStructuredContentType, strictUtf8 } from '@herald/core/backend';
+import { REDRIVE_ATTRIBUTE } from '@herald/core/ops';
 import { headers as createHeaders } from '@nats-io/transport-node';
 import type { MsgHdrs } from '@nats-io/transport-node';
 
@@ -23,7 +24,8 @@ import type { MsgHdrs } from '@nats-io/transport-node';
  * in `nats stream view`.
  *
  * Two headers are Herald's own: `Nats-Msg-Id` (the server's de-duplication key: the event's
- * source and id, so a retried publish is stored once) and `Herald-Data: none`, which marks an
+ * source and id — and its redrive count when it is redriven — so a retried publish is stored
+ * once) and `Herald-Data: none`, which marks an
  * event without data (an empty payload otherwise means empty data).
  */
 
@@ -113,7 +115,13 @@ export function encodeCloudEvent(event: CloudEvent): NatsMessageParts {
   put(CONTENT_TYPE_HEADER, event.datacontenttype);
   for (const [name, value] of Object.entries(event.extensions ?? {})) put(HEADER_PREFIX + name, value);
   if (event.data === undefined) headers.append(NO_DATA_HEADER, 'none');
-  const msgId = `${encodeHeaderValue(event.source)} ${encodeHeaderValue(event.id)}`;
+  // A redriven event is the same event appended again on purpose: its redrive count (the
+  // `dlredrive` extension) is part of the key, so the server stores it even within the
+  // duplicate window, while a retried publish of the same redrive is still stored once.
+  const redriven = event.extensions?.[REDRIVE_ATTRIBUTE];
+  const msgId = `${encodeHeaderValue(event.source)} ${encodeHeaderValue(event.id)}${
+    redriven === undefined ? '' : ` redrive-${encodeHeaderValue(redriven)}`
+  }`;
   headers.append(MSG_ID_HEADER, msgId);
   const data = event.data === undefined ? new Uint8Array(0) : new Uint8Array(event.data);
   return { headers, data, msgId, bytes: headerBlockBytes(headers) + data.byteLength };

@@ -101,6 +101,25 @@ describe('CloudEvents in NATS headers', () => {
     assert.equal(headerMap(encodeCloudEvent(full).headers).get('Nats-Msg-Id'), encodeCloudEvent(full).msgId);
   });
 
+  it('gives a redriven event a Nats-Msg-Id of its own per redrive, so the server stores it within the duplicate window', () => {
+    const original = { ...full, source: '/a', id: '1', extensions: { tenant: 'acme' } };
+    const first = encodeCloudEvent({
+      ...original,
+      extensions: { ...original.extensions, dlredrive: '1' },
+    }).msgId;
+    const second = encodeCloudEvent({
+      ...original,
+      extensions: { ...original.extensions, dlredrive: '2' },
+    }).msgId;
+    assert.notEqual(first, encodeCloudEvent(original).msgId);
+    assert.notEqual(second, first);
+    assert.equal(
+      encodeCloudEvent({ ...original, extensions: { ...original.extensions, dlredrive: '1' } }).msgId,
+      first,
+      'a retried publish of the same redrive keeps its key',
+    );
+  });
+
   it('counts the bytes NATS sends: the header block plus the data', () => {
     const parts = encodeCloudEvent(full);
     const block = (parts.headers as unknown as { encode(): Uint8Array }).encode();

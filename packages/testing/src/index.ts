@@ -60,6 +60,8 @@ export type {
   StoreFixture,
   StoreTest,
 } from './store-conformance.ts';
+export { describeRuntimeConformance } from './runtime-conformance.ts';
+export type { RuntimeEnvironment, RuntimeTarget } from './runtime-conformance.ts';
 export { mountSmallDisk, smallDiskUnavailable } from './small-disk.ts';
 export type { SmallDisk } from './small-disk.ts';
 export { checkHistory, describeReport } from './history-checker.ts';
