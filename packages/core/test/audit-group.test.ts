@@ -6,31 +6,11 @@ import type { CloudEvent } from '../src/envelope.ts';
 import type { EventLog } from '../src/event-log.ts';
 import { openMemoryLog } from '../src/memory-log.ts';
 import { redrivenEvent } from '../src/runtime/redrive.ts';
-import type { InboxEntry, Store } from '../src/runtime/store.ts';
+import { inboxOnlyStore } from './fixtures/inbox-only-store.ts';
 
 const GROUP = 'shop.audit';
 
-/** The read side of a store's inbox: entries set by the test, per (group, id). */
-function fakeStore(entries: Map<string, number>, group = GROUP): Store {
-  const inboxEntries = async (g: string, ids: readonly string[]): Promise<(InboxEntry | undefined)[]> =>
-    ids.map((id) => {
-      const handledAt = g === group ? entries.get(id) : undefined;
-      return handledAt === undefined ? undefined : { fingerprint: 'fp', handledAt };
-    });
-  const refuse = () => Promise.reject(new Error('the auditor only reads the inbox'));
-  return {
-    inboxEntries,
-    transaction: refuse,
-    get: refuse,
-    list: refuse,
-    inboxStatus: refuse,
-    recordFailure: refuse,
-    failures: refuse,
-    clearFailures: refuse,
-    close: async () => undefined,
-    [Symbol.asyncDispose]: async () => undefined,
-  };
-}
+const fakeStore = (entries: ReadonlyMap<string, number>) => inboxOnlyStore(entries, GROUP);
 
 /** The log with `events` appended to partition 0 of `orders`, and `group` committed at `committed`. */
 async function logWith(events: readonly CloudEvent[], committed: number): Promise<EventLog> {
