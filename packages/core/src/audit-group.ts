@@ -210,6 +210,9 @@ export async function auditGroup(
         const where = { topic, partition, offset: event.offset, eventId: event.id };
         const keyed = event.key === undefined ? {} : { key: event.key };
         const handled = entry === undefined ? {} : { handledAt: entry.handledAt };
+        // Parking hook: when the runtime parks events (held back behind a key's failure, then
+        // released), a parked, unreleased event is a third outcome beside these two, looked up
+        // here like the dead letters are, counted apart and never reported as `unhandled`.
         if (event.deadLetters.length > 0) {
           counts.deadLettered++;
           if (event.deadLetters.length > 1)
