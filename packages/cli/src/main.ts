@@ -5,6 +5,7 @@ import packageJson from '../package.json' with { type: 'json' };
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, UsageError, printable } from './arguments.ts';
 import { createCommandContext } from './command-context.ts';
 import type { CliIo, CommandContext } from './command-context.ts';
+import { AUDIT_HELP, runAuditCommand } from './audit-command.ts';
 import { CHAIN_HELP, runChainCommand } from './chain-command.ts';
 import { DLQ_HELP, runDlqCommand } from './dlq-command.ts';
 import { GROUPS_HELP, runGroupsCommand } from './groups-command.ts';
@@ -31,6 +32,8 @@ Commands:
   dlq show <dlq-topic> <partition>:<offset>
                                           One dead-lettered event with its failure
   dlq redrive <dlq-topic> <p>:<o>…|--all  Append dead-lettered events to their topic again
+  audit <group>                           Check the group handled or dead-lettered every event
+                                          below its offsets exactly once, keys in order
   chain <event id|correlation id|key>     The causation chains it names, as trees (--export)
   replay <file> --into <log url>          Load events 'chain --export' wrote into another log
   migrate --from <url> --to <url>         Move topics, events and group positions to another log
@@ -45,7 +48,7 @@ Options:
 
 Environment:
   HERALD_LOG     The log to use (default sqlite:./.herald/herald.db; also memory:).
-  HERALD_STORE   The store for redrive records and audit (default: the sqlite: log's own
+  HERALD_STORE   The store for redrive records, audit and 'herald audit' (default: the sqlite: log's own
                  file; also postgres://user@host/db?schema=name).
   HERALD_DEBUG   Set to 1 to print stack traces of internal errors.
 
@@ -60,6 +63,7 @@ const COMMANDS: Readonly<Record<string, { readonly run: Command; readonly help: 
   tail: { run: runTailCommand, help: TAIL_HELP },
   groups: { run: runGroupsCommand, help: GROUPS_HELP },
   dlq: { run: runDlqCommand, help: DLQ_HELP },
+  audit: { run: runAuditCommand, help: AUDIT_HELP },
   chain: { run: runChainCommand, help: CHAIN_HELP },
   replay: { run: runReplayCommand, help: REPLAY_HELP },
   migrate: { run: runMigrateCommand, help: MIGRATE_HELP },

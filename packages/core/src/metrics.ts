@@ -14,3 +14,5 @@ export type {
   MetricsOptions,
   PublishMetricsOptions,
 } from './runtime/middleware/metrics.ts';
+export { startAuditMetrics } from './audit-metrics.ts';
+export type { AuditMetrics, AuditMetricsOptions, AuditedGroup } from './audit-metrics.ts';

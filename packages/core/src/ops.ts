@@ -1,7 +1,17 @@
 // Entry point `@herald/core/ops`: what operators run against a live system rather than what a
 // service calls while it handles events: redriving dead-lettered entries (capped, deduplicated
 // and audited through a store), reading the facts a dead-letter entry carries, and reading a
-// whole partition page by page. The CLI takes it from here, and so will a console.
+// whole partition page by page, and auditing a group's delivery guarantees. The CLI takes it
+// from here, and so will a console.
+export { AUDIT_VIOLATION_KINDS, auditGroup, auditViolationCount } from './audit-group.ts';
+export type {
+  AuditOptions,
+  AuditPosition,
+  AuditReport,
+  AuditViolation,
+  AuditViolationKind,
+  AuditedPartition,
+} from './audit-group.ts';
 export { migrateLog } from './migrate-log.ts';
 export type { GroupMigration, MigrateOptions, MigrationReport, PartitionMigration } from './migrate-log.ts';
 export { readPartition } from './read-partition.ts';

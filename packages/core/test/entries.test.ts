@@ -73,6 +73,8 @@ void describe('the entries of @herald/core', () => {
       'renderMetrics',
       'redrive',
       'deadLetterMetadataOf',
+      'auditGroup',
+      'startAuditMetrics',
     ]) {
       assert.equal(name in root, false, `${name} is exported from the root`);
     }
@@ -91,8 +93,10 @@ void describe('the entries of @herald/core', () => {
       'publishMetrics',
       'registerLagMetrics',
       'renderMetrics',
+      'startAuditMetrics',
     ]);
     assert.equal(typeof ops.redrive, 'function');
+    assert.equal(typeof ops.auditGroup, 'function');
   });
 
   void it('keeps the backend kit off the root: backend packages reach it through @herald/core/backend', async () => {

@@ -97,6 +97,10 @@ class PublishingStore implements Store {
     return this.#store.inboxStatuses(group, entries);
   }
 
+  inboxEntries(group: string, eventIds: readonly string[]) {
+    return this.#store.inboxEntries(group, eventIds);
+  }
+
   pruneInbox(handledBefore: number, limit: number) {
     return this.#store.pruneInbox(handledBefore, limit);
   }

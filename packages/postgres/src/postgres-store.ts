@@ -6,6 +6,7 @@ import type { Pool, PoolClient, QueryConfig, QueryResult, QueryResultRow } from 
 import {
   type DeliveryKey,
   type FailureRecord,
+  type InboxEntry,
   type InboxOutcome,
   type InboxQuery,
   type InboxStatus,
@@ -680,6 +681,20 @@ export class PostgresStore implements Store {
       if (stored === undefined) return 'unseen';
       return stored === fingerprint ? 'duplicate' : 'conflict';
     });
+  }
+
+  async inboxEntries(group: string, eventIds: readonly string[]): Promise<(InboxEntry | undefined)[]> {
+    if (eventIds.length === 0) return [];
+    // handled_at is the handling transaction's start (now()), read back in whole ms.
+    const { rows } = await this.#query<{ event_id: string; fingerprint: string; handled_ms: string }>(
+      `SELECT event_id, fingerprint, floor(extract(epoch FROM handled_at) * 1000)::bigint AS handled_ms
+       FROM ${this.#names.inbox} WHERE group_name = $1 AND event_id = ANY($2::text[])`,
+      [group, eventIds],
+    );
+    const found = new Map(
+      rows.map((row) => [row.event_id, { fingerprint: row.fingerprint, handledAt: Number(row.handled_ms) }]),
+    );
+    return eventIds.map((id) => found.get(id));
   }
 
   async pruneInbox(handledBefore: number, limit: number): Promise<number> {

@@ -1,5 +1,6 @@
 // Runs the services of one process: their topics, stores, routers, health server and shutdown.
 import {
+  DEFAULT_INBOX_RETENTION_MS,
   type EventLog,
   HeraldError,
   type InboxRetention,
@@ -9,7 +10,8 @@ import {
   redactUrl,
   startInboxRetention,
 } from '@herald/core';
-import { metrics, registerLagMetrics } from '@herald/core/metrics';
+import { type AuditMetrics, metrics, registerLagMetrics, startAuditMetrics } from '@herald/core/metrics';
+import { auditViolationCount } from '@herald/core/ops';
 import { collectDefaultMetrics } from 'prom-client';
 import { type HealthServer, type Readiness, startHealthServer } from './health.ts';
 import {
@@ -132,6 +134,12 @@ export interface StartServicesOptions {
    * days; `false` keeps them for ever.
    */
   readonly inboxRetentionMs?: number | false;
+  /**
+   * Audit every group's guarantees this often (`startAuditMetrics`: `herald_audit_violations`
+   * {group} on `/metrics`, violations logged as errors), over the events the inbox retention
+   * still covers. Off by default: each round reads the groups' topics whole.
+   */
+  readonly auditIntervalMs?: number;
 }
 
 /** The services of a process, running. */
@@ -174,6 +182,7 @@ export async function startServices(options: StartServicesOptions): Promise<Serv
   const supervisors: ServiceSupervisor[] = [];
   let health: HealthServer | undefined;
   let retention: InboxRetention | undefined;
+  let audits: AuditMetrics | undefined;
   let stopping: Promise<void> | undefined;
   let shuttingDown = false;
 
@@ -183,6 +192,7 @@ export async function startServices(options: StartServicesOptions): Promise<Serv
       try {
         await Promise.all(supervisors.map((s) => s.stop()));
         await retention?.stop();
+        await audits?.stop();
         await options.beforeClose?.();
       } finally {
         try {
@@ -240,6 +250,31 @@ export async function startServices(options: StartServicesOptions): Promise<Serv
           ...(options.inboxRetentionMs === undefined ? {} : { retentionMs: options.inboxRetentionMs }),
           onError: (error: unknown) =>
             logger.error('inbox retention failed; it runs again at the next interval', error),
+        },
+      );
+    }
+    if (options.auditIntervalMs !== undefined) {
+      const retentionMs = options.inboxRetentionMs ?? DEFAULT_INBOX_RETENTION_MS;
+      audits = startAuditMetrics(
+        log,
+        services.flatMap((service, i) =>
+          service.groups.map((group) => ({ group, store: stores.storeOf(options.services[i]!.name) })),
+        ),
+        registry,
+        {
+          intervalMs: options.auditIntervalMs,
+          // Older events may have lost their inbox entries to retention: they would read as skipped.
+          ...(retentionMs === false ? {} : { audit: { since: (now: number) => now - retentionMs } }),
+          onError: (error, group) =>
+            logger.error(`the guarantee audit of ${group} failed; it runs again at the next interval`, error),
+          onReport: (report) => {
+            const count = auditViolationCount(report);
+            if (count > 0)
+              logger.error(
+                `the guarantee audit of ${report.group} found ${count} violations (herald audit ${report.group})`,
+                report.firstViolations,
+              );
+          },
         },
       );
     }

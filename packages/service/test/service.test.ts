@@ -186,4 +186,39 @@ describe('a service defined with defineService, on a real SQLite file', () => {
     await waitFor(() => inboxEntries() === 0, 10_000, 'the entry to be deleted after 50 ms');
     assert.equal(host.supervisors[0]?.state, 'running');
   });
+
+  it('audits its groups periodically when asked: herald_audit_violations is 0, then counts an inbox entry lost', async () => {
+    using folder = tempLog();
+    const resources = await openLogAndStores({ logUrl: folder.logUrl, env: {}, services: ['greeter'] });
+    await ensureTopic(resources.log, 'users', { partitions: 2 });
+    await using host = await startServices({
+      services: [greeter()],
+      resources,
+      health: false,
+      auditIntervalMs: 20,
+    });
+    await host.log.append('users', signUp('ada'));
+    await host.log.append('users', signUp('bob', 'poison'));
+    const gauge = async (name: string) =>
+      new RegExp(`^${name}\\{group="greeter\\.welcome"\\} (\\d+)$`, 'm').exec(
+        await host.registry.metrics(),
+      )?.[1];
+    await waitFor(
+      async () => (await gauge('herald_audit_events_checked')) === '2',
+      10_000,
+      'an audit of both events once handled and dead-lettered',
+    );
+    assert.equal(await gauge('herald_audit_violations'), '0');
+    const db = new DatabaseSync(join(folder.dir, 'herald.db'));
+    try {
+      db.prepare('DELETE FROM herald_inbox').run();
+    } finally {
+      db.close();
+    }
+    await waitFor(
+      async () => (await gauge('herald_audit_violations')) === '1',
+      10_000,
+      'the lost entry counted',
+    );
+  });
 });

@@ -3,6 +3,7 @@ import type { DatabaseSync } from 'node:sqlite';
 import {
   type DeliveryKey,
   type FailureRecord,
+  type InboxEntry,
   type InboxOutcome,
   type InboxQuery,
   type InboxStatus,
@@ -85,6 +86,28 @@ function inboxStatuses(db: DatabaseSync, group: string, entries: readonly InboxQ
     if (stored === undefined) return 'unseen';
     return stored === fingerprint ? 'duplicate' : 'conflict';
   });
+}
+
+function inboxEntries(
+  db: DatabaseSync,
+  group: string,
+  eventIds: readonly string[],
+): (InboxEntry | undefined)[] {
+  const found = new Map<string, InboxEntry>();
+  for (let start = 0; start < eventIds.length; start += INBOX_BATCH) {
+    const ids = eventIds.slice(start, start + INBOX_BATCH);
+    const rows = prepared(
+      db,
+      'SELECT event_id, fingerprint, handled_at FROM herald_inbox WHERE group_name = ? AND event_id IN (SELECT value FROM json_each(?))',
+    ).all(group, JSON.stringify(ids)) as unknown as {
+      event_id: string;
+      fingerprint: string;
+      handled_at: number;
+    }[];
+    for (const row of rows)
+      found.set(row.event_id, { fingerprint: row.fingerprint, handledAt: Number(row.handled_at) });
+  }
+  return eventIds.map((id) => found.get(id));
 }
 
 /**
@@ -212,6 +235,10 @@ export class SqliteStore implements Store {
   async inboxStatuses(group: string, entries: readonly InboxQuery[]): Promise<InboxStatus[]> {
     // On the reader connection, one statement (one pair of WAL read locks) per 500 ids.
     return entries.length === 0 ? [] : inboxStatuses(this.#log[readerConnection], group, entries);
+  }
+
+  async inboxEntries(group: string, eventIds: readonly string[]): Promise<(InboxEntry | undefined)[]> {
+    return eventIds.length === 0 ? [] : inboxEntries(this.#log[readerConnection], group, eventIds);
   }
 
   pruneInbox(handledBefore: number, limit: number): Promise<number> {

@@ -69,3 +69,5 @@ export type { AppliedEffect, History, HistoryReport, LoggedEvent, ProducedEvent 
 export { describeFaults, runChurn } from './churn/churn.ts';
 export type { ChurnOptions, ChurnResult, ChurnRound, FaultCounts } from './churn/churn.ts';
 export type { PostgresTuning } from './churn/churn-shapes.ts';
+export { runAuditedWorkload } from './audited-workload.ts';
+export type { AuditedWorkload } from './audited-workload.ts';

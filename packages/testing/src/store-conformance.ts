@@ -326,6 +326,38 @@ export const storeInboxConformance: StoreConformanceGroup = {
       assert.equal(statuses.filter((status) => status === 'duplicate').length, 400);
     });
 
+    test('reads the inbox entries of many events with their fingerprint and handling time, in handling order, when it offers inboxEntries', async ({
+      store,
+    }) => {
+      if (store.inboxEntries === undefined) return;
+      await store.transaction(async (tx) => {
+        await tx.recordHandled('g.entries', 'e-1', 'fp-a');
+        await tx.recordHandled('g.other', 'e-3', 'fp-c');
+      });
+      // A later transaction: its entry is never recorded as handled before the first one's.
+      await store.transaction(async (tx) => {
+        await tx.recordHandled('g.entries', 'e-2', 'fp-b');
+        for (let i = 0; i < 1_200; i += 3) await tx.recordHandled('g.entries', `many-${i}`, 'fp');
+      });
+      const entries = await store.inboxEntries('g.entries', ['e-1', 'e-2', 'e-3', 'e-1', 'never']);
+      assert.equal(entries.length, 5);
+      const [first, second, otherGroup, again, never] = entries;
+      assert.equal(first?.fingerprint, 'fp-a');
+      assert.equal(second?.fingerprint, 'fp-b');
+      assert.equal(otherGroup, undefined, "another group's entry is not this group's");
+      assert.deepEqual(again, first);
+      assert.equal(never, undefined);
+      assert.ok(Number.isInteger(first.handledAt), `handledAt ${first.handledAt} is whole ms`);
+      // The store's clock, as ms since the epoch: within a day of this process's clock.
+      assert.ok(Math.abs(first.handledAt - Date.now()) < 86_400_000, `handledAt ${first.handledAt}`);
+      assert.ok(second.handledAt >= first.handledAt, `${second.handledAt} >= ${first.handledAt}`);
+      assert.deepEqual(await store.inboxEntries('g.entries', []), []);
+      const many = Array.from({ length: 1_200 }, (_, i) => `many-${i}`);
+      const found = await store.inboxEntries('g.entries', many);
+      assert.equal(found.length, many.length);
+      for (const [i, entry] of found.entries()) assert.equal(entry !== undefined, i % 3 === 0, `many-${i}`);
+    });
+
     test('forgets the inbox entries handled before a time, oldest first and at most `limit` a call, when it offers pruneInbox', async ({
       store,
     }) => {

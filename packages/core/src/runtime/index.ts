@@ -19,6 +19,7 @@ export type {
   DeliveryKey,
   FailureRecord,
   InboxOutcome,
+  InboxEntry,
   InboxQuery,
   InboxStatus,
   Store,

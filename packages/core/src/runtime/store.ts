@@ -19,6 +19,17 @@ export type InboxStatus =
   /** Handled with a different payload under the same id. */
   | 'conflict';
 
+/** A group's inbox entry for one event, as read by {@link Store.inboxEntries}. */
+export interface InboxEntry {
+  /** The fingerprint of the payload it was handled with. */
+  readonly fingerprint: string;
+  /**
+   * When it was recorded (ms since the epoch, the store's clock): the time of the handler's
+   * first transaction, or of the end of a handler that used none.
+   */
+  readonly handledAt: number;
+}
+
 /** One event to look up in a group's inbox: its id and its payload's fingerprint. */
 export interface InboxQuery {
   readonly eventId: string;
@@ -90,6 +101,13 @@ export interface Store extends AsyncDisposable {
    * in one read instead of one each. An empty `entries` resolves to `[]` without a read.
    */
   inboxStatuses?(group: string, entries: readonly InboxQuery[]): Promise<InboxStatus[]>;
+  /**
+   * The inbox entries of several events of one group, read without recording anything: element
+   * i is the entry of `eventIds[i]`, or undefined when the group has none (never handled, or
+   * pruned). Read-only and optional; the guarantee auditor (`auditGroup` in `@herald/core/ops`)
+   * needs it. An empty `eventIds` resolves to `[]` without a read.
+   */
+  inboxEntries?(group: string, eventIds: readonly string[]): Promise<(InboxEntry | undefined)[]>;
   /**
    * Forgets up to `limit` inbox entries recorded before `handledBefore` (ms since the epoch, the
    * store's clock), oldest first; returns how many it deleted. An event forgotten here is
