@@ -1,0 +1,489 @@
+// Shadow runs: a new version of a group's handlers run over a window of history against a copy
+// of the group's state, applying nothing and firing no effect, then compared with what the
+// running version did. The comparison finds the running version's output by causation: every
+// event a handler emits carries the id of the event it handled as `causationid`.
+import { isDeepStrictEqual } from 'node:util';
+import { causationOf, eventBeingHandled, stampCausation } from './causation.ts';
+import type { CloudEvent, StoredEvent } from './envelope.ts';
+import { HeraldError } from './errors.ts';
+import type { AppendResult, EventLog } from './event-log.ts';
+import type { HandlerContext, Middleware } from './runtime/handler.ts';
+import { readPartition } from './read-partition.ts';
+import { type EventDecoder, type Router, createRouter } from './runtime/router.ts';
+import type { Store, StoreTransaction } from './runtime/store.ts';
+import { type RecordedEmit, ShadowStore } from './shadow-store.ts';
+
+/** One end of a shadow window: a time (ms since the epoch) or an offset in every partition. */
+export type ShadowBound = { readonly timestamp: number } | { readonly offset: number };
+
+/** What the shadowed handlers get instead of the real log and store. */
+export interface ShadowContext {
+  /** Reads go to the real log; `append`/`appendBatch` are recorded, never written. */
+  readonly log: EventLog;
+  /** A copy-on-write overlay over the state store (or an empty store): nothing is written through. */
+  readonly store: Store;
+}
+
+export interface ShadowRunOptions {
+  /** The log whose history is read: only `read` and `describeTopic` are called on it. */
+  readonly log: EventLog;
+  /** The group whose new version is shadowed (its name is what its handlers see as `ctx.group`). */
+  readonly group: string;
+  /** The topics the group reads. */
+  readonly topics: readonly string[];
+  /**
+   * The new version's handlers, registered on a router made for the shadow (with `middleware`
+   * and `decoder`). Give this or `router`.
+   */
+  readonly handlers?: (router: Router, shadow: ShadowContext) => void;
+  /** The new version as a whole router built over the shadow's log and store (a service's own stack). */
+  readonly router?: (shadow: ShadowContext) => Router;
+  /** Middleware of the router `handlers` are registered on. Default none. */
+  readonly middleware?: readonly Middleware[];
+  readonly decoder?: EventDecoder;
+  /**
+   * The running version's store. Its committed documents are what the shadow's writes are
+   * compared with, and (with `startFrom: 'state'`) what the shadow reads under its own writes.
+   */
+  readonly state?: Store;
+  /**
+   * What the shadow's state starts as: `state` (default), the running version's current
+   * documents under a copy-on-write overlay; or `empty`, for a window that starts at the
+   * beginning of history, so that what handlers accumulate (a balance, a count) is rebuilt
+   * rather than added twice.
+   */
+  readonly startFrom?: 'state' | 'empty';
+  /**
+   * The topics the running version writes, where its output is looked up by causation. Default:
+   * the topics the shadow emitted to. List only topics no other group writes events caused by
+   * the same events, or their events count as this group's output.
+   */
+  readonly outputs?: readonly string[];
+  /** First event of the window (inclusive). Default the earliest retained. */
+  readonly from?: ShadowBound;
+  /** End of the window (exclusive). Default the end of each partition when the run starts. */
+  readonly to?: ShadowBound;
+  /** Samples kept per event type and outcome, and per collection. Default 5. */
+  readonly samples?: number;
+  readonly signal?: AbortSignal;
+}
+
+/** One partition of the window: offsets `from` (inclusive) to `to` (exclusive) as read. */
+export interface ShadowWindow {
+  readonly topic: string;
+  readonly partition: number;
+  readonly from: number;
+  readonly to: number;
+  readonly events: number;
+}
+
+/** An emitted event as a sample shows it: data decoded from JSON where it is JSON. */
+export interface ShadowEventView {
+  readonly id: string;
+  readonly topic: string;
+  readonly key: string | undefined;
+  readonly data: unknown;
+}
+
+/** A sample of one outcome: the event handled, and what each version emitted for it. */
+export interface ShadowEventSample {
+  /** The id of the handled event (the emitted events' `causationid`). */
+  readonly cause: string;
+  readonly running?: ShadowEventView;
+  readonly shadow?: ShadowEventView;
+}
+
+/**
+ * The diff of one emitted event type: `same` (both versions emitted it for the same event with
+ * equal data), `different` (both, data differs), `new` (only the shadow), `missing` (only the
+ * running version).
+ */
+export interface ShadowEventDiff {
+  readonly type: string;
+  readonly same: number;
+  readonly different: number;
+  readonly new: number;
+  readonly missing: number;
+  readonly samples: {
+    readonly different: readonly ShadowEventSample[];
+    readonly new: readonly ShadowEventSample[];
+    readonly missing: readonly ShadowEventSample[];
+  };
+}
+
+/** A document sample: the store's current value and the shadow's (`null`: deleted in the shadow). */
+export interface ShadowDocumentSample {
+  readonly id: string;
+  readonly current: unknown;
+  readonly shadow: unknown;
+}
+
+/**
+ * The diff of one collection's documents the shadow wrote, against the running version's
+ * CURRENT documents (not as they were when each event was handled): `same`, `different`, `new`
+ * (the store has none), `removed` (the shadow deleted a document the store has).
+ */
+export interface ShadowCollectionDiff {
+  readonly collection: string;
+  readonly same: number;
+  readonly different: number;
+  readonly new: number;
+  readonly removed: number;
+  readonly samples: readonly ShadowDocumentSample[];
+}
+
+/** A handled event whose handling threw (after the shadow router's own middleware). */
+export interface ShadowFailure {
+  readonly eventId: string;
+  readonly type: string;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly error: string;
+}
+
+export interface ShadowReport {
+  readonly group: string;
+  readonly window: readonly ShadowWindow[];
+  /** Events handled, by type. */
+  readonly handled: Readonly<Record<string, number>>;
+  readonly failures: readonly ShadowFailure[];
+  /** Declared effects (`ctx.effect`) the shadow suppressed, by name. */
+  readonly effects: Readonly<Record<string, number>>;
+  /** Emitted events compared, by type, sorted by type. */
+  readonly events: readonly ShadowEventDiff[];
+  /** Documents compared with the `state` store's current ones; undefined without `state`. */
+  readonly state: readonly ShadowCollectionDiff[] | undefined;
+  /** Topics where the running version's output was looked up. */
+  readonly outputs: readonly string[];
+}
+
+/**
+ * Runs a new version of a group's handlers over a window of history and reports how its output
+ * differs from the running version's. Nothing is written: the log is only read (no consumer
+ * group, nothing committed), emitted events and store writes are recorded in memory, declared
+ * effects are suppressed and counted (`ctx.replaying` is true). Events are handled one at a time,
+ * partition by partition in offset order (events of one key keep their order).
+ *
+ * The running version's output is the events of `outputs` whose `causationid` is the id of a
+ * handled event; the two sides are paired by topic, type and key and compared on their data.
+ * State is compared with the running store's current documents: for a window that ends before
+ * the end of history, later events have moved them on.
+ *
+ * @example
+ * const report = await shadowRun({
+ *   log, group: 'loyalty.points', topics: ['orders'], state: store, startFrom: 'empty',
+ *   handlers: (router) => router.on(OrderConfirmed, newRule),
+ * });
+ */
+export async function shadowRun(options: ShadowRunOptions): Promise<ShadowReport> {
+  const { log, group, topics } = options;
+  if (topics.length === 0) throw new HeraldError('INVALID_ARGUMENT', 'a shadow run needs at least one topic');
+  if ((options.handlers === undefined) === (options.router === undefined)) {
+    throw new HeraldError('INVALID_ARGUMENT', 'a shadow run needs either handlers or router, not both');
+  }
+  const sampleLimit = options.samples ?? 5;
+  const emitted = new Map<string, RecordedEmit[]>();
+  const record = (emit: RecordedEmit) => {
+    const cause = causationOf(emit.event);
+    if (cause === undefined) return;
+    const list = emitted.get(cause);
+    if (list === undefined) emitted.set(cause, [emit]);
+    else list.push(emit);
+  };
+  const store = new ShadowStore(options.startFrom === 'empty' ? undefined : options.state, record);
+  const shadowLog = recordingLog(log, record);
+  const shadow: ShadowContext = { log: shadowLog, store };
+  const router = buildRouter(options, shadow);
+  if (router.group !== group) {
+    throw new HeraldError('INVALID_ARGUMENT', `the shadow router is for group ${router.group}, not ${group}`);
+  }
+
+  const signal = options.signal ?? new AbortController().signal;
+  const window: ShadowWindow[] = [];
+  const handled = new Map<string, StoredEvent>();
+  const handledByType: Record<string, number> = {};
+  const effects: Record<string, number> = {};
+  const failures: ShadowFailure[] = [];
+  for (const topic of topics) {
+    const { partitionInfo } = await log.describeTopic(topic);
+    for (const { partition, earliest, latest } of partitionInfo) {
+      const start = startOf(options.from, earliest);
+      let first: number | undefined;
+      let last: number | undefined;
+      let count = 0;
+      for await (const event of readPartition(log, topic, partition, { from: start })) {
+        if (event.offset >= latest || beyond(options.to, event)) break;
+        signal.throwIfAborted();
+        first ??= event.offset;
+        last = event.offset;
+        count++;
+        handled.set(event.id, event);
+        handledByType[event.type] = (handledByType[event.type] ?? 0) + 1;
+        const context = shadowContext(event, group, shadow, store, signal, effects);
+        try {
+          await router.handleDetached(event, context);
+        } catch (error) {
+          failures.push({
+            eventId: event.id,
+            type: event.type,
+            topic,
+            partition,
+            offset: event.offset,
+            error: error instanceof Error ? error.message : String(error),
+          });
+        }
+      }
+      window.push({
+        topic,
+        partition,
+        from: first ?? ('offset' in start ? start.offset : latest),
+        to: last === undefined ? (first ?? ('offset' in start ? start.offset : latest)) : last + 1,
+        events: count,
+      });
+    }
+  }
+
+  const outputs =
+    options.outputs ?? [...new Set([...emitted.values()].flatMap((list) => list.map((e) => e.topic)))].sort();
+  const running = await runningOutput(log, outputs, handled, options.from);
+  const events = diffEvents(handled, running, emitted, sampleLimit);
+  const state = options.state === undefined ? undefined : await diffState(store, options.state, sampleLimit);
+  return { group, window, handled: handledByType, failures, effects, events, state, outputs };
+}
+
+function buildRouter(options: ShadowRunOptions, shadow: ShadowContext): Router {
+  if (options.router !== undefined) return options.router(shadow);
+  const router = createRouter({
+    log: shadow.log,
+    group: options.group,
+    topics: options.topics,
+    store: shadow.store,
+    effects: 'suppress',
+    ...(options.middleware === undefined ? {} : { middleware: options.middleware }),
+    ...(options.decoder === undefined ? {} : { decoder: options.decoder }),
+  });
+  options.handlers?.(router, shadow);
+  return router;
+}
+
+function startOf(
+  from: ShadowBound | undefined,
+  earliest: number,
+): { offset: number } | { timestamp: number } {
+  if (from === undefined) return { offset: earliest };
+  if ('offset' in from) return { offset: Math.max(earliest, from.offset) };
+  return { timestamp: from.timestamp };
+}
+
+function beyond(to: ShadowBound | undefined, event: StoredEvent): boolean {
+  if (to === undefined) return false;
+  return 'offset' in to ? event.offset >= to.offset : event.timestamp >= to.timestamp;
+}
+
+/** What a handler sees in a shadow run: replaying, effects recorded and skipped, emits stamped. */
+function shadowContext(
+  event: StoredEvent,
+  group: string,
+  shadow: ShadowContext,
+  store: ShadowStore,
+  signal: AbortSignal,
+  effects: Record<string, number>,
+): HandlerContext {
+  const key = { group, topic: event.topic, partition: event.partition, offset: event.offset };
+  return {
+    group,
+    attempt: 1,
+    signal,
+    replaying: true,
+    log: shadow.log,
+    failures: undefined,
+    transaction: (fn) => store.transaction((tx) => fn(causedBy(tx, event))),
+    effect: async (name) => {
+      effects[name] = (effects[name] ?? 0) + 1;
+      return undefined;
+    },
+    recordFailure: (error) =>
+      store.recordFailure(key, error instanceof Error ? error.message : String(error)),
+  };
+}
+
+function causedBy(tx: StoreTransaction, cause: StoredEvent): StoreTransaction {
+  return {
+    emit: (topic, event, options) => tx.emit(topic, stampCausation(event, cause), options),
+    get: (collection, id) => tx.get(collection, id),
+    put: (collection, id, value) => tx.put(collection, id, value),
+    delete: (collection, id) => tx.delete(collection, id),
+    list: (collection, options) => tx.list(collection, options),
+    recordHandled: (g, eventId, fingerprint) => tx.recordHandled(g, eventId, fingerprint),
+  };
+}
+
+/**
+ * The log as the shadowed handlers see it: reads go to `log`; appends are stamped with the event
+ * being handled and recorded (their result names offset -1: nothing was appended); everything
+ * that would change the log or join a group is refused.
+ */
+function recordingLog(log: EventLog, record: (emit: RecordedEmit) => void): EventLog {
+  const refuse = (what: string) => () =>
+    Promise.reject(new HeraldError('UNSUPPORTED', `a shadow run does not ${what}`));
+  const append = (topic: string, event: CloudEvent): AppendResult => {
+    record({ topic, event: stampCausation(event, eventBeingHandled()) });
+    return { topic, partition: 0, offset: -1, timestamp: Date.now() };
+  };
+  return {
+    capabilities: log.capabilities,
+    createTopic: refuse('create topics'),
+    listTopics: () => log.listTopics(),
+    describeTopic: (name) => log.describeTopic(name),
+    append: async (topic, event) => append(topic, event),
+    appendBatch: async (topic, events) => events.map((event) => append(topic, event)),
+    read: (topic, options) => log.read(topic, options),
+    subscribe: refuse('join consumer groups'),
+    listGroups: () => log.listGroups(),
+    describeGroup: (name) => log.describeGroup(name),
+    resetGroup: refuse('reset groups'),
+    close: async () => undefined,
+    [Symbol.asyncDispose]: async () => undefined,
+  };
+}
+
+/** The running version's output: events of `outputs` caused by a handled event, by cause. */
+async function runningOutput(
+  log: EventLog,
+  outputs: readonly string[],
+  handled: ReadonlyMap<string, StoredEvent>,
+  from: ShadowBound | undefined,
+): Promise<Map<string, StoredEvent[]>> {
+  const byCause = new Map<string, StoredEvent[]>();
+  // An event's output is appended after it: a window starting at a time needs nothing older.
+  const start = from !== undefined && 'timestamp' in from ? { timestamp: from.timestamp } : 'earliest';
+  for (const topic of outputs) {
+    const { partitionInfo } = await log.describeTopic(topic);
+    for (const { partition, latest } of partitionInfo) {
+      for await (const event of readPartition(log, topic, partition, { from: start })) {
+        if (event.offset >= latest) break;
+        const cause = causationOf(event);
+        if (cause === undefined || !handled.has(cause)) continue;
+        const list = byCause.get(cause);
+        if (list === undefined) byCause.set(cause, [event]);
+        else list.push(event);
+      }
+    }
+  }
+  return byCause;
+}
+
+interface MutableDiff {
+  same: number;
+  different: number;
+  new: number;
+  missing: number;
+  samples: { different: ShadowEventSample[]; new: ShadowEventSample[]; missing: ShadowEventSample[] };
+}
+
+function diffEvents(
+  handled: ReadonlyMap<string, StoredEvent>,
+  running: ReadonlyMap<string, readonly StoredEvent[]>,
+  emitted: ReadonlyMap<string, readonly RecordedEmit[]>,
+  sampleLimit: number,
+): ShadowEventDiff[] {
+  const byType = new Map<string, MutableDiff>();
+  const diffOf = (type: string): MutableDiff => {
+    let diff = byType.get(type);
+    if (diff === undefined) {
+      diff = { same: 0, different: 0, new: 0, missing: 0, samples: { different: [], new: [], missing: [] } };
+      byType.set(type, diff);
+    }
+    return diff;
+  };
+  const sample = (list: ShadowEventSample[], entry: ShadowEventSample) => {
+    if (list.length < sampleLimit) list.push(entry);
+  };
+  for (const cause of handled.keys()) {
+    const left = [...(running.get(cause) ?? [])];
+    for (const { topic, event } of emitted.get(cause) ?? []) {
+      const diff = diffOf(event.type);
+      const shadow = viewOf(topic, event);
+      const index = left.findIndex(
+        (r) => r.topic === topic && r.type === event.type && r.partitionkey === event.partitionkey,
+      );
+      if (index < 0) {
+        diff.new++;
+        sample(diff.samples.new, { cause, shadow });
+        continue;
+      }
+      const [match] = left.splice(index, 1) as [StoredEvent];
+      const current = viewOf(match.topic, match);
+      if (isDeepStrictEqual(current.data, shadow.data)) diff.same++;
+      else {
+        diff.different++;
+        sample(diff.samples.different, { cause, running: current, shadow });
+      }
+    }
+    for (const event of left) {
+      const diff = diffOf(event.type);
+      diff.missing++;
+      sample(diff.samples.missing, { cause, running: viewOf(event.topic, event) });
+    }
+  }
+  return [...byType]
+    .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+    .map(([type, diff]) => ({ type, ...diff }));
+}
+
+async function diffState(
+  shadow: ShadowStore,
+  state: Store,
+  sampleLimit: number,
+): Promise<ShadowCollectionDiff[]> {
+  const out: ShadowCollectionDiff[] = [];
+  for (const [collection, docs] of [...shadow.writes()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+    const diff = {
+      collection,
+      same: 0,
+      different: 0,
+      new: 0,
+      removed: 0,
+      samples: [] as ShadowDocumentSample[],
+    };
+    for (const [id, value] of [...docs].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      const current = await state.get(collection, id);
+      const outcome =
+        value === null
+          ? current === undefined
+            ? 'same'
+            : 'removed'
+          : current === undefined
+            ? 'new'
+            : isDeepStrictEqual(normalised(current), value)
+              ? 'same'
+              : 'different';
+      diff[outcome]++;
+      if (outcome === 'same') continue;
+      if (diff.samples.length < sampleLimit)
+        diff.samples.push({ id, current: current ?? null, shadow: value });
+    }
+    out.push(diff);
+  }
+  return out;
+}
+
+function viewOf(topic: string, event: CloudEvent): ShadowEventView {
+  return { id: event.id, topic, key: event.partitionkey, data: payloadOf(event) };
+}
+
+/** An event's data as JSON where it parses as JSON, else its bytes in base64; null without data. */
+function payloadOf(event: CloudEvent): unknown {
+  if (event.data === undefined) return null;
+  try {
+    return JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(event.data)) as unknown;
+  } catch {
+    return { base64: Buffer.from(event.data).toString('base64') };
+  }
+}
+
+/** A document as JSON would carry it (what the shadow's overlay holds). */
+function normalised(value: unknown): unknown {
+  return JSON.parse(JSON.stringify(value)) as unknown;
+}
