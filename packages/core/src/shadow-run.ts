@@ -36,8 +36,11 @@ export interface ShadowRunOptions {
    * and `decoder`). Give this or `router`.
    */
   readonly handlers?: (router: Router, shadow: ShadowContext) => void;
-  /** The new version as a whole router built over the shadow's log and store (a service's own stack). */
-  readonly router?: (shadow: ShadowContext) => Router;
+  /**
+   * The new version as a whole router built over the shadow's log and store (a service's own
+   * stack); it may first prepare the shadow's state.
+   */
+  readonly router?: (shadow: ShadowContext) => Router | Promise<Router>;
   /** Middleware of the router `handlers` are registered on. Default none. */
   readonly middleware?: readonly Middleware[];
   readonly decoder?: EventDecoder;
@@ -163,7 +166,9 @@ export interface ShadowReport {
  * differs from the running version's. Nothing is written: the log is only read (no consumer
  * group, nothing committed), emitted events and store writes are recorded in memory, declared
  * effects are suppressed and counted (`ctx.replaying` is true). Events are handled one at a time,
- * partition by partition in offset order (events of one key keep their order).
+ * across partitions in the order they were appended (by timestamp), each partition in offset
+ * order: state shared by keys of several partitions (a customer's account fed by orders keyed
+ * by order id) builds up as it did when the running version handled them live.
  *
  * The running version's output is the events of `outputs` whose `causationid` is the id of a
  * handled event; the two sides are paired by topic, type and key and compared on their data.
@@ -194,55 +199,70 @@ export async function shadowRun(options: ShadowRunOptions): Promise<ShadowReport
   const store = new ShadowStore(options.startFrom === 'empty' ? undefined : options.state, record);
   const shadowLog = recordingLog(log, record);
   const shadow: ShadowContext = { log: shadowLog, store };
-  const router = buildRouter(options, shadow);
+  const router = await buildRouter(options, shadow);
   if (router.group !== group) {
     throw new HeraldError('INVALID_ARGUMENT', `the shadow router is for group ${router.group}, not ${group}`);
   }
 
   const signal = options.signal ?? new AbortController().signal;
-  const window: ShadowWindow[] = [];
   const handled = new Map<string, StoredEvent>();
   const handledByType: Record<string, number> = {};
   const effects: Record<string, number> = {};
   const failures: ShadowFailure[] = [];
+  const cursors: Cursor[] = [];
   for (const topic of topics) {
     const { partitionInfo } = await log.describeTopic(topic);
     for (const { partition, earliest, latest } of partitionInfo) {
       const start = startOf(options.from, earliest);
-      let first: number | undefined;
-      let last: number | undefined;
-      let count = 0;
-      for await (const event of readPartition(log, topic, partition, { from: start })) {
-        if (event.offset >= latest || beyond(options.to, event)) break;
-        signal.throwIfAborted();
-        first ??= event.offset;
-        last = event.offset;
-        count++;
-        handled.set(event.id, event);
-        handledByType[event.type] = (handledByType[event.type] ?? 0) + 1;
-        const context = shadowContext(event, group, shadow, store, signal, effects);
-        try {
-          await router.handleDetached(event, context);
-        } catch (error) {
-          failures.push({
-            eventId: event.id,
-            type: event.type,
-            topic,
-            partition,
-            offset: event.offset,
-            error: error instanceof Error ? error.message : String(error),
-          });
-        }
-      }
-      window.push({
-        topic,
-        partition,
-        from: first ?? ('offset' in start ? start.offset : latest),
-        to: last === undefined ? (first ?? ('offset' in start ? start.offset : latest)) : last + 1,
-        events: count,
-      });
+      const events = readPartition(log, topic, partition, { from: start });
+      const cursor: Cursor = {
+        window: { topic, partition, from: 'offset' in start ? start.offset : latest, to: latest, events: 0 },
+        events,
+        head: undefined,
+        end: latest,
+      };
+      await advance(cursor, options.to);
+      cursors.push(cursor);
     }
   }
+  // Every partition's next event; the earliest appended is handled first (ties in topic and
+  // partition order), so the shadow sees the window in the order it was written, across keys.
+  for (;;) {
+    let next: Cursor | undefined;
+    for (const cursor of cursors) {
+      if (
+        cursor.head !== undefined &&
+        (next?.head === undefined || cursor.head.timestamp < next.head.timestamp)
+      )
+        next = cursor;
+    }
+    const event = next?.head;
+    if (next === undefined || event === undefined) break;
+    signal.throwIfAborted();
+    if (next.window.events === 0) next.window.from = event.offset;
+    next.window.to = event.offset + 1;
+    next.window.events++;
+    handled.set(event.id, event);
+    handledByType[event.type] = (handledByType[event.type] ?? 0) + 1;
+    const context = shadowContext(event, group, shadow, store, signal, effects);
+    try {
+      await router.handleDetached(event, context);
+    } catch (error) {
+      failures.push({
+        eventId: event.id,
+        type: event.type,
+        topic: event.topic,
+        partition: event.partition,
+        offset: event.offset,
+        error: error instanceof Error ? error.message : String(error),
+      });
+    }
+    await advance(next, options.to);
+  }
+  const window = cursors.map((c) => ({
+    ...c.window,
+    to: c.window.events === 0 ? c.window.from : c.window.to,
+  }));
 
   const outputs =
     options.outputs ?? [...new Set([...emitted.values()].flatMap((list) => list.map((e) => e.topic)))].sort();
@@ -252,7 +272,7 @@ export async function shadowRun(options: ShadowRunOptions): Promise<ShadowReport
   return { group, window, handled: handledByType, failures, effects, events, state, outputs };
 }
 
-function buildRouter(options: ShadowRunOptions, shadow: ShadowContext): Router {
+async function buildRouter(options: ShadowRunOptions, shadow: ShadowContext): Promise<Router> {
   if (options.router !== undefined) return options.router(shadow);
   const router = createRouter({
     log: shadow.log,
@@ -265,6 +285,26 @@ function buildRouter(options: ShadowRunOptions, shadow: ShadowContext): Router {
   });
   options.handlers?.(router, shadow);
   return router;
+}
+
+interface Cursor {
+  window: { topic: string; partition: number; from: number; to: number; events: number };
+  readonly events: AsyncGenerator<StoredEvent, void, undefined>;
+  /** The partition's next event in the window; undefined once it is done. */
+  head: StoredEvent | undefined;
+  /** The partition's end when the run started (exclusive). */
+  readonly end: number;
+}
+
+/** Moves `cursor` to its partition's next event in the window, or to the end. */
+async function advance(cursor: Cursor, to: ShadowBound | undefined): Promise<void> {
+  const { value, done } = await cursor.events.next();
+  if (done === true || value.offset >= cursor.end || beyond(to, value)) {
+    cursor.head = undefined;
+    await cursor.events.return();
+    return;
+  }
+  cursor.head = value;
 }
 
 function startOf(
