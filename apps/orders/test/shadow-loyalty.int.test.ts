@@ -7,6 +7,7 @@ import { doublePointsFrom } from '@herald/orders-domain/loyalty.ts';
 import { OrderConfirmed, PointsAwarded, TOPICS } from '@herald/orders-domain/events.ts';
 import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
 import { shadowService } from '@herald/service';
+import { shadowLoyaltyExample } from '../examples/shadow-loyalty.ts';
 import { loyaltyService } from '../src/services/loyalty/loyalty-service.ts';
 import type { OrderSystem } from '../src/system.ts';
 import {
@@ -132,5 +133,23 @@ describe('a shadow run of a changed loyalty rule', { timeout: 120_000 }, () => {
       report.state?.map((c) => [c.collection, c.same, c.different, c.new, c.removed]),
       [[COLLECTIONS.loyaltyAccounts, 5, 0, 0, 0]],
     );
+  });
+
+  it('ships as a runnable example whose report names the changed events and accounts', async () => {
+    const text = await shadowLoyaltyExample();
+    const row = (name: string) =>
+      text
+        .split('\n')
+        .find((line) => line.startsWith(name))
+        ?.split(/\s+/);
+    // ada's first order (50 EUR) and linus's (50 EUR) earn double; ada's second keeps its points
+    // but carries the higher balance; grace's is unchanged.
+    assert.deepEqual(row(PointsAwarded.type), [PointsAwarded.type, '1', '3', '0', '0'], text);
+    assert.deepEqual(
+      row(COLLECTIONS.loyaltyAccounts),
+      [COLLECTIONS.loyaltyAccounts, '1', '2', '0', '0'],
+      text,
+    );
+    assert.match(text, /effects suppressed: points-mail 4/);
   });
 });

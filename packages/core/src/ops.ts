@@ -4,7 +4,7 @@
 // whole partition page by page, and shadow runs of a new version of a group's handlers. The CLI takes it from here, and so will a console.
 export { migrateLog } from './migrate-log.ts';
 export type { GroupMigration, MigrateOptions, MigrationReport, PartitionMigration } from './migrate-log.ts';
-export { shadowRun } from './shadow-run.ts';
+export { formatShadowReport, shadowRun } from './shadow-run.ts';
 export type {
   ShadowBound,
   ShadowCollectionDiff,

@@ -527,3 +527,76 @@ function payloadOf(event: CloudEvent): unknown {
 function normalised(value: unknown): unknown {
   return JSON.parse(JSON.stringify(value)) as unknown;
 }
+
+/**
+ * A shadow report as text for a terminal: the window, what was handled, suppressed and failed,
+ * then one table of emitted event types and one of collections, each followed by its samples.
+ *
+ * @example console.log(formatShadowReport(await shadowRun(options)));
+ */
+export function formatShadowReport(report: ShadowReport): string {
+  const lines: string[] = [];
+  const total = report.window.reduce((sum, w) => sum + w.events, 0);
+  lines.push(`shadow run of group ${report.group}: ${total} events in the window`);
+  for (const w of report.window)
+    lines.push(`  ${w.topic}/${w.partition}  offsets ${w.from}-${w.to}  ${w.events} events`);
+  const counts = (record: Readonly<Record<string, number>>) =>
+    Object.entries(record)
+      .sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+      .map(([name, n]) => `${name} ${n}`)
+      .join(', ') || 'none';
+  lines.push(`handled: ${counts(report.handled)}`);
+  lines.push(`effects suppressed: ${counts(report.effects)}`);
+  lines.push(`failures: ${report.failures.length === 0 ? 'none' : report.failures.length}`);
+  for (const f of report.failures)
+    lines.push(`  ${f.type} ${f.eventId} (${f.topic}/${f.partition}@${f.offset}): ${f.error}`);
+  const json = (value: unknown) => JSON.stringify(value);
+  lines.push(
+    '',
+    `emitted events, against the running version's (by causation, in ${report.outputs.join(', ') || 'no topic'}):`,
+  );
+  lines.push(
+    ...table(
+      ['type', 'same', 'different', 'new', 'missing'],
+      report.events.map((d) => [d.type, d.same, d.different, d.new, d.missing]),
+    ),
+  );
+  for (const d of report.events) {
+    for (const [outcome, samples] of Object.entries(d.samples)) {
+      for (const s of samples) {
+        lines.push(`  ${outcome} ${d.type}, caused by ${s.cause}`);
+        if (s.running !== undefined) lines.push(`    running ${json(s.running.data)}`);
+        if (s.shadow !== undefined) lines.push(`    shadow  ${json(s.shadow.data)}`);
+      }
+    }
+  }
+  if (report.state !== undefined) {
+    lines.push('', 'documents written, against the CURRENT documents of the store (not as they were then):');
+    lines.push(
+      ...table(
+        ['collection', 'same', 'different', 'new', 'removed'],
+        report.state.map((c) => [c.collection, c.same, c.different, c.new, c.removed]),
+      ),
+    );
+    for (const c of report.state) {
+      for (const s of c.samples)
+        lines.push(
+          `  ${c.collection}/${s.id}`,
+          `    current ${json(s.current)}`,
+          `    shadow  ${json(s.shadow)}`,
+        );
+    }
+  }
+  return lines.join('\n');
+}
+
+function table(header: readonly string[], rows: readonly (readonly (string | number)[])[]): string[] {
+  const all = [header, ...rows].map((row) => row.map(String));
+  const widths = header.map((_, i) => Math.max(...all.map((row) => row[i]?.length ?? 0)));
+  return all.map((row) =>
+    row
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i] ?? 0) : cell.padStart(widths[i] ?? 0)))
+      .join('  ')
+      .trimEnd(),
+  );
+}
