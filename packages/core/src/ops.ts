@@ -16,6 +16,7 @@ export type {
   ShadowFailure,
   ShadowReport,
   ShadowRunOptions,
+  ShadowTarget,
   ShadowWindow,
 } from './shadow-run.ts';
 export { ShadowStore } from './shadow-store.ts';

@@ -22,7 +22,23 @@ export interface ShadowContext {
   readonly log: EventLog;
   /** A copy-on-write overlay over the state store (or an empty store): nothing is written through. */
   readonly store: Store;
+  /** What the shadow's state started as (`startFrom`): a router may seed an empty one first. */
+  readonly startFrom: 'state' | 'empty';
 }
+
+/**
+ * What is shadowed: the group, its topics, the new version's handlers (or router) and where the
+ * running version's output is. A module `herald shadow` loads exports one (`serviceShadow` in
+ * `@herald/service` makes one of a service definition).
+ *
+ * @example
+ * export default { group: 'loyalty.points', topics: ['orders'], outputs: ['loyalty'],
+ *   handlers: (router) => router.on(OrderConfirmed, newRule) } satisfies ShadowTarget;
+ */
+export type ShadowTarget = Pick<
+  ShadowRunOptions,
+  'group' | 'topics' | 'handlers' | 'router' | 'middleware' | 'decoder' | 'outputs'
+>;
 
 export interface ShadowRunOptions {
   /** The log whose history is read: only `read` and `describeTopic` are called on it. */
@@ -198,7 +214,7 @@ export async function shadowRun(options: ShadowRunOptions): Promise<ShadowReport
   };
   const store = new ShadowStore(options.startFrom === 'empty' ? undefined : options.state, record);
   const shadowLog = recordingLog(log, record);
-  const shadow: ShadowContext = { log: shadowLog, store };
+  const shadow: ShadowContext = { log: shadowLog, store, startFrom: options.startFrom ?? 'state' };
   const router = await buildRouter(options, shadow);
   if (router.group !== group) {
     throw new HeraldError('INVALID_ARGUMENT', `the shadow router is for group ${router.group}, not ${group}`);
