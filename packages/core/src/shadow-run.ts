@@ -164,7 +164,10 @@ export interface ShadowFailure {
 export interface ShadowReport {
   readonly group: string;
   readonly window: readonly ShadowWindow[];
-  /** Events handled, by type. */
+  /**
+   * Events of the window given to the handlers, by type (an event no route takes is skipped, as a
+   * router skips it, and counted here all the same).
+   */
   readonly handled: Readonly<Record<string, number>>;
   readonly failures: readonly ShadowFailure[];
   /** Declared effects (`ctx.effect`) the shadow suppressed, by name. */
@@ -201,7 +204,7 @@ export async function shadowRun(options: ShadowRunOptions): Promise<ShadowReport
   const { log, group, topics } = options;
   if (topics.length === 0) throw new HeraldError('INVALID_ARGUMENT', 'a shadow run needs at least one topic');
   if ((options.handlers === undefined) === (options.router === undefined)) {
-    throw new HeraldError('INVALID_ARGUMENT', 'a shadow run needs either handlers or router, not both');
+    throw new HeraldError('INVALID_ARGUMENT', 'a shadow run needs handlers or a router: exactly one of them');
   }
   const sampleLimit = options.samples ?? 5;
   const emitted = new Map<string, RecordedEmit[]>();
