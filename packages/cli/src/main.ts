@@ -13,6 +13,7 @@ import { MIGRATE_HELP, runMigrateCommand } from './migrate-command.ts';
 import { PUBLISH_HELP, runPublishCommand } from './publish-command.ts';
 import { REPLAY_HELP, runReplayCommand } from './replay-command.ts';
 import { SCHEMA_HELP, runSchemaCommand } from './schema-command.ts';
+import { SHADOW_HELP, runShadowCommand } from './shadow-command.ts';
 import { ASYNCAPI_HELP, runAsyncApiCommand } from './asyncapi-command.ts';
 import { TAIL_HELP, runTailCommand } from './tail-command.ts';
 import { TOPICS_HELP, runTopicsCommand } from './topics-command.ts';
@@ -37,6 +38,8 @@ Commands:
   chain <event id|correlation id|key>     The causation chains it names, as trees (--export)
   replay <file> --into <log url>          Load events 'chain --export' wrote into another log
   migrate --from <url> --to <url>         Move topics, events and group positions to another log
+  shadow <module>                         Run a new version of a group over history, applying
+                                          nothing, and diff it with the running version
   schema register|list|show|check         Schema registry; decode stored events (CI gate)
   asyncapi --system <module>              AsyncAPI 3.0 document of a system
 
@@ -67,6 +70,7 @@ const COMMANDS: Readonly<Record<string, { readonly run: Command; readonly help: 
   chain: { run: runChainCommand, help: CHAIN_HELP },
   replay: { run: runReplayCommand, help: REPLAY_HELP },
   migrate: { run: runMigrateCommand, help: MIGRATE_HELP },
+  shadow: { run: runShadowCommand, help: SHADOW_HELP },
   schema: { run: runSchemaCommand, help: SCHEMA_HELP },
   asyncapi: { run: runAsyncApiCommand, help: ASYNCAPI_HELP },
 };

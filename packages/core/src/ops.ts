@@ -1,8 +1,9 @@
 // Entry point `@herald/core/ops`: what operators run against a live system rather than what a
 // service calls while it handles events: redriving dead-lettered entries (capped, deduplicated
 // and audited through a store), reading the facts a dead-letter entry carries, and reading a
-// whole partition page by page, and auditing a group's delivery guarantees. The CLI takes it
-// from here, and so will a console.
+// whole partition page by page, auditing a group's delivery guarantees, migrating a log, and
+// shadow runs of a new version of a group's handlers. The CLI takes it from here, and so will a
+// console.
 export { AUDIT_VIOLATION_KINDS, auditGroup, auditViolationCount } from './audit-group.ts';
 export type {
   AuditOptions,
@@ -14,6 +15,23 @@ export type {
 } from './audit-group.ts';
 export { migrateLog } from './migrate-log.ts';
 export type { GroupMigration, MigrateOptions, MigrationReport, PartitionMigration } from './migrate-log.ts';
+export { formatShadowReport, shadowRun } from './shadow-run.ts';
+export type {
+  ShadowBound,
+  ShadowCollectionDiff,
+  ShadowContext,
+  ShadowDocumentSample,
+  ShadowEventDiff,
+  ShadowEventSample,
+  ShadowEventView,
+  ShadowFailure,
+  ShadowReport,
+  ShadowRunOptions,
+  ShadowTarget,
+  ShadowWindow,
+} from './shadow-run.ts';
+export { ShadowStore } from './shadow-store.ts';
+export type { RecordedEmit } from './shadow-store.ts';
 export { readPartition } from './read-partition.ts';
 export type { ReadPartitionOptions } from './read-partition.ts';
 export {

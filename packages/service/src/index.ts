@@ -10,6 +10,8 @@ export type {
   ServiceDefinition,
   ServiceSpec,
 } from './service.ts';
+export { serviceShadow, shadowService } from './shadow.ts';
+export type { ServiceShadowOptions, ShadowServiceOptions } from './shadow.ts';
 export { RESTART_DELAY_MS, ServiceSupervisor } from './supervisor.ts';
 export type { ServiceState } from './supervisor.ts';
 export { isPostgresUrl, parsePostgresStoreUrl, schemaOf } from './store-url.ts';

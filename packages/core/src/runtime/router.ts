@@ -148,6 +148,16 @@ export class Router {
   }
 
   /**
+   * Handles one event with the router's middleware and route and the given context, outside the
+   * group: nothing is fetched, tracked or committed, and what the handler does goes where
+   * `context` sends it. Shadow runs (`shadowRun` in `@herald/core/ops`) run a new version of a
+   * group's handlers over history this way, with a context that applies nothing.
+   */
+  handleDetached(event: StoredEvent, context: HandlerContext): Promise<void> {
+    return runHandling(event, () => compose(this.#middleware, this.#dispatch.handle)(event, context));
+  }
+
+  /**
    * Joins the group and handles events until stopped. Resolves after a graceful shutdown;
    * rejects with the error that stopped it otherwise.
    */

@@ -4,7 +4,12 @@
 // and its declared effect (the points e-mail) is suppressed for that history: customers are not
 // mailed about old orders. New orders after it went live get their e-mail.
 import { createProducer } from '@herald/core';
-import { type LoyaltyAccount, awardPoints, pointsFor } from '@herald/orders-domain/loyalty.ts';
+import {
+  type LoyaltyAccount,
+  type PointsRule,
+  awardPoints,
+  pointsFor,
+} from '@herald/orders-domain/loyalty.ts';
 import { pointsMessage } from '@herald/orders-domain/notification.ts';
 import { OrderConfirmed, PointsAwarded, TOPICS, eventIdOf } from '@herald/orders-domain/events.ts';
 import { COLLECTIONS, GROUPS } from '@herald/orders-domain/topology.ts';
@@ -14,8 +19,14 @@ import { type FlowDeps, outageOf, produced, withFaults } from '../flow.ts';
 
 const SOURCE = '/loyalty';
 
+export interface LoyaltyOptions {
+  /** Points per order. Default one per whole major unit; a shadow run tries another rule first. */
+  readonly rule?: PointsRule;
+}
+
 /** The loyalty service: group `loyalty.points` on topic `orders`. */
-export function loyaltyService(deps: FlowDeps): ServiceDefinition {
+export function loyaltyService(deps: FlowDeps, options: LoyaltyOptions = {}): ServiceDefinition {
+  const rule = options.rule ?? pointsFor;
   return defineService({
     name: 'loyalty',
     group: GROUPS.loyalty,
@@ -30,11 +41,11 @@ export function loyaltyService(deps: FlowDeps): ServiceDefinition {
       router.on(OrderConfirmed, async (order, _event, ctx) => {
         const { orderId, customerId, total, currency } = order;
         await ctx.effect('points-mail', (key) =>
-          mailbox.send(pointsMessage(customerId, orderId, pointsFor(total, currency)), key),
+          mailbox.send(pointsMessage(customerId, orderId, rule(total, currency)), key),
         );
         await ctx.transaction(async (tx) => {
           const current = await tx.get<LoyaltyAccount>(COLLECTIONS.loyaltyAccounts, customerId);
-          const { account, points } = awardPoints(current, customerId, total, currency);
+          const { account, points } = awardPoints(current, customerId, total, currency, rule);
           await tx.put(COLLECTIONS.loyaltyAccounts, customerId, account);
           await events
             .within(tx)
