@@ -27,8 +27,13 @@ export function createOutboxRelay({
 }): OutboxRelay {
   const relayOnce = async (): Promise<number> => {
     const batch = outboxBatch(db, batchSize);
-    // One append per event keeps the example short; per-topic batches would be faster.
-    for (const { topic, event } of batch) await log.append(topic, event);
+    // One atomic append per topic: a pass is a commit per topic, not one per event.
+    const byTopic = Map.groupBy(batch, (row) => row.topic);
+    for (const [topic, rows] of byTopic)
+      await log.appendBatch(
+        topic,
+        rows.map((row) => row.event),
+      );
     // Exactly the rows published: on a database whose sequence is taken before commit, a row
     // with a lower seq may have committed since the read, and must stay for the next pass.
     db.prepare('DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?))').run(
