@@ -48,7 +48,7 @@ export async function runServer(script: string, env: Record<string, string> = {}
 export async function eventually<T>(
   read: () => Promise<T>,
   done: (value: T) => boolean,
-  { attempts = 200, pauseMs = 25 } = {},
+  { attempts = 400, pauseMs = 25 } = {},
 ): Promise<T> {
   let last = '';
   let still = 0;
