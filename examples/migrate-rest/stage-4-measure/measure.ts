@@ -203,7 +203,7 @@ export function formatReports(reports: readonly VersionReport[], options: Measur
   const ms = (value: number | null): string => (value === null ? '–' : `${Math.round(value)}`);
   const lines = [
     `${options.rate} sign-ups/s for ${options.durationMs} ms, job polling every ${options.pollMs} ms, ` +
-      `mail failing once for every ${options.failEvery}th user`,
+      (options.failEvery > 0 ? `mail failing once for every ${options.failEvery}th user` : 'no fault'),
     '',
     '| version | requests | errors | request p50 / p99 ms | until done p50 / p99 ms | never done | duplicated |',
     '| --- | --- | --- | --- | --- | --- | --- |',
