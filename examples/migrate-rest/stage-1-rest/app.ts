@@ -1,0 +1,61 @@
+// The REST application: sign-ups and profiles over HTTP, on its own database. The work a
+// sign-up sets off (a welcome e-mail, the search index, points) is not done here: a job polls
+// for new users (poller.ts).
+import type { DatabaseSync } from 'node:sqlite';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { type User, takeUserId } from './database.ts';
+
+const SignUp = z.object({ email: z.email(), name: z.string().min(1).max(200) });
+
+export interface AppOptions {
+  readonly db: DatabaseSync;
+  /**
+   * Checks an address before the user is saved (a remote e-mail verification service in a
+   * real application). It runs after the id was taken: while it runs, later sign-ups can
+   * commit first. Defaults to accepting every address at once.
+   */
+  readonly verifyEmail?: (email: string) => Promise<void>;
+}
+
+/** Builds the Fastify application; the caller listens (or injects requests) and closes it. */
+export function buildApp({ db, verifyEmail = async () => {} }: AppOptions): FastifyInstance {
+  const app = Fastify();
+
+  app.post('/users', async (request, reply) => {
+    const parsed = SignUp.safeParse(request.body);
+    if (!parsed.success) {
+      return reply.code(400).send({ error: 'invalid sign-up', issues: z.treeifyError(parsed.error) });
+    }
+    const id = takeUserId(db);
+    await verifyEmail(parsed.data.email);
+    try {
+      db.prepare('INSERT INTO users (id, email, name, created_at) VALUES (?, ?, ?, ?)').run(
+        id,
+        parsed.data.email,
+        parsed.data.name,
+        Date.now(),
+      );
+    } catch (error) {
+      if (/UNIQUE/.test(String(error))) {
+        return reply.code(409).send({ error: `${parsed.data.email} has signed up already` });
+      }
+      throw error;
+    }
+    const user: User = { id, ...parsed.data };
+    return reply.code(201).send(user);
+  });
+
+  app.get<{ Params: { id: string } }>('/users/:id', async (request, reply) => {
+    const user = db
+      .prepare(
+        `SELECT id, email, name, (SELECT coalesce(sum(amount), 0) FROM points WHERE user_id = users.id) AS points
+         FROM users WHERE id = ?`,
+      )
+      .get(Number(request.params.id));
+    if (user === undefined) return reply.code(404).send({ error: `no user ${request.params.id}` });
+    return user;
+  });
+
+  return app;
+}
