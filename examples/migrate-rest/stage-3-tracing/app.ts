@@ -12,8 +12,8 @@ import { injectTraceContext } from '@herald/core/tracing';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import type { Registry } from 'prom-client';
 import { z } from 'zod';
-import { type User, inTransaction, takeUserId } from './database.ts';
-import { USERS_TOPIC, UserSignedUp, recordInOutbox } from './events.ts';
+import { type User, inTransaction, takeUserId } from '../stage-2-outbox/database.ts';
+import { USERS_TOPIC, UserSignedUp, recordInOutbox } from '../stage-2-outbox/events.ts';
 
 const SignUp = z.object({ email: z.email(), name: z.string().min(1).max(200) });
 

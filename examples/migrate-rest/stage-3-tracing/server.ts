@@ -15,11 +15,11 @@ import { tracing } from '@herald/core/tracing';
 import { openSqliteLog, openSqliteStore } from '@herald/sqlite';
 import { Registry } from 'prom-client';
 import { buildApp } from './app.ts';
-import { CONSUMER_GROUPS, createConsumers } from './consumers.ts';
-import { openDatabase } from './database.ts';
-import { USERS_TOPIC } from './events.ts';
-import { createPoller, databaseSteps } from './poller.ts';
-import { createOutboxRelay } from './relay.ts';
+import { CONSUMER_GROUPS, createConsumers } from '../stage-2-outbox/consumers.ts';
+import { openDatabase } from '../stage-2-outbox/database.ts';
+import { USERS_TOPIC } from '../stage-2-outbox/events.ts';
+import { createPoller, databaseSteps } from '../stage-2-outbox/poller.ts';
+import { createOutboxRelay } from '../stage-2-outbox/relay.ts';
 
 const path = process.env['APP_DB'] ?? join(await mkdtemp(join(tmpdir(), 'migrate-rest-')), 'app.db');
 const pollMs = Number(process.env['POLL_MS'] ?? 2000);

@@ -20,11 +20,11 @@ import { Registry } from 'prom-client';
 import { caughtUp } from '../../example-log.ts';
 import { eventually, runServer } from '../run-server.ts';
 import { buildApp } from './app.ts';
-import { CONSUMER_GROUPS, createConsumers } from './consumers.ts';
-import { type User, openDatabase } from './database.ts';
-import { USERS_TOPIC } from './events.ts';
-import { type WorkflowSteps, databaseSteps } from './poller.ts';
-import { createOutboxRelay } from './relay.ts';
+import { CONSUMER_GROUPS, createConsumers } from '../stage-2-outbox/consumers.ts';
+import { type User, openDatabase } from '../stage-2-outbox/database.ts';
+import { USERS_TOPIC } from '../stage-2-outbox/events.ts';
+import { type WorkflowSteps, databaseSteps } from '../stage-2-outbox/poller.ts';
+import { createOutboxRelay } from '../stage-2-outbox/relay.ts';
 
 const exporter = new InMemorySpanExporter();
 const provider = new TracerProvider({ spanProcessors: [new SimpleSpanProcessor({ exporter })] });

@@ -27,11 +27,11 @@ import * as rest from '../stage-1-rest/app.ts';
 import * as restDatabase from '../stage-1-rest/database.ts';
 import * as restJob from '../stage-1-rest/poller.ts';
 import * as events from '../stage-3-tracing/app.ts';
-import { createConsumers } from '../stage-3-tracing/consumers.ts';
-import * as eventsDatabase from '../stage-3-tracing/database.ts';
-import { USERS_TOPIC } from '../stage-3-tracing/events.ts';
-import * as eventsSteps from '../stage-3-tracing/poller.ts';
-import { createOutboxRelay } from '../stage-3-tracing/relay.ts';
+import { createConsumers } from '../stage-2-outbox/consumers.ts';
+import * as eventsDatabase from '../stage-2-outbox/database.ts';
+import { USERS_TOPIC } from '../stage-2-outbox/events.ts';
+import * as eventsSteps from '../stage-2-outbox/poller.ts';
+import { createOutboxRelay } from '../stage-2-outbox/relay.ts';
 
 export interface MeasureOptions {
   readonly rate: number;

@@ -15,7 +15,7 @@ import {
   idempotency,
   retry,
 } from '@herald/core';
-import { USERS_TOPIC, UserSignedUp } from './events.ts';
+import { USERS_TOPIC, UserSignedUp } from '../stage-2-outbox/events.ts';
 import { type WorkflowSteps, databaseSteps } from './steps.ts';
 
 export interface ConsumersOptions {

@@ -16,8 +16,8 @@ import { Registry } from 'prom-client';
 import { buildApp } from './app.ts';
 import { CONSUMER_GROUPS, createConsumers } from './consumers.ts';
 import { openDatabase } from './database.ts';
-import { USERS_TOPIC } from './events.ts';
-import { createOutboxRelay } from './relay.ts';
+import { USERS_TOPIC } from '../stage-2-outbox/events.ts';
+import { createOutboxRelay } from '../stage-2-outbox/relay.ts';
 
 const path = process.env['APP_DB'] ?? join(await mkdtemp(join(tmpdir(), 'migrate-rest-')), 'app.db');
 const db = openDatabase(path);

@@ -15,8 +15,8 @@ import { runServer } from '../run-server.ts';
 import { buildApp } from './app.ts';
 import { CONSUMER_GROUPS, createConsumers } from './consumers.ts';
 import { type User, openDatabase, workflowOutputs } from './database.ts';
-import { USERS_TOPIC, outboxBatch } from './events.ts';
-import { createOutboxRelay } from './relay.ts';
+import { USERS_TOPIC, outboxBatch } from '../stage-2-outbox/events.ts';
+import { createOutboxRelay } from '../stage-2-outbox/relay.ts';
 import { databaseSteps } from './steps.ts';
 
 type SignedUp = User & { workflow: string; consistencyToken: string };
