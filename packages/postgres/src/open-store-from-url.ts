@@ -5,6 +5,7 @@ import type {
   FailureRecord,
   InboxQuery,
   OpenStoreOptions,
+  StateRecord,
   Store,
   StoreTransaction,
   TransactionOptions,
@@ -103,6 +104,14 @@ class PublishingStore implements Store {
 
   pruneInbox(handledBefore: number, limit: number) {
     return this.#store.pruneInbox(handledBefore, limit);
+  }
+
+  exportState(pageSize?: number) {
+    return this.#store.exportState(pageSize);
+  }
+
+  importState(records: readonly StateRecord[]) {
+    return this.#store.importState(records);
   }
 
   recordFailure(key: DeliveryKey, error: string): Promise<FailureRecord> {

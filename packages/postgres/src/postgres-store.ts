@@ -10,6 +10,7 @@ import {
   type InboxOutcome,
   type InboxQuery,
   type InboxStatus,
+  type StateRecord,
   type Store,
   type StoreTransaction,
   type TransactionOptions,
@@ -23,6 +24,8 @@ import {
   checkCollection,
   checkListLimit,
   checkPruneArguments,
+  checkStatePageSize,
+  checkStateRecords,
   encodeDocument,
 } from '@herald/core/backend';
 import { classify, isPostgresError, toHeraldError } from './postgres-errors.ts';
@@ -706,6 +709,100 @@ export class PostgresStore implements Store {
       [handledBefore, limit],
     );
     return rowCount ?? 0;
+  }
+
+  async *exportState(pageSize?: number): AsyncIterable<readonly StateRecord[]> {
+    const size = checkStatePageSize(pageSize);
+    // Keyset pages in byte order ("C"), the order the embedded store exports in.
+    let after: [string, string] = ['', ''];
+    for (;;) {
+      const { rows } = await this.#query<{ collection: string; id: string; value: unknown }>(
+        `SELECT collection, id, value FROM ${this.#names.documents}
+         WHERE (collection, id) > ($1 COLLATE "C", $2 COLLATE "C") ORDER BY collection, id LIMIT $3`,
+        [after[0], after[1], size],
+      );
+      if (rows.length === 0) break;
+      yield rows.map((row) => ({
+        kind: 'document' as const,
+        collection: row.collection,
+        id: row.id,
+        value: row.value,
+      }));
+      const last = rows.at(-1)!;
+      after = [last.collection, last.id];
+    }
+    after = ['', ''];
+    for (;;) {
+      const { rows } = await this.#query<{
+        group_name: string;
+        event_id: string;
+        fingerprint: string;
+        handled_ms: string;
+      }>(
+        `SELECT group_name, event_id, fingerprint, floor(extract(epoch FROM handled_at) * 1000)::bigint AS handled_ms
+         FROM ${this.#names.inbox}
+         WHERE (group_name COLLATE "C", event_id COLLATE "C") > ($1 COLLATE "C", $2 COLLATE "C")
+         ORDER BY group_name COLLATE "C", event_id COLLATE "C" LIMIT $3`,
+        [after[0], after[1], size],
+      );
+      if (rows.length === 0) break;
+      yield rows.map((row) => ({
+        kind: 'inbox' as const,
+        group: row.group_name,
+        eventId: row.event_id,
+        fingerprint: row.fingerprint,
+        handledAt: Number(row.handled_ms),
+      }));
+      const last = rows.at(-1)!;
+      after = [last.group_name, last.event_id];
+    }
+  }
+
+  async importState(records: readonly StateRecord[]): Promise<void> {
+    checkStateRecords(records);
+    if (records.length === 0) return;
+    // The last of several records of one document wins, as one put after another would.
+    const documents = new Map<string, Extract<StateRecord, { kind: 'document' }>>();
+    const inbox: Extract<StateRecord, { kind: 'inbox' }>[] = [];
+    for (const record of records) {
+      if (record.kind === 'document') documents.set(JSON.stringify([record.collection, record.id]), record);
+      else inbox.push(record);
+    }
+    const docs = [...documents.values()];
+    this.#checkOpen();
+    let client: PoolClient;
+    try {
+      client = await this.#pool.connect();
+    } catch (error) {
+      throw toHeraldError(error, 'importing state');
+    }
+    try {
+      await client.query('BEGIN');
+      await client.query(
+        `INSERT INTO ${this.#names.documents} (collection, id, value)
+         SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[])
+         ON CONFLICT (collection, id) DO UPDATE SET value = excluded.value, updated_at = now()`,
+        [docs.map((d) => d.collection), docs.map((d) => d.id), docs.map((d) => encodeDocument(d.value))],
+      );
+      await client.query(
+        `INSERT INTO ${this.#names.inbox} (group_name, event_id, fingerprint, handled_at)
+         SELECT g, e, f, to_timestamp(h::double precision / 1000)
+         FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[]) AS t(g, e, f, h)
+         ON CONFLICT (group_name, event_id) DO NOTHING`,
+        [
+          inbox.map((i) => i.group),
+          inbox.map((i) => i.eventId),
+          inbox.map((i) => i.fingerprint),
+          inbox.map((i) => i.handledAt),
+        ],
+      );
+      await client.query('COMMIT');
+    } catch (error) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      throw toHeraldError(error, 'importing state');
+    } finally {
+      client.release();
+    }
   }
 
   async recordFailure(key: DeliveryKey, error: string): Promise<FailureRecord> {

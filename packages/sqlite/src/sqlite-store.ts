@@ -7,12 +7,19 @@ import {
   type InboxOutcome,
   type InboxQuery,
   type InboxStatus,
+  type StateRecord,
   type Store,
   type StoreTransaction,
   type TransactionOptions,
   HeraldError,
 } from '@herald/core';
-import { checkCollection, checkPruneArguments, encodeDocument } from '@herald/core/backend';
+import {
+  checkCollection,
+  checkPruneArguments,
+  checkStatePageSize,
+  checkStateRecords,
+  encodeDocument,
+} from '@herald/core/backend';
 import { sqliteCode } from './sqlite-errors.ts';
 import { DOCUMENTS_TABLE_DDL } from './schema.ts';
 import { type SqliteLog, readerConnection, transactWithLog } from './sqlite-log.ts';
@@ -252,6 +259,75 @@ export class SqliteStore implements Store {
         ).run(handledBefore, limit).changes,
       ),
     );
+  }
+
+  async *exportState(pageSize?: number): AsyncIterable<readonly StateRecord[]> {
+    const size = checkStatePageSize(pageSize);
+    const db = this.#log[readerConnection];
+    // Keyset pages on the primary keys: each page is one short read, never one long snapshot.
+    let after: [string, string] = ['', ''];
+    for (;;) {
+      const rows = prepared(
+        db,
+        `SELECT collection, id, value FROM herald_documents WHERE (collection, id) > (?, ?)
+         ORDER BY collection, id LIMIT ?`,
+      ).all(after[0], after[1], size) as unknown as { collection: string; id: string; value: string }[];
+      if (rows.length === 0) break;
+      yield rows.map((row) => ({
+        kind: 'document' as const,
+        collection: row.collection,
+        id: row.id,
+        value: JSON.parse(row.value) as unknown,
+      }));
+      const last = rows.at(-1)!;
+      after = [last.collection, last.id];
+    }
+    after = ['', ''];
+    for (;;) {
+      const rows = prepared(
+        db,
+        `SELECT group_name, event_id, fingerprint, handled_at FROM herald_inbox
+         WHERE (group_name, event_id) > (?, ?) ORDER BY group_name, event_id LIMIT ?`,
+      ).all(after[0], after[1], size) as unknown as {
+        group_name: string;
+        event_id: string;
+        fingerprint: string;
+        handled_at: number;
+      }[];
+      if (rows.length === 0) break;
+      yield rows.map((row) => ({
+        kind: 'inbox' as const,
+        group: row.group_name,
+        eventId: row.event_id,
+        fingerprint: row.fingerprint,
+        handledAt: Number(row.handled_at),
+      }));
+      const last = rows.at(-1)!;
+      after = [last.group_name, last.event_id];
+    }
+  }
+
+  async importState(records: readonly StateRecord[]): Promise<void> {
+    checkStateRecords(records);
+    if (records.length === 0) return;
+    await this.#log[transactWithLog]((db) => {
+      const now = Date.now();
+      for (const record of records) {
+        if (record.kind === 'document') {
+          prepared(
+            db,
+            `INSERT INTO herald_documents (collection, id, value, updated_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (collection, id) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+          ).run(record.collection, record.id, encodeDocument(record.value), now);
+        } else {
+          prepared(
+            db,
+            `INSERT INTO herald_inbox (group_name, event_id, fingerprint, handled_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (group_name, event_id) DO NOTHING`,
+          ).run(record.group, record.eventId, record.fingerprint, record.handledAt);
+        }
+      }
+    });
   }
 
   recordFailure(key: DeliveryKey, error: string): Promise<FailureRecord> {

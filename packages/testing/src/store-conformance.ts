@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { isHeraldError } from '@herald/core';
-import type { EventLog, InboxOutcome, Store, StoreTransaction } from '@herald/core';
+import type { EventLog, InboxOutcome, StateRecord, Store, StoreTransaction } from '@herald/core';
 import { heraldError } from './conformance-suite.ts';
 import { makeEvent, readAll, sleep } from './fixtures.ts';
 
@@ -324,6 +324,88 @@ export const storeInboxConformance: StoreConformanceGroup = {
         assert.equal(status, await store.inboxStatus('g.batch', `many-${i}`, 'fp'), `many-${i}`);
       }
       assert.equal(statuses.filter((status) => status === 'duplicate').length, 400);
+    });
+
+    test('exports every document and inbox entry in key order, page by page, and imports them back unchanged, when it offers exportState and importState', async ({
+      store,
+    }) => {
+      if (store.exportState === undefined || store.importState === undefined) return;
+      const exportAll = async (pageSize?: number): Promise<StateRecord[]> => {
+        const records: StateRecord[] = [];
+        for await (const page of store.exportState!(pageSize)) {
+          assert.ok(page.length > 0 && page.length <= (pageSize ?? 500), `page of ${page.length}`);
+          records.push(...page);
+        }
+        return records;
+      };
+      await store.transaction(async (tx) => {
+        await tx.put('b.things', 'x', { n: 1, nested: { text: 'é' } });
+        await tx.put('a.things', 'k2', [1, 2]);
+        await tx.put('a.things', 'k1', 'text');
+        await tx.recordHandled('g.two', 'e-2', 'fp-2');
+        await tx.recordHandled('g.one', 'e-1', 'fp-1');
+      });
+      const imported: StateRecord[] = [
+        { kind: 'document', collection: 'c.moved', id: 'm1', value: { moved: true } },
+        {
+          kind: 'inbox',
+          group: 'g.moved',
+          eventId: 'e-m',
+          fingerprint: 'fp-m',
+          handledAt: 1_700_000_000_123,
+        },
+      ];
+      await store.importState(imported);
+      // Importing again changes nothing: a migration that stopped half-way is simply run again.
+      await store.importState(imported);
+      const records = await exportAll(2);
+      const documents = records.filter((r) => r.kind === 'document');
+      const inbox = records.filter((r) => r.kind === 'inbox');
+      assert.deepEqual(
+        documents.map((r) => [r.collection, r.id, r.value]),
+        [
+          ['a.things', 'k1', 'text'],
+          ['a.things', 'k2', [1, 2]],
+          ['b.things', 'x', { n: 1, nested: { text: 'é' } }],
+          ['c.moved', 'm1', { moved: true }],
+        ],
+      );
+      assert.deepEqual(
+        inbox.map((r) => [r.group, r.eventId, r.fingerprint]),
+        [
+          ['g.moved', 'e-m', 'fp-m'],
+          ['g.one', 'e-1', 'fp-1'],
+          ['g.two', 'e-2', 'fp-2'],
+        ],
+      );
+      assert.equal(inbox[0]?.handledAt, 1_700_000_000_123, 'the handling time crosses over to the ms');
+      assert.equal(records.indexOf(inbox[0]), documents.length, 'documents first, then the inbox');
+      assert.equal(
+        await store.inboxStatus('g.moved', 'e-m', 'fp-m'),
+        'duplicate',
+        'an imported entry dedupes',
+      );
+      assert.deepEqual(await store.get('c.moved', 'm1'), { moved: true });
+      // An entry already there is kept (the first handling stays the record); a document is replaced.
+      await store.importState([
+        { kind: 'inbox', group: 'g.one', eventId: 'e-1', fingerprint: 'fp-other', handledAt: 1 },
+        { kind: 'document', collection: 'a.things', id: 'k1', value: 'replaced' },
+      ]);
+      assert.equal(await store.inboxStatus('g.one', 'e-1', 'fp-1'), 'duplicate');
+      assert.equal(await store.get('a.things', 'k1'), 'replaced');
+      assert.deepEqual((await exportAll()).length, records.length);
+    });
+
+    test('refuses a bad state record before importing any of the batch', async ({ store }) => {
+      if (store.importState === undefined) return;
+      await assert.rejects(
+        store.importState([
+          { kind: 'document', collection: 'ok.collection', id: 'fine', value: 1 },
+          { kind: 'inbox', group: 'g', eventId: '', fingerprint: 'fp', handledAt: 1 },
+        ]),
+        (error) => heraldError('INVALID_ARGUMENT')(error) && /state record 1/.test((error as Error).message),
+      );
+      assert.equal(await store.get('ok.collection', 'fine'), undefined, 'nothing of the batch was stored');
     });
 
     test('reads the inbox entries of many events with their fingerprint and handling time, in handling order, when it offers inboxEntries', async ({

@@ -65,7 +65,15 @@ export { faultHooksFor } from './fault-hooks.ts';
 export type { CrashSteps, FaultableSubscription } from './fault-hooks.ts';
 export { failureWrapper, wrapBackendFailure } from './backend-failure.ts';
 export type { FailureClass, FailureWrapper } from './backend-failure.ts';
-export { checkCollection, checkListLimit, checkPruneArguments, encodeDocument } from './store-arguments.ts';
+export {
+  STATE_PAGE_SIZE,
+  checkCollection,
+  checkListLimit,
+  checkPruneArguments,
+  checkStatePageSize,
+  checkStateRecords,
+  encodeDocument,
+} from './store-arguments.ts';
 export { isPort, parseHostPort } from './host-port.ts';
 export { telemetryOf } from './telemetry-of.ts';
 export type { HostPort } from './host-port.ts';

@@ -21,6 +21,7 @@ export type {
   InboxOutcome,
   InboxEntry,
   InboxQuery,
+  StateRecord,
   InboxStatus,
   Store,
   StoreTransaction,

@@ -128,10 +128,43 @@ export interface Store extends AsyncDisposable {
    * per-delivery `failures` read above it (it knows the failures it records itself).
    */
   latestFailure?(group: string, topic: string, partition: number): Promise<number | undefined>;
+  /**
+   * Every document and inbox entry, pages of at most `pageSize` records: documents ordered by
+   * collection then id, then inbox entries ordered by group then event id. Committed state, read
+   * page by page (a store written to meanwhile may show a page's neighbours before or after the
+   * write). Failure records (retry counts) are not state and are not exported. Optional: what
+   * `migrateState` in `@herald/core/ops` reads to move a service's state to another store.
+   */
+  exportState?(pageSize?: number): AsyncIterable<readonly StateRecord[]>;
+  /**
+   * Writes records another store exported, in one transaction: a document is put (one already
+   * there with the same collection and id is replaced), an inbox entry already there is kept.
+   * Running it again with the same records changes nothing, so a migration that stopped half-way
+   * runs again from the start. Optional, like {@link Store.exportState}.
+   */
+  importState?(records: readonly StateRecord[]): Promise<void>;
   close(): Promise<void>;
 }
 
 /** Identifies one delivery of one event to one group. */
+/** One unit of a store's state, as {@link Store.exportState} reads it and {@link Store.importState} writes it. */
+export type StateRecord =
+  | {
+      readonly kind: 'document';
+      readonly collection: string;
+      readonly id: string;
+      /** The document as JSON would carry it. */
+      readonly value: unknown;
+    }
+  | {
+      readonly kind: 'inbox';
+      readonly group: string;
+      readonly eventId: string;
+      readonly fingerprint: string;
+      /** When the group handled the event, ms since the epoch. */
+      readonly handledAt: number;
+    };
+
 export interface DeliveryKey {
   readonly group: string;
   readonly topic: string;
