@@ -4,7 +4,7 @@
 //
 //   ```sh                          run with bash (-euo pipefail) from the repository root; must exit 0
 //   ```sh server ready=<text>      start in the background; go on once its output shows <text>
-//   <!-- guide: stop -->           Ctrl-C: SIGINT to the running server; it must exit 0
+//   <!-- guide: stop -->           Ctrl-C to the server started last (of those still running)
 //   <!-- guide: expect /re/ -->    the previous block's output must match the regular expression
 //
 // Every `export NAME=…` line of earlier blocks is run again before each block, so a block sees
@@ -75,7 +75,7 @@ export async function runGuide(path: string, options: GuideRunOptions): Promise<
   const steps = guideSteps(readFileSync(path, 'utf8'));
   assert.ok(steps.length > 0, `${path} has no sh blocks`);
   const exports: string[] = [];
-  let server: { child: ChildProcess; output: () => string; line: number } | undefined;
+  const servers: { child: ChildProcess; output: () => string; line: number }[] = [];
   let lastOutput = '';
   const prelude = () => ['set -euo pipefail', ...exports].join('\n');
   const bash = (script: string) =>
@@ -100,18 +100,17 @@ export async function runGuide(path: string, options: GuideRunOptions): Promise<
         );
         exports.push(...step.script.split('\n').filter((l) => /^export [A-Z_][A-Z0-9_]*=/.test(l)));
       } else if (step.kind === 'server') {
-        assert.equal(server, undefined, `line ${step.line}: a server is already running`);
         options.onStep?.(`line ${step.line}: start ${step.script.split('\n')[0]}`);
         const child = bash(step.script);
         const output = collect(child);
-        server = { child, output, line: step.line };
+        servers.push({ child, output, line: step.line });
         await waitFor(child, output, step.ready, options.readyTimeoutMs ?? 120_000, step.line);
         lastOutput = output();
       } else if (step.kind === 'stop') {
+        const server = servers.pop();
         assert.ok(server !== undefined, `line ${step.line}: no server to stop`);
-        options.onStep?.(`line ${step.line}: Ctrl-C`);
+        options.onStep?.(`line ${step.line}: Ctrl-C to the server of line ${server.line}`);
         const { child, output } = server;
-        server = undefined;
         const closed = once(child, 'close');
         // The whole process group, as a terminal's Ctrl-C would: npm and the program under it.
         process.kill(-child.pid!, 'SIGINT');
@@ -128,7 +127,7 @@ export async function runGuide(path: string, options: GuideRunOptions): Promise<
       }
     }
   } finally {
-    if (server !== undefined) {
+    for (const server of servers) {
       try {
         process.kill(-server.child.pid!, 'SIGKILL');
       } catch {

@@ -52,6 +52,22 @@ async function freshDatabase(): Promise<{ url: string; [Symbol.asyncDispose](): 
 }
 
 describe('the guides', { timeout: 600_000 }, () => {
+  it('debug-by-replay.md: a dead-lettered payment is found, replayed on a laptop, fixed and redriven', async (t) => {
+    const dir = mkdtempSync(join(tmpdir(), 'herald-guide-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    await runGuide(join(REPOSITORY, 'docs', 'guides', 'debug-by-replay.md'), {
+      cwd: REPOSITORY,
+      env: {
+        ...process.env,
+        HERALD_LOG: `sqlite:${join(dir, 'herald.db')}`,
+        PORT: String(await freePort()),
+        GUIDE_DIR: dir,
+        HERALD_ADMIN_TOKEN: randomBytes(16).toString('hex'),
+      },
+      onStep: (step) => t.diagnostic(step),
+    });
+  });
+
   it('graduate-to-kafka.md: the order system moves from the embedded log to Kafka and Postgres, and resumes', async (t) => {
     const kafkaUrl = `kafka://${KAFKA}?namespace=guide${randomBytes(4).toString('hex')}.`;
     try {
