@@ -11,6 +11,8 @@ export interface HeraldRun {
 export interface RunOptions {
   /** `HERALD_LOG`; the default is a memory broker private to this call. */
   readonly log?: string;
+  /** `HERALD_STORE`, when the log is not the store. */
+  readonly store?: string;
   /** Bytes piped into standard input; undefined means a terminal (nothing piped). */
   readonly stdin?: string | Uint8Array;
   readonly now?: number;
@@ -29,7 +31,10 @@ export async function runHerald(argv: readonly string[], options: RunOptions = {
     stderr: (text) => {
       stderr += text;
     },
-    env: { HERALD_LOG: options.log ?? `memory:${uniqueName()}` },
+    env: {
+      HERALD_LOG: options.log ?? `memory:${uniqueName()}`,
+      ...(options.store === undefined ? {} : { HERALD_STORE: options.store }),
+    },
     readStdin: () => Promise.resolve(typeof stdin === 'string' ? new TextEncoder().encode(stdin) : stdin),
     ...(options.now === undefined ? {} : { now: () => options.now! }),
     ...(options.signal === undefined ? {} : { signal: options.signal }),
