@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
@@ -173,5 +174,52 @@ void describe('herald schema and asyncapi (real processes, SQLite file)', () => 
     const refused = results.find((r) => r.status === 1);
     assert.match(refused?.stdout ?? '', /^refused {5}dev\.herald\.cli-test\.parcel-returned\.v1/);
     assert.match(refused?.stdout ?? '', /registered already with another schema/);
+  });
+});
+
+void describe('herald schema check on Kafka (HERALD_TEST_KAFKA; required in CI)', () => {
+  void it('registers on the broker and fails the stored-events check once an event a consumer cannot read is stored', async (t) => {
+    const kafka = (process.env['HERALD_TEST_KAFKA'] ?? '127.0.0.1:19092').split(',')[0]!;
+    logUrl = `kafka://${kafka}?namespace=schema${randomBytes(4).toString('hex')}.`;
+    const reachable = await herald(['topics', 'list']);
+    if (reachable.status !== 0) {
+      if (process.env['CI'] === 'true') assert.fail(`no Kafka at ${kafka}: ${reachable.stderr}`);
+      return t.skip(`no Kafka at ${kafka}`);
+    }
+    const registered = await herald([
+      'schema',
+      'register',
+      '--system',
+      'shipping-system.ts',
+      '--type',
+      `${SUBJECT}.v1`,
+      '--type',
+      `${SUBJECT}.v2`,
+    ]);
+    assert.equal(registered.status, 0, registered.stdout + registered.stderr);
+    assert.equal((await herald(['topics', 'create', 'parcels', '--partitions', '2'])).status, 0);
+    const good = await herald([
+      'publish',
+      'parcels',
+      '--type',
+      `${SUBJECT}.v1`,
+      '--data',
+      '{"parcelId":"a","weightGrams":1200}',
+    ]);
+    assert.equal(good.status, 0, good.stderr);
+    const passing = await herald(['schema', 'check', '--system', 'shipping-system.ts']);
+    assert.equal(passing.status, 0, passing.stdout + passing.stderr);
+    assert.match(passing.stdout, /^OK: every consumer decodes all 1 retained events it would receive$/m);
+    await herald([
+      'publish',
+      'parcels',
+      '--type',
+      `${SUBJECT}.v2`,
+      '--data',
+      '{"parcelId":"b","weightGrams":"heavy"}',
+    ]);
+    const failing = await herald(['schema', 'check', '--system', 'shipping-system.ts']);
+    assert.equal(failing.status, 1, failing.stdout + failing.stderr);
+    assert.match(failing.stdout, /^FAILED: 2 stored events would not decode \(2 consumer groups\)$/m);
   });
 });
