@@ -70,7 +70,12 @@ export class Dispatch {
     middleware?: readonly Middleware[],
     deadLetters?: DeadLetterPolicy,
   ): void;
-  add(type: string, handler: Handler, middleware?: readonly Middleware[], deadLetters?: DeadLetterPolicy): void;
+  add(
+    type: string,
+    handler: Handler,
+    middleware?: readonly Middleware[],
+    deadLetters?: DeadLetterPolicy,
+  ): void;
   add<Data>(
     route: EventDefinition<Data> | string,
     handler: TypedHandler<Data> | Handler,

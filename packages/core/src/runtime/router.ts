@@ -3,7 +3,14 @@ import { runHandling, stampCausation } from '../causation.ts';
 import type { EventDefinition } from '../define-event.ts';
 import type { StoredEvent } from '../envelope.ts';
 import { HeraldError, isHeraldError } from '../errors.ts';
-import type { AppendResult, EventLog, PartitionOffset, StartPosition, Subscription, TopicPartition } from '../event-log.ts';
+import type {
+  AppendResult,
+  EventLog,
+  PartitionOffset,
+  StartPosition,
+  Subscription,
+  TopicPartition,
+} from '../event-log.ts';
 import { type Handler, type HandlerContext, type Middleware, compose } from './handler.ts';
 import { BackfillBoundary } from './backfill-boundary.ts';
 import { DeliveryFailures } from './delivery-failures.ts';
@@ -550,7 +557,8 @@ export class Router {
     // A release the previous owner (or this router before a restart) did not finish goes on first.
     const handle = this.#handler;
     if (handle !== undefined) {
-      for (const head of parked) if (head.released !== undefined) this.#scheduleRelease(work, head.key, handle);
+      for (const head of parked)
+        if (head.released !== undefined) this.#scheduleRelease(work, head.key, handle);
     }
     return work;
   }
