@@ -57,7 +57,7 @@ void describe('herald audit (real process, SQLite file)', { timeout: 600_000 }, 
     const text = await spawnHerald(['audit', group], db.url);
     assert.equal(text.status, 0);
     assert.match(text.stdout, /^group audit\.billing: OK, no violation\n/);
-    assert.match(text.stdout, /\nparking +not audited/);
+    assert.match(text.stdout, /\nparked \(behind a dead letter\) +0/);
 
     // (a) The committed offset moved past an event nobody handled.
     const skipped = await (async () => {

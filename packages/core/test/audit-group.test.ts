@@ -68,7 +68,8 @@ void describe('auditGroup', () => {
     assert.deepEqual(report.partitions, [
       { topic: 'orders', partition: 0, from: 0, committed: 3, checked: 3 },
     ]);
-    assert.equal(report.parking, 'not-audited');
+    assert.equal(report.parking, 'audited');
+    assert.equal(report.parked, 0);
   });
 
   void it('reports an event below the committed offset with neither inbox entry nor dead letter as unhandled', async () => {
