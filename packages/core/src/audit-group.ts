@@ -202,7 +202,9 @@ export async function auditGroup(
       const { partition, committed } = position;
       const parked = new Set(
         (
-          await store.list<ParkedEvent>(PARKED_EVENTS_COLLECTION, { prefix: prefixOf(group, topic, partition) })
+          await store.list<ParkedEvent>(PARKED_EVENTS_COLLECTION, {
+            prefix: prefixOf(group, topic, partition),
+          })
         ).map((row) => row.value.offset),
       );
       const inbox = new Map<string, InboxEntry | undefined>();
