@@ -100,6 +100,7 @@ describe('parseRedriveArguments', () => {
         maxRedrives: 5,
         dryRun: true,
         yes: false,
+        force: false,
         json: true,
         actor: 'alice',
         idempotencyKey: 'ticket-9',
@@ -115,6 +116,7 @@ describe('parseRedriveArguments', () => {
       maxRedrives: 3,
       dryRun: false,
       yes: true,
+      force: false,
       json: false,
     });
   });
@@ -187,6 +189,7 @@ describe('herald dlq (memory log)', () => {
         attempts: 5,
         error: 'tax service rejects order-1',
         redrives: null,
+        discarded: null,
       });
     } finally {
       await log.close();
@@ -275,10 +278,10 @@ describe('herald dlq (memory log)', () => {
 
   it('refuses a wrong command line with status 2 before opening the log', async () => {
     for (const [argv, message] of [
-      [['dlq'], `herald: missing subcommand: list, show or redrive (see 'herald dlq --help')\n`],
+      [['dlq'], `herald: missing subcommand: list, show, redrive or discard (see 'herald dlq --help')\n`],
       [
         ['dlq', 'purge'],
-        `herald: unknown subcommand "purge": expected list, show or redrive (see 'herald dlq --help')\n`,
+        `herald: unknown subcommand "purge": expected list, show, redrive or discard (see 'herald dlq --help')\n`,
       ],
       [['dlq', 'show', DLQ], `herald: missing <partition>:<offset> (see 'herald dlq show --help')\n`],
       [['dlq', 'list', 'a', 'b'], `herald: unexpected argument "b" (see 'herald dlq list --help')\n`],

@@ -439,6 +439,36 @@ export function describeRuntimeConformance(target: RuntimeTarget): void {
         { code: 'CONFLICT', message: /discarded/ },
       );
     });
+
+    void it('releases a key discarded while no member ran as soon as a new member owns its partition, with no new event to wake it', async () => {
+      await using env = await target.setup();
+      const { log, store } = env;
+      const group = 'rt.park-idle';
+      await log.createTopic('orders', { partitions: 1 });
+      await log.appendBatch('orders', [placed('a1', 'A', 1), placed('a2', 'A', 2), placed('a3', 'A', 3)]);
+      const first = parkingRouter(log, store, group);
+      await runUntil(
+        first.router,
+        async () => (await parkedKeys(store, group))[0]?.count === 2 && lagIsZero(log, group),
+        deadlineMs,
+        'key A parked',
+      );
+      const [entry] = await readAll(log, 'orders.dead-letter');
+      await discard({
+        log,
+        store,
+        deadLetterTopic: 'orders.dead-letter',
+        positions: [{ partition: entry!.partition, offset: entry!.offset }],
+      });
+      const second = parkingRouter(log, store, group);
+      await runUntil(
+        second.router,
+        async () => second.handled.length === 2 && (await parkedKeys(store, group)).length === 0,
+        deadlineMs,
+        'key A released by the new member',
+      );
+      assert.deepEqual(second.handled, ['a2', 'a3']);
+    });
   });
 }
 

@@ -23,6 +23,7 @@ import {
   parkEvent,
   parkKey,
   parkedEvents,
+  parkedKeys,
   parkedKeysOfPartition,
   releaseKeyIn,
   unparkEvent,
@@ -151,6 +152,8 @@ export class Router {
   #commitTimer: NodeJS.Timeout | undefined;
   #releaseTimer: NodeJS.Timeout | undefined;
   #checkingReleases = false;
+  /** Partitions being set up (`#partition`), so that two callers get the same work. */
+  readonly #claiming = new Map<string, Promise<PartitionWork | undefined>>();
   /** The composed handler of the running router. */
   #handler: Handler | undefined;
   #running: Promise<void> | undefined;
@@ -267,7 +270,8 @@ export class Router {
               await new Promise<void>((resolve) => (this.#slotFreed = resolve));
             }
             const work =
-              this.#work.get(`${event.topic}/${event.partition}`) ?? (await this.#partition(event));
+              this.#work.get(`${event.topic}/${event.partition}`) ??
+              (await this.#partition(event.topic, event.partition, event.offset));
             // Stopped while the store was away: the event was not started, and is delivered again.
             if (work === undefined) break;
             this.#start(event, work, handle);
@@ -422,26 +426,35 @@ export class Router {
   }
 
   /**
-   * Reads the parked keys of the partitions that have some, and releases those the store says
-   * were released (a dead letter discarded elsewhere). Never rejects; one check at a time.
+   * Reads the group's parked keys (one read) and releases those the store says were released
+   * (a dead letter discarded elsewhere) in the partitions this member owns, setting up a
+   * partition none of whose events came yet. Never rejects; one check at a time.
    */
   async #checkReleases(handle: Handler): Promise<void> {
     const store = this.#options.store;
-    if (store === undefined || this.#checkingReleases) return;
+    const subscription = this.#subscription;
+    if (store === undefined || subscription === undefined || this.#checkingReleases) return;
     this.#checkingReleases = true;
     try {
-      for (const work of this.#work.values()) {
-        if (work.parked.size === 0 || work.leaving) continue;
-        const stored = await parkedKeysOfPartition(store, this.group, work.topic, work.partition);
-        for (const head of stored) {
-          const mine = work.parked.get(head.key);
-          if (head.released === undefined || mine === undefined || !sameHead(mine, head)) continue;
-          if (mine.released === undefined) work.parked.set(head.key, head);
-          this.#scheduleRelease(work, head.key, handle);
+      for (const head of await parkedKeys(store, this.group)) {
+        if (head.released === undefined || this.#stopping.signal.aborted) continue;
+        const work = this.#work.get(`${head.topic}/${head.partition}`);
+        if (work === undefined) {
+          const owned = subscription
+            .assignment()
+            .some((p) => p.topic === head.topic && p.partition === head.partition);
+          // Setting the partition up reads its parked keys and starts their releases.
+          if (owned && this.#options.topics.includes(head.topic))
+            await this.#partition(head.topic, head.partition, 0);
+          continue;
         }
+        const mine = work.parked.get(head.key);
+        if (work.leaving || mine === undefined || !sameHead(mine, head)) continue;
+        if (mine.released === undefined) work.parked.set(head.key, head);
+        this.#scheduleRelease(work, head.key, handle);
       }
     } catch {
-      // The store is away: the next check reads again.
+      // The store is away (or the router stopping): the next check reads again.
     } finally {
       this.#checkingReleases = false;
     }
@@ -531,20 +544,36 @@ export class Router {
     return { group: this.group, topic: event.topic, partition: event.partition, offset: event.offset };
   }
 
-  /** The work of the event's partition, set up at its first event; undefined when the router stopped meanwhile. */
-  async #partition(event: StoredEvent): Promise<PartitionWork | undefined> {
-    const id = `${event.topic}/${event.partition}`;
+  /**
+   * The work of a partition, set up at its first event (`first` is its offset), or when a
+   * parked key of a partition this member owns was released before any of its events came
+   * (`first` 0: nothing is committed until an event finishes, and a commit below the group's
+   * position is ignored). Undefined when the router stopped meanwhile. One setup per partition
+   * at a time: a second caller waits for the first.
+   */
+  #partition(topic: string, partition: number, first: number): Promise<PartitionWork | undefined> {
+    const id = `${topic}/${partition}`;
     const existing = this.#work.get(id);
-    if (existing !== undefined) return existing;
-    const replayUntil = await this.#replayUntil(event.topic, event.partition);
+    if (existing !== undefined) return Promise.resolve(existing);
+    let claiming = this.#claiming.get(id);
+    if (claiming === undefined) {
+      claiming = this.#claim(topic, partition, first).finally(() => this.#claiming.delete(id));
+      this.#claiming.set(id, claiming);
+    }
+    return claiming;
+  }
+
+  async #claim(topic: string, partition: number, first: number): Promise<PartitionWork | undefined> {
+    const id = `${topic}/${partition}`;
+    const replayUntil = await this.#replayUntil(topic, partition);
     if (replayUntil === undefined) return undefined;
-    const parked = await this.#parkedOf(event.topic, event.partition);
+    const parked = await this.#parkedOf(topic, partition);
     if (parked === undefined) return undefined;
     const abort = new AbortController();
     const work: PartitionWork = {
-      topic: event.topic,
-      partition: event.partition,
-      offsets: new OffsetTracker(event.offset),
+      topic,
+      partition,
+      offsets: new OffsetTracker(first),
       keys: new KeyScheduler(),
       abort,
       signal: AbortSignal.any([this.#stopping.signal, abort.signal]),
