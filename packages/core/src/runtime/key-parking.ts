@@ -171,11 +171,16 @@ export async function releaseKeyIn(
   return released;
 }
 
-/** Forgets a released key whose events were all handled. Keeps it when events are parked behind it still. */
+/**
+ * Forgets a released key whose events were all handled. Keeps it when an event is parked behind
+ * it still (looked up in the same transaction, whatever its count says).
+ */
 export async function forgetKey(store: Store, ref: KeyRef): Promise<void> {
   await store.transaction(async (tx) => {
     const head = await tx.get<ParkedKey>(PARKED_KEYS_COLLECTION, parkedKeyId(ref));
-    if (head === undefined || head.count > 0 || head.released === undefined) return;
+    if (head?.released === undefined) return;
+    const waiting = await tx.list(PARKED_EVENTS_COLLECTION, { prefix: `${parkedKeyId(ref)}/`, limit: 1 });
+    if (waiting.length > 0) return;
     await tx.delete(PARKED_KEYS_COLLECTION, parkedKeyId(ref));
   });
 }

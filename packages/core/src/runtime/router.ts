@@ -269,9 +269,12 @@ export class Router {
             while (this.#inFlight >= (this.#options.maxInFlight ?? 256)) {
               await new Promise<void>((resolve) => (this.#slotFreed = resolve));
             }
-            const work =
+            let work =
               this.#work.get(`${event.topic}/${event.partition}`) ??
               (await this.#partition(event.topic, event.partition, event.offset));
+            // A setup for a release that found the partition not owned just then: set it up for this event.
+            if (work === undefined && !this.#stopping.signal.aborted)
+              work = await this.#partition(event.topic, event.partition, event.offset);
             // Stopped while the store was away: the event was not started, and is delivered again.
             if (work === undefined) break;
             this.#start(event, work, handle);
@@ -307,7 +310,7 @@ export class Router {
       const head = key === undefined ? undefined : work.parked.get(key);
       if (head !== undefined && !isRedriveOf(event, head)) {
         // Held back behind the dead letter: its position is durable before its offset may be committed.
-        await this.#persist(() => parkEvent(this.#options.store!, refOf(head), eventPosition(event)));
+        await this.#retrying(() => parkEvent(this.#options.store!, refOf(head), eventPosition(event)));
         finished = true;
         return;
       }
@@ -371,7 +374,7 @@ export class Router {
     if (head.released === undefined) {
       if (release === undefined) return;
       const parked = head;
-      const released = await this.#persist(() =>
+      const released = await this.#retrying(() =>
         store.transaction((tx) =>
           releaseKeyIn(tx, ref, release, { eventId: parked.eventId, deadLetter: parked.deadLetter }),
         ),
@@ -386,25 +389,27 @@ export class Router {
       this.#failure === undefined &&
       work.parked.get(key) === released;
     while (stillReleasing()) {
-      const batch = await this.#persist(() => parkedEvents(store, ref, 64));
+      const batch = await this.#retrying(() => parkedEvents(store, ref, 64));
       if (batch.length === 0) {
-        await this.#persist(() => forgetKey(store, ref));
+        await this.#retrying(() => forgetKey(store, ref));
         work.parked.delete(key);
         return;
       }
       for (const parked of batch) {
         if (!stillReleasing()) return;
-        const [event] = await this.#options.log.read(work.topic, {
-          partition: work.partition,
-          from: { offset: parked.offset },
-          limit: 1,
-        });
+        const [event] = await this.#retrying(() =>
+          this.#options.log.read(work.topic, {
+            partition: work.partition,
+            from: { offset: parked.offset },
+            limit: 1,
+          }),
+        );
         // An event the log no longer has (removed by retention) is lost to the group; one of
         // another key cannot be there unless the store was written by hand.
         if (event?.offset === parked.offset && event.partitionkey === key) {
           await this.#deliver(event, work, handle);
         }
-        await this.#persist(() => unparkEvent(store, ref, parked.offset));
+        await this.#retrying(() => unparkEvent(store, ref, parked.offset));
       }
     }
   }
@@ -445,7 +450,7 @@ export class Router {
             .some((p) => p.topic === head.topic && p.partition === head.partition);
           // Setting the partition up reads its parked keys and starts their releases.
           if (owned && this.#options.topics.includes(head.topic))
-            await this.#partition(head.topic, head.partition, 0);
+            await this.#partition(head.topic, head.partition, 0, { ifOwned: true });
           continue;
         }
         const mine = work.parked.get(head.key);
@@ -477,7 +482,7 @@ export class Router {
       return;
     }
     const ref: KeyRef = { group: this.group, topic: work.topic, partition: work.partition, key };
-    const head = await this.#persist(() =>
+    const head = await this.#retrying(() =>
       parkKey(store, ref, {
         eventId: event.id,
         offset: event.offset,
@@ -488,11 +493,11 @@ export class Router {
   }
 
   /**
-   * Runs a write of parking state, trying again with backoff while the store fails with a
-   * retryable error (the database away for a while): parking waits instead of stopping the
-   * router. Throws once the router is stopping.
+   * Runs a read or write of parking state (or a read of a parked event from the log), trying
+   * again with backoff while it fails with a retryable error (the database or the broker away
+   * for a while): parking waits instead of stopping the router. Throws once the router is stopping.
    */
-  async #persist<T>(write: () => Promise<T>): Promise<T> {
+  async #retrying<T>(write: () => Promise<T>): Promise<T> {
     for (let attempt = 1; ; attempt++) {
       try {
         return await write();
@@ -551,24 +556,40 @@ export class Router {
    * position is ignored). Undefined when the router stopped meanwhile. One setup per partition
    * at a time: a second caller waits for the first.
    */
-  #partition(topic: string, partition: number, first: number): Promise<PartitionWork | undefined> {
+  #partition(
+    topic: string,
+    partition: number,
+    first: number,
+    options: { readonly ifOwned?: boolean } = {},
+  ): Promise<PartitionWork | undefined> {
     const id = `${topic}/${partition}`;
     const existing = this.#work.get(id);
     if (existing !== undefined) return Promise.resolve(existing);
     let claiming = this.#claiming.get(id);
     if (claiming === undefined) {
-      claiming = this.#claim(topic, partition, first).finally(() => this.#claiming.delete(id));
+      claiming = this.#claim(topic, partition, first, options.ifOwned === true).finally(() =>
+        this.#claiming.delete(id),
+      );
       this.#claiming.set(id, claiming);
     }
     return claiming;
   }
 
-  async #claim(topic: string, partition: number, first: number): Promise<PartitionWork | undefined> {
+  async #claim(
+    topic: string,
+    partition: number,
+    first: number,
+    ifOwned: boolean,
+  ): Promise<PartitionWork | undefined> {
     const id = `${topic}/${partition}`;
     const replayUntil = await this.#replayUntil(topic, partition);
     if (replayUntil === undefined) return undefined;
     const parked = await this.#parkedOf(topic, partition);
     if (parked === undefined) return undefined;
+    // Set up for a release, not an event: the partition may have been taken away meanwhile.
+    const owned = () =>
+      this.#subscription?.assignment().some((p) => p.topic === topic && p.partition === partition) === true;
+    if (ifOwned && !owned()) return undefined;
     const abort = new AbortController();
     const work: PartitionWork = {
       topic,
@@ -620,7 +641,7 @@ export class Router {
     const store = this.#options.store;
     if (store === undefined) return [];
     try {
-      return await this.#persist(() => parkedKeysOfPartition(store, this.group, topic, partition));
+      return await this.#retrying(() => parkedKeysOfPartition(store, this.group, topic, partition));
     } catch (error) {
       if (this.#stopping.signal.aborted) return undefined;
       throw error;
