@@ -138,13 +138,23 @@ export async function parkedEvents(store: Store, ref: KeyRef, limit: number): Pr
   return rows.map((row) => row.value);
 }
 
-/** Forgets a parked event once it was handled (or can no longer be read); the key's count goes down. */
-export async function unparkEvent(store: Store, ref: KeyRef, offset: number): Promise<void> {
+/**
+ * Forgets parked events once they were handled (or can no longer be read), in one transaction;
+ * the key's count goes down by those that were there.
+ */
+export async function unparkEvents(store: Store, ref: KeyRef, offsets: readonly number[]): Promise<void> {
+  if (offsets.length === 0) return;
   await store.transaction(async (tx) => {
-    if (!(await tx.delete(PARKED_EVENTS_COLLECTION, parkedEventId(ref, offset)))) return;
+    let removed = 0;
+    for (const offset of offsets) {
+      if (await tx.delete(PARKED_EVENTS_COLLECTION, parkedEventId(ref, offset))) removed++;
+    }
     const head = await tx.get<ParkedKey>(PARKED_KEYS_COLLECTION, parkedKeyId(ref));
-    if (head !== undefined) {
-      await tx.put(PARKED_KEYS_COLLECTION, parkedKeyId(ref), { ...head, count: Math.max(0, head.count - 1) });
+    if (removed > 0 && head !== undefined) {
+      await tx.put(PARKED_KEYS_COLLECTION, parkedKeyId(ref), {
+        ...head,
+        count: Math.max(0, head.count - removed),
+      });
     }
   });
 }

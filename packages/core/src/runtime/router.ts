@@ -26,7 +26,7 @@ import {
   parkedKeys,
   parkedKeysOfPartition,
   releaseKeyIn,
-  unparkEvent,
+  unparkEvents,
 } from './key-parking.ts';
 import { KeyScheduler } from './key-scheduler.ts';
 import { OffsetTracker } from './offset-tracker.ts';
@@ -389,27 +389,35 @@ export class Router {
       this.#failure === undefined &&
       work.parked.get(key) === released;
     while (stillReleasing()) {
-      const batch = await this.#retrying(() => parkedEvents(store, ref, 64));
+      const batch = await this.#retrying(() => parkedEvents(store, ref, RELEASE_BATCH));
       if (batch.length === 0) {
         await this.#retrying(() => forgetKey(store, ref));
         work.parked.delete(key);
         return;
       }
-      for (const parked of batch) {
-        if (!stillReleasing()) return;
-        const [event] = await this.#retrying(() =>
-          this.#options.log.read(work.topic, {
-            partition: work.partition,
-            from: { offset: parked.offset },
-            limit: 1,
-          }),
-        );
-        // An event the log no longer has (removed by retention) is lost to the group; one of
-        // another key cannot be there unless the store was written by hand.
-        if (event?.offset === parked.offset && event.partitionkey === key) {
-          await this.#deliver(event, work, handle);
+      // Forgotten per batch, not per event: one store transaction for up to RELEASE_BATCH
+      // events. A crash in between handles them again (the idempotency middleware's inbox
+      // makes that one effect).
+      const handled: number[] = [];
+      try {
+        for (const parked of batch) {
+          if (!stillReleasing()) return;
+          const [event] = await this.#retrying(() =>
+            this.#options.log.read(work.topic, {
+              partition: work.partition,
+              from: { offset: parked.offset },
+              limit: 1,
+            }),
+          );
+          // An event the log no longer has (removed by retention) is lost to the group; one of
+          // another key cannot be there unless the store was written by hand.
+          if (event?.offset === parked.offset && event.partitionkey === key) {
+            await this.#deliver(event, work, handle);
+          }
+          handled.push(parked.offset);
         }
-        await this.#retrying(() => unparkEvent(store, ref, parked.offset));
+      } finally {
+        await this.#retrying(() => unparkEvents(store, ref, handled));
       }
     }
   }
@@ -698,6 +706,9 @@ export class Router {
 export function createRouter(options: RouterOptions): Router {
   return new Router(options);
 }
+
+/** Parked events read from the store, and forgotten, at once while a key is released. */
+const RELEASE_BATCH = 64;
 
 /** The parked key a head is the document of. */
 function refOf(head: ParkedKey): KeyRef {
