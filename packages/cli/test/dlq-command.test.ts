@@ -6,8 +6,10 @@ import type { RedriveOutcome, RedriveRecord } from '@herald/core/ops';
 import { UsageError } from '../src/arguments.ts';
 import {
   formatDeadLetterRows,
+  formatDiscardOutcome,
   formatEntry,
   formatOutcome,
+  parseDiscardArguments,
   parseRedriveArguments,
 } from '../src/dlq-command.ts';
 import { runHerald, uniqueName } from './run-herald.ts';
@@ -142,6 +144,67 @@ describe('parseRedriveArguments', () => {
         args.join(' '),
       );
     }
+  });
+});
+
+describe('parseDiscardArguments', () => {
+  it('reads positions, a reason and the options', () => {
+    assert.deepEqual(
+      parseDiscardArguments([DLQ, '0:3', '1:7', '--reason', 'refunded by hand', '--dry-run', '--json']),
+      {
+        topic: DLQ,
+        positions: [
+          { partition: 0, offset: 3 },
+          { partition: 1, offset: 7 },
+        ],
+        reason: 'refunded by hand',
+        dryRun: true,
+        json: true,
+      },
+    );
+    assert.equal(parseDiscardArguments(['--help']), undefined);
+  });
+
+  it('refuses a discard without positions, and an empty reason', () => {
+    assert.match(
+      usageMessage(() => parseDiscardArguments([DLQ])),
+      /missing <partition>:<offset>/,
+    );
+    assert.match(
+      usageMessage(() => parseDiscardArguments([DLQ, '0:1', '--reason', ' '])),
+      /--reason must not be empty/,
+    );
+    assert.match(
+      usageMessage(() => parseDiscardArguments([DLQ, '--all'])),
+      /--all/,
+    );
+  });
+
+  it('says which key a discard released and how many events follow', () => {
+    const base = { partition: 0, offset: 3, eventId: 'order-1', type: 't.v1', topic: 'orders' } as const;
+    const released = {
+      group: 'billing.invoices',
+      topic: 'orders',
+      partition: 0,
+      key: 'customer-7',
+      count: 2,
+    };
+    assert.equal(
+      formatDiscardOutcome(DLQ, { ...base, status: 'discarded', released }),
+      'discarded orders.dead-letter 0:3 (order-1); key customer-7 of group billing.invoices released, 2 parked events to handle in order',
+    );
+    assert.equal(
+      formatDiscardOutcome(DLQ, { ...base, status: 'discarded' }),
+      'discarded orders.dead-letter 0:3 (order-1)',
+    );
+    assert.equal(
+      formatDiscardOutcome(DLQ, {
+        ...base,
+        status: 'duplicate',
+        discarded: { at: '2026-01-01T00:00:00.000Z', actor: 'alice' },
+      }),
+      'already discarded orders.dead-letter 0:3 (order-1) at 2026-01-01T00:00:00.000Z by alice',
+    );
   });
 });
 
