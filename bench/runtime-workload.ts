@@ -96,6 +96,7 @@ export class Probe {
   readonly #expected: number;
   readonly #lastSequence = new Map<string, number>();
   readonly #latencies: Float64Array;
+  readonly #waiting: { count: number; resolve: () => void }[] = [];
   readonly #done: Promise<void>;
   #finish!: () => void;
   #fail!: (error: Error) => void;
@@ -131,7 +132,17 @@ export class Probe {
     this.#lastSequence.set(data.key, data.sequence);
     if (data.sequence < this.#expected) this.#latencies[data.sequence] = now() - data.publishedAt;
     this.handled++;
+    for (const waiter of this.#waiting) if (this.handled === waiter.count) waiter.resolve();
     if (this.handled === this.#expected) this.#finish();
+  }
+
+  /** Resolves once `count` events were handled (at once if they were); rejects like `done`. */
+  reached(count: number): Promise<void> {
+    if (this.handled >= count) return Promise.resolve();
+    return Promise.race([
+      new Promise<void>((resolve) => this.#waiting.push({ count, resolve })),
+      this.#done.then(() => undefined),
+    ]);
   }
 
   /** Publish→handled latencies in ms of events `from` … expected − 1 (the measured ones). */

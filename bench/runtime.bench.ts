@@ -7,6 +7,7 @@ import { copyFileSync, existsSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  PermanentFailure,
   type Store,
   type Subscription,
   createRouter,
@@ -16,6 +17,7 @@ import {
   timeout,
 } from '@herald/core';
 import { metrics } from '@herald/core/metrics';
+import { parkedKeys, redrive } from '@herald/core/ops';
 import { tracing } from '@herald/core/tracing';
 import { type SqliteLog, openSqliteLog, openSqliteStore } from '@herald/sqlite';
 import { alternateRounds } from './lib/alternate-rounds.ts';
@@ -95,6 +97,38 @@ function startRouter(log: SqliteLog, store: Store, probe: Probe): Consumer {
     ],
   });
   router.on(EVENT_TYPE, (event, context) => handleSample(event, (fn) => context.transaction(fn), probe));
+  const finished = router.run();
+  return { finished, stop: () => router.stop(), abort: () => router.stop() };
+}
+
+/**
+ * The router of `startRouter` whose handler gives up on the backlog's first event (sequence 0,
+ * key `key-00`) until it is redriven: the event is dead-lettered and its key parked, so the
+ * key's later events wait, as positions, while the other 63 keys drain.
+ */
+function startParkingRouter(log: SqliteLog, store: Store, probe: Probe): Consumer {
+  const router = createRouter({
+    log,
+    group: GROUP.router,
+    topics: [TOPIC],
+    store,
+    maxInFlight: IN_FLIGHT,
+    commitIntervalMs: COMMIT_INTERVAL_MS,
+    middleware: [
+      deadLetter(),
+      retry({ maxAttempts: 5, initialDelayMs: 100 }),
+      tracing(),
+      metrics(),
+      timeout({ ms: 10_000 }),
+      idempotency({ store }),
+    ],
+  });
+  router.on(EVENT_TYPE, async (event, context) => {
+    if (event.id === 'bench-0' && event.extensions?.['dlredrive'] === undefined) {
+      throw new PermanentFailure('the first event is refused until it is redriven');
+    }
+    await handleSample(event, (fn) => context.transaction(fn), probe);
+  });
   const finished = router.run();
   return { finished, stop: () => router.stop(), abort: () => router.stop() };
 }
@@ -285,6 +319,130 @@ async function drainBacklog(total: number, rounds: number): Promise<DrainResults
   });
 }
 
+// Scenario 3: the same drain with one key parked behind a dead letter, then its release. The
+// parking contender drains the backlog while key-00's first event is dead-lettered and its
+// later events are parked (timed until every other key is handled and every parked event is
+// recorded); then the dead letter is redriven and the release is timed until the key's events
+// are all handled, in order (the probe checks it). Both are compared with the plain router's
+// drain of the same backlog in the same round.
+
+interface ParkingRun {
+  /** Events handled or parked per second until the other keys were done. */
+  readonly drain: number;
+  /** Events of the parked key (its redriven dead letter included) handled per second after the redrive. */
+  readonly release: number;
+}
+
+/** Events of `key-00` in a backlog of `total`: sequences 0, KEYS, 2·KEYS, … */
+const parkedKeyEvents = (total: number): number => Math.ceil(total / KEYS);
+
+async function drainParked(backlog: BenchDir, total: number): Promise<ParkingRun> {
+  const path = backlog.file('parking.db');
+  copyDatabase(backlog.file('template.db'), path);
+  const { log, store } = await openLog(path);
+  try {
+    const probe = new Probe(total);
+    const held = parkedKeyEvents(total);
+    const started = performance.now();
+    const consumer = startParkingRouter(log, store, probe);
+    let drained: number;
+    let releasedAt: number;
+    let done: number;
+    try {
+      await probe.reached(total - held);
+      // Every parked event recorded (and so committed past): the drain is over.
+      for (;;) {
+        const [key] = await parkedKeys(store, GROUP.router);
+        if (key?.count === held - 1) break;
+        if (performance.now() - started > DEADLINE_MS) throw new Error('parking: the key was never parked');
+        await sleep(1);
+      }
+      drained = performance.now();
+      const position = await firstDeadLetter(log);
+      await redrive({
+        log,
+        store,
+        deadLetterTopic: `${TOPIC}.dead-letter`,
+        positions: [{ partition: position.partition, offset: position.offset }],
+      });
+      releasedAt = performance.now();
+      await handledAll(probe, consumer, 'parking release');
+      done = performance.now();
+      // Untimed: the key is forgotten once its last event is handled.
+      while ((await parkedKeys(store, GROUP.router)).length > 0) {
+        if (performance.now() - done > DEADLINE_MS) throw new Error('parking: the key stayed parked');
+        await sleep(1);
+      }
+    } catch (error) {
+      await consumer.abort();
+      throw error;
+    }
+    await consumer.stop();
+    await verify('router', log, store, probe, path);
+    return { drain: perSecond(total, drained - started), release: perSecond(held, done - releasedAt) };
+  } finally {
+    await log.close();
+  }
+}
+
+async function firstDeadLetter(log: SqliteLog): Promise<{ partition: number; offset: number }> {
+  for (let partition = 0; partition < PARTITIONS; partition++) {
+    const [entry] = await log.read(`${TOPIC}.dead-letter`, { partition, from: { offset: 0 }, limit: 1 });
+    if (entry !== undefined) return entry;
+  }
+  throw new Error('parking: no dead letter');
+}
+
+interface ParkingResults {
+  readonly router: number[];
+  readonly parking: ParkingRun[];
+}
+
+async function drainWithParking(total: number, rounds: number): Promise<ParkingResults> {
+  const parking: ParkingRun[] = [];
+  const results = await alternateRounds({
+    rounds,
+    setup: () => fillBacklog(total),
+    contenders: {
+      router: (dir) => drain('router', dir, total),
+      parking: async (dir) => {
+        const run = await drainParked(dir, total);
+        parking.push(run);
+        return run.drain;
+      },
+    },
+    teardown: (dir) => Promise.resolve(dir[Symbol.dispose]()),
+    onMeasured: (name, round, value) =>
+      progress(
+        `parking round ${round + 1}/${rounds}: ${name} ${formatNumber(value)} events/s` +
+          (name === 'parking' ? `, release ${formatNumber(parking[round]!.release)} events/s` : ''),
+      ),
+  });
+  return { router: results.router, parking };
+}
+
+function parkingRows(results: ParkingResults, total: number): ScenarioResult[] {
+  const held = parkedKeyEvents(total);
+  const common = {
+    unit: 'events/s',
+    better: 'higher',
+    baseline: results.router,
+    baselineName: 'the router draining the same backlog, nothing parked',
+  } as const;
+  return [
+    {
+      scenario: `drain ${formatNumber(total)} with 1 of ${KEYS} keys parked (${held - 1} events held): parking vs router`,
+      herald: results.parking.map((run) => run.drain),
+      ...common,
+    },
+    {
+      scenario: `release ${held} events of the parked key after its redrive: release vs router drain`,
+      herald: results.parking.map((run) => run.release),
+      ...common,
+    },
+  ];
+}
+
 // Scenario 2: publish→handled latency under a constant offered rate (an open loop: events are
 // published on schedule whether or not the consumer keeps up). Each contender gets a fresh file.
 
@@ -466,6 +624,8 @@ const benchmark: Benchmark = {
     const drained = await drainBacklog(workload.backlog, options.rounds);
     scenarios.push(...drainRows(drained, workload.backlog));
     notes.push(...drainNotes(drained));
+    const parked = await drainWithParking(workload.backlog, options.rounds);
+    scenarios.push(...parkingRows(parked, workload.backlog));
     for (const rate of workload.rates) {
       const runs = await latencyAtRate(rate, workload, options.rounds);
       scenarios.push(...latencyRows(rate, runs));

@@ -32,7 +32,8 @@ exactly once. Violations, by kind:
                              same key in the same partition; equal times pass
 An id at several offsets is handled once: its later occurrences are duplicates, which is fine.
 A redriven dead letter counts as dead-lettered, its copy (same id, dlredrive) as handled.
-Parked events (held back behind a key's failure) do not exist yet and are not audited.
+Parked events (held back behind their key's dead letter) count as parked until released, then
+as handled; a redriven copy, handled ahead of the events parked behind it, is not order-checked.
 
 The group must use the idempotency middleware on that store. Inbox entries pruned by inbox
 retention read as unhandled: audit within the retention with --since.
@@ -97,7 +98,7 @@ function formatReport(report: AuditReport): string {
       ['redriven copies', String(report.redriven)],
       ...AUDIT_VIOLATION_KINDS.map((kind) => [kind, String(report.violations[kind])]),
       ['partitions', String(report.partitions.length)],
-      ['parking', 'not audited (parking does not exist yet)'],
+      ['parked (behind a dead letter)', String(report.parked)],
     ]),
   ];
   if (report.firstViolations.length > 0) {

@@ -4,12 +4,20 @@ import {
   REDRIVE_ATTRIBUTE,
   REDRIVE_COLLECTION,
   deadLetterMetadataOf,
+  discard,
   redrive,
   readPartition,
   redriveRecordId,
 } from '@herald/core/ops';
 import type { EventLog, Store, StoredEvent } from '@herald/core';
-import type { RedriveOutcome, RedrivePosition, RedriveRecord, RedriveResult } from '@herald/core/ops';
+import type {
+  DiscardOutcome,
+  DiscardResult,
+  RedriveOutcome,
+  RedrivePosition,
+  RedriveRecord,
+  RedriveResult,
+} from '@herald/core/ops';
 import {
   EXIT_FAILURE,
   confirmed,
@@ -31,7 +39,9 @@ export const DLQ_HELP = `Usage:
   herald dlq list [<dlq-topic>] [--json]
   herald dlq show <dlq-topic> <partition>:<offset> [--json]
   herald dlq redrive <dlq-topic> (<partition>:<offset>... | --all) [--again] [--max-redrives <n>]
-                     [--dry-run] [--yes] [--idempotency-key <key>] [--actor <name>] [--json]
+                     [--dry-run] [--yes] [--idempotency-key <key>] [--actor <name>] [--force] [--json]
+  herald dlq discard <dlq-topic> <partition>:<offset>... [--reason <text>] [--dry-run]
+                     [--actor <name>] [--json]
 
 Dead-letter topics (<topic>.dead-letter) hold the events a consumer group gave up on, with
 the failure as dl* attributes: dlerror, dlcode, dlattempts, dlgroup, and where the event was
@@ -59,8 +69,18 @@ Commands:
                                   redrives each entry at most once
             --actor <name>        who asks, for the audit, before <os user>@<host> (default
                                   HERALD_ACTOR when set)
+            --force               redrive entries that were discarded too (else refused)
+  discard   Gives up on entries for good: each is marked discarded (never redriven again unless
+            forced, passed over by --all) and audited, and the key its dead letter parks in its
+            group is released: the group handles the events waiting behind it, in their
+            original order. Discarding an entry twice does nothing the second time. Needs a
+            store. --reason <text> says why (kept with the entry and in the audit); --dry-run
+            prints what would be discarded and released; --actor as for redrive.
 
-On the embedded SQLite log each redrive is one transaction with its record (herald.redrives)
+A dead letter parks its key in its group: the key's later events wait (see 'herald groups
+<group>') until the dead letter is redriven and handled, or discarded.
+
+On the embedded SQLite log each redrive or discard is one transaction with its record (herald.redrives)
 and an audit entry (herald.audit) in the log's own file: two identical requests at the same
 time are one redrive, and the cap holds. Other logs have no store: a redrive there is best
 effort, neither counted, capped, deduplicated nor audited.
@@ -87,17 +107,19 @@ export async function runDlqCommand(args: readonly string[], context: CommandCon
       return showCommand(rest, context);
     case 'redrive':
       return redriveCommand(rest, context);
+    case 'discard':
+      return discardCommand(rest, context);
     case '-h':
     case '--help':
     case 'help':
       await context.out(DLQ_HELP);
       return EXIT_OK;
     case undefined:
-      throw new UsageError(COMMAND, 'missing subcommand: list, show or redrive');
+      throw new UsageError(COMMAND, 'missing subcommand: list, show, redrive or discard');
     default:
       throw new UsageError(
         COMMAND,
-        `unknown subcommand "${printable(subcommand)}": expected list, show or redrive`,
+        `unknown subcommand "${printable(subcommand)}": expected list, show, redrive or discard`,
       );
   }
 }
@@ -113,6 +135,8 @@ export interface RedriveArguments {
   readonly yes: boolean;
   readonly idempotencyKey?: string;
   readonly actor?: string;
+  /** `--force`: discarded entries are redriven too. */
+  readonly force: boolean;
   readonly json: boolean;
 }
 
@@ -127,6 +151,7 @@ export function parseRedriveArguments(args: readonly string[]): RedriveArguments
     yes: { type: 'boolean', short: 'y' },
     'idempotency-key': { type: 'string' },
     actor: { type: 'string' },
+    force: { type: 'boolean' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -153,6 +178,7 @@ export function parseRedriveArguments(args: readonly string[]): RedriveArguments
         : parseInteger(command, '--max-redrives', values['max-redrives'], 1),
     dryRun: values['dry-run'] === true,
     yes: values.yes === true,
+    force: values.force === true,
     json: values.json === true,
   };
   const key = values['idempotency-key'];
@@ -224,11 +250,14 @@ export interface DeadLetterRow {
   readonly error: string | undefined;
   /** Redrives recorded for the entry; null without a store (unknown). */
   readonly redrives: number | null;
+  /** Whether the entry was discarded; null without a store (unknown). */
+  readonly discarded?: boolean | null;
 }
 
 async function listEntries(context: CommandContext, topic: string, json: boolean): Promise<number> {
   const rows = await context.withStore(async (log, store) => {
     const counts = await redriveCounts(store, topic);
+    const discarded = await discardedEntries(store, topic);
     const description = await log.describeTopic(topic);
     const out: DeadLetterRow[] = [];
     for (const { partition } of description.partitionInfo) {
@@ -246,6 +275,10 @@ async function listEntries(context: CommandContext, topic: string, json: boolean
             counts === undefined
               ? null
               : (counts.get(redriveRecordId(topic, entry.partition, entry.offset)) ?? 0),
+          discarded:
+            discarded === undefined
+              ? null
+              : discarded.has(redriveRecordId(topic, entry.partition, entry.offset)),
         });
       }
     }
@@ -271,7 +304,7 @@ export function formatDeadLetterRows(rows: readonly DeadLetterRow[]): string {
       row.type,
       row.code ?? '-',
       row.attempts === undefined ? '-' : String(row.attempts),
-      row.redrives === null ? '-' : String(row.redrives),
+      row.redrives === null ? '-' : `${row.redrives}${row.discarded === true ? ' (discarded)' : ''}`,
       shorten(row.error ?? '-', ERROR_WIDTH),
     ]),
   ]);
@@ -362,6 +395,12 @@ export function formatEntry(
     sections.push(`dlerror:\n${indent(metadata.error ?? '-')}`);
   }
 
+  if (record?.discarded !== undefined) {
+    const { at, actor, reason } = record.discarded;
+    sections.push(
+      `discarded: ${at} by ${printable(actor)}${reason === undefined ? '' : `: ${printable(reason)}`}`,
+    );
+  }
   if (!recorded) {
     sections.push('redrives: unknown (this log has no store)');
   } else if (record === undefined || record.count === 0) {
@@ -454,6 +493,7 @@ async function redriveCommand(args: readonly string[], context: CommandContext):
         maxRedrives: parsed.maxRedrives,
         dryRun: parsed.dryRun,
         actor: currentActor(parsed.actor),
+        force: parsed.force,
         ...(parsed.idempotencyKey === undefined ? {} : { idempotencyKey: parsed.idempotencyKey }),
       });
     });
@@ -485,6 +525,9 @@ async function redriveCommand(args: readonly string[], context: CommandContext):
     const hints: string[] = [];
     if (result.outcomes.some((o) => o.reason?.includes('redrive cap') === true)) {
       hints.push('--max-redrives raises the cap');
+    }
+    if (result.outcomes.some((o) => o.reason?.includes('discarded') === true)) {
+      hints.push('--force redrives a discarded entry');
     }
     if (result.outcomes.some((o) => o.reason?.includes('as the request expected') === true)) {
       hints.push(`see 'herald dlq show'; --again redrives it once more`);
@@ -545,6 +588,12 @@ export function formatOutcome(
   }
 }
 
+async function discardedEntries(store: Store | undefined, topic: string): Promise<Set<string> | undefined> {
+  if (store === undefined) return undefined;
+  const records = await store.list<RedriveRecord>(REDRIVE_COLLECTION, { prefix: `${topic}/` });
+  return new Set(records.filter((r) => r.value.discarded !== undefined).map((r) => r.id));
+}
+
 async function redriveCounts(
   store: Store | undefined,
   topic: string,
@@ -583,4 +632,94 @@ function indent(text: string): string {
     .split('\n')
     .map((line) => `  ${printable(line)}`)
     .join('\n');
+}
+
+/** A parsed `herald dlq discard` command line. */
+export interface DiscardArguments {
+  readonly topic: string;
+  readonly positions: readonly { readonly partition: number; readonly offset: number }[];
+  readonly reason?: string;
+  readonly dryRun: boolean;
+  readonly actor?: string;
+  readonly json: boolean;
+}
+
+/** Parses `herald dlq discard` arguments; undefined means `--help` was asked for. */
+export function parseDiscardArguments(args: readonly string[]): DiscardArguments | undefined {
+  const command = `${COMMAND} discard`;
+  const { values, positionals } = parseCommandLine(command, args, {
+    reason: { type: 'string' },
+    'dry-run': { type: 'boolean' },
+    actor: { type: 'string' },
+    json: { type: 'boolean' },
+    help: { type: 'boolean', short: 'h' },
+  });
+  if (values.help === true) return undefined;
+  const [topic, ...rest] = positionals;
+  if (topic === undefined) throw new UsageError(command, 'missing <dlq-topic>');
+  if (rest.length === 0) throw new UsageError(command, 'missing <partition>:<offset>');
+  const parsed: { -readonly [K in keyof DiscardArguments]: DiscardArguments[K] } = {
+    topic,
+    positions: rest.map((value) => parsePosition(command, value)),
+    dryRun: values['dry-run'] === true,
+    json: values.json === true,
+  };
+  if (values.reason !== undefined) {
+    if (values.reason.trim() === '') throw new UsageError(command, '--reason must not be empty');
+    parsed.reason = values.reason;
+  }
+  if (values.actor !== undefined) {
+    if (values.actor.trim() === '') throw new UsageError(command, '--actor must not be empty');
+    parsed.actor = values.actor;
+  }
+  return parsed;
+}
+
+async function discardCommand(args: readonly string[], context: CommandContext): Promise<number> {
+  const parsed = parseDiscardArguments(args);
+  if (parsed === undefined) {
+    await context.out(DLQ_HELP);
+    return EXIT_OK;
+  }
+  const result = await context.withStore(async (log, store): Promise<DiscardResult | undefined> => {
+    if (store === undefined) return undefined;
+    return discard({
+      log,
+      store,
+      deadLetterTopic: parsed.topic,
+      positions: parsed.positions,
+      dryRun: parsed.dryRun,
+      actor: currentActor(parsed.actor),
+      ...(parsed.reason === undefined ? {} : { reason: parsed.reason }),
+    });
+  });
+  if (result === undefined) {
+    await context.io.stderr(
+      `herald: HERALD_LOG=${printable(redactUrl(context.logUrl))} has no store: a discard must be recorded (set HERALD_STORE)\n`,
+    );
+    return EXIT_FAILURE;
+  }
+  if (parsed.json) {
+    await context.out(JSON.stringify(result));
+  } else {
+    await context.out(result.outcomes.map((o) => formatDiscardOutcome(parsed.topic, o)).join('\n'));
+  }
+  return EXIT_OK;
+}
+
+/** One line per entry of `herald dlq discard`. */
+export function formatDiscardOutcome(topic: string, outcome: DiscardOutcome): string {
+  const entry = `${printable(topic)} ${outcome.partition}:${outcome.offset} (${printable(outcome.eventId)})`;
+  const released =
+    outcome.released === undefined
+      ? ''
+      : `; key ${printable(outcome.released.key)} of group ${printable(outcome.released.group)} released, ${outcome.released.count} parked event${outcome.released.count === 1 ? '' : 's'} to handle in order`;
+  switch (outcome.status) {
+    case 'discarded':
+      return `discarded ${entry}${released}`;
+    case 'planned':
+      return `would discard ${entry}${released.replace('released', 'would be released').replace(' to handle', ' would be handled')}`;
+    case 'duplicate':
+      return `already discarded ${entry}${outcome.discarded === undefined ? '' : ` at ${outcome.discarded.at} by ${printable(outcome.discarded.actor)}`}`;
+  }
 }

@@ -1,4 +1,6 @@
 import type { GroupDescription } from '@herald/core';
+import { parkedKeys } from '@herald/core/ops';
+import type { ParkedKey } from '@herald/core/ops';
 import { EXIT_FAILURE, EXIT_OK, expectPositionals, parseCommandLine, printable } from './arguments.ts';
 import type { CommandContext } from './command-context.ts';
 import { formatTable } from './format-table.ts';
@@ -14,14 +16,18 @@ export const GROUPS_HELP = `Usage:
 Without a group: every consumer group with its number of live members and its total lag.
 With a group: its members (id, client id, last heartbeat, partitions owned) and, per partition,
 the committed offset (the next offset the group will read; "-" if it never committed), the
-latest offset and the lag (events appended but not yet committed).
+latest offset and the lag (events appended but not yet committed). With a store (HERALD_STORE,
+or the embedded SQLite log's own), also its parked keys: keys whose event was dead-lettered,
+their later events waiting (as positions) until the dead letter is redriven and handled, or
+discarded ('herald dlq discard'); per key, the dead letter and how many events wait behind it.
 
 'herald groups reset' moves a group's committed offsets; see 'herald groups reset --help'.
 (To describe a group named "reset", write 'herald groups -- reset'.)
 
 Options:
   --json       Print JSON: for the list, [{"group","members","lag"}]; for one group, its
-               description as the EventLog API returns it (lastHeartbeat in ms since the epoch).
+               description as the EventLog API returns it (lastHeartbeat in ms since the epoch)
+               plus "parked": the parked keys as parkedKeys returns them (null without a store).
   -h, --help   Show this help.
 `;
 
@@ -67,16 +73,21 @@ async function listGroups(context: CommandContext, json: boolean): Promise<numbe
 }
 
 async function describeGroup(context: CommandContext, group: string, json: boolean): Promise<number> {
-  const description = await context.withLog(async (log) => {
+  const found = await context.withStore(async (log, store) => {
     const names = await log.listGroups();
-    return names.includes(group) ? log.describeGroup(group) : undefined;
+    if (!names.includes(group)) return undefined;
+    return {
+      description: await log.describeGroup(group),
+      parked: store === undefined ? null : await parkedKeys(store, group),
+    };
   });
+  const description = found?.description;
   if (description === undefined) {
     await context.io.stderr(`herald: no consumer group "${printable(group)}" (see 'herald groups')\n`);
     return EXIT_FAILURE;
   }
   if (json) {
-    await context.out(JSON.stringify(description));
+    await context.out(JSON.stringify({ ...description, parked: found?.parked ?? null }));
     return EXIT_OK;
   }
   const now = context.io.now?.() ?? Date.now();
@@ -105,8 +116,30 @@ async function describeGroup(context: CommandContext, group: string, json: boole
             String(p.lag),
           ]),
         ]);
-  await context.out(`${formatTable([['group', description.group]])}\n\n${members}\n\n${partitions}`);
+  const parked = formatParkedKeys(found?.parked ?? null);
+  await context.out(
+    `${formatTable([['group', description.group]])}\n\n${members}\n\n${partitions}\n\n${parked}`,
+  );
   return EXIT_OK;
+}
+
+/** The parked-keys section of `herald groups <group>`. */
+export function formatParkedKeys(parked: readonly ParkedKey[] | null): string {
+  if (parked === null) return 'parked keys: unknown (no store)';
+  if (parked.length === 0) return 'no parked keys';
+  const events = parked.reduce((sum, key) => sum + key.count, 0);
+  return `parked keys: ${parked.length}, ${events} event${events === 1 ? '' : 's'} waiting\n${formatTable([
+    ['TOPIC', 'PARTITION', 'KEY', 'WAITING', 'DEAD LETTER', 'SINCE', 'STATE'],
+    ...parked.map((key) => [
+      printable(key.topic),
+      String(key.partition),
+      printable(key.key),
+      String(key.count),
+      `${printable(key.eventId)}${key.deadLetter === null ? '' : ` at ${printable(key.deadLetter.topic)} ${key.deadLetter.partition}:${key.deadLetter.offset}`}`,
+      key.parkedAt,
+      key.released === undefined ? 'parked' : `releasing (${key.released.by})`,
+    ]),
+  ])}`;
 }
 
 function ago(ms: number): string {

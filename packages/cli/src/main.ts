@@ -33,6 +33,7 @@ Commands:
   dlq show <dlq-topic> <partition>:<offset>
                                           One dead-lettered event with its failure
   dlq redrive <dlq-topic> <p>:<o>…|--all  Append dead-lettered events to their topic again
+  dlq discard <dlq-topic> <p>:<o>…        Give up on dead letters; release the keys they park
   audit <group>                           Check the group handled or dead-lettered every event
                                           below its offsets exactly once, keys in order
   chain <event id|correlation id|key>     The causation chains it names, as trees (--export)

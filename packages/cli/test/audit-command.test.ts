@@ -8,7 +8,7 @@ void describe('herald audit (command line)', () => {
     assert.equal(status, 0);
     assert.match(stdout, /^Usage:\n {2}herald audit <group>/);
     assert.match(stdout, /out-of-order/);
-    assert.match(stdout, /Parked events .* are not audited/);
+    assert.match(stdout, /Parked events .* count as parked until released/);
   });
 
   void it('refuses a missing group and a bad --max-violations as usage errors', async () => {

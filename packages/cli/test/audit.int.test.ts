@@ -45,6 +45,7 @@ void describe('herald audit (real process, SQLite file)', { timeout: 600_000 }, 
         deadLettered: clean.report.deadLettered,
         duplicates: clean.report.duplicates,
         redriven: clean.report.redriven,
+        parked: clean.report.parked,
       },
       {
         checked: workload.appended,
@@ -52,12 +53,13 @@ void describe('herald audit (real process, SQLite file)', { timeout: 600_000 }, 
         deadLettered: workload.deadLettered,
         duplicates: workload.duplicates,
         redriven: 1,
+        parked: workload.parked,
       },
     );
     const text = await spawnHerald(['audit', group], db.url);
     assert.equal(text.status, 0);
     assert.match(text.stdout, /^group audit\.billing: OK, no violation\n/);
-    assert.match(text.stdout, /\nparking +not audited/);
+    assert.match(text.stdout, /\nparked \(behind a dead letter\) +2/);
 
     // (a) The committed offset moved past an event nobody handled.
     const skipped = await (async () => {

@@ -6,8 +6,10 @@ import type { RedriveOutcome, RedriveRecord } from '@herald/core/ops';
 import { UsageError } from '../src/arguments.ts';
 import {
   formatDeadLetterRows,
+  formatDiscardOutcome,
   formatEntry,
   formatOutcome,
+  parseDiscardArguments,
   parseRedriveArguments,
 } from '../src/dlq-command.ts';
 import { runHerald, uniqueName } from './run-herald.ts';
@@ -100,6 +102,7 @@ describe('parseRedriveArguments', () => {
         maxRedrives: 5,
         dryRun: true,
         yes: false,
+        force: false,
         json: true,
         actor: 'alice',
         idempotencyKey: 'ticket-9',
@@ -115,6 +118,7 @@ describe('parseRedriveArguments', () => {
       maxRedrives: 3,
       dryRun: false,
       yes: true,
+      force: false,
       json: false,
     });
   });
@@ -140,6 +144,67 @@ describe('parseRedriveArguments', () => {
         args.join(' '),
       );
     }
+  });
+});
+
+describe('parseDiscardArguments', () => {
+  it('reads positions, a reason and the options', () => {
+    assert.deepEqual(
+      parseDiscardArguments([DLQ, '0:3', '1:7', '--reason', 'refunded by hand', '--dry-run', '--json']),
+      {
+        topic: DLQ,
+        positions: [
+          { partition: 0, offset: 3 },
+          { partition: 1, offset: 7 },
+        ],
+        reason: 'refunded by hand',
+        dryRun: true,
+        json: true,
+      },
+    );
+    assert.equal(parseDiscardArguments(['--help']), undefined);
+  });
+
+  it('refuses a discard without positions, and an empty reason', () => {
+    assert.match(
+      usageMessage(() => parseDiscardArguments([DLQ])),
+      /missing <partition>:<offset>/,
+    );
+    assert.match(
+      usageMessage(() => parseDiscardArguments([DLQ, '0:1', '--reason', ' '])),
+      /--reason must not be empty/,
+    );
+    assert.match(
+      usageMessage(() => parseDiscardArguments([DLQ, '--all'])),
+      /--all/,
+    );
+  });
+
+  it('says which key a discard released and how many events follow', () => {
+    const base = { partition: 0, offset: 3, eventId: 'order-1', type: 't.v1', topic: 'orders' } as const;
+    const released = {
+      group: 'billing.invoices',
+      topic: 'orders',
+      partition: 0,
+      key: 'customer-7',
+      count: 2,
+    };
+    assert.equal(
+      formatDiscardOutcome(DLQ, { ...base, status: 'discarded', released }),
+      'discarded orders.dead-letter 0:3 (order-1); key customer-7 of group billing.invoices released, 2 parked events to handle in order',
+    );
+    assert.equal(
+      formatDiscardOutcome(DLQ, { ...base, status: 'discarded' }),
+      'discarded orders.dead-letter 0:3 (order-1)',
+    );
+    assert.equal(
+      formatDiscardOutcome(DLQ, {
+        ...base,
+        status: 'duplicate',
+        discarded: { at: '2026-01-01T00:00:00.000Z', actor: 'alice' },
+      }),
+      'already discarded orders.dead-letter 0:3 (order-1) at 2026-01-01T00:00:00.000Z by alice',
+    );
   });
 });
 
@@ -187,6 +252,7 @@ describe('herald dlq (memory log)', () => {
         attempts: 5,
         error: 'tax service rejects order-1',
         redrives: null,
+        discarded: null,
       });
     } finally {
       await log.close();
@@ -275,10 +341,10 @@ describe('herald dlq (memory log)', () => {
 
   it('refuses a wrong command line with status 2 before opening the log', async () => {
     for (const [argv, message] of [
-      [['dlq'], `herald: missing subcommand: list, show or redrive (see 'herald dlq --help')\n`],
+      [['dlq'], `herald: missing subcommand: list, show, redrive or discard (see 'herald dlq --help')\n`],
       [
         ['dlq', 'purge'],
-        `herald: unknown subcommand "purge": expected list, show or redrive (see 'herald dlq --help')\n`,
+        `herald: unknown subcommand "purge": expected list, show, redrive or discard (see 'herald dlq --help')\n`,
       ],
       [['dlq', 'show', DLQ], `herald: missing <partition>:<offset> (see 'herald dlq show --help')\n`],
       [['dlq', 'list', 'a', 'b'], `herald: unexpected argument "b" (see 'herald dlq list --help')\n`],

@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { openEventLog } from '@herald/core';
 import type { GroupDescription } from '@herald/core';
+import { formatParkedKeys } from '../src/groups-command.ts';
 import { runHerald, uniqueName } from './run-herald.ts';
 
 /** A log with topic `orders` (2 partitions, 3 events in partition 0) and group `billing.invoices` that committed 2 of them. */
@@ -85,5 +86,46 @@ describe('herald groups', () => {
     const result = await runHerald(['groups', 'a', 'b']);
     assert.equal(result.status, 2);
     assert.equal(result.stderr, `herald: unexpected argument "b" (see 'herald groups --help')\n`);
+  });
+});
+
+describe('formatParkedKeys', () => {
+  it('lists each parked key with its dead letter and the events waiting, or says there is none', () => {
+    assert.equal(formatParkedKeys([]), 'no parked keys');
+    assert.equal(formatParkedKeys(null), 'parked keys: unknown (no store)');
+    const text = formatParkedKeys([
+      {
+        group: 'billing.invoices',
+        topic: 'orders',
+        partition: 1,
+        key: 'customer-7',
+        eventId: 'order-1',
+        offset: 4,
+        deadLetter: { topic: 'orders.dead-letter', partition: 1, offset: 0 },
+        parkedAt: '2026-12-07T10:00:00.000Z',
+        count: 3,
+      },
+      {
+        group: 'billing.invoices',
+        topic: 'orders',
+        partition: 0,
+        key: 'customer-9',
+        eventId: 'order-5',
+        offset: 9,
+        deadLetter: null,
+        parkedAt: '2026-12-07T10:01:00.000Z',
+        count: 1,
+        released: { by: 'discard', at: '2026-12-07T11:00:00.000Z', actor: 'alice' },
+      },
+    ]);
+    assert.match(text, /^parked keys: 2, 4 events waiting\n/);
+    assert.match(
+      text,
+      /\norders +1 +customer-7 +3 +order-1 at orders\.dead-letter 1:0 +2026-12-07T10:00:00\.000Z +parked\n/,
+    );
+    assert.match(
+      text,
+      /\norders +0 +customer-9 +1 +order-5 +2026-12-07T10:01:00\.000Z +releasing \(discard\)$/,
+    );
   });
 });

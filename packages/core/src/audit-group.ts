@@ -2,6 +2,7 @@ import type { StoredEvent } from './envelope.ts';
 import { HeraldError, isHeraldError } from './errors.ts';
 import type { EventLog, GroupPartitionState } from './event-log.ts';
 import { readPartition } from './read-partition.ts';
+import { PARKED_EVENTS_COLLECTION, type ParkedEvent, prefixOf } from './runtime/key-parking.ts';
 import { deadLetterTopicOf } from './runtime/middleware/dead-letter.ts';
 import { REDRIVE_ATTRIBUTE, deadLetterMetadataOf } from './runtime/redrive.ts';
 import type { InboxEntry, Store } from './runtime/store.ts';
@@ -71,17 +72,23 @@ export interface AuditReport {
   readonly deadLettered: number;
   /** Checked events that are redriven copies of dead letters (they carry `dlredrive`). */
   readonly redriven: number;
+  /**
+   * Checked events held back behind a parked key (a dead letter of the same key before them),
+   * not handled yet: neither handled nor skipped, and never `unhandled`.
+   */
+  readonly parked: number;
   /** Violations by kind (every kind, 0 when none). */
   readonly violations: Readonly<Record<AuditViolationKind, number>>;
   /** The first `maxViolations` violations, in the order found (topic, partition, offset). */
   readonly firstViolations: readonly AuditViolation[];
   readonly partitions: readonly AuditedPartition[];
   /**
-   * Parked events (held back by a key's earlier failure, then released) are not audited: the
-   * runtime does not park events yet. When it does, a parked event counts as neither handled
-   * nor skipped until it is released; see `docs/reliability.md`.
+   * Parked events (held back behind their key's dead letter) are audited: one still parked
+   * counts in `parked`; one released is handled like any other. A redriven copy of a dead letter
+   * is handled before the events parked behind it (their original order), so it takes no part
+   * in the key-order check. See docs/parking.md.
    */
-  readonly parking: 'not-audited';
+  readonly parking: 'audited';
 }
 
 export interface AuditOptions {
@@ -159,7 +166,7 @@ export async function auditGroup(
   );
   const topics = [...new Set(positions.map((p) => p.topic))].sort();
 
-  const counts = { checked: 0, handled: 0, duplicates: 0, deadLettered: 0, redriven: 0 };
+  const counts = { checked: 0, handled: 0, duplicates: 0, deadLettered: 0, redriven: 0, parked: 0 };
   const violations = Object.fromEntries(AUDIT_VIOLATION_KINDS.map((kind) => [kind, 0])) as Record<
     AuditViolationKind,
     number
@@ -193,6 +200,13 @@ export async function auditGroup(
 
     for (const { position, events } of checkedByPartition) {
       const { partition, committed } = position;
+      const parked = new Set(
+        (
+          await store.list<ParkedEvent>(PARKED_EVENTS_COLLECTION, {
+            prefix: prefixOf(group, topic, partition),
+          })
+        ).map((row) => row.value.offset),
+      );
       const inbox = new Map<string, InboxEntry | undefined>();
       for (let start = 0; start < events.length; start += pageSize) {
         const ids = [...new Set(events.slice(start, start + pageSize).map((e) => e.id))].filter(
@@ -210,9 +224,12 @@ export async function auditGroup(
         const where = { topic, partition, offset: event.offset, eventId: event.id };
         const keyed = event.key === undefined ? {} : { key: event.key };
         const handled = entry === undefined ? {} : { handledAt: entry.handledAt };
-        // Parking hook: when the runtime parks events (held back behind a key's failure, then
-        // released), a parked, unreleased event is a third outcome beside these two, looked up
-        // here like the dead letters are, counted apart and never reported as `unhandled`.
+        // Parked behind its key's dead letter and not released yet: a third outcome, not handled
+        // and not skipped (the store holds its position).
+        if (entry === undefined && event.deadLetters.length === 0 && parked.has(event.offset)) {
+          counts.parked++;
+          continue;
+        }
         if (event.deadLetters.length > 0) {
           counts.deadLettered++;
           if (event.deadLetters.length > 1)
@@ -239,7 +256,9 @@ export async function auditGroup(
         }
         handledIds.add(event.id);
         counts.handled++;
-        if (event.key === undefined) continue;
+        // A redriven copy stands in for its dead letter, which came before the events parked
+        // behind it: handled ahead of them by design, it is not held to its own offset.
+        if (event.key === undefined || event.redriven) continue;
         const latest = latestByKey.get(event.key);
         if (latest !== undefined && entry.handledAt < latest.handledAt) {
           report({
@@ -271,7 +290,7 @@ export async function auditGroup(
     violations,
     firstViolations,
     partitions: audited,
-    parking: 'not-audited',
+    parking: 'audited',
   };
 }
 

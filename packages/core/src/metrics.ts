@@ -7,11 +7,13 @@ export {
   metrics,
   publishMetrics,
   registerLagMetrics,
+  registerParkingMetrics,
   renderMetrics,
 } from './runtime/middleware/metrics.ts';
 export type {
   MetricsMiddleware,
   MetricsOptions,
+  ParkingGroup,
   PublishMetricsOptions,
 } from './runtime/middleware/metrics.ts';
 export { startAuditMetrics } from './audit-metrics.ts';

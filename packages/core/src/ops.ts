@@ -1,7 +1,8 @@
 // Entry point `@herald/core/ops`: what operators run against a live system rather than what a
 // service calls while it handles events: redriving dead-lettered entries (capped, deduplicated
-// and audited through a store), reading the facts a dead-letter entry carries, and reading a
-// whole partition page by page, auditing a group's delivery guarantees, migrating a log and the
+// and audited through a store), discarding them (releasing the keys they park), listing a
+// group's parked keys, reading the facts a dead-letter entry carries, and reading a whole
+// partition page by page, auditing a group's delivery guarantees, migrating a log and the
 // services' state beside it, and shadow runs of a new version of a group's handlers. The CLI
 // takes it from here, and so will a console.
 export { AUDIT_VIOLATION_KINDS, auditGroup, auditViolationCount } from './audit-group.ts';
@@ -47,7 +48,18 @@ export {
   redriveRecordId,
   redrivenEvent,
 } from './runtime/redrive.ts';
+export { discard } from './runtime/discard.ts';
 export type {
+  DiscardAuditEntry,
+  DiscardOptions,
+  DiscardOutcome,
+  DiscardResult,
+  ReleasedKey,
+} from './runtime/discard.ts';
+export { PARKED_EVENTS_COLLECTION, PARKED_KEYS_COLLECTION, parkedKeys } from './runtime/key-parking.ts';
+export type { ParkedEvent, ParkedKey, ParkingRelease } from './runtime/key-parking.ts';
+export type {
+  DiscardMark,
   DeadLetterMetadata,
   RedriveAuditEntry,
   RedriveHistoryItem,

@@ -68,7 +68,8 @@ void describe('auditGroup', () => {
     assert.deepEqual(report.partitions, [
       { topic: 'orders', partition: 0, from: 0, committed: 3, checked: 3 },
     ]);
-    assert.equal(report.parking, 'not-audited');
+    assert.equal(report.parking, 'audited');
+    assert.equal(report.parked, 0);
   });
 
   void it('reports an event below the committed offset with neither inbox entry nor dead letter as unhandled', async () => {
@@ -145,6 +146,46 @@ void describe('auditGroup', () => {
     await deadLetter(log, 0);
     const report = await auditGroup(log, fakeStore(new Map([['event-0', 9]])), GROUP);
     assert.deepEqual(kinds(report), ['handled-and-dead-lettered@0']);
+  });
+
+  void it('counts events parked behind a dead letter as parked, never unhandled, and does not hold the redriven copy to its offset', async () => {
+    // a: event-0 dead-lettered, event-1 and event-2 parked behind it; b: event-3 handled.
+    const log = await logWith(
+      [makeEvent(0, 'a'), makeEvent(1, 'a'), makeEvent(2, 'a'), makeEvent(3, 'b')],
+      4,
+    );
+    await deadLetter(log, 0);
+    const ref = { group: GROUP, topic: 'orders', partition: 0, key: 'a' };
+    const parked = [
+      { ...ref, offset: 1, eventId: 'event-1' },
+      { ...ref, offset: 2, eventId: 'event-2' },
+    ];
+    const stillParked = await auditGroup(
+      log,
+      inboxOnlyStore(new Map([['event-3', 5]]), GROUP, parked),
+      GROUP,
+    );
+    assert.equal(stillParked.verdict, 'ok', JSON.stringify(stillParked.firstViolations));
+    assert.deepEqual([stillParked.handled, stillParked.deadLettered, stillParked.parked], [1, 1, 2]);
+
+    // Redriven: the copy (offset 4) is handled first, then the released events in their order.
+    const [original] = await log.read('orders', { partition: 0, from: { offset: 0 }, limit: 1 });
+    await log.append('orders', redrivenEvent(original!, 1), { partition: 0 });
+    await commit(log, 5);
+    const released = await auditGroup(
+      log,
+      fakeStore(
+        new Map([
+          ['event-3', 5],
+          ['event-0', 10],
+          ['event-1', 11],
+          ['event-2', 12],
+        ]),
+      ),
+      GROUP,
+    );
+    assert.equal(released.verdict, 'ok', JSON.stringify(released.firstViolations));
+    assert.deepEqual([released.handled, released.parked, released.redriven], [4, 0, 1]);
   });
 
   void it('counts an id re-published at a later offset once, the later occurrence as a duplicate', async () => {

@@ -25,8 +25,15 @@ if (unavailable !== undefined) {
       const report = await auditGroup(log, store, workload.group);
       assert.equal(report.verdict, 'ok', JSON.stringify(report.firstViolations));
       assert.deepEqual(
-        [report.checked, report.handled, report.deadLettered, report.duplicates, report.redriven],
-        [workload.appended, workload.handled, workload.deadLettered, workload.duplicates, 1],
+        [
+          report.checked,
+          report.handled,
+          report.deadLettered,
+          report.duplicates,
+          report.redriven,
+          report.parked,
+        ],
+        [workload.appended, workload.handled, workload.deadLettered, workload.duplicates, 1, workload.parked],
       );
 
       await db.pool.query(`DELETE FROM "${db.schema}".herald_inbox WHERE group_name = $1 AND event_id = $2`, [

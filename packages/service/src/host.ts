@@ -10,7 +10,13 @@ import {
   redactUrl,
   startInboxRetention,
 } from '@herald/core';
-import { type AuditMetrics, metrics, registerLagMetrics, startAuditMetrics } from '@herald/core/metrics';
+import {
+  type AuditMetrics,
+  metrics,
+  registerLagMetrics,
+  registerParkingMetrics,
+  startAuditMetrics,
+} from '@herald/core/metrics';
 import { auditViolationCount } from '@herald/core/ops';
 import { collectDefaultMetrics } from 'prom-client';
 import { type HealthServer, type Readiness, startHealthServer } from './health.ts';
@@ -233,6 +239,12 @@ export async function startServices(options: StartServicesOptions): Promise<Serv
     registerLagMetrics(
       log,
       services.flatMap((s) => s.groups),
+      registry,
+    );
+    registerParkingMetrics(
+      services.flatMap((service, i) =>
+        service.groups.map((group) => ({ group, store: stores.storeOf(options.services[i]!.name) })),
+      ),
       registry,
     );
     for (const service of services) {

@@ -1,10 +1,11 @@
 // A workload for the guarantee auditor's tests on real stores: a real router with deadLetter,
-// retry and idempotency handles keyed events through retries, two poison events it parks, one
-// of them redriven and then handled, and a re-published duplicate. Afterwards the group's
+// retry and idempotency handles keyed events through retries, two poison events it
+// dead-letters (each parking its key's later events), one of them redriven and then handled
+// (releasing its key), and a re-published duplicate. Afterwards the group's
 // committed offsets are at the end of every partition and `auditGroup` must find no violation.
 import { createRouter, deadLetter, idempotency, retry } from '@herald/core';
 import type { CloudEvent, EventLog, Store } from '@herald/core';
-import { redrive } from '@herald/core/ops';
+import { parkedKeys, redrive } from '@herald/core/ops';
 import { readAll, waitFor } from './fixtures.ts';
 
 /** What the workload put in the log, for the test's expectations. */
@@ -17,12 +18,16 @@ export interface AuditedWorkload {
   readonly handled: number;
   readonly deadLettered: number;
   readonly duplicates: number;
+  /** Events still parked behind the dead letter that was not redriven. */
+  readonly parked: number;
 }
 
 const TYPE = 'dev.herald.test.audited.v1';
 const EVENTS = 36;
 const KEYS = 6;
 const POISON = new Set([10, 23]);
+/** Events of 23's key after it: parked behind its dead letter, which is never redriven. */
+const PARKED = 2;
 const encoder = new TextEncoder();
 
 function audited(i: number): CloudEvent {
@@ -87,10 +92,15 @@ export async function runAuditedWorkload(
   });
   // The same event published again (a producer's retry): a duplicate delivery, no second effect.
   await log.append(topic, audited(3));
+  // The redriven copy releases 10's key; 23's key stays parked.
+  const released = async (): Promise<boolean> => {
+    const keys = await parkedKeys(store, group);
+    return keys.length === 1 && keys[0]?.eventId === 'audited-23' && keys[0].count === PARKED;
+  };
   await waitFor(
-    async () => (await readAll(log, topic)).length === EVENTS + 2 && (await settled()),
+    async () => (await readAll(log, topic)).length === EVENTS + 2 && (await settled()) && (await released()),
     60_000,
-    'the redriven copy and the duplicate',
+    'the redriven copy, the events it released and the duplicate',
   );
   await router.stop();
   await running;
@@ -98,8 +108,9 @@ export async function runAuditedWorkload(
     group,
     topic,
     appended: EVENTS + 2,
-    handled: EVENTS - POISON.size + 1,
+    handled: EVENTS - POISON.size + 1 - PARKED,
     deadLettered: POISON.size,
     duplicates: 1,
+    parked: PARKED,
   };
 }

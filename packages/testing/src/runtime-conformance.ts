@@ -1,12 +1,12 @@
 // The runtime's behaviours on a real backend: what a router with the standard middleware
 // promises (per-key non-blocking retry, dead letters and poison, one effect per event, replay
-// without effects, redrive), run the same way on every log with the store it needs. A backend's
+// without effects, redrive, keys parked behind their dead letter), run the same way on every log with the store it needs. A backend's
 // test file supplies a target; the suite says why it skips what a target cannot do.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { createRouter, deadLetter, defineEvent, idempotency, retry } from '@herald/core';
 import type { CloudEvent, EventLog, Store, StoredEvent } from '@herald/core';
-import { deadLetterMetadataOf, redrive } from '@herald/core/ops';
+import { deadLetterMetadataOf, discard, parkedKeys, redrive } from '@herald/core/ops';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { readAll, waitFor } from './fixtures.ts';
 
@@ -303,5 +303,204 @@ export function describeRuntimeConformance(target: RuntimeTarget): void {
       const again = await redrive({ log, store, deadLetterTopic: 'orders.dead-letter', positions: 'all' });
       assert.equal(again.outcomes.filter((o) => o.status === 'redriven').length, 0);
     });
+    void it('parks the key of a dead letter while other keys flow, and handles its parked events in order once the redriven dead letter is handled', async () => {
+      await using env = await target.setup();
+      const { log, store } = env;
+      const group = 'rt.park';
+      await log.createTopic('orders', { partitions: 1 });
+      await log.appendBatch('orders', [
+        placed('a1', 'A', 1),
+        placed('a2', 'A', 2),
+        placed('b1', 'B', 1),
+        placed('a3', 'A', 3),
+        placed('b2', 'B', 2),
+      ]);
+      const fixture = parkingRouter(log, store, group);
+      let step: 'parked' | 'redriven' = 'parked';
+      await runUntil(
+        fixture.router,
+        async () => {
+          if (step === 'parked') {
+            const [key] = await parkedKeys(store, group);
+            if (key?.count !== 2 || fixture.handled.length < 2 || !(await lagIsZero(log, group)))
+              return false;
+            assert.deepEqual(fixture.handled, ['b1', 'b2'], 'only key B was handled while A is parked');
+            assert.equal(key.key, 'A');
+            assert.equal(key.eventId, 'a1');
+            fixture.healed = true;
+            await redriveAll(log, store);
+            await log.append('orders', placed('a4', 'A', 4));
+            step = 'redriven';
+            return false;
+          }
+          return fixture.handled.length === 6 && (await parkedKeys(store, group)).length === 0;
+        },
+        deadlineMs,
+        'key A parked, then released by the redrive',
+      );
+      assert.deepEqual(
+        fixture.handled.filter((id) => id.startsWith('a')),
+        ['a1', 'a2', 'a3', 'a4'],
+        'the redriven dead letter first, then the parked events in their order, then the later one',
+      );
+      assert.equal(fixture.redriven.get('a1'), true, 'a1 was handled as the redriven event');
+    });
+
+    void it('keeps a key parked across a restart, parks what arrives for it meanwhile, and releases it all in order after the redrive (F4)', async () => {
+      await using env = await target.setup();
+      const { log, store } = env;
+      const group = 'rt.park-restart';
+      await log.createTopic('orders', { partitions: 2 });
+      await log.appendBatch('orders', [placed('a1', 'A', 1), placed('a2', 'A', 2), placed('b1', 'B', 1)]);
+      const first = parkingRouter(log, store, group);
+      await runUntil(
+        first.router,
+        async () =>
+          (await parkedKeys(store, group))[0]?.count === 1 &&
+          first.handled.includes('b1') &&
+          lagIsZero(log, group),
+        deadlineMs,
+        'key A parked by the first router',
+      );
+      // A new router instance claims the partitions: it must see key A parked before it handles A.
+      await log.appendBatch('orders', [placed('a3', 'A', 3), placed('b2', 'B', 2)]);
+      const second = parkingRouter(log, store, group);
+      second.healed = true;
+      let redriven = false;
+      await runUntil(
+        second.router,
+        async () => {
+          if (!redriven) {
+            if (!second.handled.includes('b2') || !(await lagIsZero(log, group))) return false;
+            const [key] = await parkedKeys(store, group);
+            assert.equal(key?.count, 2, 'a3 was parked behind a2 by the new router');
+            assert.deepEqual(second.handled, ['b2']);
+            await redriveAll(log, store);
+            redriven = true;
+            return false;
+          }
+          return second.handled.length === 4 && (await parkedKeys(store, group)).length === 0;
+        },
+        deadlineMs,
+        'key A released by the new router after the redrive',
+      );
+      assert.deepEqual(
+        second.handled.filter((id) => id.startsWith('a')),
+        ['a1', 'a2', 'a3'],
+      );
+    });
+
+    void it('releases a parked key when its dead letter is discarded, audits it, and refuses to redrive the discarded entry', async () => {
+      await using env = await target.setup();
+      const { log, store } = env;
+      const group = 'rt.park-discard';
+      await log.createTopic('orders', { partitions: 1 });
+      await log.appendBatch('orders', [placed('a1', 'A', 1), placed('a2', 'A', 2), placed('a3', 'A', 3)]);
+      const fixture = parkingRouter(log, store, group);
+      let discarded = false;
+      await runUntil(
+        fixture.router,
+        async () => {
+          if (!discarded) {
+            if ((await parkedKeys(store, group))[0]?.count !== 2 || !(await lagIsZero(log, group)))
+              return false;
+            const [entry] = await readAll(log, 'orders.dead-letter');
+            const result = await discard({
+              log,
+              store,
+              deadLetterTopic: 'orders.dead-letter',
+              positions: [{ partition: entry!.partition, offset: entry!.offset }],
+              actor: 'ops@test',
+              reason: 'cancelled by hand',
+            });
+            assert.equal(result.outcomes[0]?.status, 'discarded');
+            assert.equal(result.outcomes[0]?.released?.count, 2);
+            discarded = true;
+            return false;
+          }
+          return fixture.handled.length === 2 && (await parkedKeys(store, group)).length === 0;
+        },
+        deadlineMs,
+        'key A released by the discard',
+      );
+      assert.deepEqual(fixture.handled, ['a2', 'a3'], 'the parked events in order; the discarded one never');
+      const audit = await store.list<{ action: string; actor: string }>('herald.audit');
+      assert.ok(audit.some((d) => d.value.action === 'dlq.discard' && d.value.actor === 'ops@test'));
+      const all = await redrive({ log, store, deadLetterTopic: 'orders.dead-letter', positions: 'all' });
+      assert.deepEqual([all.outcomes.length, all.skipped], [0, 1], 'redriving everything passes over it');
+      const [entry] = await readAll(log, 'orders.dead-letter');
+      await assert.rejects(
+        redrive({
+          log,
+          store,
+          deadLetterTopic: 'orders.dead-letter',
+          positions: [{ partition: entry!.partition, offset: entry!.offset }],
+        }),
+        { code: 'CONFLICT', message: /discarded/ },
+      );
+    });
+
+    void it('releases a key discarded while no member ran as soon as a new member owns its partition, with no new event to wake it', async () => {
+      await using env = await target.setup();
+      const { log, store } = env;
+      const group = 'rt.park-idle';
+      await log.createTopic('orders', { partitions: 1 });
+      await log.appendBatch('orders', [placed('a1', 'A', 1), placed('a2', 'A', 2), placed('a3', 'A', 3)]);
+      const first = parkingRouter(log, store, group);
+      await runUntil(
+        first.router,
+        async () => (await parkedKeys(store, group))[0]?.count === 2 && lagIsZero(log, group),
+        deadlineMs,
+        'key A parked',
+      );
+      const [entry] = await readAll(log, 'orders.dead-letter');
+      await discard({
+        log,
+        store,
+        deadLetterTopic: 'orders.dead-letter',
+        positions: [{ partition: entry!.partition, offset: entry!.offset }],
+      });
+      const second = parkingRouter(log, store, group);
+      await runUntil(
+        second.router,
+        async () => second.handled.length === 2 && (await parkedKeys(store, group)).length === 0,
+        deadlineMs,
+        'key A released by the new member',
+      );
+      assert.deepEqual(second.handled, ['a2', 'a3']);
+    });
   });
+}
+
+/** A router whose handler fails `a1` until `healed`, recording what it handled, in order. */
+function parkingRouter(log: EventLog, store: Store, group: string) {
+  const fixture = {
+    healed: false,
+    handled: [] as string[],
+    /** Per event id, whether it was handled as a redriven event. */
+    redriven: new Map<string, boolean>(),
+    router: createRouter({
+      log,
+      group,
+      topics: ['orders'],
+      store,
+      middleware: [deadLetter(), retry({ maxAttempts: 2, initialDelayMs: 20 }), idempotency({ store })],
+    }),
+  };
+  fixture.router.on(Placed, async (_data, event, ctx) => {
+    if (event.id === 'a1' && !fixture.healed) throw new Error('the payment service is down');
+    await ctx.transaction((tx) => tx.put('rt.handled', event.id, true));
+    fixture.handled.push(event.id);
+    fixture.redriven.set(event.id, event.extensions?.['dlredrive'] !== undefined);
+  });
+  return fixture;
+}
+
+async function redriveAll(log: EventLog, store: Store): Promise<void> {
+  const result = await redrive({ log, store, deadLetterTopic: 'orders.dead-letter', positions: 'all' });
+  assert.equal(
+    result.outcomes.filter((o) => o.status === 'redriven').length,
+    1,
+    JSON.stringify(result.outcomes),
+  );
 }

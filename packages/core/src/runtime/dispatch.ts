@@ -2,6 +2,7 @@ import type { EventDefinition } from '../define-event.ts';
 import type { StoredEvent } from '../envelope.ts';
 import { HeraldError } from '../errors.ts';
 import { type Handler, type HandlerContext, type Middleware, compose } from './handler.ts';
+import type { DeadLetterPolicy } from './key-parking.ts';
 
 /**
  * Decides which typed route reads an event of another version, and decodes its data for that
@@ -25,6 +26,14 @@ export type TypedHandler<Data> = (
 export interface RouteOptions {
   /** Middleware for this route only, inside the router's middleware. */
   readonly middleware?: readonly Middleware[];
+  /**
+   * When `deadLetter()` dead-letters an event of this route that has a key (`partitionkey`):
+   * `park` (default) holds back the key's later events — of every route — until the dead letter
+   * is redriven and handled, or discarded, then handles them in their original order; `skip`
+   * lets them through at once (the key's order is broken around the dead letter). Parking needs
+   * the router's store; without one, every route skips. See docs/parking.md.
+   */
+  readonly deadLetters?: DeadLetterPolicy;
 }
 
 export interface DispatchOptions {
@@ -44,6 +53,7 @@ export interface DispatchOptions {
 export class Dispatch {
   readonly #options: DispatchOptions;
   readonly #routes = new Map<string, Handler>();
+  readonly #policies = new Map<string, DeadLetterPolicy>();
 
   constructor(options: DispatchOptions) {
     this.#options = options;
@@ -58,17 +68,25 @@ export class Dispatch {
     definition: EventDefinition<Data>,
     handler: TypedHandler<Data>,
     middleware?: readonly Middleware[],
+    deadLetters?: DeadLetterPolicy,
   ): void;
-  add(type: string, handler: Handler, middleware?: readonly Middleware[]): void;
+  add(
+    type: string,
+    handler: Handler,
+    middleware?: readonly Middleware[],
+    deadLetters?: DeadLetterPolicy,
+  ): void;
   add<Data>(
     route: EventDefinition<Data> | string,
     handler: TypedHandler<Data> | Handler,
     middleware?: readonly Middleware[],
+    deadLetters?: DeadLetterPolicy,
   ): void;
   add<Data>(
     route: EventDefinition<Data> | string,
     handler: TypedHandler<Data> | Handler,
     middleware: readonly Middleware[] = [],
+    deadLetters: DeadLetterPolicy = 'park',
   ): void {
     const type = typeof route === 'string' ? route : route.type;
     if (this.#routes.has(type))
@@ -82,6 +100,18 @@ export class Dispatch {
             await (handler as TypedHandler<Data>)(data, event, context);
           };
     this.#routes.set(type, compose(middleware, inner));
+    this.#policies.set(type, deadLetters);
+  }
+
+  /** The dead-letter policy of the route that handles `event`; `park` for an event no route takes. */
+  deadLetterPolicy(event: StoredEvent): DeadLetterPolicy {
+    const type = this.#routeType(event);
+    return (type === undefined ? undefined : this.#policies.get(type)) ?? 'park';
+  }
+
+  #routeType(event: StoredEvent): string | undefined {
+    if (this.#routes.has(event.type)) return event.type;
+    return this.#options.decoder?.route(event.type, this.#routes.keys());
   }
 
   /** Handles `event` with its route. */

@@ -1,5 +1,5 @@
 import type { StoredEvent } from '../envelope.ts';
-import type { EventLog } from '../event-log.ts';
+import type { AppendResult, EventLog } from '../event-log.ts';
 import type { FailureRecord, StoreTransaction } from './store.ts';
 
 /**
@@ -33,6 +33,13 @@ export interface HandlerContext {
   effect<T>(name: string, fn: (idempotencyKey: string) => Promise<T> | T): Promise<T | undefined>;
   /** Records a failed attempt in the runtime's storage; the retry middleware calls it. */
   recordFailure(error: unknown): Promise<FailureRecord>;
+  /**
+   * Tells the router that the event was dead-lettered at `position`: `deadLetter()` calls it
+   * after the append, before the event counts as handled. The router parks the event's key by
+   * its route's policy (`RouteOptions.deadLetters`); it resolves once the parking is durable.
+   * Absent outside a router (a shadow run, a test's own context): nothing is parked.
+   */
+  readonly deadLettered?: (position: AppendResult) => Promise<void>;
 }
 
 /** Handles one event. Resolving means done (the offset may be committed); throwing means failed. */

@@ -15,6 +15,7 @@ export { Router, createRouter } from './router.ts';
 export { DEFAULT_INBOX_RETENTION_MS, startInboxRetention } from './inbox-retention.ts';
 export type { InboxRetention, InboxRetentionOptions } from './inbox-retention.ts';
 export type { EventDecoder, RouteOptions, RouterOptions, TypedHandler } from './router.ts';
+export type { DeadLetterPolicy } from './key-parking.ts';
 export type {
   DeliveryKey,
   FailureRecord,

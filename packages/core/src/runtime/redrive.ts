@@ -54,6 +54,11 @@ export interface RedriveOptions {
   readonly maxRedrives?: number;
   /** Work out and return the outcomes without appending or recording anything. */
   readonly dryRun?: boolean;
+  /**
+   * Redrive entries that were discarded (`discard`) too. Without it, a discarded entry is
+   * refused (CONFLICT), and `all` passes over it.
+   */
+  readonly force?: boolean;
   /** Who asks, for the audit. Default `<os user>@<host name>`. */
   readonly actor?: string;
   /**
@@ -88,6 +93,16 @@ export interface RedriveRecord {
   /** Redrives so far: `redrives.length`. */
   readonly count: number;
   readonly redrives: readonly RedriveHistoryItem[];
+  /** Set once the entry was discarded (`discard`): it is not redriven again unless forced. */
+  readonly discarded?: DiscardMark;
+}
+
+/** Who discarded a dead-lettered entry, when and why (see `discard`). */
+export interface DiscardMark {
+  /** ISO 8601. */
+  readonly at: string;
+  readonly actor: string;
+  readonly reason?: string;
 }
 
 /** An audit document (collection {@link AUDIT_COLLECTION}) for a redrive, or one refused. */
@@ -234,7 +249,9 @@ export async function redrive(options: RedriveOptions): Promise<RedriveResult> {
   if (options.positions === 'all') {
     entries = [];
     const records = await store?.list<RedriveRecord>(REDRIVE_COLLECTION, { prefix: `${deadLetterTopic}/` });
-    const redriven = new Set((records ?? []).filter((r) => r.value.count > 0).map((r) => r.id));
+    const redriven = new Set(
+      (records ?? []).filter((r) => r.value.count > 0 || r.value.discarded !== undefined).map((r) => r.id),
+    );
     for (const { partition } of description.partitionInfo) {
       for await (const entry of readPartition(log, deadLetterTopic, partition)) {
         if (redriven.has(redriveRecordId(deadLetterTopic, entry.partition, entry.offset))) skipped++;
@@ -287,7 +304,7 @@ export async function redrive(options: RedriveOptions): Promise<RedriveResult> {
           ? `${redriveRecordId(deadLetterTopic, entry.partition, entry.offset)}/${expectedCount}`
           : `${options.idempotencyKey}/${redriveRecordId(deadLetterTopic, entry.partition, entry.offset)}`,
     };
-    const request: Request = { deadLetterTopic, maxRedrives, actor, dryRun };
+    const request: Request = { deadLetterTopic, maxRedrives, actor, dryRun, force: options.force === true };
     outcomes.push(
       store === undefined
         ? await redriveWithoutStore(log, target, request)
@@ -327,6 +344,7 @@ interface Request {
   readonly maxRedrives: number;
   readonly actor: string;
   readonly dryRun: boolean;
+  readonly force: boolean;
 }
 
 type Decision =
@@ -334,11 +352,22 @@ type Decision =
   | { readonly kind: 'refused'; readonly count: number; readonly reason: string }
   | { readonly kind: 'redrive'; readonly n: number };
 
-/** The one place the rules live: idempotency key first, then the expected count, then the cap. */
-function decide(record: RedriveRecord | undefined, target: Target, maxRedrives: number): Decision {
+/**
+ * The one place the rules live: idempotency key first, then a discard (unless forced), then the
+ * expected count, then the cap.
+ */
+function decide(record: RedriveRecord | undefined, target: Target, request: Request): Decision {
+  const maxRedrives = request.maxRedrives;
   const count = record?.count ?? 0;
   const earlier = record?.redrives.find((r) => r.idempotencyKey === target.idempotencyKey);
   if (earlier !== undefined) return { kind: 'duplicate', count, earlier };
+  if (record?.discarded !== undefined && !request.force) {
+    return {
+      kind: 'refused',
+      count,
+      reason: `it was discarded at ${record.discarded.at} by ${record.discarded.actor}; to redrive it anyway, force it`,
+    };
+  }
   if (target.expectedCount !== count) {
     return {
       kind: 'refused',
@@ -364,16 +393,12 @@ async function redriveOne(store: Store, target: Target, request: Request): Promi
     idempotencyKey: target.idempotencyKey,
   };
   if (request.dryRun) {
-    const decision = decide(
-      await store.get<RedriveRecord>(REDRIVE_COLLECTION, recordId),
-      target,
-      request.maxRedrives,
-    );
+    const decision = decide(await store.get<RedriveRecord>(REDRIVE_COLLECTION, recordId), target, request);
     return outcomeOf(base, decision, 'planned', undefined);
   }
   return store.transaction(async (tx) => {
     const record = await tx.get<RedriveRecord>(REDRIVE_COLLECTION, recordId);
-    const decision = decide(record, target, request.maxRedrives);
+    const decision = decide(record, target, request);
     const at = new Date().toISOString();
     if (decision.kind === 'duplicate') return outcomeOf(base, decision, 'redriven', undefined);
     if (decision.kind === 'refused') {
@@ -411,6 +436,7 @@ async function redriveOne(store: Store, target: Target, request: Request): Promi
       topic: target.topic,
       count: decision.n,
       redrives: [...(record?.redrives ?? []), item],
+      ...(record?.discarded === undefined ? {} : { discarded: record.discarded }),
     };
     await tx.put(REDRIVE_COLLECTION, recordId, next);
     await audit(tx, {
@@ -494,7 +520,8 @@ function positionOf(result: AppendResult | undefined): RedriveHistoryItem['appen
     : { topic: result.topic, partition: result.partition, offset: result.offset };
 }
 
-function checkPosition(position: RedrivePosition): void {
+/** @internal Shared with `discard`. */
+export function checkPosition(position: RedrivePosition): void {
   const bad = (what: string): never => {
     throw new HeraldError('INVALID_ARGUMENT', `a redrive position needs ${what}`, { details: { position } });
   };
@@ -508,7 +535,12 @@ function checkPosition(position: RedrivePosition): void {
   }
 }
 
-async function readEntry(log: EventLog, topic: string, position: RedrivePosition): Promise<StoredEvent> {
+/** @internal Shared with `discard`. */
+export async function readEntry(
+  log: EventLog,
+  topic: string,
+  position: RedrivePosition,
+): Promise<StoredEvent> {
   const [entry] = await log.read(topic, {
     partition: position.partition,
     from: { offset: position.offset },
@@ -532,7 +564,8 @@ function times(n: number): string {
   return n === 1 ? 'once' : `${n} times`;
 }
 
-function defaultActor(): string {
+/** @internal Shared with `discard`. */
+export function defaultActor(): string {
   try {
     return `${userInfo().username}@${hostname()}`;
   } catch {

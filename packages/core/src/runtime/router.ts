@@ -3,13 +3,34 @@ import { runHandling, stampCausation } from '../causation.ts';
 import type { EventDefinition } from '../define-event.ts';
 import type { StoredEvent } from '../envelope.ts';
 import { HeraldError, isHeraldError } from '../errors.ts';
-import type { EventLog, PartitionOffset, StartPosition, Subscription, TopicPartition } from '../event-log.ts';
+import type {
+  AppendResult,
+  EventLog,
+  PartitionOffset,
+  StartPosition,
+  Subscription,
+  TopicPartition,
+} from '../event-log.ts';
 import { type Handler, type HandlerContext, type Middleware, compose } from './handler.ts';
 import { BackfillBoundary } from './backfill-boundary.ts';
 import { DeliveryFailures } from './delivery-failures.ts';
 import { Dispatch, type EventDecoder, type RouteOptions, type TypedHandler } from './dispatch.ts';
+import {
+  type KeyRef,
+  type ParkedKey,
+  type ParkingRelease,
+  forgetKey,
+  parkEvent,
+  parkKey,
+  parkedEvents,
+  parkedKeys,
+  parkedKeysOfPartition,
+  releaseKeyIn,
+  unparkEvents,
+} from './key-parking.ts';
 import { KeyScheduler } from './key-scheduler.ts';
 import { OffsetTracker } from './offset-tracker.ts';
+import { REDRIVE_ATTRIBUTE } from './redrive.ts';
 import type { DeliveryKey, Store, StoreTransaction } from './store.ts';
 
 export type { EventDecoder, RouteOptions, TypedHandler } from './dispatch.ts';
@@ -50,6 +71,12 @@ export interface RouterOptions {
    * routes match event types exactly and data is decoded by the route's definition.
    */
   readonly decoder?: EventDecoder;
+  /**
+   * How often the router looks in the store for parked keys of its partitions released from
+   * elsewhere (a dead letter discarded by an operator), to handle their events. Only partitions
+   * with parked keys are read. Default 1000 ms.
+   */
+  readonly releaseCheckIntervalMs?: number;
 }
 
 interface PartitionWork {
@@ -66,6 +93,15 @@ interface PartitionWork {
   readonly signal: AbortSignal;
   /** Offsets below this were written before the group went live: backfill. */
   replayUntil: number;
+  /**
+   * The partition's parked keys, as the store has them, read when the partition was claimed
+   * (before any of its events started) and kept up to date by this router since.
+   */
+  readonly parked: Map<string, ParkedKey>;
+  /** Keys whose release is scheduled or running. */
+  readonly releasing: Set<string>;
+  /** The partition is leaving this member: a release stops between events (its next owner resumes it). */
+  leaving: boolean;
 }
 
 /**
@@ -85,8 +121,17 @@ interface PartitionWork {
  * commit, leave the group. The router installs no signal handlers: the program that runs it
  * decides what SIGTERM and SIGINT do, and calls `stop` (or aborts the signal).
  *
+ * Parking: when `deadLetter()` dead-letters an event with a key, the key is parked (unless the
+ * route says `deadLetters: 'skip'`, or the router has no store): the key's later events are
+ * recorded in the store as positions and committed past, not handled. When the dead letter is
+ * redriven (`redrive` in `@herald/core/ops`) and the redriven event is handled, or when it is
+ * discarded (`discard`), they are read from the log again and handled in their original order,
+ * before any later event of the key. A member that claims a partition reads its parked keys
+ * before it starts any of its events. See docs/parking.md.
+ *
  * Made of: `Dispatch` (the routes), per partition a `KeyScheduler` and an `OffsetTracker`, the
- * `BackfillBoundary` (what `replaying` means) and `DeliveryFailures` (attempt counts).
+ * `BackfillBoundary` (what `replaying` means), `DeliveryFailures` (attempt counts) and the parked
+ * keys (`key-parking.ts`).
  *
  * @example
  * process.once('SIGTERM', () => void router.stop());
@@ -105,6 +150,12 @@ export class Router {
   #slotFreed: (() => void) | undefined;
   #failure: unknown;
   #commitTimer: NodeJS.Timeout | undefined;
+  #releaseTimer: NodeJS.Timeout | undefined;
+  #checkingReleases = false;
+  /** Partitions being set up (`#partition`), so that two callers get the same work. */
+  readonly #claiming = new Map<string, Promise<PartitionWork | undefined>>();
+  /** The composed handler of the running router. */
+  #handler: Handler | undefined;
   #running: Promise<void> | undefined;
 
   constructor(options: RouterOptions) {
@@ -143,7 +194,7 @@ export class Router {
     handler: TypedHandler<Data> | Handler,
     options: RouteOptions = {},
   ): this {
-    this.#dispatch.add(route, handler, options.middleware);
+    this.#dispatch.add(route, handler, options.middleware, options.deadLetters);
     return this;
   }
 
@@ -180,6 +231,7 @@ export class Router {
   async #run(): Promise<void> {
     const { log, group, topics } = this.#options;
     const handle = compose(this.#middleware, this.#dispatch.handle);
+    this.#handler = handle;
     // Taken before joining: events appended from now on are live for this router.
     await this.#backfill.markHistoryEnd(topics);
     const subscription = await log.subscribe({
@@ -200,6 +252,12 @@ export class Router {
       () => void this.#commit().catch(() => undefined),
       this.#options.commitIntervalMs ?? 100,
     );
+    if (this.#options.store !== undefined) {
+      this.#releaseTimer = setInterval(
+        () => void this.#checkReleases(handle),
+        this.#options.releaseCheckIntervalMs ?? 1000,
+      );
+    }
     try {
       // Stopped while joining (a SIGTERM as the process starts): leave at once, in `finally`. The
       // loop must not start: a subscription closed by `stop` may refuse iteration (CLOSED).
@@ -211,8 +269,12 @@ export class Router {
             while (this.#inFlight >= (this.#options.maxInFlight ?? 256)) {
               await new Promise<void>((resolve) => (this.#slotFreed = resolve));
             }
-            const work =
-              this.#work.get(`${event.topic}/${event.partition}`) ?? (await this.#partition(event));
+            let work =
+              this.#work.get(`${event.topic}/${event.partition}`) ??
+              (await this.#partition(event.topic, event.partition, event.offset));
+            // A setup for a release that found the partition not owned just then: set it up for this event.
+            if (work === undefined && !this.#stopping.signal.aborted)
+              work = await this.#partition(event.topic, event.partition, event.offset);
             // Stopped while the store was away: the event was not started, and is delivered again.
             if (work === undefined) break;
             this.#start(event, work, handle);
@@ -222,6 +284,7 @@ export class Router {
       }
     } finally {
       clearInterval(this.#commitTimer);
+      clearInterval(this.#releaseTimer);
       // Leaving the group runs onRevoked, which drains and commits every partition.
       await subscription.close();
       await this.#drain(null);
@@ -243,32 +306,215 @@ export class Router {
       // Stopping: events still queued behind their key are not started (they stay uncommitted
       // and are redelivered); only handlers already running are finished.
       if (this.#failure !== undefined || work.abort.signal.aborted || this.#stopping.signal.aborted) return;
-      // Set when an attempt of this delivery recorded a failure (`context.failures` is a snapshot
-      // from before it): once finished, the count is cleared, so a replay starts at attempt 1.
-      const delivery = { failed: false };
-      const context = await this.#context(event, work, delivery);
-      await runHandling(event, () => handle(event, context));
+      const key = event.partitionkey;
+      const head = key === undefined ? undefined : work.parked.get(key);
+      if (head !== undefined && !isRedriveOf(event, head)) {
+        // Held back behind the dead letter: its position is durable before its offset may be committed.
+        await this.#retrying(() => parkEvent(this.#options.store!, refOf(head), eventPosition(event)));
+        finished = true;
+        return;
+      }
+      await this.#deliver(event, work, handle);
       finished = true;
-      if (context.failures !== undefined || delivery.failed) {
-        // Best effort: the event is handled whether or not its record goes. A record left behind
-        // (the store unavailable just now) only makes a later replay start at a higher attempt;
-        // failing here would stop the router over bookkeeping.
-        await this.#failures.clear(this.#deliveryKey(event)).catch(() => undefined);
+      const now = key === undefined ? undefined : work.parked.get(key);
+      if (head !== undefined && now !== undefined && sameHead(now, head)) {
+        // The redriven dead letter was handled (not dead-lettered again): the events parked
+        // behind it follow, in order, before any later event of the key.
+        await this.#release(work, head.key, handle, { by: 'redrive', at: new Date().toISOString() });
       }
     } catch (error) {
-      // While stopping or handing the partition over, an unfinished event is simply redelivered.
-      const leaving = this.#stopping.signal.aborted || work.abort.signal.aborted;
-      if (!leaving && this.#failure === undefined) {
-        this.#failure = error;
-        this.#stopping.abort();
-        void this.#subscription?.close();
-      }
+      this.#failed(error, work);
     } finally {
       if (finished) work.offsets.finished(event.offset);
       this.#inFlight--;
       const wake = this.#slotFreed;
       this.#slotFreed = undefined;
       wake?.();
+    }
+  }
+
+  /** An error escaped every middleware: it stops the router, unless the partition is leaving anyway. */
+  #failed(error: unknown, work: PartitionWork): void {
+    // While stopping or handing the partition over, an unfinished event is simply redelivered.
+    const leaving = this.#stopping.signal.aborted || work.abort.signal.aborted;
+    if (!leaving && this.#failure === undefined) {
+      this.#failure = error;
+      this.#stopping.abort();
+      void this.#subscription?.close();
+    }
+  }
+
+  /** Handles one event with every middleware; throws what escapes them. */
+  async #deliver(event: StoredEvent, work: PartitionWork, handle: Handler): Promise<void> {
+    // Set when an attempt of this delivery recorded a failure (`context.failures` is a snapshot
+    // from before it): once finished, the count is cleared, so a replay starts at attempt 1.
+    const delivery = { failed: false };
+    const context = await this.#context(event, work, delivery);
+    await runHandling(event, () => handle(event, context));
+    if (context.failures !== undefined || delivery.failed) {
+      // Best effort: the event is handled whether or not its record goes. A record left behind
+      // (the store unavailable just now) only makes a later replay start at a higher attempt;
+      // failing here would stop the router over bookkeeping.
+      await this.#failures.clear(this.#deliveryKey(event)).catch(() => undefined);
+    }
+  }
+
+  /**
+   * The events parked behind `key` are handled in offset order, each read from the log again
+   * and forgotten once handled; then the key is. With `release`, the key is marked released
+   * first (durably: a restart or the partition's next owner resumes the release). Stops between
+   * events when the partition leaves, and when an event among them is dead-lettered: the key is
+   * then parked behind that one, and the rest stay parked.
+   */
+  async #release(work: PartitionWork, key: string, handle: Handler, release?: ParkingRelease): Promise<void> {
+    const store = this.#options.store;
+    let head = work.parked.get(key);
+    if (store === undefined || head === undefined) return;
+    const ref = refOf(head);
+    if (head.released === undefined) {
+      if (release === undefined) return;
+      const parked = head;
+      const released = await this.#retrying(() =>
+        store.transaction((tx) =>
+          releaseKeyIn(tx, ref, release, { eventId: parked.eventId, deadLetter: parked.deadLetter }),
+        ),
+      );
+      if (released === undefined) return;
+      work.parked.set(key, (head = released));
+    }
+    const released = head;
+    const stillReleasing = () =>
+      !work.leaving &&
+      !work.signal.aborted &&
+      this.#failure === undefined &&
+      work.parked.get(key) === released;
+    while (stillReleasing()) {
+      const batch = await this.#retrying(() => parkedEvents(store, ref, RELEASE_BATCH));
+      if (batch.length === 0) {
+        await this.#retrying(() => forgetKey(store, ref));
+        work.parked.delete(key);
+        return;
+      }
+      // Forgotten per batch, not per event: one store transaction for up to RELEASE_BATCH
+      // events. A crash in between handles them again (the idempotency middleware's inbox
+      // makes that one effect).
+      const handled: number[] = [];
+      try {
+        for (const parked of batch) {
+          if (!stillReleasing()) return;
+          const [event] = await this.#retrying(() =>
+            this.#options.log.read(work.topic, {
+              partition: work.partition,
+              from: { offset: parked.offset },
+              limit: 1,
+            }),
+          );
+          // An event the log no longer has (removed by retention) is lost to the group; one of
+          // another key cannot be there unless the store was written by hand.
+          if (event?.offset === parked.offset && event.partitionkey === key) {
+            await this.#deliver(event, work, handle);
+          }
+          handled.push(parked.offset);
+        }
+      } finally {
+        await this.#retrying(() => unparkEvents(store, ref, handled));
+      }
+    }
+  }
+
+  /** Releases `key` in its turn: behind the key's events already scheduled, ahead of later ones. */
+  #scheduleRelease(work: PartitionWork, key: string, handle: Handler): void {
+    if (work.releasing.has(key)) return;
+    work.releasing.add(key);
+    work.keys.enqueue(key, async () => {
+      try {
+        if (this.#failure !== undefined || work.signal.aborted) return;
+        await this.#release(work, key, handle);
+      } catch (error) {
+        this.#failed(error, work);
+      } finally {
+        work.releasing.delete(key);
+      }
+    });
+  }
+
+  /**
+   * Reads the group's parked keys (one read) and releases those the store says were released
+   * (a dead letter discarded elsewhere) in the partitions this member owns, setting up a
+   * partition none of whose events came yet. Never rejects; one check at a time.
+   */
+  async #checkReleases(handle: Handler): Promise<void> {
+    const store = this.#options.store;
+    const subscription = this.#subscription;
+    if (store === undefined || subscription === undefined || this.#checkingReleases) return;
+    this.#checkingReleases = true;
+    try {
+      for (const head of await parkedKeys(store, this.group)) {
+        if (head.released === undefined || this.#stopping.signal.aborted) continue;
+        const work = this.#work.get(`${head.topic}/${head.partition}`);
+        if (work === undefined) {
+          const owned = subscription
+            .assignment()
+            .some((p) => p.topic === head.topic && p.partition === head.partition);
+          // Setting the partition up reads its parked keys and starts their releases.
+          if (owned && this.#options.topics.includes(head.topic))
+            await this.#partition(head.topic, head.partition, 0, { ifOwned: true });
+          continue;
+        }
+        const mine = work.parked.get(head.key);
+        if (work.leaving || mine === undefined || !sameHead(mine, head)) continue;
+        if (mine.released === undefined) work.parked.set(head.key, head);
+        this.#scheduleRelease(work, head.key, handle);
+      }
+    } catch {
+      // The store is away (or the router stopping): the next check reads again.
+    } finally {
+      this.#checkingReleases = false;
+    }
+  }
+
+  /**
+   * Parks the key of `event`, just dead-lettered at `position`, by its route's policy. A key
+   * parked already stays parked whatever the policy (the redriven dead letter failed again):
+   * it is now parked behind the new dead letter.
+   */
+  async #deadLettered(event: StoredEvent, work: PartitionWork, position: AppendResult): Promise<void> {
+    const store = this.#options.store;
+    const key = event.partitionkey;
+    if (store === undefined || key === undefined) return;
+    const current = work.parked.get(key);
+    if (
+      this.#dispatch.deadLetterPolicy(event) === 'skip' &&
+      (current === undefined || current.released !== undefined)
+    ) {
+      return;
+    }
+    const ref: KeyRef = { group: this.group, topic: work.topic, partition: work.partition, key };
+    const head = await this.#retrying(() =>
+      parkKey(store, ref, {
+        eventId: event.id,
+        offset: event.offset,
+        deadLetter: { topic: position.topic, partition: position.partition, offset: position.offset },
+      }),
+    );
+    work.parked.set(key, head);
+  }
+
+  /**
+   * Runs a read or write of parking state (or a read of a parked event from the log), trying
+   * again with backoff while it fails with a retryable error (the database or the broker away
+   * for a while): parking waits instead of stopping the router. Throws once the router is stopping.
+   */
+  async #retrying<T>(write: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await write();
+      } catch (error) {
+        if (!isHeraldError(error) || !error.retryable || this.#stopping.signal.aborted) throw error;
+        await sleep(Math.min(1000, 10 * 2 ** attempt), undefined, { signal: this.#stopping.signal }).catch(
+          () => undefined,
+        );
+      }
     }
   }
 
@@ -303,6 +549,7 @@ export class Router {
         delivery.failed = true;
         return this.#failures.record(key, error);
       },
+      deadLettered: (position) => this.#deadLettered(event, work, position),
     };
   }
 
@@ -310,24 +557,67 @@ export class Router {
     return { group: this.group, topic: event.topic, partition: event.partition, offset: event.offset };
   }
 
-  /** The work of the event's partition, set up at its first event; undefined when the router stopped meanwhile. */
-  async #partition(event: StoredEvent): Promise<PartitionWork | undefined> {
-    const id = `${event.topic}/${event.partition}`;
+  /**
+   * The work of a partition, set up at its first event (`first` is its offset), or when a
+   * parked key of a partition this member owns was released before any of its events came
+   * (`first` 0: nothing is committed until an event finishes, and a commit below the group's
+   * position is ignored). Undefined when the router stopped meanwhile. One setup per partition
+   * at a time: a second caller waits for the first.
+   */
+  #partition(
+    topic: string,
+    partition: number,
+    first: number,
+    options: { readonly ifOwned?: boolean } = {},
+  ): Promise<PartitionWork | undefined> {
+    const id = `${topic}/${partition}`;
     const existing = this.#work.get(id);
-    if (existing !== undefined) return existing;
-    const replayUntil = await this.#replayUntil(event.topic, event.partition);
+    if (existing !== undefined) return Promise.resolve(existing);
+    let claiming = this.#claiming.get(id);
+    if (claiming === undefined) {
+      claiming = this.#claim(topic, partition, first, options.ifOwned === true).finally(() =>
+        this.#claiming.delete(id),
+      );
+      this.#claiming.set(id, claiming);
+    }
+    return claiming;
+  }
+
+  async #claim(
+    topic: string,
+    partition: number,
+    first: number,
+    ifOwned: boolean,
+  ): Promise<PartitionWork | undefined> {
+    const id = `${topic}/${partition}`;
+    const replayUntil = await this.#replayUntil(topic, partition);
     if (replayUntil === undefined) return undefined;
+    const parked = await this.#parkedOf(topic, partition);
+    if (parked === undefined) return undefined;
+    // Set up for a release, not an event: the partition may have been taken away meanwhile.
+    const owned = () =>
+      this.#subscription?.assignment().some((p) => p.topic === topic && p.partition === partition) === true;
+    if (ifOwned && !owned()) return undefined;
     const abort = new AbortController();
     const work: PartitionWork = {
-      topic: event.topic,
-      partition: event.partition,
-      offsets: new OffsetTracker(event.offset),
+      topic,
+      partition,
+      offsets: new OffsetTracker(first),
       keys: new KeyScheduler(),
       abort,
       signal: AbortSignal.any([this.#stopping.signal, abort.signal]),
       replayUntil,
+      parked: new Map(parked.map((head) => [head.key, head])),
+      releasing: new Set(),
+      leaving: false,
     };
     this.#work.set(id, work);
+    // A release the previous owner (or this router before a restart) did not finish goes on first.
+    const handle = this.#handler;
+    if (handle !== undefined) {
+      for (const head of parked)
+        if (head.released !== undefined) this.#scheduleRelease(work, head.key, handle);
+    }
     return work;
   }
 
@@ -348,6 +638,21 @@ export class Router {
           () => undefined,
         );
       }
+    }
+  }
+
+  /**
+   * The parked keys of a partition being claimed, read before any of its events starts;
+   * undefined when the router is stopped while the store is away.
+   */
+  async #parkedOf(topic: string, partition: number): Promise<ParkedKey[] | undefined> {
+    const store = this.#options.store;
+    if (store === undefined) return [];
+    try {
+      return await this.#retrying(() => parkedKeysOfPartition(store, this.group, topic, partition));
+    } catch (error) {
+      if (this.#stopping.signal.aborted) return undefined;
+      throw error;
     }
   }
 
@@ -384,6 +689,7 @@ export class Router {
       ([, w]) =>
         partitions === null || partitions.some((p) => p.topic === w.topic && p.partition === w.partition),
     );
+    for (const [, w] of selected) w.leaving = true;
     if (this.#failure !== undefined) for (const [, w] of selected) w.abort.abort();
     await Promise.all(selected.map(([, w]) => w.keys.idle()));
     await this.#commit(selected.map(([, w]) => ({ topic: w.topic, partition: w.partition }))).catch(
@@ -399,6 +705,33 @@ export class Router {
 /** @example const router = createRouter({ log, group: 'inventory.reservations', topics: ['orders'] }); */
 export function createRouter(options: RouterOptions): Router {
   return new Router(options);
+}
+
+/** Parked events read from the store, and forgotten, at once while a key is released. */
+const RELEASE_BATCH = 64;
+
+/** The parked key a head is the document of. */
+function refOf(head: ParkedKey): KeyRef {
+  return { group: head.group, topic: head.topic, partition: head.partition, key: head.key };
+}
+
+/** Whether two documents of a parked key name the same dead letter. */
+function sameHead(a: ParkedKey, b: ParkedKey): boolean {
+  return (
+    a.eventId === b.eventId &&
+    a.deadLetter?.topic === b.deadLetter?.topic &&
+    a.deadLetter?.partition === b.deadLetter?.partition &&
+    a.deadLetter?.offset === b.deadLetter?.offset
+  );
+}
+
+/** Whether `event` is the redrive (`dlredrive`) of the dead letter that parks its key. */
+function isRedriveOf(event: StoredEvent, head: ParkedKey): boolean {
+  return event.extensions?.[REDRIVE_ATTRIBUTE] !== undefined && event.id === head.eventId;
+}
+
+function eventPosition(event: StoredEvent): { offset: number; eventId: string } {
+  return { offset: event.offset, eventId: event.id };
 }
 
 /** `tx` whose emitted events are stamped as caused by `cause`; every other method is `tx`'s own. */

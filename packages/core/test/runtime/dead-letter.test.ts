@@ -85,7 +85,13 @@ void describe('deadLetter', () => {
       const { log, poison, poisonData, placed, parked, calls, handled } = await poisonScenario(store);
       await using _log = log;
       assert.equal(calls.get(poison.id), 3, 'the poison event was tried exactly maxAttempts times');
-      assert.equal(handled.length, 6, 'events after the poison event were handled');
+      // With a store, the poison event's key is parked: its later events wait (as positions),
+      // the other keys' events are handled and the partition moves on. Without one, nothing parks.
+      assert.deepEqual(
+        handled.toSorted(),
+        (withStore ? [101, 103, 105] : [100, 101, 102, 103, 104, 105]).map((i) => `event-${i}`),
+        'events after the poison event were handled (with a store, but those of its key)',
+      );
 
       assert.equal(parked.id, poison.id);
       assert.equal(parked.type, poison.type);

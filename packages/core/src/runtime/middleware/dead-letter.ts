@@ -46,15 +46,20 @@ export interface DeadLetterMessage {
 const deadLetterChannel = diagnostics.channel(DEAD_LETTER_CHANNEL);
 
 /**
- * Parks an event whose handling failed for good (retries used up, a permanent failure, poison)
- * in `<topic>.dead-letter`, so the partition moves on. The parked event keeps its original
+ * Moves an event whose handling failed for good (retries used up, a permanent failure, poison)
+ * to `<topic>.dead-letter`, so the partition moves on. The dead letter keeps its original
  * attributes, id, key and exact data bytes, plus failure metadata as `dl*` extensions: the
  * error, its code, the attempts, the group, the original topic/partition/offset and the first
  * and last failure times. The dead-letter topic is created on first use with the partitions of
  * the original topic (same key → same partition).
  *
  * Put it outermost, outside `retry`. Shutdown is not a failure: an event interrupted by a stop
- * is redelivered, not parked.
+ * is redelivered, not dead-lettered.
+ *
+ * Ordering: in a router with a store, a dead-lettered event with a key parks that key (unless its
+ * route says `deadLetters: 'skip'`): the key's later events are held back, as positions in the
+ * store, until the dead letter is redriven and handled or discarded, then handled in their
+ * original order. Other keys keep flowing. See docs/parking.md.
  */
 export function deadLetter(options: DeadLetterOptions = {}): Middleware {
   const topicFor = options.topicFor ?? deadLetterTopicOf;
@@ -88,6 +93,9 @@ export function deadLetter(options: DeadLetterOptions = {}): Middleware {
           partition: event.partition % (await context.log.describeTopic(target)).partitions,
         },
       );
+      // The key is parked (by the route's policy) before the event counts as handled: a crash in
+      // between redelivers it, and it is dead-lettered again (a second entry) and parked.
+      await context.deadLettered?.(result);
       if (deadLetterChannel.hasSubscribers) {
         const message: DeadLetterMessage = {
           event,

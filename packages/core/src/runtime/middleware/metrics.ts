@@ -4,7 +4,9 @@ import type { StoredEvent } from '../../envelope.ts';
 import { HeraldError, isHeraldError } from '../../errors.ts';
 import type { EventLog, GroupDescription } from '../../event-log.ts';
 import type { Handler, Middleware } from '../handler.ts';
+import { parkedKeys } from '../key-parking.ts';
 import type { PublishMiddleware } from '../producer.ts';
+import type { Store } from '../store.ts';
 import { DEAD_LETTER_CHANNEL, type DeadLetterMessage } from './dead-letter.ts';
 
 export interface MetricsOptions {
@@ -315,6 +317,75 @@ export function registerLagMetrics(
     },
   });
   return gauge;
+}
+
+/** A consumer group and the store its router keeps parked keys in. */
+export interface ParkingGroup {
+  readonly group: string;
+  readonly store: Store;
+}
+
+/**
+ * Registers the gauges `herald_parked_keys` {group} and `herald_parked_events` {group}: keys
+ * parked behind a dead letter (see docs/parking.md) and the events waiting behind them, read
+ * from each group's store (`parkedKeys`) when the registry is collected, so they cost nothing
+ * between scrapes and count every member's parking, not one process's. A failing read fails the
+ * scrape rather than reporting stale counts. Keys being released count until they are done.
+ *
+ * Call it once per registry with every group to watch.
+ *
+ * @example registerParkingMetrics([{ group: 'inventory.reservations', store }], registry);
+ */
+export function registerParkingMetrics(
+  groups: readonly ParkingGroup[],
+  registry: Registry,
+  options: { readonly prefix?: string } = {},
+): { readonly keys: Gauge<'group'>; readonly events: Gauge<'group'> } {
+  const keysName = `${options.prefix ?? DEFAULT_PREFIX}parked_keys`;
+  const eventsName = `${options.prefix ?? DEFAULT_PREFIX}parked_events`;
+  if (
+    registry.getSingleMetric(keysName) !== undefined ||
+    registry.getSingleMetric(eventsName) !== undefined
+  ) {
+    throw new HeraldError(
+      'INVALID_ARGUMENT',
+      `${keysName} is registered already; call registerParkingMetrics once per registry with every group`,
+    );
+  }
+  // One read per group and scrape, shared by both gauges (see registerLagMetrics).
+  let inFlight: Promise<{ group: string; keys: number; events: number }[]> | undefined;
+  const readAll = () =>
+    (inFlight ??= Promise.all(
+      groups.map(async ({ group, store }) => {
+        const parked = await parkedKeys(store, group);
+        return { group, keys: parked.length, events: parked.reduce((sum, key) => sum + key.count, 0) };
+      }),
+    ).finally(() => {
+      inFlight = undefined;
+    }));
+  const keys: Gauge<'group'> = new Gauge({
+    name: keysName,
+    help: 'Keys parked behind a dead letter: their later events wait until it is redriven or discarded.',
+    labelNames: ['group'],
+    registers: [registry],
+    collect: async () => {
+      const counts = await readAll();
+      keys.reset();
+      for (const count of counts) keys.set({ group: count.group }, count.keys);
+    },
+  });
+  const events: Gauge<'group'> = new Gauge({
+    name: eventsName,
+    help: 'Events waiting behind parked keys (kept as positions, not handled yet).',
+    labelNames: ['group'],
+    registers: [registry],
+    collect: async () => {
+      const counts = await readAll();
+      events.reset();
+      for (const count of counts) events.set({ group: count.group }, count.events);
+    },
+  });
+  return { keys, events };
 }
 
 /**
