@@ -24,6 +24,7 @@ import {
   findErrorBy,
 } from '@platformatic/kafka';
 import type { joinGroupV9, syncGroupV5 } from '@platformatic/kafka';
+import { CoordinatorBackoff } from './coordinator-backoff.ts';
 import {
   GROUP_MEMBERSHIP_ERRORS,
   hasKafkaError,
@@ -587,9 +588,21 @@ export class KafkaSubscription implements Subscription {
     if (lost.length > 0) await this.#queue.runCallback(() => this.#settings.onRevoked?.(lost));
   }
 
-  /** Eager rebalancing: give everything up (after `onRevoked`), then JoinGroup and SyncGroup. */
+  /**
+   * Eager rebalancing: give everything up (after `onRevoked`), then JoinGroup and SyncGroup.
+   * While the coordinator is loading the group or moving (a cluster that just started, a broker
+   * that took over the group), the join is tried again with backoff for up to one session
+   * timeout (see CoordinatorBackoff), finding the coordinator again each time; those attempts
+   * do not count against MAX_JOIN_ATTEMPTS, which bounds rejoins the group itself asks for.
+   */
   async #join(): Promise<void> {
     await this.#giveUpAll();
+    const backoff = new CoordinatorBackoff({
+      budgetMs: this.#settings.sessionTimeoutMs,
+      initialDelayMs: this.#log.options.retryDelayMs,
+      maxDelayMs: this.#heartbeatMs,
+      sleep: (ms) => this.#coordinatorWake.wait(ms),
+    });
     for (let attempt = 1; ; attempt++) {
       if (this.#stopped) return;
       if (attempt > MAX_JOIN_ATTEMPTS) {
@@ -641,6 +654,10 @@ export class KafkaSubscription implements Subscription {
             { cause: error },
           );
         }
+        if (await backoff.retry(error)) {
+          attempt--;
+          continue;
+        }
         throw error;
       }
       if (this.#stopped) return;
@@ -666,6 +683,10 @@ export class KafkaSubscription implements Subscription {
         if (id === 'UNKNOWN_MEMBER_ID') this.#forgetMemberId();
         if (id === 'REBALANCE_IN_PROGRESS' || id === 'ILLEGAL_GENERATION' || id === 'UNKNOWN_MEMBER_ID')
           continue;
+        if (await backoff.retry(error)) {
+          attempt--;
+          continue;
+        }
         throw error;
       }
       if (this.#stopped) return;
@@ -674,10 +695,19 @@ export class KafkaSubscription implements Subscription {
         synced.assignment.length === 0
           ? []
           : decodeConsumerProtocolAssignment(synced.assignment).assignedPartitions;
-      // Until the claim succeeded the member holds nothing it could deliver: a failed claim rejoins.
-      await this.#claim(
-        assigned.flatMap(({ topic, partitions }) => partitions.map((partition) => ({ topic, partition }))),
-      );
+      // Until the claim succeeded the member holds nothing it could deliver: a failed claim rejoins
+      // (at once while the coordinator is still loading the group's offsets).
+      try {
+        await this.#claim(
+          assigned.flatMap(({ topic, partitions }) => partitions.map((partition) => ({ topic, partition }))),
+        );
+      } catch (error) {
+        if (this.#owned.size === 0 && (await backoff.retry(error))) {
+          attempt--;
+          continue;
+        }
+        throw error;
+      }
       this.#needJoin = false;
       return;
     }
