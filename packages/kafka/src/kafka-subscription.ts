@@ -34,6 +34,7 @@ import {
 } from './kafka-errors.ts';
 import type { ResolvedKafkaLogOptions } from './kafka-log-options.ts';
 import { EARLIEST, LATEST, fetchedRecords } from './kafka-wire.ts';
+import { encodeOffsetMetadata, parseOffsetMetadata } from './offset-metadata.ts';
 import type { FetchedRecord, KafkaWire } from './kafka-wire.ts';
 
 /*
@@ -118,6 +119,8 @@ interface Owned {
   fetchedEnd: number;
   /** The group's committed offset, or null when it never committed this partition. */
   committed: number | null;
+  /** The replay mark `resetGroup` left in the committed offset's metadata; commits keep it. */
+  readonly replayUntil: number | undefined;
   /** `onRevoked` is running: nothing more is delivered from it; commits still succeed. */
   revoking: boolean;
   /** What this claim delivered, to tell its events from an earlier claim's on commit. */
@@ -811,7 +814,7 @@ export class KafkaSubscription implements Subscription {
     const starts = new Map<string, number>();
     const byTopic = new Map<string, number[]>();
     for (const { topic, partition } of assigned) {
-      if (committed.get(topicPartitionKey(topic, partition)) === undefined)
+      if (committed.get(topicPartitionKey(topic, partition))?.offset === undefined)
         byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
     }
     for (const [topic, partitions] of byTopic) {
@@ -831,7 +834,8 @@ export class KafkaSubscription implements Subscription {
     for (const { topic, partition } of assigned) {
       const tp = { topic: this.#log.heraldTopic(topic), partition };
       const key = topicPartitionKey(tp.topic, partition);
-      const done = committed.get(topicPartitionKey(topic, partition));
+      const position = committed.get(topicPartitionKey(topic, partition));
+      const done = position?.offset;
       this.#owned.set(key, {
         tp,
         wireTopic: topic,
@@ -842,6 +846,7 @@ export class KafkaSubscription implements Subscription {
         nextFetched: 0,
         fetchedEnd: 0,
         committed: done ?? null,
+        replayUntil: position?.replayUntil,
         revoking: false,
         claim: this.#claims.claim(key),
       });
@@ -851,15 +856,19 @@ export class KafkaSubscription implements Subscription {
     await this.#queue.runCallback(() => this.#settings.onAssigned?.(claimed));
   }
 
+  /** The group's committed offsets (with their replay marks) of `partitions` it committed on. */
   async #committedOffsets(
     partitions: readonly { topic: string; partition: number }[],
-  ): Promise<Map<string, number>> {
+  ): Promise<Map<string, { offset: number; replayUntil: number | undefined }>> {
     const byTopic = new Map<string, number[]>();
     for (const { topic, partition } of partitions)
       byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
     const response = await this.#coordinator.coordinatorRequest<{
       groups: {
-        topics: { name: string; partitions: { partitionIndex: number; committedOffset: bigint }[] }[];
+        topics: {
+          name: string;
+          partitions: { partitionIndex: number; committedOffset: bigint; metadata: string | null }[];
+        }[];
       }[];
     }>(
       this.#wireGroup,
@@ -874,12 +883,15 @@ export class KafkaSubscription implements Subscription {
       ],
       true,
     );
-    const committed = new Map<string, number>();
+    const committed = new Map<string, { offset: number; replayUntil: number | undefined }>();
     for (const group of response.groups) {
       for (const topic of group.topics) {
         for (const p of topic.partitions) {
           if (p.committedOffset >= 0n)
-            committed.set(topicPartitionKey(topic.name, p.partitionIndex), Number(p.committedOffset));
+            committed.set(topicPartitionKey(topic.name, p.partitionIndex), {
+              offset: Number(p.committedOffset),
+              replayUntil: parseOffsetMetadata(p.metadata),
+            });
         }
       }
     }
@@ -912,7 +924,7 @@ export class KafkaSubscription implements Subscription {
         partitionIndex: number;
         committedOffset: bigint;
         committedLeaderEpoch: number;
-        committedMetadata: null;
+        committedMetadata: string | null;
       }[]
     >();
     for (const { held, offset } of advancing) {
@@ -922,7 +934,8 @@ export class KafkaSubscription implements Subscription {
           partitionIndex: held.tp.partition,
           committedOffset: BigInt(offset),
           committedLeaderEpoch: -1,
-          committedMetadata: null,
+          // The replay mark goes with every commit: Kafka keeps only the latest commit's string.
+          committedMetadata: encodeOffsetMetadata(held.replayUntil),
         },
       ]);
     }
