@@ -1,9 +1,9 @@
 // Entry point `@herald/core/ops`: what operators run against a live system rather than what a
 // service calls while it handles events: redriving dead-lettered entries (capped, deduplicated
 // and audited through a store), reading the facts a dead-letter entry carries, and reading a
-// whole partition page by page, auditing a group's delivery guarantees, migrating a log, and
-// shadow runs of a new version of a group's handlers. The CLI takes it from here, and so will a
-// console.
+// whole partition page by page, auditing a group's delivery guarantees, a group's lag in events
+// and in seconds, migrating a log, and shadow runs of a new version of a group's handlers. The
+// CLI takes it from here, and so will a console.
 export { AUDIT_VIOLATION_KINDS, auditGroup, auditViolationCount } from './audit-group.ts';
 export type {
   AuditOptions,
@@ -13,6 +13,8 @@ export type {
   AuditViolationKind,
   AuditedPartition,
 } from './audit-group.ts';
+export { groupLag } from './group-lag.ts';
+export type { GroupLag, GroupLagOptions, PartitionLag } from './group-lag.ts';
 export { migrateLog } from './migrate-log.ts';
 export type { GroupMigration, MigrateOptions, MigrationReport, PartitionMigration } from './migrate-log.ts';
 export { formatShadowReport, shadowRun } from './shadow-run.ts';
