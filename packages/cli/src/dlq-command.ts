@@ -31,7 +31,8 @@ export const DLQ_HELP = `Usage:
   herald dlq list [<dlq-topic>] [--json]
   herald dlq show <dlq-topic> <partition>:<offset> [--json]
   herald dlq redrive <dlq-topic> (<partition>:<offset>... | --all) [--again] [--max-redrives <n>]
-                     [--dry-run] [--yes] [--idempotency-key <key>] [--actor <name>] [--json]
+                     [--dry-run] [--yes] [--idempotency-key <key>] [--actor <name>]
+                     [--best-effort] [--json]
 
 Dead-letter topics (<topic>.dead-letter) hold the events a consumer group gave up on, with
 the failure as dl* attributes: dlerror, dlcode, dlattempts, dlgroup, and where the event was
@@ -59,11 +60,18 @@ Commands:
                                   redrives each entry at most once
             --actor <name>        who asks, for the audit, before <os user>@<host> (default
                                   HERALD_ACTOR when set)
+            --best-effort         redrive although there is no store (see below)
 
-On the embedded SQLite log each redrive is one transaction with its record (herald.redrives)
-and an audit entry (herald.audit) in the log's own file: two identical requests at the same
-time are one redrive, and the cap holds. Other logs have no store: a redrive there is best
-effort, neither counted, capped, deduplicated nor audited.
+Each redrive is one store transaction with the entry's record (herald.redrives) and an audit
+entry (herald.audit): two identical requests, one after the other or at the same time, are one
+redrive with one event appended, and the cap holds. The store is HERALD_STORE; on the embedded
+SQLite log it defaults to the log's own file. On Kafka and NATS set HERALD_STORE to the
+postgres:// store of the services that consume the topic (its outbox publishes the redriven
+event to the log once the transaction commits; the command waits for that before it exits).
+
+Without a store a redrive is refused unless --best-effort is given: it is then neither
+counted, capped, deduplicated nor audited, and the same request made twice appends the event
+twice (the same event id: consumers with the idempotency middleware still apply it once).
 
 Options:
   --json       Print JSON.
@@ -113,6 +121,8 @@ export interface RedriveArguments {
   readonly yes: boolean;
   readonly idempotencyKey?: string;
   readonly actor?: string;
+  /** `--best-effort`: redrive although there is no store to count, cap, deduplicate and audit. */
+  readonly bestEffort: boolean;
   readonly json: boolean;
 }
 
@@ -127,6 +137,7 @@ export function parseRedriveArguments(args: readonly string[]): RedriveArguments
     yes: { type: 'boolean', short: 'y' },
     'idempotency-key': { type: 'string' },
     actor: { type: 'string' },
+    'best-effort': { type: 'boolean' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -153,6 +164,7 @@ export function parseRedriveArguments(args: readonly string[]): RedriveArguments
         : parseInteger(command, '--max-redrives', values['max-redrives'], 1),
     dryRun: values['dry-run'] === true,
     yes: values.yes === true,
+    bestEffort: values['best-effort'] === true,
     json: values.json === true,
   };
   const key = values['idempotency-key'];
@@ -406,6 +418,13 @@ async function redriveCommand(args: readonly string[], context: CommandContext):
   if (parsed === undefined) {
     await context.out(DLQ_HELP);
     return EXIT_OK;
+  }
+  // A redrive nothing counts repeats itself when the request is repeated: only on purpose.
+  if (context.storeUrl === undefined && !parsed.bestEffort && !parsed.dryRun) {
+    throw new UsageError(
+      `${COMMAND} redrive`,
+      `HERALD_LOG=${printable(redactUrl(context.logUrl))} has no store to count, cap, deduplicate and audit redrives: set HERALD_STORE (the postgres:// store whose outbox publishes to this log), or add --best-effort to redrive without one (the same request made twice then appends twice)`,
+    );
   }
   // A cap above the default is a decision someone makes on purpose: confirmed, and audited with
   // every redrive it allows.
