@@ -6,7 +6,7 @@ import { describe, it } from 'node:test';
 import { isHeraldError } from '@herald/core';
 import { openKafkaLog } from '@herald/kafka';
 import type { KafkaLog } from '@herald/kafka';
-import { Admin } from '@platformatic/kafka';
+import { Admin, findErrorBy } from '@platformatic/kafka';
 import { collect, makeEvent } from '@herald/testing';
 import {
   TEST_BROKERS,
@@ -160,6 +160,34 @@ if (unavailable !== undefined) {
         (error) => isHeraldError(error, 'UNSUPPORTED'),
       );
       assert.deepEqual((await log.describeGroup('billing')).partitions, []);
+    });
+
+    void it('relies on a broker that refuses an offset commit outside a generation while the group has a member', async () => {
+      // What makes a reset safe against a consumer joining between its check and its commit:
+      // the coordinator refuses the reset's own kind of commit (UNKNOWN_MEMBER_ID, which the
+      // reset reports as CONFLICT) once the group has a member.
+      await using env = await setup();
+      const { log, namespace } = env;
+      await log.createTopic('orders', { partitions: 1 });
+      await log.append('orders', makeEvent(1));
+      const member = await log.subscribe({ group: 'billing', topics: ['orders'] });
+      const admin = new Admin({
+        clientId: 'herald-test-resetter',
+        bootstrapBrokers: TEST_BROKERS,
+        retries: 0,
+      });
+      try {
+        await assert.rejects(
+          admin.alterConsumerGroupOffsets({
+            groupId: `${namespace}billing`,
+            topics: [{ name: `${namespace}orders`, partitionOffsets: [{ partition: 0, offset: 0n }] }],
+          }),
+          (error: Error) => findErrorBy(error, 'apiId', 'UNKNOWN_MEMBER_ID') !== null,
+        );
+      } finally {
+        await admin.close();
+        await member.close();
+      }
     });
 
     void it('leaves the replay mark readable by Kafka tools as the offset metadata, and the offsets themselves standard', async () => {
