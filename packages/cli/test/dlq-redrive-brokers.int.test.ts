@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { describe, it } from 'node:test';
 import { openEventLog, openStore } from '@herald/core';
 import type { CloudEvent, EventLog, StoredEvent } from '@herald/core';
-import { AUDIT_COLLECTION, REDRIVE_COLLECTION } from '@herald/core/ops';
+import { AUDIT_COLLECTION, REDRIVE_COLLECTION, redrive } from '@herald/core/ops';
 import type { RedriveAuditEntry, RedriveRecord, RedriveResult } from '@herald/core/ops';
 import { readAll } from '@herald/testing';
 import pg from 'pg';
@@ -92,100 +92,126 @@ for (const [name, logUrl] of [
   ['Kafka', (id: string) => `kafka://${KAFKA}?namespace=${id}.`],
   ['NATS', (id: string) => `nats://${NATS}?namespace=${id}`],
 ] as const) {
-  describe(
-    `herald dlq redrive on ${name} with a Postgres store (real processes)`,
-    { timeout: 600_000 },
-    () => {
-      it('appends a dead letter redriven twice, one request after the other, once', async () => {
-        await using env = await setup(logUrl);
-        const first = await env.redrive('0:0');
-        assert.equal(first.status, 0, first.stderr);
-        assert.equal(first.stderr, '');
-        assert.deepEqual(
-          first.result.outcomes.map((o) => [o.eventId, o.status, o.count]),
-          [['order-1', 'redriven', 1]],
+  describe(`herald dlq redrive on ${name} with a Postgres store`, { timeout: 600_000 }, () => {
+    it('appends a dead letter redriven twice, one request after the other, once', async () => {
+      await using env = await setup(logUrl);
+      const first = await env.redrive('0:0');
+      assert.equal(first.status, 0, first.stderr);
+      assert.equal(first.stderr, '');
+      assert.deepEqual(
+        first.result.outcomes.map((o) => [o.eventId, o.status, o.count]),
+        [['order-1', 'redriven', 1]],
+      );
+      assert.deepEqual(
+        (await readAll(env.log, 'orders')).map((e) => e.id),
+        ['order-1'],
+        'the command published the redriven event from the outbox before it exited',
+      );
+      const second = await env.redrive('0:0');
+      assert.equal(second.status, 0, second.stderr);
+      assert.deepEqual(
+        second.result.outcomes.map((o) => [o.eventId, o.status, o.count]),
+        [['order-1', 'duplicate', 1]],
+      );
+      const appended = await env.appended('order-1');
+      assert.equal(appended.length, 1, 'appended once');
+      assert.equal(appended[0]?.extensions?.['dlredrive'], '1');
+      assert.equal(appended[0]?.extensions?.['dltopic'], undefined, 'without the failure metadata');
+    });
+
+    it('appends a dead letter redriven by two requests at the same time once', async () => {
+      await using env = await setup(logUrl);
+      const both = await Promise.all([env.redrive('0:1'), env.redrive('0:1')]);
+      for (const run of both) assert.equal(run.status, 0, run.stderr);
+      assert.deepEqual(both.map((run) => run.result.outcomes[0]?.status).sort(), ['duplicate', 'redriven']);
+      assert.equal((await env.appended('order-2')).length, 1, 'appended once');
+      const store = await openStore(env.storeUrl, { log: env.log, publish: false });
+      try {
+        const record = await store.get<RedriveRecord>(REDRIVE_COLLECTION, `${DLQ}/0/1`);
+        assert.equal(record?.count, 1);
+      } finally {
+        await store.close();
+      }
+    });
+
+    it('appends a dead letter that five requests over separate connections redrive at the same time once', async () => {
+      // The processes above may start one after the other; these transactions surely overlap.
+      await using env = await setup(logUrl);
+      const stores = await Promise.all(
+        Array.from({ length: 5 }, () => openStore(env.storeUrl, { log: env.log })),
+      );
+      try {
+        const results = await Promise.all(
+          stores.map((store) =>
+            redrive({
+              log: env.log,
+              store,
+              deadLetterTopic: DLQ,
+              positions: [{ partition: 0, offset: 1 }],
+            }),
+          ),
         );
+        assert.deepEqual(results.map((r) => r.outcomes[0]?.status).sort(), [
+          'duplicate',
+          'duplicate',
+          'duplicate',
+          'duplicate',
+          'redriven',
+        ]);
+      } finally {
+        await Promise.all(stores.map((store) => store.close()));
+      }
+      assert.equal((await env.appended('order-2')).length, 1, 'appended once');
+    });
+
+    it('holds the cap and audits every redrive and every refusal', async () => {
+      await using env = await setup(logUrl);
+      for (let n = 1; n <= 3; n++) {
+        const run = await env.redrive('0:2', ...(n === 1 ? [] : ['--again']));
+        assert.equal(run.status, 0, run.stderr);
         assert.deepEqual(
-          (await readAll(env.log, 'orders')).map((e) => e.id),
-          ['order-1'],
-          'the command published the redriven event from the outbox before it exited',
+          run.result.outcomes.map((o) => [o.status, o.count]),
+          [['redriven', n]],
         );
-        const second = await env.redrive('0:0');
-        assert.equal(second.status, 0, second.stderr);
+      }
+      const capped = await env.redrive('0:2', '--again');
+      assert.equal(capped.status, 1);
+      assert.match(capped.stderr, /reached the redrive cap \(3 of 3\)/);
+      assert.deepEqual(
+        (await env.appended('order-3')).map((e) => e.extensions?.['dlredrive']),
+        ['1', '2', '3'],
+        'appended three times, never a fourth',
+      );
+
+      const store = await openStore(env.storeUrl, { log: env.log, publish: false });
+      try {
+        const audit = (await store.list<RedriveAuditEntry>(AUDIT_COLLECTION)).map(({ value }) => value);
         assert.deepEqual(
-          second.result.outcomes.map((o) => [o.eventId, o.status, o.count]),
-          [['order-1', 'duplicate', 1]],
+          audit.map((entry) => [entry.action, entry.outcome, entry.eventId, entry.count]),
+          [
+            ['dlq.redrive', 'redriven', 'order-3', 1],
+            ['dlq.redrive', 'redriven', 'order-3', 2],
+            ['dlq.redrive', 'redriven', 'order-3', 3],
+            ['dlq.redrive', 'refused', 'order-3', 3],
+          ],
         );
-        const appended = await env.appended('order-1');
-        assert.equal(appended.length, 1, 'appended once');
-        assert.equal(appended[0]?.extensions?.['dlredrive'], '1');
-        assert.equal(appended[0]?.extensions?.['dltopic'], undefined, 'without the failure metadata');
-      });
+        assert.ok(audit.every((entry) => entry.actor.length > 0 && entry.deadLetterTopic === DLQ));
+      } finally {
+        await store.close();
+      }
+    });
 
-      it('appends a dead letter redriven by two requests at the same time once', async () => {
-        await using env = await setup(logUrl);
-        const both = await Promise.all([env.redrive('0:1'), env.redrive('0:1')]);
-        for (const run of both) assert.equal(run.status, 0, run.stderr);
-        assert.deepEqual(both.map((run) => run.result.outcomes[0]?.status).sort(), ['duplicate', 'redriven']);
-        assert.equal((await env.appended('order-2')).length, 1, 'appended once');
-        const store = await openStore(env.storeUrl, { log: env.log, publish: false });
-        try {
-          const record = await store.get<RedriveRecord>(REDRIVE_COLLECTION, `${DLQ}/0/1`);
-          assert.equal(record?.count, 1);
-        } finally {
-          await store.close();
-        }
-      });
+    it('refuses to redrive without a store unless asked for best effort', async () => {
+      await using env = await setup(logUrl);
+      const refused = await spawnHerald(['dlq', 'redrive', DLQ, '0:0'], env.logUrl);
+      assert.equal(refused.status, 2);
+      assert.match(refused.stderr, /has no store to count, cap, deduplicate and audit redrives/);
+      assert.deepEqual(await readAll(env.log, 'orders'), [], 'nothing appended');
 
-      it('holds the cap and audits every redrive and every refusal', async () => {
-        await using env = await setup(logUrl);
-        for (let n = 1; n <= 3; n++) {
-          const run = await env.redrive('0:2', ...(n === 1 ? [] : ['--again']));
-          assert.equal(run.status, 0, run.stderr);
-          assert.deepEqual(
-            run.result.outcomes.map((o) => [o.status, o.count]),
-            [['redriven', n]],
-          );
-        }
-        const capped = await env.redrive('0:2', '--again');
-        assert.equal(capped.status, 1);
-        assert.match(capped.stderr, /reached the redrive cap \(3 of 3\)/);
-        assert.deepEqual(
-          (await env.appended('order-3')).map((e) => e.extensions?.['dlredrive']),
-          ['1', '2', '3'],
-          'appended three times, never a fourth',
-        );
-
-        const store = await openStore(env.storeUrl, { log: env.log, publish: false });
-        try {
-          const audit = (await store.list<RedriveAuditEntry>(AUDIT_COLLECTION)).map(({ value }) => value);
-          assert.deepEqual(
-            audit.map((entry) => [entry.action, entry.outcome, entry.eventId, entry.count]),
-            [
-              ['dlq.redrive', 'redriven', 'order-3', 1],
-              ['dlq.redrive', 'redriven', 'order-3', 2],
-              ['dlq.redrive', 'redriven', 'order-3', 3],
-              ['dlq.redrive', 'refused', 'order-3', 3],
-            ],
-          );
-          assert.ok(audit.every((entry) => entry.actor.length > 0 && entry.deadLetterTopic === DLQ));
-        } finally {
-          await store.close();
-        }
-      });
-
-      it('refuses to redrive without a store unless asked for best effort', async () => {
-        await using env = await setup(logUrl);
-        const refused = await spawnHerald(['dlq', 'redrive', DLQ, '0:0'], env.logUrl);
-        assert.equal(refused.status, 2);
-        assert.match(refused.stderr, /has no store to count, cap, deduplicate and audit redrives/);
-        assert.deepEqual(await readAll(env.log, 'orders'), [], 'nothing appended');
-
-        const bestEffort = await spawnHerald(['dlq', 'redrive', DLQ, '0:0', '--best-effort'], env.logUrl);
-        assert.equal(bestEffort.status, 0, bestEffort.stderr);
-        assert.match(bestEffort.stderr, /this redrive is best effort/);
-        assert.equal((await readAll(env.log, 'orders')).length, 1);
-      });
-    },
-  );
+      const bestEffort = await spawnHerald(['dlq', 'redrive', DLQ, '0:0', '--best-effort'], env.logUrl);
+      assert.equal(bestEffort.status, 0, bestEffort.stderr);
+      assert.match(bestEffort.stderr, /this redrive is best effort/);
+      assert.equal((await readAll(env.log, 'orders')).length, 1);
+    });
+  });
 }
