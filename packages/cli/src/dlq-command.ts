@@ -39,7 +39,8 @@ export const DLQ_HELP = `Usage:
   herald dlq list [<dlq-topic>] [--json]
   herald dlq show <dlq-topic> <partition>:<offset> [--json]
   herald dlq redrive <dlq-topic> (<partition>:<offset>... | --all) [--again] [--max-redrives <n>]
-                     [--dry-run] [--yes] [--idempotency-key <key>] [--actor <name>] [--force] [--json]
+                     [--dry-run] [--yes] [--idempotency-key <key>] [--actor <name>] [--force]
+                     [--best-effort] [--json]
   herald dlq discard <dlq-topic> <partition>:<offset>... [--reason <text>] [--dry-run]
                      [--actor <name>] [--json]
 
@@ -70,6 +71,7 @@ Commands:
             --actor <name>        who asks, for the audit, before <os user>@<host> (default
                                   HERALD_ACTOR when set)
             --force               redrive entries that were discarded too (else refused)
+            --best-effort         redrive although there is no store (see below)
   discard   Gives up on entries for good: each is marked discarded (never redriven again unless
             forced, passed over by --all) and audited, and the key its dead letter parks in its
             group is released: the group handles the events waiting behind it, in their
@@ -80,10 +82,16 @@ Commands:
 A dead letter parks its key in its group: the key's later events wait (see 'herald groups
 <group>') until the dead letter is redriven and handled, or discarded.
 
-On the embedded SQLite log each redrive or discard is one transaction with its record (herald.redrives)
-and an audit entry (herald.audit) in the log's own file: two identical requests at the same
-time are one redrive, and the cap holds. Other logs have no store: a redrive there is best
-effort, neither counted, capped, deduplicated nor audited.
+Each redrive or discard is one store transaction with the entry's record (herald.redrives)
+and an audit entry (herald.audit): two identical requests, one after the other or at the same
+time, are one redrive with one event appended, and the cap holds. The store is HERALD_STORE; on the embedded
+SQLite log it defaults to the log's own file. On Kafka and NATS set HERALD_STORE to the
+postgres:// store of the services that consume the topic (its outbox publishes the redriven
+event to the log once the transaction commits; the command waits for that before it exits).
+
+Without a store a redrive is refused unless --best-effort is given: it is then neither
+counted, capped, deduplicated nor audited, and the same request made twice appends the event
+twice (the same event id: consumers with the idempotency middleware still apply it once).
 
 Options:
   --json       Print JSON.
@@ -137,6 +145,8 @@ export interface RedriveArguments {
   readonly actor?: string;
   /** `--force`: discarded entries are redriven too. */
   readonly force: boolean;
+  /** `--best-effort`: redrive although there is no store to count, cap, deduplicate and audit. */
+  readonly bestEffort: boolean;
   readonly json: boolean;
 }
 
@@ -152,6 +162,7 @@ export function parseRedriveArguments(args: readonly string[]): RedriveArguments
     'idempotency-key': { type: 'string' },
     actor: { type: 'string' },
     force: { type: 'boolean' },
+    'best-effort': { type: 'boolean' },
     json: { type: 'boolean' },
     help: { type: 'boolean', short: 'h' },
   });
@@ -179,6 +190,7 @@ export function parseRedriveArguments(args: readonly string[]): RedriveArguments
     dryRun: values['dry-run'] === true,
     yes: values.yes === true,
     force: values.force === true,
+    bestEffort: values['best-effort'] === true,
     json: values.json === true,
   };
   const key = values['idempotency-key'];
@@ -445,6 +457,13 @@ async function redriveCommand(args: readonly string[], context: CommandContext):
   if (parsed === undefined) {
     await context.out(DLQ_HELP);
     return EXIT_OK;
+  }
+  // A redrive nothing counts repeats itself when the request is repeated: only on purpose.
+  if (context.storeUrl === undefined && !parsed.bestEffort && !parsed.dryRun) {
+    throw new UsageError(
+      `${COMMAND} redrive`,
+      `HERALD_LOG=${printable(redactUrl(context.logUrl))} has no store to count, cap, deduplicate and audit redrives: set HERALD_STORE (the postgres:// store whose outbox publishes to this log), or add --best-effort to redrive without one (the same request made twice then appends twice)`,
+    );
   }
   // A cap above the default is a decision someone makes on purpose: confirmed, and audited with
   // every redrive it allows.

@@ -90,6 +90,7 @@ describe('parseRedriveArguments', () => {
         'alice',
         '--idempotency-key',
         'ticket-9',
+        '--best-effort',
         '--json',
       ]),
       {
@@ -103,6 +104,7 @@ describe('parseRedriveArguments', () => {
         dryRun: true,
         yes: false,
         force: false,
+        bestEffort: true,
         json: true,
         actor: 'alice',
         idempotencyKey: 'ticket-9',
@@ -119,6 +121,7 @@ describe('parseRedriveArguments', () => {
       dryRun: false,
       yes: true,
       force: false,
+      bestEffort: false,
       json: false,
     });
   });
@@ -295,10 +298,29 @@ describe('herald dlq (memory log)', () => {
     }
   });
 
-  it('redrives best effort without a store, warning that nothing is counted or deduplicated', async () => {
+  it('refuses to redrive without a store unless asked for best effort, appending nothing', async () => {
     const { url, log } = await logWithDeadLetters();
     try {
       const result = await runHerald(['dlq', 'redrive', DLQ, '0:0'], { log: url });
+      assert.equal(result.status, 2);
+      assert.equal(result.stdout, '');
+      assert.match(
+        result.stderr,
+        /^herald: HERALD_LOG=memory:\S+ has no store to count, cap, deduplicate and audit redrives: set HERALD_STORE .*, or add --best-effort to redrive without one/,
+      );
+      assert.deepEqual(await log.read('orders', { partition: 0, from: 'earliest' }), []);
+      const dryRun = await runHerald(['dlq', 'redrive', DLQ, '0:0', '--dry-run'], { log: url });
+      assert.equal(dryRun.status, 0, dryRun.stderr);
+      assert.match(dryRun.stdout, /^would redrive orders\.dead-letter 0:0/);
+    } finally {
+      await log.close();
+    }
+  });
+
+  it('redrives best effort without a store when asked, warning that nothing is counted or deduplicated', async () => {
+    const { url, log } = await logWithDeadLetters();
+    try {
+      const result = await runHerald(['dlq', 'redrive', DLQ, '0:0', '--best-effort'], { log: url });
       assert.equal(result.status, 0, result.stderr);
       assert.match(
         result.stderr,
@@ -328,7 +350,7 @@ describe('herald dlq (memory log)', () => {
         stdout: '',
         stderr: 'herald: orders.dead-letter has no entry at 0:9\n',
       });
-      const notDead = await runHerald(['dlq', 'redrive', 'payments', '0:0'], { log: url });
+      const notDead = await runHerald(['dlq', 'redrive', 'payments', '0:0', '--best-effort'], { log: url });
       assert.equal(notDead.status, 1);
       assert.match(
         notDead.stderr,

@@ -41,7 +41,7 @@ const COMMANDS: readonly (readonly string[])[] = [
   ['groups'],
   ['groups', 'reset', 'g', '--to-earliest', '--topic', 'orders', '--yes'],
   ['dlq', 'list'],
-  ['dlq', 'redrive', 'orders.dead-letter', '--all', '--yes'],
+  ['dlq', 'redrive', 'orders.dead-letter', '--all', '--yes', '--best-effort'],
   ['schema', 'list'],
 ];
 

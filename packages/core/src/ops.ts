@@ -2,9 +2,9 @@
 // service calls while it handles events: redriving dead-lettered entries (capped, deduplicated
 // and audited through a store), discarding them (releasing the keys they park), listing a
 // group's parked keys, reading the facts a dead-letter entry carries, and reading a whole
-// partition page by page, auditing a group's delivery guarantees, migrating a log and the
-// services' state beside it, and shadow runs of a new version of a group's handlers. The CLI
-// takes it from here, and so will a console.
+// partition page by page, auditing a group's delivery guarantees, a group's lag in events and in
+// seconds, migrating a log and the services' state beside it, and shadow runs of a new version
+// of a group's handlers. The CLI takes it from here, and so will a console.
 export { AUDIT_VIOLATION_KINDS, auditGroup, auditViolationCount } from './audit-group.ts';
 export type {
   AuditOptions,
@@ -14,6 +14,8 @@ export type {
   AuditViolationKind,
   AuditedPartition,
 } from './audit-group.ts';
+export { groupLag } from './group-lag.ts';
+export type { GroupLag, GroupLagOptions, PartitionLag } from './group-lag.ts';
 export { migrateLog } from './migrate-log.ts';
 export { defaultOwnerOf, migrateState, prefixOf } from './migrate-state.ts';
 export type { MigrateStateOptions, OwnerStateMigration, StateMigrationReport } from './migrate-state.ts';

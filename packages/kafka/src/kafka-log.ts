@@ -10,8 +10,10 @@ import type {
   GroupDescription,
   GroupMember,
   GroupPartitionState,
+  GroupResetPlan,
   LogCapabilities,
   ReadOptions,
+  ResetGroupOptions,
   RetentionPolicy,
   StoredEvent,
   SubscribeOptions,
@@ -26,9 +28,11 @@ import {
   assertRecordSize,
   assertTopicName,
   checkPartition,
+  checkCommitOffset,
   checkPartitionCount,
   checkReadOptions,
   checkRetention,
+  checkStartPosition,
   compareTopicPartitions,
   faultHooksFor,
   faultInjection,
@@ -40,7 +44,7 @@ import type { FaultInjectable } from '@herald/core/backend';
 import { Admin, ConfigResourceTypes } from '@platformatic/kafka';
 import type { MessageToProduce } from '@platformatic/kafka';
 import { decodeCloudEvent, encodeForProducer } from './cloud-event-binding.ts';
-import { hasKafkaError, toHeraldError } from './kafka-errors.ts';
+import { GROUP_MEMBERSHIP_ERRORS, hasKafkaError, toHeraldError } from './kafka-errors.ts';
 import { clientOptions, resolveKafkaLogOptions } from './kafka-log-options.ts';
 import type { KafkaLogOptions, ResolvedKafkaLogOptions } from './kafka-log-options.ts';
 import { KafkaSubscription, localHeartbeats } from './kafka-subscription.ts';
@@ -48,6 +52,7 @@ import type { KafkaLogInternals } from './kafka-subscription.ts';
 import { parseKafkaUrl } from './kafka-url.ts';
 import { EARLIEST, KafkaWire, LATEST, fetchedRecords } from './kafka-wire.ts';
 import type { FetchedRecord } from './kafka-wire.ts';
+import { encodeOffsetMetadata, parseOffsetMetadata } from './offset-metadata.ts';
 import { TimestampedProducer } from './timestamped-producer.ts';
 
 /** Room in a topic's `max.message.bytes` for the record batch and header overhead around one event. */
@@ -80,6 +85,13 @@ interface PendingProduce {
   readonly bytes: number;
   readonly resolve: (placed: readonly (Placement | undefined)[]) => void;
   readonly reject: (error: unknown) => void;
+}
+
+/** A committed offset as the group coordinator keeps it. */
+interface CommittedOffset {
+  readonly offset: number;
+  /** Set by `resetGroup` (kept in the offset's metadata): offsets below it are a replay. */
+  readonly replayUntil: number | undefined;
 }
 
 interface SessionBounds {
@@ -385,12 +397,7 @@ export class KafkaLog implements EventLog, FaultInjectable {
     const wireGroup = this.namespace + group;
     try {
       const now = Date.now();
-      let described;
-      try {
-        described = (await this.#admin.describeGroups({ groups: [wireGroup] })).get(wireGroup);
-      } catch (error) {
-        if (!hasKafkaError(error, 'GROUP_ID_NOT_FOUND')) throw error;
-      }
+      const described = await this.#describeWireGroup(wireGroup);
       const committed = await this.#committed(wireGroup);
       const members: GroupMember[] = [];
       const subscribed = new Set<string>();
@@ -432,7 +439,8 @@ export class KafkaLog implements EventLog, FaultInjectable {
           this.#wire.listOffsets(topic, all, LATEST),
         ]);
         for (const partition of all) {
-          const done = committed.get(topic)?.get(partition) ?? null;
+          const position = committed.get(topic)?.get(partition);
+          const done = position?.offset ?? null;
           const end = latest.get(partition) ?? 0;
           states.push({
             topic: topic.slice(this.namespace.length),
@@ -440,12 +448,163 @@ export class KafkaLog implements EventLog, FaultInjectable {
             committed: done,
             latest: end,
             lag: Math.max(0, end - (done ?? earliest.get(partition) ?? 0)),
+            ...(position?.replayUntil === undefined ? {} : { replayUntil: position.replayUntil }),
           });
         }
       }
       return { group, members, partitions: states };
     } catch (error) {
       throw toHeraldError(error, `cannot describe group "${group}"`, { group });
+    }
+  }
+
+  /**
+   * Moves a group's committed offsets (see EventLog.resetGroup) with Kafka's own admin
+   * protocol, as `kafka-consumer-groups.sh --reset-offsets` does: an OffsetCommit outside any
+   * generation (generation -1, no member id). Refused with CONFLICT while the group has members;
+   * the coordinator itself accepts such a commit only from a group without members, so a
+   * consumer that joins between that check and the commit makes the broker refuse it, and the
+   * reset fails with CONFLICT having changed nothing. What the group had handled before is
+   * kept as a replay mark in each committed offset's metadata (offset-metadata.ts), which
+   * `describeGroup` and the group's members read back. `record` is UNSUPPORTED: Kafka keeps no
+   * documents beside its topics.
+   */
+  async resetGroup(group: string, options: ResetGroupOptions): Promise<readonly GroupResetPlan[]> {
+    this.#assertOpen();
+    if (typeof group !== 'string' || group.length === 0) throw invalid('group must be a non-empty string');
+    if (options.record !== undefined) {
+      throw new HeraldError(
+        'UNSUPPORTED',
+        'Kafka keeps no documents beside its topics: a record cannot be stored with the reset',
+      );
+    }
+    const { to, dryRun = false } = options;
+    const byOffsets = typeof to === 'object' && to !== null && 'offsets' in to;
+    if (!byOffsets) checkStartPosition(to);
+    const wireGroup = this.namespace + group;
+    const [committed, described] = await Promise.all([
+      this.#committed(wireGroup),
+      this.#describeWireGroup(wireGroup),
+    ]).catch((error: unknown) => {
+      throw toHeraldError(error, `cannot describe group "${group}"`, { group });
+    });
+    const known = new Set<string>();
+    for (const wireTopic of committed.keys()) if (this.#inNamespace(wireTopic)) known.add(wireTopic);
+    for (const member of described?.members.values() ?? [])
+      for (const wireTopic of member.metadata?.topics ?? [])
+        if (this.#inNamespace(wireTopic)) known.add(wireTopic);
+    const topics =
+      options.topics ?? [...known].map((wireTopic) => wireTopic.slice(this.namespace.length)).sort();
+    if (topics.length === 0)
+      throw invalid(`group "${group}" has no positions; name the topics to reset`, { group });
+
+    const plan: GroupResetPlan[] = [];
+    const marks: (number | undefined)[] = [];
+    for (const name of topics) {
+      const count = await this.#partitionCount(name);
+      const wireName = this.#namespaced(name);
+      const wanted = byOffsets ? to.offsets.filter((p) => p.topic === name) : [];
+      const partitions = Array.from({ length: count }, (_, partition) => partition).filter(
+        (partition) => !byOffsets || wanted.some((p) => p.partition === partition),
+      );
+      if (partitions.length === 0) continue;
+      try {
+        const [earliest, latest, at] = await Promise.all([
+          this.#wire.listOffsets(wireName, partitions, EARLIEST),
+          this.#wire.listOffsets(wireName, partitions, LATEST),
+          typeof to === 'object' && to !== null && 'timestamp' in to
+            ? this.#wire.listOffsets(wireName, partitions, BigInt(Math.max(0, Math.floor(to.timestamp))))
+            : undefined,
+        ]);
+        for (const partition of partitions) {
+          const low = earliest.get(partition) ?? 0;
+          const end = latest.get(partition) ?? 0;
+          let target: number;
+          if (byOffsets) {
+            const offset = wanted.find((p) => p.partition === partition)!.offset;
+            target = Math.max(checkCommitOffset({ topic: name, partition, offset }, end), low);
+          } else if (to === 'earliest') target = low;
+          else if (to === 'latest') target = end;
+          else target = at?.get(partition) ?? end;
+          const current = committed.get(wireName)?.get(partition);
+          const from = current?.offset ?? null;
+          plan.push({ topic: name, partition, from, to: target });
+          // Below where the group was is a replay; an earlier reset's mark is kept (the higher wins).
+          const mark = from !== null && from > target ? from : undefined;
+          marks.push(
+            mark === undefined && current?.replayUntil === undefined
+              ? undefined
+              : Math.max(mark ?? 0, current?.replayUntil ?? 0),
+          );
+        }
+      } catch (error) {
+        throw toHeraldError(error, `cannot plan the reset of group "${group}" on topic "${name}"`, {
+          group,
+          topic: name,
+        });
+      }
+    }
+    if (dryRun || plan.length === 0) return plan;
+
+    const members = described?.members.size ?? 0;
+    if (members > 0) {
+      throw new HeraldError(
+        'CONFLICT',
+        `group "${group}" has ${members} live member(s); stop its consumers before resetting`,
+        { details: { group, members } },
+      );
+    }
+    const byTopic = new Map<
+      string,
+      {
+        partitionIndex: number;
+        committedOffset: bigint;
+        committedLeaderEpoch: number;
+        committedMetadata: string | null;
+      }[]
+    >();
+    plan.forEach((step, i) => {
+      const wireName = this.#namespaced(step.topic);
+      byTopic.set(wireName, [
+        ...(byTopic.get(wireName) ?? []),
+        {
+          partitionIndex: step.partition,
+          committedOffset: BigInt(step.to),
+          committedLeaderEpoch: -1,
+          committedMetadata: encodeOffsetMetadata(marks[i]),
+        },
+      ]);
+    });
+    try {
+      await this.#wire.coordinatorRequest(
+        wireGroup,
+        'OffsetCommit',
+        wireGroup,
+        -1,
+        '',
+        null,
+        [...byTopic].map(([name, partitions]) => ({ name, partitions })),
+      );
+    } catch (error) {
+      if (hasKafkaError(error, ...GROUP_MEMBERSHIP_ERRORS)) {
+        throw new HeraldError(
+          'CONFLICT',
+          `group "${group}" got a member while it was being reset; stop its consumers and run the reset again`,
+          { cause: error, details: { group } },
+        );
+      }
+      throw toHeraldError(error, `cannot reset group "${group}"`, { group });
+    }
+    return plan;
+  }
+
+  /** The coordinator's description of a group (members and their subscriptions); undefined when it has none. */
+  async #describeWireGroup(wireGroup: string) {
+    try {
+      return (await this.#admin.describeGroups({ groups: [wireGroup] })).get(wireGroup);
+    } catch (error) {
+      if (hasKafkaError(error, 'GROUP_ID_NOT_FOUND')) return undefined;
+      throw error;
     }
   }
 
@@ -670,9 +829,12 @@ export class KafkaLog implements EventLog, FaultInjectable {
     );
   }
 
-  /** The group's committed offsets, by topic and partition (only partitions it committed). */
-  async #committed(wireGroup: string): Promise<Map<string, Map<number, number>>> {
-    const committed = new Map<string, Map<number, number>>();
+  /**
+   * The group's committed offsets by wire topic and partition (only partitions it committed),
+   * with the replay mark kept in each offset's metadata.
+   */
+  async #committed(wireGroup: string): Promise<Map<string, Map<number, CommittedOffset>>> {
+    const committed = new Map<string, Map<number, CommittedOffset>>();
     let groups;
     try {
       groups = await this.#admin.listConsumerGroupOffsets({ groups: [wireGroup] });
@@ -684,8 +846,11 @@ export class KafkaLog implements EventLog, FaultInjectable {
       for (const topic of group.topics) {
         for (const partition of topic.partitions) {
           if (partition.committedOffset < 0n) continue;
-          const byPartition = committed.get(topic.name) ?? new Map<number, number>();
-          byPartition.set(partition.partitionIndex, Number(partition.committedOffset));
+          const byPartition = committed.get(topic.name) ?? new Map<number, CommittedOffset>();
+          byPartition.set(partition.partitionIndex, {
+            offset: Number(partition.committedOffset),
+            replayUntil: parseOffsetMetadata(partition.metadata),
+          });
           committed.set(topic.name, byPartition);
         }
       }

@@ -24,6 +24,7 @@ import {
   findErrorBy,
 } from '@platformatic/kafka';
 import type { joinGroupV9, syncGroupV5 } from '@platformatic/kafka';
+import { CoordinatorBackoff } from './coordinator-backoff.ts';
 import {
   GROUP_MEMBERSHIP_ERRORS,
   hasKafkaError,
@@ -33,6 +34,7 @@ import {
 } from './kafka-errors.ts';
 import type { ResolvedKafkaLogOptions } from './kafka-log-options.ts';
 import { EARLIEST, LATEST, fetchedRecords } from './kafka-wire.ts';
+import { encodeOffsetMetadata, parseOffsetMetadata } from './offset-metadata.ts';
 import type { FetchedRecord, KafkaWire } from './kafka-wire.ts';
 
 /*
@@ -117,6 +119,8 @@ interface Owned {
   fetchedEnd: number;
   /** The group's committed offset, or null when it never committed this partition. */
   committed: number | null;
+  /** The replay mark `resetGroup` left in the committed offset's metadata; commits keep it. */
+  readonly replayUntil: number | undefined;
   /** `onRevoked` is running: nothing more is delivered from it; commits still succeed. */
   revoking: boolean;
   /** What this claim delivered, to tell its events from an earlier claim's on commit. */
@@ -587,9 +591,21 @@ export class KafkaSubscription implements Subscription {
     if (lost.length > 0) await this.#queue.runCallback(() => this.#settings.onRevoked?.(lost));
   }
 
-  /** Eager rebalancing: give everything up (after `onRevoked`), then JoinGroup and SyncGroup. */
+  /**
+   * Eager rebalancing: give everything up (after `onRevoked`), then JoinGroup and SyncGroup.
+   * While the coordinator is loading the group or moving (a cluster that just started, a broker
+   * that took over the group), the join is tried again with backoff for up to one session
+   * timeout (see CoordinatorBackoff), finding the coordinator again each time; those attempts
+   * do not count against MAX_JOIN_ATTEMPTS, which bounds rejoins the group itself asks for.
+   */
   async #join(): Promise<void> {
     await this.#giveUpAll();
+    const backoff = new CoordinatorBackoff({
+      budgetMs: this.#settings.sessionTimeoutMs,
+      initialDelayMs: this.#log.options.retryDelayMs,
+      maxDelayMs: this.#heartbeatMs,
+      sleep: (ms) => this.#coordinatorWake.wait(ms),
+    });
     for (let attempt = 1; ; attempt++) {
       if (this.#stopped) return;
       if (attempt > MAX_JOIN_ATTEMPTS) {
@@ -641,6 +657,10 @@ export class KafkaSubscription implements Subscription {
             { cause: error },
           );
         }
+        if (await backoff.retry(error)) {
+          attempt--;
+          continue;
+        }
         throw error;
       }
       if (this.#stopped) return;
@@ -666,6 +686,10 @@ export class KafkaSubscription implements Subscription {
         if (id === 'UNKNOWN_MEMBER_ID') this.#forgetMemberId();
         if (id === 'REBALANCE_IN_PROGRESS' || id === 'ILLEGAL_GENERATION' || id === 'UNKNOWN_MEMBER_ID')
           continue;
+        if (await backoff.retry(error)) {
+          attempt--;
+          continue;
+        }
         throw error;
       }
       if (this.#stopped) return;
@@ -674,10 +698,19 @@ export class KafkaSubscription implements Subscription {
         synced.assignment.length === 0
           ? []
           : decodeConsumerProtocolAssignment(synced.assignment).assignedPartitions;
-      // Until the claim succeeded the member holds nothing it could deliver: a failed claim rejoins.
-      await this.#claim(
-        assigned.flatMap(({ topic, partitions }) => partitions.map((partition) => ({ topic, partition }))),
-      );
+      // Until the claim succeeded the member holds nothing it could deliver: a failed claim rejoins
+      // (at once while the coordinator is still loading the group's offsets).
+      try {
+        await this.#claim(
+          assigned.flatMap(({ topic, partitions }) => partitions.map((partition) => ({ topic, partition }))),
+        );
+      } catch (error) {
+        if (this.#owned.size === 0 && (await backoff.retry(error))) {
+          attempt--;
+          continue;
+        }
+        throw error;
+      }
       this.#needJoin = false;
       return;
     }
@@ -781,7 +814,7 @@ export class KafkaSubscription implements Subscription {
     const starts = new Map<string, number>();
     const byTopic = new Map<string, number[]>();
     for (const { topic, partition } of assigned) {
-      if (committed.get(topicPartitionKey(topic, partition)) === undefined)
+      if (committed.get(topicPartitionKey(topic, partition))?.offset === undefined)
         byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
     }
     for (const [topic, partitions] of byTopic) {
@@ -801,7 +834,8 @@ export class KafkaSubscription implements Subscription {
     for (const { topic, partition } of assigned) {
       const tp = { topic: this.#log.heraldTopic(topic), partition };
       const key = topicPartitionKey(tp.topic, partition);
-      const done = committed.get(topicPartitionKey(topic, partition));
+      const position = committed.get(topicPartitionKey(topic, partition));
+      const done = position?.offset;
       this.#owned.set(key, {
         tp,
         wireTopic: topic,
@@ -812,6 +846,7 @@ export class KafkaSubscription implements Subscription {
         nextFetched: 0,
         fetchedEnd: 0,
         committed: done ?? null,
+        replayUntil: position?.replayUntil,
         revoking: false,
         claim: this.#claims.claim(key),
       });
@@ -821,15 +856,19 @@ export class KafkaSubscription implements Subscription {
     await this.#queue.runCallback(() => this.#settings.onAssigned?.(claimed));
   }
 
+  /** The group's committed offsets (with their replay marks) of `partitions` it committed on. */
   async #committedOffsets(
     partitions: readonly { topic: string; partition: number }[],
-  ): Promise<Map<string, number>> {
+  ): Promise<Map<string, { offset: number; replayUntil: number | undefined }>> {
     const byTopic = new Map<string, number[]>();
     for (const { topic, partition } of partitions)
       byTopic.set(topic, [...(byTopic.get(topic) ?? []), partition]);
     const response = await this.#coordinator.coordinatorRequest<{
       groups: {
-        topics: { name: string; partitions: { partitionIndex: number; committedOffset: bigint }[] }[];
+        topics: {
+          name: string;
+          partitions: { partitionIndex: number; committedOffset: bigint; metadata: string | null }[];
+        }[];
       }[];
     }>(
       this.#wireGroup,
@@ -844,12 +883,15 @@ export class KafkaSubscription implements Subscription {
       ],
       true,
     );
-    const committed = new Map<string, number>();
+    const committed = new Map<string, { offset: number; replayUntil: number | undefined }>();
     for (const group of response.groups) {
       for (const topic of group.topics) {
         for (const p of topic.partitions) {
           if (p.committedOffset >= 0n)
-            committed.set(topicPartitionKey(topic.name, p.partitionIndex), Number(p.committedOffset));
+            committed.set(topicPartitionKey(topic.name, p.partitionIndex), {
+              offset: Number(p.committedOffset),
+              replayUntil: parseOffsetMetadata(p.metadata),
+            });
         }
       }
     }
@@ -882,7 +924,7 @@ export class KafkaSubscription implements Subscription {
         partitionIndex: number;
         committedOffset: bigint;
         committedLeaderEpoch: number;
-        committedMetadata: null;
+        committedMetadata: string | null;
       }[]
     >();
     for (const { held, offset } of advancing) {
@@ -892,7 +934,8 @@ export class KafkaSubscription implements Subscription {
           partitionIndex: held.tp.partition,
           committedOffset: BigInt(offset),
           committedLeaderEpoch: -1,
-          committedMetadata: null,
+          // The replay mark goes with every commit: Kafka keeps only the latest commit's string.
+          committedMetadata: encodeOffsetMetadata(held.replayUntil),
         },
       ]);
     }

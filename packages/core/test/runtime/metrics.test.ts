@@ -155,6 +155,36 @@ void describe('metrics', () => {
     );
   });
 
+  void it('reports how old the oldest event each partition has not consumed is, in seconds', async () => {
+    await using log = await openMemoryLog();
+    await log.createTopic('orders', { partitions: 2 });
+    for (const i of [0, 1, 2]) await log.append('orders', makeEvent(i), { partition: 0 });
+    await log.append('orders', makeEvent(3), { partition: 1 });
+    await using subscription = await log.subscribe({ group: 'test.age', topics: ['orders'] });
+    await subscription.commit([
+      { topic: 'orders', partition: 0, offset: 1 },
+      { topic: 'orders', partition: 1, offset: 1 },
+    ]);
+    const [oldest] = await log.read('orders', { partition: 0, from: { offset: 1 }, limit: 1 });
+
+    const registry = new Registry();
+    registerLagMetrics(log, ['test.age'], registry);
+    const age = (partition: number) =>
+      valueOf(registry, 'herald_consumer_lag_seconds', {
+        group: 'test.age',
+        topic: 'orders',
+        partition: String(partition),
+      });
+    const before = Date.now();
+    const seconds = await age(0);
+    const after = Date.now();
+    assert.ok(
+      seconds >= (before - oldest!.timestamp) / 1000 && seconds <= (after - oldest!.timestamp) / 1000,
+      `${seconds} s: the age of offset 1 when collected`,
+    );
+    assert.equal(await age(1), 0, 'a partition the group caught up on is not late');
+  });
+
   void it('renders the Prometheus exposition text with every metric and its content type', async () => {
     await using log = await openMemoryLog();
     await log.createTopic('orders', { partitions: 1 });
@@ -176,6 +206,7 @@ void describe('metrics', () => {
       ['herald_events_dead_lettered_total', 'counter'],
       ['herald_handler_duration_seconds', 'histogram'],
       ['herald_consumer_lag', 'gauge'],
+      ['herald_consumer_lag_seconds', 'gauge'],
     ]) {
       assert.match(body, new RegExp(`^# TYPE ${name} ${type}$`, 'm'));
     }

@@ -3,6 +3,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { StoredEvent } from '../../envelope.ts';
 import { HeraldError, isHeraldError } from '../../errors.ts';
 import type { EventLog, GroupDescription } from '../../event-log.ts';
+import { type GroupLag, lagOfDescription } from '../../group-lag.ts';
 import type { Handler, Middleware } from '../handler.ts';
 import { parkedKeys } from '../key-parking.ts';
 import type { PublishMiddleware } from '../producer.ts';
@@ -259,9 +260,12 @@ function reuse<M>(
  * Registers the gauge `herald_consumer_lag` {group, topic, partition}: events appended but not
  * yet committed by each group, read from `log.describeGroup` when the registry is collected
  * (on each scrape), so it costs nothing between scrapes. A failing `describeGroup` fails the
- * scrape rather than reporting stale lag. Beside it, `herald_consumer_group_members` {group}:
- * the group's live members as the same description has them (0: no consumer holds its
- * partitions, and its lag grows). Both come from one `describeGroup` per group and scrape.
+ * scrape rather than reporting stale lag. Beside it, `herald_consumer_lag_seconds` {group,
+ * topic, partition}: the age of the oldest event the group has not consumed (`groupLag` in
+ * `@herald/core/ops`; 0 when it lags by nothing), which costs one read of one event per lagging
+ * partition and scrape; and `herald_consumer_group_members` {group}: the group's live members
+ * as the same description has them (0: no consumer holds its partitions, and its lag grows).
+ * All come from one `describeGroup` per group and scrape.
  *
  * Call it once per registry with every group to watch.
  *
@@ -275,19 +279,29 @@ export function registerLagMetrics(
 ): Gauge<LagLabel> {
   const name = `${options.prefix ?? DEFAULT_PREFIX}consumer_lag`;
   const membersName = `${options.prefix ?? DEFAULT_PREFIX}consumer_group_members`;
-  if (registry.getSingleMetric(name) !== undefined || registry.getSingleMetric(membersName) !== undefined) {
+  const secondsName = `${options.prefix ?? DEFAULT_PREFIX}consumer_lag_seconds`;
+  if ([name, membersName, secondsName].some((metric) => registry.getSingleMetric(metric) !== undefined)) {
     throw new HeraldError(
       'INVALID_ARGUMENT',
       `${name} is registered already; call registerLagMetrics once per registry with every group`,
     );
   }
-  // prom-client starts every metric's collect in one pass before awaiting any: the second
-  // gauge's collect finds the first one's request in flight and shares it.
+  // prom-client starts every metric's collect in one pass before awaiting any: the other
+  // gauges' collects find the first one's requests in flight and share them.
   let inFlight: Promise<GroupDescription[]> | undefined;
   const describeAll = (): Promise<GroupDescription[]> =>
     (inFlight ??= Promise.all(groups.map((group) => log.describeGroup(group))).finally(() => {
       inFlight = undefined;
     }));
+  let agesInFlight: Promise<GroupLag[]> | undefined;
+  const agesAll = (): Promise<GroupLag[]> =>
+    (agesInFlight ??= describeAll()
+      .then((descriptions) =>
+        Promise.all(descriptions.map((description) => lagOfDescription(log, description, Date.now()))),
+      )
+      .finally(() => {
+        agesInFlight = undefined;
+      }));
   const members: Gauge<'group'> = new Gauge({
     name: membersName,
     help: 'Live members of the consumer group.',
@@ -312,6 +326,21 @@ export function registerLagMetrics(
       for (const description of descriptions) {
         for (const p of description.partitions) {
           gauge.set({ group: description.group, topic: p.topic, partition: String(p.partition) }, p.lag);
+        }
+      }
+    },
+  });
+  const seconds: Gauge<LagLabel> = new Gauge({
+    name: secondsName,
+    help: 'Age in seconds of the oldest event appended to a partition that the consumer group has not consumed (0 when it lags by nothing).',
+    labelNames: ['group', 'topic', 'partition'],
+    registers: [registry],
+    collect: async () => {
+      const lags = await agesAll();
+      seconds.reset();
+      for (const lag of lags) {
+        for (const p of lag.partitions) {
+          seconds.set({ group: lag.group, topic: p.topic, partition: String(p.partition) }, p.lagSeconds);
         }
       }
     },
