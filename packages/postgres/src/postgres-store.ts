@@ -24,6 +24,7 @@ import {
   checkListLimit,
   checkPruneArguments,
   encodeDocument,
+  withTimers,
 } from '@herald/core/backend';
 import { classify, isPostgresError, toHeraldError } from './postgres-errors.ts';
 import { type SchemaNames, createTables, schemaNames } from './schema.ts';
@@ -546,7 +547,8 @@ export class PostgresStore implements Store {
         throw toHeraldError(error, 'a store transaction statement');
       }
     };
-    return {
+    // Timers (tx.schedule) are documents of this same transaction: see withTimers.
+    return withTimers({
       emit: async (topic, event, options) => {
         if (!state.open) {
           throw new HeraldError(
@@ -602,7 +604,7 @@ export class PostgresStore implements Store {
         }
         return status;
       },
-    };
+    });
   }
 
   #encode(

@@ -12,7 +12,7 @@ import {
   type TransactionOptions,
   HeraldError,
 } from '@herald/core';
-import { checkCollection, checkPruneArguments, encodeDocument } from '@herald/core/backend';
+import { checkCollection, checkPruneArguments, encodeDocument, withTimers } from '@herald/core/backend';
 import { sqliteCode } from './sqlite-errors.ts';
 import { DOCUMENTS_TABLE_DDL } from './schema.ts';
 import { type SqliteLog, readerConnection, transactWithLog } from './sqlite-log.ts';
@@ -148,7 +148,8 @@ export class SqliteStore implements Store {
           );
         }
       };
-      const tx: StoreTransaction = {
+      // Timers (tx.schedule) are documents of this same transaction: see withTimers.
+      const tx: StoreTransaction = withTimers({
         emit: async (topic, event, options) => {
           checkOpen();
           return append(topic, event, options?.partition);
@@ -200,7 +201,7 @@ export class SqliteStore implements Store {
           }
           return status;
         },
-      };
+      });
       try {
         return await fn(tx);
       } catch (error) {

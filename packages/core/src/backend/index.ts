@@ -65,6 +65,7 @@ export { faultHooksFor } from './fault-hooks.ts';
 export type { CrashSteps, FaultableSubscription } from './fault-hooks.ts';
 export { failureWrapper, wrapBackendFailure } from './backend-failure.ts';
 export type { FailureClass, FailureWrapper } from './backend-failure.ts';
+export { withTimers } from '../runtime/timers.ts';
 export { checkCollection, checkListLimit, checkPruneArguments, encodeDocument } from './store-arguments.ts';
 export { isPort, parseHostPort } from './host-port.ts';
 export { telemetryOf } from './telemetry-of.ts';

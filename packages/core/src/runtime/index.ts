@@ -15,6 +15,8 @@ export { Router, createRouter } from './router.ts';
 export { DEFAULT_INBOX_RETENTION_MS, startInboxRetention } from './inbox-retention.ts';
 export type { InboxRetention, InboxRetentionOptions } from './inbox-retention.ts';
 export type { EventDecoder, RouteOptions, RouterOptions, TypedHandler } from './router.ts';
+export { TIMER_COLLECTIONS, fireDueTimers, pendingTimers, startTimers } from './timers.ts';
+export type { FiredTimers, ScheduleAt, TimerRecord, Timers, TimersOptions } from './timers.ts';
 export type {
   DeliveryKey,
   FailureRecord,
