@@ -9,6 +9,7 @@ import type { CloudEvent, EventLog, Store, StoredEvent } from '@herald/core';
 import { deadLetterMetadataOf, redrive } from '@herald/core/ops';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { readAll, waitFor } from './fixtures.ts';
+import { timerRuntimeTests } from './runtime-timers-conformance.ts';
 
 /** A log and the store a service on it uses, fresh for one test. */
 export interface RuntimeEnvironment extends AsyncDisposable {
@@ -303,5 +304,7 @@ export function describeRuntimeConformance(target: RuntimeTarget): void {
       const again = await redrive({ log, store, deadLetterTopic: 'orders.dead-letter', positions: 'all' });
       assert.equal(again.outcomes.filter((o) => o.status === 'redriven').length, 0);
     });
+
+    timerRuntimeTests(target, deadlineMs);
   });
 }
