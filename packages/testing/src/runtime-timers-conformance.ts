@@ -3,9 +3,16 @@
 // timer, never before its time. Registered by `describeRuntimeConformance`.
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
-import { createRouter, deadLetter, defineEvent, idempotency, retry, startTimers } from '@herald/core';
+import {
+  causationOf,
+  createRouter,
+  deadLetter,
+  defineEvent,
+  idempotency,
+  retry,
+  startTimers,
+} from '@herald/core';
 import type { CloudEvent, EventLog, Store } from '@herald/core';
-import { causationOf } from '@herald/core';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { waitFor } from './fixtures.ts';
 
@@ -108,6 +115,6 @@ export function timerRuntimeTests(target: Target, deadlineMs: number): void {
     assert.equal(await store.get('rt.timeouts', 'o0'), undefined, 'the cancelled timer never fired');
     const first = due.find((event) => event.id === 'o1/decision-due');
     assert.equal(first?.partitionkey, 'o1');
-    assert.equal(causationOf(first!), 'o1/placed', 'caused by the event whose handler scheduled it');
+    assert.equal(causationOf(first), 'o1/placed', 'caused by the event whose handler scheduled it');
   });
 }
