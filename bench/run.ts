@@ -20,6 +20,7 @@ const BENCHMARKS: Readonly<Record<string, Registration>> = {
   runtime: { about: 'Router + middleware vs raw consumption', load: () => import('./runtime.bench.ts') },
   backends: { about: 'embedded, Kafka, NATS; Kafka vs raw', load: () => import('./backends.bench.ts') },
   orders: { about: 'order system capacity: events vs REST vs raw', load: () => import('./orders.bench.ts') },
+  timers: { about: 'durable timers: schedule and fire vs emit', load: () => import('./timers.bench.ts') },
 };
 
 function usage(): string {

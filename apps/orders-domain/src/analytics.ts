@@ -61,7 +61,7 @@ export const EMPTY_FUNNEL: Funnel = {
   fraudPassed: 0,
   fraudFailed: 0,
   confirmed: 0,
-  rejected: { 'out-of-stock': 0, 'payment-declined': 0, 'fraud-suspected': 0 },
+  rejected: { 'out-of-stock': 0, 'payment-declined': 0, 'fraud-suspected': 0, 'decision-timeout': 0 },
   notified: 0,
   pointsAwarded: 0,
 };
@@ -85,7 +85,10 @@ const COUNTER: Readonly<Record<Exclude<AnalyticsFact['type'], 'order-rejected'>,
 /** The funnel with one more fact counted. */
 export function applyToFunnel(funnel: Funnel, fact: AnalyticsFact): Funnel {
   if (fact.type === 'order-rejected') {
-    return { ...funnel, rejected: { ...funnel.rejected, [fact.reason]: funnel.rejected[fact.reason] + 1 } };
+    return {
+      ...funnel,
+      rejected: { ...funnel.rejected, [fact.reason]: (funnel.rejected[fact.reason] ?? 0) + 1 },
+    };
   }
   const key = COUNTER[fact.type] as Exclude<keyof Funnel, 'rejected'>;
   return { ...funnel, [key]: funnel[key] + 1 };

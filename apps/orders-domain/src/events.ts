@@ -14,6 +14,8 @@ export const TOPICS = {
   fraud: 'fraud',
   notifications: 'notifications',
   loyalty: 'loyalty',
+  /** Timers of the orders service (the saga's decision deadlines), emitted by its scheduler. */
+  deadlines: 'deadlines',
 } as const;
 
 /** A topic of the flow. */
@@ -24,7 +26,7 @@ const amount = z.int().min(0);
 const currency = z.enum(CURRENCIES);
 const timestamp = z.iso.datetime({ offset: true });
 const stockLines = z.array(z.object({ sku: z.string(), quantity: z.int().min(1) }));
-const rejectionReason = z.enum(['out-of-stock', 'payment-declined', 'fraud-suspected']);
+const rejectionReason = z.enum(['out-of-stock', 'payment-declined', 'fraud-suspected', 'decision-timeout']);
 const ruleOutcomes = z.array(
   z.object({
     rule: z.enum(['order-total', 'order-velocity', 'blocked-country']),
@@ -73,7 +75,10 @@ export const OrderConfirmed = defineEvent({
   }),
 });
 
-/** One step said no; compensations follow (release stock, void payment). Topic `orders`. */
+/**
+ * One step said no, or no decision came in time (`decision-timeout`); compensations follow
+ * (release stock, void payment). Topic `orders`.
+ */
 export const OrderRejected = defineEvent({
   type: type('order-rejected'),
   schema: z.object({
@@ -85,6 +90,16 @@ export const OrderRejected = defineEvent({
     detail: z.string(),
     rejectedAt: timestamp,
   }),
+});
+
+/**
+ * An order's decision deadline has come: the saga's timer, scheduled with the saga's state when
+ * it read OrderPlaced, due `decisionTimeoutMs` after the order was placed. If the order is still
+ * undecided, the saga rejects it (`decision-timeout`). Topic `deadlines`.
+ */
+export const OrderDecisionDue = defineEvent({
+  type: type('order-decision-due'),
+  schema: z.object({ orderId: id, placedAt: timestamp, dueAt: timestamp }),
 });
 
 /** Every line of the order is held for it. Topic `inventory`. */
@@ -176,6 +191,7 @@ export const EVENTS_BY_TOPIC = {
   fraud: [FraudCheckPassed, FraudCheckFailed],
   notifications: [NotificationSent],
   loyalty: [PointsAwarded],
+  deadlines: [OrderDecisionDue],
 } as const;
 
 /** Data of the `orders` topic's events. */

@@ -34,6 +34,7 @@ const REJECTION_TEXT: Readonly<Record<RejectionReason, string>> = {
   'out-of-stock': 'some items are out of stock',
   'payment-declined': 'the payment was declined',
   'fraud-suspected': 'we could not verify the order',
+  'decision-timeout': 'we could not complete the order in time',
 };
 
 /** The one message a customer gets about an order's outcome. */

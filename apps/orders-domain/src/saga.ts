@@ -2,18 +2,24 @@
 // decides. All three positive → confirmed. The first negative → rejected at once, with that
 // step's reason; outcomes arriving later are still recorded but never change the decision.
 // Compensations (release stock, void the authorization) are the other services' reaction to
-// the rejection, not the saga's job.
+// the rejection, not the saga's job. An order still undecided when its decision deadline comes
+// is rejected with `decision-timeout` (timeOut); outcomes after that are recorded the same way,
+// and the services compensate what a late step did, because they read the rejection after the
+// placement (same key, same topic).
+
+/** How long an order may wait for its decision by default: HERALD_DECISION_TIMEOUT_MS. */
+export const DEFAULT_DECISION_TIMEOUT_MS = 30_000;
 
 export type SagaStep = 'inventory' | 'payment' | 'fraud';
 
 /** The steps whose outcomes the saga collects. */
 export const SAGA_STEPS: readonly SagaStep[] = ['inventory', 'payment', 'fraud'];
 
-/** Why an order was rejected: which step said no. */
-export type RejectionReason = 'out-of-stock' | 'payment-declined' | 'fraud-suspected';
+/** Why an order was rejected: which step said no, or that none decided in time. */
+export type RejectionReason = 'out-of-stock' | 'payment-declined' | 'fraud-suspected' | 'decision-timeout';
 
-/** The reason a rejection caused by each step gives. */
-export const REJECTION_REASON: Readonly<Record<SagaStep, RejectionReason>> = {
+/** The reason a rejection caused by each step gives (a timeout gives `decision-timeout`). */
+export const REJECTION_REASON: Readonly<Record<SagaStep, Exclude<RejectionReason, 'decision-timeout'>>> = {
   inventory: 'out-of-stock',
   payment: 'payment-declined',
   fraud: 'fraud-suspected',
@@ -59,4 +65,28 @@ export function recordOutcome(
     decided = { status: 'confirmed' };
   }
   return { state: { ...state, outcomes, decision: decided }, decided };
+}
+
+/** The steps that had not answered yet. */
+export function missingSteps(state: SagaState): SagaStep[] {
+  return SAGA_STEPS.filter((step) => state.outcomes[step] === undefined);
+}
+
+/**
+ * The decision deadline came. An undecided saga is rejected with `decision-timeout`, naming the
+ * steps it still waited for; a decided one is left as it is (the deadline's timer raced the
+ * decision), and `decided` is null.
+ */
+export function timeOut(
+  state: SagaState,
+  timeoutMs: number,
+): { readonly state: SagaState; readonly decided: SagaDecision | null } {
+  if (state.decision !== null) return { state, decided: null };
+  const waiting = missingSteps(state);
+  const decided: SagaDecision = {
+    status: 'rejected',
+    reason: 'decision-timeout',
+    detail: `no decision within ${timeoutMs / 1000} s${waiting.length > 0 ? `: no answer from ${waiting.join(', ')}` : ''}`,
+  };
+  return { state: { ...state, decision: decided }, decided };
 }

@@ -52,7 +52,12 @@ describe('analytics views', () => {
     ].reduce((f, fact) => applyToFunnel(f, fact as Parameters<typeof applyToFunnel>[1]), EMPTY_FUNNEL);
     assert.equal(funnel.placed, 2);
     assert.equal(funnel.confirmed, 1);
-    assert.deepEqual(funnel.rejected, { 'out-of-stock': 1, 'payment-declined': 0, 'fraud-suspected': 0 });
+    assert.deepEqual(funnel.rejected, {
+      'out-of-stock': 1,
+      'payment-declined': 0,
+      'fraud-suspected': 0,
+      'decision-timeout': 0,
+    });
   });
 
   it('sums revenue per currency and ignores facts that move no money', () => {

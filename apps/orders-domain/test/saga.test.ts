@@ -1,6 +1,13 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { type SagaState, type StepOutcome, recordOutcome, startSaga } from '../src/saga.ts';
+import {
+  type SagaState,
+  type StepOutcome,
+  missingSteps,
+  recordOutcome,
+  startSaga,
+  timeOut,
+} from '../src/saga.ts';
 
 function run(outcomes: StepOutcome[]) {
   let state: SagaState = startSaga('o-1');
@@ -44,5 +51,29 @@ describe('the order saga', () => {
     ]);
     assert.deepEqual(decisions, [{ status: 'confirmed' }]);
     assert.equal(state.outcomes.inventory, 'ok');
+  });
+});
+
+void describe('the saga on its decision deadline', () => {
+  void it('rejects an undecided order with decision-timeout, naming the steps it still waits for', () => {
+    const { state } = recordOutcome(startSaga('o-1'), { step: 'inventory', ok: true });
+    const { state: timedOut, decided } = timeOut(state, 30_000);
+    assert.deepEqual(decided, {
+      status: 'rejected',
+      reason: 'decision-timeout',
+      detail: 'no decision within 30 s: no answer from payment, fraud',
+    });
+    assert.deepEqual(timedOut.decision, decided);
+    assert.deepEqual(missingSteps(timedOut), ['payment', 'fraud']);
+  });
+
+  void it('leaves a decided order as it is, and records a late answer without a second decision', () => {
+    const { state: decided } = recordOutcome(startSaga('o-2'), { step: 'payment', ok: false, detail: 'no' });
+    assert.deepEqual(timeOut(decided, 30_000), { state: decided, decided: null });
+    const { state: rejected } = timeOut(startSaga('o-3'), 1_500);
+    const late = recordOutcome(rejected, { step: 'payment', ok: true });
+    assert.equal(late.decided, null);
+    assert.equal(late.state.outcomes.payment, 'ok');
+    assert.equal(late.state.decision?.status, 'rejected');
   });
 });

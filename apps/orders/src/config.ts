@@ -35,6 +35,11 @@ export interface EnvConfig {
   readonly partitions: number;
   /** HERALD_SESSION_TIMEOUT_MS: consumer-group session timeout, default the log's (10 s). */
   readonly sessionTimeoutMs: number | undefined;
+  /**
+   * HERALD_DECISION_TIMEOUT_MS: how long an order may stay undecided before the saga rejects it
+   * (`decision-timeout`) and the services compensate. Default 30 000 (unset: the saga's default).
+   */
+  readonly decisionTimeoutMs: number | undefined;
   /** HERALD_RATE_LIMIT: requests per second per client (bursts of twice that); 0 = off. Default 200. */
   readonly rateLimit: RateLimitOptions;
   /**
@@ -105,6 +110,10 @@ export function configFromEnv(env: NodeJS.ProcessEnv = process.env): EnvConfig {
       sessionTimeoutMs === undefined || sessionTimeoutMs === ''
         ? undefined
         : integer(env, 'HERALD_SESSION_TIMEOUT_MS', 10_000, 500, 600_000),
+    decisionTimeoutMs:
+      env['HERALD_DECISION_TIMEOUT_MS'] === undefined || env['HERALD_DECISION_TIMEOUT_MS'] === ''
+        ? undefined
+        : integer(env, 'HERALD_DECISION_TIMEOUT_MS', 30_000, 100, 86_400_000),
     rateLimit: { perSecond: rate, burst: rate * 2 },
     threads: integer(env, 'HERALD_THREADS', 2, 1, 2) as 1 | 2,
     admin:

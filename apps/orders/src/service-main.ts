@@ -55,6 +55,7 @@ const system = await orExit(() =>
     httpLogger: log,
     ...(health === undefined ? {} : { health }),
     ...(config.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: config.sessionTimeoutMs }),
+    ...(config.decisionTimeoutMs === undefined ? {} : { decisionTimeoutMs: config.decisionTimeoutMs }),
     http: {
       rateLimit: config.rateLimit,
       adminListener: config.admin !== undefined,

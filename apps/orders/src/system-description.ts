@@ -11,6 +11,7 @@ import {
   FraudCheckFailed,
   FraudCheckPassed,
   OrderConfirmed,
+  OrderDecisionDue,
   OrderPlaced,
   OrderRejected,
   PaymentAuthorized,
@@ -67,13 +68,19 @@ export const orderSystemDescription = defineSystem({
   producers: PUBLISHERS.map(({ name, source, topic }) => ({
     name,
     source,
-    publishes: [{ topic, events: EVENTS_BY_TOPIC[topic] }],
+    publishes: [
+      { topic, events: EVENTS_BY_TOPIC[topic] },
+      // The saga's timers: its scheduler emits each order's decision deadline.
+      ...(name === 'orders' ? [{ topic: TOPICS.deadlines, events: EVENTS_BY_TOPIC.deadlines }] : []),
+    ],
   })),
   consumers: [
     {
       group: GROUPS.ordersSaga,
-      topics: [TOPICS.inventory, TOPICS.payments, TOPICS.fraud],
+      topics: [TOPICS.orders, TOPICS.inventory, TOPICS.payments, TOPICS.fraud, TOPICS.deadlines],
       reads: [
+        OrderPlaced,
+        OrderDecisionDue,
         StockReserved,
         StockReservationFailed,
         PaymentAuthorized,

@@ -73,6 +73,11 @@ export interface OrderSystemOptions {
   /** Partitions of topics created now. */
   readonly partitions?: number;
   readonly sessionTimeoutMs?: number;
+  /**
+   * How long an order may stay undecided before the saga rejects it with `decision-timeout`
+   * (HERALD_DECISION_TIMEOUT_MS). Default 30 s.
+   */
+  readonly decisionTimeoutMs?: number;
   /** Faults to set at start (they are shared through the store with every process). */
   readonly faults?: Partial<Record<DownstreamService, FaultUpdate>>;
   /** How often fault settings are re-read: default 250 ms on the embedded store, 1 s on Postgres. */
@@ -288,6 +293,9 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
           ...(options.gatewayRules === undefined ? {} : { gatewayRules: options.gatewayRules }),
           partitions,
           ...(options.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: options.sessionTimeoutMs }),
+          ...(options.decisionTimeoutMs === undefined
+            ? {}
+            : { decisionTimeoutMs: options.decisionTimeoutMs }),
           ...(options.faultPollIntervalMs === undefined
             ? {}
             : { faultPollIntervalMs: options.faultPollIntervalMs }),
@@ -395,7 +403,11 @@ function serviceOf(
 ): ServiceDefinition {
   switch (name) {
     case 'orders':
-      return ordersService(deps, { catalog: options.catalog, changes: options.changes });
+      return ordersService(deps, {
+        catalog: options.catalog,
+        changes: options.changes,
+        ...(options.decisionTimeoutMs === undefined ? {} : { decisionTimeoutMs: options.decisionTimeoutMs }),
+      });
     case 'inventory':
       return inventoryService(deps, { catalog: options.catalog });
     case 'payment':

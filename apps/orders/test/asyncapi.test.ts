@@ -82,6 +82,7 @@ void describe('the order system AsyncAPI document', () => {
       operations: Record<string, { action: string }>;
     };
     assert.deepEqual(Object.keys(document.channels), [
+      'deadlines',
       'fraud',
       'inventory',
       'loyalty',
@@ -97,6 +98,7 @@ void describe('the order system AsyncAPI document', () => {
       'inventory.publish.inventory',
       'loyalty.publish.loyalty',
       'notification.publish.notifications',
+      'orders.publish.deadlines',
       'orders.publish.orders',
       'payment.publish.payments',
     ]);

@@ -48,6 +48,7 @@ const KAFKA = process.env['HERALD_TEST_KAFKA'] ?? '127.0.0.1:19092';
 const HERALD = fileURLToPath(new URL('../../../packages/cli/bin/herald.js', import.meta.url));
 /** Kafka's floor (group.min.session.timeout.ms). */
 const SESSION_TIMEOUT_MS = 6000;
+const DECISION_TIMEOUT_MS = 3_600_000;
 /** Who owns the order system's collections that are not named after their service. */
 export const ORDER_SYSTEM_OWNERS = [
   'external.payment-gateway=payment',
@@ -55,6 +56,10 @@ export const ORDER_SYSTEM_OWNERS = [
   'system.seeded/orders=orders',
   'system.seeded/inventory=inventory',
   'lab=faults',
+  // The order saga's decision deadlines: the only timers of the order system.
+  'herald.timers=orders',
+  'herald.timer-ids=orders',
+  'herald.timers-failed=orders',
 ];
 /** Services that stop before the second batch of orders: their groups stop mid-flow. */
 const STOPPED: readonly ServiceName[] = ['payment', 'notification', 'loyalty', 'analytics'];
@@ -108,7 +113,8 @@ describe('graduating the order system from the embedded log to Kafka', { timeout
     const accepted: { orderId: string; body: OrderBody }[] = [];
     try {
       // 1. On the embedded log, with every service: the first orders settle.
-      let system = await openTestSystem(folder, { partitions: 3 });
+      // Orders wait in the log across the move: no decision deadline may reject them meanwhile.
+      let system = await openTestSystem(folder, { partitions: 3, decisionTimeoutMs: DECISION_TIMEOUT_MS });
       for (let i = 0; i < 8; i++) {
         const body = orderBody(i);
         accepted.push({ orderId: (await placeOrder(apiOf(system), body)).orderId, body });
@@ -117,7 +123,10 @@ describe('graduating the order system from the embedded log to Kafka', { timeout
       await system.stop();
 
       // 2. Payment, notification, loyalty and analytics stop; orders keep coming and wait in the log.
-      system = await openTestSystem(folder, { services: ['orders', 'inventory', 'fraud'] });
+      system = await openTestSystem(folder, {
+        services: ['orders', 'inventory', 'fraud'],
+        decisionTimeoutMs: DECISION_TIMEOUT_MS,
+      });
       for (let i = 8; i < 16; i++) {
         const body = orderBody(i);
         accepted.push({ orderId: (await placeOrder(apiOf(system), body)).orderId, body });
@@ -172,6 +181,7 @@ describe('graduating the order system from the embedded log to Kafka', { timeout
         logUrl: kafkaUrl,
         storeUrl,
         sessionTimeoutMs: SESSION_TIMEOUT_MS,
+        decisionTimeoutMs: DECISION_TIMEOUT_MS,
       });
       const views = new Map<string, OrderView>();
       for (const { orderId } of accepted) views.set(orderId, await settled(apiOf(system), orderId, 120_000));

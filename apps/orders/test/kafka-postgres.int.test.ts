@@ -47,6 +47,8 @@ import {
 const SERVICES: readonly ServiceName[] = ['orders', 'inventory', 'payment', 'fraud', 'notification'];
 /** Kafka's floor (group.min.session.timeout.ms): a killed member's partitions move after this. */
 const SESSION_TIMEOUT_MS = 6000;
+/** Longer than the test: no order is timed out by its decision deadline. */
+const DECISION_TIMEOUT_MS = 3_600_000;
 /** One order every this many ms while the test places them. */
 const PACE_MS = 150;
 /** A relay's report of a failure it retries; the codes of a log that is away for a while. */
@@ -179,6 +181,9 @@ describe('the order system on Kafka with a Postgres store per service', { timeou
       HERALD_LOG: kafkaUrl,
       HERALD_STORE: testStoreUrl(prefix),
       HERALD_SESSION_TIMEOUT_MS: String(SESSION_TIMEOUT_MS),
+      // Each order's outcome here follows from its request, however long the faults delay it:
+      // no decision timeout within the test (saga-timeout.int.test.ts covers timeouts).
+      HERALD_DECISION_TIMEOUT_MS: String(DECISION_TIMEOUT_MS),
       HERALD_PARTITIONS: '3',
       HERALD_RATE_LIMIT: '0',
       HERALD_ADMIN_TOKEN: ADMIN_TOKEN,

@@ -1,6 +1,12 @@
 import { HeraldError, isHeraldError, openEventLog, redactUrl } from '@herald/core';
 import type { EventLog, StateRecord, Store } from '@herald/core';
-import { type StateMigrationReport, migrateLog, migrateState, prefixOf } from '@herald/core/ops';
+import {
+  type StateMigrationReport,
+  defaultOwnerOf,
+  migrateLog,
+  migrateState,
+  prefixOf,
+} from '@herald/core/ops';
 import { openStore } from '@herald/core';
 import { EXIT_FAILURE, EXIT_OK, UsageError, expectPositionals, parseCommandLine } from './arguments.ts';
 import type { CommandContext } from './command-context.ts';
@@ -174,12 +180,13 @@ function parseOwners(pairs: readonly string[]): ReadonlyMap<string, string> {
 /** The owner of a record by the `--owner` rules, most specific first, else its prefix. */
 function ownerOf(owners: ReadonlyMap<string, string>, record: StateRecord): string {
   const name = record.kind === 'document' ? record.collection : record.group;
-  const prefix = prefixOf(name);
+  const owner = defaultOwnerOf(record);
   return (
     (record.kind === 'document' ? owners.get(`${name}/${record.id}`) : undefined) ??
     owners.get(name) ??
-    owners.get(prefix) ??
-    prefix
+    owners.get(prefixOf(name)) ??
+    owners.get(owner) ??
+    owner
   );
 }
 

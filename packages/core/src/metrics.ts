@@ -18,3 +18,5 @@ export type {
 } from './runtime/middleware/metrics.ts';
 export { startAuditMetrics } from './audit-metrics.ts';
 export type { AuditMetrics, AuditMetricsOptions, AuditedGroup } from './audit-metrics.ts';
+export { timerMetrics } from './timer-metrics.ts';
+export type { MeasuredTimerStore, TimerMetrics } from './timer-metrics.ts';

@@ -5,6 +5,7 @@
 // so nothing is handled twice and nothing is skipped.
 import { createHash } from 'node:crypto';
 import { HeraldError } from './errors.ts';
+import { PARKED_EVENTS_COLLECTION, PARKED_KEYS_COLLECTION } from './runtime/key-parking.ts';
 import type { StateRecord, Store } from './runtime/store.ts';
 
 /** What `migrateState` is asked to do. */
@@ -58,9 +59,17 @@ export function prefixOf(name: string): string {
   return dot <= 0 ? name : name.slice(0, dot);
 }
 
-/** The default owner of a record: the prefix of its collection (a document) or group (an inbox entry). */
+/**
+ * The default owner of a record: the prefix of its collection (a document) or group (an inbox
+ * entry). A group's parked keys and events belong to the group's owner: their ids start with it.
+ */
 export function defaultOwnerOf(record: StateRecord): string {
-  return prefixOf(record.kind === 'document' ? record.collection : record.group);
+  if (record.kind === 'inbox') return prefixOf(record.group);
+  if (record.collection === PARKED_KEYS_COLLECTION || record.collection === PARKED_EVENTS_COLLECTION) {
+    const group = record.id.slice(0, record.id.indexOf('/'));
+    if (group !== '') return prefixOf(decodeURIComponent(group));
+  }
+  return prefixOf(record.collection);
 }
 
 /**

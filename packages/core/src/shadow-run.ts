@@ -375,6 +375,8 @@ function causedBy(tx: StoreTransaction, cause: StoredEvent): StoreTransaction {
     delete: (collection, id) => tx.delete(collection, id),
     list: (collection, options) => tx.list(collection, options),
     recordHandled: (g, eventId, fingerprint) => tx.recordHandled(g, eventId, fingerprint),
+    schedule: (at, topic, event) => tx.schedule(at, topic, stampCausation(event, cause)),
+    cancelSchedule: (id) => tx.cancelSchedule(id),
   };
 }
 

@@ -13,6 +13,7 @@ import type {
   Store,
   StoreTransaction,
 } from './runtime/store.ts';
+import { withTimers } from './runtime/timers.ts';
 
 /** An event the shadowed handlers emitted (through a transaction or straight to the log). */
 export interface RecordedEmit {
@@ -59,7 +60,8 @@ export class ShadowStore implements Store {
       const draft: Overlay = new Map();
       const inbox = new Map<string, string>();
       const emits: RecordedEmit[] = [];
-      const tx: StoreTransaction = {
+      // Timers are documents too: a shadowed handler's schedule stays in the overlay.
+      const tx: StoreTransaction = withTimers({
         emit: async (
           topic: string,
           event: CloudEvent,
@@ -86,7 +88,7 @@ export class ShadowStore implements Store {
           inbox.set(key, fingerprint);
           return 'first';
         },
-      };
+      });
       const result = await fn(tx);
       for (const [collection, docs] of draft) {
         const target = layer(this.#overlay, collection);

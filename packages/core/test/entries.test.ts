@@ -75,6 +75,7 @@ void describe('the entries of @herald/core', () => {
       'deadLetterMetadataOf',
       'auditGroup',
       'startAuditMetrics',
+      'timerMetrics',
     ]) {
       assert.equal(name in root, false, `${name} is exported from the root`);
     }
@@ -94,6 +95,7 @@ void describe('the entries of @herald/core', () => {
       'registerLagMetrics',
       'renderMetrics',
       'startAuditMetrics',
+      'timerMetrics',
     ]);
     assert.equal(typeof ops.redrive, 'function');
     assert.equal(typeof ops.auditGroup, 'function');

@@ -27,6 +27,7 @@ import {
   checkStatePageSize,
   checkStateRecords,
   encodeDocument,
+  withTimers,
 } from '@herald/core/backend';
 import { classify, isPostgresError, toHeraldError } from './postgres-errors.ts';
 import { type SchemaNames, createTables, schemaNames } from './schema.ts';
@@ -549,7 +550,8 @@ export class PostgresStore implements Store {
         throw toHeraldError(error, 'a store transaction statement');
       }
     };
-    return {
+    // Timers (tx.schedule) are documents of this same transaction: see withTimers.
+    return withTimers({
       emit: async (topic, event, options) => {
         if (!state.open) {
           throw new HeraldError(
@@ -605,7 +607,7 @@ export class PostgresStore implements Store {
         }
         return status;
       },
-    };
+    });
   }
 
   #encode(

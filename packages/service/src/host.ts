@@ -5,10 +5,12 @@ import {
   HeraldError,
   type InboxRetention,
   type PublishMiddleware,
+  type Timers,
   ensureTopic,
   logUrlFrom,
   redactUrl,
   startInboxRetention,
+  startTimers,
 } from '@herald/core';
 import {
   type AuditMetrics,
@@ -16,6 +18,7 @@ import {
   registerLagMetrics,
   registerParkingMetrics,
   startAuditMetrics,
+  timerMetrics,
 } from '@herald/core/metrics';
 import { auditViolationCount } from '@herald/core/ops';
 import { collectDefaultMetrics } from 'prom-client';
@@ -146,6 +149,13 @@ export interface StartServicesOptions {
    * still covers. Off by default: each round reads the groups' topics whole.
    */
   readonly auditIntervalMs?: number;
+  /**
+   * Durable timers (`tx.schedule`): the process fires the due timers of its services' stores
+   * (`startTimers`), with `herald_timers_*` metrics. `pollIntervalMs` is the most a timer
+   * scheduled by another process waits past its time (default 1 s); `false` fires none here
+   * (another process does).
+   */
+  readonly timers?: { readonly pollIntervalMs?: number } | false;
 }
 
 /** The services of a process, running. */
@@ -189,6 +199,7 @@ export async function startServices(options: StartServicesOptions): Promise<Serv
   let health: HealthServer | undefined;
   let retention: InboxRetention | undefined;
   let audits: AuditMetrics | undefined;
+  let timers: Timers | undefined;
   let stopping: Promise<void> | undefined;
   let shuttingDown = false;
 
@@ -197,6 +208,7 @@ export async function startServices(options: StartServicesOptions): Promise<Serv
       shuttingDown = true;
       try {
         await Promise.all(supervisors.map((s) => s.stop()));
+        await timers?.stop();
         await retention?.stop();
         await audits?.stop();
         await options.beforeClose?.();
@@ -254,6 +266,26 @@ export async function startServices(options: StartServicesOptions): Promise<Serv
       });
       supervisors.push(supervisor);
       await supervisor.start();
+    }
+    if (options.timers !== false) {
+      const measured = timerMetrics(
+        registry,
+        options.services.map((s) => ({
+          name: stores.kind === 'embedded' ? 'embedded' : s.name,
+          store: stores.storeOf(s.name),
+        })),
+      );
+      timers = startTimers(
+        options.services.map((s) => stores.storeOf(s.name)),
+        {
+          ...(options.timers?.pollIntervalMs === undefined
+            ? {}
+            : { pollIntervalMs: options.timers.pollIntervalMs }),
+          onFired: measured.onFired,
+          onError: (error: unknown) =>
+            logger.error('firing durable timers failed; the scheduler tries again', error),
+        },
+      );
     }
     if (options.inboxRetentionMs !== false) {
       retention = startInboxRetention(

@@ -19,6 +19,7 @@ import {
   checkStatePageSize,
   checkStateRecords,
   encodeDocument,
+  withTimers,
 } from '@herald/core/backend';
 import { sqliteCode } from './sqlite-errors.ts';
 import { DOCUMENTS_TABLE_DDL } from './schema.ts';
@@ -155,7 +156,8 @@ export class SqliteStore implements Store {
           );
         }
       };
-      const tx: StoreTransaction = {
+      // Timers (tx.schedule) are documents of this same transaction: see withTimers.
+      const tx: StoreTransaction = withTimers({
         emit: async (topic, event, options) => {
           checkOpen();
           return append(topic, event, options?.partition);
@@ -207,7 +209,7 @@ export class SqliteStore implements Store {
           }
           return status;
         },
-      };
+      });
       try {
         return await fn(tx);
       } catch (error) {

@@ -60,6 +60,7 @@ export type {
   StoreFixture,
   StoreTest,
 } from './store-conformance.ts';
+export { storeTimersConformance } from './store-timers-conformance.ts';
 export { describeRuntimeConformance } from './runtime-conformance.ts';
 export type { RuntimeEnvironment, RuntimeTarget } from './runtime-conformance.ts';
 export { mountSmallDisk, smallDiskUnavailable } from './small-disk.ts';

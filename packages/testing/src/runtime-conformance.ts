@@ -9,6 +9,7 @@ import type { CloudEvent, EventLog, Store, StoredEvent } from '@herald/core';
 import { deadLetterMetadataOf, discard, parkedKeys, redrive } from '@herald/core/ops';
 import type { StandardSchemaV1 } from '@standard-schema/spec';
 import { readAll, waitFor } from './fixtures.ts';
+import { timerRuntimeTests } from './runtime-timers-conformance.ts';
 
 /** A log and the store a service on it uses, fresh for one test. */
 export interface RuntimeEnvironment extends AsyncDisposable {
@@ -469,6 +470,8 @@ export function describeRuntimeConformance(target: RuntimeTarget): void {
       );
       assert.deepEqual(second.handled, ['a2', 'a3']);
     });
+
+    timerRuntimeTests(target, deadlineMs);
   });
 }
 

@@ -6,6 +6,7 @@ import { isHeraldError } from '@herald/core';
 import type { EventLog, InboxOutcome, StateRecord, Store, StoreTransaction } from '@herald/core';
 import { heraldError } from './conformance-suite.ts';
 import { makeEvent, readAll, sleep } from './fixtures.ts';
+import { storeTimersConformance } from './store-timers-conformance.ts';
 
 /**
  * What a store promises beyond the base contract. Each is a real difference between stores,
@@ -760,6 +761,7 @@ export const storeConformanceGroups: readonly StoreConformanceGroup[] = [
   storeConcurrencyConformance,
   storeFailuresConformance,
   storeBadInputConformance,
+  storeTimersConformance,
 ];
 
 /**

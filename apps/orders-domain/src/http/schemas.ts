@@ -90,7 +90,7 @@ export const acceptedOrderSchema = z.object({
 export const orderViewSchema = z.object({
   orderId: z.string(),
   status: z.enum(['pending', 'confirmed', 'rejected']),
-  reason: z.enum(['out-of-stock', 'payment-declined', 'fraud-suspected']).optional(),
+  reason: z.enum(['out-of-stock', 'payment-declined', 'fraud-suspected', 'decision-timeout']).optional(),
   detail: z.string().optional(),
   steps: stepsSchema,
   customerId: z.string().nullable(),
@@ -157,7 +157,10 @@ export const analyticsSchema = z.object({
       fraudPassed: z.int(),
       fraudFailed: z.int(),
       confirmed: z.int(),
-      rejected: z.partialRecord(z.enum(['out-of-stock', 'payment-declined', 'fraud-suspected']), z.int()),
+      rejected: z.partialRecord(
+        z.enum(['out-of-stock', 'payment-declined', 'fraud-suspected', 'decision-timeout']),
+        z.int(),
+      ),
       notified: z.int(),
       pointsAwarded: z.int(),
     })

@@ -19,6 +19,7 @@ export interface EngineSettings {
   readonly gatewayRules?: GatewayRules;
   readonly partitions: number;
   readonly sessionTimeoutMs?: number;
+  readonly decisionTimeoutMs?: number;
   readonly faultPollIntervalMs?: number;
   /** The service kit's health server, served from the engine thread. Default: none. */
   readonly health?: { readonly port?: number; readonly host?: string };

@@ -74,6 +74,7 @@ try {
     ...(settings.gatewayRules === undefined ? {} : { gatewayRules: settings.gatewayRules }),
     partitions: settings.partitions,
     ...(settings.sessionTimeoutMs === undefined ? {} : { sessionTimeoutMs: settings.sessionTimeoutMs }),
+    ...(settings.decisionTimeoutMs === undefined ? {} : { decisionTimeoutMs: settings.decisionTimeoutMs }),
     ...(settings.faultPollIntervalMs === undefined
       ? {}
       : { faultPollIntervalMs: settings.faultPollIntervalMs }),

@@ -65,6 +65,7 @@ export { faultHooksFor } from './fault-hooks.ts';
 export type { CrashSteps, FaultableSubscription } from './fault-hooks.ts';
 export { failureWrapper, wrapBackendFailure } from './backend-failure.ts';
 export type { FailureClass, FailureWrapper } from './backend-failure.ts';
+export { withTimers } from '../runtime/timers.ts';
 export {
   STATE_PAGE_SIZE,
   checkCollection,

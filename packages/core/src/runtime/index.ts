@@ -16,6 +16,8 @@ export { DEFAULT_INBOX_RETENTION_MS, startInboxRetention } from './inbox-retenti
 export type { InboxRetention, InboxRetentionOptions } from './inbox-retention.ts';
 export type { EventDecoder, RouteOptions, RouterOptions, TypedHandler } from './router.ts';
 export type { DeadLetterPolicy } from './key-parking.ts';
+export { TIMER_COLLECTIONS, fireDueTimers, pendingTimers, startTimers } from './timers.ts';
+export type { FiredTimers, ScheduleAt, TimerRecord, Timers, TimersOptions } from './timers.ts';
 export type {
   DeliveryKey,
   FailureRecord,

@@ -119,6 +119,9 @@ export function emitThrough(
     delete: (collection, id) => tx.delete(collection, id),
     list: (collection, options) => tx.list(collection, options),
     recordHandled: (group, eventId, fingerprint) => tx.recordHandled(group, eventId, fingerprint),
+    // A scheduled event meets the publish middleware when its timer emits it, not here.
+    schedule: (at, topic, event) => tx.schedule(at, topic, event),
+    cancelSchedule: (id) => tx.cancelSchedule(id),
   };
 }
 

@@ -734,7 +734,7 @@ function eventPosition(event: StoredEvent): { offset: number; eventId: string } 
   return { offset: event.offset, eventId: event.id };
 }
 
-/** `tx` whose emitted events are stamped as caused by `cause`; every other method is `tx`'s own. */
+/** `tx` whose emitted and scheduled events are stamped as caused by `cause`; every other method is `tx`'s own. */
 function causedBy(tx: StoreTransaction, cause: StoredEvent): StoreTransaction {
   return {
     emit: (topic, event, options) => tx.emit(topic, stampCausation(event, cause), options),
@@ -743,5 +743,8 @@ function causedBy(tx: StoreTransaction, cause: StoredEvent): StoreTransaction {
     delete: (collection, id) => tx.delete(collection, id),
     list: (collection, options) => tx.list(collection, options),
     recordHandled: (group, eventId, fingerprint) => tx.recordHandled(group, eventId, fingerprint),
+    // A timer's event is caused by the event whose handler scheduled it.
+    schedule: (at, topic, event) => tx.schedule(at, topic, stampCausation(event, cause)),
+    cancelSchedule: (id) => tx.cancelSchedule(id),
   };
 }

@@ -1,5 +1,6 @@
 import type { CloudEvent } from '../envelope.ts';
 import type { AppendOptions, AppendResult } from '../event-log.ts';
+import type { ScheduleAt } from './timers.ts';
 
 /** What recording an event in a group's inbox found. */
 export type InboxOutcome =
@@ -62,6 +63,28 @@ export interface StoreTransaction {
    * second effect.
    */
   recordHandled(group: string, eventId: string, fingerprint: string): Promise<InboxOutcome>;
+  /**
+   * A durable timer: `event` is emitted to `topic` at or after `at`, once, if and only if this
+   * transaction commits. It is kept in the store with the transaction's state and emitted by a
+   * scheduler (`startTimers`; the service kit runs one) through the store's own emit path (the
+   * log on SQLite, the outbox on Postgres), in a transaction that deletes the timer: across
+   * restarts, crashes and other processes it is emitted by exactly one committed transaction,
+   * with the id it was scheduled with (so a relay's re-publish is a duplicate the idempotency
+   * middleware skips). "At or after": never before `at` by the clock of the process that fires
+   * it; after it by up to the scheduler's poll interval plus its transaction (see
+   * docs/timers.md). The timer's id is the event's id; scheduling an id that is pending replaces
+   * that timer. Resolves with the id.
+   *
+   * @example
+   * await tx.schedule({ delayMs: 30_000 }, 'orders', DecisionDue.create({ orderId }, { source, key: orderId, id: `${orderId}/decision-due` }));
+   */
+  schedule(at: ScheduleAt, topic: string, event: CloudEvent): Promise<string>;
+  /**
+   * Cancels the pending timer `id` with this transaction; resolves true when one was pending,
+   * false when there is none (never scheduled, cancelled, or fired already — its event is then
+   * emitted or on its way, and the handler that receives it must tolerate it).
+   */
+  cancelSchedule(id: string): Promise<boolean>;
 }
 
 /** How a store runs one transaction. */

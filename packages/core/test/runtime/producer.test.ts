@@ -162,6 +162,8 @@ function appendingTransaction(log: EventLog, emitted: string[] = []): StoreTrans
     delete: async () => false,
     list: async () => [],
     recordHandled: async () => 'first',
+    schedule: async (_at, _topic, event) => event.id,
+    cancelSchedule: async () => false,
   };
 }
 

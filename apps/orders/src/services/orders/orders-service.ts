@@ -27,12 +27,20 @@ export async function readCatalog(store: Store): Promise<CatalogItem[]> {
 /** The orders service's consumers (the saga and the view), and its catalog seeding. */
 export function ordersService(
   deps: FlowDeps,
-  options: { readonly catalog: readonly CatalogItem[]; readonly changes: ViewChanges },
+  options: {
+    readonly catalog: readonly CatalogItem[];
+    readonly changes: ViewChanges;
+    /** See `OrderSagaOptions.decisionTimeoutMs`. */
+    readonly decisionTimeoutMs?: number;
+  },
 ): ServiceDefinition {
-  const saga = orderSaga(deps, async (context) => {
-    if (await seedCatalog(context.store, options.catalog)) {
-      context.logger.info(`orders: seeded the catalog with ${options.catalog.length} items`);
-    }
+  const saga = orderSaga(deps, {
+    ...(options.decisionTimeoutMs === undefined ? {} : { decisionTimeoutMs: options.decisionTimeoutMs }),
+    prepare: async (context) => {
+      if (await seedCatalog(context.store, options.catalog)) {
+        context.logger.info(`orders: seeded the catalog with ${options.catalog.length} items`);
+      }
+    },
   });
   return combineServices('orders', [saga, orderProjection(options.changes)]);
 }
