@@ -1,6 +1,7 @@
 import type { StoredEvent } from '../envelope.ts';
 import { HeraldError } from '../errors.ts';
 import type { EventLog } from '../event-log.ts';
+import { appendAudit, ensureAuditTopic } from '../audit-trail.ts';
 import { PARKED_KEYS_COLLECTION, type ParkedKey, parkedKeyId, releaseKeyIn } from './key-parking.ts';
 import {
   AUDIT_COLLECTION,
@@ -28,6 +29,8 @@ export interface DiscardOptions {
   readonly positions: readonly Pick<RedrivePosition, 'partition' | 'offset'>[];
   /** Who asks, for the audit. Default `<os user>@<host name>`. */
   readonly actor?: string;
+  /** The asker's role, for the audit trail (a console passes its user's). */
+  readonly role?: string;
   /** Why, for the audit and the entry's record. */
   readonly reason?: string;
   /** Work out and return the outcomes without recording anything. */
@@ -105,6 +108,7 @@ export async function discard(options: DiscardOptions): Promise<DiscardResult> {
     throw new HeraldError('INVALID_ARGUMENT', 'a discard reason must not be empty');
   }
   await log.describeTopic(deadLetterTopic);
+  if (!dryRun) await ensureAuditTopic(log);
   const entries: StoredEvent[] = [];
   const seen = new Set<string>();
   for (const position of options.positions) {
@@ -124,7 +128,15 @@ export async function discard(options: DiscardOptions): Promise<DiscardResult> {
   }
   const outcomes: DiscardOutcome[] = [];
   for (const entry of entries) {
-    outcomes.push(await discardOne(store, entry, { deadLetterTopic, actor, reason: options.reason, dryRun }));
+    outcomes.push(
+      await discardOne(store, entry, {
+        deadLetterTopic,
+        actor,
+        role: options.role,
+        reason: options.reason,
+        dryRun,
+      }),
+    );
   }
   return { deadLetterTopic, outcomes };
 }
@@ -132,6 +144,7 @@ export async function discard(options: DiscardOptions): Promise<DiscardResult> {
 interface DiscardRequest {
   readonly deadLetterTopic: string;
   readonly actor: string;
+  readonly role: string | undefined;
   readonly reason: string | undefined;
   readonly dryRun: boolean;
 }
@@ -208,6 +221,20 @@ async function discardOne(
       released: released === undefined ? null : releasedOf(released),
     };
     await tx.put(AUDIT_COLLECTION, auditId(), audit);
+    // The same entry in the audit trail of the log, committed with the discard.
+    await appendAudit(
+      { tx },
+      {
+        action: 'dlq.discard',
+        actor: request.actor,
+        ...(request.role === undefined ? {} : { role: request.role }),
+        target: recordId,
+        after: { eventId: entry.id, type: entry.type, discarded: true, released: audit.released },
+        outcome: 'done',
+        ...(request.reason === undefined ? {} : { reason: request.reason }),
+        at,
+      },
+    );
     return released === undefined
       ? { ...base, status: 'discarded' }
       : { ...base, status: 'discarded', released: releasedOf(released) };
