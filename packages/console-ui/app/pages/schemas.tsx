@@ -1,6 +1,6 @@
 import { useState, type ReactNode } from 'react';
 import { request, seg, type SchemaSubject } from '../api.ts';
-import { ErrorNote, Loading, Page, TextBlock } from '../components.tsx';
+import { ErrorNote, Loading, Page, TextBlock, ValueTable } from '../components.tsx';
 import { asText } from '../format.ts';
 import { useResource } from '../hooks.ts';
 import { href } from '../route.ts';
@@ -118,15 +118,49 @@ export function SchemaPage({ subject }: { subject: string }): ReactNode {
                 {versionSelect('diff-to', 'To version', diffTo, setTo)}
               </div>
               <ErrorNote error={diff.error} />
-              {diff.data === undefined ? (
-                <p className="muted">Pick two different versions.</p>
-              ) : (
-                <TextBlock text={asText(diff.data)} label="Schema diff" testId="schema-diff" />
-              )}
+              {diff.data === undefined ? <p className="muted">Pick two different versions.</p> : <Diff diff={diff.data} />}
             </>
           )}
         </>
       )}
     </Page>
+  );
+}
+
+/** A version as the API answers it: its facts, then the schema itself as indented text. */
+function SchemaVersion({ answer }: { answer: unknown }): ReactNode {
+  if (typeof answer !== 'object' || answer === null || !('schema' in answer)) {
+    return <TextBlock text={asText(answer)} label="Schema" testId="schema-text" />;
+  }
+  const { schema, ...facts } = answer as Record<string, unknown>;
+  return (
+    <>
+      <table aria-label="Schema version" className="compact">
+        <tbody>
+          {Object.entries(facts).map(([name, value]) => (
+            <tr key={name}>
+              <th scope="row">{name}</th>
+              <td className="mono">{typeof value === 'string' ? value : asText(value)}</td>
+            </tr>
+          ))}
+        </tbody>
+      </table>
+      <TextBlock text={asText(schema)} label="Schema" testId="schema-text" />
+    </>
+  );
+}
+
+/** A diff: whether readers of the new version can read the old one's events, and each difference. */
+function Diff({ diff }: { diff: unknown }): ReactNode {
+  const record = typeof diff === 'object' && diff !== null ? (diff as Record<string, unknown>) : undefined;
+  const differences = record?.['differences'];
+  if (record === undefined || !Array.isArray(differences)) return <TextBlock text={asText(diff)} label="Schema diff" testId="schema-diff" />;
+  return (
+    <div data-testid="schema-diff">
+      <p>
+        Compatible: <strong>{record['compatible'] === true ? 'yes' : record['compatible'] === false ? 'no' : '—'}</strong>
+      </p>
+      <ValueTable rows={differences as unknown[]} label="Schema differences" />
+    </div>
   );
 }

@@ -86,7 +86,7 @@ function toQuery(search: Search, next: string | undefined): Record<string, strin
     type: search.type,
     text: search.text,
     limit: search.limit ?? '50',
-    next,
+    cursor: next,
   };
   if (search.attrName !== undefined && search.attrValue !== undefined)
     query[`attr.${search.attrName}`] = search.attrValue;
