@@ -101,13 +101,7 @@ export function SchemaPage({ subject }: { subject: string }): ReactNode {
           </p>
           <div className="filters">{versionSelect('version', 'Version', version, setShown)}</div>
           <ErrorNote error={schema.error} />
-          {schema.data === undefined ? null : (
-            <TextBlock
-              text={asText(schema.data)}
-              label={`Schema version ${version ?? ''}`}
-              testId="schema-text"
-            />
-          )}
+          {schema.data === undefined ? null : <SchemaVersion answer={schema.data} />}
           <h2>Diff</h2>
           {versions.length < 2 ? (
             <p className="muted">Only one version.</p>
@@ -118,7 +112,11 @@ export function SchemaPage({ subject }: { subject: string }): ReactNode {
                 {versionSelect('diff-to', 'To version', diffTo, setTo)}
               </div>
               <ErrorNote error={diff.error} />
-              {diff.data === undefined ? <p className="muted">Pick two different versions.</p> : <Diff diff={diff.data} />}
+              {diff.data === undefined ? (
+                <p className="muted">Pick two different versions.</p>
+              ) : (
+                <Diff diff={diff.data} />
+              )}
             </>
           )}
         </>
@@ -154,11 +152,13 @@ function SchemaVersion({ answer }: { answer: unknown }): ReactNode {
 function Diff({ diff }: { diff: unknown }): ReactNode {
   const record = typeof diff === 'object' && diff !== null ? (diff as Record<string, unknown>) : undefined;
   const differences = record?.['differences'];
-  if (record === undefined || !Array.isArray(differences)) return <TextBlock text={asText(diff)} label="Schema diff" testId="schema-diff" />;
+  if (record === undefined || !Array.isArray(differences))
+    return <TextBlock text={asText(diff)} label="Schema diff" testId="schema-diff" />;
   return (
     <div data-testid="schema-diff">
       <p>
-        Compatible: <strong>{record['compatible'] === true ? 'yes' : record['compatible'] === false ? 'no' : '—'}</strong>
+        Compatible:{' '}
+        <strong>{record['compatible'] === true ? 'yes' : record['compatible'] === false ? 'no' : '—'}</strong>
       </p>
       <ValueTable rows={differences as unknown[]} label="Schema differences" />
     </div>
