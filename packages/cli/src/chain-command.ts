@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { attributesOf, causationOf, correlationOf } from '@herald/core';
-import { REDRIVE_ATTRIBUTE, deadLetterMetadataOf } from '@herald/core/ops';
+import { buildChain, byAppend, committedOffsets } from '@herald/core/ops';
+import type { Chain, ChainNode } from '@herald/core/ops';
 import type { EventLog, ReadPosition, StoredEvent } from '@herald/core';
 import {
   EXIT_FAILURE,
@@ -71,34 +72,7 @@ export function parseChainArguments(args: readonly string[], now: number): Chain
   };
 }
 
-/** Where a dead-lettered copy of an event was parked, and why. */
-export interface ChainDeadLetter {
-  readonly group: string;
-  readonly code: string;
-  readonly error: string;
-  readonly attempts: number;
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: number;
-}
-
-/** One event of a chain, with what happened to it and the events its handling emitted. */
-export interface ChainNode {
-  readonly event: StoredEvent;
-  /** Groups whose committed offset of the event's partition is past it. */
-  readonly handledBy: string[];
-  readonly deadLetters: ChainDeadLetter[];
-  /** Later appends of the same event by a redrive. */
-  readonly redrives: StoredEvent[];
-  readonly caused: ChainNode[];
-}
-
-/** One correlation: its events as trees under the events that started them. */
-export interface Chain {
-  readonly correlationId: string;
-  readonly events: readonly StoredEvent[];
-  readonly roots: readonly ChainNode[];
-}
+export type { Chain, ChainDeadLetter, ChainNode } from '@herald/core/ops';
 
 /**
  * Finds the chains `query` names in `topics` (read from `from`, without a consumer group) and
@@ -136,87 +110,6 @@ export async function findChains(
   return [...members.entries()]
     .map(([correlationId, events]) => buildChain(correlationId, events.sort(byAppend), committed))
     .sort((a, b) => byAppend(a.events[0]!, b.events[0]!));
-}
-
-function byAppend(a: StoredEvent, b: StoredEvent): number {
-  return (
-    a.timestamp - b.timestamp ||
-    a.topic.localeCompare(b.topic) ||
-    a.partition - b.partition ||
-    a.offset - b.offset
-  );
-}
-
-/** `topic/partition` → each group's committed offset there. */
-async function committedOffsets(log: EventLog): Promise<Map<string, { group: string; committed: number }[]>> {
-  const offsets = new Map<string, { group: string; committed: number }[]>();
-  for (const group of await log.listGroups()) {
-    const description = await log.describeGroup(group);
-    for (const state of description.partitions) {
-      if (state.committed === null) continue;
-      const key = `${state.topic}/${state.partition}`;
-      let list = offsets.get(key);
-      if (list === undefined) offsets.set(key, (list = []));
-      list.push({ group, committed: state.committed });
-    }
-  }
-  return offsets;
-}
-
-function buildChain(
-  correlationId: string,
-  events: readonly StoredEvent[],
-  committed: Map<string, { group: string; committed: number }[]>,
-): Chain {
-  const nodes = new Map<string, ChainNode>();
-  const byPosition = new Map<string, ChainNode>();
-  const deadLettered: StoredEvent[] = [];
-  const redriven: StoredEvent[] = [];
-  for (const event of events) {
-    if (deadLetterMetadataOf(event) !== undefined) {
-      deadLettered.push(event);
-      continue;
-    }
-    if (nodes.has(event.id) && event.extensions?.[REDRIVE_ATTRIBUTE] !== undefined) {
-      redriven.push(event);
-      continue;
-    }
-    if (nodes.has(event.id)) continue;
-    const node: ChainNode = {
-      event,
-      handledBy: (committed.get(`${event.topic}/${event.partition}`) ?? [])
-        .filter((entry) => entry.committed > event.offset)
-        .map((entry) => entry.group)
-        .sort(),
-      deadLetters: [],
-      redrives: [],
-      caused: [],
-    };
-    nodes.set(event.id, node);
-    byPosition.set(`${event.topic}/${event.partition}/${event.offset}`, node);
-  }
-  for (const copy of deadLettered) {
-    const parked = deadLetterMetadataOf(copy)!;
-    const original =
-      byPosition.get(`${parked.topic}/${parked.partition}/${parked.offset}`) ?? nodes.get(copy.id);
-    original?.deadLetters.push({
-      group: parked.group ?? '',
-      code: parked.code ?? '',
-      error: parked.error ?? '',
-      attempts: parked.attempts ?? 0,
-      topic: copy.topic,
-      partition: copy.partition,
-      offset: copy.offset,
-    });
-  }
-  for (const copy of redriven) nodes.get(copy.id)?.redrives.push(copy);
-  const roots: ChainNode[] = [];
-  for (const node of nodes.values()) {
-    const cause = causationOf(node.event);
-    const parent = cause === undefined || cause === node.event.id ? undefined : nodes.get(cause);
-    (parent?.caused ?? roots).push(node);
-  }
-  return { correlationId, events, roots };
 }
 
 /** `herald chain <query> …`: prints the causation chains the query names. */

@@ -4,6 +4,18 @@
 // whole partition page by page, auditing a group's delivery guarantees, migrating a log, and
 // shadow runs of a new version of a group's handlers. The CLI takes it from here, and so will a
 // console.
+export {
+  AUDIT_EVENT_TYPE,
+  AUDIT_TOPIC,
+  appendAudit,
+  auditEvent,
+  auditRecordOf,
+  ensureAuditTopic,
+  readAuditTrail,
+} from './audit-trail.ts';
+export type { AuditEntry, AuditOutcome, AuditRecord, AuditTrailPage } from './audit-trail.ts';
+export { buildChain, byAppend, committedOffsets } from './causation-chain.ts';
+export type { Chain, ChainDeadLetter, ChainNode, CommittedOffsets } from './causation-chain.ts';
 export { AUDIT_VIOLATION_KINDS, auditGroup, auditViolationCount } from './audit-group.ts';
 export type {
   AuditOptions,

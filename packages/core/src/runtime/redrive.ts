@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname, userInfo } from 'node:os';
 import type { CloudEvent, StoredEvent } from '../envelope.ts';
+import { appendAudit, ensureAuditTopic } from '../audit-trail.ts';
 import { HeraldError } from '../errors.ts';
 import type { AppendResult, EventLog } from '../event-log.ts';
 import { readPartition } from '../read-partition.ts';
@@ -56,6 +57,8 @@ export interface RedriveOptions {
   readonly dryRun?: boolean;
   /** Who asks, for the audit. Default `<os user>@<host name>`. */
   readonly actor?: string;
+  /** The actor's role, for the audit trail, when the request came through the console. */
+  readonly role?: string;
   /**
    * The request's own idempotency key (a retried API call passes the same one): each entry is
    * redriven at most once per key. Default: one key per entry and expected count,
@@ -228,6 +231,8 @@ export async function redrive(options: RedriveOptions): Promise<RedriveResult> {
   }
   const actor = options.actor ?? defaultActor();
   const description = await log.describeTopic(deadLetterTopic);
+  // The trail's entries are emitted in the redrive's transactions, which do not create topics.
+  if (store !== undefined && !dryRun) await ensureAuditTopic(log);
 
   let entries: { entry: StoredEvent; expectedCount: number }[];
   let skipped = 0;
@@ -287,7 +292,13 @@ export async function redrive(options: RedriveOptions): Promise<RedriveResult> {
           ? `${redriveRecordId(deadLetterTopic, entry.partition, entry.offset)}/${expectedCount}`
           : `${options.idempotencyKey}/${redriveRecordId(deadLetterTopic, entry.partition, entry.offset)}`,
     };
-    const request: Request = { deadLetterTopic, maxRedrives, actor, dryRun };
+    const request: Request = {
+      deadLetterTopic,
+      maxRedrives,
+      actor,
+      dryRun,
+      ...(options.role === undefined ? {} : { role: options.role }),
+    };
     outcomes.push(
       store === undefined
         ? await redriveWithoutStore(log, target, request)
@@ -326,6 +337,7 @@ interface Request {
   readonly deadLetterTopic: string;
   readonly maxRedrives: number;
   readonly actor: string;
+  readonly role?: string;
   readonly dryRun: boolean;
 }
 
@@ -377,7 +389,7 @@ async function redriveOne(store: Store, target: Target, request: Request): Promi
     const at = new Date().toISOString();
     if (decision.kind === 'duplicate') return outcomeOf(base, decision, 'redriven', undefined);
     if (decision.kind === 'refused') {
-      await audit(tx, {
+      await audit(tx, request.role, {
         ...base,
         action: 'dlq.redrive',
         outcome: 'refused',
@@ -413,7 +425,7 @@ async function redriveOne(store: Store, target: Target, request: Request): Promi
       redrives: [...(record?.redrives ?? []), item],
     };
     await tx.put(REDRIVE_COLLECTION, recordId, next);
-    await audit(tx, {
+    await audit(tx, request.role, {
       ...base,
       action: 'dlq.redrive',
       outcome: 'redriven',
@@ -471,8 +483,38 @@ function outcomeOf(
   }
 }
 
-async function audit(tx: StoreTransaction, entry: RedriveAuditEntry): Promise<void> {
+/**
+ * Records a redrive (or a refusal) twice in its transaction: as a document of
+ * {@link AUDIT_COLLECTION} (what `herald dlq` reads) and as an entry of the audit trail in the
+ * log (`herald.audit`, what the console reads).
+ */
+async function audit(
+  tx: StoreTransaction,
+  role: string | undefined,
+  entry: RedriveAuditEntry,
+): Promise<void> {
   await tx.put(AUDIT_COLLECTION, auditId(), entry);
+  await appendAudit(
+    { tx },
+    {
+      action: entry.action,
+      actor: entry.actor,
+      ...(role === undefined ? {} : { role }),
+      target: redriveRecordId(entry.deadLetterTopic, entry.partition, entry.offset),
+      after: {
+        eventId: entry.eventId,
+        type: entry.type,
+        topic: entry.topic,
+        count: entry.count,
+        maxRedrives: entry.maxRedrives,
+        idempotencyKey: entry.idempotencyKey,
+        ...(entry.appended === undefined ? {} : { appended: entry.appended }),
+      },
+      outcome: entry.outcome === 'redriven' ? 'done' : 'refused',
+      ...(entry.reason === undefined ? {} : { reason: entry.reason }),
+      at: entry.at,
+    },
+  );
 }
 
 /**
