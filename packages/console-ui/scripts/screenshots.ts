@@ -6,6 +6,7 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { GROUPS } from '@herald/orders-domain/topology.ts';
 import { TOPICS } from '@herald/orders-domain/events.ts';
+import { openSchemaRegistry } from '@herald/schemas';
 import type { Page } from 'playwright-core';
 import { apiOf, placeOrder, settled } from '../../../apps/orders/test/fixtures/order-system.ts';
 import { chromiumUnavailable, launchBrowser } from '../test/fixtures/browser.ts';
@@ -39,7 +40,9 @@ for (const orderId of orders) await settled(app, orderId, HANG_MS);
 await using browser = await launchBrowser();
 const { page } = await browser.newPage();
 const shoot = async (name: string): Promise<void> => {
-  await page.screenshot({ path: `${OUT}${name}.png` });
+  // Tables scrolled sideways by a click on their last column are shown from their start.
+  await page.evaluate(`for (const t of document.querySelectorAll('table')) t.scrollLeft = 0`);
+  await page.screenshot({ path: `${OUT}${name}.png`, fullPage: true });
   say(`docs/console/${name}.png`);
 };
 
@@ -47,6 +50,27 @@ await page.goto(rig.url);
 await page.getByLabel('User name').waitFor();
 await shoot('login');
 await signIn(page, rig.url, rig.users.admin);
+
+say('schemas: two versions of one subject');
+const registry = await openSchemaRegistry({ log: rig.system.log });
+const parcel = (properties: Record<string, unknown>) => ({
+  type: 'object',
+  properties,
+  required: ['parcelId', 'orderId'],
+  additionalProperties: false,
+});
+await registry.register({
+  type: 'dev.herald.example.parcel-shipped.v1',
+  jsonSchema: parcel({ parcelId: { type: 'string' }, orderId: { type: 'string' } }),
+});
+await registry.register({
+  type: 'dev.herald.example.parcel-shipped.v2',
+  jsonSchema: parcel({
+    parcelId: { type: 'string' },
+    orderId: { type: 'string' },
+    carrier: { type: 'string' },
+  }),
+});
 
 say('a dead letter: payment fails every call for one order');
 await rig.system.faults.update('payment', { errorRate: 1 });
@@ -117,6 +141,7 @@ const firstSubject = page.getByRole('table', { name: 'Schema subjects' }).getByR
 if ((await firstSubject.count()) > 0) {
   await firstSubject.click();
   await page.getByTestId('schema-text').waitFor();
+  await page.getByTestId('schema-diff').waitFor();
   await shoot('schema');
 }
 

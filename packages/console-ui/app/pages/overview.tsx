@@ -1,7 +1,7 @@
 import type { ReactNode } from 'react';
-import { request } from '../api.ts';
+import { request, type DeadLetterTopic, type GroupSummary } from '../api.ts';
 import { ErrorNote, Loading, Page } from '../components.tsx';
-import { asLine, formatNumber } from '../format.ts';
+import { asLine, formatNumber, formatSeconds } from '../format.ts';
 import { useResource } from '../hooks.ts';
 import { href } from '../route.ts';
 
@@ -25,17 +25,23 @@ function countOf(value: unknown): string {
   return asLine(value);
 }
 
-function details(value: unknown): [string, string][] {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return [];
-  return Object.entries(value as Record<string, unknown>).map(([name, v]) => [name, asLine(v)]);
-}
+/** Groups shown on the overview: the ones most behind. */
+const LAGGING_SHOWN = 8;
 
 export function OverviewPage(): ReactNode {
   const overview = useResource(() => request<Overview>('overview'), 'overview', 2000);
+  const groups = useResource(() => request<GroupSummary[]>('groups'), 'overview-groups', 2000);
+  const deadLetters = useResource(
+    () => request<DeadLetterTopic[]>('dead-letters'),
+    'overview-dead-letters',
+    3000,
+  );
   const data = overview.data;
+  const lagging = [...(groups.data ?? [])].sort((a, b) => b.lag - a.lag).slice(0, LAGGING_SHOWN);
+  const parked = (deadLetters.data ?? []).filter((topic) => topic.entries > 0);
   return (
     <Page title="Overview">
-      <ErrorNote error={overview.error} />
+      <ErrorNote error={overview.error ?? groups.error ?? deadLetters.error} />
       <Loading loading={overview.loading} />
       {data === undefined ? null : (
         <>
@@ -56,27 +62,56 @@ export function OverviewPage(): ReactNode {
               <span className="card-label">dead letters</span>
             </a>
           </div>
-          {[
-            ['Backend', data.backend] as const,
-            ['Topics', data.topics] as const,
-            ['Groups', data.groups] as const,
-            ['Dead letters', data.deadLetters] as const,
-          ].map(([title, value]) => {
-            const rows = details(value).filter(([name]) => name !== 'system' || title !== 'Backend');
-            return rows.length === 0 ? null : (
-              <table key={title} aria-label={`${title} details`} className="compact">
-                <caption>{title}</caption>
-                <tbody>
-                  {rows.map(([name, text]) => (
-                    <tr key={name}>
-                      <th scope="row">{name}</th>
-                      <td>{text}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            );
-          })}
+        </>
+      )}
+      {lagging.length === 0 ? null : (
+        <>
+          <h2>Groups, most behind first</h2>
+          <table aria-label="Groups most behind">
+            <thead>
+              <tr>
+                <th>Group</th>
+                <th>State</th>
+                <th className="num">Lag (events)</th>
+                <th className="num">Lag (time)</th>
+              </tr>
+            </thead>
+            <tbody>
+              {lagging.map((group) => (
+                <tr key={group.group}>
+                  <td>
+                    <a href={href(['groups', group.group])}>{group.group}</a>
+                  </td>
+                  <td>{group.state}</td>
+                  <td className="num">{formatNumber(group.lag)}</td>
+                  <td className="num">{formatSeconds(group.lagSeconds)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </>
+      )}
+      {parked.length === 0 ? null : (
+        <>
+          <h2>Dead letters</h2>
+          <table aria-label="Dead letters by topic">
+            <thead>
+              <tr>
+                <th>Dead-letter topic</th>
+                <th className="num">Entries</th>
+              </tr>
+            </thead>
+            <tbody>
+              {parked.map((topic) => (
+                <tr key={topic.topic}>
+                  <td>
+                    <a href={href(['dead-letters', topic.topic])}>{topic.topic}</a>
+                  </td>
+                  <td className="num">{formatNumber(topic.entries)}</td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
         </>
       )}
     </Page>
