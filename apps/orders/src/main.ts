@@ -11,7 +11,11 @@
 // HERALD_CATALOG, HERALD_ADMIN_TOKEN (generated when unset and written, never printed, to
 // HERALD_ADMIN_TOKEN_FILE, default .herald/admin-token), HERALD_FAULTS,
 // HERALD_PARTITIONS, HERALD_SESSION_TIMEOUT_MS, HERALD_RATE_LIMIT, HERALD_THREADS,
-// HERALD_ADMIN_PORT and HERALD_ADMIN_HOST (the admin API on a listener of its own), HERALD_HEALTH_PORT (health
+// HERALD_ADMIN_PORT and HERALD_ADMIN_HOST (the admin API on a listener of its own),
+// HERALD_CONSOLE_PORT (3001) and HERALD_CONSOLE_HOST (127.0.0.1) for the operations console
+// (HERALD_CONSOLE=off: none), whose users come from HERALD_CONSOLE_USERS or
+// HERALD_CONSOLE_ADMIN_PASSWORD, else an admin whose generated password is written, never
+// printed, to HERALD_CONSOLE_PASSWORD_FILE (default .herald/console-admin-password), HERALD_HEALTH_PORT (health
 // and metrics on a port of their own too, besides the API's), HERALD_LOG_LEVEL (JSON logs on
 // stdout; default info), and OTEL_* for traces and OTLP metrics (telemetry.ts).
 import { healthFromEnv, stopOnSignals } from '@herald/service';
@@ -21,6 +25,7 @@ import { configFromEnv } from './config.ts';
 import { createLogger, orExit, serviceLogger } from './logger.ts';
 import { listenOrExit } from './listen.ts';
 import { redactUrl } from '@herald/core';
+import { startOrdersConsole } from './ops-console.ts';
 import { openOrderSystem } from './system.ts';
 import { startTelemetry } from './telemetry.ts';
 
@@ -52,6 +57,15 @@ const system = await orExit(() =>
 );
 telemetry?.exportMetrics(system.registry);
 const api = system.api!;
+// Before the API listens: once /readyz answers, the banner and its files follow at once.
+const opsConsole = await orExit(async () => {
+  try {
+    return await startOrdersConsole(system);
+  } catch (error) {
+    await system.stop();
+    throw error;
+  }
+});
 const base = await listenOrExit(api.app, config, system);
 const adminBase =
   api.admin === undefined || config.admin === undefined
@@ -71,6 +85,7 @@ Herald order system on ${redactUrl(config.logUrl)}
     )}${config.threads === 2 ? '\n             (in an engine thread; the API has the main thread)' : ''}
   telemetry  ${telemetry?.description ?? 'off (set OTEL_EXPORTER_OTLP_ENDPOINT to export traces, OTEL_METRICS_EXPORTER=otlp for metrics too)'}
   logs       JSON lines on stdout, with trace_id and span_id inside a span (HERALD_LOG_LEVEL, default info)
+  console    ${opsConsole === undefined ? 'off (HERALD_CONSOLE=off)' : `${opsConsole.server.url}   ${opsConsole.passwordFile === undefined ? '(users from HERALD_CONSOLE_USERS or HERALD_CONSOLE_ADMIN_PASSWORD)' : `user admin, password in ${opsConsole.passwordFile} (generated, readable by you only)`}`}
   admin      ${adminBase}/admin/faults with "Authorization: Bearer ${api.generatedToken ? `$(cat ${saveGeneratedToken(api.adminToken, config.adminTokenFile)})" (a generated token, in a file only you can read; set HERALD_ADMIN_TOKEN to choose one)` : '<HERALD_ADMIN_TOKEN>"'}
 
 Place an order and watch it converge:
@@ -85,6 +100,7 @@ Stop with Ctrl-C (SIGINT) or SIGTERM: in-flight work is finished and committed f
 const shutdown = stopOnSignals(
   {
     stop: async () => {
+      await opsConsole?.server.close();
       await system.stop();
       await telemetry?.shutdown();
     },

@@ -2,7 +2,8 @@
 // NATS JetStream with a token and a Postgres store with a password (the local test servers
 // accept both), and with no admin token set, so one is generated. Its banner, its log lines and
 // its shutdown must show none of the three; the generated token is in a file only the OS user
-// can read, and it is the token the admin API takes.
+// can read, and it is the token the admin API takes. The same goes for the operations console's
+// generated admin password.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { readFileSync, statSync } from 'node:fs';
@@ -35,7 +36,7 @@ void describe('the order system started by an operator', () => {
     }
   });
 
-  void it('prints neither the log token, nor the store password, nor the admin token it generated, which it keeps in a file only its user can read', async (t) => {
+  void it('prints neither the log token, nor the store password, nor the admin token or console password it generated, which it keeps in files only its user can read', async (t) => {
     const missing = await postgresUnavailable();
     if (missing !== undefined) return unavailable(t, missing);
     const store = new URL(TEST_POSTGRES);
@@ -43,7 +44,9 @@ void describe('the order system started by an operator', () => {
     store.searchParams.set('schemaPrefix', prefix);
     using folder = tempFolder();
     const tokenFile = join(folder.dir, 'secrets', 'admin-token');
-    const port = await findFreePorts(1);
+    const passwordFile = join(folder.dir, 'secrets', 'console-admin-password');
+    const port = await findFreePorts(2);
+    const consolePort = port + 1;
     const system = await startChildSystem({
       name: 'order system',
       script: MAIN,
@@ -52,6 +55,8 @@ void describe('the order system started by an operator', () => {
         HERALD_LOG: `nats://${NATS_TOKEN}@${NATS}?namespace=sec${randomBytes(3).toString('hex')}-`,
         HERALD_STORE: store.toString(),
         HERALD_ADMIN_TOKEN_FILE: tokenFile,
+        HERALD_CONSOLE_PASSWORD_FILE: passwordFile,
+        HERALD_CONSOLE_PORT: String(consolePort),
         HERALD_PARTITIONS: '2',
         PORT: String(port),
       }),
@@ -66,12 +71,21 @@ void describe('the order system started by an operator', () => {
         headers: { authorization: `Bearer ${token}` },
       });
       assert.equal(admin.status, 200, 'the admin API takes the token from the file');
+      const password = readFileSync(passwordFile, 'utf8').trim();
+      assert.equal(statSync(passwordFile).mode & 0o777, 0o600, 'only its user can read the password file');
+      const login = await fetch(`http://127.0.0.1:${consolePort}/api/session`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'admin', password }),
+      });
+      assert.equal(login.status, 200, 'the console takes the password from the file');
       await system.stop();
       output = system.output();
       for (const [what, secret] of [
         ['the NATS token', NATS_TOKEN],
         ['the Postgres password', PG_PASSWORD],
         ['the admin token', token],
+        ['the console password', password],
       ] as const) {
         assert.ok(!output.includes(secret), `${what} was printed:\n${output}`);
       }
@@ -80,5 +94,15 @@ void describe('the order system started by an operator', () => {
     }
     assert.match(output, /Herald order system on nats:\/\/\*\*\*@/, 'the banner names the log, redacted');
     assert.match(output, new RegExp(tokenFile.replaceAll('/', '\\/')), 'the banner says where the token is');
+    assert.match(
+      output,
+      new RegExp(passwordFile.replaceAll('/', '\\/')),
+      'the banner says where the password is',
+    );
+    assert.match(
+      output,
+      new RegExp(`console +http://127\\.0\\.0\\.1:${consolePort}`),
+      'the banner gives the URL',
+    );
   });
 });

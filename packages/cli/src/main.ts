@@ -7,6 +7,7 @@ import { createCommandContext } from './command-context.ts';
 import type { CliIo, CommandContext } from './command-context.ts';
 import { AUDIT_HELP, runAuditCommand } from './audit-command.ts';
 import { CHAIN_HELP, runChainCommand } from './chain-command.ts';
+import { CONSOLE_HELP, runConsoleCommand } from './console-command.ts';
 import { DLQ_HELP, runDlqCommand } from './dlq-command.ts';
 import { GROUPS_HELP, runGroupsCommand } from './groups-command.ts';
 import { MIGRATE_HELP, runMigrateCommand } from './migrate-command.ts';
@@ -42,6 +43,7 @@ Commands:
                                           nothing, and diff it with the running version
   schema register|list|show|check         Schema registry; decode stored events (CI gate)
   asyncapi --system <module>              AsyncAPI 3.0 document of a system
+  console [--host <a>] [--port <n>]       Serve the operations console (admin API and web UI)
 
 Run 'herald <command> --help' for the options of a command.
 
@@ -73,6 +75,7 @@ const COMMANDS: Readonly<Record<string, { readonly run: Command; readonly help: 
   shadow: { run: runShadowCommand, help: SHADOW_HELP },
   schema: { run: runSchemaCommand, help: SCHEMA_HELP },
   asyncapi: { run: runAsyncApiCommand, help: ASYNCAPI_HELP },
+  console: { run: runConsoleCommand, help: CONSOLE_HELP },
 };
 
 /**

@@ -40,7 +40,7 @@ export interface ConsoleOptions {
   /** Registry of `herald_console_login_failures_total`. Default: a registry of its own. */
   readonly registry?: Registry;
   /** Folder of the UI's static build; default `@herald/console-ui`'s when installed; false: none. */
-  readonly ui?: string | false;
+  readonly ui?: string | false | undefined;
   /** Events one search reads at most. Default 10 000. */
   readonly scanCap?: number;
   /** How often lag and rates are sampled. Default 10 s. */

@@ -22,3 +22,5 @@ export type { EventView } from './event-view.ts';
 export { groupLag } from './group-lag.ts';
 export type { GroupLag, PartitionLag } from './group-lag.ts';
 export type { LoginThrottleOptions } from './login-throttle.ts';
+export { consoleHandler, serviceConsole } from './service-console.ts';
+export type { ConsoleHandler, ServiceConsoleContext, ServiceConsoleOptions } from './service-console.ts';

@@ -5,6 +5,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { CloudEvent, EventLog, Store } from '@herald/core';
 import { readAll } from '@herald/testing';
+import { openSchemaRegistry } from '@herald/schemas';
 import { type ConsoleServer, startConsole } from '../src/index.ts';
 import { ConsoleClient, expectStatus } from './console-client.ts';
 import { PASSWORDS, TYPE, names, parkPoison, testUsers } from './fixtures.ts';
@@ -260,6 +261,46 @@ export function describeConsoleBehaviour(title: string, options: ConsoleBehaviou
       assert.deepEqual(none.entries, []);
     });
 
+    it('lists schema subjects, shows a version and what changed between two', async () => {
+      const registry = await openSchemaRegistry({ log: backend.log });
+      const subject = `dev.herald.test.${n.topic}`;
+      const v1 = {
+        type: 'object',
+        properties: { order: { type: 'string' } },
+        required: ['order'],
+        additionalProperties: false,
+      };
+      const v2 = { ...v1, properties: { ...v1.properties, note: { type: 'string' } } };
+      await registry.register({ type: `${subject}.v1`, jsonSchema: v1 });
+      await registry.register({ type: `${subject}.v2`, jsonSchema: v2 });
+      const viewer = await as('viewer');
+      const subjects = expectStatus(
+        await viewer.get<{ subject: string; versions: number[]; compatibility: string }[]>('/api/schemas'),
+        200,
+      );
+      assert.deepEqual(
+        subjects.find((s) => s.subject === subject),
+        { subject, versions: [1, 2], compatibility: 'BACKWARD' },
+      );
+      const version = expectStatus(
+        await viewer.get<{ version: number; schema: unknown }>(`/api/schemas/${subject}/versions/2`),
+        200,
+      );
+      assert.deepEqual([version.version, version.schema], [2, v2]);
+      const diff = expectStatus(
+        await viewer.get<{ compatible: boolean; differences: { path: string }[] }>(
+          `/api/schemas/${subject}/diff?from=1&to=2`,
+        ),
+        200,
+      );
+      assert.equal(diff.compatible, true);
+      assert.ok(
+        diff.differences.some((d) => d.path.includes('note')),
+        JSON.stringify(diff),
+      );
+      expectStatus(await viewer.get(`/api/schemas/${subject}/versions/9`), 404);
+    });
+
     it('refuses a change without the CSRF token or the role, and records the refusal', async () => {
       const viewer = await as('viewer');
       const operator = await as('operator');
@@ -367,6 +408,61 @@ export function describeConsoleBehaviour(title: string, options: ConsoleBehaviou
       if (backend.store !== undefined) {
         assert.equal(listed.entries.find((e) => e.eventId === orders[0]!.id)?.redrives, 1);
       }
+    });
+
+    it('discards a dead letter: marked, recorded, and never redriven afterwards', async () => {
+      const operator = await as('operator');
+      type Listed = { entries: { partition: number; offset: number; eventId: string; discarded: boolean }[] };
+      const path = `/api/dead-letters/${n.deadLetters}`;
+      const entry = expectStatus(await operator.get<Listed>(path), 200).entries.find(
+        (e) => e.eventId === orders[1]!.id,
+      )!;
+      const positions = [{ partition: entry.partition, offset: entry.offset }];
+      const planned = expectStatus(
+        await operator.send<{ outcomes: { status: string }[] }>('POST', `${path}/discard`, {
+          positions,
+          dryRun: true,
+        }),
+        200,
+      );
+      assert.deepEqual(
+        planned.outcomes.map((o) => o.status),
+        ['planned'],
+      );
+      const done = expectStatus(
+        await operator.send<{ outcomes: { status: string }[] }>('POST', `${path}/discard`, { positions }),
+        200,
+      );
+      assert.deepEqual(
+        done.outcomes.map((o) => o.status),
+        ['discarded'],
+      );
+      const listed = expectStatus(await operator.get<Listed>(path), 200).entries.find(
+        (e) => e.eventId === orders[1]!.id,
+      );
+      assert.equal(listed?.discarded, true);
+      const redrive = await operator.send<{ code: string }>('POST', `${path}/redrive`, { positions });
+      assert.equal(expectStatus(redrive, 409).code, 'CONFLICT');
+      const byFilter = expectStatus(
+        await operator.send<{ outcomes: { eventId: string; status: string }[] }>('POST', `${path}/redrive`, {
+          filter: {},
+          dryRun: true,
+        }),
+        200,
+      );
+      assert.ok(!byFilter.outcomes.some((o) => o.eventId === orders[1]!.id && o.status !== 'refused'));
+      await backend.flush?.();
+      assert.ok(
+        !(await readAll(backend.log, n.topic)).some(
+          (e) => e.id === orders[1]!.id && e.extensions?.['dlredrive'] !== undefined,
+        ),
+      );
+      const trail = await auditTrail(operator);
+      const target = `${n.deadLetters}/${entry.partition}/${entry.offset}`;
+      assert.ok(trail.some((e) => e.action === 'dlq.discard' && e.target === target && e.outcome === 'done'));
+      assert.ok(
+        trail.some((e) => e.action === 'dlq.redrive' && e.target === target && e.outcome === 'refused'),
+      );
     });
 
     it(

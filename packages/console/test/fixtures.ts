@@ -12,12 +12,20 @@ export const PASSWORDS = {
   viewer: 'viewer-password-1',
 } as const;
 
-/** A directory with `admin`, `operator` and `viewer`, each of that role. */
+let hashes: Promise<Record<keyof typeof PASSWORDS, string>> | undefined;
+
+/** A new directory with `admin`, `operator` and `viewer`, each of that role (hashed once per process). */
 export async function testUsers(): Promise<UserDirectory> {
+  hashes ??= (async () => ({
+    admin: await hashPassword(PASSWORDS.admin),
+    operator: await hashPassword(PASSWORDS.operator),
+    viewer: await hashPassword(PASSWORDS.viewer),
+  }))();
+  const hash = await hashes;
   return new UserDirectory([
-    { name: 'admin', role: 'admin', hash: await hashPassword(PASSWORDS.admin) },
-    { name: 'operator', role: 'operator', hash: await hashPassword(PASSWORDS.operator) },
-    { name: 'viewer', role: 'viewer', hash: await hashPassword(PASSWORDS.viewer) },
+    { name: 'admin', role: 'admin', hash: hash.admin },
+    { name: 'operator', role: 'operator', hash: hash.operator },
+    { name: 'viewer', role: 'viewer', hash: hash.viewer },
   ]);
 }
 

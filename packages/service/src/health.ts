@@ -1,5 +1,5 @@
 // `/healthz`, `/readyz` and `/metrics` over node:http, for every process that runs services.
-import { type Server, createServer } from 'node:http';
+import { type IncomingMessage, type Server, type ServerResponse, createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { renderMetrics } from '@herald/core/metrics';
 import type { MetricsRegistry } from './service.ts';
@@ -19,6 +19,11 @@ export interface HealthServerOptions {
   readonly registry: MetricsRegistry;
   /** Asked on every `GET /readyz`. */
   readiness(): Promise<Readiness>;
+  /**
+   * Serves every request the health routes do not (another path, another method): the
+   * operations console on the admin listener. Default: 404 (405 for a method other than GET).
+   */
+  readonly fallback?: (request: IncomingMessage, response: ServerResponse) => void;
 }
 
 /** A listening health server. */
@@ -35,11 +40,14 @@ export interface HealthServer extends AsyncDisposable {
  * - `GET /readyz`: 200 `{"status":"ready","detail":…}` when `readiness()` says ready, else 503
  *   `{"status":"unavailable","detail":…}` with `retry-after: 1`;
  * - `GET /metrics`: the registry in Prometheus' text format.
- * Anything else is 404. No request body is read.
+ * Anything else goes to `fallback` when there is one, else is 404. No request body is read.
  */
 export async function startHealthServer(options: HealthServerOptions): Promise<HealthServer> {
   const server: Server = createServer((request, response) => {
     const path = (request.url ?? '/').split('?')[0];
+    if (options.fallback !== undefined && path !== '/healthz' && path !== '/readyz' && path !== '/metrics') {
+      return options.fallback(request, response);
+    }
     const send = (status: number, type: string, body: string, headers: Record<string, string> = {}) => {
       response.writeHead(status, { 'content-type': type, 'cache-control': 'no-store', ...headers });
       response.end(body);

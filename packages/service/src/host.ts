@@ -12,6 +12,7 @@ import {
 } from '@herald/core';
 import { type AuditMetrics, metrics, registerLagMetrics, startAuditMetrics } from '@herald/core/metrics';
 import { auditViolationCount } from '@herald/core/ops';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { collectDefaultMetrics } from 'prom-client';
 import { type HealthServer, type Readiness, startHealthServer } from './health.ts';
 import {
@@ -127,6 +128,12 @@ export interface StartServicesOptions {
    * program creates its topics itself.
    */
   readonly createTopics?: boolean;
+  /**
+   * Serve this on the admin listener (the health server, `127.0.0.1` unless `health.host` says
+   * otherwise), apart from any public listener of the program: the operations console, e.g.
+   * `admin: serviceConsole({ users: await usersFromEnv() })`. Needs the health server.
+   */
+  readonly admin?: (context: AdminMountContext) => Promise<AdminMount>;
   /** Runs after the routers stopped and before the stores and log close (stop timers, flush). */
   readonly beforeClose?: () => void | Promise<void>;
   /**
@@ -140,6 +147,26 @@ export interface StartServicesOptions {
    * still covers. Off by default: each round reads the groups' topics whole.
    */
   readonly auditIntervalMs?: number;
+}
+
+/**
+ * Something the admin listener (the health server) serves beside `/healthz`, `/readyz` and
+ * `/metrics`: the operations console (`serviceConsole` of `@herald/console`). Built once the
+ * services run; closed when they have stopped, before the stores and the log close.
+ */
+export interface AdminMount {
+  handle(request: IncomingMessage, response: ServerResponse): void;
+  close(): Promise<void>;
+}
+
+/** What an {@link AdminMount} is built from. */
+export interface AdminMountContext {
+  readonly log: EventLog;
+  readonly stores: ServiceStores;
+  readonly registry: MetricsRegistry;
+  /** The services this process runs, in the order given. */
+  readonly services: readonly string[];
+  readonly logger: Logger;
 }
 
 /** The services of a process, running. */
@@ -179,10 +206,13 @@ export async function startServices(options: StartServicesOptions): Promise<Serv
   const duplicate = names.find((name, index) => names.indexOf(name) !== index);
   if (duplicate !== undefined)
     throw new HeraldError('INVALID_ARGUMENT', `service ${duplicate} is given twice`);
+  if (options.admin !== undefined && options.health === false)
+    throw new HeraldError('INVALID_ARGUMENT', 'admin is served on the health server: it needs health');
   const supervisors: ServiceSupervisor[] = [];
   let health: HealthServer | undefined;
   let retention: InboxRetention | undefined;
   let audits: AuditMetrics | undefined;
+  let admin: AdminMount | undefined;
   let stopping: Promise<void> | undefined;
   let shuttingDown = false;
 
@@ -193,6 +223,7 @@ export async function startServices(options: StartServicesOptions): Promise<Serv
         await Promise.all(supervisors.map((s) => s.stop()));
         await retention?.stop();
         await audits?.stop();
+        await admin?.close();
         await options.beforeClose?.();
       } finally {
         try {
@@ -278,8 +309,19 @@ export async function startServices(options: StartServicesOptions): Promise<Serv
         },
       );
     }
+    if (options.admin !== undefined) {
+      admin = await options.admin({ log, stores, registry, services: names, logger });
+    }
     if (options.health !== false) {
-      health = await startHealthServer({ ...(options.health ?? {}), registry, readiness });
+      const mounted = admin;
+      health = await startHealthServer({
+        ...(options.health ?? {}),
+        registry,
+        readiness,
+        ...(mounted === undefined
+          ? {}
+          : { fallback: (request, response) => mounted.handle(request, response) }),
+      });
     }
   } catch (error) {
     await stop().catch(() => undefined);

@@ -22,6 +22,8 @@ export { startHealthServer } from './health.ts';
 export type { HealthServer, HealthServerOptions, Readiness } from './health.ts';
 export { healthFromEnv, openLogAndStores, runServices, startServices, stopOnSignals } from './host.ts';
 export type {
+  AdminMount,
+  AdminMountContext,
   GracefulShutdown,
   OpenLogAndStoresOptions,
   RunServicesOptions,
