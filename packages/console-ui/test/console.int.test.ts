@@ -342,6 +342,52 @@ function consoleScenarios(
       assertClean(tab);
     });
 
+    void it('discards a ticked dead letter after its dry run, and the trail records it', async (t) => {
+      const r = need(t);
+      if (r === undefined) return;
+      const app = apiOf(r.system);
+      await using tab = await signedIn(r, r.users.operator);
+      await open(tab.page, `#/dead-letters/${TOPICS.orders}.dead-letter`);
+      await r.system.faults.update('payment', { errorRate: 1 });
+      let orderId: string;
+      const row = () => tab.page.locator(`[data-testid="dead-letter-row"][data-key="${orderId}"]`);
+      try {
+        ({ orderId } = await placeOrder(app, {
+          customerId: 'console-discard',
+          items: [{ sku: 'WIDGET', quantity: 1 }],
+        }));
+        await row().waitFor({ timeout: HANG_MS });
+      } finally {
+        await r.system.faults.update('payment', { errorRate: 0 });
+      }
+      await row().getByRole('checkbox').check();
+      await tab.page.getByTestId('discard-selected').click();
+      await tab.page.getByTestId('dead-letter-plan').waitFor();
+      assert.equal(
+        await row().getByTestId('dead-letter-state').textContent(),
+        'parked',
+        'the dry run discarded nothing',
+      );
+      await tab.page.getByTestId('dead-letter-confirm').click();
+      await tab.page.getByTestId('dead-letter-result').waitFor();
+      await textWhen(
+        row().getByTestId('dead-letter-state'),
+        (s) => s === 'discarded',
+        'the entry to show as discarded',
+      );
+      assert.equal(
+        await row().getByTestId('redrive-one').isDisabled(),
+        true,
+        'a discarded entry is not redriven',
+      );
+      await open(tab.page, '#/audit');
+      await tab.page
+        .locator('[data-testid="audit-row"][data-action="dlq.discard"][data-outcome="done"]')
+        .first()
+        .waitFor();
+      assertClean(tab);
+    });
+
     void it('refuses a mutation to a viewer, and the trail records the refusal', async (t) => {
       const r = need(t);
       if (r === undefined) return;
