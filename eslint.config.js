@@ -12,6 +12,7 @@ export default tseslint.config(
       '.herald/**',
       '.cache/**',
       'docs/**',
+      'packages/console-ui/dist/**',
     ],
   },
   js.configs.recommended,

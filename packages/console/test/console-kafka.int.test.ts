@@ -5,7 +5,7 @@ import { describeConsoleBehaviour } from './console-behaviour.ts';
 
 describeConsoleBehaviour('the console on Kafka with a Postgres store', {
   prefix: 'console-kafka',
-  // Kafka's log has no resetGroup yet: the console answers 501 UNSUPPORTED.
-  reset: false,
+  // Kafka's log resets a stopped group through the broker's own offset commit.
+  reset: true,
   open: () => openBrokerBackend(`kafka://${KAFKA}?namespace=console${randomBytes(4).toString('hex')}.`),
 });
