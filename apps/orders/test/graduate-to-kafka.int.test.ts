@@ -79,12 +79,12 @@ async function herald(args: readonly string[]): Promise<{ status: number | null;
   return { status, output };
 }
 
-/** Every group's committed offsets, `topic/partition` → offset. */
-async function positions(log: EventLog, groups: readonly string[]): Promise<Map<string, number | null>> {
-  const found = new Map<string, number | null>();
+/** Every group's committed offsets, `topic/partition` → offset (partitions never committed on: none). */
+async function positions(log: EventLog, groups: readonly string[]): Promise<Map<string, number>> {
+  const found = new Map<string, number>();
   for (const group of groups) {
     for (const p of (await log.describeGroup(group)).partitions) {
-      found.set(`${group} ${p.topic}/${p.partition}`, p.committed);
+      if (p.committed !== null) found.set(`${group} ${p.topic}/${p.partition}`, p.committed);
     }
   }
   return found;
