@@ -63,6 +63,7 @@ describe('the guides', { timeout: 600_000 }, () => {
         PORT: String(await freePort()),
         GUIDE_DIR: dir,
         HERALD_ADMIN_TOKEN: randomBytes(16).toString('hex'),
+        HERALD_CONSOLE_ADMIN_PASSWORD: randomBytes(16).toString('hex'),
       },
       onStep: (step) => t.diagnostic(step),
     });
@@ -94,8 +95,9 @@ describe('the guides', { timeout: 600_000 }, () => {
         STATE_URL: database.url,
         PORT: String(await freePort()),
         GUIDE_DIR: dir,
-        // Chosen here, so that npm start writes no token file into the repository.
+        // Chosen here, so that npm start writes no token or password file into the repository.
         HERALD_ADMIN_TOKEN: randomBytes(16).toString('hex'),
+        HERALD_CONSOLE_ADMIN_PASSWORD: randomBytes(16).toString('hex'),
         HERALD_SESSION_TIMEOUT_MS: '6000',
       },
       onStep: (step) => t.diagnostic(step),
