@@ -93,6 +93,7 @@ void describe('the entries of @herald/core', () => {
       'metrics',
       'publishMetrics',
       'registerLagMetrics',
+      'registerParkingMetrics',
       'renderMetrics',
       'startAuditMetrics',
       'timerMetrics',
