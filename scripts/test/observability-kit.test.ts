@@ -120,7 +120,9 @@ void describe('the observability kit', () => {
       'HeraldRetryStorm',
       'HeraldConsumerGroupStalled',
       'HeraldConsumerGroupEmpty',
+      'HeraldTimersOverdue',
       'HeraldServiceDown',
+      'HeraldOrdersSagasTimingOut',
       'HeraldOrdersSagaStuck',
     ]);
   });

@@ -200,7 +200,7 @@ void describe(
         'every rule evaluated',
         () => '',
       );
-      assert.equal(rules.length, 15);
+      assert.equal(rules.length, 17);
       assert.deepEqual(
         rules.filter((r) => r.health !== 'ok').map((r) => `${r.name}: ${r.health} ${r.lastError ?? ''}`),
         [],

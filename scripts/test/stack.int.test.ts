@@ -182,7 +182,7 @@ void describe('npm run stack', { skip, timeout: 600_000 }, () => {
       data: { groups: { rules: { name: string; health: string; lastError?: string }[] }[] };
     };
     const all = rules.data.groups.flatMap((g) => g.rules);
-    assert.equal(all.length, 15);
+    assert.equal(all.length, 17);
     assert.deepEqual(
       all.filter((r) => r.health === 'err').map((r) => `${r.name}: ${r.lastError ?? ''}`),
       [],
