@@ -184,15 +184,16 @@ const FAULTS = 'faults';
  * writes what it read (a document, a stock level, the inbox entry), and Postgres fails the later
  * of two concurrent writers of one row with a serialization failure that the store runs again,
  * so no update is lost. Serializable adds predicate locks on index pages that, on these small
- * tables, fail unrelated transactions too. Group commit for the services without an API: their
- * handler transactions run one after another in shared Postgres transactions, so hot documents
- * (the analytics funnel, a SKU's stock) stop failing and running again. Not for `orders`: its
- * members would queue `POST /orders` behind the consumers (ADR 0018). The fault settings keep
- * the store's defaults.
+ * tables, fail unrelated transactions too. Group commit for every service: handler transactions
+ * run one after another in shared Postgres transactions, so hot documents (the analytics
+ * funnel, a SKU's stock, an order's saga) stop failing and running again, and a commit carries
+ * many events. The transaction behind `POST /orders` is urgent: it runs alone, beside the
+ * running group, never queued behind the consumers (ADR 0018). The fault settings keep the
+ * store's defaults.
  */
 function postgresSettings(service: string): PostgresStoreSettings {
   if (service === FAULTS) return {};
-  return { isolation: 'repeatable read', groupCommit: service !== 'orders' };
+  return { isolation: 'repeatable read', groupCommit: true };
 }
 
 /**
@@ -310,6 +311,7 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
         },
       );
       const running = engine;
+      changes.onWaiting((orders) => running.setWaitingViews(orders));
       services = () => running.services();
       renderConsumerMetrics = async () => {
         const [own, engineThread] = await Promise.all([renderMetrics(registry), running.metrics()]);

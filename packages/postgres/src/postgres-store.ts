@@ -64,7 +64,9 @@ interface StoreTuning {
    * (default 1) such groups run at once. A serialization failure or deadlock runs the whole
    * group again (each member counts an attempt, bounded by `maxAttempts`). Each caller's promise
    * settles only after its group's COMMIT. A transaction started inside another one's function
-   * runs alone. Default off: every transaction is its own `BEGIN … COMMIT`.
+   * runs alone, and so does an urgent one (`{ urgent: true }`, e.g. behind an HTTP request): on
+   * its own connection, beside the running group, never waiting for it. Default off: every
+   * transaction is its own `BEGIN … COMMIT`.
    */
   readonly groupCommit?: boolean | { readonly maxTransactions?: number; readonly connections?: number };
 }
@@ -103,8 +105,6 @@ interface Member {
   readonly resolve: (value: unknown) => void;
   readonly reject: (error: unknown) => void;
   attempts: number;
-  /** Runs ahead of the members that are not. */
-  readonly urgent: boolean;
 }
 
 /** Marks the function of a group's member: a transaction it starts runs alone. */
@@ -236,20 +236,11 @@ export class PostgresStore implements Store {
     options?: TransactionOptions,
   ): Promise<T> {
     this.#checkOpen();
-    if (this.#groupSize > 0 && inGroup.getStore() === undefined) {
+    // An urgent transaction runs alone: a group's members run one after another on one
+    // connection, so one queued behind a running group would wait for all of it.
+    if (this.#groupSize > 0 && inGroup.getStore() === undefined && options?.urgent !== true) {
       return new Promise<T>((resolve, reject) => {
-        const urgent = options?.urgent === true;
-        const member: Member = {
-          fn,
-          resolve: resolve as (value: unknown) => void,
-          reject,
-          attempts: 0,
-          urgent,
-        };
-        // Urgent: ahead of the queued members, behind earlier urgent ones.
-        const at = urgent ? this.#queue.findIndex((m) => !m.urgent) : -1;
-        if (at === -1) this.#queue.push(member);
-        else this.#queue.splice(at, 0, member);
+        this.#queue.push({ fn, resolve: resolve as (value: unknown) => void, reject, attempts: 0 });
         this.#startGroups();
       });
     }

@@ -4,6 +4,7 @@
 // function runs alone instead of waiting for its own group.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { type CloudEvent, isHeraldError } from '@herald/core';
 import { openMemoryLog } from '@herald/core/memory';
 import { openPostgresStore, startOutboxRelay } from '@herald/postgres';
@@ -64,25 +65,31 @@ if (unavailable !== undefined) {
       );
     });
 
-    void it('runs an urgent transaction ahead of the members queued before it, urgent ones in their own order', async () => {
+    void it('commits an urgent transaction while a group is running, without waiting for it', async () => {
       await using db = testSchema();
-      await using store = await openPostgresStore({
-        pool: db.pool,
-        schema: db.schema,
-        groupCommit: { maxTransactions: 4 },
+      await using store = await openPostgresStore({ pool: db.pool, schema: db.schema, groupCommit: true });
+      let urgentDone!: () => void;
+      const urgentCommitted = new Promise<void>((resolve) => (urgentDone = resolve));
+      let memberRunning!: () => void;
+      const running = new Promise<void>((resolve) => (memberRunning = resolve));
+      const order: string[] = [];
+      // The group's member holds its group open until the urgent transaction committed. The
+      // bound only ends the test should the urgent one wait for the group (then it fails).
+      const group = store.transaction(async (tx) => {
+        await tx.put('things', 'grouped', { ok: true });
+        memberRunning();
+        await Promise.race([urgentCommitted, sleep(60_000, undefined, { ref: false })]);
+        order.push('group finished');
       });
-      const ran: string[] = [];
-      const member = (id: string) => async () => {
-        ran.push(id);
-        return id;
-      };
-      const queued = Array.from({ length: 8 }, (_, i) => store.transaction(member(`queued-${i}`)));
-      const urgent = ['urgent-a', 'urgent-b'].map((id) => store.transaction(member(id), { urgent: true }));
-      await Promise.all([...queued, ...urgent]);
-      assert.deepEqual(ran.slice(0, 2), ['urgent-a', 'urgent-b']);
+      await running;
+      await store.transaction((tx) => tx.put('things', 'urgent', { ok: true }), { urgent: true });
+      order.push('urgent committed');
+      urgentDone();
+      await group;
+      assert.deepEqual(order, ['urgent committed', 'group finished']);
       assert.deepEqual(
-        ran.slice(2),
-        Array.from({ length: 8 }, (_, i) => `queued-${i}`),
+        (await store.list('things')).map((d) => d.id),
+        ['grouped', 'urgent'],
       );
     });
 

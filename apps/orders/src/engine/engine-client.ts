@@ -37,6 +37,12 @@ export interface EngineThread {
   stop(): Promise<void>;
   /** Fault injection (tests, the lab): the thread fails as an uncaught error would make it. */
   crash(): void;
+  /**
+   * How many orders readers of this thread wait for (long-polls, SSE): the engine thread posts
+   * view changes only while it is above 0. Readers re-read on a timer, so a change that races
+   * with a reader starting to wait delays that reader by one poll at most.
+   */
+  setWaitingViews(orders: number): void;
 }
 
 export interface EngineThreadOptions {
@@ -59,8 +65,9 @@ export async function startEngineThread(
   options: EngineThreadOptions,
 ): Promise<EngineThread> {
   const records = new MessageChannel();
+  const waitingViews = new Int32Array(new SharedArrayBuffer(4));
   const worker = new Worker(new URL('./engine-thread.ts', import.meta.url), {
-    workerData: { settings, records: records.port2 },
+    workerData: { settings, records: records.port2, waitingViews },
     transferList: [records.port2],
     name: 'herald-engine',
   });
@@ -183,6 +190,7 @@ export async function startEngineThread(
     },
     metrics: async () => (await ask({ kind: 'metrics' })) as RenderedMetrics,
     crash: () => void ask({ kind: 'crash' }).catch(() => undefined),
+    setWaitingViews: (orders) => Atomics.store(waitingViews, 0, orders),
     stop: () =>
       (stopped ??= (async () => {
         stopping = true;

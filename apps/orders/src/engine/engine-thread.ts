@@ -35,7 +35,12 @@ const STATE_POLL_MS = 100;
 
 const port = parentPort;
 if (port === null) throw new Error('engine-thread.ts runs as a worker thread of the order system');
-const { settings, records } = workerData as { settings: EngineSettings; records: MessagePort };
+const { settings, records, waitingViews } = workerData as {
+  settings: EngineSettings;
+  records: MessagePort;
+  /** How many orders the API thread's readers wait for (engine-client.ts `setWaitingViews`). */
+  waitingViews: Int32Array;
+};
 const post = (message: EngineMessage): void => port.postMessage(message);
 
 const logger: Logger = {
@@ -44,12 +49,16 @@ const logger: Logger = {
     post({ kind: 'log', level: 'error', message, ...(error === undefined ? {} : { error: carry(error) }) }),
 };
 
-/** Signals view changes to this thread's waiters and, once per turn, to the API thread's. */
+/**
+ * Signals view changes to this thread's waiters and, once per turn, to the API thread's while it
+ * has any (a message per turn costs this thread more than the rest of a turn's view update).
+ */
 class ForwardedViewChanges extends ViewChanges {
   readonly #changed = new Set<string>();
 
   override notify(orderId: string): void {
     super.notify(orderId);
+    if (Atomics.load(waitingViews, 0) === 0) return;
     if (this.#changed.size === 0) setImmediate(() => this.#flush());
     this.#changed.add(orderId);
   }

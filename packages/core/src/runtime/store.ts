@@ -90,11 +90,12 @@ export interface StoreTransaction {
 /** How a store runs one transaction. */
 export interface TransactionOptions {
   /**
-   * Run ahead of transactions already queued, in a store that queues them (the embedded log's
-   * group commit, a Postgres store with `groupCommit`): for work a client waits on, such as the
-   * transaction behind an HTTP request, so it never waits behind a backlog of handler
-   * transactions. Order among urgent transactions is kept. Stores that run each transaction at
-   * once ignore it.
+   * Never wait behind transactions already queued, in a store that queues them: for work a
+   * client waits on, such as the transaction behind an HTTP request, so it never waits behind a
+   * backlog of handler transactions. The embedded log's group commit runs it first in the next
+   * transaction (order among urgent transactions kept); a Postgres store with `groupCommit`
+   * runs it alone on a connection of its own, beside the running group. Stores that run each
+   * transaction at once ignore it.
    */
   readonly urgent?: boolean;
 }
