@@ -58,6 +58,8 @@ interface Owned {
   /** Next offset to fetch. */
   cursor: number;
   revoking: boolean;
+  /** The topic as the log's reads name it (made once: a fetch reads every owned partition). */
+  readonly topicRef: { readonly id: number; readonly name: string };
   /** What this claim handed out, to tell its events from an earlier claim's on commit. */
   readonly claim: DeliveryClaim;
 }
@@ -227,27 +229,38 @@ export class SqliteSubscription implements Subscription {
 
   /** The queue is empty: reads the next chunk of each owned partition, round-robin, up to the buffer bound. */
   #fetch(): void {
-    const partitions = [...this.#owned.values()].filter((o) => !o.revoking);
-    if (partitions.length === 0) return;
-    const perPartition = Math.max(1, Math.ceil(this.#maxBuffered / partitions.length));
-    this.#rotation = (this.#rotation + 1) % partitions.length;
-    for (let i = 0; i < partitions.length && this.#queue.room > 0; i++) {
-      const owned = partitions[(this.#rotation + i) % partitions.length]!;
-      const available = this.#log.durableHead(owned.topicId, owned.partition) - owned.cursor;
-      if (available <= 0) continue;
-      const room = Math.min(perPartition, this.#queue.room, available);
-      const events = this.#log.readEvents(
-        { id: owned.topicId, name: owned.topic },
-        owned.partition,
-        owned.cursor,
-        room,
-      );
-      for (const event of events) {
-        owned.claim.delivered(event);
-        this.#queue.push(event);
+    // Runs at every wake of every group: it walks the map in place, allocating nothing for
+    // partitions with nothing new.
+    let active = 0;
+    for (const owned of this.#owned.values()) if (!owned.revoking) active++;
+    if (active === 0) return;
+    const perPartition = Math.max(1, Math.ceil(this.#maxBuffered / active));
+    this.#rotation = (this.#rotation + 1) % active;
+    // Round-robin: the active partitions from the rotation's place on, then those before it.
+    for (let pass = 0; pass < 2; pass++) {
+      const wrapped = pass === 1;
+      let index = 0;
+      for (const owned of this.#owned.values()) {
+        if (owned.revoking) continue;
+        const before = index++ < this.#rotation;
+        if (before !== wrapped) continue;
+        if (this.#queue.room <= 0) return;
+        this.#fetchFrom(owned, perPartition);
       }
-      if (events.length > 0) owned.cursor = events[events.length - 1]!.offset + 1;
     }
+  }
+
+  #fetchFrom(owned: Owned, perPartition: number): void {
+    const available = this.#log.durableHead(owned.topicId, owned.partition) - owned.cursor;
+    if (available <= 0) return;
+    const room = Math.min(perPartition, this.#queue.room, available);
+    const events = this.#log.readEvents(owned.topicRef, owned.partition, owned.cursor, room);
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i]!;
+      owned.claim.delivered(event);
+      this.#queue.push(event);
+    }
+    if (events.length > 0) owned.cursor = events[events.length - 1]!.offset + 1;
   }
 
   #wake(): void {
@@ -315,6 +328,7 @@ export class SqliteSubscription implements Subscription {
       this.#owned.set(key(claim.topic, claim.partition), {
         topic: claim.topic,
         topicId,
+        topicRef: { id: topicId, name: claim.topic },
         partition: claim.partition,
         epoch: claim.epoch,
         cursor,
