@@ -8,6 +8,7 @@ import { once } from 'node:events';
 import {
   CpuMeter,
   descendants,
+  machineBusyMicros,
   parseProcStat,
   parseVmHwm,
   signalTree,
@@ -32,6 +33,23 @@ await test('parseProcStat', async (t) => {
   await t.test('refuses a line that is not a stat line', () => {
     assert.throws(() => parseProcStat('hello world'), RangeError);
     assert.throws(() => parseProcStat('12 (node) S 1'), RangeError);
+  });
+});
+
+await test('machineBusyMicros', async (t) => {
+  await t.test('grows by at least what this process spent busy meanwhile', () => {
+    const machineBefore = machineBusyMicros();
+    assert.ok(machineBefore !== undefined, 'this benchmark runs on Linux');
+    const own = process.cpuUsage();
+    // Spin until this process alone used 50 ms of CPU, however busy the machine is.
+    let spent = 0;
+    while (spent < 50_000) {
+      const used = process.cpuUsage(own);
+      spent = used.user + used.system;
+    }
+    const grown = machineBusyMicros()! - machineBefore;
+    // /proc/stat counts in clock ticks (10 ms): allow one tick of rounding on each side.
+    assert.ok(grown >= spent - 20_000, `machine busy grew ${grown} µs, this process spent ${spent} µs`);
   });
 });
 

@@ -6,6 +6,7 @@
 // means is written up in docs/benchmarks.md.
 import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { type CapacityStep, searchCapacity } from '@herald/orders-lab/capacity.ts';
 import { summarize } from '@herald/orders-lab/percentiles.ts';
@@ -17,7 +18,7 @@ import type { OrderRecord } from '@herald/orders-lab/reconcile.ts';
 import { benchDir } from './lib/bench-dir.ts';
 import type { BenchOptions, BenchReport, Benchmark, ScenarioResult } from './lib/benchmark.ts';
 import { type CpuProfile, type FileSelfTime, relativeTo, selfTimeByFile } from './lib/cpu-profile.ts';
-import { CpuMeter, signalTree, treeUsage } from './lib/process-tree.ts';
+import { CpuMeter, machineBusyMicros, signalTree, treeUsage } from './lib/process-tree.ts';
 import { rotation } from './lib/alternate-rounds.ts';
 import { answerToFinal, cell, formatGrid, perOrder, sustainedRate } from './orders-report.ts';
 import { type BenchSystem, SYSTEM_IDS, SYSTEM_TITLES, type SystemId, startSystem } from './orders-systems.ts';
@@ -29,6 +30,8 @@ const FIXED_RATES = [100, 500] as const;
 const TARGET_RATE = 1_000;
 const TARGET_FINAL_P99_MS = 100;
 const TARGET_VS_REST = 5;
+const TARGET_KAFKA_RATE = 200;
+const TARGET_KAFKA_CPU_MICROS = 10_000;
 const PROFILE_TOP = 15;
 
 interface OrdersMode {
@@ -36,6 +39,8 @@ interface OrdersMode {
   /** Each fixed-rate run: warm-up, then this long. */
   readonly fixedMs: number;
   readonly fixedWarmupMs: number;
+  /** How long each started system is watched at rest (no load) for its idle CPU. */
+  readonly idleMs: number;
   readonly systems: readonly SystemId[];
 }
 
@@ -59,6 +64,7 @@ const QUICK: OrdersMode = {
   },
   fixedMs: 3_000,
   fixedWarmupMs: 500,
+  idleMs: 3_000,
   systems: ['embedded-full', 'rest', 'raw-limit'],
 };
 
@@ -82,6 +88,7 @@ const FULL: OrdersMode = {
   },
   fixedMs: 10_000,
   fixedWarmupMs: 2_000,
+  idleMs: 10_000,
   systems: SYSTEM_IDS,
 };
 
@@ -100,6 +107,12 @@ interface RateResult {
   readonly lost: number;
   readonly unsettled: number;
   readonly cpuMicrosPerOrder: number | null;
+  /**
+   * The whole machine's busy CPU over the run and its drain (broker and database included), less
+   * the load generator's own and less what the machine spent idle with the system running, per
+   * order; null off Linux.
+   */
+  readonly machineCpuMicrosPerOrder: number | null;
   readonly sqliteTransactionsPerOrder: number | null;
   readonly sqliteSyncsPerOrder: number | null;
   readonly drainComplete: boolean;
@@ -125,6 +138,10 @@ interface SystemResult {
   readonly steps?: readonly StepResult[];
   readonly rates?: readonly RateResult[];
   readonly peakRssBytes?: number;
+  /** The system's processes at rest, started and settled, in % of one core. */
+  readonly idleCpuPercent?: number;
+  /** The whole machine at rest with the system started (broker, database…), generator excluded. */
+  readonly idleMachineCpuPercent?: number;
   readonly profile?: readonly FileSelfTime[];
 }
 
@@ -184,8 +201,39 @@ async function sqliteCounters(
 interface FixedRun {
   readonly data: RunData;
   readonly cpuMicros: number;
+  /** The machine's busy CPU less the generator's, idle rate subtracted; undefined off Linux. */
+  readonly machineCpuMicros: number | undefined;
   readonly transactions: number | null;
   readonly syncs: number | null;
+}
+
+/** CPU the machine spends busy, less this process's own (the load generator), in µs. */
+function machineLessGenerator(): number | undefined {
+  const busy = machineBusyMicros();
+  if (busy === undefined) return undefined;
+  const own = process.cpuUsage();
+  return busy - own.user - own.system;
+}
+
+/** What a started system costs at rest, over `ms` after it settled for a moment. */
+async function idleCost(
+  meter: CpuMeter,
+  ms: number,
+): Promise<{ systemPercent: number; machinePercent: number | undefined; machineMicrosPerMs: number }> {
+  await sleep(Math.min(3_000, ms));
+  const cpu = meter.cpuMicros();
+  const machine = machineLessGenerator();
+  const start = performance.now();
+  await sleep(ms);
+  const elapsed = performance.now() - start;
+  const machineAfter = machineLessGenerator();
+  const machineMicros =
+    machine === undefined || machineAfter === undefined ? undefined : machineAfter - machine;
+  return {
+    systemPercent: ((meter.cpuMicros() - cpu) / (elapsed * 1000)) * 100,
+    machinePercent: machineMicros === undefined ? undefined : (machineMicros / (elapsed * 1000)) * 100,
+    machineMicrosPerMs: machineMicros === undefined ? 0 : machineMicros / elapsed,
+  };
 }
 
 async function fixedRun(
@@ -193,8 +241,11 @@ async function fixedRun(
   meter: CpuMeter,
   mode: OrdersMode,
   rate: number,
+  idleMachineMicrosPerMs: number,
 ): Promise<FixedRun> {
   let cpuBefore = 0;
+  let machineBefore: number | undefined;
+  let startedAt = 0;
   let countersBefore: Promise<{ transactions: number; syncs: number } | null> = Promise.resolve(null);
   const data = await runScenario({
     system: system.lab,
@@ -207,16 +258,24 @@ async function fixedRun(
     onPhase: (phase) => {
       if (phase !== 'run') return;
       cpuBefore = meter.cpuMicros();
+      machineBefore = machineLessGenerator();
+      startedAt = performance.now();
       countersBefore = sqliteCounters(system.sqliteMetricsUrls).catch(() => null);
     },
   });
   // The drain is part of the run: the consumers' work for its orders happens then.
   const cpuMicros = meter.cpuMicros() - cpuBefore;
+  const machineAfter = machineLessGenerator();
+  const machineCpuMicros =
+    machineBefore === undefined || machineAfter === undefined
+      ? undefined
+      : machineAfter - machineBefore - idleMachineMicrosPerMs * (performance.now() - startedAt);
   const before = await countersBefore;
   const after = before === null ? null : await sqliteCounters(system.sqliteMetricsUrls).catch(() => null);
   return {
     data,
     cpuMicros,
+    machineCpuMicros,
     transactions: before === null || after === null ? null : after.transactions - before.transactions,
     syncs: before === null || after === null ? null : after.syncs - before.syncs,
   };
@@ -268,6 +327,8 @@ async function measureSystem(id: SystemId, mode: OrdersMode, options: BenchOptio
   });
   live.add(system);
   const meter = new CpuMeter(() => system.roots());
+  progress(`${id}: at rest for ${mode.idleMs / 1000} s`);
+  const idle = await idleCost(meter, mode.idleMs);
   const stepRuns: { data: RunData; step: CapacityStep }[] = [];
   const fixedRuns: FixedRun[] = [];
   let peakRssBytes: number | undefined;
@@ -298,7 +359,9 @@ async function measureSystem(id: SystemId, mode: OrdersMode, options: BenchOptio
     );
     for (const rate of FIXED_RATES) {
       progress(`${id}: fixed ${rate}/s`);
-      await attempt(`fixed ${rate}/s`, async () => fixedRuns.push(await fixedRun(system, meter, mode, rate)));
+      await attempt(`fixed ${rate}/s`, async () =>
+        fixedRuns.push(await fixedRun(system, meter, mode, rate, idle.machineMicrosPerMs)),
+      );
     }
     peakRssBytes = treeUsage(system.roots()).peakRssBytes;
   } finally {
@@ -330,6 +393,8 @@ async function measureSystem(id: SystemId, mode: OrdersMode, options: BenchOptio
     steps,
     rates,
     ...(peakRssBytes === undefined ? {} : { peakRssBytes }),
+    idleCpuPercent: idle.systemPercent,
+    ...(idle.machinePercent === undefined ? {} : { idleMachineCpuPercent: idle.machinePercent }),
     ...(problems.length === 0 ? {} : { problems }),
     ...(profileDir === undefined ? {} : { profile: await readProfiles(profileDir) }),
   };
@@ -361,6 +426,7 @@ function rateResult(
     lost: metrics.reconciliation.lost,
     unsettled: metrics.reconciliation.unsettled,
     cpuMicrosPerOrder: perOrder(run.cpuMicros, orders),
+    machineCpuMicrosPerOrder: perOrder(run.machineCpuMicros ?? null, orders),
     sqliteTransactionsPerOrder: perOrder(run.transactions, orders),
     sqliteSyncsPerOrder: perOrder(run.syncs, orders),
     drainComplete: data.drain.complete,
@@ -383,9 +449,11 @@ function capacityGrid(results: readonly SystemResult[]): string {
         cell(Math.max(0, ...(r.steps ?? []).map((s) => s.offeredRate))),
         cell(at(100)?.cpuMicrosPerOrder),
         cell(at(500)?.cpuMicrosPerOrder),
+        both((x) => x.machineCpuMicrosPerOrder),
         both((x) => x.sqliteTransactionsPerOrder),
         both((x) => x.sqliteSyncsPerOrder),
         cell(r.peakRssBytes === undefined ? null : r.peakRssBytes / 2 ** 20),
+        `${cell(r.idleCpuPercent ?? null, 2)} / ${cell(r.idleMachineCpuPercent ?? null, 2)}`,
       ];
     });
   const absent = results
@@ -402,9 +470,11 @@ function capacityGrid(results: readonly SystemResult[]): string {
         'tried up to/s',
         'CPU µs/order @100',
         '@500',
+        'machine CPU µs/order @100 / @500',
         'SQLite tx/order @100 / @500',
         'fsyncs/order @100 / @500',
         'peak RSS MB',
+        'idle CPU % system / machine',
       ],
       rows,
     ),
@@ -539,6 +609,17 @@ function report(results: readonly SystemResult[], mode: OrdersMode, options: Ben
     const at500 = full.rates?.find((x) => x.rate === 500);
     notes.push(
       `target 202→final p99 < ${TARGET_FINAL_P99_MS} ms at 500/s (embedded FULL): ${cell(at500?.finalP99, 1)} ms — ${at500?.finalP99 !== null && at500?.finalP99 !== undefined && at500.finalP99 < TARGET_FINAL_P99_MS && at500.lost + at500.unsettled === 0 ? 'met' : 'missed'}`,
+    );
+  }
+  const kafka = by.get('kafka-postgres');
+  if (kafka?.sustainedRate !== undefined) {
+    const at100 = kafka.rates?.find((x) => x.rate === 100);
+    notes.push(
+      `target ≥ ${TARGET_KAFKA_RATE} orders/s at POST p99 < 50 ms (Kafka + Postgres): sustained ${cell(kafka.sustainedRate)}/s at the search's stricter p99 < 25 ms; at 100/s POST p99 ${cell(at100?.postP99, 1)} ms`,
+    );
+    const machine = at100?.machineCpuMicrosPerOrder;
+    notes.push(
+      `target ≤ ${cell(TARGET_KAFKA_CPU_MICROS)} µs of CPU per order, whole machine (broker and database included, idle subtracted), Kafka + Postgres at 100/s: ${cell(machine)} µs — ${machine !== null && machine !== undefined && machine <= TARGET_KAFKA_CPU_MICROS ? 'met' : 'missed'}; at rest the deployment's processes use ${cell(kafka.idleCpuPercent ?? null, 2)}% of a core, the whole machine ${cell(kafka.idleMachineCpuPercent ?? null, 2)}%`,
     );
   }
   const generatorLag = Math.max(

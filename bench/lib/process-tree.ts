@@ -95,6 +95,25 @@ function processTable(): Map<number, number> {
   return table;
 }
 
+/**
+ * CPU time the whole machine has spent busy so far, in µs: every CPU's user, nice, system, irq,
+ * softirq and steal time from `/proc/stat` (idle and I/O wait left out). It takes in what no
+ * process tree shows: a broker and a database the benchmark did not start. Undefined off Linux.
+ */
+export function machineBusyMicros(): number | undefined {
+  let line: string | undefined;
+  try {
+    line = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0];
+  } catch {
+    return undefined;
+  }
+  const fields = line?.startsWith('cpu ') ? line.trim().split(/\s+/).slice(1).map(Number) : [];
+  // user nice system idle iowait irq softirq steal (guest time is counted in user already)
+  if (fields.length < 8 || fields.some((n) => !Number.isFinite(n))) return undefined;
+  const [user, nice, system, , , irq, softirq, steal] = fields as [number, ...number[]];
+  return ((user + nice! + system! + irq! + softirq! + steal!) * 1e6) / CLOCK_TICKS;
+}
+
 /** The live processes of the trees under `roots`. */
 export function processTree(roots: readonly number[]): number[] {
   return descendants(roots, processTable()).filter((pid) => readStat(pid) !== undefined);
