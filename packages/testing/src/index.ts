@@ -70,6 +70,8 @@ export type { AppliedEffect, History, HistoryReport, LoggedEvent, ProducedEvent 
 export { describeFaults, runChurn } from './churn/churn.ts';
 export type { ChurnOptions, ChurnResult, ChurnRound, FaultCounts } from './churn/churn.ts';
 export type { PostgresTuning } from './churn/churn-shapes.ts';
+export { describeChurn } from './churn/describe-churn.ts';
+export type { ChurnEnvironment, ChurnTarget } from './churn/describe-churn.ts';
 export { describeTimersCrash } from './timers-crash/timers-crash.ts';
 export type {
   EmittedTimer,
