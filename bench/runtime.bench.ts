@@ -7,6 +7,7 @@ import { copyFileSync, existsSync } from 'node:fs';
 import { DatabaseSync } from 'node:sqlite';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  type Handler,
   PermanentFailure,
   type Store,
   type Subscription,
@@ -19,9 +20,10 @@ import {
 import { metrics } from '@herald/core/metrics';
 import { parkedKeys, redrive } from '@herald/core/ops';
 import { tracing } from '@herald/core/tracing';
-import { type SqliteLog, openSqliteLog, openSqliteStore } from '@herald/sqlite';
+import type { SqliteLog } from '@herald/sqlite';
 import { alternateRounds } from './lib/alternate-rounds.ts';
 import { type BenchDir, benchDir } from './lib/bench-dir.ts';
+import { openBenchStore } from './lib/bench-store.ts';
 import type { BenchOptions, BenchReport, Benchmark, ScenarioResult } from './lib/benchmark.ts';
 import { formatNumber, median, perSecond, percentile } from './lib/stats.ts';
 import {
@@ -77,9 +79,9 @@ interface Consumer {
  * The router as a service would run it: the full middleware stack in the order the orders app
  * uses (dead letters outermost, then retries, then per-attempt tracing and metrics, then a
  * timeout per attempt and the inbox innermost), its default maxInFlight (256) and commit
- * interval, one route for the event type.
+ * interval, one route for the event type, whose handler is `handle`.
  */
-function startRouter(log: SqliteLog, store: Store, probe: Probe): Consumer {
+function startStackedRouter(log: SqliteLog, store: Store, handle: Handler): Consumer {
   const router = createRouter({
     log,
     group: GROUP.router,
@@ -96,41 +98,30 @@ function startRouter(log: SqliteLog, store: Store, probe: Probe): Consumer {
       idempotency({ store }),
     ],
   });
-  router.on(EVENT_TYPE, (event, context) => handleSample(event, (fn) => context.transaction(fn), probe));
+  router.on(EVENT_TYPE, handle);
   const finished = router.run();
   return { finished, stop: () => router.stop(), abort: () => router.stop() };
 }
 
+/** The stacked router handling every sample. */
+function startRouter(log: SqliteLog, store: Store, probe: Probe): Consumer {
+  return startStackedRouter(log, store, (event, context) =>
+    handleSample(event, (fn) => context.transaction(fn), probe),
+  );
+}
+
 /**
- * The router of `startRouter` whose handler gives up on the backlog's first event (sequence 0,
- * key `key-00`) until it is redriven: the event is dead-lettered and its key parked, so the
- * key's later events wait, as positions, while the other 63 keys drain.
+ * The stacked router whose handler gives up on the backlog's first event (sequence 0, key
+ * `key-00`) until it is redriven: the event is dead-lettered and its key parked, so the key's
+ * later events wait, as positions, while the other 63 keys drain.
  */
 function startParkingRouter(log: SqliteLog, store: Store, probe: Probe): Consumer {
-  const router = createRouter({
-    log,
-    group: GROUP.router,
-    topics: [TOPIC],
-    store,
-    maxInFlight: IN_FLIGHT,
-    commitIntervalMs: COMMIT_INTERVAL_MS,
-    middleware: [
-      deadLetter(),
-      retry({ maxAttempts: 5, initialDelayMs: 100 }),
-      tracing(),
-      metrics(),
-      timeout({ ms: 10_000 }),
-      idempotency({ store }),
-    ],
-  });
-  router.on(EVENT_TYPE, async (event, context) => {
+  return startStackedRouter(log, store, async (event, context) => {
     if (event.id === 'bench-0' && event.extensions?.['dlredrive'] === undefined) {
       throw new PermanentFailure('the first event is refused until it is redriven');
     }
     await handleSample(event, (fn) => context.transaction(fn), probe);
   });
-  const finished = router.run();
-  return { finished, stop: () => router.stop(), abort: () => router.stop() };
 }
 
 /**
@@ -235,23 +226,13 @@ async function verify(contender: Contender, log: SqliteLog, store: Store, probe:
   }
 }
 
-async function openLog(path: string): Promise<{ log: SqliteLog; store: Store }> {
-  const log = await openSqliteLog({ path, retentionIntervalMs: 0 });
-  try {
-    return { log, store: await openSqliteStore(log) };
-  } catch (error) {
-    await log.close();
-    throw error;
-  }
-}
-
 // Scenario 1: drain a backlog. Each round fills one file (untimed) and every contender drains
 // its own copy of it, so each starts from identical bytes.
 
 async function fillBacklog(total: number): Promise<BenchDir> {
   const dir = benchDir('runtime-backlog');
   try {
-    const { log } = await openLog(dir.file('template.db'));
+    const { log } = await openBenchStore(dir.file('template.db'));
     try {
       await log.createTopic(TOPIC, { partitions: PARTITIONS });
       for (let from = 0; from < total; from += 1000) {
@@ -278,7 +259,7 @@ function copyDatabase(from: string, to: string): void {
 async function drain(contender: Contender, backlog: BenchDir, total: number): Promise<number> {
   const path = backlog.file(`${contender}.db`);
   copyDatabase(backlog.file('template.db'), path);
-  const { log, store } = await openLog(path);
+  const { log, store } = await openBenchStore(path);
   try {
     const probe = new Probe(total);
     const started = performance.now();
@@ -339,7 +320,7 @@ const parkedKeyEvents = (total: number): number => Math.ceil(total / KEYS);
 async function drainParked(backlog: BenchDir, total: number): Promise<ParkingRun> {
   const path = backlog.file('parking.db');
   copyDatabase(backlog.file('template.db'), path);
-  const { log, store } = await openLog(path);
+  const { log, store } = await openBenchStore(path);
   try {
     const probe = new Probe(total);
     const held = parkedKeyEvents(total);
@@ -486,7 +467,7 @@ async function publishAtRate(log: SqliteLog, rate: number, total: number): Promi
 async function latency(contender: Contender, rate: number, workload: RuntimeWorkload): Promise<LatencyRun> {
   using dir = benchDir(`runtime-latency-${contender}`);
   const path = dir.file('log.db');
-  const { log, store } = await openLog(path);
+  const { log, store } = await openBenchStore(path);
   try {
     await log.createTopic(TOPIC, { partitions: PARTITIONS });
     const warmup = Math.round((rate * workload.warmupMs) / 1000);

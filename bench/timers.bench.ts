@@ -5,9 +5,9 @@
 // transactions of BATCH). A timer costs two document writes when scheduled and a delete, a read
 // and a delete beside the emit when fired (docs/timers.md); the ratios say what that is worth.
 import { type CloudEvent, type Store, type StoreTransaction, fireDueTimers } from '@herald/core';
-import { openSqliteLog, openSqliteStore } from '@herald/sqlite';
 import { alternateRounds } from './lib/alternate-rounds.ts';
 import { benchDir } from './lib/bench-dir.ts';
+import { openBenchStore } from './lib/bench-store.ts';
 import type { BenchOptions, BenchReport, Benchmark, ScenarioResult } from './lib/benchmark.ts';
 import { formatNumber, perSecond } from './lib/stats.ts';
 
@@ -16,6 +16,7 @@ const BATCH = 100;
 const DATA_BYTES = 256;
 const FULL_EVENTS = 20_000;
 const QUICK_EVENTS = 2_000;
+const PARTITIONS = 4;
 
 const encoder = new TextEncoder();
 
@@ -35,19 +36,12 @@ function progress(message: string): void {
   process.stderr.write(`  ${message}\n`);
 }
 
-/** A fresh log and store for one contender of one round. */
-async function open(label: string) {
-  const dir = benchDir(label);
-  const log = await openSqliteLog({ path: dir.file('log.db'), retentionIntervalMs: 0 });
-  await log.createTopic(TOPIC, { partitions: 4 });
-  const store = await openSqliteStore(log);
-  return {
-    store,
-    close: async (): Promise<void> => {
-      await log.close();
-      dir[Symbol.dispose]();
-    },
-  };
+/** Runs `measure` on a fresh log and store (one contender of one round), then deletes them. */
+async function onFreshStore(label: string, measure: (store: Store) => Promise<number>): Promise<number> {
+  using dir = benchDir(label);
+  await using opened = await openBenchStore(dir.file('log.db'));
+  await opened.log.createTopic(TOPIC, { partitions: PARTITIONS });
+  return await measure(opened.store);
 }
 
 /** Transactions of BATCH: `write` called for each event; events per second. */
@@ -65,27 +59,23 @@ async function inTransactions(
   return perSecond(events.length, performance.now() - started);
 }
 
+/** The baseline of both rows: the same events emitted, BATCH per transaction. */
+function emitting(events: readonly CloudEvent[]): Promise<number> {
+  return onFreshStore('timers-emit', (store) =>
+    inTransactions(store, events, (tx, event) => tx.emit(TOPIC, event)),
+  );
+}
+
 async function scheduling(events: readonly CloudEvent[], rounds: number): Promise<ScenarioResult> {
   const results = await alternateRounds({
     rounds,
     setup: async () => undefined,
     contenders: {
-      herald: async () => {
-        const { store, close } = await open('timers-schedule');
-        try {
-          return await inTransactions(store, events, (tx, event) => tx.schedule(1_000, TOPIC, event));
-        } finally {
-          await close();
-        }
-      },
-      baseline: async () => {
-        const { store, close } = await open('timers-emit');
-        try {
-          return await inTransactions(store, events, (tx, event) => tx.emit(TOPIC, event));
-        } finally {
-          await close();
-        }
-      },
+      herald: () =>
+        onFreshStore('timers-schedule', (store) =>
+          inTransactions(store, events, (tx, event) => tx.schedule(1_000, TOPIC, event)),
+        ),
+      baseline: () => emitting(events),
     },
     onMeasured: (name, round, value) =>
       progress(`scheduling round ${round + 1}/${rounds}: ${name} ${formatNumber(value)} events/s`),
@@ -105,9 +95,8 @@ async function firing(events: readonly CloudEvent[], rounds: number): Promise<Sc
     rounds,
     setup: async () => undefined,
     contenders: {
-      herald: async () => {
-        const { store, close } = await open('timers-fire');
-        try {
+      herald: () =>
+        onFreshStore('timers-fire', async (store) => {
           // Scheduled untimed, all due (at 1970 + 1 s); then fired, BATCH per transaction.
           await inTransactions(store, events, (tx, event) => tx.schedule(1_000, TOPIC, event));
           const started = performance.now();
@@ -119,18 +108,8 @@ async function firing(events: readonly CloudEvent[], rounds: number): Promise<Sc
           }
           if (fired !== events.length) throw new Error(`fired ${fired} of ${events.length} timers`);
           return perSecond(fired, performance.now() - started);
-        } finally {
-          await close();
-        }
-      },
-      baseline: async () => {
-        const { store, close } = await open('timers-emit');
-        try {
-          return await inTransactions(store, events, (tx, event) => tx.emit(TOPIC, event));
-        } finally {
-          await close();
-        }
-      },
+        }),
+      baseline: () => emitting(events),
     },
     onMeasured: (name, round, value) =>
       progress(`firing round ${round + 1}/${rounds}: ${name} ${formatNumber(value)} events/s`),
@@ -157,7 +136,7 @@ const benchmark: Benchmark = {
         events: events.length,
         perTransaction: BATCH,
         dataBytes: DATA_BYTES,
-        partitions: 4,
+        partitions: PARTITIONS,
       },
     };
   },

@@ -17,7 +17,6 @@ import { type EventLog, type StateRecord, openEventLog } from '@herald/core';
 import { auditGroup } from '@herald/core/ops';
 import { openPostgresStore } from '@herald/postgres';
 import { openSqliteLog, openSqliteStore } from '@herald/sqlite';
-import pg from 'pg';
 import type { StockLevel } from '@herald/orders-domain/inventory.ts';
 import type { OrderView } from '@herald/orders-domain/order-view.ts';
 import type { GatewayEntry } from '@herald/orders-domain/payment.ts';
@@ -35,14 +34,7 @@ import {
   settled,
   tempFolder,
 } from './fixtures/order-system.ts';
-import {
-  TEST_POSTGRES,
-  dropSchemas,
-  postgresUnavailable,
-  testStoreUrl,
-  unavailable,
-  uniqueSchemaPrefix,
-} from './fixtures/test-postgres.ts';
+import { postgresUnavailable, testSchemas, unavailable } from './fixtures/test-postgres.ts';
 
 const KAFKA = process.env['HERALD_TEST_KAFKA'] ?? '127.0.0.1:19092';
 const HERALD = fileURLToPath(new URL('../../../packages/cli/bin/herald.js', import.meta.url));
@@ -95,9 +87,9 @@ describe('graduating the order system from the embedded log to Kafka', { timeout
     const postgresReason = await postgresUnavailable();
     if (postgresReason !== undefined) return unavailable(t, postgresReason);
     using folder = tempFolder();
-    const prefix = uniqueSchemaPrefix();
+    await using schemas = testSchemas();
+    const { prefix, pool, storeUrl } = schemas;
     const kafkaUrl = `kafka://${KAFKA}?namespace=${prefix.replace(/_$/, '')}.`;
-    const storeUrl = testStoreUrl(prefix);
     try {
       await using probe = await openEventLog(kafkaUrl);
       await probe.listTopics();
@@ -107,145 +99,137 @@ describe('graduating the order system from the embedded log to Kafka', { timeout
         `no Kafka at HERALD_TEST_KAFKA: ${error instanceof Error ? error.message : String(error)}`,
       );
     }
-    const pool = new pg.Pool({ connectionString: TEST_POSTGRES, max: 4 });
-    pool.on('error', () => undefined);
     const groups = Object.values(GROUPS);
     const accepted: { orderId: string; body: OrderBody }[] = [];
-    try {
-      // 1. On the embedded log, with every service: the first orders settle.
-      // Orders wait in the log across the move: no decision deadline may reject them meanwhile.
-      let system = await openTestSystem(folder, { partitions: 3, decisionTimeoutMs: DECISION_TIMEOUT_MS });
-      for (let i = 0; i < 8; i++) {
-        const body = orderBody(i);
-        accepted.push({ orderId: (await placeOrder(apiOf(system), body)).orderId, body });
-      }
-      for (const { orderId } of accepted) await settled(apiOf(system), orderId, 60_000);
-      await system.stop();
-
-      // 2. Payment, notification, loyalty and analytics stop; orders keep coming and wait in the log.
-      system = await openTestSystem(folder, {
-        services: ['orders', 'inventory', 'fraud'],
-        decisionTimeoutMs: DECISION_TIMEOUT_MS,
-      });
-      for (let i = 8; i < 16; i++) {
-        const body = orderBody(i);
-        accepted.push({ orderId: (await placeOrder(apiOf(system), body)).orderId, body });
-      }
-      await caughtUp(system.log, [GROUPS.inventory, GROUPS.fraud]);
-      await system.stop();
-
-      // What the embedded log holds now: each group's position and its inbox.
-      const before = await (async () => {
-        await using log = await openSqliteLog({ path: folder.dbPath, retentionIntervalMs: 0 });
-        const store = await openSqliteStore(log);
-        const inbox = new Map<string, Set<string>>();
-        for await (const page of store.exportState()) {
-          for (const record of page.filter(
-            (r): r is Extract<StateRecord, { kind: 'inbox' }> => r.kind === 'inbox',
-          )) {
-            if (!inbox.has(record.group)) inbox.set(record.group, new Set());
-            inbox.get(record.group)!.add(record.eventId);
-          }
-        }
-        await store.close();
-        return { positions: await positions(log, groups), inbox };
-      })();
-      const waiting = [...before.positions].filter(([key]) => STOPPED.some((s) => key.startsWith(`${s}.`)));
-      assert.ok(waiting.length > 0, 'the stopped services have positions to resume from');
-
-      // 3. Graduate: the log to Kafka, the state to one Postgres schema per service.
-      const migrated = await herald([
-        'migrate',
-        '--from',
-        folder.logUrl,
-        '--to',
-        kafkaUrl,
-        '--state-to',
-        storeUrl,
-        ...ORDER_SYSTEM_OWNERS.flatMap((rule) => ['--owner', rule]),
-      ]);
-      assert.equal(migrated.status, 0, migrated.output);
-      assert.match(migrated.output, /migrated and verified/);
-      assert.match(migrated.output, /state migrated and verified/);
-      {
-        await using kafka = await openEventLog(kafkaUrl);
-        assert.deepEqual(
-          await positions(kafka, groups),
-          before.positions,
-          'every group starts where it stopped',
-        );
-      }
-
-      // 4. On Kafka with Postgres stores, every service: the orders in flight settle.
-      system = await openTestSystem(folder, {
-        logUrl: kafkaUrl,
-        storeUrl,
-        sessionTimeoutMs: SESSION_TIMEOUT_MS,
-        decisionTimeoutMs: DECISION_TIMEOUT_MS,
-      });
-      const views = new Map<string, OrderView>();
-      for (const { orderId } of accepted) views.set(orderId, await settled(apiOf(system), orderId, 120_000));
-      await caughtUp(system.log, groups, 120_000);
-      await system.stop();
-
-      // 5. What the services did, read from their schemas and from Kafka.
-      const storeOf = (service: ServiceName) =>
-        openPostgresStore({ pool, schema: schemaOf(prefix, service) });
-      const payment = await storeOf('payment');
-      const notification = await storeOf('notification');
-      const inventory = await storeOf('inventory');
-      const gateway = new Map(
-        (await payment.list<GatewayEntry>(COLLECTIONS.gateway)).map((r) => [r.id, r.value]),
-      );
-      const loyalty = await storeOf('loyalty');
-      // The simulated mail provider's ledger: in one collection on the embedded log, moved to
-      // notification's schema; on Postgres each sender (notification, loyalty) writes its own.
-      const mailbox = [
-        ...(await notification.list<MailboxMessage>(COLLECTIONS.mailbox)),
-        ...(await loyalty.list<MailboxMessage>(COLLECTIONS.mailbox)),
-      ].map((r) => r.value);
-      let widgetsSold = 0;
-      for (const { orderId, body } of accepted) {
-        const view = views.get(orderId)!;
-        assert.equal(view.status, body.paymentToken === 'tok_decline' ? 'rejected' : 'confirmed', orderId);
-        const entry = gateway.get(orderId);
-        assert.ok(entry !== undefined, `the gateway saw ${orderId}`);
-        if (view.status === 'confirmed') {
-          assert.ok(entry.captured && !entry.voided, `${orderId} charged once, not voided`);
-          widgetsSold += body.items[0]!.quantity;
-        }
-        const messages = mailbox.filter((m) => m.orderId === orderId).map((m) => m.kind);
-        assert.deepEqual(
-          messages.sort(),
-          view.status === 'confirmed' ? ['order-confirmed', 'points-awarded'] : ['order-rejected'],
-          `one message of each kind about ${orderId}`,
-        );
-      }
-      const widget = (await inventory.get<StockLevel>(COLLECTIONS.stock, 'WIDGET'))!;
-      const initial = TEST_CATALOG.find((i) => i.sku === 'WIDGET')!.initialStock;
-      assert.deepEqual(widget, { sku: 'WIDGET', available: initial - widgetsSold, reserved: 0 });
-
-      await using kafka = await openEventLog(kafkaUrl);
-      assert.deepEqual(await deadLetters(kafka), [], 'nothing dead-lettered');
-      for (const group of groups) {
-        const service = group.slice(0, group.indexOf('.')) as ServiceName;
-        const store = await storeOf(service);
-        const report = await auditGroup(kafka, store, group);
-        assert.equal(report.verdict, 'ok', `${group}: ${JSON.stringify(report.firstViolations)}`);
-        // Every event the group handled on the embedded log is still known, once.
-        const known = before.inbox.get(group) ?? new Set<string>();
-        const entries = await store.inboxEntries(group, [...known]);
-        assert.ok(
-          entries.every((e) => e !== undefined),
-          `${group} kept its inbox`,
-        );
-        t.diagnostic(`${group}: ${known.size} handled on the embedded log, ${report.handled} in all`);
-        await store.close();
-      }
-      for (const store of [payment, notification, loyalty, inventory]) await store.close();
-    } finally {
-      await dropSchemas(pool, prefix);
-      await pool.end();
+    // 1. On the embedded log, with every service: the first orders settle.
+    // Orders wait in the log across the move: no decision deadline may reject them meanwhile.
+    let system = await openTestSystem(folder, { partitions: 3, decisionTimeoutMs: DECISION_TIMEOUT_MS });
+    for (let i = 0; i < 8; i++) {
+      const body = orderBody(i);
+      accepted.push({ orderId: (await placeOrder(apiOf(system), body)).orderId, body });
     }
+    for (const { orderId } of accepted) await settled(apiOf(system), orderId, 60_000);
+    await system.stop();
+
+    // 2. Payment, notification, loyalty and analytics stop; orders keep coming and wait in the log.
+    system = await openTestSystem(folder, {
+      services: ['orders', 'inventory', 'fraud'],
+      decisionTimeoutMs: DECISION_TIMEOUT_MS,
+    });
+    for (let i = 8; i < 16; i++) {
+      const body = orderBody(i);
+      accepted.push({ orderId: (await placeOrder(apiOf(system), body)).orderId, body });
+    }
+    await caughtUp(system.log, [GROUPS.inventory, GROUPS.fraud]);
+    await system.stop();
+
+    // What the embedded log holds now: each group's position and its inbox.
+    const before = await (async () => {
+      await using log = await openSqliteLog({ path: folder.dbPath, retentionIntervalMs: 0 });
+      const store = await openSqliteStore(log);
+      const inbox = new Map<string, Set<string>>();
+      for await (const page of store.exportState()) {
+        for (const record of page.filter(
+          (r): r is Extract<StateRecord, { kind: 'inbox' }> => r.kind === 'inbox',
+        )) {
+          if (!inbox.has(record.group)) inbox.set(record.group, new Set());
+          inbox.get(record.group)!.add(record.eventId);
+        }
+      }
+      await store.close();
+      return { positions: await positions(log, groups), inbox };
+    })();
+    const waiting = [...before.positions].filter(([key]) => STOPPED.some((s) => key.startsWith(`${s}.`)));
+    assert.ok(waiting.length > 0, 'the stopped services have positions to resume from');
+
+    // 3. Graduate: the log to Kafka, the state to one Postgres schema per service.
+    const migrated = await herald([
+      'migrate',
+      '--from',
+      folder.logUrl,
+      '--to',
+      kafkaUrl,
+      '--state-to',
+      storeUrl,
+      ...ORDER_SYSTEM_OWNERS.flatMap((rule) => ['--owner', rule]),
+    ]);
+    assert.equal(migrated.status, 0, migrated.output);
+    assert.match(migrated.output, /migrated and verified/);
+    assert.match(migrated.output, /state migrated and verified/);
+    {
+      await using kafka = await openEventLog(kafkaUrl);
+      assert.deepEqual(
+        await positions(kafka, groups),
+        before.positions,
+        'every group starts where it stopped',
+      );
+    }
+
+    // 4. On Kafka with Postgres stores, every service: the orders in flight settle.
+    system = await openTestSystem(folder, {
+      logUrl: kafkaUrl,
+      storeUrl,
+      sessionTimeoutMs: SESSION_TIMEOUT_MS,
+      decisionTimeoutMs: DECISION_TIMEOUT_MS,
+    });
+    const views = new Map<string, OrderView>();
+    for (const { orderId } of accepted) views.set(orderId, await settled(apiOf(system), orderId, 120_000));
+    await caughtUp(system.log, groups, 120_000);
+    await system.stop();
+
+    // 5. What the services did, read from their schemas and from Kafka.
+    const storeOf = (service: ServiceName) => openPostgresStore({ pool, schema: schemaOf(prefix, service) });
+    const payment = await storeOf('payment');
+    const notification = await storeOf('notification');
+    const inventory = await storeOf('inventory');
+    const gateway = new Map(
+      (await payment.list<GatewayEntry>(COLLECTIONS.gateway)).map((r) => [r.id, r.value]),
+    );
+    const loyalty = await storeOf('loyalty');
+    // The simulated mail provider's ledger: in one collection on the embedded log, moved to
+    // notification's schema; on Postgres each sender (notification, loyalty) writes its own.
+    const mailbox = [
+      ...(await notification.list<MailboxMessage>(COLLECTIONS.mailbox)),
+      ...(await loyalty.list<MailboxMessage>(COLLECTIONS.mailbox)),
+    ].map((r) => r.value);
+    let widgetsSold = 0;
+    for (const { orderId, body } of accepted) {
+      const view = views.get(orderId)!;
+      assert.equal(view.status, body.paymentToken === 'tok_decline' ? 'rejected' : 'confirmed', orderId);
+      const entry = gateway.get(orderId);
+      assert.ok(entry !== undefined, `the gateway saw ${orderId}`);
+      if (view.status === 'confirmed') {
+        assert.ok(entry.captured && !entry.voided, `${orderId} charged once, not voided`);
+        widgetsSold += body.items[0]!.quantity;
+      }
+      const messages = mailbox.filter((m) => m.orderId === orderId).map((m) => m.kind);
+      assert.deepEqual(
+        messages.sort(),
+        view.status === 'confirmed' ? ['order-confirmed', 'points-awarded'] : ['order-rejected'],
+        `one message of each kind about ${orderId}`,
+      );
+    }
+    const widget = (await inventory.get<StockLevel>(COLLECTIONS.stock, 'WIDGET'))!;
+    const initial = TEST_CATALOG.find((i) => i.sku === 'WIDGET')!.initialStock;
+    assert.deepEqual(widget, { sku: 'WIDGET', available: initial - widgetsSold, reserved: 0 });
+
+    await using kafka = await openEventLog(kafkaUrl);
+    assert.deepEqual(await deadLetters(kafka), [], 'nothing dead-lettered');
+    for (const group of groups) {
+      const service = group.slice(0, group.indexOf('.')) as ServiceName;
+      const store = await storeOf(service);
+      const report = await auditGroup(kafka, store, group);
+      assert.equal(report.verdict, 'ok', `${group}: ${JSON.stringify(report.firstViolations)}`);
+      // Every event the group handled on the embedded log is still known, once.
+      const known = before.inbox.get(group) ?? new Set<string>();
+      const entries = await store.inboxEntries(group, [...known]);
+      assert.ok(
+        entries.every((e) => e !== undefined),
+        `${group} kept its inbox`,
+      );
+      t.diagnostic(`${group}: ${known.size} handled on the embedded log, ${report.handled} in all`);
+      await store.close();
+    }
+    for (const store of [payment, notification, loyalty, inventory]) await store.close();
   });
 });

@@ -75,6 +75,78 @@ export function MutationButton(props: {
   );
 }
 
+/** One column of a {@link ListTable}: its header and what each row shows in it. */
+export interface Column<T> {
+  readonly header: string;
+  readonly cell: (row: T) => ReactNode;
+  /** A figure: header and cells right-aligned. */
+  readonly numeric?: boolean;
+  /** The cells' own class (`mono`, `wrap`). */
+  readonly className?: string;
+  readonly testId?: string;
+}
+
+/**
+ * The console's list table: one header row, then a row per item. Renders nothing while `rows` is
+ * undefined (not loaded yet), and `empty` as a muted note, when given, for no rows.
+ *
+ * @example
+ * <ListTable label="Topics" rows={topics.data} rowKey={(t) => t.name}
+ *   columns={[{ header: 'Topic', cell: (t) => t.name }, { header: 'Events', numeric: true, cell: (t) => t.events }]} />
+ */
+export function ListTable<T>({
+  label,
+  rows,
+  columns,
+  rowKey,
+  rowTestId,
+  empty,
+  emptyTestId,
+}: {
+  label: string;
+  rows: readonly T[] | undefined;
+  columns: readonly Column<T>[];
+  rowKey: (row: T) => string | number;
+  rowTestId?: (row: T) => string;
+  empty?: string;
+  emptyTestId?: string;
+}): ReactNode {
+  if (rows === undefined) return null;
+  if (rows.length === 0 && empty !== undefined) {
+    return (
+      <p className="muted" data-testid={emptyTestId}>
+        {empty}
+      </p>
+    );
+  }
+  const cellClass = (column: Column<T>): string | undefined =>
+    [column.numeric === true ? 'num' : undefined, column.className].filter(Boolean).join(' ') || undefined;
+  return (
+    <table aria-label={label}>
+      <thead>
+        <tr>
+          {columns.map((column, index) => (
+            <th key={index} className={column.numeric === true ? 'num' : undefined}>
+              {column.header}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((row) => (
+          <tr key={rowKey(row)} data-testid={rowTestId?.(row)}>
+            {columns.map((column, index) => (
+              <td key={index} className={cellClass(column)} data-testid={column.testId}>
+                {column.cell(row)}
+              </td>
+            ))}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
+}
+
 /**
  * A table of objects whose shape the contract leaves open (redrive outcomes, schema diffs): one
  * column per key seen, values as one-line text.

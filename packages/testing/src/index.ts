@@ -70,5 +70,14 @@ export type { AppliedEffect, History, HistoryReport, LoggedEvent, ProducedEvent 
 export { describeFaults, runChurn } from './churn/churn.ts';
 export type { ChurnOptions, ChurnResult, ChurnRound, FaultCounts } from './churn/churn.ts';
 export type { PostgresTuning } from './churn/churn-shapes.ts';
+export { describeChurn } from './churn/describe-churn.ts';
+export type { ChurnEnvironment, ChurnTarget } from './churn/describe-churn.ts';
+export { describeTimersCrash } from './timers-crash/timers-crash.ts';
+export type {
+  EmittedTimer,
+  TimersCrashEnvironment,
+  TimersCrashOutcome,
+  TimersCrashTarget,
+} from './timers-crash/timers-crash.ts';
 export { runAuditedWorkload } from './audited-workload.ts';
 export type { AuditedWorkload } from './audited-workload.ts';

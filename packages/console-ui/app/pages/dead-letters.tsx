@@ -8,7 +8,16 @@ import {
   type DeadLetterTopic,
   type DeadLetterView,
 } from '../api.ts';
-import { ErrorNote, Loading, MutationButton, Page, rowsOf, useTwoStep, ValueTable } from '../components.tsx';
+import {
+  ErrorNote,
+  ListTable,
+  Loading,
+  MutationButton,
+  Page,
+  rowsOf,
+  useTwoStep,
+  ValueTable,
+} from '../components.tsx';
 import { asText, formatNumber, formatTime } from '../format.ts';
 import { useResource } from '../hooks.ts';
 import { href, navigate, type Route } from '../route.ts';
@@ -19,30 +28,21 @@ export function DeadLettersPage(): ReactNode {
     <Page title="Dead letters">
       <ErrorNote error={topics.error} />
       <Loading loading={topics.loading} />
-      {topics.data === undefined ? null : topics.data.length === 0 ? (
-        <p className="muted">No dead-letter topics.</p>
-      ) : (
-        <table aria-label="Dead-letter topics">
-          <thead>
-            <tr>
-              <th>Dead-letter topic</th>
-              <th>From topics</th>
-              <th className="num">Entries</th>
-            </tr>
-          </thead>
-          <tbody>
-            {topics.data.map((topic) => (
-              <tr key={topic.topic} data-testid={`dead-letter-topic-${topic.topic}`}>
-                <td>
-                  <a href={href(['dead-letters', topic.topic])}>{topic.topic}</a>
-                </td>
-                <td>{topic.originTopics.join(', ')}</td>
-                <td className="num">{formatNumber(topic.entries)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        label="Dead-letter topics"
+        rows={topics.data}
+        rowKey={(topic) => topic.topic}
+        rowTestId={(topic) => `dead-letter-topic-${topic.topic}`}
+        empty="No dead-letter topics."
+        columns={[
+          {
+            header: 'Dead-letter topic',
+            cell: (topic) => <a href={href(['dead-letters', topic.topic])}>{topic.topic}</a>,
+          },
+          { header: 'From topics', cell: (topic) => topic.originTopics.join(', ') },
+          { header: 'Entries', numeric: true, cell: (topic) => formatNumber(topic.entries) },
+        ]}
+      />
     </Page>
   );
 }

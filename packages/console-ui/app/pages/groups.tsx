@@ -8,7 +8,7 @@ import {
   type ResetAnswer,
   type ResetTarget,
 } from '../api.ts';
-import { ErrorNote, Loading, MutationButton, Page, useTwoStep } from '../components.tsx';
+import { ErrorNote, ListTable, Loading, MutationButton, Page, useTwoStep } from '../components.tsx';
 import { asLine, formatNumber, formatSeconds, formatTime } from '../format.ts';
 import { useResource } from '../hooks.ts';
 import { LagChart } from '../lag-chart.tsx';
@@ -23,34 +23,24 @@ export function GroupsPage(): ReactNode {
     <Page title="Consumer groups">
       <ErrorNote error={groups.error} />
       <Loading loading={groups.loading} />
-      {groups.data === undefined ? null : (
-        <table aria-label="Consumer groups">
-          <thead>
-            <tr>
-              <th>Group</th>
-              <th>State</th>
-              <th className="num">Members</th>
-              <th className="num">Lag (events)</th>
-              <th className="num">Lag (time)</th>
-            </tr>
-          </thead>
-          <tbody>
-            {groups.data.map((group) => (
-              <tr key={group.group} data-testid={`group-row-${group.group}`}>
-                <td>
-                  <a href={href(['groups', group.group])}>{group.group}</a>
-                </td>
-                <td>{group.state}</td>
-                <td className="num">{memberCount(group.members)}</td>
-                <td className="num" data-testid="group-lag">
-                  {formatNumber(group.lag)}
-                </td>
-                <td className="num">{formatSeconds(group.lagSeconds)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        label="Consumer groups"
+        rows={groups.data}
+        rowKey={(group) => group.group}
+        rowTestId={(group) => `group-row-${group.group}`}
+        columns={[
+          { header: 'Group', cell: (group) => <a href={href(['groups', group.group])}>{group.group}</a> },
+          { header: 'State', cell: (group) => group.state },
+          { header: 'Members', numeric: true, cell: (group) => memberCount(group.members) },
+          {
+            header: 'Lag (events)',
+            numeric: true,
+            testId: 'group-lag',
+            cell: (group) => formatNumber(group.lag),
+          },
+          { header: 'Lag (time)', numeric: true, cell: (group) => formatSeconds(group.lagSeconds) },
+        ]}
+      />
     </Page>
   );
 }
@@ -74,57 +64,33 @@ export function GroupPage({ group }: { group: string }): ReactNode {
             <strong data-testid="group-total-lag">{totalLag}</strong> events
           </p>
           <h2>Members</h2>
-          {detail.data.members.length === 0 ? (
-            <p className="muted" data-testid="no-members">
-              No live members.
-            </p>
-          ) : (
-            <table aria-label="Members">
-              <thead>
-                <tr>
-                  <th>Member</th>
-                  <th>Client</th>
-                  <th>Last heartbeat</th>
-                  <th>Partitions</th>
-                </tr>
-              </thead>
-              <tbody>
-                {detail.data.members.map((member) => (
-                  <tr key={member.memberId}>
-                    <td className="mono">{member.memberId}</td>
-                    <td>{member.clientId ?? '—'}</td>
-                    <td>{formatTime(member.lastHeartbeat)}</td>
-                    <td>{asLine(member.partitions)}</td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          )}
+          <ListTable
+            label="Members"
+            rows={detail.data.members}
+            rowKey={(member) => member.memberId}
+            empty="No live members."
+            emptyTestId="no-members"
+            columns={[
+              { header: 'Member', className: 'mono', cell: (member) => member.memberId },
+              { header: 'Client', cell: (member) => member.clientId ?? '—' },
+              { header: 'Last heartbeat', cell: (member) => formatTime(member.lastHeartbeat) },
+              { header: 'Partitions', cell: (member) => asLine(member.partitions) },
+            ]}
+          />
           <h2>Partitions</h2>
-          <table aria-label="Group partitions">
-            <thead>
-              <tr>
-                <th>Topic</th>
-                <th className="num">Partition</th>
-                <th className="num">Committed</th>
-                <th className="num">Latest</th>
-                <th className="num">Lag (events)</th>
-                <th className="num">Lag (time)</th>
-              </tr>
-            </thead>
-            <tbody>
-              {detail.data.partitions.map((p) => (
-                <tr key={`${p.topic}/${p.partition}`}>
-                  <td>{p.topic}</td>
-                  <td className="num">{p.partition}</td>
-                  <td className="num">{formatNumber(p.committed)}</td>
-                  <td className="num">{formatNumber(p.latest)}</td>
-                  <td className="num">{formatNumber(p.lag)}</td>
-                  <td className="num">{formatSeconds(p.lagSeconds)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <ListTable
+            label="Group partitions"
+            rows={detail.data.partitions}
+            rowKey={(p) => `${p.topic}/${p.partition}`}
+            columns={[
+              { header: 'Topic', cell: (p) => p.topic },
+              { header: 'Partition', numeric: true, cell: (p) => p.partition },
+              { header: 'Committed', numeric: true, cell: (p) => formatNumber(p.committed) },
+              { header: 'Latest', numeric: true, cell: (p) => formatNumber(p.latest) },
+              { header: 'Lag (events)', numeric: true, cell: (p) => formatNumber(p.lag) },
+              { header: 'Lag (time)', numeric: true, cell: (p) => formatSeconds(p.lagSeconds) },
+            ]}
+          />
         </>
       )}
       <h2>Lag over time</h2>
@@ -294,27 +260,18 @@ function ResetForm({
 }
 
 function PlanTable({ plan, label }: { plan: ResetAnswer; label: string }): ReactNode {
-  if (plan.plan.length === 0) return <p className="muted">Nothing to change.</p>;
   return (
-    <table aria-label={label}>
-      <thead>
-        <tr>
-          <th>Topic</th>
-          <th className="num">Partition</th>
-          <th className="num">From</th>
-          <th className="num">To</th>
-        </tr>
-      </thead>
-      <tbody>
-        {plan.plan.map((step) => (
-          <tr key={`${step.topic}/${step.partition}`}>
-            <td>{step.topic}</td>
-            <td className="num">{step.partition}</td>
-            <td className="num">{formatNumber(step.from)}</td>
-            <td className="num">{formatNumber(step.to)}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <ListTable
+      label={label}
+      rows={plan.plan}
+      rowKey={(step) => `${step.topic}/${step.partition}`}
+      empty="Nothing to change."
+      columns={[
+        { header: 'Topic', cell: (step) => step.topic },
+        { header: 'Partition', numeric: true, cell: (step) => step.partition },
+        { header: 'From', numeric: true, cell: (step) => formatNumber(step.from) },
+        { header: 'To', numeric: true, cell: (step) => formatNumber(step.to) },
+      ]}
+    />
   );
 }

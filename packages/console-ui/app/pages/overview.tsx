@@ -1,6 +1,6 @@
 import type { ReactNode } from 'react';
 import { request, type DeadLetterTopic, type GroupSummary } from '../api.ts';
-import { ErrorNote, Loading, Page } from '../components.tsx';
+import { ErrorNote, ListTable, Loading, Page } from '../components.tsx';
 import { asLine, formatNumber, formatSeconds } from '../format.ts';
 import { useResource } from '../hooks.ts';
 import { href } from '../route.ts';
@@ -67,51 +67,34 @@ export function OverviewPage(): ReactNode {
       {lagging.length === 0 ? null : (
         <>
           <h2>Groups, most behind first</h2>
-          <table aria-label="Groups most behind">
-            <thead>
-              <tr>
-                <th>Group</th>
-                <th>State</th>
-                <th className="num">Lag (events)</th>
-                <th className="num">Lag (time)</th>
-              </tr>
-            </thead>
-            <tbody>
-              {lagging.map((group) => (
-                <tr key={group.group}>
-                  <td>
-                    <a href={href(['groups', group.group])}>{group.group}</a>
-                  </td>
-                  <td>{group.state}</td>
-                  <td className="num">{formatNumber(group.lag)}</td>
-                  <td className="num">{formatSeconds(group.lagSeconds)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <ListTable
+            label="Groups most behind"
+            rows={lagging}
+            rowKey={(group) => group.group}
+            columns={[
+              { header: 'Group', cell: (group) => <a href={href(['groups', group.group])}>{group.group}</a> },
+              { header: 'State', cell: (group) => group.state },
+              { header: 'Lag (events)', numeric: true, cell: (group) => formatNumber(group.lag) },
+              { header: 'Lag (time)', numeric: true, cell: (group) => formatSeconds(group.lagSeconds) },
+            ]}
+          />
         </>
       )}
       {parked.length === 0 ? null : (
         <>
           <h2>Dead letters</h2>
-          <table aria-label="Dead letters by topic">
-            <thead>
-              <tr>
-                <th>Dead-letter topic</th>
-                <th className="num">Entries</th>
-              </tr>
-            </thead>
-            <tbody>
-              {parked.map((topic) => (
-                <tr key={topic.topic}>
-                  <td>
-                    <a href={href(['dead-letters', topic.topic])}>{topic.topic}</a>
-                  </td>
-                  <td className="num">{formatNumber(topic.entries)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <ListTable
+            label="Dead letters by topic"
+            rows={parked}
+            rowKey={(topic) => topic.topic}
+            columns={[
+              {
+                header: 'Dead-letter topic',
+                cell: (topic) => <a href={href(['dead-letters', topic.topic])}>{topic.topic}</a>,
+              },
+              { header: 'Entries', numeric: true, cell: (topic) => formatNumber(topic.entries) },
+            ]}
+          />
         </>
       )}
     </Page>

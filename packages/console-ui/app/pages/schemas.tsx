@@ -1,6 +1,6 @@
 import { useState, type ReactNode } from 'react';
 import { request, seg, type SchemaSubject } from '../api.ts';
-import { ErrorNote, Loading, Page, TextBlock, ValueTable } from '../components.tsx';
+import { ErrorNote, ListTable, Loading, Page, TextBlock, ValueTable } from '../components.tsx';
 import { asText } from '../format.ts';
 import { useResource } from '../hooks.ts';
 import { href } from '../route.ts';
@@ -17,30 +17,20 @@ export function SchemasPage(): ReactNode {
     <Page title="Schemas">
       <ErrorNote error={subjects.error} />
       <Loading loading={subjects.loading} />
-      {subjects.data === undefined ? null : subjects.data.length === 0 ? (
-        <p className="muted">No schemas registered.</p>
-      ) : (
-        <table aria-label="Schema subjects">
-          <thead>
-            <tr>
-              <th>Subject</th>
-              <th>Versions</th>
-              <th>Compatibility</th>
-            </tr>
-          </thead>
-          <tbody>
-            {subjects.data.map((subject) => (
-              <tr key={subject.subject}>
-                <td>
-                  <a href={href(['schemas', subject.subject])}>{subject.subject}</a>
-                </td>
-                <td>{versionList(subject.versions).join(', ')}</td>
-                <td>{subject.compatibility}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        label="Schema subjects"
+        rows={subjects.data}
+        rowKey={(subject) => subject.subject}
+        empty="No schemas registered."
+        columns={[
+          {
+            header: 'Subject',
+            cell: (subject) => <a href={href(['schemas', subject.subject])}>{subject.subject}</a>,
+          },
+          { header: 'Versions', cell: (subject) => versionList(subject.versions).join(', ') },
+          { header: 'Compatibility', cell: (subject) => subject.compatibility },
+        ]}
+      />
     </Page>
   );
 }

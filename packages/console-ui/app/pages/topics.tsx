@@ -1,6 +1,6 @@
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { request, seg, type EventPage, type EventView, type TopicDetail, type TopicSummary } from '../api.ts';
-import { ErrorNote, Loading, Page } from '../components.tsx';
+import { ErrorNote, ListTable, Loading, Page } from '../components.tsx';
 import { formatBytes, formatDuration, formatNumber, formatTime } from '../format.ts';
 import { useResource } from '../hooks.ts';
 import { href, navigate, type Route } from '../route.ts';
@@ -20,36 +20,20 @@ export function TopicsPage(): ReactNode {
     <Page title="Topics">
       <ErrorNote error={topics.error} />
       <Loading loading={topics.loading} />
-      {topics.data === undefined ? null : (
-        <table aria-label="Topics">
-          <thead>
-            <tr>
-              <th>Topic</th>
-              <th className="num">Partitions</th>
-              <th className="num">Events</th>
-              <th>Retention (time / size)</th>
-              <th className="num">In (events/s)</th>
-              <th className="num">Out (events/s)</th>
-            </tr>
-          </thead>
-          <tbody>
-            {topics.data.map((topic) => (
-              <tr key={topic.name} data-testid={`topic-row-${topic.name}`}>
-                <td>
-                  <a href={href(['topics', topic.name])}>{topic.name}</a>
-                </td>
-                <td className="num">{topic.partitions}</td>
-                <td className="num">{formatNumber(topic.events)}</td>
-                <td>
-                  <Retention retention={topic.retention} />
-                </td>
-                <td className="num">{formatNumber(topic.rateIn, 2)}</td>
-                <td className="num">{formatNumber(topic.rateOut, 2)}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        label="Topics"
+        rows={topics.data}
+        rowKey={(topic) => topic.name}
+        rowTestId={(topic) => `topic-row-${topic.name}`}
+        columns={[
+          { header: 'Topic', cell: (topic) => <a href={href(['topics', topic.name])}>{topic.name}</a> },
+          { header: 'Partitions', numeric: true, cell: (topic) => topic.partitions },
+          { header: 'Events', numeric: true, cell: (topic) => formatNumber(topic.events) },
+          { header: 'Retention (time / size)', cell: (topic) => <Retention retention={topic.retention} /> },
+          { header: 'In (events/s)', numeric: true, cell: (topic) => formatNumber(topic.rateIn, 2) },
+          { header: 'Out (events/s)', numeric: true, cell: (topic) => formatNumber(topic.rateOut, 2) },
+        ]}
+      />
     </Page>
   );
 }
@@ -107,26 +91,21 @@ export function TopicPage({ topic, route }: { topic: string; route: Route }): Re
             {formatNumber(detail.data.rateIn, 2)} events/s · out {formatNumber(detail.data.rateOut, 2)}{' '}
             events/s
           </p>
-          <table aria-label="Partitions">
-            <thead>
-              <tr>
-                <th className="num">Partition</th>
-                <th className="num">Earliest offset</th>
-                <th className="num">Latest offset</th>
-                <th>Last event at</th>
-              </tr>
-            </thead>
-            <tbody>
-              {detail.data.partitions.map((partition) => (
-                <tr key={partition.partition}>
-                  <td className="num">{partition.partition}</td>
-                  <td className="num">{formatNumber(partition.earliest)}</td>
-                  <td className="num">{formatNumber(partition.latest)}</td>
-                  <td>{formatTime(partition.lastTimestamp)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <ListTable
+            label="Partitions"
+            rows={detail.data.partitions}
+            rowKey={(partition) => partition.partition}
+            columns={[
+              { header: 'Partition', numeric: true, cell: (partition) => partition.partition },
+              {
+                header: 'Earliest offset',
+                numeric: true,
+                cell: (partition) => formatNumber(partition.earliest),
+              },
+              { header: 'Latest offset', numeric: true, cell: (partition) => formatNumber(partition.latest) },
+              { header: 'Last event at', cell: (partition) => formatTime(partition.lastTimestamp) },
+            ]}
+          />
         </>
       )}
       <MessageBrowser topic={topic} search={search} />
@@ -224,35 +203,28 @@ function MessageBrowser({ topic, search }: { topic: string; search: Search }): R
 
 /** A list of events, each a link to its page (attributes, data, causation). */
 export function EventTable({ events, label }: { events: readonly EventView[]; label: string }): ReactNode {
-  if (events.length === 0) return <p className="muted">No events.</p>;
   return (
-    <table aria-label={label}>
-      <thead>
-        <tr>
-          <th>Topic</th>
-          <th className="num">Partition</th>
-          <th className="num">Offset</th>
-          <th>Time</th>
-          <th>Type</th>
-          <th>Key</th>
-          <th>Id</th>
-        </tr>
-      </thead>
-      <tbody>
-        {events.map((event) => (
-          <tr key={`${event.topic}/${event.partition}/${event.offset}`} data-testid="event-row">
-            <td>{event.topic}</td>
-            <td className="num">{event.partition}</td>
-            <td className="num">
-              <a href={href(['events', event.topic, event.partition, event.offset])}>{event.offset}</a>
-            </td>
-            <td>{formatTime(event.time ?? event.timestamp)}</td>
-            <td>{event.type}</td>
-            <td>{event.key ?? '—'}</td>
-            <td className="mono">{event.id}</td>
-          </tr>
-        ))}
-      </tbody>
-    </table>
+    <ListTable
+      label={label}
+      rows={events}
+      rowKey={(event) => `${event.topic}/${event.partition}/${event.offset}`}
+      rowTestId={() => 'event-row'}
+      empty="No events."
+      columns={[
+        { header: 'Topic', cell: (event) => event.topic },
+        { header: 'Partition', numeric: true, cell: (event) => event.partition },
+        {
+          header: 'Offset',
+          numeric: true,
+          cell: (event) => (
+            <a href={href(['events', event.topic, event.partition, event.offset])}>{event.offset}</a>
+          ),
+        },
+        { header: 'Time', cell: (event) => formatTime(event.time ?? event.timestamp) },
+        { header: 'Type', cell: (event) => event.type },
+        { header: 'Key', cell: (event) => event.key ?? '—' },
+        { header: 'Id', className: 'mono', cell: (event) => event.id },
+      ]}
+    />
   );
 }

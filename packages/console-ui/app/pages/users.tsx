@@ -1,6 +1,6 @@
 import { useState, type FormEvent, type ReactNode } from 'react';
 import { canAdminister, request, seg, type Role, type UserView } from '../api.ts';
-import { ErrorNote, Loading, Page, useSession } from '../components.tsx';
+import { ErrorNote, ListTable, Loading, Page, useSession } from '../components.tsx';
 import { useResource } from '../hooks.ts';
 
 /** Who may use the console (admin only; every change is audited). */
@@ -53,38 +53,33 @@ export function UsersPage(): ReactNode {
       <ErrorNote error={users.error ?? error} />
       <Loading loading={users.loading} />
       {message === undefined ? null : <p role="status">{message}</p>}
-      {users.data === undefined ? null : (
-        <table aria-label="Users">
-          <thead>
-            <tr>
-              <th>User</th>
-              <th>Role</th>
-              <th />
-            </tr>
-          </thead>
-          <tbody>
-            {users.data.map((user) => (
-              <tr key={user.name}>
-                <td>{user.name}</td>
-                <td>{user.role}</td>
-                <td>
-                  <button type="button" className="button" onClick={() => setName(user.name)}>
-                    Edit
-                  </button>{' '}
-                  <button
-                    type="button"
-                    className="button danger"
-                    disabled={user.name === session.user.name}
-                    onClick={() => remove(user.name)}
-                  >
-                    Remove
-                  </button>
-                </td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      )}
+      <ListTable
+        label="Users"
+        rows={users.data}
+        rowKey={(user) => user.name}
+        columns={[
+          { header: 'User', cell: (user) => user.name },
+          { header: 'Role', cell: (user) => user.role },
+          {
+            header: '',
+            cell: (user) => (
+              <>
+                <button type="button" className="button" onClick={() => setName(user.name)}>
+                  Edit
+                </button>{' '}
+                <button
+                  type="button"
+                  className="button danger"
+                  disabled={user.name === session.user.name}
+                  onClick={() => remove(user.name)}
+                >
+                  Remove
+                </button>
+              </>
+            ),
+          },
+        ]}
+      />
       <form className="filters panel" onSubmit={save} aria-label="Add or change a user">
         <label>
           User name
