@@ -8,30 +8,15 @@ import { afterEach, beforeEach, describe, it } from 'node:test';
 import { type Router, ensureTopic } from '@herald/core';
 import { type SqliteLog, type SqliteStore, openSqliteLog, openSqliteStore } from '@herald/sqlite';
 import type { FastifyInstance } from 'fastify';
-import pg from 'pg';
+import { TEST_POSTGRES, postgresUnavailable } from '../../packages/postgres/test/fixtures/test-postgres.ts';
 import { caughtUp } from '../example-log.ts';
 import type { User } from './stage-1-rest/database.ts';
 import { type ScratchDatabase, type SqlDatabase, scratchDatabase } from './stage-1-rest/sql-database.ts';
-import { CONSUMER_GROUPS } from './stage-2-outbox/consumers.ts';
+import { CONSUMER_GROUPS, type ConsumersOptions } from './stage-2-outbox/consumers.ts';
 import { USERS_TOPIC } from './stage-2-outbox/events.ts';
+import { type OutboxRelay, createOutboxRelay } from './stage-2-outbox/relay.ts';
 
-/** `HERALD_TEST_POSTGRES`, default the local server CI starts (trust auth, database `test`). */
-export const TEST_POSTGRES = process.env['HERALD_TEST_POSTGRES'] ?? 'postgres://postgres@127.0.0.1:5432/test';
-
-/** Why the test server cannot be used, or undefined when it answers. */
-async function postgresUnavailable(): Promise<string | undefined> {
-  const client = new pg.Client({ connectionString: TEST_POSTGRES, connectionTimeoutMillis: 3000 });
-  client.on('error', () => undefined);
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-    return undefined;
-  } catch (error) {
-    return `no Postgres answers at HERALD_TEST_POSTGRES (${(error as Error).message})`;
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-}
+export { TEST_POSTGRES };
 
 const postgresMissing = await postgresUnavailable();
 
@@ -81,6 +66,8 @@ export interface AppFixture {
   readonly location: string;
   /** Set by the test; closed after it. */
   app: FastifyInstance | undefined;
+  /** Signs a user up through `app` and expects 201; resolves with the answer's body. */
+  signUp<T = User>(email: string, name: string): Promise<T>;
 }
 
 /** Opens a new database with `open` before each test; closes it and drops it after. */
@@ -89,7 +76,10 @@ export function useDatabase(
   open: (location: string) => Promise<SqlDatabase>,
 ): AppFixture {
   let scratch: ScratchDatabase;
-  const fixture = { app: undefined } as { -readonly [K in keyof AppFixture]: AppFixture[K] };
+  const fixture = {
+    app: undefined,
+    signUp: (email: string, name: string) => signUp(fixture.app!, email, name),
+  } as { -readonly [K in keyof AppFixture]: AppFixture[K] };
   beforeEach(async () => {
     scratch = await database.scratch();
     fixture.location = scratch.location;
@@ -110,10 +100,24 @@ export interface HeraldFixture {
   readonly store: SqliteStore;
   /** A folder of the test's own, removed after it. */
   readonly folder: string;
+  /** Runs `routers` until the groups named (default all three) have handled everything, then stops them. */
+  consume(routers: Router[], groups?: string[]): Promise<void>;
+  /** A relay from the test's database to its log. */
+  relay(): OutboxRelay;
+  /** The stage's consumers on the test's log, store and database, with `options` besides. */
+  consumers(options?: Partial<ConsumersOptions>): Router[];
 }
 
-export function useHerald(): HeraldFixture {
-  const fixture = {} as { -readonly [K in keyof HeraldFixture]: HeraldFixture[K] };
+export function useHerald(
+  the: AppFixture,
+  createConsumers: (options: ConsumersOptions) => Router[],
+): HeraldFixture {
+  const fixture = {
+    consume: (routers: Router[], groups?: string[]) => consume(fixture.log, routers, groups),
+    relay: () => createOutboxRelay({ db: the.db, log: fixture.log }),
+    consumers: (options: Partial<ConsumersOptions> = {}) =>
+      createConsumers({ log: fixture.log, store: fixture.store, db: the.db, ...options }),
+  } as { -readonly [K in keyof HeraldFixture]: HeraldFixture[K] };
   beforeEach(async () => {
     fixture.folder = await mkdtemp(join(tmpdir(), 'migrate-rest-herald-'));
     fixture.log = await openSqliteLog({ path: join(fixture.folder, 'herald.db') });
@@ -136,7 +140,7 @@ export function gate(): { promise: Promise<void>; open: () => void } {
 }
 
 /** Signs a user up through `app` and expects 201; resolves with the answer's body. */
-export async function signUp<T = User>(app: FastifyInstance, email: string, name: string): Promise<T> {
+async function signUp<T = User>(app: FastifyInstance, email: string, name: string): Promise<T> {
   const response = await app.inject({ method: 'POST', url: '/users', payload: { email, name } });
   assert.equal(response.statusCode, 201, response.body);
   return response.json<T>();
@@ -153,8 +157,7 @@ export async function signUpAt<T = User>(url: string, email: string, name: strin
   return (await created.json()) as T;
 }
 
-/** Runs `routers` until the groups named have handled everything in the log, then stops them all. */
-export async function consume(
+async function consume(
   log: SqliteLog,
   routers: Router[],
   groups = Object.keys(CONSUMER_GROUPS),

@@ -56,7 +56,7 @@ export function answerSignUp(reply: FastifyReply, result: SignUpResult): Fastify
 }
 
 /** The user with the points awarded so far, or undefined when there is no such user. */
-export function readUser(sql: Sql, id: number): Promise<(User & { points: number }) | undefined> {
+function readUser(sql: Sql, id: number): Promise<(User & { points: number }) | undefined> {
   return sql.get(
     `SELECT id, email, name, (SELECT coalesce(sum(amount), 0) FROM points WHERE user_id = users.id) AS points
      FROM users WHERE id = ?`,

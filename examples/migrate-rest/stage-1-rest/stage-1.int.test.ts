@@ -5,18 +5,17 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { eventually, runServer } from '../run-server.ts';
-import { gate, onEachDatabase, signUpAt, signUp as signUpThrough, useDatabase } from '../fixtures.ts';
+import { gate, onEachDatabase, signUpAt, useDatabase } from '../fixtures.ts';
 import { buildApp } from './app.ts';
 import { openDatabase, workflowOutputs } from './database.ts';
 import { type WorkflowSteps, createPoller, databaseSteps } from './poller.ts';
 
 onEachDatabase('stage 1: the REST application with a polling job', (database) => {
   const the = useDatabase(database, openDatabase);
-  const signUp = (email: string, name: string) => signUpThrough(the.app!, email, name);
 
   it('signs a user up, and the next tick of the job welcomes, indexes and awards points', async () => {
     the.app = buildApp({ db: the.db });
-    const ada = await signUp('ada@example.com', 'Ada');
+    const ada = await the.signUp('ada@example.com', 'Ada');
     assert.equal(await createPoller({ db: the.db }).tick(), 1);
     assert.deepEqual(await workflowOutputs(the.db), {
       mailbox: [{ user_id: ada.id, recipient: 'ada@example.com', subject: 'Welcome, Ada!' }],
@@ -35,7 +34,7 @@ onEachDatabase('stage 1: the REST application with a polling job', (database) =>
       payload: { email: 'nope', name: '' },
     });
     assert.equal(invalid.statusCode, 400);
-    await signUp('ada@example.com', 'Ada');
+    await the.signUp('ada@example.com', 'Ada');
     const again = await the.app.inject({
       method: 'POST',
       url: '/users',
@@ -56,9 +55,9 @@ onEachDatabase('stage 1: the REST application with a polling job', (database) =>
         await adaChecked.promise;
       },
     });
-    const adaSigningUp = signUp('ada@example.com', 'Ada');
+    const adaSigningUp = the.signUp('ada@example.com', 'Ada');
     await adaChecking.promise;
-    const bob = await signUp('bob@example.com', 'Bob');
+    const bob = await the.signUp('bob@example.com', 'Bob');
     const poller = createPoller({ db: the.db });
     assert.equal(await poller.tick(), 1, 'the job sees only Bob, the one committed');
     adaChecked.open();
@@ -78,8 +77,8 @@ onEachDatabase('stage 1: the REST application with a polling job', (database) =>
 
   it('sends the welcome e-mail twice when the job crashes before saving its cursor (duplicate)', async () => {
     the.app = buildApp({ db: the.db });
-    const ada = await signUp('ada@example.com', 'Ada');
-    const bob = await signUp('bob@example.com', 'Bob');
+    const ada = await the.signUp('ada@example.com', 'Ada');
+    const bob = await the.signUp('bob@example.com', 'Bob');
     const steps = databaseSteps(the.db);
     let crashed = false;
     const crashing: WorkflowSteps = {
@@ -110,8 +109,8 @@ onEachDatabase('stage 1: the REST application with a polling job', (database) =>
 
   it('holds every other step and every later user behind one slow step', async () => {
     the.app = buildApp({ db: the.db });
-    const ada = await signUp('ada@example.com', 'Ada');
-    await signUp('bob@example.com', 'Bob');
+    const ada = await the.signUp('ada@example.com', 'Ada');
+    await the.signUp('bob@example.com', 'Bob');
     const indexing = gate();
     const indexed = gate();
     const steps = databaseSteps(the.db);

@@ -2,21 +2,11 @@
 // the job keeps running in shadow so that both outputs can be compared. The application's
 // database is a real SQLite file, then a real Postgres schema; Herald's log is a SQLite file.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { join } from 'node:path';
 import { it } from 'node:test';
 import { caughtUp } from '../../example-log.ts';
-import {
-  consume,
-  gate,
-  onEachDatabase,
-  signUp as signUpThrough,
-  signUpAt,
-  useDatabase,
-  useHerald,
-} from '../fixtures.ts';
-import { eventually, runServer } from '../run-server.ts';
+import { gate, onEachDatabase, signUpAt, useDatabase, useHerald } from '../fixtures.ts';
+import { eventually, runCommand, runServer } from '../run-server.ts';
 import { workflowOutputs } from '../stage-1-rest/database.ts';
 import { type WorkflowSteps, createPoller, databaseSteps } from '../stage-1-rest/poller.ts';
 import { buildApp, saveWithEvent, signedUp } from './app.ts';
@@ -28,24 +18,19 @@ import { createOutboxRelay } from './relay.ts';
 
 onEachDatabase('stage 2: the outbox and consumers, the polling job in shadow', (database) => {
   const the = useDatabase(database, openDatabase);
-  const herald = useHerald();
-  const signUp = (email: string, name: string) => signUpThrough(the.app!, email, name);
+  const herald = useHerald(the, createConsumers);
   it('records the sign-up and its event in one transaction, and neither for a refused one', async () => {
     the.app = buildApp({ db: the.db });
-    await signUp('ada@example.com', 'Ada');
+    await the.signUp('ada@example.com', 'Ada');
     const again = await the.app.inject({
       method: 'POST',
       url: '/users',
       payload: { email: 'ada@example.com', name: 'Ada' },
     });
     assert.equal(again.statusCode, 409);
-    const relayed = await createOutboxRelay({ db: the.db, log: herald.log }).relayOnce();
+    const relayed = await herald.relay().relayOnce();
     assert.equal(relayed, 1, 'one user, one event: the refused sign-up left none');
-    assert.equal(
-      await createOutboxRelay({ db: the.db, log: herald.log }).relayOnce(),
-      0,
-      'the relay deleted what it published',
-    );
+    assert.equal(await herald.relay().relayOnce(), 0, 'the relay deleted what it published');
   });
 
   it(
@@ -82,7 +67,7 @@ onEachDatabase('stage 2: the outbox and consumers, the polling job in shadow', (
       await ada;
       published.open();
       assert.equal(await relaying, 1, "Bob's event, the one committed when the relay read");
-      const relay = createOutboxRelay({ db: the.db, log: herald.log });
+      const relay = herald.relay();
       assert.equal(await relay.relayOnce(), 1, "Ada's event, committed since, with a lower seq");
       assert.equal(await relay.relayOnce(), 0);
     },
@@ -90,9 +75,9 @@ onEachDatabase('stage 2: the outbox and consumers, the polling job in shadow', (
 
   it('has the consumers welcome, index and award points, as the job did', async () => {
     the.app = buildApp({ db: the.db });
-    const ada = await signUp('ada@example.com', 'Ada');
-    await createOutboxRelay({ db: the.db, log: herald.log }).relayOnce();
-    await consume(herald.log, createConsumers({ log: herald.log, store: herald.store, db: the.db }));
+    const ada = await the.signUp('ada@example.com', 'Ada');
+    await herald.relay().relayOnce();
+    await herald.consume(herald.consumers());
     assert.deepEqual(await workflowOutputs(the.db), {
       mailbox: [{ user_id: ada.id, recipient: 'ada@example.com', subject: 'Welcome, Ada!' }],
       search_index: [{ user_id: ada.id, terms: 'ada ada@example.com' }],
@@ -111,18 +96,18 @@ onEachDatabase('stage 2: the outbox and consumers, the polling job in shadow', (
         await adaChecked.promise;
       },
     });
-    const relay = createOutboxRelay({ db: the.db, log: herald.log });
+    const relay = herald.relay();
     const shadow = createPoller({ db: the.db, steps: databaseSteps(the.db, SHADOW) });
-    const adaSigningUp = signUp('ada@example.com', 'Ada');
+    const adaSigningUp = the.signUp('ada@example.com', 'Ada');
     await adaChecking.promise;
-    const bob = await signUp('bob@example.com', 'Bob');
+    const bob = await the.signUp('bob@example.com', 'Bob');
     assert.equal(await relay.relayOnce(), 1);
     assert.equal(await shadow.tick(), 1);
     adaChecked.open();
     const ada = await adaSigningUp;
     assert.equal(await relay.relayOnce(), 1, 'the relay has no cursor: Ada is published on the next pass');
     assert.equal(await shadow.tick(), 0, 'the shadow job skips Ada, as in stage 1');
-    await consume(herald.log, createConsumers({ log: herald.log, store: herald.store, db: the.db }));
+    await herald.consume(herald.consumers());
 
     assert.deepEqual(
       (await workflowOutputs(the.db)).points.map((award) => award.user_id),
@@ -147,9 +132,9 @@ onEachDatabase('stage 2: the outbox and consumers, the polling job in shadow', (
 
   it('lets a slow step hold back only its own consumer group', async () => {
     the.app = buildApp({ db: the.db });
-    const ada = await signUp('ada@example.com', 'Ada');
-    const bob = await signUp('bob@example.com', 'Bob');
-    await createOutboxRelay({ db: the.db, log: herald.log }).relayOnce();
+    const ada = await the.signUp('ada@example.com', 'Ada');
+    const bob = await the.signUp('bob@example.com', 'Bob');
+    await herald.relay().relayOnce();
     const indexed = gate();
     const steps = databaseSteps(the.db);
     const slowIndex: WorkflowSteps = {
@@ -159,7 +144,7 @@ onEachDatabase('stage 2: the outbox and consumers, the polling job in shadow', (
         await steps.indexUser(user);
       },
     };
-    const routers = createConsumers({ log: herald.log, store: herald.store, db: the.db, steps: slowIndex });
+    const routers = herald.consumers({ steps: slowIndex });
     const running = routers.map((router) => router.run());
     await caughtUp(herald.log, 'welcome.mail');
     await caughtUp(herald.log, 'rewards.points');
@@ -178,9 +163,9 @@ onEachDatabase('stage 2: the outbox and consumers, the polling job in shadow', (
 
   it('retries a failing step and parks one that keeps failing, while other users go on', async () => {
     the.app = buildApp({ db: the.db });
-    const ada = await signUp('ada@example.com', 'Ada');
-    const bob = await signUp('bob@example.com', 'Bob');
-    await createOutboxRelay({ db: the.db, log: herald.log }).relayOnce();
+    const ada = await the.signUp('ada@example.com', 'Ada');
+    const bob = await the.signUp('bob@example.com', 'Bob');
+    await herald.relay().relayOnce();
     const steps = databaseSteps(the.db);
     let adaAttempts = 0;
     const flaky: WorkflowSteps = {
@@ -191,10 +176,7 @@ onEachDatabase('stage 2: the outbox and consumers, the polling job in shadow', (
         await steps.awardPoints(user);
       },
     };
-    await consume(
-      herald.log,
-      createConsumers({ log: herald.log, store: herald.store, db: the.db, steps: flaky, retryDelayMs: 5 }),
-    );
+    await herald.consume(herald.consumers({ steps: flaky, retryDelayMs: 5 }));
     assert.equal(adaAttempts, 3, "Ada's points took three attempts");
     assert.deepEqual(
       (await workflowOutputs(the.db)).points.map((award) => award.user_id),
@@ -229,15 +211,12 @@ onEachDatabase('stage 2: the outbox and consumers, the polling job in shadow', (
         (n) => n === 1,
       );
     }
-    const compare = spawn(
-      process.execPath,
-      ['--disable-warning=ExperimentalWarning', join(import.meta.dirname, 'compare.ts'), the.location],
-      { stdio: ['ignore', 'pipe', 'inherit'] },
+    const compared = await runCommand(join(import.meta.dirname, 'compare.ts'), [the.location]);
+    assert.equal(
+      compared.stdout,
+      'no differences: the consumers did what the polling job did\n',
+      compared.stderr,
     );
-    let printed = '';
-    compare.stdout.setEncoding('utf8').on('data', (chunk: string) => (printed += chunk));
-    const [code] = (await once(compare, 'exit')) as [number | null];
-    assert.equal(printed, 'no differences: the consumers did what the polling job did\n');
-    assert.equal(code, 0);
+    assert.equal(compared.code, 0);
   });
 });

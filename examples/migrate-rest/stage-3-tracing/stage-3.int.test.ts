@@ -12,12 +12,11 @@ import { InMemorySpanExporter, SimpleSpanProcessor, TracerProvider } from '@open
 import { metrics, registerLagMetrics } from '@herald/core/metrics';
 import { tracing } from '@herald/core/tracing';
 import { Registry } from 'prom-client';
-import { consume, onEachDatabase, signUp, signUpAt, useDatabase, useHerald } from '../fixtures.ts';
+import { onEachDatabase, signUpAt, useDatabase, useHerald } from '../fixtures.ts';
 import { eventually, runServer } from '../run-server.ts';
 import { type WorkflowSteps, databaseSteps } from '../stage-1-rest/poller.ts';
 import { CONSUMER_GROUPS, createConsumers } from '../stage-2-outbox/consumers.ts';
 import { openDatabase } from '../stage-2-outbox/database.ts';
-import { createOutboxRelay } from '../stage-2-outbox/relay.ts';
 import { buildApp } from './app.ts';
 
 const exporter = new InMemorySpanExporter();
@@ -36,7 +35,7 @@ after(async () => {
 
 onEachDatabase('stage 3: tracing and metrics', (database) => {
   const the = useDatabase(database, openDatabase);
-  const herald = useHerald();
+  const herald = useHerald(the, createConsumers);
   beforeEach(() => exporter.reset());
 
   it("traces a sign-up from the caller's request through every consumer in one trace", async () => {
@@ -49,16 +48,8 @@ onEachDatabase('stage 3: tracing and metrics', (database) => {
       payload: { email: 'ada@example.com', name: 'Ada' },
     });
     assert.equal(response.statusCode, 201);
-    await createOutboxRelay({ db: the.db, log: herald.log }).relayOnce();
-    await consume(
-      herald.log,
-      createConsumers({
-        log: herald.log,
-        store: herald.store,
-        db: the.db,
-        middleware: [tracing({ log: herald.log })],
-      }),
-    );
+    await herald.relay().relayOnce();
+    await herald.consume(herald.consumers({ middleware: [tracing({ log: herald.log })] }));
 
     const spans = exporter.getFinishedSpans();
     const server = spans.find((span) => span.kind === SpanKind.SERVER);
@@ -81,8 +72,8 @@ onEachDatabase('stage 3: tracing and metrics', (database) => {
     const registry = new Registry();
     registerLagMetrics(herald.log, Object.keys(CONSUMER_GROUPS), registry);
     the.app = buildApp({ db: the.db, registry });
-    const ada = await signUp(the.app, 'ada@example.com', 'Ada');
-    await createOutboxRelay({ db: the.db, log: herald.log }).relayOnce();
+    const ada = await the.signUp('ada@example.com', 'Ada');
+    await herald.relay().relayOnce();
 
     const steps = databaseSteps(the.db);
     let attempts = 0;
@@ -93,16 +84,8 @@ onEachDatabase('stage 3: tracing and metrics', (database) => {
         await steps.awardPoints(user);
       },
     };
-    await consume(
-      herald.log,
-      createConsumers({
-        log: herald.log,
-        store: herald.store,
-        db: the.db,
-        steps: flaky,
-        retryDelayMs: 5,
-        middleware: [metrics({ registry })],
-      }),
+    await herald.consume(
+      herald.consumers({ steps: flaky, retryDelayMs: 5, middleware: [metrics({ registry })] }),
     );
     const after = (await the.app.inject({ method: 'GET', url: '/metrics' })).body;
     assert.match(after, /herald_events_retried_total\{group="rewards.points",topic="users",type="[^"]+"\} 2/);

@@ -2,27 +2,13 @@
 // prove that it measures what the guide says; the numbers themselves are recorded in the guide
 // from a longer run, and nothing here depends on how fast the machine is.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { onEachDatabase } from '../fixtures.ts';
+import { runCommand } from '../run-server.ts';
 import { measure } from './measure.ts';
 
-/** Runs measure.ts with `args`; resolves with its exit code and what it printed. */
-async function runMeasure(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(
-    process.execPath,
-    ['--disable-warning=ExperimentalWarning', join(import.meta.dirname, 'measure.ts'), ...args],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  let stdout = '';
-  let stderr = '';
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
-  const [code] = (await once(child, 'exit')) as [number | null];
-  return { code, stdout, stderr };
-}
+const runMeasure = (args: string[]) => runCommand(join(import.meta.dirname, 'measure.ts'), args);
 
 onEachDatabase('stage 4: measuring the versions', (database) => {
   it('finds duplicates in the polling version under the mail fault, and none with the consumers in either process', async () => {

@@ -10,7 +10,8 @@
 // that work (read your writes), then answers 200 when it is done, or 202 while it is not.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { readUser, signUp } from '../stage-1-rest/app.ts';
+import { signUp } from '../stage-1-rest/app.ts';
+import type { User } from '../stage-1-rest/database.ts';
 import type { Sql } from '../stage-1-rest/sql-database.ts';
 import { type TracedAppOptions, metricsRoute, saveTraced, traced } from '../stage-3-tracing/app.ts';
 
@@ -24,19 +25,22 @@ const ProfileQuery = z.object({
 /** The consistency token of a sign-up: what its answer gives, and what a read may wait for. */
 const tokenOf = (userId: number): string => `signup-${userId}`;
 
-/** The profile and whether every step of the sign-up's work is visible yet. */
+/**
+ * The profile and whether every step of the sign-up's work is visible yet, read in one
+ * statement: the points and the answer to "done" come from the same moment.
+ */
 async function readProfile(sql: Sql, id: number) {
-  const user = await readUser(sql, id);
+  const user = await sql.get<User & { points: number; done: number }>(
+    `SELECT id, email, name, (SELECT coalesce(sum(amount), 0) FROM points WHERE user_id = users.id) AS points,
+       CASE WHEN EXISTS (SELECT 1 FROM mailbox WHERE user_id = users.id)
+         AND EXISTS (SELECT 1 FROM search_index WHERE user_id = users.id)
+         AND EXISTS (SELECT 1 FROM points WHERE user_id = users.id) THEN 1 ELSE 0 END AS done
+     FROM users WHERE id = ?`,
+    id,
+  );
   if (user === undefined) return undefined;
-  const { done } = (await sql.get<{ done: number }>(
-    `SELECT CASE WHEN EXISTS (SELECT 1 FROM mailbox WHERE user_id = ?)
-       AND EXISTS (SELECT 1 FROM search_index WHERE user_id = ?)
-       AND EXISTS (SELECT 1 FROM points WHERE user_id = ?) THEN 1 ELSE 0 END AS done`,
-    id,
-    id,
-    id,
-  ))!;
-  return { ...user, workflow: done === 1 ? ('done' as const) : ('pending' as const) };
+  const { done, ...profile } = user;
+  return { ...profile, workflow: done === 1 ? ('done' as const) : ('pending' as const) };
 }
 
 /** Builds the Fastify application; the caller listens (or injects requests) and closes it. */

@@ -5,19 +5,11 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { it } from 'node:test';
-import {
-  consume,
-  onEachDatabase,
-  signUp as signUpThrough,
-  signUpAt,
-  useDatabase,
-  useHerald,
-} from '../fixtures.ts';
+import { onEachDatabase, signUpAt, useDatabase, useHerald } from '../fixtures.ts';
 import { runServer } from '../run-server.ts';
 import { type User, workflowOutputs } from '../stage-1-rest/database.ts';
 import type { SqlDatabase } from '../stage-1-rest/sql-database.ts';
 import { outboxBatch } from '../stage-2-outbox/events.ts';
-import { createOutboxRelay } from '../stage-2-outbox/relay.ts';
 import { buildApp } from './app.ts';
 import { createConsumers } from './consumers.ts';
 import { openDatabase } from './database.ts';
@@ -37,16 +29,15 @@ async function tableNames(db: SqlDatabase): Promise<string[]> {
 
 onEachDatabase('stage 5: idempotent consumers, eventual consistency, no more polling job', (database) => {
   const the = useDatabase(database, openDatabase);
-  const herald = useHerald();
-  const signUp = (email: string, name: string) => signUpThrough<SignedUp>(the.app!, email, name);
+  const herald = useHerald(the, createConsumers);
 
   it('has one effect per sign-up when the relay publishes its event twice (a crash before the delete)', async () => {
     the.app = buildApp({ db: the.db });
-    const ada = await signUp('ada@example.com', 'Ada');
+    const ada = await the.signUp<SignedUp>('ada@example.com', 'Ada');
     // The relay published, then died before deleting the row: on restart it publishes it again.
     for (const { topic, event } of await outboxBatch(the.db, 10)) await herald.log.append(topic, event);
-    assert.equal(await createOutboxRelay({ db: the.db, log: herald.log }).relayOnce(), 1);
-    await consume(herald.log, createConsumers({ log: herald.log, store: herald.store, db: the.db }));
+    assert.equal(await herald.relay().relayOnce(), 1);
+    await herald.consume(herald.consumers());
     assert.deepEqual(await workflowOutputs(the.db), {
       mailbox: [{ user_id: ada.id, recipient: 'ada@example.com', subject: 'Welcome, Ada!' }],
       search_index: [{ user_id: ada.id, terms: 'ada ada@example.com' }],
@@ -56,7 +47,7 @@ onEachDatabase('stage 5: idempotent consumers, eventual consistency, no more pol
 
   it('has each step take effect once even when it runs twice (a crash before the inbox entry)', async () => {
     the.app = buildApp({ db: the.db });
-    const ada = await signUp('ada@example.com', 'Ada');
+    const ada = await the.signUp<SignedUp>('ada@example.com', 'Ada');
     const steps = databaseSteps(the.db);
     for (let run = 0; run < 2; run++) {
       await steps.sendWelcome(ada);
@@ -70,7 +61,7 @@ onEachDatabase('stage 5: idempotent consumers, eventual consistency, no more pol
 
   it('answers the sign-up at once with a consistency token, and 202 to a read the work has not reached', async () => {
     the.app = buildApp({ db: the.db });
-    const ada = await signUp('ada@example.com', 'Ada');
+    const ada = await the.signUp<SignedUp>('ada@example.com', 'Ada');
     assert.equal(ada.workflow, 'pending');
     assert.equal(ada.consistencyToken, `signup-${ada.id}`);
     const early = await the.app.inject({
@@ -86,13 +77,13 @@ onEachDatabase('stage 5: idempotent consumers, eventual consistency, no more pol
 
   it('holds a read with a consistency token until the consumers have done the work (read your writes)', async () => {
     the.app = buildApp({ db: the.db });
-    const ada = await signUp('ada@example.com', 'Ada');
+    const ada = await the.signUp<SignedUp>('ada@example.com', 'Ada');
     const reading = the.app.inject({
       method: 'GET',
       url: `/users/${ada.id}?consistentWith=${ada.consistencyToken}&waitMs=30000`,
     });
-    await createOutboxRelay({ db: the.db, log: herald.log }).relayOnce();
-    await consume(herald.log, createConsumers({ log: herald.log, store: herald.store, db: the.db }));
+    await herald.relay().relayOnce();
+    await herald.consume(herald.consumers());
     const read = await reading;
     assert.equal(read.statusCode, 200);
     assert.deepEqual(read.json(), {
@@ -106,8 +97,8 @@ onEachDatabase('stage 5: idempotent consumers, eventual consistency, no more pol
 
   it("refuses another user's token and a wait out of bounds with 400", async () => {
     the.app = buildApp({ db: the.db });
-    const ada = await signUp('ada@example.com', 'Ada');
-    const bob = await signUp('bob@example.com', 'Bob');
+    const ada = await the.signUp<SignedUp>('ada@example.com', 'Ada');
+    const bob = await the.signUp<SignedUp>('bob@example.com', 'Bob');
     for (const url of [
       `/users/${ada.id}?consistentWith=${bob.consistencyToken}`,
       `/users/${ada.id}?consistentWith=${ada.consistencyToken}&waitMs=-1`,
