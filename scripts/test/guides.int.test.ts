@@ -69,6 +69,23 @@ describe('the guides', { timeout: 600_000 }, () => {
     });
   });
 
+  it('migrate-one-workflow.md: a REST application moves its sign-up workflow to events stage by stage, on SQLite and on Postgres', async (t) => {
+    let database: Awaited<ReturnType<typeof freshDatabase>>;
+    try {
+      database = await freshDatabase();
+    } catch (error) {
+      return missing(t, `no Postgres at HERALD_TEST_POSTGRES (${(error as Error).message})`);
+    }
+    await using _database = database;
+    const dir = mkdtempSync(join(tmpdir(), 'herald-guide-'));
+    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    await runGuide(join(REPOSITORY, 'docs', 'guides', 'migrate-one-workflow.md'), {
+      cwd: REPOSITORY,
+      env: { ...process.env, PORT: String(await freePort()), GUIDE_DIR: dir, POSTGRES_URL: database.url },
+      onStep: (step) => t.diagnostic(step),
+    });
+  });
+
   it('graduate-to-kafka.md: the order system moves from the embedded log to Kafka and Postgres, and resumes', async (t) => {
     const kafkaUrl = `kafka://${KAFKA}?namespace=guide${randomBytes(4).toString('hex')}.`;
     try {
