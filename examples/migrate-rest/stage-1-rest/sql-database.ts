@@ -101,9 +101,13 @@ function openSqlite(path: string, { schema, sequences = [] }: SchemaOptions): Sq
     statement(sql)
       .all(...params)
       .map((row) => ({ ...row }) as Row);
+  const get = <Row>(sql: string, params: SqlValue[]): Row | undefined => {
+    const row = statement(sql).get(...params);
+    return row === undefined ? undefined : ({ ...row } as Row);
+  };
   const inside: Sql = {
     all: async (sql, ...params) => all(sql, params),
-    get: async <Row>(sql: string, ...params: SqlValue[]) => all<Row>(sql, params)[0],
+    get: async (sql, ...params) => get(sql, params),
     run: async (sql, ...params) => void statement(sql).run(...params),
   };
 
@@ -118,7 +122,7 @@ function openSqlite(path: string, { schema, sequences = [] }: SchemaOptions): Sq
     dialect: SQLITE,
     location: path,
     all: (sql, ...params) => whenFree(() => all(sql, params)),
-    get: <Row>(sql: string, ...params: SqlValue[]) => whenFree(() => all<Row>(sql, params)[0]),
+    get: (sql, ...params) => whenFree(() => get(sql, params)),
     run: (sql, ...params) => whenFree(() => void statement(sql).run(...params)),
     async transaction(fn) {
       const end = await whenFree(() => {
