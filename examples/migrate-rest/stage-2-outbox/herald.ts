@@ -51,7 +51,9 @@ export async function openHerald({ db, logFile, relayEveryMs, consumers }: Heral
  * temporary folder beside a Postgres one.
  */
 export async function heraldLogFile(db: SqlDatabase): Promise<string> {
+  const chosen = process.env['HERALD_LOG_FILE'];
+  if (chosen !== undefined) return chosen;
   const folder =
     db.dialect.name === 'sqlite' ? dirname(db.location) : await mkdtemp(join(tmpdir(), 'migrate-rest-'));
-  return process.env['HERALD_LOG_FILE'] ?? join(folder, 'herald.db');
+  return join(folder, 'herald.db');
 }
