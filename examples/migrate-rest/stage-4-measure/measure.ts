@@ -123,15 +123,22 @@ async function startEventsInTwoProcesses(
 ): Promise<Running> {
   const logFile = join(folder, 'herald.db');
   const herald = await openHerald({ db, logFile, relayEveryMs: 20 });
-  const consumers = await startConsumerProcess({
-    APP_DB: location,
-    HERALD_LOG_FILE: logFile,
-    FAIL_EVERY: String(options.failEvery),
-  });
+  let consumers: ChildProcess;
+  try {
+    consumers = await startConsumerProcess({
+      APP_DB: location,
+      HERALD_LOG_FILE: logFile,
+      FAIL_EVERY: String(options.failEvery),
+    });
+  } catch (error) {
+    await herald.close();
+    throw error;
+  }
   return {
     app: events.buildApp({ db }),
     async stop() {
       await herald.close();
+      if (consumers.exitCode !== null || consumers.signalCode !== null) return;
       const exited = once(consumers, 'exit');
       consumers.kill('SIGTERM');
       await exited;
@@ -144,7 +151,7 @@ async function startConsumerProcess(env: Record<string, string>): Promise<ChildP
   const child = spawn(
     process.execPath,
     ['--disable-warning=ExperimentalWarning', join(import.meta.dirname, 'consumer-process.ts')],
-    { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] },
+    { env: { ...process.env, ...env }, stdio: ['pipe', 'pipe', 'inherit'] },
   );
   let output = '';
   await new Promise<void>((resolve, reject) => {
@@ -194,6 +201,8 @@ async function measureVersion(version: Version, options: MeasureOptions): Promis
     await db.run('CREATE INDEX IF NOT EXISTS mailbox_user ON mailbox (user_id)');
     await db.run('CREATE INDEX IF NOT EXISTS points_user ON points (user_id)');
     const system = await VERSIONS[version].start({ db, location: scratch.location, folder }, options);
+    let stopping: Promise<void> | undefined;
+    const stop = (): Promise<void> => (stopping ??= system.stop());
     try {
       const address = await system.app.listen({ host: '127.0.0.1', port: 0 });
       // When each sign-up's work was first seen done, by a watcher reading the database every 10 ms.
@@ -230,7 +239,7 @@ async function measureVersion(version: Version, options: MeasureOptions): Promis
       watching = false;
       await watcher;
       await watch();
-      await system.stop();
+      await stop();
       const final = await progress(db);
       return {
         version,
@@ -248,6 +257,7 @@ async function measureVersion(version: Version, options: MeasureOptions): Promis
       };
     } finally {
       await system.app.close();
+      await stop();
     }
   } finally {
     await db.close();
