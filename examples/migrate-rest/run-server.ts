@@ -1,4 +1,5 @@
-// For the tests: runs a stage's server.ts as its own process, as the guide tells a reader to.
+// For the tests: runs a stage's server.ts, or one of its commands, as its own process, as the
+// guide tells a reader to.
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 
@@ -39,6 +40,22 @@ export async function runServer(script: string, env: Record<string, string> = {}
       await exited;
     },
   };
+}
+
+/** Runs `script` with `args` as its own process, as the guide tells a reader to; resolves when it exits. */
+export async function runCommand(
+  script: string,
+  args: readonly string[] = [],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(process.execPath, ['--disable-warning=ExperimentalWarning', script, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.setEncoding('utf8').on('data', (chunk: string) => (stdout += chunk));
+  child.stderr.setEncoding('utf8').on('data', (chunk: string) => (stderr += chunk));
+  const [code] = (await once(child, 'exit')) as [number | null];
+  return { code, stdout, stderr };
 }
 
 /**

@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, it } from 'node:test';
+import { type TestContext, describe, it } from 'node:test';
 import { openEventLog } from '@herald/core';
 import pg from 'pg';
 import { REPOSITORY } from '../build/build-packages.ts';
@@ -31,7 +31,11 @@ async function freePort(): Promise<number> {
 }
 
 /** A database of its own on the test server, dropped by `dispose`. */
-async function freshDatabase(): Promise<{ url: string; [Symbol.asyncDispose](): Promise<void> }> {
+interface FreshDatabase extends AsyncDisposable {
+  readonly url: string;
+}
+
+async function freshDatabase(): Promise<FreshDatabase> {
   const name = `guide_${randomBytes(4).toString('hex')}`;
   const admin = new pg.Client({ connectionString: POSTGRES });
   await admin.connect();
@@ -51,10 +55,26 @@ async function freshDatabase(): Promise<{ url: string; [Symbol.asyncDispose](): 
   };
 }
 
+/** A fresh database, or undefined when there is no Postgres (a failure in CI, else a skip). */
+async function databaseOrMissing(t: TestContext): Promise<FreshDatabase | undefined> {
+  try {
+    return await freshDatabase();
+  } catch (error) {
+    missing(t, `no Postgres at HERALD_TEST_POSTGRES (${(error as Error).message})`);
+    return undefined;
+  }
+}
+
+/** A folder for the guide's files, removed after the test. */
+function guideDir(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), 'herald-guide-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
+
 describe('the guides', { timeout: 600_000 }, () => {
   it('debug-by-replay.md: a dead-lettered payment is found, replayed on a laptop, fixed and redriven', async (t) => {
-    const dir = mkdtempSync(join(tmpdir(), 'herald-guide-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    const dir = guideDir(t);
     await runGuide(join(REPOSITORY, 'docs', 'guides', 'debug-by-replay.md'), {
       cwd: REPOSITORY,
       env: {
@@ -69,6 +89,17 @@ describe('the guides', { timeout: 600_000 }, () => {
     });
   });
 
+  it('migrate-one-workflow.md: a REST application moves its sign-up workflow to events stage by stage, on SQLite and on Postgres', async (t) => {
+    await using database = await databaseOrMissing(t);
+    if (database === undefined) return;
+    const dir = guideDir(t);
+    await runGuide(join(REPOSITORY, 'docs', 'guides', 'migrate-one-workflow.md'), {
+      cwd: REPOSITORY,
+      env: { ...process.env, PORT: String(await freePort()), GUIDE_DIR: dir, POSTGRES_URL: database.url },
+      onStep: (step) => t.diagnostic(step),
+    });
+  });
+
   it('graduate-to-kafka.md: the order system moves from the embedded log to Kafka and Postgres, and resumes', async (t) => {
     const kafkaUrl = `kafka://${KAFKA}?namespace=guide${randomBytes(4).toString('hex')}.`;
     try {
@@ -77,15 +108,9 @@ describe('the guides', { timeout: 600_000 }, () => {
     } catch (error) {
       return missing(t, `no Kafka at HERALD_TEST_KAFKA (${(error as Error).message})`);
     }
-    let database: Awaited<ReturnType<typeof freshDatabase>>;
-    try {
-      database = await freshDatabase();
-    } catch (error) {
-      return missing(t, `no Postgres at HERALD_TEST_POSTGRES (${(error as Error).message})`);
-    }
-    await using _database = database;
-    const dir = mkdtempSync(join(tmpdir(), 'herald-guide-'));
-    t.after(() => rmSync(dir, { recursive: true, force: true }));
+    await using database = await databaseOrMissing(t);
+    if (database === undefined) return;
+    const dir = guideDir(t);
     await runGuide(join(REPOSITORY, 'docs', 'guides', 'graduate-to-kafka.md'), {
       cwd: REPOSITORY,
       env: {

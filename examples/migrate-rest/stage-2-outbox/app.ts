@@ -2,69 +2,35 @@
 // sign-up sets off (a welcome e-mail, the search index, points) is not done here: the sign-up
 // records a UserSignedUp event in the outbox, in the transaction that saves the user, and
 // consumers (consumers.ts) do the work; the polling job still runs, in shadow.
-import type { DatabaseSync } from 'node:sqlite';
+import type { CloudEvent } from '@herald/core';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { z } from 'zod';
-import { type User, inTransaction, takeUserId } from './database.ts';
+import { type AppOptions, answerSignUp, profileRoute, signUp } from '../stage-1-rest/app.ts';
+import { type User, insertUser } from '../stage-1-rest/database.ts';
+import type { SqlDatabase } from '../stage-1-rest/sql-database.ts';
 import { USERS_TOPIC, UserSignedUp, recordInOutbox } from './events.ts';
 
-const SignUp = z.object({ email: z.email(), name: z.string().min(1).max(200) });
+/** The event of a user's sign-up, keyed by the user's id. */
+export function signedUp(user: User): CloudEvent {
+  return UserSignedUp.create(
+    { userId: user.id, email: user.email, name: user.name },
+    { source: '/migrate-rest/users', key: String(user.id) },
+  );
+}
 
-export interface AppOptions {
-  readonly db: DatabaseSync;
-  /**
-   * Checks an address before the user is saved (a remote e-mail verification service in a
-   * real application). It runs after the id was taken: while it runs, later sign-ups can
-   * commit first. Defaults to accepting every address at once.
-   */
-  readonly verifyEmail?: (email: string) => Promise<void>;
+/** Inserts the user and records `event` in the outbox in one transaction: both commit, or neither. */
+export function saveWithEvent(db: SqlDatabase, user: User, event = signedUp(user)): Promise<void> {
+  return db.transaction(async (tx) => {
+    await insertUser(tx, user);
+    await recordInOutbox(tx, USERS_TOPIC, event);
+  });
 }
 
 /** Builds the Fastify application; the caller listens (or injects requests) and closes it. */
-export function buildApp({ db, verifyEmail = async () => {} }: AppOptions): FastifyInstance {
+export function buildApp(options: AppOptions): FastifyInstance {
   const app = Fastify();
-
-  app.post('/users', async (request, reply) => {
-    const parsed = SignUp.safeParse(request.body);
-    if (!parsed.success) {
-      return reply.code(400).send({ error: 'invalid sign-up', issues: z.treeifyError(parsed.error) });
-    }
-    const id = takeUserId(db);
-    await verifyEmail(parsed.data.email);
-    try {
-      inTransaction(db, () => {
-        db.prepare('INSERT INTO users (id, email, name, created_at) VALUES (?, ?, ?, ?)').run(
-          id,
-          parsed.data.email,
-          parsed.data.name,
-          Date.now(),
-        );
-        const event = UserSignedUp.create(
-          { userId: id, ...parsed.data },
-          { source: '/migrate-rest/users', key: String(id) },
-        );
-        recordInOutbox(db, USERS_TOPIC, event);
-      });
-    } catch (error) {
-      if (/UNIQUE/.test(String(error))) {
-        return reply.code(409).send({ error: `${parsed.data.email} has signed up already` });
-      }
-      throw error;
-    }
-    const user: User = { id, ...parsed.data };
-    return reply.code(201).send(user);
-  });
-
-  app.get<{ Params: { id: string } }>('/users/:id', async (request, reply) => {
-    const user = db
-      .prepare(
-        `SELECT id, email, name, (SELECT coalesce(sum(amount), 0) FROM points WHERE user_id = users.id) AS points
-         FROM users WHERE id = ?`,
-      )
-      .get(Number(request.params.id));
-    if (user === undefined) return reply.code(404).send({ error: `no user ${request.params.id}` });
-    return user;
-  });
-
+  app.post('/users', async (request, reply) =>
+    answerSignUp(reply, await signUp(request.body, options, (user) => saveWithEvent(options.db, user))),
+  );
+  profileRoute(app, options.db);
   return app;
 }

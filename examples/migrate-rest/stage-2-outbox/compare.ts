@@ -2,10 +2,12 @@
 // in shadow, would have done (the shadow_ tables). Every difference is either a bug of the job
 // (a missed row, a duplicate) or of the consumers: read each one before removing the job.
 //
-// Run: ./node_modules/.bin/node examples/migrate-rest/stage-2-outbox/compare.ts <app.db>
-//   prints each difference and exits 1, or prints that there is none and exits 0.
-import type { DatabaseSync } from 'node:sqlite';
-import { openDatabase, workflowOutputs } from './database.ts';
+// Run: ./node_modules/.bin/node examples/migrate-rest/stage-2-outbox/compare.ts <APP_DB>
+//   (a SQLite file or a postgres:// URL) prints each difference and exits 1, or prints that
+//   there is none and exits 0.
+import { workflowOutputs } from '../stage-1-rest/database.ts';
+import type { Sql } from '../stage-1-rest/sql-database.ts';
+import { SHADOW, openDatabase } from './database.ts';
 
 export interface Difference {
   readonly table: 'mailbox' | 'search_index' | 'points';
@@ -26,9 +28,9 @@ function counts(rows: readonly object[]): Map<string, number> {
 }
 
 /** Every row that the consumers and the shadow job did not write equally often. */
-export function compareOutputs(db: DatabaseSync): Difference[] {
-  const live = workflowOutputs(db);
-  const shadow = workflowOutputs(db, 'shadow_');
+export async function compareOutputs(db: Sql): Promise<Difference[]> {
+  const live = await workflowOutputs(db);
+  const shadow = await workflowOutputs(db, SHADOW);
   const differences: Difference[] = [];
   for (const table of ['mailbox', 'search_index', 'points'] as const) {
     const ours = counts(live[table]);
@@ -51,14 +53,14 @@ export function formatDifferences(differences: readonly Difference[]): string {
 }
 
 if (import.meta.main) {
-  const path = process.argv[2];
-  if (path === undefined) {
-    console.error('usage: compare.ts <app.db>');
+  const location = process.argv[2];
+  if (location === undefined) {
+    console.error('usage: compare.ts <APP_DB: a SQLite file or a postgres:// URL>');
     process.exit(2);
   }
-  const db = openDatabase(path);
-  const differences = compareOutputs(db);
-  db.close();
+  const db = await openDatabase(location);
+  const differences = await compareOutputs(db);
+  await db.close();
   process.stdout.write(formatDifferences(differences));
   process.exitCode = differences.length === 0 ? 0 : 1;
 }

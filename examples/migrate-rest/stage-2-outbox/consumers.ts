@@ -4,7 +4,6 @@
 //
 // Group names are `<service>.<purpose>`: renaming one makes a new group that reads `users`
 // from the start again (and, with its new inbox, repeats the effects).
-import type { DatabaseSync } from 'node:sqlite';
 import {
   type EventLog,
   type Middleware,
@@ -15,15 +14,16 @@ import {
   idempotency,
   retry,
 } from '@herald/core';
+import { type WorkflowSteps, databaseSteps } from '../stage-1-rest/poller.ts';
+import type { Sql } from '../stage-1-rest/sql-database.ts';
 import { USERS_TOPIC, UserSignedUp } from './events.ts';
-import { type WorkflowSteps, databaseSteps } from './poller.ts';
 
 export interface ConsumersOptions {
   readonly log: EventLog;
   /** Herald's store: the inbox idempotency keeps, and the retry counts. */
   readonly store: Store;
   /** The application's database, which the steps write to (the live tables). */
-  readonly db: DatabaseSync;
+  readonly db: Sql;
   readonly steps?: WorkflowSteps;
   /** Added inside the standard ones (dead letter, retry, idempotency), e.g. tracing or metrics. */
   readonly middleware?: readonly Middleware[];

@@ -5,8 +5,9 @@
 // Delivery is at least once: a relay that dies between publishing and deleting publishes the
 // same events again on restart. They keep their ids, so the consumers' idempotency middleware
 // recognises them and has each one take effect once.
-import type { DatabaseSync } from 'node:sqlite';
 import type { EventLog } from '@herald/core';
+import { repeat } from '../stage-1-rest/poller.ts';
+import type { Sql } from '../stage-1-rest/sql-database.ts';
 import { outboxBatch } from './events.ts';
 
 export interface OutboxRelay {
@@ -21,12 +22,13 @@ export function createOutboxRelay({
   log,
   batchSize = 500,
 }: {
-  readonly db: DatabaseSync;
+  readonly db: Sql;
   readonly log: EventLog;
   readonly batchSize?: number;
 }): OutboxRelay {
   const relayOnce = async (): Promise<number> => {
-    const batch = outboxBatch(db, batchSize);
+    const batch = await outboxBatch(db, batchSize);
+    if (batch.length === 0) return 0;
     // One atomic append per topic: a pass is a commit per topic, not one per event.
     const byTopic = Map.groupBy(batch, (row) => row.topic);
     for (const [topic, rows] of byTopic)
@@ -34,28 +36,13 @@ export function createOutboxRelay({
         topic,
         rows.map((row) => row.event),
       );
-    // Exactly the rows published: on a database whose sequence is taken before commit, a row
-    // with a lower seq may have committed since the read, and must stay for the next pass.
-    db.prepare('DELETE FROM outbox WHERE seq IN (SELECT value FROM json_each(?))').run(
-      JSON.stringify(batch.map((row) => row.seq)),
+    // Exactly the rows published: a row with a lower seq may have committed since the read
+    // (sequences are taken before commit), and must stay for the next pass.
+    await db.run(
+      `DELETE FROM outbox WHERE seq IN (${batch.map(() => '?').join(', ')})`,
+      ...batch.map((row) => row.seq),
     );
     return batch.length;
   };
-  return {
-    relayOnce,
-    start(intervalMs) {
-      let running: Promise<unknown> = Promise.resolve();
-      const timer = setInterval(() => {
-        running = running
-          .then(relayOnce)
-          .catch((error: unknown) => console.error('outbox relay failed:', error));
-      }, intervalMs);
-      return {
-        async stop() {
-          clearInterval(timer);
-          await running;
-        },
-      };
-    },
-  };
+  return { relayOnce, start: (intervalMs) => repeat(relayOnce, intervalMs, 'outbox relay') };
 }

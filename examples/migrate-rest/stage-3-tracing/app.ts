@@ -5,42 +5,36 @@
 // Stage 3: the sign-up is a SERVER span whose trace context the event carries, so one trace
 // goes from the HTTP request through the outbox to every consumer; GET /metrics serves the
 // consumers' metrics (handled, failed, retried, dead-lettered, lag).
-import type { DatabaseSync } from 'node:sqlite';
 import { SpanKind, SpanStatusCode, context, propagation, trace } from '@opentelemetry/api';
 import { renderMetrics } from '@herald/core/metrics';
 import { injectTraceContext } from '@herald/core/tracing';
-import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import type { Registry } from 'prom-client';
-import { z } from 'zod';
-import { type User, inTransaction, takeUserId } from '../stage-2-outbox/database.ts';
-import { USERS_TOPIC, UserSignedUp, recordInOutbox } from '../stage-2-outbox/events.ts';
+import { type AppOptions, answerSignUp, profileRoute, signUp } from '../stage-1-rest/app.ts';
+import type { User } from '../stage-1-rest/database.ts';
+import type { SqlDatabase } from '../stage-1-rest/sql-database.ts';
+import { saveWithEvent, signedUp } from '../stage-2-outbox/app.ts';
 
-const SignUp = z.object({ email: z.email(), name: z.string().min(1).max(200) });
-
-export interface AppOptions {
-  readonly db: DatabaseSync;
-  /**
-   * Checks an address before the user is saved (a remote e-mail verification service in a
-   * real application). It runs after the id was taken: while it runs, later sign-ups can
-   * commit first. Defaults to accepting every address at once.
-   */
-  readonly verifyEmail?: (email: string) => Promise<void>;
+export interface TracedAppOptions extends AppOptions {
   /** Served at GET /metrics when given: the registry the consumers' metrics live in. */
   readonly registry?: Registry;
 }
 
 const tracer = trace.getTracer('migrate-rest');
 
-/** Builds the Fastify application; the caller listens (or injects requests) and closes it. */
-export function buildApp({ db, verifyEmail = async () => {}, registry }: AppOptions): FastifyInstance {
-  const app = Fastify();
+type Handler = (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
 
-  app.post('/users', (request, reply) => {
-    // Continues the caller's trace when the request carries a traceparent header.
+/**
+ * Runs `handler` in a SERVER span named after the route, which continues the caller's trace
+ * when the request carries a traceparent header; what the handler does is in that trace.
+ */
+export function traced(handler: Handler): Handler {
+  return (request, reply) => {
     const caller = propagation.extract(context.active(), request.headers);
-    return tracer.startActiveSpan('POST /users', { kind: SpanKind.SERVER }, caller, async (span) => {
+    const name = `${request.method} ${request.routeOptions.url ?? request.url}`;
+    return tracer.startActiveSpan(name, { kind: SpanKind.SERVER }, caller, async (span) => {
       try {
-        return await signUp(request.body, reply);
+        return await handler(request, reply);
       } catch (error) {
         span.recordException(error as Error);
         span.setStatus({ code: SpanStatusCode.ERROR });
@@ -50,59 +44,32 @@ export function buildApp({ db, verifyEmail = async () => {}, registry }: AppOpti
         span.end();
       }
     });
-  });
-
-  const signUp = async (body: unknown, reply: FastifyReply) => {
-    const parsed = SignUp.safeParse(body);
-    if (!parsed.success) {
-      return reply.code(400).send({ error: 'invalid sign-up', issues: z.treeifyError(parsed.error) });
-    }
-    const id = takeUserId(db);
-    await verifyEmail(parsed.data.email);
-    try {
-      inTransaction(db, () => {
-        db.prepare('INSERT INTO users (id, email, name, created_at) VALUES (?, ?, ?, ?)').run(
-          id,
-          parsed.data.email,
-          parsed.data.name,
-          Date.now(),
-        );
-        const event = injectTraceContext(
-          UserSignedUp.create(
-            { userId: id, ...parsed.data },
-            { source: '/migrate-rest/users', key: String(id) },
-          ),
-          context.active(),
-        );
-        recordInOutbox(db, USERS_TOPIC, event);
-      });
-    } catch (error) {
-      if (/UNIQUE/.test(String(error))) {
-        return reply.code(409).send({ error: `${parsed.data.email} has signed up already` });
-      }
-      throw error;
-    }
-    const user: User = { id, ...parsed.data };
-    return reply.code(201).send(user);
   };
+}
 
-  if (registry !== undefined) {
-    app.get('/metrics', async (_request, reply) => {
-      const { contentType, body } = await renderMetrics(registry);
-      return reply.type(contentType).send(body);
-    });
-  }
+/** Saves the user with its event, which carries the trace context of the request. */
+export function saveTraced(db: SqlDatabase): (user: User) => Promise<void> {
+  return (user) => saveWithEvent(db, user, injectTraceContext(signedUp(user), context.active()));
+}
 
-  app.get<{ Params: { id: string } }>('/users/:id', async (request, reply) => {
-    const user = db
-      .prepare(
-        `SELECT id, email, name, (SELECT coalesce(sum(amount), 0) FROM points WHERE user_id = users.id) AS points
-         FROM users WHERE id = ?`,
-      )
-      .get(Number(request.params.id));
-    if (user === undefined) return reply.code(404).send({ error: `no user ${request.params.id}` });
-    return user;
+/** GET /metrics: the registry, as Prometheus scrapes it. */
+export function metricsRoute(app: FastifyInstance, registry: Registry): void {
+  app.get('/metrics', async (_request, reply) => {
+    const { contentType, body } = await renderMetrics(registry);
+    return reply.type(contentType).send(body);
   });
+}
 
+/** Builds the Fastify application; the caller listens (or injects requests) and closes it. */
+export function buildApp({ registry, ...options }: TracedAppOptions): FastifyInstance {
+  const app = Fastify();
+  app.post(
+    '/users',
+    traced(async (request, reply) =>
+      answerSignUp(reply, await signUp(request.body, options, saveTraced(options.db))),
+    ),
+  );
+  if (registry !== undefined) metricsRoute(app, registry);
+  profileRoute(app, options.db);
   return app;
 }
