@@ -1,15 +1,16 @@
-import { DEAD_LETTER_ATTRIBUTES, HeraldError, isHeraldError, redactUrl } from '@herald/core';
+import { DEAD_LETTER_ATTRIBUTES, isHeraldError, redactUrl } from '@herald/core';
 import {
   DEFAULT_MAX_REDRIVES,
   REDRIVE_ATTRIBUTE,
   REDRIVE_COLLECTION,
   deadLetterMetadataOf,
   discard,
+  readEntry,
   redrive,
   readPartition,
   redriveRecordId,
 } from '@herald/core/ops';
-import type { EventLog, Store, StoredEvent } from '@herald/core';
+import type { HeraldError, Store, StoredEvent } from '@herald/core';
 import type {
   DiscardOutcome,
   DiscardResult,
@@ -620,25 +621,6 @@ async function redriveCounts(
   if (store === undefined) return undefined;
   const records = await store.list<RedriveRecord>(REDRIVE_COLLECTION, { prefix: `${topic}/` });
   return new Map(records.map((r) => [r.id, r.value.count]));
-}
-
-async function readEntry(
-  log: EventLog,
-  topic: string,
-  position: { partition: number; offset: number },
-): Promise<StoredEvent> {
-  const [entry] = await log.read(topic, {
-    partition: position.partition,
-    from: { offset: position.offset },
-    limit: 1,
-  });
-  if (entry?.offset !== position.offset) {
-    throw new HeraldError(
-      'INVALID_ARGUMENT',
-      `${topic} has no entry at ${position.partition}:${position.offset}`,
-    );
-  }
-  return entry;
 }
 
 function shorten(text: string, width: number): string {

@@ -1,7 +1,6 @@
 // Dead-letter topics as the console shows them, and discarding entries (never redriven).
-import { HeraldError } from '@herald/core';
 import type { EventLog, Store, StoredEvent } from '@herald/core';
-import { REDRIVE_COLLECTION, deadLetterMetadataOf, discard } from '@herald/core/ops';
+import { REDRIVE_COLLECTION, deadLetterMetadataOf, discard, readEntry } from '@herald/core/ops';
 import type { RedrivePosition, RedriveRecord } from '@herald/core/ops';
 
 /** Topics named `<topic>.dead-letter` are dead-letter topics (the `deadLetter()` default). */
@@ -172,22 +171,6 @@ export async function readEntries(
   positions: readonly Pick<RedrivePosition, 'partition' | 'offset'>[],
 ): Promise<StoredEvent[]> {
   const entries: StoredEvent[] = [];
-  for (const position of positions) {
-    const [entry] = await log.read(topic, {
-      partition: position.partition,
-      from: { offset: position.offset },
-      limit: 1,
-    });
-    if (entry?.offset !== position.offset) {
-      throw new HeraldError(
-        'INVALID_ARGUMENT',
-        `${topic} has no entry at ${position.partition}:${position.offset}`,
-        {
-          details: { topic, partition: position.partition, offset: position.offset },
-        },
-      );
-    }
-    entries.push(entry);
-  }
+  for (const position of positions) entries.push(await readEntry(log, topic, position));
   return entries;
 }

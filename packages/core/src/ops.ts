@@ -58,6 +58,7 @@ export {
   REDRIVE_COLLECTION,
   auditId,
   deadLetterMetadataOf,
+  readEntry,
   redrive,
   redriveRecordId,
   redrivenEvent,

@@ -578,11 +578,15 @@ export function checkPosition(position: RedrivePosition): void {
   }
 }
 
-/** @internal Shared with `discard`. */
+/**
+ * The event at `position` of `topic` (a dead-letter entry, an event to replay), read alone.
+ * INVALID_ARGUMENT, naming the position, when the partition has no event there (never written,
+ * or gone with retention). Redrive, discard, the CLI and the console read entries through it.
+ */
 export async function readEntry(
   log: EventLog,
   topic: string,
-  position: RedrivePosition,
+  position: Pick<RedrivePosition, 'partition' | 'offset'>,
 ): Promise<StoredEvent> {
   const [entry] = await log.read(topic, {
     partition: position.partition,
