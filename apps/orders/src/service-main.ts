@@ -12,7 +12,8 @@
 // /metrics: the API's port for `orders`, else the service kit's health server on
 // HERALD_HEALTH_PORT (a free port when unset; printed) and HERALD_HEALTH_HOST. Stops gracefully
 // on SIGTERM/SIGINT. Environment otherwise as for main.ts (HERALD_ADMIN_PORT too, for the process
-// that runs orders).
+// that runs orders). The process that runs orders serves the API on its main thread and runs its
+// services' consumers in an engine thread, as main.ts does (HERALD_THREADS=1: all on one).
 import { healthFromEnv, stopOnSignals } from '@herald/service';
 import { stopWhenParentGone } from '@herald/orders-domain/parent-process.ts';
 import { saveGeneratedToken } from './admin-token.ts';
@@ -43,8 +44,14 @@ const runsApi = services.includes('orders');
 // The API serves health on its port; a process without it gets the kit's health server.
 const health =
   !runsApi || process.env['HERALD_HEALTH_PORT'] ? await orExit(() => healthFromEnv(process.env)) : undefined;
+// The process that serves the API runs its consumers in an engine thread (HERALD_THREADS=2, the
+// default), as `npm start` does, so a request never waits for handler code.
+const engineThread = runsApi && config.threads === 2;
+const engineFailure = Promise.withResolvers<Error>();
 const system = await orExit(() =>
   openOrderSystem({
+    engineThread,
+    onEngineFailure: (error) => engineFailure.resolve(error),
     logUrl: config.logUrl,
     ...(config.storeUrl === undefined ? {} : { storeUrl: config.storeUrl }),
     catalogPath: config.catalogPath,
@@ -86,7 +93,14 @@ const shutdown = stopOnSignals(
       await telemetry?.shutdown();
     },
   },
-  { logger },
+  // A failed engine thread set exit status 1: a graceful stop after it keeps it.
+  { logger, exit: (code) => process.exit(code === 0 ? Number(process.exitCode ?? 0) : code) },
 );
 // Started with an IPC channel (a test, a benchmark): stops when that parent is gone.
 stopWhenParentGone(() => shutdown.trigger('parent gone'));
+// The services' thread failed: nothing consumes any more, so the process stops (exit status 1).
+void engineFailure.promise.then((error) => {
+  logger.error('the engine thread failed; stopping', error);
+  process.exitCode = 1;
+  shutdown.trigger('engine thread failed');
+});

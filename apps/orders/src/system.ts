@@ -111,9 +111,11 @@ export interface OrderSystemOptions {
   readonly health?: { readonly port?: number; readonly host?: string } | false;
   /**
    * Run the services in a worker thread (the engine thread: consumers, handlers, the log's
-   * writer) and only the API on this one, which sends the store transaction of `POST /orders`
-   * to the engine thread. Needs the API (`orders` among the services). `npm start` does this;
-   * `faultRandom` cannot cross threads and is not used then. Default false: everything here.
+   * writer) and only the API on this one. On the embedded log the API sends the store
+   * transaction of `POST /orders` to the engine thread (the file's one writer); on Postgres it
+   * runs it through this thread's own pool. Needs the API (`orders` among the services).
+   * `npm start` and the process of `service-main.ts` that runs `orders` do this; `faultRandom`
+   * cannot cross threads and is not used then. Default false: everything here.
    */
   readonly engineThread?: boolean;
   /** The engine thread failed while running (with `engineThread`): stop and exit. */
@@ -221,11 +223,13 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
     ...(options.storeUrl === undefined ? {} : { storeUrl: options.storeUrl }),
     // What the options say, never the process environment.
     env: {},
-    // With the engine thread, this thread opens the orders service's store for the API's reads.
-    services: inEngine ? ['orders'] : names,
+    // With the engine thread, the services (and on Postgres their outbox relays) run there, and
+    // this thread opens only the orders service's store, for the API, without a relay of its
+    // own: the engine thread's relay publishes what the API commits (a commit wakes it).
+    services: inEngine ? [] : names,
     // The API serves stock, loyalty points and analytics from those services' schemas; every
     // process shares the fault settings.
-    readers: [...(withApi ? API_READS : []), FAULTS],
+    readers: [...(inEngine ? ['orders' as const] : []), ...(withApi ? API_READS : []), FAULTS],
     postgres: postgresSettings,
     // On Postgres the relays publish what the services emit: a send span and the producer
     // metrics per append (with the engine thread, in that thread's registry: /metrics renders
@@ -338,10 +342,16 @@ export async function openOrderSystem(options: OrderSystemOptions): Promise<Orde
 
     if (withApi) {
       const http = options.http ?? {};
+      // The embedded log's file has one writer, the engine thread's: the API sends its
+      // transaction there. A Postgres store takes writers from any thread, so with the engine
+      // thread the API records orders through this thread's own pool, never waiting for a turn
+      // of the consumers' event loop.
       const placement = new OrderPlacement({
         store,
         catalog: indexCatalog(await readCatalog(store)),
-        ...(engine === undefined ? { publish: publishMiddleware } : { recorder: engine.recorder }),
+        ...(engine === undefined || stores.kind === 'postgres'
+          ? { publish: publishMiddleware }
+          : { recorder: engine.recorder }),
       });
       const queries = new OrderQueries({ log, store, changes });
       const adminToken = http.adminToken ?? randomBytes(24).toString('base64url');

@@ -2,7 +2,8 @@
 // `npm start` runs): orders placed through the API are recorded by the engine thread's store and
 // settle; idempotency keys, long-polls and consistency tokens work across the threads; the
 // consumers' metrics and states reach the API's endpoints; a stop commits everything accepted;
-// a failed engine thread makes the API unready and refuse orders instead of accepting them.
+// a failed engine thread makes the API unready and refuse orders instead of accepting them. On a
+// Postgres store the API records orders through its own pool, without the engine thread.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { isSettled } from '@herald/orders-domain/order-view.ts';
@@ -19,6 +20,7 @@ import {
   settled,
   tempFolder,
 } from './fixtures/order-system.ts';
+import { postgresUnavailable, testSchemas, unavailable } from './fixtures/test-postgres.ts';
 
 const folders: TempFolder[] = [];
 after(() => {
@@ -132,5 +134,34 @@ describe('the order system with its services in an engine thread', { timeout: 12
       await system?.stop();
     }
     assert.equal(failures.length, 1, 'stopping after the failure reports nothing more');
+  });
+
+  it('records orders through its own pool on a Postgres store, so a POST needs no turn of the engine thread', async (t) => {
+    const reason = await postgresUnavailable();
+    if (reason !== undefined) return unavailable(t, reason);
+    const shared = folder();
+    await using schemas = testSchemas({ max: 2 });
+    const first = await openTestSystem(shared, {
+      engineThread: true,
+      storeUrl: schemas.storeUrl,
+      onEngineFailure: () => undefined,
+    });
+    let accepted: string;
+    try {
+      const app = apiOf(first);
+      await placeOrder(app, widget('before'));
+      // No consumer, no relay and no engine thread left: the API still stores the order and its
+      // OrderPlaced (in the orders service's outbox) in one transaction of its own.
+      first.engine!.crash();
+      await eventually('the engine thread to end', async () =>
+        (await app.inject({ method: 'GET', url: '/readyz' })).statusCode === 503 ? true : undefined,
+      );
+      ({ orderId: accepted } = await placeOrder(app, widget('while-the-engine-is-gone')));
+    } finally {
+      await first.stop();
+    }
+    // The services of the next start publish the outbox and settle it.
+    await using second = await openTestSystem(shared, { engineThread: true, storeUrl: schemas.storeUrl });
+    assert.equal((await settled(apiOf(second), accepted)).status, 'confirmed');
   });
 });
