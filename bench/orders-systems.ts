@@ -25,6 +25,7 @@ import { labCatalog } from '@herald/orders-lab/workload.ts';
 import { GROUPS, SERVICES } from '@herald/orders-domain/topology.ts';
 import { cleanEnv, findFreePorts, startChildSystem } from '@herald/orders-domain/testing/child-system.ts';
 import { DatabaseSync } from 'node:sqlite';
+import { deleteKafkaNamespace } from './bench-log.ts';
 import type { BenchDir } from './lib/bench-dir.ts';
 import { signalTree } from './lib/process-tree.ts';
 
@@ -166,7 +167,8 @@ async function startUntolerant(id: SystemId, options: StartSystemOptions): Promi
         throw new Error('kafka-postgres needs a Kafka broker and a Postgres URL');
       }
       const prefix = `hob${randomBytes(3).toString('hex')}_`;
-      const logUrl = `kafka://${options.kafka}?namespace=${prefix.replace(/_$/, '')}-`;
+      const namespace = `${prefix.replace(/_$/, '')}-`;
+      const logUrl = `kafka://${options.kafka}?namespace=${namespace}`;
       const storeUrl = `${options.postgres}${options.postgres.includes('?') ? '&' : '?'}schemaPrefix=${prefix}`;
       const split = await startServiceProcesses({
         logUrl,
@@ -197,11 +199,13 @@ async function startUntolerant(id: SystemId, options: StartSystemOptions): Promi
             return await collectOrders(reader, views, mailbox);
           } finally {
             await reader.close();
-            // The run's schemas are of no use afterwards.
+            // The run's schemas and topics are of no use afterwards (a broker that keeps every
+            // run's partitions works harder at rest, and the next run measures that).
             for (const schema of [...SERVICES.map((s) => `${prefix}${s}`), `${prefix}faults`]) {
               await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
             }
             await pool.end();
+            await deleteKafkaNamespace(options.kafka!.split(','), namespace).catch(() => undefined);
           }
         },
       );
