@@ -35,7 +35,7 @@ import {
 import type { ResolvedKafkaLogOptions } from './kafka-log-options.ts';
 import { EARLIEST, LATEST, fetchedRecords } from './kafka-wire.ts';
 import { encodeOffsetMetadata, parseOffsetMetadata } from './offset-metadata.ts';
-import type { FetchResponsePartition, FetchedRecord, KafkaWire } from './kafka-wire.ts';
+import type { FetchedRecord, KafkaWire } from './kafka-wire.ts';
 
 /*
  * A member of a Kafka consumer group, speaking the classic group protocol itself (JoinGroup,
@@ -402,23 +402,20 @@ export class KafkaSubscription implements Subscription {
     for (const owned of targets)
       byTopic.set(owned.wireTopic, [...(byTopic.get(owned.wireTopic) ?? []), owned]);
     const requested = new Map(targets.map((owned) => [owned, fetchFrom(owned)]));
-    // Every topic in one request per leader: the broker answers once any of them has records,
-    // so a quiet topic's long poll never holds back a busy one's.
-    const fetched = await this.#fetcher.fetchTopics(
-      [...byTopic].map(([topic, owned]) => ({
-        topic,
-        partitions: owned.map((o) => ({ partition: o.tp.partition, offset: requested.get(o)! })),
+    const results = await Promise.all(
+      [...byTopic].map(async ([topic, owned]) => ({
+        owned,
+        partitions: await this.#fetcher.fetch(
+          topic,
+          owned.map((o) => ({ partition: o.tp.partition, offset: requested.get(o)! })),
+          {
+            maxWaitMs,
+            maxBytes: FETCH_MAX_BYTES,
+            partitionMaxBytes: this.#log.options.maxRecordBytes + 65_536,
+          },
+        ),
       })),
-      {
-        maxWaitMs,
-        maxBytes: FETCH_MAX_BYTES,
-        partitionMaxBytes: this.#log.options.maxRecordBytes + 65_536,
-      },
     );
-    const results = [...byTopic].map(([topic, owned]) => ({
-      owned,
-      partitions: fetched.get(topic) ?? new Map<number, FetchResponsePartition>(),
-    }));
     if (!this.#running || this.#frozen) return false;
     let found = false;
     for (const { owned, partitions } of results) {

@@ -56,13 +56,6 @@ export interface FetchedRecord {
   readonly headers: readonly (readonly [Buffer | null, Buffer | null])[];
 }
 
-/** How long the broker may hold a fetch for records, and how much one may bring. */
-export interface FetchOptions {
-  readonly maxWaitMs: number;
-  readonly maxBytes: number;
-  readonly partitionMaxBytes: number;
-}
-
 /** One partition to fetch, from `offset` on. */
 export interface FetchRequestPartition {
   readonly partition: number;
@@ -241,58 +234,35 @@ export class KafkaWire {
   async fetch(
     topic: string,
     partitions: readonly FetchRequestPartition[],
-    options: FetchOptions,
+    options: { readonly maxWaitMs: number; readonly maxBytes: number; readonly partitionMaxBytes: number },
   ): Promise<Map<number, FetchResponsePartition>> {
-    return (await this.fetchTopics([{ topic, partitions }], options)).get(topic) ?? new Map();
-  }
-
-  /**
-   * A sessionless fetch of several topics' partitions: one request per leader, carrying every
-   * topic that leader has partitions of, so the broker answers as soon as any of them has
-   * records (or `maxWaitMs` passed). Fetching topic by topic and waiting for all would hold the
-   * records of a busy topic until a quiet topic's long poll ran out. Results per topic, then per
-   * partition; per-partition errors are returned, not thrown. A topic the metadata does not know
-   * is left out.
-   */
-  async fetchTopics(
-    requests: readonly { readonly topic: string; readonly partitions: readonly FetchRequestPartition[] }[],
-    options: FetchOptions,
-  ): Promise<Map<string, Map<number, FetchResponsePartition>>> {
-    const result = new Map<string, Map<number, FetchResponsePartition>>();
-    const wanted = requests.filter((request) => request.partitions.length > 0);
-    if (wanted.length === 0) return result;
-    const metadata = await this.metadata(wanted.map((request) => request.topic));
+    const metadata = await this.metadata([topic]);
+    const topicMetadata = metadata.topics.get(topic);
+    if (topicMetadata === undefined || partitions.length === 0) return new Map();
+    const byLeader = new Map<number, { broker: Broker; partitions: FetchRequestPartition[] }>();
+    for (const request of partitions) {
+      const { broker, nodeId } = await this.leader(topic, request.partition);
+      const entry = byLeader.get(nodeId) ?? { broker, partitions: [] };
+      entry.partitions.push(request);
+      byLeader.set(nodeId, entry);
+    }
     const api = await this.#api('Fetch');
     const byName = api.version <= 12;
-    /** Per leader, per topic (by the key the request names it with), its partitions. */
-    const byLeader = new Map<number, { broker: Broker; topics: Map<string, FetchRequestPartition[]> }>();
-    /** What a response names a topic by (its id, or its name up to v12), to the topic. */
-    const topicOfKey = new Map<string, string>();
-    for (const { topic, partitions } of wanted) {
-      const topicMetadata = metadata.topics.get(topic);
-      if (topicMetadata === undefined) continue;
-      const key = byName ? topic : topicMetadata.id;
-      topicOfKey.set(key, topic);
-      result.set(topic, new Map());
-      for (const request of partitions) {
-        const { broker, nodeId } = await this.leader(topic, request.partition);
-        const entry = byLeader.get(nodeId) ?? { broker, topics: new Map<string, FetchRequestPartition[]>() };
-        entry.topics.set(key, [...(entry.topics.get(key) ?? []), request]);
-        byLeader.set(nodeId, entry);
-      }
-    }
+    const result = new Map<number, FetchResponsePartition>();
     await Promise.all(
-      [...byLeader.values()].map(async ({ broker, topics }) => {
-        const request = [...topics].map(([key, ofTopic]) => ({
-          topicId: key,
-          partitions: ofTopic.map((p) => ({
-            partition: p.partition,
-            currentLeaderEpoch: -1,
-            fetchOffset: BigInt(p.offset),
-            lastFetchedEpoch: -1,
-            partitionMaxBytes: options.partitionMaxBytes,
-          })),
-        }));
+      [...byLeader.values()].map(async ({ broker, partitions: ofLeader }) => {
+        const request = [
+          {
+            topicId: byName ? topic : topicMetadata.id,
+            partitions: ofLeader.map((p) => ({
+              partition: p.partition,
+              currentLeaderEpoch: -1,
+              fetchOffset: BigInt(p.offset),
+              lastFetchedEpoch: -1,
+              partitionMaxBytes: options.partitionMaxBytes,
+            })),
+          },
+        ];
         let response: FetchResponse;
         try {
           response = await this.#send<FetchResponse>(broker, 'Fetch', [
@@ -315,19 +285,11 @@ export class KafkaWire {
           response = partial;
         }
         for (const entry of response.responses) {
-          const topic =
-            topicOfKey.get(entry.topicId) ??
-            (topics.size === 1 ? topicOfKey.get([...topics.keys()][0]!) : undefined);
-          const ofTopic = topic === undefined ? undefined : result.get(topic);
-          if (ofTopic === undefined) continue;
-          for (const partition of entry.partitions) ofTopic.set(partition.partitionIndex, partition);
+          for (const partition of entry.partitions) result.set(partition.partitionIndex, partition);
         }
       }),
     );
-    const failed = [...result.values()].some((partitions) =>
-      [...partitions.values()].some((p) => p.errorCode !== 0 && p.errorCode !== 1),
-    );
-    if (failed) this.client.clearMetadata();
+    if ([...result.values()].some((p) => p.errorCode !== 0 && p.errorCode !== 1)) this.client.clearMetadata();
     return result;
   }
 
