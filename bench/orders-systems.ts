@@ -168,6 +168,7 @@ async function startUntolerant(id: SystemId, options: StartSystemOptions): Promi
       }
       const prefix = `hob${randomBytes(3).toString('hex')}_`;
       const namespace = `${prefix.replace(/_$/, '')}-`;
+      const brokers = options.kafka.split(',');
       const logUrl = `kafka://${options.kafka}?namespace=${namespace}`;
       const storeUrl = `${options.postgres}${options.postgres.includes('?') ? '&' : '?'}schemaPrefix=${prefix}`;
       const split = await startServiceProcesses({
@@ -205,7 +206,7 @@ async function startUntolerant(id: SystemId, options: StartSystemOptions): Promi
               await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`).catch(() => undefined);
             }
             await pool.end();
-            await deleteKafkaNamespace(options.kafka!.split(','), namespace).catch(() => undefined);
+            await deleteKafkaNamespace(brokers, namespace).catch(() => undefined);
           }
         },
       );

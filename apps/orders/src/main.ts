@@ -26,6 +26,7 @@ import { createLogger, orExit, serviceLogger } from './logger.ts';
 import { listenOrExit } from './listen.ts';
 import { redactUrl } from '@herald/core';
 import { startOrdersConsole } from './ops-console.ts';
+import { engineFailureStop } from './engine/engine-failure.ts';
 import { openOrderSystem } from './system.ts';
 import { startTelemetry } from './telemetry.ts';
 
@@ -34,11 +35,11 @@ const config = await orExit(() => configFromEnv());
 const log = await orExit(() => createLogger('herald-orders'));
 const logger = serviceLogger(log);
 const health = process.env['HERALD_HEALTH_PORT'] ? await orExit(() => healthFromEnv(process.env)) : undefined;
-const engineFailure = Promise.withResolvers<Error>();
+const engineFailure = engineFailureStop();
 const system = await orExit(() =>
   openOrderSystem({
     engineThread: config.threads === 2,
-    onEngineFailure: (error) => engineFailure.resolve(error),
+    onEngineFailure: engineFailure.onEngineFailure,
     logUrl: config.logUrl,
     ...(config.storeUrl === undefined ? {} : { storeUrl: config.storeUrl }),
     catalogPath: config.catalogPath,
@@ -106,13 +107,7 @@ const shutdown = stopOnSignals(
       await telemetry?.shutdown();
     },
   },
-  // A failed engine thread set exit status 1: a graceful stop after it keeps it.
-  { logger, exit: (code) => process.exit(code === 0 ? Number(process.exitCode ?? 0) : code) },
+  { logger, exit: engineFailure.exit },
 );
 stopWhenParentGone(() => shutdown.trigger('parent gone'));
-// The services' thread failed: nothing consumes any more, so the process stops (exit status 1).
-void engineFailure.promise.then((error) => {
-  logger.error('the engine thread failed; stopping', error);
-  process.exitCode = 1;
-  shutdown.trigger('engine thread failed');
-});
+engineFailure.stopOnFailure(shutdown, logger);

@@ -21,6 +21,7 @@ import { configFromEnv } from './config.ts';
 import { createLogger, orExit, serviceLogger } from './logger.ts';
 import { listenOrExit } from './listen.ts';
 import { redactUrl } from '@herald/core';
+import { engineFailureStop } from './engine/engine-failure.ts';
 import { openOrderSystem } from './system.ts';
 import { startTelemetry } from './telemetry.ts';
 import { SERVICES, type ServiceName, isServiceName } from '@herald/orders-domain/topology.ts';
@@ -47,11 +48,11 @@ const health =
 // The process that serves the API runs its consumers in an engine thread (HERALD_THREADS=2, the
 // default), as `npm start` does, so a request never waits for handler code.
 const engineThread = runsApi && config.threads === 2;
-const engineFailure = Promise.withResolvers<Error>();
+const engineFailure = engineFailureStop();
 const system = await orExit(() =>
   openOrderSystem({
     engineThread,
-    onEngineFailure: (error) => engineFailure.resolve(error),
+    onEngineFailure: engineFailure.onEngineFailure,
     logUrl: config.logUrl,
     ...(config.storeUrl === undefined ? {} : { storeUrl: config.storeUrl }),
     catalogPath: config.catalogPath,
@@ -93,14 +94,8 @@ const shutdown = stopOnSignals(
       await telemetry?.shutdown();
     },
   },
-  // A failed engine thread set exit status 1: a graceful stop after it keeps it.
-  { logger, exit: (code) => process.exit(code === 0 ? Number(process.exitCode ?? 0) : code) },
+  { logger, exit: engineFailure.exit },
 );
 // Started with an IPC channel (a test, a benchmark): stops when that parent is gone.
 stopWhenParentGone(() => shutdown.trigger('parent gone'));
-// The services' thread failed: nothing consumes any more, so the process stops (exit status 1).
-void engineFailure.promise.then((error) => {
-  logger.error('the engine thread failed; stopping', error);
-  process.exitCode = 1;
-  shutdown.trigger('engine thread failed');
-});
+engineFailure.stopOnFailure(shutdown, logger);
