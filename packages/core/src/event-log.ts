@@ -231,6 +231,14 @@ export interface LogCapabilities {
   readonly retention: boolean;
   /** Largest record (attributes + data) the backend accepts, in bytes. */
   readonly maxRecordBytes: number;
+  /**
+   * How often a router commits its group's progress unless told otherwise (`commitIntervalMs`),
+   * by what a commit costs here: a row of the log file on the embedded log and in memory; a
+   * write to the broker's replicated offsets on Kafka and NATS, where one commit per event at a
+   * low rate is most of what a consumer asks of the broker. A crash redelivers at most that much
+   * finished work, which the idempotency middleware turns into one effect.
+   */
+  readonly commitIntervalMs: number;
   /** What its spans and metrics call it. */
   readonly telemetry: LogTelemetry;
 }

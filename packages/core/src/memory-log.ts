@@ -482,6 +482,7 @@ export class MemoryLog implements EventLog, FaultInjectable {
       timestampSeek: true,
       retention: false,
       maxRecordBytes,
+      commitIntervalMs: 100,
       telemetry: telemetryOf('herald_memory'),
     });
     this[faultInjection] = {

@@ -150,6 +150,7 @@ export class KafkaLog implements EventLog, FaultInjectable {
       timestampSeek: true,
       retention: true,
       maxRecordBytes: resolved.maxRecordBytes,
+      commitIntervalMs: 1000,
       telemetry: telemetryOf('kafka', resolved.brokers, 9092),
     });
     const base = clientOptions(resolved);

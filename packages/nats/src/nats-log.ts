@@ -153,6 +153,7 @@ export class NatsLog implements EventLog, FaultInjectable {
       timestampSeek: true,
       retention: true,
       maxRecordBytes: nc.info?.max_payload ?? 1_048_576,
+      commitIntervalMs: 1000,
       telemetry: telemetryOf('nats', options.servers, 4222),
     });
     this.#internals = {

@@ -137,6 +137,7 @@ export interface ServiceSpec {
     readonly Middleware[] | ((defaults: Middleware[], context: ServiceContext) => readonly Middleware[]);
   /** Where a new group starts. Default `earliest`. */
   readonly startAt?: StartPosition;
+  /** How often the group's progress is committed. Default: the log's `capabilities.commitIntervalMs`. */
   readonly commitIntervalMs?: number;
   readonly maxInFlight?: number;
   readonly decoder?: RouterOptions['decoder'];

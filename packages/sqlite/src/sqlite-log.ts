@@ -183,6 +183,7 @@ export class SqliteLog implements EventLog, FaultInjectable {
       timestampSeek: true,
       retention: true,
       maxRecordBytes: this.#maxRecordBytes,
+      commitIntervalMs: 100,
       telemetry: telemetryOf('herald_sqlite'),
     };
     this.#writes = new WriteQueue(db, this.#commitHooks(), options.busyTimeoutMs ?? 5000);

@@ -55,7 +55,10 @@ export interface RouterOptions {
    */
   readonly maxInFlight?: number;
   readonly sessionTimeoutMs?: number;
-  /** How often finished work is committed. Default 100 ms. */
+  /**
+   * How often finished work is committed. Default: the log's `capabilities.commitIntervalMs`
+   * (100 ms embedded, 1 s on Kafka and NATS).
+   */
   readonly commitIntervalMs?: number;
   /** An event no route handles: `skip` it (default; it is committed) or `fail` the router. */
   readonly unrouted?: 'skip' | 'fail';
@@ -250,7 +253,7 @@ export class Router {
     // and the next tick commits it again.
     this.#commitTimer = setInterval(
       () => void this.#commit().catch(() => undefined),
-      this.#options.commitIntervalMs ?? 100,
+      this.#options.commitIntervalMs ?? log.capabilities.commitIntervalMs,
     );
     if (this.#options.store !== undefined) {
       this.#releaseTimer = setInterval(

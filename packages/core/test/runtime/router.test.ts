@@ -272,6 +272,35 @@ void describe('Router', () => {
     }
   });
 
+  void it("commits as often as its log's capabilities say when no commitIntervalMs is given", async () => {
+    await using log = await openMemoryLog();
+    await log.createTopic('orders', { partitions: 1 });
+    await log.appendBatch('orders', [makeEvent(0, 'a'), makeEvent(1, 'b')]);
+    const every = (commitIntervalMs: number) =>
+      withMethods<EventLog>(log, { capabilities: { ...log.capabilities, commitIntervalMs } });
+    const quick = createRouter({ log: every(10), group: 'test.quick', topics: ['orders'] });
+    const slow = createRouter({ log: every(60_000), group: 'test.slow', topics: ['orders'] });
+    let slowHandled = 0;
+    quick.on(TEST_TYPE, async () => undefined);
+    slow.on(TEST_TYPE, async () => void slowHandled++);
+    const runs = [start(quick), start(slow)];
+    await waitFor(
+      async () => (await committedOffset(log, 'test.quick', 'orders')) === 2,
+      5000,
+      'the quick group to commit',
+    );
+    await waitFor(() => slowHandled === 2, 5000, 'the slow group to handle both');
+    // Well past the 100 ms a router would otherwise use.
+    await sleep(300);
+    assert.equal(
+      await committedOffset(log, 'test.slow', 'orders'),
+      null,
+      'not committed before its interval',
+    );
+    for (const run of runs) await run.stop();
+    assert.equal(await committedOffset(log, 'test.slow', 'orders'), 2, 'committed when it stops');
+  });
+
   void it('on stop, finishes work in flight, commits it and leaves the group', async () => {
     await using log = await openMemoryLog();
     await log.createTopic('orders', { partitions: 1 });
