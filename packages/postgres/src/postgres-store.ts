@@ -30,6 +30,7 @@ import {
   withTimers,
 } from '@herald/core/backend';
 import { classify, isPostgresError, toHeraldError } from './postgres-errors.ts';
+import { inlineSql, lastResult, sqlLiteral } from './inline-sql.ts';
 import { type SchemaNames, createTables, schemaNames } from './schema.ts';
 
 /** Isolation level of store transactions. */
@@ -97,6 +98,33 @@ interface TransactionState {
   /** The first statement that failed: the server has aborted the transaction since. */
   failure: unknown;
   readonly outbox: PendingRow[];
+  /**
+   * Statements not sent yet, in order: the transaction's BEGIN and savepoints, then writes whose
+   * answer nobody waits for (`put`). They travel with the next statement whose answer is needed
+   * (a read), or with the transaction's end; every send empties the list.
+   */
+  readonly pending: string[];
+  /** Where this transaction's own writes start in `pending` (before: statements carried to it). */
+  writesFrom: number;
+  /** Whether anything was sent: a transaction that sent nothing has nothing to roll back. */
+  sent: boolean;
+}
+
+function newState(carried: string[]): TransactionState {
+  return {
+    open: true,
+    failure: undefined,
+    outbox: [],
+    pending: carried,
+    writesFrom: carried.length,
+    sent: false,
+  };
+}
+
+/** A statement the server refused (the data, a constraint, a rule): not a race, not an outage. */
+function refused(error: unknown): boolean {
+  const kind = classify(error);
+  return kind === 'invalid' || kind === 'other';
 }
 
 /** A transaction waiting for, or running in, a group commit. */
@@ -325,20 +353,15 @@ export class PostgresStore implements Store {
     /** Members rolled back alone, with the error their caller gets. */
     const failed = new Map<Member, unknown>();
     const values = new Map<Member, unknown>();
-    const outbox: PendingRow[] = [];
+    /** Rows of the members that succeeded, in member order. */
+    const rowsOf = new Map<Member, readonly PendingRow[]>();
+    /** Statements not sent yet, handed from one member to the next (BEGIN and savepoints at first). */
+    const carried: string[] = [this.#begin, 'SAVEPOINT m0'];
+    const last = members.length - 1;
     try {
-      try {
-        // Simple-protocol statements travel together: one round trip each, however many.
-        await client.query(`${this.#begin}; SAVEPOINT m0`);
-      } catch (error) {
-        broken = true;
-        if (classify(connectionError ?? error) === 'retry') return { retry: error };
-        const failure = toHeraldError(error, 'starting a store transaction');
-        for (const member of members) member.reject(failure);
-        return {};
-      }
+      let final: { readonly member: Member; readonly unsent: string[]; readonly writes: number } | undefined;
       for (const [index, member] of members.entries()) {
-        const state: TransactionState = { open: true, failure: undefined, outbox: [] };
+        const state = newState(carried.splice(0));
         let thrown: { readonly error: unknown } | undefined;
         try {
           values.set(member, await inGroup.run(true, () => member.fn(this.#transactionView(client, state))));
@@ -349,26 +372,74 @@ export class PostgresStore implements Store {
         if (state.failure !== undefined && classify(state.failure) === 'retry')
           return { retry: state.failure };
         if (broken) throw connectionError ?? new Error('the connection failed');
-        const succeeded = thrown === undefined && state.failure === undefined;
-        if (succeeded) outbox.push(...state.outbox);
-        else {
-          // This member alone is undone: what it wrote and emitted is gone, the others stay.
-          failed.set(
+        // What the member left unsent: statements carried to it, then its own writes.
+        const before = state.pending.slice(0, state.writesFrom);
+        const writes = state.pending.slice(state.writesFrom);
+        let failure: unknown =
+          thrown !== undefined
+            ? thrown.error
+            : state.failure !== undefined
+              ? toHeraldError(state.failure, 'a statement of the transaction')
+              : undefined;
+        if (failure === undefined && index === last) {
+          final = {
             member,
-            thrown !== undefined
-              ? thrown.error
-              : toHeraldError(state.failure, 'a statement of the transaction'),
-          );
+            unsent: [...before, ...writes, `RELEASE SAVEPOINT m${index}`],
+            writes: writes.length,
+          };
+          rowsOf.set(member, state.outbox);
+          break;
         }
-        const end = succeeded ? `RELEASE SAVEPOINT m${index}` : `ROLLBACK TO SAVEPOINT m${index}`;
-        const last = index === members.length - 1;
-        // After the last member, the commit lock is taken in the same round trip.
-        const next = !last ? `; SAVEPOINT m${index + 1}` : outbox.length > 0 ? `; ${this.#lockSql}` : '';
-        await client.query(end + next);
+        if (failure === undefined && writes.length > 0) {
+          // Its writes go now, with the end of its savepoint: one Postgres refuses is its own failure.
+          try {
+            await client.query(
+              [...before, ...writes, `RELEASE SAVEPOINT m${index}`, `SAVEPOINT m${index + 1}`].join('; '),
+            );
+          } catch (error) {
+            if (broken || !refused(error)) throw connectionError ?? error;
+            failure = toHeraldError(error, 'a statement of the transaction');
+            // The statements before its writes ran; its savepoint is there to go back to.
+            before.length = 0;
+          }
+        }
+        if (failure === undefined) {
+          if (writes.length === 0)
+            carried.push(...before, `RELEASE SAVEPOINT m${index}`, `SAVEPOINT m${index + 1}`);
+          rowsOf.set(member, state.outbox);
+          continue;
+        }
+        // This member alone is undone: what it wrote and emitted is gone (its unsent writes were
+        // never sent), the others stay.
+        failed.set(member, failure);
+        carried.push(...before, `ROLLBACK TO SAVEPOINT m${index}`);
+        if (index < last) carried.push(`SAVEPOINT m${index + 1}`);
       }
-      if (outbox.length > 0) await this.#insertOutbox(client, outbox, { locked: true });
-      const result = await client.query('COMMIT');
-      if (result.command !== 'COMMIT') {
+      // The last member's writes, the end of its savepoint, the outbox and COMMIT: one round trip.
+      const commit = (unsent: readonly string[]) => {
+        const rows = members.flatMap((member) => rowsOf.get(member) ?? []);
+        const statements = [...unsent];
+        if (rows.length > 0) statements.push(this.#lockSql, outboxInsertSql(this.#names.outbox, rows));
+        statements.push('COMMIT');
+        return client.query(statements.join('; '));
+      };
+      let result;
+      try {
+        result = await commit(final?.unsent ?? carried);
+      } catch (error) {
+        if (final === undefined || final.writes === 0 || broken || !refused(error)) throw error;
+        // Refused: by the last member's writes when its savepoint is still there (the release
+        // did not run), then it alone is undone; otherwise by the outbox or the commit.
+        const own = await client.query(`ROLLBACK TO SAVEPOINT m${last}`).then(
+          () => true,
+          () => false,
+        );
+        if (!own) throw error;
+        failed.set(final.member, toHeraldError(error, 'a statement of the transaction'));
+        rowsOf.delete(final.member);
+        result = await commit([]);
+      }
+      if (lastResult(result).command !== 'COMMIT') {
         throw new HeraldError('CONFLICT', 'Postgres rolled the transaction back instead of committing it');
       }
       committed = true;
@@ -405,7 +476,8 @@ export class PostgresStore implements Store {
     } catch (error) {
       return { ok: false, retry: false, error: toHeraldError(error, 'starting a store transaction') };
     }
-    const state: TransactionState = { open: true, failure: undefined, outbox: [] };
+    // BEGIN goes with the transaction's first statement whose answer is needed, or with its end.
+    const state = newState([this.#begin]);
     let committed = false;
     let broken = false;
     // A checked-out connection that drops emits 'error' on the client: without a listener that
@@ -421,12 +493,6 @@ export class PostgresStore implements Store {
       return { ok: false, retry: false, error: toHeraldError(error, doing) };
     };
     try {
-      try {
-        await client.query(this.#begin);
-      } catch (error) {
-        broken = true;
-        return failed(error, 'starting a store transaction');
-      }
       let value: T;
       try {
         value = await fn(this.#transactionView(client, state));
@@ -444,12 +510,13 @@ export class PostgresStore implements Store {
       // it must not be reported as committed.
       if (state.failure !== undefined) return failed(state.failure, 'a statement of the transaction');
       try {
-        if (state.outbox.length > 0) await this.#insertOutbox(client, state.outbox);
-      } catch (error) {
-        return failed(error, 'writing the outbox');
-      }
-      try {
-        const result = await client.query('COMMIT');
+        // What is still unsent, the outbox and COMMIT: one round trip.
+        const statements = [...state.pending];
+        if (state.outbox.length > 0)
+          statements.push(this.#lockSql, outboxInsertSql(this.#names.outbox, state.outbox));
+        statements.push('COMMIT');
+        state.sent = true;
+        const result = lastResult(await client.query(statements.join('; ')));
         if (result.command !== 'COMMIT') {
           return {
             ok: false,
@@ -479,7 +546,7 @@ export class PostgresStore implements Store {
       }
       return { ok: true, value };
     } finally {
-      if (!committed && !broken) {
+      if (!committed && !broken && state.sent) {
         await client.query('ROLLBACK').catch(() => (broken = true));
       }
       client.removeListener('error', onConnectionError);
@@ -488,38 +555,16 @@ export class PostgresStore implements Store {
   }
 
   /**
-   * Inserts a committing transaction's events. The advisory lock is transaction-scoped: held
-   * from here through COMMIT, released only once the commit is visible, so the next writer's
-   * ids are higher than every id visible before it. NOTIFY is delivered at commit, never for a
-   * rollback.
+   * The `tx` of a transaction on `client`. Reads are sent at once, with whatever the transaction
+   * has not sent yet before them; writes whose answer nobody waits for (`put`) are not sent until
+   * then, or until the transaction ends: a transaction that reads once and writes is two round
+   * trips (BEGIN, the read / the writes, the outbox, COMMIT), not one per statement. A write
+   * Postgres refuses fails the transaction all the same, when it is sent: at the next read (which
+   * then rejects with its error) or at the end.
    */
-  async #insertOutbox(
-    client: PoolClient,
-    rows: readonly PendingRow[],
-    options: { readonly locked?: boolean } = {},
-  ): Promise<void> {
-    const names = this.#names;
-    if (options.locked !== true) await client.query(this.#lockSql);
-    await client.query(
-      prepared(
-        `INSERT INTO ${names.outbox} (topic, partition, attributes, data)
-       SELECT u.topic, u.partition, u.attributes::jsonb, u.data
-       FROM unnest($1::text[], $2::integer[], $3::text[], $4::bytea[]) WITH ORDINALITY
-         AS u(topic, partition, attributes, data, position)
-       ORDER BY u.position`,
-        [
-          rows.map((r) => r.topic),
-          rows.map((r) => r.partition),
-          rows.map((r) => r.attributes),
-          rows.map((r) => r.data),
-        ],
-      ),
-    );
-  }
-
   #transactionView(client: PoolClient, state: TransactionState): StoreTransaction {
     const names = this.#names;
-    const query: Query = async (sql, params) => {
+    const usable = () => {
       if (!state.open) {
         throw new HeraldError(
           'CLOSED',
@@ -534,12 +579,33 @@ export class PostgresStore implements Store {
           details: first.details,
         });
       }
+    };
+    /** `sql` with its values written in; a value with no literal fails the transaction, as Postgres would. */
+    const inline = (sql: string, params: unknown[]) => {
       try {
-        return await client.query(prepared(sql, params));
+        return inlineSql(sql, params);
+      } catch (error) {
+        state.failure ??= error;
+        throw error;
+      }
+    };
+    const query: Query = async (sql, params) => {
+      usable();
+      const text = inline(sql, params);
+      const statements = state.pending.length === 0 ? text : `${state.pending.join('; ')}; ${text}`;
+      state.pending.length = 0;
+      state.writesFrom = 0;
+      state.sent = true;
+      try {
+        return lastResult(await client.query(statements));
       } catch (error) {
         state.failure ??= error;
         throw toHeraldError(error, 'a store transaction statement');
       }
+    };
+    const write = (sql: string, params: unknown[]) => {
+      usable();
+      state.pending.push(inline(sql, params));
     };
     // Timers (tx.schedule) are documents of this same transaction: see withTimers.
     return withTimers({
@@ -563,7 +629,7 @@ export class PostgresStore implements Store {
       },
       put: async (collection, id, value) => {
         checkCollection(collection);
-        await query(
+        write(
           `INSERT INTO ${names.documents} (collection, id, value) VALUES ($1, $2, $3::jsonb)
            ON CONFLICT (collection, id) DO UPDATE SET value = excluded.value, updated_at = now()`,
           [collection, id, encodeDocument(value)],
@@ -878,6 +944,25 @@ function failureRecord(row: FailureRow): FailureRecord {
     lastFailureAt: Number(row.last_failure_at),
     lastError: row.last_error,
   };
+}
+
+/**
+ * Inserts a committing transaction's events, in order. Sent after the commit lock
+ * (`pg_advisory_xact_lock`, transaction-scoped: held through COMMIT, released only once the
+ * commit is visible), so the next writer's ids are higher than every id visible before it.
+ * NOTIFY is delivered at commit, never for a rollback.
+ */
+function outboxInsertSql(table: string, rows: readonly PendingRow[]): string {
+  const values = rows.map(
+    (row, position) =>
+      `(${sqlLiteral(row.topic)}::text, ${sqlLiteral(row.partition)}::integer, ` +
+      `${sqlLiteral(row.attributes)}::jsonb, ${sqlLiteral(row.data)}::bytea, ${position})`,
+  );
+  return (
+    `INSERT INTO ${table} (topic, partition, attributes, data) ` +
+    `SELECT topic, partition, attributes, data FROM (VALUES ${values.join(', ')}) ` +
+    `AS u(topic, partition, attributes, data, position) ORDER BY position`
+  );
 }
 
 async function listDocuments<V>(

@@ -117,6 +117,42 @@ if (unavailable !== undefined) {
       );
     });
 
+    void it('rolls back alone a member whose unsent writes Postgres refuses, first, in the middle or last', async () => {
+      for (const bad of [0, 1, 2]) {
+        await using db = testSchema();
+        await using store = await openPostgresStore({ pool: db.pool, schema: db.schema, groupCommit: true });
+        const outcomes = await Promise.allSettled(
+          [0, 1, 2].map((member) =>
+            store.transaction(async (tx) => {
+              // Reads are sent at once; writes wait for the member's next read or its end.
+              assert.equal(await tx.get('things', `m${member}`), undefined);
+              await tx.put('things', `m${member}`, { member });
+              // jsonb cannot hold U+0000: refused when the write is sent, after the function returned.
+              if (member === bad) await tx.put('things', 'bad', { text: 'nul \u0000 here' });
+              await tx.emit('things', event(`event-${member}`));
+              return member;
+            }),
+          ),
+        );
+        const rejected = outcomes.flatMap((o, i) => (o.status === 'rejected' ? [i] : []));
+        assert.deepEqual(rejected, [bad], `member ${bad} alone fails`);
+        const reason = (outcomes[bad] as PromiseRejectedResult).reason as unknown;
+        assert.ok(isHeraldError(reason, 'INVALID_ARGUMENT'), String(reason));
+        const kept = [0, 1, 2].filter((m) => m !== bad);
+        assert.deepEqual(
+          (await store.list('things')).map((d) => d.id),
+          kept.map((m) => `m${m}`),
+        );
+        const outbox = await db.pool.query<{ id: string }>(
+          `SELECT attributes->>'id' AS id FROM "${db.schema}".herald_outbox ORDER BY id`,
+        );
+        assert.deepEqual(
+          outbox.rows.map((r) => r.id),
+          kept.map((m) => `event-${m}`),
+        );
+      }
+    });
+
     void it('runs a group again on a serialization failure, and every member commits exactly once', async () => {
       await using db = testSchema({ max: 24 });
       // Two stores on one schema stand for two processes of one service: their groups race

@@ -291,6 +291,61 @@ if (unavailable !== undefined) {
       );
     });
 
+    void it('sends a transaction that only writes and emits in one round trip, and a read with what came before it', async () => {
+      await using db = testSchema();
+      // Every statement text the pool's connections are asked to run, in order.
+      const sent: string[] = [];
+      db.pool.on('connect', (client) => {
+        const query = client.query.bind(client) as (...args: unknown[]) => unknown;
+        (client as { query: unknown }).query = (config: unknown, ...rest: unknown[]) => {
+          sent.push(typeof config === 'string' ? config : String((config as { text?: unknown }).text));
+          return query(config, ...rest);
+        };
+      });
+      await using store = await openPostgresStore({ pool: db.pool, schema: db.schema });
+      sent.length = 0;
+      await store.transaction(async (tx) => {
+        await tx.put('docs', 'a', { n: 1 });
+        await tx.emit('orders', event('e-one-trip'));
+      });
+      assert.equal(sent.length, 1, `one round trip: ${sent.join(' | ')}`);
+      assert.match(sent[0]!, /^BEGIN .*herald_documents.*pg_advisory_xact_lock.*herald_outbox.*COMMIT$/s);
+      sent.length = 0;
+      const seen = await store.transaction(async (tx) => {
+        await tx.put('docs', 'b', { n: 2 });
+        const read = await tx.get<{ n: number }>('docs', 'b');
+        await tx.put('docs', 'c', { n: (read?.n ?? 0) + 1 });
+        return read;
+      });
+      assert.deepEqual(seen, { n: 2 }, 'a read sees the writes sent before it');
+      assert.equal(sent.length, 2, `the read, then the rest: ${sent.join(' | ')}`);
+      assert.deepEqual(await store.get('docs', 'c'), { n: 3 });
+      assert.deepEqual(
+        (await outboxRows(db)).map((r) => r.attributes['id']),
+        ['e-one-trip'],
+      );
+    });
+
+    void it('fails a read with the error of a write sent before it, and commits nothing of the transaction', async () => {
+      await withStore(async (store) => {
+        const error = await store
+          .transaction(async (tx) => {
+            await tx.put('docs', 'first', 1);
+            // jsonb cannot hold U+0000: refused when it is sent, with the read.
+            await tx.put('docs', 'nul', { text: 'a\u0000b' });
+            await tx.emit('orders', event('e-never'));
+            return tx.get('docs', 'first');
+          })
+          .then(
+            () => undefined,
+            (e: unknown) => e,
+          );
+        assert.ok(isHeraldError(error, 'INVALID_ARGUMENT'), String(error));
+        assert.equal(await store.get('docs', 'first'), undefined);
+        assert.equal(await store.outboxBacklog(), 0);
+      });
+    });
+
     void it('does not commit a transaction whose statement failed, even when the function caught the failure', async () => {
       await withStore(async (store) => {
         const error = await store
@@ -316,6 +371,8 @@ if (unavailable !== undefined) {
         const error = await store
           .transaction(async (tx) => {
             await tx.put('docs', 'before', 1);
+            // A read sends what the transaction has not sent yet: the session is in a transaction now.
+            assert.equal(await tx.get('docs', 'before'), 1);
             const { rows } = await db.pool.query(
               `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
                WHERE state = 'idle in transaction' AND query LIKE $1`,
