@@ -108,6 +108,8 @@ interface TransactionState {
   writesFrom: number;
   /** Whether anything was sent: a transaction that sent nothing has nothing to roll back. */
   sent: boolean;
+  /** Callers waiting for the answer of a statement in `pending`, by its index there. */
+  waiting: Map<number, { resolve(result: QueryResult): void; reject(error: unknown): void }>;
 }
 
 function newState(carried: string[]): TransactionState {
@@ -118,7 +120,38 @@ function newState(carried: string[]): TransactionState {
     pending: carried,
     writesFrom: carried.length,
     sent: false,
+    waiting: new Map(),
   };
+}
+
+/**
+ * Sends what `state` has not sent yet, then `after`, as one query (one statement each, one round
+ * trip); answers those waiting for a statement of `pending`, and resolves with the results of
+ * `after`. A failure fails the transaction and rejects every waiter with it.
+ */
+async function sendPending(
+  client: PoolClient,
+  state: TransactionState,
+  after: readonly string[],
+): Promise<QueryResult[]> {
+  const statements = [...state.pending, ...after];
+  if (statements.length === 0) return [];
+  const waiting = state.waiting;
+  const offset = state.pending.length;
+  state.pending.length = 0;
+  state.writesFrom = 0;
+  state.waiting = new Map();
+  state.sent = true;
+  try {
+    const answer = (await client.query(statements.join('; '))) as QueryResult | QueryResult[];
+    const results = Array.isArray(answer) ? answer : [answer];
+    for (const [index, waiter] of waiting) waiter.resolve(results[index]!);
+    return results.slice(offset);
+  } catch (error) {
+    state.failure ??= error;
+    for (const waiter of waiting.values()) waiter.reject(error);
+    throw error;
+  }
 }
 
 /** A statement the server refused (the data, a constraint, a rule): not a race, not an outage. */
@@ -368,6 +401,8 @@ export class PostgresStore implements Store {
         } catch (error) {
           thrown = { error };
         }
+        // An answer asked for and never awaited: sent now, so that what is unsent is only writes.
+        if (state.waiting.size > 0) await sendPending(client, state, []).catch(() => undefined);
         state.open = false;
         if (state.failure !== undefined && classify(state.failure) === 'retry')
           return { retry: state.failure };
@@ -511,12 +546,11 @@ export class PostgresStore implements Store {
       if (state.failure !== undefined) return failed(state.failure, 'a statement of the transaction');
       try {
         // What is still unsent, the outbox and COMMIT: one round trip.
-        const statements = [...state.pending];
+        const statements: string[] = [];
         if (state.outbox.length > 0)
           statements.push(this.#lockSql, outboxInsertSql(this.#names.outbox, state.outbox));
         statements.push('COMMIT');
-        state.sent = true;
-        const result = lastResult(await client.query(statements.join('; ')));
+        const result = (await sendPending(client, state, statements)).at(-1)!;
         if (result.command !== 'COMMIT') {
           return {
             ok: false,
@@ -589,23 +623,36 @@ export class PostgresStore implements Store {
         throw error;
       }
     };
-    const query: Query = async (sql, params) => {
+    const query: Query = async <R extends QueryResultRow>(sql: string, params: unknown[]) => {
       usable();
       const text = inline(sql, params);
-      const statements = state.pending.length === 0 ? text : `${state.pending.join('; ')}; ${text}`;
-      state.pending.length = 0;
-      state.writesFrom = 0;
-      state.sent = true;
       try {
-        return lastResult(await client.query(statements));
+        const [result] = await sendPending(client, state, [text]);
+        return result as QueryResult<R>;
       } catch (error) {
-        state.failure ??= error;
         throw toHeraldError(error, 'a store transaction statement');
       }
     };
     const write = (sql: string, params: unknown[]) => {
       usable();
       state.pending.push(inline(sql, params));
+    };
+    /**
+     * A statement whose answer is needed, but not before whatever the caller does next in the
+     * same turn: it goes with the transaction's next statement, or on its own once the turn ends.
+     */
+    const soon = (sql: string, params: unknown[]): Promise<QueryResult> => {
+      usable();
+      state.pending.push(inline(sql, params));
+      const answer = new Promise<QueryResult>((resolve, reject) =>
+        state.waiting.set(state.pending.length - 1, { resolve, reject }),
+      );
+      process.nextTick(() => {
+        if (state.waiting.size > 0) void sendPending(client, state, []).catch(() => undefined);
+      });
+      return answer.catch((error: unknown) => {
+        throw toHeraldError(error, 'a store transaction statement');
+      });
     };
     // Timers (tx.schedule) are documents of this same transaction: see withTimers.
     return withTimers({
@@ -649,7 +696,8 @@ export class PostgresStore implements Store {
         // Race-safe through the primary key: a concurrent insert of the same entry waits for the
         // other transaction; if that one commits, this one sees a conflict (or, serializable,
         // fails retryably and finds the entry when it runs again).
-        const inserted = await query(
+        // Sent with the caller's next statement: the entry and a handler's first read, one round trip.
+        const inserted = await soon(
           `INSERT INTO ${names.inbox} (group_name, event_id, fingerprint) VALUES ($1, $2, $3)
            ON CONFLICT (group_name, event_id) DO NOTHING`,
           [group, eventId, fingerprint],

@@ -324,6 +324,19 @@ if (unavailable !== undefined) {
         (await outboxRows(db)).map((r) => r.attributes['id']),
         ['e-one-trip'],
       );
+      // An inbox entry asked for goes with the next statement of the same turn.
+      sent.length = 0;
+      const outcomes = await store.transaction(async (tx) => {
+        const recording = tx.recordHandled('g.one', 'e-inbox', 'fp');
+        const read = await tx.get('docs', 'a');
+        return [await recording, read];
+      });
+      assert.deepEqual(outcomes, ['first', { n: 1 }]);
+      assert.equal(sent.length, 2, `the entry with the read, then COMMIT: ${sent.join(' | ')}`);
+      assert.match(sent[0]!, /herald_inbox.*herald_documents/s);
+      // Alone, it is sent once the turn ends.
+      const again = await store.transaction((tx) => tx.recordHandled('g.one', 'e-inbox', 'fp'));
+      assert.equal(again, 'duplicate');
     });
 
     void it('fails a read with the error of a write sent before it, and commits nothing of the transaction', async () => {

@@ -38,13 +38,20 @@ export function idempotency(options: { readonly store: Store }): Middleware {
       transaction: async (fn) => {
         const record = !recorded;
         const result = await context.transaction(async (tx) => {
-          if (record) {
-            const outcome = await tx.recordHandled(context.group, event.id, fingerprint);
-            if (outcome === 'conflict') throw conflict();
-            if (outcome === 'duplicate')
-              throw new HeraldError('CONTENTION', `event ${event.id} was handled concurrently`);
-          }
-          return fn(tx);
+          if (!record) return fn(tx);
+          // The handler starts before the entry's outcome is known: a store that sends statements
+          // together (Postgres) sends the entry with the handler's first statement, one round
+          // trip. The outcome is checked before the transaction commits; a duplicate or a
+          // conflict throws, and the handler's writes are rolled back with the transaction.
+          const recording = tx.recordHandled(context.group, event.id, fingerprint);
+          // A failed recording fails the transaction itself; the handler's error is the one thrown.
+          recording.catch(() => undefined);
+          const value = await fn(tx);
+          const outcome = await recording;
+          if (outcome === 'conflict') throw conflict();
+          if (outcome === 'duplicate')
+            throw new HeraldError('CONTENTION', `event ${event.id} was handled concurrently`);
+          return value;
         });
         recorded = true;
         return result;
