@@ -324,6 +324,10 @@ class Relay implements OutboxRelay {
         await this.#pause(backoffMs(logFailures));
       } else {
         logFailures = 0;
+        // A short page was everything committed when the read began; a commit since has
+        // notified (the wake-up was reset before the read), and the wait ends at once then.
+        // No read that finds nothing after each publish.
+        if (rows.length < this.#batchSize) await this.#wakeup.wait(this.#pollIntervalMs);
       }
     }
   }

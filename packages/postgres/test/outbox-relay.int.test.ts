@@ -280,6 +280,30 @@ if (unavailable !== undefined) {
       }
     });
 
+    void it('publishes what commits while it publishes, without polling, every event once', async () => {
+      await using db = testSchema();
+      await using store = await openPostgresStore({ pool: db.pool, schema: db.schema });
+      await using log = await openMemoryLog();
+      await log.createTopic('orders', { partitions: 1 });
+      // Each append takes a while: commits land while the relay publishes, between its read and
+      // its next wait. Only their notifications can wake it (the poll is ten minutes away).
+      const slow: PublishMiddleware = (next) => async (topic, events) => {
+        await sleep(15);
+        return next(topic, events);
+      };
+      await using relay = startOutboxRelay({ store, log, pollIntervalMs: 600_000, middleware: [slow] });
+      await waitFor(() => relay.state === 'leading', 'the relay to lead');
+      const ids: string[] = [];
+      for (let i = 0; i < 40; i++) {
+        ids.push(`during-${i}`);
+        await store.transaction((tx) => tx.emit('orders', event(`during-${i}`)));
+        if (i % 3 === 0) await sleep(7);
+      }
+      const published = async () => (await readAll(log, 'orders')).length;
+      await waitFor(async () => (await published()) >= ids.length, 'every event', 10_000, published);
+      assert.deepEqual(idsOf(await readAll(log, 'orders')), ids);
+    });
+
     void it('lets one relay publish at a time; a standby takes over when it stops', async () => {
       await using db = testSchema();
       await using store = await openPostgresStore({ pool: db.pool, schema: db.schema });
