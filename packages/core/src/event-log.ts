@@ -234,9 +234,9 @@ export interface LogCapabilities {
   /**
    * How often a router commits its group's progress unless told otherwise (`commitIntervalMs`),
    * by what a commit costs here: a row of the log file on the embedded log and in memory; a
-   * write to the broker's replicated offsets on Kafka and NATS, where one commit per event at a
-   * low rate is most of what a consumer asks of the broker. A crash redelivers at most that much
-   * finished work, which the idempotency middleware turns into one effect.
+   * write to the broker's replicated offsets on Kafka and NATS, where one commit per event and
+   * group at a low rate was a third of what a consumer asked of the broker. A crash redelivers
+   * at most that much finished work, which the idempotency middleware turns into one effect.
    */
   readonly commitIntervalMs: number;
   /** What its spans and metrics call it. */
