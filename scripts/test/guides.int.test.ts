@@ -13,6 +13,7 @@ import { openEventLog } from '@herald/core';
 import pg from 'pg';
 import { REPOSITORY } from '../build/build-packages.ts';
 import { runGuide } from './guide-runner.ts';
+import { deleteNamespace as deleteKafkaNamespace } from '../../packages/kafka/test/kafka-test-broker.ts';
 
 const KAFKA = (process.env['HERALD_TEST_KAFKA'] ?? '127.0.0.1:19092').split(',')[0]!;
 const POSTGRES = process.env['HERALD_TEST_POSTGRES'] ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -101,7 +102,10 @@ describe('the guides', { timeout: 600_000 }, () => {
   });
 
   it('graduate-to-kafka.md: the order system moves from the embedded log to Kafka and Postgres, and resumes', async (t) => {
-    const kafkaUrl = `kafka://${KAFKA}?namespace=guide${randomBytes(4).toString('hex')}.`;
+    const namespace = `guide${randomBytes(4).toString('hex')}.`;
+    const kafkaUrl = `kafka://${KAFKA}?namespace=${namespace}`;
+    // The broker keeps no partitions of the run: a broker holding many works harder at rest.
+    t.after(() => deleteKafkaNamespace(namespace));
     try {
       await using probe = await openEventLog(kafkaUrl);
       await probe.listTopics();

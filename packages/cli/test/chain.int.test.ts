@@ -10,6 +10,7 @@ import { openSqliteLog } from '@herald/sqlite';
 import { z } from 'zod';
 import { runHerald } from './run-herald.ts';
 import { tempDatabase } from './spawn-herald.ts';
+import { deleteNamespace as deleteKafkaNamespace } from '../../kafka/test/kafka-test-broker.ts';
 
 // `herald chain` and `herald replay` on a real SQLite file, a real Kafka broker and a real NATS
 // server (HERALD_TEST_KAFKA, HERALD_TEST_NATS; the tests fail when one is missing), over chains
@@ -78,11 +79,18 @@ async function buildChains(url: string): Promise<void> {
   }
 }
 
-/** The log each backend's tests build their chains on: a fresh file, or a fresh namespace. */
-function backendLog(backend: 'sqlite' | 'kafka' | 'nats'): { url: string } & Disposable {
+/**
+ * The log each backend's tests build their chains on: a fresh file, or a fresh namespace (a
+ * Kafka namespace's topics and groups are deleted afterwards: a broker that keeps every run's
+ * partitions works harder at rest).
+ */
+function backendLog(backend: 'sqlite' | 'kafka' | 'nats'): { url: string } & (Disposable | AsyncDisposable) {
   const name = `chain${randomBytes(4).toString('hex')}`;
   if (backend === 'kafka')
-    return { url: `kafka://${KAFKA}?namespace=${name}.`, [Symbol.dispose]: () => undefined };
+    return {
+      url: `kafka://${KAFKA}?namespace=${name}.`,
+      [Symbol.asyncDispose]: () => deleteKafkaNamespace(`${name}.`),
+    };
   if (backend === 'nats')
     return { url: `nats://${NATS}?namespace=${name}`, [Symbol.dispose]: () => undefined };
   return tempDatabase();
@@ -99,7 +107,7 @@ interface NodeJson {
 for (const backend of ['sqlite', 'kafka', 'nats'] as const) {
   void describe(`herald chain and herald replay on ${backend}`, { timeout: 180_000 }, () => {
     void it('prints the chain an event id names as a tree under each cause, with the groups that handled each event', async () => {
-      using db = backendLog(backend);
+      await using db = backendLog(backend);
       await buildChains(db.url);
       const result = await runHerald(['chain', 'order-1'], { log: db.url });
       assert.equal(result.status, 0, result.stderr);
@@ -121,7 +129,7 @@ for (const backend of ['sqlite', 'kafka', 'nats'] as const) {
     });
 
     void it('finds a whole chain from an event deep in it, and a chain by key with its dead letter', async () => {
-      using db = backendLog(backend);
+      await using db = backendLog(backend);
       await buildChains(db.url);
       const deep = await runHerald(['chain', 'emailed-o-1', '--json'], { log: db.url });
       assert.equal(deep.status, 0, deep.stderr);
@@ -156,7 +164,7 @@ for (const backend of ['sqlite', 'kafka', 'nats'] as const) {
     });
 
     void it('says so and exits 1 when nothing matches', async () => {
-      using db = backendLog(backend);
+      await using db = backendLog(backend);
       await buildChains(db.url);
       const result = await runHerald(['chain', 'no-such-thing'], { log: db.url });
       assert.equal(result.status, 1);
@@ -165,7 +173,7 @@ for (const backend of ['sqlite', 'kafka', 'nats'] as const) {
     });
 
     void it('exports a chain and loads it into a fresh log with every attribute, data byte and partition kept', async () => {
-      using db = backendLog(backend);
+      await using db = backendLog(backend);
       using target = tempDatabase();
       await buildChains(db.url);
       const file = join(dirname(target.path), 'chain.jsonl');

@@ -15,6 +15,7 @@ import type { RedriveAuditEntry, RedriveRecord, RedriveResult } from '@herald/co
 import { readAll } from '@herald/testing';
 import pg from 'pg';
 import { spawnHerald } from './spawn-herald.ts';
+import { deleteNamespace as deleteKafkaNamespace } from '../../kafka/test/kafka-test-broker.ts';
 
 const KAFKA = (process.env['HERALD_TEST_KAFKA'] ?? '127.0.0.1:19092').split(',')[0];
 const NATS = (process.env['HERALD_TEST_NATS'] ?? '127.0.0.1:4222').split(',')[0];
@@ -84,6 +85,7 @@ async function setup(logUrl: (id: string) => string): Promise<Env> {
       const pool = new pg.Pool({ connectionString: TEST_POSTGRES, max: 1 });
       await pool.query(`DROP SCHEMA IF EXISTS "${id}" CASCADE`);
       await pool.end();
+      if (url.startsWith('kafka:')) await deleteKafkaNamespace(`${id}.`);
     },
   };
 }

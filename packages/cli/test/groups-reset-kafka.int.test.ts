@@ -10,6 +10,7 @@ import { AUDIT_COLLECTION } from '@herald/core/ops';
 import { collect } from '@herald/testing';
 import pg from 'pg';
 import { spawnHerald } from './spawn-herald.ts';
+import { deleteNamespace as deleteKafkaNamespace } from '../../kafka/test/kafka-test-broker.ts';
 
 const KAFKA = (process.env['HERALD_TEST_KAFKA'] ?? '127.0.0.1:19092').split(',')[0];
 const TEST_POSTGRES = process.env['HERALD_TEST_POSTGRES'] ?? 'postgres://postgres@127.0.0.1:5432/test';
@@ -100,6 +101,7 @@ describe('herald groups reset (real process, Kafka)', { timeout: 600_000 }, () =
       const pool = new pg.Pool({ connectionString: TEST_POSTGRES, max: 1 });
       await pool.query(`DROP SCHEMA IF EXISTS "${id}" CASCADE`);
       await pool.end();
+      await deleteKafkaNamespace(`${id}.`);
     }
   });
 });

@@ -7,6 +7,7 @@ import { waitFor } from '@herald/testing';
 import { type EventLog, createProducer, createRouter, openEventLog, openStore } from '@herald/core';
 import { runHerald } from './run-herald.ts';
 import { tempDatabase } from './spawn-herald.ts';
+import { deleteNamespace as deleteKafkaNamespace } from '../../kafka/test/kafka-test-broker.ts';
 import { OrderPlaced, runningFee, shipping } from './fixtures/shipping-shadow.ts';
 
 // `herald shadow` on a real SQLite file, and on a real Kafka broker with a real Postgres store
@@ -76,6 +77,7 @@ async function placeOn(backend: 'sqlite' | 'kafka'): Promise<(Place & AsyncDispo
       await client.connect();
       await client.query(`DROP SCHEMA IF EXISTS ${name} CASCADE`);
       await client.end();
+      await deleteKafkaNamespace(`${name}.`);
     },
   };
   try {

@@ -17,7 +17,7 @@ function heraldError(code: HeraldErrorCode): (error: unknown) => boolean {
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 void describe('MemoryLog', () => {
-  void it('declares what it is: not durable, one process, timestamp seek, no retention, herald_memory in telemetry', async () => {
+  void it('declares what it is: not durable, one process, timestamp seek, no retention, commits every 100 ms, herald_memory in telemetry', async () => {
     await using log = await openMemoryLog();
     assert.deepEqual(log.capabilities, {
       durable: false,
@@ -25,6 +25,7 @@ void describe('MemoryLog', () => {
       timestampSeek: true,
       retention: false,
       maxRecordBytes: 1_048_576,
+      commitIntervalMs: 100,
       telemetry: {
         system: 'herald_memory',
         offsetAttribute: 'herald.offset',

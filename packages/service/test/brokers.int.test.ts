@@ -8,6 +8,7 @@ import { waitFor } from '@herald/testing';
 import pg from 'pg';
 import { openLogAndStores, schemaOf, startServices } from '@herald/service';
 import { GREETINGS, greeter, signUp } from './fixtures/greeter.ts';
+import { deleteNamespace as deleteKafkaNamespace } from '../../kafka/test/kafka-test-broker.ts';
 
 const TEST_POSTGRES = process.env['HERALD_TEST_POSTGRES'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const KAFKA = (process.env['HERALD_TEST_KAFKA'] ?? '127.0.0.1:19092').split(',')[0];
@@ -30,6 +31,7 @@ describe('a service on a broker log with HERALD_STORE=postgres:// (real Kafka, N
   after(async () => {
     await pool.query(`DROP SCHEMA IF EXISTS "${schemaOf(prefix, 'greeter')}" CASCADE`);
     await pool.end();
+    await deleteKafkaNamespace(`${prefix}kafka.`);
   });
 
   for (const [backend, logUrl] of [

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { openEventLog, openStore } from '@herald/core';
 import { describeRuntimeConformance } from '@herald/testing';
 import pg from 'pg';
+import { deleteNamespace as deleteKafkaNamespace } from '../../kafka/test/kafka-test-broker.ts';
 
 const TEST_POSTGRES = process.env['HERALD_TEST_POSTGRES'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 const KAFKA = (process.env['HERALD_TEST_KAFKA'] ?? '127.0.0.1:19092').split(',')[0];
@@ -35,6 +36,7 @@ for (const [name, logUrl] of [
           const pool = new pg.Pool({ connectionString: TEST_POSTGRES, max: 1 });
           await pool.query(`DROP SCHEMA IF EXISTS "${id}" CASCADE`);
           await pool.end();
+          if (name.startsWith('kafka')) await deleteKafkaNamespace(`${id}.`);
         },
       };
     },
