@@ -5,8 +5,8 @@ import { HeraldError } from '@herald/core';
  * Statements with their values written in as literals, so that several can travel in one
  * simple-protocol query: one round trip, however many statements. `pg` sends a parameterised
  * statement on its own and waits for its answer before the next, so a store transaction of
- * seven statements cost seven round trips; each costs both processes more CPU than the statement
- * itself (docs/adr/0038-postgres-transactions-in-fewer-round-trips.md).
+ * seven statements cost seven round trips, a socket write and a wake-up each in both processes
+ * (docs/adr/0038-postgres-transactions-in-fewer-round-trips.md).
  *
  * Only Herald's own statements are inlined: their text is fixed, with `$1`…`$n` placeholders and
  * no `$` anywhere else, and identifiers come from validated schema names.
@@ -51,11 +51,4 @@ export function sqlLiteral(value: unknown): string {
     return `decode('${Buffer.from(value.buffer, value.byteOffset, value.byteLength).toString('hex')}', 'hex')`;
   }
   throw new HeraldError('INVALID_ARGUMENT', `no SQL literal for a value of type ${typeof value}`);
-}
-
-/** The last result of a query that may have run several statements (`pg` answers an array then). */
-export function lastResult<R extends pg.QueryResultRow>(
-  result: pg.QueryResult<R> | readonly pg.QueryResult<R>[],
-): pg.QueryResult<R> {
-  return Array.isArray(result) ? (result.at(-1) as pg.QueryResult<R>) : (result as pg.QueryResult<R>);
 }

@@ -30,7 +30,7 @@ import {
   withTimers,
 } from '@herald/core/backend';
 import { classify, isPostgresError, toHeraldError } from './postgres-errors.ts';
-import { inlineSql, lastResult, sqlLiteral } from './inline-sql.ts';
+import { inlineSql, sqlLiteral } from './inline-sql.ts';
 import { type SchemaNames, createTables, schemaNames } from './schema.ts';
 
 /** Isolation level of store transactions. */
@@ -428,9 +428,7 @@ export class PostgresStore implements Store {
         if (failure === undefined && writes.length > 0) {
           // Its writes go now, with the end of its savepoint: one Postgres refuses is its own failure.
           try {
-            await client.query(
-              [...before, ...writes, `RELEASE SAVEPOINT m${index}`, `SAVEPOINT m${index + 1}`].join('; '),
-            );
+            await sendPending(client, state, [`RELEASE SAVEPOINT m${index}`, `SAVEPOINT m${index + 1}`]);
           } catch (error) {
             if (broken || !refused(error)) throw connectionError ?? error;
             failure = toHeraldError(error, 'a statement of the transaction');
@@ -451,12 +449,12 @@ export class PostgresStore implements Store {
         if (index < last) carried.push(`SAVEPOINT m${index + 1}`);
       }
       // The last member's writes, the end of its savepoint, the outbox and COMMIT: one round trip.
-      const commit = (unsent: readonly string[]) => {
+      const commit = async (unsent: string[]) => {
         const rows = members.flatMap((member) => rowsOf.get(member) ?? []);
-        const statements = [...unsent];
+        const statements: string[] = [];
         if (rows.length > 0) statements.push(this.#lockSql, outboxInsertSql(this.#names.outbox, rows));
         statements.push('COMMIT');
-        return client.query(statements.join('; '));
+        return (await sendPending(client, newState(unsent), statements)).at(-1)!;
       };
       let result;
       try {
@@ -474,7 +472,7 @@ export class PostgresStore implements Store {
         rowsOf.delete(final.member);
         result = await commit([]);
       }
-      if (lastResult(result).command !== 'COMMIT') {
+      if (result.command !== 'COMMIT') {
         throw new HeraldError('CONFLICT', 'Postgres rolled the transaction back instead of committing it');
       }
       committed = true;

@@ -320,6 +320,10 @@ if (unavailable !== undefined) {
       assert.deepEqual(seen, { n: 2 }, 'a read sees the writes sent before it');
       assert.equal(sent.length, 2, `the read, then the rest: ${sent.join(' | ')}`);
       assert.deepEqual(await store.get('docs', 'c'), { n: 3 });
+      // Values written in as literals read back as they were.
+      const tricky = { quote: "it's", backslash: 'a\\b\\n', unicode: 'café 🚀', json: '{"x":1}' };
+      await store.transaction((tx) => tx.put('docs', "o'brien\\", tricky));
+      assert.deepEqual(await store.get('docs', "o'brien\\"), tricky);
       assert.deepEqual(
         (await outboxRows(db)).map((r) => r.attributes['id']),
         ['e-one-trip'],
